@@ -1,0 +1,168 @@
+"""ClosedLoop web application: create_app() builds the Quart app and its request pipeline."""
+from __future__ import annotations
+
+import logging
+import secrets
+
+from quart import Quart, g, request
+from quart_auth import QuartAuth
+from quart_schema import QuartSchema
+
+from webapp.core.db import make_engine, make_sessionmaker
+from webapp.core.errors import register_error_handlers
+from webapp.core.forms import check_csrf, csrf_field, csrf_token, set_csrf_cookie
+from webapp.core.logging import configure_logging, request_id_var
+from webapp.core.pubsub import make_redis
+from webapp.core.security_headers import apply_security_headers
+from webapp.core.tenancy import RequestContext
+from webapp.core.transaction import end_request_transaction
+from webapp.ops.metrics import Stopwatch, WebMetrics
+from webapp.settings import PROJECT_ROOT, Settings, load_settings
+
+log = logging.getLogger("closedloop.request")
+
+
+def create_app(settings: Settings | None = None) -> Quart:
+    """Build the app: config, extensions, pipeline hooks, blueprints, error table."""
+    settings = settings or load_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    app = Quart(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.secret_key = settings.secret_key
+    cookie_name = "__Host-cl_session" if settings.cookie_secure else "cl_session"
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        SESSION_COOKIE_SECURE=settings.cookie_secure,
+        QUART_AUTH_COOKIE_NAME=cookie_name,
+        QUART_AUTH_COOKIE_SECURE=settings.cookie_secure,
+        QUART_AUTH_COOKIE_SAMESITE="Lax",
+        QUART_AUTH_DURATION=settings.session_absolute_hours * 3600,
+        QUART_AUTH_SALT="closedloop-session",
+        QUART_SCHEMA_CONVERT_CASING=False,
+        TEMPLATES_AUTO_RELOAD=not settings.is_production,
+        SEND_FILE_MAX_AGE_DEFAULT=3600,
+    )
+    QuartAuth(app)
+    QuartSchema(
+        app,
+        openapi_path="/api/v1/openapi.json",
+        swagger_ui_path=None,
+        redoc_ui_path=None,
+        scalar_ui_path=None,
+        info={"title": "ClosedLoop API", "version": "1"},
+    )
+    app.extensions["closedloop"] = {"settings": settings, "metrics": WebMetrics()}
+    _register_lifecycle(app, settings)
+    _register_pipeline(app, settings)
+    _register_template_helpers(app)
+    register_error_handlers(app)
+
+    from webapp.routes import register_blueprints
+
+    register_blueprints(app)
+    return app
+
+
+def _register_lifecycle(app: Quart, settings: Settings) -> None:
+    @app.before_serving
+    async def _open_resources() -> None:
+        if not settings.database_url or not settings.redis_url:
+            raise RuntimeError("DATABASE_URL and REDIS_URL must be set (make dev sets both for the embedded services)")
+        engine = make_engine(settings.database_url, settings.app_db_role, settings.db_pool_size, settings.db_max_overflow)
+        state = app.extensions["closedloop"]
+        state["engine"] = engine
+        state["sessionmaker"] = make_sessionmaker(engine)
+        state["redis"] = make_redis(settings.redis_url)
+        from workers.broker import broker
+
+        if not broker.is_worker_process:
+            await broker.startup()
+        state["broker"] = broker
+
+    @app.after_serving
+    async def _close_resources() -> None:
+        state = app.extensions["closedloop"]
+        broker = state.pop("broker", None)
+        if broker is not None and not broker.is_worker_process:
+            await broker.shutdown()
+        if "redis" in state:
+            await state.pop("redis").aclose()
+        if "engine" in state:
+            await state.pop("engine").dispose()
+
+
+def _register_pipeline(app: Quart, settings: Settings) -> None:
+    @app.url_value_preprocessor
+    def _pull_org(endpoint, values) -> None:
+        if values:
+            g.org_slug = values.pop("org_slug", None)
+
+    @app.url_defaults
+    def _push_org(endpoint, values) -> None:
+        ctx = g.get("ctx")
+        if ctx and ctx.org_slug and "org_slug" not in values and app.url_map.is_endpoint_expecting(endpoint, "org_slug"):
+            values["org_slug"] = ctx.org_slug
+
+    @app.before_request
+    async def _begin() -> None:
+        g.stopwatch = Stopwatch()
+        rid = request.headers.get("X-Request-ID", "")
+        g.request_id = rid if 0 < len(rid) <= 64 and rid.replace("-", "").isalnum() else secrets.token_hex(8)
+        request_id_var.set(g.request_id)
+        g.ctx = RequestContext(
+            request_id=g.request_id,
+            ip=request.remote_addr,
+            user_agent=(request.headers.get("User-Agent") or "")[:400] or None,
+        )
+        if request.endpoint in (None, "static") or request.endpoint.startswith("ops_platform."):
+            return
+        await check_csrf()
+        from webapp.identity.principal import resolve_principal
+        from webapp.organizations.context import load_org_context
+
+        await resolve_principal()
+        slug = g.get("org_slug")
+        org_id = (request.view_args or {}).get("org_id")
+        if slug is not None:
+            await load_org_context(slug=slug)
+        elif org_id is not None:
+            await load_org_context(org_id=org_id)
+
+    @app.after_request
+    async def _finish(response):
+        await end_request_transaction(response.status_code)
+        set_csrf_cookie(response)
+        apply_security_headers(response, hsts=settings.cookie_secure)
+        if request.endpoint != "static":
+            response.headers.setdefault("Cache-Control", "no-store")
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        stopwatch = g.get("stopwatch")
+        if stopwatch is not None:
+            route = request.url_rule.rule if request.url_rule else "unmatched"
+            app.extensions["closedloop"]["metrics"].observe(request.method, route, response.status_code, stopwatch.elapsed)
+            if request.endpoint != "static":
+                log.info(
+                    "request", extra={
+                        "method": request.method, "path": request.path, "status": response.status_code,
+                        "duration_ms": round(stopwatch.elapsed * 1000, 2),
+                        "user_id": str(g.ctx.user_id) if g.ctx.user_id else None,
+                        "org": g.ctx.org_slug,
+                    },
+                )
+        return response
+
+    @app.teardown_request
+    async def _teardown(exc) -> None:
+        # after_request normally ended the transaction; this catches a crash inside it
+        await end_request_transaction(500)
+
+
+def _register_template_helpers(app: Quart) -> None:
+    app.jinja_env.globals.update(csrf_field=csrf_field, csrf_token=csrf_token)
+
+    @app.context_processor
+    async def _inject() -> dict:
+        return {"ctx": g.get("ctx"), "settings": app.extensions["closedloop"]["settings"]}

@@ -1,0 +1,108 @@
+"""CSRF (signed double-submit cookie), form and JSON body parsing that fail with clear errors."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Any, TypeVar
+
+from markupsafe import Markup
+from quart import current_app, g, request
+from werkzeug.datastructures import MultiDict
+from wtforms import Form
+
+from webapp.core.errors import BadRequest, CsrfError, ValidationError
+
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+CSRF_EXEMPT_ATTR = "_closedloop_csrf_exempt"
+
+F = TypeVar("F", bound=Form)
+
+
+def csrf_cookie_name() -> str:
+    """__Host- prefixed when cookies are Secure (the prefix demands it)."""
+    return "__Host-cl_csrf" if current_app.config["SESSION_COOKIE_SECURE"] else "cl_csrf"
+
+
+def _sign(seed: str) -> str:
+    key = current_app.secret_key.encode() if isinstance(current_app.secret_key, str) else current_app.secret_key
+    return hmac.new(key, seed.encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_token() -> str:
+    """The token forms and htmx send back; a new cookie seed is issued when missing."""
+    seed = g.get("csrf_seed") or request.cookies.get(csrf_cookie_name())
+    if not seed or len(seed) > 128:
+        seed = secrets.token_urlsafe(32)
+        g.csrf_new_seed = seed
+    g.csrf_seed = seed
+    return _sign(seed)
+
+
+def csrf_field() -> Markup:
+    """Hidden input carrying the CSRF token, for every POST form."""
+    return Markup(f'<input type="hidden" name="{CSRF_FIELD}" value="{csrf_token()}">')
+
+
+def csrf_exempt(view):
+    """Mark a route that authenticates by signature or bearer token, never by cookie."""
+    setattr(view, CSRF_EXEMPT_ATTR, True)
+    return view
+
+
+async def check_csrf() -> None:
+    """Refuse a state-changing request whose token does not match its cookie."""
+    if request.method in SAFE_METHODS:
+        return
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is not None and getattr(view, CSRF_EXEMPT_ATTR, False):
+        return
+    seed = request.cookies.get(csrf_cookie_name())
+    sent = request.headers.get(CSRF_HEADER)
+    if not sent and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        sent = (await request.form).get(CSRF_FIELD)
+    if not seed or not sent or not hmac.compare_digest(_sign(seed), sent):
+        raise CsrfError()
+
+
+def set_csrf_cookie(response) -> None:
+    """Persist a freshly issued CSRF seed on the response."""
+    seed = g.get("csrf_new_seed")
+    if seed:
+        response.set_cookie(
+            csrf_cookie_name(), seed, httponly=True, samesite="Lax", path="/",
+            secure=current_app.config["SESSION_COOKIE_SECURE"],
+        )
+
+
+async def read_form(form_cls: type[F]) -> F:
+    """Bind the request's form data to a WTForms form (not yet validated)."""
+    data = await request.form
+    return form_cls(formdata=MultiDict(data))
+
+
+def form_errors(form: Form) -> dict[str, list[str]]:
+    """Field errors in the JSON error body's `details` shape."""
+    return {name: list(errs) for name, errs in form.errors.items() if name != CSRF_FIELD}
+
+
+async def json_object() -> dict[str, Any]:
+    """The request body as a JSON object, or a 400 naming what is wrong."""
+    if request.mimetype != "application/json":
+        raise BadRequest("Send the body as application/json.")
+    raw = await request.get_data(as_text=False)
+    if not raw:
+        raise BadRequest("The request body is empty; a JSON object is expected.")
+    data = await request.get_json(force=True, silent=True)
+    if data is None:
+        raise BadRequest("The request body is not valid JSON.")
+    if not isinstance(data, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    return data
+
+
+def raise_for_form(form: Form) -> None:
+    """422 ValidationError carrying every field error."""
+    raise ValidationError(details={"fields": form_errors(form)})

@@ -1,0 +1,65 @@
+"""Server-sent events: framing and a stream that holds no DB session, heartbeats and cleans up."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from quart import Response
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 15.0
+
+
+def format_event(data: str, event: str | None = None, event_id: str | None = None) -> bytes:
+    """Frame one SSE message; multi-line data becomes several data: lines."""
+    lines = []
+    if event_id:
+        lines.append(f"id: {event_id}")
+    if event:
+        lines.append(f"event: {event}")
+    lines.extend(f"data: {line}" for line in data.splitlines() or [""])
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+async def relay(
+    pubsub,
+    initial: list[bytes],
+    on_message: Callable[[dict], Awaitable[tuple[list[bytes], bool]]],
+    *,
+    finished: bool = False,
+    heartbeat: float = HEARTBEAT_SECONDS,
+) -> AsyncIterator[bytes]:
+    """Send `initial` (the current state), then translate pub/sub messages until one is final or the client leaves."""
+    try:
+        for chunk in initial:
+            yield chunk
+        if finished:
+            return
+        while True:
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=heartbeat)
+            if message is None:
+                yield b": heartbeat\n\n"
+                continue
+            chunks, done = await on_message(json.loads(message["data"]))
+            for chunk in chunks:
+                yield chunk
+            if done:
+                return
+    except asyncio.CancelledError:
+        log.debug("sse client disconnected")
+        raise
+    finally:
+        await pubsub.unsubscribe()
+        await pubsub.aclose()
+
+
+def sse_response(body: AsyncIterator[bytes]) -> Response:
+    """A streaming response with the headers SSE and proxies need and no Quart timeout."""
+    response = Response(body, content_type="text/event-stream")
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Accel-Buffering"] = "no"
+    response.timeout = None
+    return response

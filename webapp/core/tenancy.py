@@ -1,0 +1,85 @@
+"""Request context and the Postgres row-level-security settings applied per transaction."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from webapp.core.db import AppSession
+
+_SET_SCOPE = text(
+    "SELECT set_config('app.org_id', :org, true), "
+    "set_config('app.user_id', :user, true), "
+    "set_config('app.bypass_rls', :bypass, true)"
+)
+
+
+@dataclass
+class RequestContext:
+    """Who acts, for which organization, with which permissions."""
+
+    user_id: uuid.UUID | None = None
+    user_email: str | None = None
+    user_name: str | None = None
+    org_id: uuid.UUID | None = None
+    org_slug: str | None = None
+    org_name: str | None = None
+    role: str | None = None
+    permissions: frozenset[str] = field(default_factory=frozenset)
+    impersonator_id: uuid.UUID | None = None
+    session_id: uuid.UUID | None = None
+    request_id: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+
+    @property
+    def is_authenticated(self) -> bool:
+        """True once a principal has been resolved."""
+        return self.user_id is not None
+
+    def can(self, perm: str) -> bool:
+        """Whether the context holds a permission."""
+        return perm in self.permissions
+
+
+def _scope_params(info: dict) -> dict:
+    org = info.get("org_id")
+    user = info.get("user_id")
+    return {
+        "org": str(org) if org else "",
+        "user": str(user) if user else "",
+        "bypass": "on" if info.get("bypass_rls") else "off",
+    }
+
+
+@event.listens_for(AppSession, "after_begin")
+def _apply_scope_on_begin(session, transaction, connection) -> None:
+    # set_config(..., true) is transaction-local, so every new transaction re-applies it;
+    # a pooled connection never carries one tenant's setting into another's transaction.
+    if session.info.get("org_id") or session.info.get("user_id") or session.info.get("bypass_rls"):
+        connection.execute(_SET_SCOPE, _scope_params(session.info))
+
+
+async def scope_session(
+    session: AsyncSession,
+    *,
+    org_id: uuid.UUID | None = None,
+    user_id: uuid.UUID | None = None,
+) -> None:
+    """Set the tenant (and user) that RLS policies see, now and for later transactions."""
+    session.info["org_id"] = org_id
+    session.info["user_id"] = user_id
+    if session.in_transaction():
+        await session.execute(_SET_SCOPE, _scope_params(session.info))
+
+
+async def enable_rls_bypass(session: AsyncSession, *, reason: str) -> None:
+    """Platform-admin paths only: let policies pass every row. Callers audit the reason."""
+    if not reason:
+        raise ValueError("an RLS bypass needs a reason")
+    session.info["bypass_rls"] = True
+    session.info["bypass_reason"] = reason
+    if session.in_transaction():
+        await session.execute(_SET_SCOPE, _scope_params(session.info))

@@ -1,0 +1,73 @@
+"""One transaction per request (or task); side effects registered with after_commit run after it commits."""
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from quart import current_app, g
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+log = logging.getLogger(__name__)
+
+AfterCommit = Callable[[], Awaitable[None]]
+
+
+def after_commit(session: AsyncSession, hook: AfterCommit) -> None:
+    """Run `hook` only once `session` has committed (jobs, pub/sub, email)."""
+    session.info.setdefault("after_commit", []).append(hook)
+
+
+async def commit(session: AsyncSession) -> None:
+    """Commit, then run the after_commit hooks in order; a failing hook is logged, not raised."""
+    await session.commit()
+    hooks = session.info.pop("after_commit", [])
+    for hook in hooks:
+        try:
+            await hook()
+        except Exception:  # a side effect must not turn a committed request into an error
+            log.exception("after_commit hook failed")
+
+
+async def rollback(session: AsyncSession) -> None:
+    """Roll back and drop pending side effects."""
+    session.info.pop("after_commit", None)
+    await session.rollback()
+
+
+def db_session() -> AsyncSession:
+    """The request's session, opened on first use so /health never touches the pool."""
+    session = g.get("_db_session")
+    if session is None:
+        maker: async_sessionmaker = current_app.extensions["closedloop"]["sessionmaker"]
+        session = maker()
+        g._db_session = session
+    return session
+
+
+async def end_request_transaction(status_code: int) -> None:
+    """Commit when the response is a success (< 400), otherwise roll back; then close."""
+    session: AsyncSession | None = g.pop("_db_session", None)
+    if session is None:
+        return
+    try:
+        if status_code < 400:
+            await commit(session)
+        else:
+            await rollback(session)
+    finally:
+        await session.close()
+
+
+@asynccontextmanager
+async def unit_of_work(maker: async_sessionmaker) -> AsyncIterator[AsyncSession]:
+    """Transaction for tasks and scripts: commit on success, roll back on error."""
+    session = maker()
+    try:
+        yield session
+        await commit(session)
+    except BaseException:
+        await rollback(session)
+        raise
+    finally:
+        await session.close()

@@ -1,0 +1,49 @@
+"""Demo data for embedded dev: organization `demo` with an admin and a crew member (idempotent)."""
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from webapp.core.permissions import SystemRole
+from webapp.core.tenancy import scope_session
+from webapp.core.transaction import unit_of_work
+from webapp.identity import service as identity
+from webapp.identity.queries import find_user_by_email
+from webapp.organizations import service as organizations
+from webapp.organizations.queries import find_membership
+
+DEMO_ORG_SLUG = "demo"
+DEMO_ORG_NAME = "Mars Settlement Alpha"
+DEMO_USERS = (
+    ("admin@demo.closedloop.test", "Ada Okafor", SystemRole.OWNER),
+    ("crew@demo.closedloop.test", "Yuri Tanaka", SystemRole.CREW_MEMBER),
+)
+
+
+async def load_demo(maker: async_sessionmaker, password: str) -> list[str]:
+    """Create whatever part of the demo data is missing; returns what was created."""
+    created = []
+    async with unit_of_work(maker) as session:
+        users = {}
+        for email, name, _ in DEMO_USERS:
+            user = await find_user_by_email(session, email)
+            if user is None:
+                user = await identity.create_user(session, None, email=email, name=name, password=password, verified=True)
+                created.append(f"user {email}")
+            users[email] = user
+        owner = users[DEMO_USERS[0][0]]
+        await scope_session(session, user_id=owner.id)
+        membership = await find_membership(session, slug=DEMO_ORG_SLUG, user_id=owner.id)
+        if membership is None:
+            org = await organizations.create_organization(
+                session, None, slug=DEMO_ORG_SLUG, name=DEMO_ORG_NAME, owner_id=owner.id,
+            )
+            org_id = org.id
+            created.append(f"organization {DEMO_ORG_SLUG}")
+        else:
+            org_id = membership.org_id
+        await scope_session(session, org_id=org_id, user_id=owner.id)
+        for email, _, role in DEMO_USERS[1:]:
+            if await find_membership(session, slug=DEMO_ORG_SLUG, user_id=users[email].id) is None:
+                await organizations.add_member(session, None, org_id=org_id, user_id=users[email].id, role=role)
+                created.append(f"membership {email}")
+    return created

@@ -1,0 +1,51 @@
+"""users and auth_sessions (global tables: a user spans organizations)."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, LargeBinary, String, Text, func, text
+from sqlalchemy.dialects.postgresql import INET
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.core.db import Base, SoftDelete, Timestamps, UUIDPrimaryKey, Versioned
+from webapp.core.enums import pg_enum
+from webapp.identity.enums import UserStatus
+
+
+class User(UUIDPrimaryKey, Timestamps, SoftDelete, Versioned, Base):
+    """A person who signs in; the email is unique among non-deleted users (case-insensitive)."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        Index("uq_users_email_live", func.lower(text("email")), unique=True, postgresql_where=text("deleted_at IS NULL")),
+    )
+
+    email: Mapped[str] = mapped_column(String(254))
+    name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(Text)
+    status: Mapped[UserStatus] = mapped_column(pg_enum(UserStatus, "user_status"), server_default=UserStatus.ACTIVE.value)
+    is_platform_admin: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    email_verified_at: Mapped[datetime | None]
+    locale: Mapped[str] = mapped_column(String(16), server_default="en")
+    timezone: Mapped[str] = mapped_column(String(64), server_default="UTC")
+    last_login_at: Mapped[datetime | None]
+
+
+class AuthSession(UUIDPrimaryKey, Base):
+    """A browser session; the cookie carries a random token whose SHA-256 is stored here."""
+
+    __tablename__ = "auth_sessions"
+    __table_args__ = (
+        Index("ix_auth_sessions_user_live", "user_id", postgresql_where=text("revoked_at IS NULL")),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    last_seen_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    revoked_reason: Mapped[str | None] = mapped_column(String(60))
+    ip: Mapped[str | None] = mapped_column(INET)
+    user_agent: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,52 @@
+"""Reads for users and sessions."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from webapp.identity.enums import UserStatus
+from webapp.identity.models import AuthSession, User
+
+
+def token_digest(token: str) -> bytes:
+    """SHA-256 of a session token: what the database stores instead of the token."""
+    return hashlib.sha256(token.encode()).digest()
+
+
+async def find_user_by_email(session: AsyncSession, email: str) -> User | None:
+    """A live user by case-insensitive email, or None."""
+    stmt = select(User).where(func.lower(User.email) == email.strip().lower(), User.deleted_at.is_(None))
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+@dataclass(frozen=True)
+class SessionPrincipal:
+    """The signed-in user behind a session token, with the session's timestamps."""
+
+    session_id: object
+    user_id: object
+    email: str
+    name: str
+    is_platform_admin: bool
+    last_seen_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    user_status: UserStatus
+
+
+async def find_session_principal(session: AsyncSession, token: str) -> SessionPrincipal | None:
+    """Session + user for a cookie token (None when the token is unknown or the user is deleted)."""
+    stmt = (
+        select(
+            AuthSession.id, AuthSession.user_id, User.email, User.name, User.is_platform_admin,
+            AuthSession.last_seen_at, AuthSession.expires_at, AuthSession.revoked_at, User.status,
+        )
+        .join(User, User.id == AuthSession.user_id)
+        .where(AuthSession.token_hash == token_digest(token), User.deleted_at.is_(None))
+    )
+    row = (await session.execute(stmt)).one_or_none()
+    return SessionPrincipal(*row) if row else None

@@ -1,0 +1,1 @@
+"""Operations: health, readiness, version, metrics and the per-organization system check."""

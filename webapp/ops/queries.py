@@ -1,0 +1,28 @@
+"""Reads for system checks."""
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from webapp.core.errors import NotFound
+from webapp.core.pagination import Page, paginate
+from webapp.ops.models import SystemCheck
+
+
+async def get_check(session: AsyncSession, org_id: uuid.UUID, check_id: uuid.UUID) -> SystemCheck:
+    """A check of the organization; NotFound otherwise (also for other tenants' ids)."""
+    stmt = select(SystemCheck).where(SystemCheck.id == check_id, SystemCheck.organization_id == org_id)
+    check = (await session.execute(stmt)).scalar_one_or_none()
+    if check is None:
+        raise NotFound("No such system check.")
+    return check
+
+
+async def list_checks(
+    session: AsyncSession, org_id: uuid.UUID, *, cursor: str | None = None, limit: int = 25,
+) -> Page[SystemCheck]:
+    """Checks of the organization, newest first (UUIDv7 ids follow creation order)."""
+    stmt = select(SystemCheck).where(SystemCheck.organization_id == org_id)
+    return await paginate(session, stmt, keys=[SystemCheck.id], cursor=cursor, limit=limit)

@@ -1,0 +1,16 @@
+"""The one place blueprints are registered."""
+from __future__ import annotations
+
+from quart import Quart
+
+
+def register_blueprints(app: Quart) -> None:
+    """Attach every domain's HTML and JSON blueprints."""
+    from webapp.identity.views import bp as identity_views
+    from webapp.ops.api import bp as ops_api
+    from webapp.ops.views import bp as ops_views
+    from webapp.ops.views import platform_bp as ops_platform
+    from webapp.organizations.views import bp as organizations_views
+
+    for blueprint in (identity_views, organizations_views, ops_views, ops_platform, ops_api):
+        app.register_blueprint(blueprint)

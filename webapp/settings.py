@@ -1,0 +1,111 @@
+"""Typed settings read from the environment (see README "Configuration")."""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be an integer, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the web, worker and scheduler processes read from the environment."""
+
+    database_url: str = ""
+    redis_url: str = ""
+    secret_key: str = ""
+    environment: str = "development"
+    app_db_role: str = "closedloop_app"
+    redis_namespace: str = "closedloop"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    base_url: str = ""
+    cookie_secure: bool = False
+    session_idle_minutes: int = 60
+    session_absolute_hours: int = 12
+    max_body_bytes: int = 1024 * 1024
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+    log_level: str = "INFO"
+    log_json: bool = True
+    demo_password: str = "moonbase-alpha-2031"
+    task_idle_timeout_seconds: int = 3600
+    queue_maxlen: int = 100_000
+    embedded: bool = False
+    git_sha: str = ""
+
+    @property
+    def is_production(self) -> bool:
+        """True when running with production hardening (secure cookies, HSTS)."""
+        return self.environment == "production"
+
+    def with_overrides(self, **changes) -> "Settings":
+        """Return a copy with some fields replaced (tests and the dev runner use it)."""
+        return replace(self, **changes)
+
+
+def load_settings() -> Settings:
+    """Build Settings from os.environ, refusing unsafe production values."""
+    env = os.environ.get("CLOSEDLOOP_ENV", "development")
+    secret = os.environ.get("SECRET_KEY", "")
+    if not secret:
+        if env == "production":
+            raise SystemExit("SECRET_KEY must be set in production")
+        secret = _dev_secret()
+    port = _int("PORT", 8000)
+    host = os.environ.get("HOST", "127.0.0.1")
+    return Settings(
+        database_url=os.environ.get("DATABASE_URL", ""),
+        redis_url=os.environ.get("REDIS_URL", ""),
+        secret_key=secret,
+        environment=env,
+        app_db_role=os.environ.get("DATABASE_APP_ROLE", "closedloop_app"),
+        redis_namespace=os.environ.get("REDIS_NAMESPACE", "closedloop"),
+        host=host,
+        port=port,
+        base_url=os.environ.get("BASE_URL", f"http://{host}:{port}"),
+        cookie_secure=_bool(os.environ.get("COOKIE_SECURE"), env == "production"),
+        session_idle_minutes=_int("SESSION_IDLE_MINUTES", 60),
+        session_absolute_hours=_int("SESSION_ABSOLUTE_HOURS", 12),
+        max_body_bytes=_int("MAX_BODY_BYTES", 1024 * 1024),
+        db_pool_size=_int("DB_POOL_SIZE", 10),
+        db_max_overflow=_int("DB_MAX_OVERFLOW", 10),
+        log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+        log_json=_bool(os.environ.get("LOG_JSON"), True),
+        demo_password=os.environ.get("CLOSEDLOOP_DEMO_PASSWORD", "moonbase-alpha-2031"),
+        task_idle_timeout_seconds=_int("TASK_IDLE_TIMEOUT_SECONDS", 3600),
+        queue_maxlen=_int("QUEUE_MAXLEN", 100_000),
+        embedded=_bool(os.environ.get("CLOSEDLOOP_EMBEDDED"), False),
+        git_sha=os.environ.get("GIT_SHA", ""),
+    )
+
+
+def _dev_secret() -> str:
+    """A per-checkout secret kept in var/ so dev sessions survive restarts."""
+    path = PROJECT_ROOT / "var" / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(48)
+        path.write_text(value)
+        path.chmod(0o600)
+        return value

@@ -1,0 +1,1 @@
+"""Taskiq runtime: broker, worker lifecycle, task registry and schedules."""
