@@ -1,6 +1,7 @@
 """ClosedLoop web application: create_app() builds the Quart app and its request pipeline."""
 from __future__ import annotations
 
+import ipaddress
 import logging
 import secrets
 
@@ -114,7 +115,7 @@ def _register_pipeline(app: Quart, settings: Settings) -> None:
         request_id_var.set(g.request_id)
         g.ctx = RequestContext(
             request_id=g.request_id,
-            ip=request.remote_addr,
+            ip=_client_ip(request.remote_addr),
             user_agent=(request.headers.get("User-Agent") or "")[:400] or None,
         )
         if request.endpoint in (None, "static") or request.endpoint.startswith("ops_platform."):
@@ -158,6 +159,14 @@ def _register_pipeline(app: Quart, settings: Settings) -> None:
     async def _teardown(exc) -> None:
         # after_request normally ended the transaction; this catches a crash inside it
         await end_request_transaction(500)
+
+
+def _client_ip(raw: str | None) -> str | None:
+    """The peer address when it is an IP (test clients and Unix sockets report other things)."""
+    try:
+        return str(ipaddress.ip_address(raw)) if raw else None
+    except ValueError:
+        return None
 
 
 def _register_template_helpers(app: Quart) -> None:

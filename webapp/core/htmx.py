@@ -21,7 +21,7 @@ def wants_json() -> bool:
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
 
 
-async def render(page: str, partial: str | None = None, *, status: int = 200, **context) -> Response:
+async def render(page: str, partial: str | None = None, /, *, status: int = 200, **context) -> Response:
     """Render the full page, or only `partial` when htmx asks; always Vary on HX-Request."""
     template = partial if (partial and is_htmx()) else page
     body = await render_template(template, **context)

@@ -1,0 +1,28 @@
+"""Every route declares who may call it: @public or @requires(...)."""
+from webapp.core.permissions import ACCESS_ATTR
+
+
+def test_every_route_is_public_or_requires(app):
+    undeclared = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in ("static",) or rule.endpoint.startswith("openapi"):
+            continue
+        view = app.view_functions[rule.endpoint]
+        if getattr(view, ACCESS_ATTR, None) is None:
+            undeclared.append(f"{rule.rule} -> {rule.endpoint}")
+    assert undeclared == []
+
+
+def test_inventory_covers_the_known_surface(app):
+    rules = {r.rule for r in app.url_map.iter_rules()}
+    assert {"/health", "/ready", "/version", "/metrics", "/login", "/o/<org_slug>/ops/check"} <= rules
+
+
+def test_state_changing_routes_are_not_public_except_login(app):
+    public_writes = []
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions[rule.endpoint]
+        access = getattr(view, ACCESS_ATTR, None)
+        if access and access[0] == "public" and rule.methods & {"POST", "PUT", "PATCH", "DELETE"}:
+            public_writes.append(rule.rule)
+    assert public_writes == ["/login"]
