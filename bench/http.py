@@ -1,0 +1,178 @@
+"""HTTP benchmark: one web process, 32 connections, fixed duration.
+
+(a) /health — the framework ceiling
+(b) the system-check page: authenticated, tenant-scoped, 25 rows, RLS on
+(c) the same page on raw asyncpg with the same template (bench/baseline_app.py)
+Prints req/s, p50, p99 and the ratio (b)/(c). Uses wrk (installed from Debian when missing and root).
+Not a test: nothing here asserts; the figures go into closing notes and docs/scaling.md.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+OUT = ROOT / "bench" / "results"
+
+
+def ensure_wrk() -> str:
+    """wrk from PATH, or from Debian when we are root."""
+    path = shutil.which("wrk")
+    if path:
+        return path
+    if os.geteuid() == 0:
+        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=False,
+                       env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"), stdout=subprocess.DEVNULL)
+        path = shutil.which("wrk")
+    if not path:
+        raise SystemExit("wrk is required for the benchmark: apt-get install wrk")
+    return path
+
+
+def parse_wrk(output: str) -> dict:
+    """req/s and latency percentiles from `wrk --latency` output."""
+    def to_ms(value: str) -> float:
+        number, unit = re.match(r"([\d.]+)(\w+)", value).groups()
+        return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    p50 = to_ms(re.search(r"\s50%\s+(\S+)", output).group(1))
+    p99 = to_ms(re.search(r"\s99%\s+(\S+)", output).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    errors = re.search(r"Socket errors:.*", output)
+    return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+            "socket_errors": errors.group(0) if errors else None}
+
+
+def run_wrk(wrk: str, url: str, seconds: int, connections: int, headers: dict[str, str]) -> dict:
+    """One wrk run with two threads (this machine has two cores, one also serving)."""
+    cmd = [wrk, "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency"]
+    for key, value in headers.items():
+        cmd += ["-H", f"{key}: {value}"]
+    output = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
+    return parse_wrk(output)
+
+
+def start(command: list[str], env: dict, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(command, env=env, cwd=ROOT, stdout=open(log, "w"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def wait_http(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{url} did not come up")
+
+
+async def seed(database_url_env: dict, rows: int) -> tuple[str, str, str]:
+    """An organization with `rows` finished checks; returns (email, password, slug)."""
+    from sqlalchemy import insert
+
+    from webapp.core.db import make_engine, make_sessionmaker
+    from webapp.core.ids import new_id
+    from webapp.core.tenancy import scope_session
+    from webapp.core.transaction import unit_of_work
+    from webapp.identity.service import create_user
+    from webapp.ops.enums import CheckStatus
+    from webapp.ops.models import SystemCheck
+    from webapp.organizations.service import create_organization
+    from webapp.settings import load_settings
+
+    settings = load_settings()
+    engine = make_engine(settings.database_url, settings.app_db_role, pool_size=2)
+    email, password, slug = f"bench-{int(time.time())}@example.org", "bench-password-123", f"bench-{int(time.time())}"
+    steps = [{"name": n, "status": "ok", "detail": "ok", "elapsed_ms": 1.0} for n in ("postgres", "redis", "worker", "scheduler")]
+    async with unit_of_work(make_sessionmaker(engine)) as session:
+        user = await create_user(session, None, email=email, name="Bench User", password=password)
+        org = await create_organization(session, None, slug=slug, name="Bench Base", owner_id=user.id)
+        await scope_session(session, org_id=org.id, user_id=user.id)
+        await session.execute(insert(SystemCheck), [
+            {"id": new_id(), "organization_id": org.id, "requested_by": user.id, "status": CheckStatus.SUCCEEDED,
+             "progress": 100, "steps": steps, "attempt": 1} for _ in range(rows)])
+    await engine.dispose()
+    return email, password, slug
+
+
+def login_cookie(base: str, email: str, password: str, cookie_name: str) -> str:
+    with httpx.Client(base_url=base) as http:
+        page = http.get("/login").text
+        token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page).group(1)
+        response = http.post("/login", data={"csrf_token": token, "email": email, "password": password})
+        assert response.status_code == 303, response.status_code
+        return f"{cookie_name}={http.cookies[cookie_name]}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    wrk = ensure_wrk()
+    OUT.mkdir(parents=True, exist_ok=True)
+
+    from webapp.cli import Services, migrate
+
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    services = Services(root=ROOT / "var" / "bench", database="closedloop_bench").start()
+    procs = []
+    try:
+        migrate()
+        email, password, slug = asyncio.run(seed(os.environ, rows=60))
+        env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
+        app_port, base_port = 8765, 8766
+        uvicorn = [sys.executable, "-m", "uvicorn", "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+                   "--host", "127.0.0.1"]
+        procs.append(start(uvicorn + ["--port", str(app_port), "webapp.asgi:app"], env, OUT / "web.log"))
+        procs.append(start(uvicorn + ["--port", str(base_port), "bench.baseline_app:app"], env, OUT / "baseline.log"))
+        app_url, base_url = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{base_port}"
+        wait_http(app_url + "/health")
+        wait_http(base_url + "/health")
+        cookie_name = "__Host-cl_session" if os.environ.get("COOKIE_SECURE") == "1" else "cl_session"
+        cookie = login_cookie(app_url, email, password, cookie_name)
+        page = f"/o/{slug}/ops/check"
+        same = httpx.get(app_url + page, headers={"Cookie": cookie}).text.count("<tr>")
+        assert same == httpx.get(base_url + page, headers={"Cookie": cookie}).text.count("<tr>") > 25
+        run = lambda url, headers: run_wrk(wrk, url, args.seconds, args.connections, headers)  # noqa: E731
+        results = {
+            "health": run(app_url + "/health", {}),
+            "page_rls": run(app_url + page, {"Cookie": cookie}),
+            "page_raw_asyncpg": run(base_url + page, {"Cookie": cookie}),
+        }
+    finally:
+        for proc in procs:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(10)
+        services.stop()
+
+    ratio = results["page_rls"]["rps"] / results["page_raw_asyncpg"]["rps"]
+    print(f"\nClosedLoop HTTP benchmark: 1 web process, {args.connections} connections, {args.seconds} s each (wrk)\n")
+    print(f"{'target':<34}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
+    labels = {"health": "(a) GET /health", "page_rls": "(b) check page, 25 rows, RLS, ORM",
+              "page_raw_asyncpg": "(c) same page, raw asyncpg"}
+    for key, r in results.items():
+        print(f"{labels[key]:<34}{r['rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}{r['non_2xx']:>10}")
+    print(f"\nratio (b)/(c) = {ratio:.2f}  (target >= 0.75)   p99 (b) = {results['page_rls']['p99_ms']:.1f} ms (target < 100)")
+    (OUT / "http.json").write_text(json.dumps({"results": results, "ratio_b_over_c": ratio,
+                                               "connections": args.connections, "seconds": args.seconds}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
