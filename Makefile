@@ -19,7 +19,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(BIN)/python bench/http.py $(BENCH_ARGS)
+	$(BIN)/python -m bench.http $(BENCH_ARGS)
 
 migrate: $(STAMP)
 	$(BIN)/python -m webapp.cli migrate

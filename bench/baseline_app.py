@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from types import SimpleNamespace
 
 import asyncpg
 from itsdangerous import URLSafeTimedSerializer
 from quart import Quart, Response, g, render_template, request
 
 from webapp import create_app
-from webapp.core.forms import csrf_field, csrf_token
 from webapp.core.pagination import encode_cursor
 from webapp.core.permissions import permissions_for
+from webapp.core.templating import install_template_helpers
 from webapp.core.tenancy import RequestContext
 from webapp.ops.enums import CheckStatus
 from webapp.ops.forms import STEP_LABELS, CheckForm
@@ -27,12 +28,21 @@ real = create_app(settings)
 app = Quart(__name__, template_folder=str(PROJECT_ROOT / "templates"), static_folder=str(PROJECT_ROOT / "static"))
 app.secret_key = settings.secret_key
 app.config.update(SESSION_COOKIE_SECURE=settings.cookie_secure)
-app.jinja_env.globals.update(csrf_field=csrf_field, csrf_token=csrf_token)
+install_template_helpers(app)
 
 # the same endpoints exist (as stubs) so url_for() in the shared templates resolves identically
 for rule in real.url_map.iter_rules():
     if rule.endpoint not in ("static", "ops.check_page"):
         app.add_url_rule(rule.rule, endpoint=rule.endpoint, view_func=lambda **_: ("", 404), methods=rule.methods)
+
+
+
+@app.url_defaults
+def _push_org(endpoint, values) -> None:
+    ctx = g.get("ctx")
+    if ctx and "org_slug" not in values and app.url_map.is_endpoint_expecting(endpoint, "org_slug"):
+        values["org_slug"] = ctx.org_slug
+
 
 _serializer = URLSafeTimedSerializer(settings.secret_key, salt="closedloop-session",
                                      signer_kwargs={"digest_method": hashlib.sha512})
@@ -51,7 +61,7 @@ async def _pool() -> None:
     app.pool = await asyncpg.create_pool(dsn, min_size=4, max_size=10, server_settings={"role": settings.app_db_role})
 
 
-@app.get("/o/<org_slug>/ops/check")
+@app.get("/o/<org_slug>/ops/check", endpoint="ops.check_page")
 async def check_page(org_slug: str):
     token = _serializer.loads(request.cookies[_COOKIE])
     digest = hashlib.sha256(token.encode()).digest()
@@ -74,7 +84,7 @@ async def check_page(org_slug: str):
         item["status"] = CheckStatus(r["status"])
         item["steps"] = json.loads(r["steps"])
         items.append(item)
-    page = Row(items=items, next_cursor=encode_cursor((items[-1]["id"],)) if len(rows) > 25 else None)
+    page = SimpleNamespace(items=items, next_cursor=encode_cursor((items[-1]["id"],)) if len(rows) > 25 else None)
     g.ctx = RequestContext(user_id=principal["user_id"], user_email=principal["email"], user_name=principal["name"],
                            org_id=org["id"], org_slug=org["slug"], org_name=org["name"], role=org["role"],
                            permissions=permissions_for(org["role"]))

@@ -1,5 +1,6 @@
 """HTTP benchmark: one web process, 32 connections, fixed duration.
 
+Run as `make bench` (python -m bench.http: the module name must not shadow the stdlib when run as a script).
 (a) /health — the framework ceiling
 (b) the system-check page: authenticated, tenant-scoped, 25 rows, RLS on
 (c) the same page on raw asyncpg with the same template (bench/baseline_app.py)
@@ -23,7 +24,7 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+
 OUT = ROOT / "bench" / "results"
 
 

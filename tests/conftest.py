@@ -175,8 +175,8 @@ def _wait_ready(url: str, procs: dict, timeout: float = 60) -> None:
                 raise RuntimeError(f"{name} exited with {proc.returncode}; see test-output/{name}.log")
         try:
             last = httpx.get(url + "/ready", timeout=2)
-            if last.status_code == 200:
-                return
+            if last.status_code == 200 and last.json()["checks"].get("scheduler", "").startswith("last tick"):
+                return  # web, worker and scheduler all proved alive
         except httpx.HTTPError as exc:
             last = exc
         time.sleep(0.3)

@@ -11,10 +11,11 @@ from quart_schema import QuartSchema
 
 from webapp.core.db import make_engine, make_sessionmaker
 from webapp.core.errors import register_error_handlers
-from webapp.core.forms import check_csrf, csrf_field, csrf_token, set_csrf_cookie
+from webapp.core.forms import check_csrf, set_csrf_cookie
 from webapp.core.logging import configure_logging, request_id_var
 from webapp.core.pubsub import make_redis
 from webapp.core.security_headers import apply_security_headers
+from webapp.core.templating import install_template_helpers
 from webapp.core.tenancy import RequestContext
 from webapp.core.transaction import end_request_transaction
 from webapp.ops.metrics import Stopwatch, WebMetrics
@@ -170,7 +171,7 @@ def _client_ip(raw: str | None) -> str | None:
 
 
 def _register_template_helpers(app: Quart) -> None:
-    app.jinja_env.globals.update(csrf_field=csrf_field, csrf_token=csrf_token)
+    install_template_helpers(app)
 
     @app.context_processor
     async def _inject() -> dict:

@@ -147,6 +147,9 @@ async def ready():
         checks["worker"] = f"{workers} alive" if workers else "no heartbeat"
         if not workers:
             failed.append("worker")
+        age = await probes.scheduler_age(state["redis"], settings.redis_namespace)
+        # informational: the web can serve without the scheduler, so it does not fail readiness
+        checks["scheduler"] = "never ticked" if age is None else f"last tick {age:.0f} s ago"
     except Exception as exc:
         failed.append("redis")
         checks["redis"] = f"{type(exc).__name__}"
