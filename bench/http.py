@@ -132,6 +132,7 @@ def main() -> None:
     from webapp.cli import Services, migrate
 
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("CLOSEDLOOP_ENV", "benchmark")  # no template reload checks, like a deployment
     services = Services(root=ROOT / "var" / "bench", database="closedloop_bench").start()
     procs = []
     try:

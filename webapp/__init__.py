@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         QUART_AUTH_DURATION=settings.session_absolute_hours * 3600,
         QUART_AUTH_SALT="closedloop-session",
         QUART_SCHEMA_CONVERT_CASING=False,
-        TEMPLATES_AUTO_RELOAD=not settings.is_production,
+        TEMPLATES_AUTO_RELOAD=settings.environment == "development",
         SEND_FILE_MAX_AGE_DEFAULT=3600,
     )
     QuartAuth(app)
