@@ -59,39 +59,41 @@ async def test_revoked_session_is_refused(client, factory, owner_engine):
     assert page.status_code == 302 and "/login" in page.headers["Location"]
 
 
-async def test_idle_timeout(client, factory, owner_engine):
+async def _aged_session(client, factory, owner_engine, assignment: str):
+    """Sign in, then move one of the session's timestamps; returns (member, session id)."""
     member = await factory.org_with_owner()
     await login(client, member.email, member.password)
     sid = await _session_id(owner_engine, member.id)
-    await _exec(owner_engine, "UPDATE auth_sessions SET last_seen_at = now() - interval '31 minutes' WHERE id = :i", i=sid)
-    page = await client.get(f"/o/{member.org_slug}/")
-    assert page.status_code == 302
+    await _exec(owner_engine, f"UPDATE auth_sessions SET {assignment} WHERE id = :i", i=sid)
+    return member, sid
+
+
+async def _revoked_reason(owner_engine, sid):
     async with owner_engine.connect() as conn:
-        reason = (await conn.execute(text("SELECT revoked_reason FROM auth_sessions WHERE id = :i"), {"i": sid})).scalar_one()
-    assert reason == "idle"
+        return (await conn.execute(text("SELECT revoked_reason FROM auth_sessions WHERE id = :i"), {"i": sid})).scalar_one()
+
+
+async def test_idle_timeout(client, factory, owner_engine):
+    member, sid = await _aged_session(client, factory, owner_engine, "last_seen_at = now() - interval '31 minutes'")
+    page = await client.get(f"/o/{member.org_slug}/")
+    assert page.status_code == 302 and "/login" in page.headers["Location"]
+    assert await _revoked_reason(owner_engine, sid) == "idle"
 
 
 async def test_activity_keeps_an_idle_session_alive(client, factory, owner_engine):
-    member = await factory.org_with_owner()
-    await login(client, member.email, member.password)
-    sid = await _session_id(owner_engine, member.id)
-    await _exec(owner_engine, "UPDATE auth_sessions SET last_seen_at = now() - interval '29 minutes' WHERE id = :i", i=sid)
+    member, sid = await _aged_session(client, factory, owner_engine, "last_seen_at = now() - interval '29 minutes'")
     assert (await client.get(f"/o/{member.org_slug}/")).status_code == 200
     async with owner_engine.connect() as conn:
         age = (await conn.execute(text("SELECT now() - last_seen_at FROM auth_sessions WHERE id = :i"), {"i": sid})).scalar_one()
     assert age.total_seconds() < 60
+    assert await _revoked_reason(owner_engine, sid) is None
 
 
 async def test_absolute_timeout(client, factory, owner_engine):
-    member = await factory.org_with_owner()
-    await login(client, member.email, member.password)
-    sid = await _session_id(owner_engine, member.id)
-    await _exec(owner_engine, "UPDATE auth_sessions SET expires_at = now() - interval '1 second' WHERE id = :i", i=sid)
+    member, sid = await _aged_session(client, factory, owner_engine, "expires_at = now() - interval '1 second'")
     page = await client.get(f"/o/{member.org_slug}/")
-    assert page.status_code == 302
-    async with owner_engine.connect() as conn:
-        reason = (await conn.execute(text("SELECT revoked_reason FROM auth_sessions WHERE id = :i"), {"i": sid})).scalar_one()
-    assert reason == "expired"
+    assert page.status_code == 302 and "/login" in page.headers["Location"]
+    assert await _revoked_reason(owner_engine, sid) == "expired"
 
 
 async def test_tampered_cookie_is_refused(client, factory, app):
