@@ -75,6 +75,24 @@ async def scope_session(
         await session.execute(_SET_SCOPE, _scope_params(session.info))
 
 
+def remember_scope(session: AsyncSession, *, org_id: uuid.UUID | None = None, user_id: uuid.UUID | None = None) -> None:
+    """Record a scope the current transaction already applied in SQL (see scope_columns) for later transactions."""
+    session.info["org_id"] = org_id
+    session.info["user_id"] = user_id
+
+
+def set_scope_column(setting: str, column):
+    """A select-list expression that sets app.<setting> from the returned row, saving a round trip.
+
+    Only for queries on rows RLS does not hide from the caller; it runs once per returned row.
+    """
+    from sqlalchemy import String, cast, func
+
+    if setting not in ("org_id", "user_id"):
+        raise ValueError(setting)
+    return func.set_config(f"app.{setting}", cast(column, String), True)
+
+
 async def enable_rls_bypass(session: AsyncSession, *, reason: str) -> None:
     """Platform-admin paths only: let policies pass every row. Callers audit the reason."""
     if not reason:

@@ -6,7 +6,7 @@ from datetime import timedelta
 from quart import current_app, g
 from quart_auth import current_user, logout_user
 
-from webapp.core.tenancy import scope_session
+from webapp.core.tenancy import remember_scope, scope_session
 from webapp.core.transaction import db_session
 from webapp.identity import service
 from webapp.identity.queries import find_session_principal
@@ -24,6 +24,8 @@ async def resolve_principal() -> None:
         principal, idle=timedelta(minutes=settings.session_idle_minutes)
     )
     if state != "ok":
+        if principal is not None:
+            await scope_session(session)  # undo the app.user_id the lookup set
         if principal is not None and state in ("idle", "expired", "disabled"):
             await service.revoke_session(session, g.ctx, principal.session_id, reason=state)
         logout_user()
@@ -33,4 +35,4 @@ async def resolve_principal() -> None:
     ctx.user_id, ctx.session_id = principal.user_id, principal.session_id
     ctx.user_email, ctx.user_name = principal.email, principal.name
     await service.touch_session(session, principal)
-    await scope_session(session, user_id=principal.user_id)
+    remember_scope(session, user_id=principal.user_id)  # already set by the lookup query

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from webapp.core.tenancy import set_scope_column
 from webapp.identity.enums import UserStatus
 from webapp.identity.models import AuthSession, User
 
@@ -39,9 +40,14 @@ class SessionPrincipal:
 
 
 async def find_session_principal(session: AsyncSession, token: str) -> SessionPrincipal | None:
-    """Session + user for a cookie token (None when the token is unknown or the user is deleted)."""
+    """Session + user for a cookie token (None when the token is unknown or the user is deleted).
+
+    Also sets app.user_id for the rest of the transaction in the same round trip; the caller
+    resets it when the session turns out to be unusable.
+    """
     stmt = (
         select(
+            set_scope_column("user_id", AuthSession.user_id),
             AuthSession.id, AuthSession.user_id, User.email, User.name, User.is_platform_admin,
             AuthSession.last_seen_at, AuthSession.expires_at, AuthSession.revoked_at, User.status,
         )
@@ -49,4 +55,4 @@ async def find_session_principal(session: AsyncSession, token: str) -> SessionPr
         .where(AuthSession.token_hash == token_digest(token), User.deleted_at.is_(None))
     )
     row = (await session.execute(stmt)).one_or_none()
-    return SessionPrincipal(*row) if row else None
+    return SessionPrincipal(*row[1:]) if row else None

@@ -7,7 +7,7 @@ from quart import g
 
 from webapp.core.errors import Forbidden, NotFound
 from webapp.core.permissions import permissions_for
-from webapp.core.tenancy import scope_session
+from webapp.core.tenancy import remember_scope
 from webapp.core.transaction import db_session
 from webapp.organizations import queries
 from webapp.organizations.enums import OrgStatus
@@ -19,7 +19,7 @@ async def load_org_context(*, slug: str | None = None, org_id: uuid.UUID | None 
     if not ctx.is_authenticated:
         return  # @requires answers (login redirect or 401) before anything leaks
     session = db_session()
-    membership = await queries.find_membership(session, slug=slug, org_id=org_id, user_id=ctx.user_id)
+    membership = await queries.enter_membership(session, slug=slug, org_id=org_id, user_id=ctx.user_id)
     if membership is None:
         raise NotFound("No such organization.")
     if membership.status == OrgStatus.SUSPENDED:
@@ -27,4 +27,4 @@ async def load_org_context(*, slug: str | None = None, org_id: uuid.UUID | None 
     ctx.org_id, ctx.org_slug, ctx.org_name = membership.org_id, membership.slug, membership.name
     ctx.role = membership.role
     ctx.permissions = permissions_for(membership.role)
-    await scope_session(session, org_id=membership.org_id, user_id=ctx.user_id)
+    remember_scope(session, org_id=membership.org_id, user_id=ctx.user_id)  # set by enter_membership

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from webapp.core.tenancy import set_scope_column
 from webapp.identity.models import User
 from webapp.organizations.enums import OrgStatus
 from webapp.organizations.models import Membership, Organization
@@ -31,14 +32,26 @@ def _membership_select():
     )
 
 
+def _membership_filter(stmt, user_id, slug, org_id):
+    stmt = stmt.where(Membership.user_id == user_id)
+    return stmt.where(Organization.slug == slug) if slug is not None else stmt.where(Organization.id == org_id)
+
+
 async def find_membership(
     session: AsyncSession, *, user_id: uuid.UUID, slug: str | None = None, org_id: uuid.UUID | None = None,
 ) -> OrgMembership | None:
     """The user's membership in the organization with this slug or id; None if missing or not a member."""
-    stmt = _membership_select().where(Membership.user_id == user_id)
-    stmt = stmt.where(Organization.slug == slug) if slug is not None else stmt.where(Organization.id == org_id)
-    row = (await session.execute(stmt)).one_or_none()
+    row = (await session.execute(_membership_filter(_membership_select(), user_id, slug, org_id))).one_or_none()
     return OrgMembership(*row) if row else None
+
+
+async def enter_membership(
+    session: AsyncSession, *, user_id: uuid.UUID, slug: str | None = None, org_id: uuid.UUID | None = None,
+) -> OrgMembership | None:
+    """find_membership that also sets app.org_id to the found organization in the same round trip."""
+    stmt = _membership_select().add_columns(set_scope_column("org_id", Organization.id))
+    row = (await session.execute(_membership_filter(stmt, user_id, slug, org_id))).one_or_none()
+    return OrgMembership(*row[:-1]) if row else None
 
 
 async def list_memberships(session: AsyncSession, user_id: uuid.UUID) -> list[OrgMembership]:
