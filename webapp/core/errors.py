@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from quart import Quart, Response, g, jsonify, render_template, request
+from quart import Quart, Response, g, jsonify, render_template
 from werkzeug.exceptions import HTTPException
 
 from webapp.core.htmx import is_htmx, wants_json
