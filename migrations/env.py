@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 from logging.config import fileConfig
 
 from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from migrations.security import include_object
 from webapp.models import Base
 
 config = context.config
@@ -16,17 +16,6 @@ if config.config_file_name is not None and not config.attributes.get("skip_loggi
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 target_metadata = Base.metadata
-
-# Monthly partitions are created by ensure_monthly_partitions(), not by models.
-_PARTITION = re.compile(r"^audit_logs_(p\d{6}|default)$")
-
-
-def include_object(obj, name, type_, reflected, compare_to) -> bool:
-    """Leave partitions (made at run time) out of autogenerate comparisons."""
-    if type_ == "table" and name and _PARTITION.match(name):
-        return False
-    return True
-
 
 def database_url() -> str:
     """The owner URL: -x url=..., the config's sqlalchemy.url, or DATABASE_URL."""

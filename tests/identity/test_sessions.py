@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
+from tests.conftest import csrf_from
 from tests.helpers import login
 
 
@@ -43,11 +44,7 @@ async def test_logout_ends_the_session_server_side(client, factory, owner_engine
         revoked = (await conn.execute(text(
             "SELECT revoked_reason FROM auth_sessions WHERE user_id = :u"), {"u": member.id})).scalar_one()
     assert revoked == "logout"
-    # replaying the old cookie no longer works
-    replay = app.test_client()
-    replay.set_cookie("localhost", cookie_name, stolen)
-    page = await replay.get(f"/o/{member.org_slug}/")
-    assert page.status_code == 302 and "/login" in page.headers["Location"]
+    assert await _sent_to_login(app, cookie_name, stolen, member.org_slug)  # replaying the old cookie fails
 
 
 async def test_revoked_session_is_refused(client, factory, owner_engine):
@@ -102,17 +99,12 @@ async def test_tampered_cookie_is_refused(client, factory, app):
     cookie_name = app.config["QUART_AUTH_COOKIE_NAME"]
     value = _cookie_value(client, cookie_name)
     tampered = value[:-2] + ("AA" if not value.endswith("AA") else "BB")
-    attacker = app.test_client()
-    attacker.set_cookie("localhost", cookie_name, tampered)
-    page = await attacker.get(f"/o/{member.org_slug}/")
-    assert page.status_code == 302 and "/login" in page.headers["Location"]
+    assert await _sent_to_login(app, cookie_name, tampered, member.org_slug)
 
 
 async def test_wrong_password_is_refused_and_audited(client, factory, count_rows):
     member = await factory.org_with_owner()
     page = await client.get("/login")
-    from tests.conftest import csrf_from
-
     token = csrf_from(await page.get_data(as_text=True))
     before = await count_rows("auth_sessions", "user_id = :u", u=member.id)
     response = await client.post("/login", form={"csrf_token": token, "email": member.email, "password": "nope-nope-nope"})
@@ -125,8 +117,6 @@ async def test_wrong_password_is_refused_and_audited(client, factory, count_rows
 async def test_cookie_flags(client, factory, app):
     member = await factory.org_with_owner()
     page = await client.get("/login")
-    from tests.conftest import csrf_from
-
     token = csrf_from(await page.get_data(as_text=True))
     response = await client.post("/login", form={"csrf_token": token, "email": member.email, "password": member.password})
     cookies = response.headers.get_all("Set-Cookie")
@@ -134,6 +124,14 @@ async def test_cookie_flags(client, factory, app):
     assert "HttpOnly" in session_cookie and "SameSite=Lax" in session_cookie
     # a browser-session cookie; the server enforces the 8 h absolute lifetime (never Quart-Auth's 1-year default)
     assert "Max-Age" not in session_cookie and "Expires" not in session_cookie
+
+
+async def _sent_to_login(app, cookie_name: str, value: str, org_slug: str) -> bool:
+    """A fresh client presenting only this cookie is redirected to sign in."""
+    other = app.test_client()
+    other.set_cookie("localhost", cookie_name, value)
+    page = await other.get(f"/o/{org_slug}/")
+    return page.status_code == 302 and "/login" in page.headers["Location"]
 
 
 def _cookie_value(client, name: str) -> str:
