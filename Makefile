@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test bench migrate seed-demo clean
+.PHONY: dev test bench migrate seed-demo clean system-deps
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
@@ -15,7 +15,10 @@ $(STAMP): pyproject.toml
 dev: $(STAMP)
 	$(BIN)/python -m webapp.cli dev
 
-test: $(STAMP)
+system-deps:
+	@bash .ci/system-deps
+
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, MetaData, func, text
+from sqlalchemy import DateTime, ForeignKey, Integer, MetaData, Result, func, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapped_column
@@ -88,3 +88,13 @@ def make_engine(database_url: str, app_role: str | None, pool_size: int = 10, ma
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Session factory: expire_on_commit off so rows stay usable after commit."""
     return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=AppSession)
+
+
+async def fetch_rows(session: AsyncSession, stmt, params: dict | None = None) -> Result:
+    """Run a column-row SELECT on the session's connection, inside its transaction and RLS scope.
+
+    Skips the ORM result machinery (identity map, loading); for hot reads that need plain rows,
+    never for statements that should return entities.
+    """
+    connection = await session.connection()
+    return await connection.execute(stmt, params)

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, tuple_
+from sqlalchemy import Select, bindparam, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from webapp.core.db import fetch_rows
 from webapp.core.errors import BadRequest
 
 T = TypeVar("T")
@@ -72,6 +73,23 @@ def parse_limit(raw: str | None, default: int = 25) -> int:
     return limit
 
 
+def _page_order(stmt: Select, keys: list, descending: bool) -> Select:
+    return stmt.order_by(*[k.desc() if descending else k.asc() for k in keys])
+
+
+def _after(keys: list, values: tuple, descending: bool):
+    key_tuple, value_tuple = tuple_(*keys), tuple_(*values)
+    return key_tuple < value_tuple if descending else key_tuple > value_tuple
+
+
+def _page_of(rows: list, keys: list, limit: int) -> Page:
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(tuple(getattr(rows[-1], k.key) for k in keys))
+    return Page(rows, next_cursor)
+
+
 async def paginate(
     session: AsyncSession,
     stmt: Select,
@@ -84,15 +102,31 @@ async def paginate(
 ) -> Page:
     """Run `stmt` ordered by `keys` (all one direction), after `cursor`, one page long."""
     if cursor:
-        after = decode_cursor(cursor, len(keys))
-        key_tuple, value_tuple = tuple_(*keys), tuple_(*after)
-        stmt = stmt.where(key_tuple < value_tuple if descending else key_tuple > value_tuple)
-    stmt = stmt.order_by(*[k.desc() if descending else k.asc() for k in keys]).limit(limit + 1)
-    result = await session.execute(stmt)
-    rows = list(result.scalars() if scalars else result.all())
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        next_cursor = encode_cursor(tuple(getattr(last, k.key) for k in keys))
-    return Page(rows, next_cursor)
+        stmt = stmt.where(_after(keys, decode_cursor(cursor, len(keys)), descending))
+    result = await session.execute(_page_order(stmt, keys, descending).limit(limit + 1))
+    return _page_of(list(result.scalars() if scalars else result.all()), keys, limit)
+
+
+class KeysetQuery:
+    """A fixed-shape list built once, with bound parameters for its filters, cursor and page size.
+
+    Hot list pages use it instead of paginate(): building and cache-keying a statement costs
+    more than running it (bench/http.py). Filters are bindparam()s named in `params`; rows are
+    column rows (select columns, not entities).
+    """
+
+    def __init__(self, stmt: Select, *, keys: list, descending: bool = True) -> None:
+        self.keys = keys
+        limited = lambda s: _page_order(s, keys, descending).limit(bindparam("page_limit"))  # noqa: E731
+        after = tuple(bindparam(f"after_{i}", type_=k.type) for i, k in enumerate(keys))
+        self.first = limited(stmt)
+        self.following = limited(stmt.where(_after(keys, after, descending)))
+
+    async def page(self, session: AsyncSession, params: dict, *, cursor: str | None = None, limit: int = 25) -> Page:
+        """One page for these filter values, after `cursor`."""
+        params = dict(params, page_limit=limit + 1)
+        stmt = self.first
+        if cursor:
+            stmt = self.following
+            params.update({f"after_{i}": v for i, v in enumerate(decode_cursor(cursor, len(self.keys)))})
+        return _page_of((await fetch_rows(session, stmt, params)).all(), self.keys, limit)

@@ -5,9 +5,10 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from webapp.core.db import fetch_rows
 from webapp.core.tenancy import set_scope_column
 from webapp.identity.enums import UserStatus
 from webapp.identity.models import AuthSession, User
@@ -39,20 +40,23 @@ class SessionPrincipal:
     user_status: UserStatus
 
 
+# built once: this runs on every signed-in request, and building a statement costs more than running it
+_PRINCIPAL = (
+    select(
+        set_scope_column("user_id", AuthSession.user_id),
+        AuthSession.id, AuthSession.user_id, User.email, User.name, User.is_platform_admin,
+        AuthSession.last_seen_at, AuthSession.expires_at, AuthSession.revoked_at, User.status,
+    )
+    .join(User, User.id == AuthSession.user_id)
+    .where(AuthSession.token_hash == bindparam("token_hash"), User.deleted_at.is_(None))
+)
+
+
 async def find_session_principal(session: AsyncSession, token: str) -> SessionPrincipal | None:
     """Session + user for a cookie token (None when the token is unknown or the user is deleted).
 
     Also sets app.user_id for the rest of the transaction in the same round trip; the caller
     resets it when the session turns out to be unusable.
     """
-    stmt = (
-        select(
-            set_scope_column("user_id", AuthSession.user_id),
-            AuthSession.id, AuthSession.user_id, User.email, User.name, User.is_platform_admin,
-            AuthSession.last_seen_at, AuthSession.expires_at, AuthSession.revoked_at, User.status,
-        )
-        .join(User, User.id == AuthSession.user_id)
-        .where(AuthSession.token_hash == token_digest(token), User.deleted_at.is_(None))
-    )
-    row = (await session.execute(stmt)).one_or_none()
+    row = (await fetch_rows(session, _PRINCIPAL, {"token_hash": token_digest(token)})).one_or_none()
     return SessionPrincipal(*row[1:]) if row else None

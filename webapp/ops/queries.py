@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.core.errors import NotFound
-from webapp.core.pagination import Page, paginate
+from webapp.core.pagination import KeysetQuery, Page
 from webapp.ops.models import SystemCheck
 
 
@@ -26,12 +26,13 @@ LIST_COLUMNS = (
 )
 
 
+_CHECK_LIST = KeysetQuery(
+    select(*LIST_COLUMNS).where(SystemCheck.organization_id == bindparam("org_id")), keys=[SystemCheck.id],
+)
+
+
 async def list_checks(
     session: AsyncSession, org_id: uuid.UUID, *, cursor: str | None = None, limit: int = 25,
 ) -> Page:
-    """Checks of the organization, newest first (UUIDv7 ids follow creation order).
-
-    Column rows, not entities: a hot list page skips ORM identity-map work (see bench/http.py).
-    """
-    stmt = select(*LIST_COLUMNS).where(SystemCheck.organization_id == org_id)
-    return await paginate(session, stmt, keys=[SystemCheck.id], cursor=cursor, limit=limit, scalars=False)
+    """Checks of the organization, newest first (UUIDv7 ids follow creation order); column rows, not entities."""
+    return await _CHECK_LIST.page(session, {"org_id": org_id}, cursor=cursor, limit=limit)

@@ -4,9 +4,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from webapp.core.db import fetch_rows
 from webapp.core.tenancy import set_scope_column
 from webapp.identity.models import User
 from webapp.organizations.enums import OrgStatus
@@ -45,12 +46,21 @@ async def find_membership(
     return OrgMembership(*row) if row else None
 
 
+# built once per lookup key: this runs on every organization page
+_ENTER_BY = {
+    key: _membership_select()
+    .add_columns(set_scope_column("org_id", Organization.id))
+    .where(Membership.user_id == bindparam("user_id"), column == bindparam("key"))
+    for key, column in (("slug", Organization.slug), ("org_id", Organization.id))
+}
+
+
 async def enter_membership(
     session: AsyncSession, *, user_id: uuid.UUID, slug: str | None = None, org_id: uuid.UUID | None = None,
 ) -> OrgMembership | None:
     """find_membership that also sets app.org_id to the found organization in the same round trip."""
-    stmt = _membership_select().add_columns(set_scope_column("org_id", Organization.id))
-    row = (await session.execute(_membership_filter(stmt, user_id, slug, org_id))).one_or_none()
+    stmt, key = (_ENTER_BY["slug"], slug) if slug is not None else (_ENTER_BY["org_id"], org_id)
+    row = (await fetch_rows(session, stmt, {"user_id": user_id, "key": key})).one_or_none()
     return OrgMembership(*row[:-1]) if row else None
 
 
