@@ -16,7 +16,7 @@ def execute_script(script: str) -> None:
             op.execute(statement)
 
 
-PARTITION_TABLE = re.compile(r"^audit_logs_(p\d{6}|default)$")
+PARTITION_TABLE = re.compile(r"^(audit_logs|security_events)_(p\d{6}|default)$")
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:
@@ -98,9 +98,10 @@ def revoke_app_role(tables: list[str]) -> None:
         op.execute(f"REVOKE ALL ON {table} FROM {role}")
 
 
-def install_partition_function() -> None:
-    """ensure_monthly_partitions(parent, months): owner-privileged, callable by the app role."""
+def install_partition_function(tables: tuple[str, ...] = ("audit_logs",)) -> None:
+    """ensure_monthly_partitions(parent, months) for the listed tables: owner-privileged, callable by the app role."""
     role = app_role()
+    allowed = ", ".join(f"'{t}'" for t in tables)
     execute_script(f"""
         CREATE OR REPLACE FUNCTION ensure_monthly_partitions(parent text, months_ahead integer)
         RETURNS integer LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $f$
@@ -110,7 +111,7 @@ def install_partition_function() -> None:
             created integer := 0;
             part text;
         BEGIN
-            IF parent NOT IN ('audit_logs') THEN
+            IF parent NOT IN ({allowed}) THEN
                 RAISE EXCEPTION 'not a partitioned table managed here: %', parent;
             END IF;
             IF months_ahead < 0 OR months_ahead > 24 THEN

@@ -43,6 +43,9 @@ def _admin_exec(url: str, sql: str) -> None:
     asyncio.run(run())
 
 
+from tests.mailbox import Mailbox  # noqa: E402
+
+
 def pytest_configure(config):
     """Start (or point at) Postgres and Redis, make a fresh database, migrate it, export the URLs."""
     OUTPUT.mkdir(exist_ok=True)
@@ -68,7 +71,9 @@ def pytest_configure(config):
         _services["redis"] = redis
         redis_url = redis.url
 
+    _services["smtp"] = Mailbox.start()
     os.environ.update(
+        SMTP_URL=_services["smtp"].url,
         DATABASE_URL=database_url,
         REDIS_URL=redis_url,
         REDIS_NAMESPACE=f"cltest-{RUN_ID}",
@@ -90,6 +95,8 @@ def pytest_unconfigure(config):
             _admin_exec(_services["server_url"], f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)')
         except Exception as exc:  # leave a note, never mask the test result
             print(f"could not drop {TEST_DB}: {exc}", file=sys.stderr)
+    if "smtp" in _services:
+        _services["smtp"].stop()
     if "redis" in _services:
         _services["redis"].stop()
     if "postgres" in _services:
@@ -97,6 +104,31 @@ def pytest_unconfigure(config):
 
 
 # ---------------------------------------------------------------- in-process app
+
+
+@pytest.fixture(scope="session")
+def mailbox() -> "Mailbox":
+    """The real SMTP server (aiosmtpd) every test process and worker delivers to."""
+    return _services["smtp"]
+
+
+@pytest.fixture
+async def deliver(maker, settings):
+    """Deliver queued outbox emails over SMTP now, the way the worker's task does."""
+    from sqlalchemy import select
+
+    from webapp.mail.enums import EmailStatus
+    from webapp.mail.models import OutboxEmail
+    from webapp.mail.service import deliver_email
+
+    async def run() -> int:
+        async with maker() as session:
+            ids = (await session.execute(select(OutboxEmail.id).where(OutboxEmail.status == EmailStatus.QUEUED))).scalars().all()
+        for email_id in ids:
+            await deliver_email(maker, settings, email_id)
+        return len(ids)
+
+    return run
 
 
 @pytest.fixture(scope="session")

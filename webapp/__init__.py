@@ -78,6 +78,9 @@ def _register_lifecycle(app: Quart, settings: Settings) -> None:
         state["engine"] = engine
         state["sessionmaker"] = make_sessionmaker(engine)
         state["redis"] = make_redis(settings.redis_url)
+        from webapp.identity.throttle import LoginThrottle
+
+        state["throttle"] = LoginThrottle(settings, state["redis"])
         from workers.broker import broker
 
         if not broker.is_worker_process:

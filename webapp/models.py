@@ -1,6 +1,8 @@
 """Imports every domain's models so Base.metadata (and Alembic) sees the whole schema."""
 from webapp.core.audit import AuditLog  # noqa: F401
 from webapp.core.db import Base  # noqa: F401
-from webapp.identity.models import AuthSession, User  # noqa: F401
+from webapp.identity.models import AuthSession, EmailToken, User  # noqa: F401
+from webapp.mail.models import OutboxEmail  # noqa: F401
 from webapp.ops.models import SystemCheck  # noqa: F401
 from webapp.organizations.models import Membership, Organization  # noqa: F401
+from webapp.security.models import SecurityEvent  # noqa: F401

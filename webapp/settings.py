@@ -51,6 +51,12 @@ class Settings:
     queue_maxlen: int = 100_000
     embedded: bool = False
     git_sha: str = ""
+    smtp_url: str = ""
+    mail_from: str = "ClosedLoop <no-reply@closedloop.test>"
+    login_max_failures_per_account_ip: int = 5
+    login_max_failures_per_account: int = 20
+    login_max_attempts_per_ip: int = 60
+    login_lock_minutes: int = 15
 
     @property
     def is_production(self) -> bool:
@@ -95,6 +101,12 @@ def load_settings() -> Settings:
         queue_maxlen=_int("QUEUE_MAXLEN", 100_000),
         embedded=_bool(os.environ.get("CLOSEDLOOP_EMBEDDED"), False),
         git_sha=os.environ.get("GIT_SHA", ""),
+        smtp_url=os.environ.get("SMTP_URL", ""),
+        mail_from=os.environ.get("MAIL_FROM", "ClosedLoop <no-reply@closedloop.test>"),
+        login_max_failures_per_account_ip=_int("LOGIN_MAX_FAILURES_PER_ACCOUNT_IP", 5),
+        login_max_failures_per_account=_int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 20),
+        login_max_attempts_per_ip=_int("LOGIN_MAX_ATTEMPTS_PER_IP", 60),
+        login_lock_minutes=_int("LOGIN_LOCK_MINUTES", 15),
     )
 
 

@@ -1,2 +1,3 @@
 """Imports every domain's tasks so workers and the scheduler know them."""
+import webapp.mail.tasks  # noqa: F401
 import webapp.ops.tasks  # noqa: F401

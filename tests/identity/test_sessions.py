@@ -111,7 +111,7 @@ async def test_wrong_password_is_refused_and_audited(client, factory, count_rows
     assert response.status_code == 401
     assert "do not match" in await response.get_data(as_text=True)
     assert await count_rows("auth_sessions", "user_id = :u", u=member.id) == before
-    assert await count_rows("audit_logs", "action = 'auth.login_failed' AND entity_id = :u", u=str(member.id)) == 1
+    assert await count_rows("security_events", "event_type = 'login.failed' AND user_id = :u", u=member.id) == 1
 
 
 async def test_cookie_flags(client, factory, app):

@@ -7,3 +7,11 @@ class UserStatus(StrEnum):
 
     ACTIVE = "active"
     DEACTIVATED = "deactivated"
+
+
+class TokenPurpose(StrEnum):
+    """What a single-use emailed link is for."""
+
+    VERIFY_EMAIL = "verify_email"
+    RESET_PASSWORD = "reset_password"
+    UNLOCK_ACCOUNT = "unlock_account"

@@ -1,9 +1,20 @@
-"""Sign-in form."""
-from wtforms import EmailField, Form, HiddenField, PasswordField
-from wtforms.validators import DataRequired, Length, Regexp
+"""Sign-in, sign-up and account-recovery forms."""
+from email_validator import EmailNotValidError, validate_email
+from wtforms import EmailField, Form, HiddenField, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp, ValidationError
 
-# Sign-in only needs something shaped like an address; full validation happens at sign-up.
+# Sign-in only needs something shaped like an address; sign-up checks it properly.
 EMAIL_SHAPE = Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message="Enter an email address like name@example.org.")
+SLUG = Regexp(r"^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$",
+              message="Use 1-48 lower-case letters, digits or inner hyphens.")
+
+
+def real_email(form, field) -> None:
+    """A syntactically valid address (no DNS lookups: sign-up must work offline)."""
+    try:
+        field.data = validate_email(field.data or "", check_deliverability=False, test_environment=True).normalized
+    except EmailNotValidError as exc:
+        raise ValidationError(str(exc)) from exc
 
 
 class LoginForm(Form):
@@ -12,3 +23,34 @@ class LoginForm(Form):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254), EMAIL_SHAPE])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=128)])
     next = HiddenField()
+
+
+class SignUpForm(Form):
+    """A new account and the organization it will own."""
+
+    name = StringField("Your name", validators=[DataRequired(), Length(max=120)])
+    email = EmailField("Work email", validators=[DataRequired(), Length(max=254), real_email])
+    password = PasswordField("Password", validators=[DataRequired(), Length(min=8, max=128)])
+    org_name = StringField("Organization or mission name", validators=[DataRequired(), Length(max=120)])
+    org_slug = StringField("Organization address", validators=[Optional(), Length(max=48), SLUG])
+
+
+class ForgotPasswordForm(Form):
+    """Where to send a reset link."""
+
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254), EMAIL_SHAPE])
+
+
+class ResetPasswordForm(Form):
+    """A new password from a reset link."""
+
+    token = HiddenField(validators=[DataRequired(), Length(max=128)])
+    password = PasswordField("New password", validators=[DataRequired(), Length(min=8, max=128)])
+    confirm = PasswordField("Repeat the new password",
+                            validators=[DataRequired(), EqualTo("password", message="The two passwords differ.")])
+
+
+class TokenForm(Form):
+    """A single-use link's token, confirmed with a button (links never change state on GET)."""
+
+    token = HiddenField(validators=[DataRequired(), Length(max=128)])

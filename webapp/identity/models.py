@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.core.db import Base, SoftDelete, Timestamps, UUIDPrimaryKey, Versioned
 from webapp.core.enums import pg_enum
-from webapp.identity.enums import UserStatus
+from webapp.identity.enums import TokenPurpose, UserStatus
 
 
 class User(UUIDPrimaryKey, Timestamps, SoftDelete, Versioned, Base):
@@ -49,3 +49,20 @@ class AuthSession(UUIDPrimaryKey, Base):
     revoked_reason: Mapped[str | None] = mapped_column(String(60))
     ip: Mapped[str | None] = mapped_column(INET)
     user_agent: Mapped[str | None] = mapped_column(Text)
+
+
+class EmailToken(UUIDPrimaryKey, Base):
+    """A single-use link sent by email; only its SHA-256 is stored."""
+
+    __tablename__ = "email_tokens"
+    __table_args__ = (
+        Index("ix_email_tokens_user_purpose_live", "user_id", "purpose", postgresql_where=text("used_at IS NULL")),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    purpose: Mapped[TokenPurpose] = mapped_column(pg_enum(TokenPurpose, "token_purpose"))
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    email: Mapped[str] = mapped_column(String(254))  # the address the link was sent to
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.core.db import fetch_rows
+from webapp.core.errors import NotFound
 from webapp.core.tenancy import set_scope_column
 from webapp.identity.enums import UserStatus
 from webapp.identity.models import AuthSession, User
@@ -23,6 +24,14 @@ async def find_user_by_email(session: AsyncSession, email: str) -> User | None:
     """A live user by case-insensitive email, or None."""
     stmt = select(User).where(func.lower(User.email) == email.strip().lower(), User.deleted_at.is_(None))
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_user(session: AsyncSession, user_id) -> User:
+    """A live user by id; NotFound otherwise."""
+    user = (await session.execute(select(User).where(User.id == user_id, User.deleted_at.is_(None)))).scalar_one_or_none()
+    if user is None:
+        raise NotFound("No such user.")
+    return user
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,10 @@ from webapp.core.ids import new_id
 from webapp.core.tenancy import RequestContext
 from webapp.identity.enums import UserStatus
 from webapp.identity.models import AuthSession, User
-from webapp.identity.passwords import hash_password, needs_rehash, verify_password
+from webapp.identity.passwords import hash_password_async, is_common_password, needs_rehash, verify_password_async
 from webapp.identity.queries import SessionPrincipal, find_user_by_email, token_digest
+from webapp.security.enums import SecurityEventType, Severity
+from webapp.security.service import record_event
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 128
@@ -26,12 +28,22 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def validate_password(password: str) -> None:
-    """Length rules only (ASVS 6.2: no composition rules)."""
+def password_problem(password: str, *, email: str = "") -> str | None:
+    """Why a new password is refused, or None (ASVS 6.2: length and leaked lists, no composition rules)."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationError(details={"fields": {"password": [f"Use at least {MIN_PASSWORD_LENGTH} characters."]}})
+        return f"Use at least {MIN_PASSWORD_LENGTH} characters."
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise ValidationError(details={"fields": {"password": [f"Use at most {MAX_PASSWORD_LENGTH} characters."]}})
+        return f"Use at most {MAX_PASSWORD_LENGTH} characters."
+    if is_common_password(password) or (email and password.lower() == email.strip().lower()):
+        return "This password is too common. Choose another one; a short phrase works well."
+    return None
+
+
+def validate_password(password: str, *, email: str = "", field: str = "password") -> None:
+    """Raise a 422 naming `field` when password_problem() finds one."""
+    problem = password_problem(password, email=email)
+    if problem:
+        raise ValidationError(details={"fields": {field: [problem]}})
 
 
 async def create_user(
@@ -39,9 +51,9 @@ async def create_user(
     is_platform_admin: bool = False, verified: bool = False,
 ) -> User:
     """Create a user with a hashed password."""
-    validate_password(password)
+    validate_password(password, email=email)
     user = User(
-        id=new_id(), email=email.strip(), name=name.strip(), password_hash=hash_password(password),
+        id=new_id(), email=email.strip(), name=name.strip(), password_hash=await hash_password_async(password),
         is_platform_admin=is_platform_admin, email_verified_at=_now() if verified else None,
     )
     session.add(user)
@@ -56,15 +68,15 @@ async def create_user(
 async def authenticate(session: AsyncSession, ctx: RequestContext, *, email: str, password: str) -> User:
     """Check credentials; one generic error whatever was wrong (no account enumeration)."""
     user = await find_user_by_email(session, email)
-    ok = verify_password(user.password_hash if user else None, password)
+    ok = await verify_password_async(user.password_hash if user else None, password)
     if not ok or user is None or user.status != UserStatus.ACTIVE:
-        await audit.record(
-            session, ctx, "auth.login_failed", entity_type="user", entity_id=user.id if user else None,
-            metadata={"email": email.strip().lower()[:254]}, organization_id=None,
+        await record_event(
+            session, ctx, SecurityEventType.LOGIN_FAILED, user_id=user.id if user else None,
+            severity=Severity.WARNING, metadata={"email": email.strip().lower()[:254]}, organization_id=None,
         )
         raise Unauthorized("That email and password do not match an active account.")
     if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+        user.password_hash = await hash_password_async(password)
     user.last_login_at = _now()
     return user
 
@@ -120,4 +132,21 @@ async def revoke_session(
             session, ctx, "auth.session_revoked", entity_type="auth_session", entity_id=session_id,
             metadata={"reason": reason}, organization_id=None,
         )
+        await record_event(session, ctx, SecurityEventType.SESSION_REVOKED, metadata={"session_id": session_id,
+                           "reason": reason}, organization_id=None, user_id=ctx.user_id if ctx else None)
     return bool(result.rowcount)
+
+
+async def revoke_user_sessions(
+    session: AsyncSession, ctx: RequestContext | None, user_id: uuid.UUID, *, reason: str,
+    keep: uuid.UUID | None = None,
+) -> int:
+    """End every live session of a user (except `keep`); the number ended."""
+    stmt = update(AuthSession).where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+    if keep is not None:
+        stmt = stmt.where(AuthSession.id != keep)
+    result = await session.execute(stmt.values(revoked_at=_now(), revoked_reason=reason))
+    if result.rowcount:
+        await record_event(session, ctx, SecurityEventType.SESSION_REVOKED, user_id=user_id, organization_id=None,
+                           metadata={"count": result.rowcount, "reason": reason, "kept": keep})
+    return result.rowcount

@@ -1,18 +1,25 @@
 """Sign-in, sign-out and the landing redirect."""
 from __future__ import annotations
 
+import math
+import re
+import secrets
 from datetime import timedelta
 
 from quart import Blueprint, current_app, flash, g, redirect, request, url_for
 from quart_auth import AuthUser, login_user, logout_user
 
-from webapp.core.errors import Unauthorized
+from webapp.core.errors import BadRequest, DomainError, RateLimited, Unauthorized, ValidationError
 from webapp.core.forms import form_errors, read_form
-from webapp.core.htmx import render
+from webapp.core.htmx import render, wants_json
 from webapp.core.permissions import public, requires
-from webapp.core.transaction import commit, db_session
-from webapp.identity import service
-from webapp.identity.forms import LoginForm
+from webapp.core.transaction import after_commit, commit, db_session
+from webapp.identity import accounts, service
+from webapp.identity.forms import ForgotPasswordForm, LoginForm, ResetPasswordForm, SignUpForm, TokenForm
+from webapp.identity.queries import get_user
+from webapp.identity.throttle import account_key
+from webapp.security.enums import SecurityEventType, Severity
+from webapp.security.service import record_event
 from webapp.organizations.queries import list_memberships
 
 bp = Blueprint("identity", __name__)
@@ -50,22 +57,50 @@ async def login():
 @bp.post("/login")
 @public
 async def login_submit():
-    """Check credentials, start a server-side session, set the cookie."""
+    """Check credentials under the sign-in throttle, start a server-side session, set the cookie."""
     form = await read_form(LoginForm)
     if not form.validate():
         return await render("identity/login.html", form=form, status=422, errors=form_errors(form))
-    settings = current_app.extensions["closedloop"]["settings"]
+    state = current_app.extensions["closedloop"]
+    settings, throttle, session = state["settings"], state["throttle"], db_session()
+    account, ip = account_key(form.email.data), g.ctx.ip or "unknown"
+    verdict = await throttle.check(account, ip)
+    if not verdict.allowed:
+        await record_event(session, g.ctx, SecurityEventType.LOGIN_THROTTLED, severity=Severity.WARNING,
+                           organization_id=None, metadata={"reason": verdict.reason})
+        await commit(session)
+        return await _login_refused(form, 429, _THROTTLED[verdict.reason].format(
+            minutes=math.ceil(verdict.retry_after / 60)), retry_after=verdict.retry_after)
     try:
-        user = await service.authenticate(db_session(), g.ctx, email=form.email.data, password=form.password.data)
+        user = await service.authenticate(session, g.ctx, email=form.email.data, password=form.password.data)
     except Unauthorized as exc:
-        await commit(db_session())  # the failed attempt's audit row must survive the 401's rollback
-        return await render("identity/login.html", form=form, status=401, login_error=exc.message)
-    token, _ = await service.start_session(
-        db_session(), g.ctx, user, absolute=timedelta(hours=settings.session_absolute_hours)
-    )
+        if await throttle.record_failure(account, ip):
+            await accounts.notify_lock(session, g.ctx, form.email.data, base_url=settings.base_url,
+                                       minutes=settings.login_lock_minutes)
+        await commit(session)  # the failure's security event must survive the 401's rollback
+        return await _login_refused(form, 401, exc.message)
+    await throttle.record_success(account, ip)
+    token, _ = await service.start_session(session, g.ctx, user, absolute=timedelta(hours=settings.session_absolute_hours))
     login_user(AuthUser(token))
     await flash(f"Welcome back, {user.name}.", "success")
     return redirect(_safe_next(form.next.data) or url_for("identity.landing"), 303)
+
+
+_THROTTLED = {
+    "account_locked": "Too many failed sign-ins to this account: it is locked for about {minutes} min. "
+                      "The owner was emailed a link to unlock it now.",
+    "account_ip": "Too many failed sign-ins from here. Try again in about {minutes} min, or reset your password.",
+    "ip": "Too many failed sign-ins from your network. Try again in about {minutes} min.",
+}
+
+
+async def _login_refused(form: LoginForm, status: int, message: str, retry_after: int | None = None):
+    if wants_json():
+        raise RateLimited(retry_after, message) if retry_after else Unauthorized(message)
+    response = await render("identity/login.html", form=form, status=status, login_error=message)
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 @bp.post("/logout")
@@ -75,4 +110,142 @@ async def logout():
     await service.revoke_session(db_session(), g.ctx, g.ctx.session_id, reason="logout")
     logout_user()
     await flash("You are signed out.", "info")
+    return redirect(url_for("identity.login"), 303)
+
+
+def _slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:48].strip("-")
+    return slug or f"org-{secrets.token_hex(3)}"
+
+
+@bp.get("/signup")
+@public
+async def signup():
+    """Create an account and an organization."""
+    if g.ctx.is_authenticated:
+        return redirect(url_for("identity.landing"))
+    return await render("identity/signup.html", form=SignUpForm())
+
+
+@bp.post("/signup")
+@public
+async def signup_submit():
+    """Create the user, the organization and its owner membership; sign in; email a verification link."""
+    form = await read_form(SignUpForm)
+    if not form.validate():
+        return await render("identity/signup.html", form=form, status=422)
+    settings, session = current_app.extensions["closedloop"]["settings"], db_session()
+    try:
+        created = await accounts.sign_up(
+            session, g.ctx, name=form.name.data, email=form.email.data, password=form.password.data,
+            org_name=form.org_name.data, org_slug=form.org_slug.data or _slugify(form.org_name.data),
+            base_url=settings.base_url,
+        )
+    except DomainError as exc:
+        for name, errors in exc.details.get("fields", {}).items():
+            getattr(form, name).errors = list(errors)
+        return await render("identity/signup.html", form=form, status=exc.status_code)
+    token, _ = await service.start_session(session, g.ctx, created.user,
+                                           absolute=timedelta(hours=settings.session_absolute_hours))
+    login_user(AuthUser(token))
+    await flash(f"Welcome to ClosedLoop. We sent a confirmation link to {created.user.email}.", "success")
+    return redirect(url_for("organizations.home", org_slug=created.org_slug), 303)
+
+
+@bp.get("/verify-email")
+@public
+async def verify_email():
+    """The emailed link lands here; a button confirms (mail scanners follow links, they do not post forms)."""
+    return await render("identity/token_confirm.html", form=TokenForm(data={"token": request.args.get("token", "")}),
+                        action=url_for("identity.verify_email_submit"), title="Confirm your email",
+                        text="Confirm that this address is yours.", button="Confirm my email")
+
+
+@bp.post("/verify-email")
+@public
+async def verify_email_submit():
+    """Consume the verification token."""
+    form = await read_form(TokenForm)
+    if not form.validate():
+        raise BadRequest("This link is not valid. Ask for a new one.")
+    user = await accounts.verify_email(db_session(), g.ctx, form.token.data)
+    await flash(f"Thank you: {user.email} is confirmed.", "success")
+    return redirect(url_for("identity.landing"), 303)
+
+
+@bp.post("/verify-email/resend")
+@requires()
+async def resend_verification():
+    """Send a fresh verification link to the signed-in user."""
+    settings = current_app.extensions["closedloop"]["settings"]
+    user = await get_user(db_session(), g.ctx.user_id)
+    if user.email_verified_at is None:
+        await accounts.send_verification(db_session(), g.ctx, user, base_url=settings.base_url)
+    await flash(f"We sent a new confirmation link to {user.email}.", "info")
+    return redirect(request.referrer if _safe_next(request.referrer) else url_for("identity.landing"), 303)
+
+
+@bp.get("/forgot-password")
+@public
+async def forgot_password():
+    """Ask for a reset link."""
+    return await render("identity/forgot.html", form=ForgotPasswordForm())
+
+
+@bp.post("/forgot-password")
+@public
+async def forgot_password_submit():
+    """Email a reset link if the account exists; the answer is the same either way."""
+    form = await read_form(ForgotPasswordForm)
+    if not form.validate():
+        return await render("identity/forgot.html", form=form, status=422)
+    settings = current_app.extensions["closedloop"]["settings"]
+    await accounts.request_password_reset(db_session(), g.ctx, form.email.data, base_url=settings.base_url)
+    return await render("identity/forgot.html", form=form, sent=True)
+
+
+@bp.get("/reset-password")
+@public
+async def reset_password():
+    """Choose a new password from an emailed link."""
+    return await render("identity/reset.html", form=ResetPasswordForm(data={"token": request.args.get("token", "")}))
+
+
+@bp.post("/reset-password")
+@public
+async def reset_password_submit():
+    """Set the new password, end every session, and send the user to sign in (MFA still applies)."""
+    form = await read_form(ResetPasswordForm)
+    if not form.validate():
+        return await render("identity/reset.html", form=form, status=422)
+    try:
+        await accounts.reset_password(db_session(), g.ctx, form.token.data, form.password.data)
+    except ValidationError as exc:
+        form.password.errors = exc.details.get("fields", {}).get("password", [exc.message])
+        return await render("identity/reset.html", form=form, status=422)
+    await flash("Your password was changed and every session was signed out. Sign in with the new password.", "success")
+    return redirect(url_for("identity.login"), 303)
+
+
+@bp.get("/unlock")
+@public
+async def unlock():
+    """The unlock link from the lock-out email."""
+    return await render("identity/token_confirm.html", form=TokenForm(data={"token": request.args.get("token", "")}),
+                        action=url_for("identity.unlock_submit"), title="Unlock your account",
+                        text="Lift the temporary lock on your account now.", button="Unlock my account")
+
+
+@bp.post("/unlock")
+@public
+async def unlock_submit():
+    """Consume the unlock token and lift the lock once committed."""
+    form = await read_form(TokenForm)
+    if not form.validate():
+        raise BadRequest("This link is not valid. Ask for a new one.")
+    session = db_session()
+    user = await accounts.unlock_account(session, g.ctx, form.token.data)
+    throttle = current_app.extensions["closedloop"]["throttle"]
+    after_commit(session, lambda: throttle.unlock(account_key(user.email)))
+    await flash("Your account is unlocked. If the failed sign-ins were not yours, change your password now.", "success")
     return redirect(url_for("identity.login"), 303)

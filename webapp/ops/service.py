@@ -153,9 +153,16 @@ async def reap_abandoned_checks(maker: async_sessionmaker, redis, namespace: str
     return len(stale)
 
 
+PARTITIONED_TABLES = ("audit_logs", "security_events")
+
+
 async def ensure_partitions(maker: async_sessionmaker, months_ahead: int = 3) -> int:
-    """Create the coming months' audit-log partitions (owner-privileged SQL function)."""
+    """Create the coming months' partitions of every append-only table (owner-privileged SQL function)."""
     from sqlalchemy import text
 
+    created = 0
     async with unit_of_work(maker) as session:
-        return (await session.execute(text("SELECT ensure_monthly_partitions('audit_logs', :m)"), {"m": months_ahead})).scalar_one()
+        for table in PARTITIONED_TABLES:
+            created += (await session.execute(text("SELECT ensure_monthly_partitions(:t, :m)"),
+                                              {"t": table, "m": months_ahead})).scalar_one()
+    return created

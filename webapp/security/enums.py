@@ -1,0 +1,34 @@
+"""Security event kinds and severities."""
+from enum import StrEnum
+
+
+class SecurityEventType(StrEnum):
+    """What happened (seed 002 §11: logins, lockouts, MFA, keys, sessions, break-glass)."""
+
+    LOGIN_SUCCEEDED = "login.succeeded"
+    LOGIN_FAILED = "login.failed"
+    LOGIN_THROTTLED = "login.throttled"
+    ACCOUNT_LOCKED = "account.locked"
+    ACCOUNT_UNLOCKED = "account.unlocked"
+    PASSWORD_CHANGED = "password.changed"
+    PASSWORD_RESET_REQUESTED = "password.reset_requested"
+    PASSWORD_RESET = "password.reset"
+    EMAIL_VERIFIED = "email.verified"
+    MFA_ENROLLED = "mfa.enrolled"
+    MFA_DISABLED = "mfa.disabled"
+    MFA_FAILED = "mfa.failed"
+    MFA_RECOVERY_USED = "mfa.recovery_code_used"
+    SESSION_REVOKED = "session.revoked"
+    API_KEY_CREATED = "api_key.created"
+    API_KEY_USED = "api_key.used"
+    API_KEY_REFUSED = "api_key.refused"
+    TOKEN_REUSE = "token.refresh_reuse"
+    BREAK_GLASS_ACTIVATED = "break_glass.activated"
+
+
+class Severity(StrEnum):
+    """How urgently someone should look."""
+
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
