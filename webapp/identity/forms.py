@@ -3,6 +3,8 @@ from email_validator import EmailNotValidError, validate_email
 from wtforms import EmailField, Form, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp, ValidationError
 
+PASSWORD_LENGTH = Length(min=8, max=128, message="Use at least 8 characters (and at most 128).")
+
 # Sign-in only needs something shaped like an address; sign-up checks it properly.
 EMAIL_SHAPE = Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message="Enter an email address like name@example.org.")
 SLUG = Regexp(r"^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$",
@@ -30,7 +32,7 @@ class SignUpForm(Form):
 
     name = StringField("Your name", validators=[DataRequired(), Length(max=120)])
     email = EmailField("Work email", validators=[DataRequired(), Length(max=254), real_email])
-    password = PasswordField("Password", validators=[DataRequired(), Length(min=8, max=128)])
+    password = PasswordField("Password", validators=[DataRequired(), PASSWORD_LENGTH])
     org_name = StringField("Organization or mission name", validators=[DataRequired(), Length(max=120)])
     org_slug = StringField("Organization address", validators=[Optional(), Length(max=48), SLUG])
 
@@ -45,7 +47,7 @@ class ResetPasswordForm(Form):
     """A new password from a reset link."""
 
     token = HiddenField(validators=[DataRequired(), Length(max=128)])
-    password = PasswordField("New password", validators=[DataRequired(), Length(min=8, max=128)])
+    password = PasswordField("New password", validators=[DataRequired(), PASSWORD_LENGTH])
     confirm = PasswordField("Repeat the new password",
                             validators=[DataRequired(), EqualTo("password", message="The two passwords differ.")])
 

@@ -29,12 +29,12 @@ def _environment() -> Environment:
     )
 
 
-def render_email(name: str, **context) -> RenderedEmail:
-    """Render the three parts of email template `name`."""
+def render_email(template: str, **context) -> RenderedEmail:
+    """Render the three parts of email template `template`."""
     env = _environment()
-    subject = env.get_template(f"{name}.subject.txt").render(**context).strip()
+    subject = env.get_template(f"{template}.subject.txt").render(**context).strip()
     return RenderedEmail(
         subject=" ".join(subject.split()),  # one line: no header injection through a name
-        text=env.get_template(f"{name}.txt").render(**context),
-        html=env.get_template(f"{name}.html").render(**context),
+        text=env.get_template(f"{template}.txt").render(**context),
+        html=env.get_template(f"{template}.html").render(**context),
     )
