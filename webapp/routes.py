@@ -7,11 +7,12 @@ from quart import Quart
 def register_blueprints(app: Quart) -> None:
     """Attach every domain's HTML and JSON blueprints."""
     from webapp.identity.views import bp as identity_views
+    from webapp.identity.mfa_views import bp as mfa_views
     from webapp.mail.views import bp as mail_views
     from webapp.ops.api import bp as ops_api
     from webapp.ops.views import bp as ops_views
     from webapp.ops.views import platform_bp as ops_platform
     from webapp.organizations.views import bp as organizations_views
 
-    for blueprint in (identity_views, organizations_views, ops_views, ops_platform, ops_api, mail_views):
+    for blueprint in (identity_views, organizations_views, ops_views, ops_platform, ops_api, mail_views, mfa_views):
         app.register_blueprint(blueprint)

@@ -33,6 +33,7 @@ class RequestContext:
     request_id: str | None = None
     ip: str | None = None
     user_agent: str | None = None
+    mfa_enabled: bool = False
 
     @property
     def is_authenticated(self) -> bool:

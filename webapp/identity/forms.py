@@ -56,3 +56,30 @@ class TokenForm(Form):
     """A single-use link's token, confirmed with a button (links never change state on GET)."""
 
     token = HiddenField(validators=[DataRequired(), Length(max=128)])
+
+
+class MfaChallengeForm(Form):
+    """The second step of signing in: a code from the app, or a recovery code."""
+
+    code = StringField("Code", validators=[DataRequired(), Length(max=16)])
+
+
+class MfaEnableForm(Form):
+    """Confirm enrolment: the sealed secret from the page, a first code, and the current password."""
+
+    sealed = HiddenField(validators=[DataRequired(), Length(max=400)])
+    code = StringField("6-digit code from the app", validators=[DataRequired(), Length(max=16)])
+    password = PasswordField("Current password", validators=[DataRequired(), Length(max=128)])
+
+
+class MfaDisableForm(Form):
+    """Turning MFA off needs the password and a current code."""
+
+    code = StringField("Code from the app, or a recovery code", validators=[DataRequired(), Length(max=16)])
+    password = PasswordField("Current password", validators=[DataRequired(), Length(max=128)])
+
+
+class PasswordConfirmForm(Form):
+    """Re-authentication before a sensitive change."""
+
+    password = PasswordField("Current password", validators=[DataRequired(), Length(max=128)])

@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, LargeBinary, String, Text, func, text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, LargeBinary, String, Text, func, text
 from sqlalchemy.dialects.postgresql import INET
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -30,6 +30,9 @@ class User(UUIDPrimaryKey, Timestamps, SoftDelete, Versioned, Base):
     locale: Mapped[str] = mapped_column(String(16), server_default="en")
     timezone: Mapped[str] = mapped_column(String(64), server_default="UTC")
     last_login_at: Mapped[datetime | None]
+    mfa_secret: Mapped[str | None] = mapped_column(Text)  # Fernet-encrypted TOTP secret
+    mfa_enabled_at: Mapped[datetime | None]
+    mfa_last_step: Mapped[int | None] = mapped_column(BigInteger)  # last accepted TOTP step: no replay
 
 
 class AuthSession(UUIDPrimaryKey, Base):
@@ -65,4 +68,16 @@ class EmailToken(UUIDPrimaryKey, Base):
     email: Mapped[str] = mapped_column(String(254))  # the address the link was sent to
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class MfaRecoveryCode(UUIDPrimaryKey, Base):
+    """One single-use recovery code (SHA-256 of a 50-bit random code), shown to the user once."""
+
+    __tablename__ = "mfa_recovery_codes"
+    __table_args__ = (Index("ix_mfa_recovery_codes_user_live", "user_id", postgresql_where=text("used_at IS NULL")),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     used_at: Mapped[datetime | None]

@@ -34,5 +34,6 @@ async def resolve_principal() -> None:
     ctx = g.ctx
     ctx.user_id, ctx.session_id = principal.user_id, principal.session_id
     ctx.user_email, ctx.user_name = principal.email, principal.name
+    ctx.mfa_enabled = principal.mfa_enabled
     await service.touch_session(session, principal)
     remember_scope(session, user_id=principal.user_id)  # already set by the lookup query

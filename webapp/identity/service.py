@@ -94,6 +94,8 @@ async def start_session(
     await session.flush()
     ctx.user_id, ctx.session_id = user.id, auth_session.id
     await audit.record(session, ctx, "auth.login", entity_type="auth_session", entity_id=auth_session.id, organization_id=None)
+    await record_event(session, ctx, SecurityEventType.LOGIN_SUCCEEDED, user_id=user.id, organization_id=None,
+                       metadata={"session_id": auth_session.id, "mfa": user.mfa_enabled_at is not None})
     return token, auth_session
 
 

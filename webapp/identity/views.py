@@ -16,6 +16,7 @@ from webapp.core.permissions import public, requires
 from webapp.core.transaction import after_commit, commit, db_session
 from webapp.identity import accounts, service
 from webapp.identity.forms import ForgotPasswordForm, LoginForm, ResetPasswordForm, SignUpForm, TokenForm
+from webapp.identity.mfa_views import start_challenge
 from webapp.identity.queries import get_user
 from webapp.identity.throttle import account_key
 from webapp.security.enums import SecurityEventType, Severity
@@ -80,6 +81,8 @@ async def login_submit():
         await commit(session)  # the failure's security event must survive the 401's rollback
         return await _login_refused(form, 401, exc.message)
     await throttle.record_success(account, ip)
+    if user.mfa_enabled_at is not None:  # the password was right; the session waits for the second factor
+        return start_challenge(redirect(url_for("mfa.challenge"), 303), user.id, _safe_next(form.next.data))
     token, _ = await service.start_session(session, g.ctx, user, absolute=timedelta(hours=settings.session_absolute_hours))
     login_user(AuthUser(token))
     await flash(f"Welcome back, {user.name}.", "success")

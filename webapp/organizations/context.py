@@ -24,6 +24,9 @@ async def load_org_context(*, slug: str | None = None, org_id: uuid.UUID | None 
         raise NotFound("No such organization.")
     if membership.status == OrgStatus.SUSPENDED:
         raise Forbidden("This organization is suspended. Contact its owner.")
+    if membership.require_mfa and not ctx.mfa_enabled:
+        raise Forbidden("This organization requires two-factor authentication. Turn it on under "
+                        "Security & two-factor (/me/security), then come back.", {"action": "/me/security"})
     ctx.org_id, ctx.org_slug, ctx.org_name = membership.org_id, membership.slug, membership.name
     ctx.role = membership.role
     ctx.permissions = permissions_for(membership.role)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.core.db import Base, SoftDelete, TenantOwned, Timestamps, UUIDPrimaryKey, Versioned
@@ -24,6 +24,7 @@ class Organization(UUIDPrimaryKey, Timestamps, SoftDelete, Versioned, Base):
     slug: Mapped[str] = mapped_column(String(48))
     name: Mapped[str] = mapped_column(String(120))
     status: Mapped[OrgStatus] = mapped_column(pg_enum(OrgStatus, "org_status"), server_default=OrgStatus.ACTIVE.value)
+    require_mfa: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
 
 
 class Membership(UUIDPrimaryKey, TenantOwned, Timestamps, SoftDelete, Versioned, Base):

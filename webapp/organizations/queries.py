@@ -23,11 +23,13 @@ class OrgMembership:
     name: str
     status: OrgStatus
     role: str
+    require_mfa: bool
 
 
 def _membership_select():
     return (
-        select(Organization.id, Organization.slug, Organization.name, Organization.status, Membership.role)
+        select(Organization.id, Organization.slug, Organization.name, Organization.status, Membership.role,
+               Organization.require_mfa)
         .join(Membership, Membership.organization_id == Organization.id)
         .where(Organization.deleted_at.is_(None), Membership.deleted_at.is_(None))
     )
