@@ -71,3 +71,25 @@ async def find_session_principal(session: AsyncSession, token: str) -> SessionPr
     """
     row = (await fetch_rows(session, _PRINCIPAL, {"token_hash": token_digest(token)})).one_or_none()
     return SessionPrincipal(*row[1:]) if row else None
+
+
+async def list_live_sessions(session: AsyncSession, user_id) -> list[AuthSession]:
+    """A user's sessions that are neither revoked nor past their absolute expiry, most recent first."""
+    stmt = (
+        select(AuthSession)
+        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None), AuthSession.expires_at > func.now())
+        .order_by(AuthSession.last_seen_at.desc())
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+def describe_device(user_agent: str | None) -> str:
+    """'Firefox on Linux' from a User-Agent header (good enough to recognise one's own devices)."""
+    ua = user_agent or ""
+    browser = next((name for key, name in (("Edg/", "Edge"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"),
+                                           ("Safari/", "Safari"), ("curl/", "curl"), ("python", "Python client"))
+                    if key.lower() in ua.lower()), "Unknown browser")
+    system = next((name for key, name in (("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"),
+                                          ("Mac OS X", "macOS"), ("Windows", "Windows"), ("Linux", "Linux"))
+                   if key in ua), "an unknown system")
+    return f"{browser} on {system}"

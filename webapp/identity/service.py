@@ -139,6 +139,21 @@ async def revoke_session(
     return bool(result.rowcount)
 
 
+async def revoke_own_session(session: AsyncSession, ctx: RequestContext, session_id: uuid.UUID) -> bool:
+    """End one of the signed-in user's own sessions; False when it is not theirs or already ended."""
+    owned = await session.execute(
+        update(AuthSession)
+        .where(AuthSession.id == session_id, AuthSession.user_id == ctx.user_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=_now(), revoked_reason="revoked_by_user")
+    )
+    if owned.rowcount:
+        await audit.record(session, ctx, "auth.session_revoked", entity_type="auth_session", entity_id=session_id,
+                           metadata={"reason": "revoked_by_user"}, organization_id=None)
+        await record_event(session, ctx, SecurityEventType.SESSION_REVOKED, organization_id=None,
+                           metadata={"session_id": session_id, "reason": "revoked_by_user"})
+    return bool(owned.rowcount)
+
+
 async def revoke_user_sessions(
     session: AsyncSession, ctx: RequestContext | None, user_id: uuid.UUID, *, reason: str,
     keep: uuid.UUID | None = None,

@@ -9,7 +9,8 @@ from datetime import timedelta
 from quart import Blueprint, current_app, flash, g, redirect, request, url_for
 from quart_auth import AuthUser, login_user, logout_user
 
-from webapp.core.errors import BadRequest, DomainError, RateLimited, Unauthorized, ValidationError
+from webapp.core.ids import parse_id
+from webapp.core.errors import BadRequest, NotFound, DomainError, RateLimited, Unauthorized, ValidationError
 from webapp.core.forms import form_errors, read_form
 from webapp.core.htmx import render, wants_json
 from webapp.core.permissions import public, requires
@@ -17,7 +18,7 @@ from webapp.core.transaction import after_commit, commit, db_session
 from webapp.identity import accounts, service
 from webapp.identity.forms import ForgotPasswordForm, LoginForm, ResetPasswordForm, SignUpForm, TokenForm
 from webapp.identity.mfa_views import start_challenge
-from webapp.identity.queries import get_user
+from webapp.identity.queries import describe_device, get_user, list_live_sessions
 from webapp.identity.throttle import account_key
 from webapp.security.enums import SecurityEventType, Severity
 from webapp.security.service import record_event
@@ -252,3 +253,36 @@ async def unlock_submit():
     after_commit(session, lambda: throttle.unlock(account_key(user.email)))
     await flash("Your account is unlocked. If the failed sign-ins were not yours, change your password now.", "success")
     return redirect(url_for("identity.login"), 303)
+
+
+@bp.get("/me/sessions")
+@requires()
+async def sessions():
+    """Where you are signed in: device, address, last activity; end one or all others."""
+    rows = await list_live_sessions(db_session(), g.ctx.user_id)
+    return await render("identity/sessions.html", sessions=[(r, describe_device(r.user_agent)) for r in rows])
+
+
+@bp.post("/me/sessions/<session_id>/revoke")
+@requires()
+async def revoke_session(session_id: str):
+    """End one of your sessions (ending the current one signs you out)."""
+    target = parse_id(session_id)
+    if target is None or not await service.revoke_own_session(db_session(), g.ctx, target):
+        raise NotFound("No such session.")
+    if target == g.ctx.session_id:
+        logout_user()
+        await flash("You are signed out.", "info")
+        return redirect(url_for("identity.login"), 303)
+    await flash("That session has been signed out.", "success")
+    return redirect(url_for("identity.sessions"), 303)
+
+
+@bp.post("/me/sessions/revoke-others")
+@requires()
+async def revoke_other_sessions():
+    """End every session but this one."""
+    ended = await service.revoke_user_sessions(db_session(), g.ctx, g.ctx.user_id, reason="revoked_by_user",
+                                               keep=g.ctx.session_id)
+    await flash(f"Signed out {ended} other session{'' if ended == 1 else 's'}.", "success")
+    return redirect(url_for("identity.sessions"), 303)
