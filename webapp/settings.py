@@ -57,6 +57,7 @@ class Settings:
     login_max_failures_per_account: int = 20
     login_max_attempts_per_ip: int = 60
     login_lock_minutes: int = 15
+    signups_per_ip_hour: int = 10
 
     @property
     def is_production(self) -> bool:
@@ -107,6 +108,7 @@ def load_settings() -> Settings:
         login_max_failures_per_account=_int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 20),
         login_max_attempts_per_ip=_int("LOGIN_MAX_ATTEMPTS_PER_IP", 60),
         login_lock_minutes=_int("LOGIN_LOCK_MINUTES", 15),
+        signups_per_ip_hour=_int("SIGNUPS_PER_IP_HOUR", 10),
     )
 
 

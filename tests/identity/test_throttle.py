@@ -68,3 +68,16 @@ async def test_unknown_accounts_are_throttled_the_same_way(app):
     email = "nobody-here@example.org"
     statuses = [(await _attempt(client, email, "guess-guess-1", "198.51.100.50")).status_code for _ in range(6)]
     assert statuses == [401] * 5 + [429]  # no difference that would reveal whether the account exists
+
+
+async def test_sign_ups_from_one_address_are_limited(app, settings, count_rows):
+    client = app.test_client()
+    ip = "198.51.100.200"
+    statuses = []
+    for n in range(settings.signups_per_ip_hour + 1):
+        page = await client.get("/signup", **_from(ip))
+        form = {"csrf_token": csrf_from(await page.get_data(as_text=True)), "name": "Flood", "password": "password",
+                "email": f"flood-{n}@example.org", "org_name": "Flood", "org_slug": f"flood-{n}-x"}
+        statuses.append((await client.post("/signup", form=form, **_from(ip))).status_code)
+    assert statuses == [422] * settings.signups_per_ip_hour + [429]  # common password: refused, but counted
+    assert await count_rows("users", "email LIKE 'flood-%'") == 0

@@ -13,7 +13,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from limits import RateLimitItemPerMinute
+from limits import RateLimitItemPerHour, RateLimitItemPerMinute
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from redis import asyncio as aioredis
@@ -51,6 +51,7 @@ class LoginThrottle:
         self.per_ip = RateLimitItemPerMinute(settings.login_max_attempts_per_ip, WINDOW_MINUTES)
         self.per_account = RateLimitItemPerMinute(settings.login_max_failures_per_account, ACCOUNT_WINDOW_MINUTES)
         self.lock_seconds = settings.login_lock_minutes * 60
+        self.signups = RateLimitItemPerHour(settings.signups_per_ip_hour)
 
     def _lock_key(self, account: str) -> str:
         return f"{self.namespace}:login-lock:{account}"
@@ -82,6 +83,16 @@ class LoginThrottle:
     async def record_success(self, account: str, ip: str) -> None:
         """A correct password clears this address's failures for the account."""
         await self.limiter.clear(self.pair, account, ip)
+
+    async def signup_verdict(self, ip: str) -> Verdict:
+        """May this address create another account now? (sign-up also reveals taken emails: keep it slow)"""
+        if await self.limiter.test(self.signups, "signup", ip):
+            return Verdict(True)
+        return Verdict(False, await self._retry_after(self.signups, "signup", ip), "signup")
+
+    async def record_signup(self, ip: str) -> None:
+        """Count a sign-up attempt that reached the account checks."""
+        await self.limiter.hit(self.signups, "signup", ip)
 
     async def unlock(self, account: str) -> None:
         """Lift a lock (the owner followed the unlock link, or an admin did)."""

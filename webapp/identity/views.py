@@ -139,6 +139,14 @@ async def signup_submit():
     if not form.validate():
         return await render("identity/signup.html", form=form, status=422)
     settings, session = current_app.extensions["closedloop"]["settings"], db_session()
+    throttle, ip = current_app.extensions["closedloop"]["throttle"], g.ctx.ip or "unknown"
+    verdict = await throttle.signup_verdict(ip)
+    if not verdict.allowed:
+        response = await render("identity/signup.html", form=form, status=429, error=(
+            f"Too many sign-ups from your network. Try again in about {math.ceil(verdict.retry_after / 60)} min."))
+        response.headers["Retry-After"] = str(verdict.retry_after)
+        return response
+    await throttle.record_signup(ip)
     try:
         created = await accounts.sign_up(
             session, g.ctx, name=form.name.data, email=form.email.data, password=form.password.data,
