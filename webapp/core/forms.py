@@ -106,3 +106,10 @@ async def json_object() -> dict[str, Any]:
 def raise_for_form(form: Form) -> None:
     """422 ValidationError carrying every field error."""
     raise ValidationError(details={"fields": form_errors(form)})
+
+
+def show_errors(form: Form, exc: ValidationError) -> None:
+    """Put a service's field errors (ValidationError/Conflict details) onto the form for re-rendering."""
+    for name, errors in exc.details.get("fields", {}).items():
+        if name in form._fields:
+            form[name].errors = list(errors)

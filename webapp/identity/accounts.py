@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -66,7 +67,7 @@ async def verify_email(session: AsyncSession, ctx: RequestContext, raw: str) -> 
     if user.email.lower() != token.email.lower():
         raise ValidationError("This link was sent to an address you no longer use.")
     if user.email_verified_at is None:
-        user.email_verified_at = service._now()
+        user.email_verified_at = datetime.now(UTC)
         await audit.record(session, ctx, "user.email_verified", entity_type="user", entity_id=user.id,
                            after={"email": user.email}, organization_id=None)
         await record_event(session, ctx, SecurityEventType.EMAIL_VERIFIED, user_id=user.id, organization_id=None)
@@ -92,7 +93,7 @@ async def reset_password(session: AsyncSession, ctx: RequestContext, raw: str, n
     service.validate_password(new_password, email=user.email)
     user.password_hash = await hash_password_async(new_password)
     if user.email_verified_at is None and user.email.lower() == token.email.lower():
-        user.email_verified_at = service._now()  # the link proved the address
+        user.email_verified_at = datetime.now(UTC)  # the link proved the address
     await service.revoke_user_sessions(session, ctx, user.id, reason="password_reset")
     await audit.record(session, ctx, "user.password_reset", entity_type="user", entity_id=user.id, organization_id=None)
     await record_event(session, ctx, SecurityEventType.PASSWORD_RESET, user_id=user.id, organization_id=None,

@@ -8,7 +8,7 @@ from quart import Blueprint, current_app, flash, g, redirect, request, url_for
 from quart_auth import AuthUser, login_user
 
 from webapp.core.errors import ValidationError
-from webapp.core.forms import read_form
+from webapp.core.forms import raise_for_form, read_form, show_errors
 from webapp.core.htmx import render
 from webapp.core.permissions import public, requires
 from webapp.core.transaction import commit, db_session
@@ -125,8 +125,7 @@ async def enable():
         codes = await mfa.enable_mfa(session, g.ctx, user, secret_key=_settings().secret_key,
                                      sealed_secret=form.sealed.data, code=form.code.data, password=form.password.data)
     except ValidationError as exc:
-        for name, errors in exc.details.get("fields", {}).items():
-            getattr(form, name).errors = list(errors)
+        show_errors(form, exc)
         return await _security_page(user, status=422, enable_form=form)
     return await _security_page(user, codes=codes)
 
@@ -140,12 +139,11 @@ async def disable():
     form = await read_form(MfaDisableForm)
     try:
         if not form.validate():
-            raise ValidationError()
+            raise_for_form(form)
         await mfa.disable_mfa(session, g.ctx, user, secret_key=_settings().secret_key,
                               code=form.code.data, password=form.password.data)
     except ValidationError as exc:
-        for name, errors in exc.details.get("fields", {}).items():
-            getattr(form, name).errors = list(errors)
+        show_errors(form, exc)
         await commit(session)  # a failed code's security event stays
         return await _security_page(user, status=422, disable_form=form)
     await flash("Two-factor authentication is off.", "info")
@@ -161,10 +159,9 @@ async def regenerate():
     form = await read_form(PasswordConfirmForm)
     try:
         if not form.validate():
-            raise ValidationError()
+            raise_for_form(form)
         codes = await mfa.regenerate_recovery_codes(session, g.ctx, user, password=form.password.data)
     except ValidationError as exc:
-        for name, errors in exc.details.get("fields", {}).items():
-            getattr(form, name).errors = list(errors)
+        show_errors(form, exc)
         return await _security_page(user, status=422, regenerate_form=form)
     return await _security_page(user, codes=codes)

@@ -10,8 +10,8 @@ from quart import Blueprint, current_app, flash, g, redirect, request, url_for
 from quart_auth import AuthUser, login_user, logout_user
 
 from webapp.core.ids import parse_id
-from webapp.core.errors import BadRequest, NotFound, DomainError, RateLimited, Unauthorized, ValidationError
-from webapp.core.forms import form_errors, read_form
+from webapp.core.errors import DomainError, NotFound, RateLimited, Unauthorized, ValidationError
+from webapp.core.forms import form_errors, read_form, show_errors
 from webapp.core.htmx import render, wants_json
 from webapp.core.permissions import public, requires
 from webapp.core.transaction import after_commit, commit, db_session
@@ -154,8 +154,7 @@ async def signup_submit():
             base_url=settings.base_url,
         )
     except DomainError as exc:
-        for name, errors in exc.details.get("fields", {}).items():
-            getattr(form, name).errors = list(errors)
+        show_errors(form, exc)
         return await render("identity/signup.html", form=form, status=exc.status_code)
     token, _ = await service.start_session(session, g.ctx, created.user,
                                            absolute=timedelta(hours=settings.session_absolute_hours))
@@ -164,23 +163,30 @@ async def signup_submit():
     return redirect(url_for("organizations.home", org_slug=created.org_slug), 303)
 
 
+async def _confirm_page(submit_endpoint: str, title: str, text: str, button: str):
+    """An emailed link lands on a button; only its POST uses the token (mail scanners follow links, never post)."""
+    return await render("identity/token_confirm.html", form=TokenForm(data={"token": request.args.get("token", "")}),
+                        action=url_for(submit_endpoint), title=title, text=text, button=button)
+
+
+async def _posted_token() -> str:
+    """The token a confirm page posted back (consume_token refuses empty or oversized ones)."""
+    return (await read_form(TokenForm)).token.data or ""
+
+
 @bp.get("/verify-email")
 @public
 async def verify_email():
-    """The emailed link lands here; a button confirms (mail scanners follow links, they do not post forms)."""
-    return await render("identity/token_confirm.html", form=TokenForm(data={"token": request.args.get("token", "")}),
-                        action=url_for("identity.verify_email_submit"), title="Confirm your email",
-                        text="Confirm that this address is yours.", button="Confirm my email")
+    """The verification link's landing page."""
+    return await _confirm_page("identity.verify_email_submit", "Confirm your email",
+                               "Confirm that this address is yours.", "Confirm my email")
 
 
 @bp.post("/verify-email")
 @public
 async def verify_email_submit():
     """Consume the verification token."""
-    form = await read_form(TokenForm)
-    if not form.validate():
-        raise BadRequest("This link is not valid. Ask for a new one.")
-    user = await accounts.verify_email(db_session(), g.ctx, form.token.data)
+    user = await accounts.verify_email(db_session(), g.ctx, await _posted_token())
     await flash(f"Thank you: {user.email} is confirmed.", "success")
     return redirect(url_for("identity.landing"), 303)
 
@@ -243,20 +249,16 @@ async def reset_password_submit():
 @public
 async def unlock():
     """The unlock link from the lock-out email."""
-    return await render("identity/token_confirm.html", form=TokenForm(data={"token": request.args.get("token", "")}),
-                        action=url_for("identity.unlock_submit"), title="Unlock your account",
-                        text="Lift the temporary lock on your account now.", button="Unlock my account")
+    return await _confirm_page("identity.unlock_submit", "Unlock your account",
+                               "Lift the temporary lock on your account now.", "Unlock my account")
 
 
 @bp.post("/unlock")
 @public
 async def unlock_submit():
     """Consume the unlock token and lift the lock once committed."""
-    form = await read_form(TokenForm)
-    if not form.validate():
-        raise BadRequest("This link is not valid. Ask for a new one.")
     session = db_session()
-    user = await accounts.unlock_account(session, g.ctx, form.token.data)
+    user = await accounts.unlock_account(session, g.ctx, await _posted_token())
     throttle = current_app.extensions["closedloop"]["throttle"]
     after_commit(session, lambda: throttle.unlock(account_key(user.email)))
     await flash("Your account is unlocked. If the failed sign-ins were not yours, change your password now.", "success")
