@@ -16,7 +16,7 @@ from quart import Quart, Response, g, render_template, request
 
 from webapp import create_app
 from webapp.core.pagination import encode_cursor
-from webapp.core.permissions import permissions_for
+from webapp.iam.catalog import system_role_permissions as permissions_for
 from webapp.core.templating import install_template_helpers
 from webapp.core.tenancy import RequestContext
 from webapp.ops.enums import CheckStatus
@@ -71,7 +71,7 @@ async def check_page(org_slug: str):
             "WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now() AND u.deleted_at IS NULL", digest)
         await conn.execute("SELECT set_config('app.user_id', $1, true)", str(principal["user_id"]))
         org = await conn.fetchrow(
-            "SELECT o.id, o.slug, o.name, m.role FROM organizations o JOIN memberships m ON m.organization_id = o.id "
+            "SELECT o.id, o.slug, o.name, r.key AS role FROM organizations o JOIN memberships m ON m.organization_id = o.id JOIN roles r ON r.id = m.role_id "
             "WHERE o.slug = $1 AND m.user_id = $2 AND o.deleted_at IS NULL AND m.deleted_at IS NULL",
             org_slug, principal["user_id"])
         await conn.execute("SELECT set_config('app.org_id', $1, true)", str(org["id"]))

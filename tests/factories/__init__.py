@@ -41,9 +41,11 @@ class Factory:
             if role != SystemRole.OWNER:
                 from sqlalchemy import update
 
+                from webapp.iam.queries import find_role_by_key
                 from webapp.organizations.models import Membership
 
-                await session.execute(update(Membership).where(Membership.user_id == user.id).values(role=role))
+                role_row = await find_role_by_key(session, org.id, str(role))
+                await session.execute(update(Membership).where(Membership.user_id == user.id).values(role_id=role_row.id))
         return Member(user.id, email, PASSWORD, org.id, slug, str(role))
 
     async def member(self, owner: Member, role=SystemRole.CREW_MEMBER) -> Member:

@@ -41,7 +41,7 @@ async def test_sign_up_creates_owner_org_and_verifies_email_once(client, mailbox
     assert home.status_code == 200 and "Shackleton Rim Base" in await home.get_data(as_text=True)
     async with owner_engine.connect() as conn:
         role, verified = (await conn.execute(text(
-            "SELECT m.role, u.email_verified_at FROM users u JOIN memberships m ON m.user_id = u.id "
+            "SELECT r.key, u.email_verified_at FROM users u JOIN memberships m ON m.user_id = u.id JOIN roles r ON r.id = m.role_id "
             "WHERE u.email = :e"), {"e": form["email"]})).one()
     assert role == "owner" and verified is None
     assert await count_rows("audit_logs", "action = 'organization.create' AND after->>'slug' = :s", s=form["org_slug"]) == 1

@@ -76,6 +76,11 @@ async def record(
 ) -> None:
     """Insert an audit row in the caller's transaction (organization defaults to the context's)."""
     org = (ctx.org_id if ctx else None) if organization_id is True else organization_id
+    metadata = dict(metadata or {})
+    if ctx and ctx.api_key_id:
+        metadata["api_key_id"] = ctx.api_key_id
+    if ctx and ctx.break_glass_id:
+        metadata["break_glass_id"] = ctx.break_glass_id  # every action under break-glass is marked
     await session.execute(
         # Core insert with every key sent: no RETURNING, which would need SELECT rights on rows without an org
         insert(AuditLog.__table__).values(
@@ -89,8 +94,10 @@ async def record(
             entity_id=str(entity_id) if entity_id is not None else None,
             before=jsonable(before) if before is not None else None,
             after=jsonable(after) if after is not None else None,
-            metadata=jsonable(metadata or {}),
+            metadata=jsonable(metadata),
             request_id=ctx.request_id if ctx else None,
             ip=ctx.ip if ctx else None,
+            user_agent=ctx.user_agent if ctx else None,
+            break_glass=bool(ctx and ctx.break_glass_id),
         )
     )

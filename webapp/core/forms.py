@@ -56,6 +56,8 @@ async def check_csrf() -> None:
     """Refuse a state-changing request whose token does not match its cookie."""
     if request.method in SAFE_METHODS:
         return
+    if request.headers.get("Authorization", "").lower().startswith("bearer "):
+        return  # browsers never attach this header by themselves; such requests ignore cookies entirely
     view = current_app.view_functions.get(request.endpoint or "")
     if view is not None and getattr(view, CSRF_EXEMPT_ATTR, False):
         return

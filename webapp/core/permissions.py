@@ -12,19 +12,27 @@ from webapp.core.htmx import wants_json
 
 
 class Perm(StrEnum):
-    """Every permission as `domain:action`."""
+    """Every permission as `domain:action`; descriptions live in webapp.iam.catalog."""
 
     ORG_READ = "org:read"
     ORG_WRITE = "org:write"
+    ORG_DELETE = "org:delete"
     MEMBERS_READ = "members:read"
+    MEMBERS_INVITE = "members:invite"
     MEMBERS_WRITE = "members:write"
+    ROLES_READ = "roles:read"
+    ROLES_WRITE = "roles:write"
+    APIKEYS_WRITE = "apikeys:write"
+    APIKEYS_ADMIN = "apikeys:admin"
     AUDIT_READ = "audit:read"
+    SECURITY_READ = "security:read"
+    BREAKGLASS_APPROVE = "breakglass:approve"
     OPS_READ = "ops:read"
     OPS_RUN = "ops:run"
 
 
 class SystemRole(StrEnum):
-    """Roles every organization has (seed 002 §5); custom roles arrive with IAM."""
+    """Roles every organization has (seed 002 §5); their grants are in webapp.iam.catalog."""
 
     OWNER = "owner"
     ADMIN = "admin"
@@ -35,27 +43,6 @@ class SystemRole(StrEnum):
     PRIVACY_OFFICER = "privacy_officer"
     SECURITY_OFFICER = "security_officer"
     VIEWER = "viewer"
-
-
-_ALL = frozenset(p.value for p in Perm)
-_BASE = frozenset({Perm.ORG_READ, Perm.MEMBERS_READ, Perm.OPS_READ})
-
-SYSTEM_ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    SystemRole.OWNER: _ALL,
-    SystemRole.ADMIN: _ALL,
-    SystemRole.MISSION_COMMANDER: _BASE | {Perm.OPS_RUN},
-    SystemRole.CREW_MEMBER: _BASE | {Perm.OPS_RUN},
-    SystemRole.ANALYST: _BASE | {Perm.OPS_RUN},
-    SystemRole.BILLING_MANAGER: _BASE,
-    SystemRole.PRIVACY_OFFICER: _BASE | {Perm.AUDIT_READ},
-    SystemRole.SECURITY_OFFICER: _BASE | {Perm.AUDIT_READ, Perm.OPS_RUN},
-    SystemRole.VIEWER: _BASE,
-}
-
-
-def permissions_for(role: str | None) -> frozenset[str]:
-    """Permissions granted by a role name (unknown roles grant nothing)."""
-    return frozenset(str(p) for p in SYSTEM_ROLE_PERMISSIONS.get(role or "", frozenset()))
 
 
 ACCESS_ATTR = "_closedloop_access"

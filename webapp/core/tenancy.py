@@ -12,7 +12,8 @@ from webapp.core.db import AppSession
 _SET_SCOPE = text(
     "SELECT set_config('app.org_id', :org, true), "
     "set_config('app.user_id', :user, true), "
-    "set_config('app.bypass_rls', :bypass, true)"
+    "set_config('app.bypass_rls', :bypass, true), "
+    "set_config('app.credential', :credential, true)"
 )
 
 
@@ -29,6 +30,12 @@ class RequestContext:
     role: str | None = None
     permissions: frozenset[str] = field(default_factory=frozenset)
     impersonator_id: uuid.UUID | None = None
+    # mission id -> permissions granted only for that mission (role assignments scoped to one mission)
+    mission_permissions: dict[uuid.UUID, frozenset[str]] = field(default_factory=dict)
+    break_glass_id: uuid.UUID | None = None
+    break_glass_until: object = None
+    api_key_id: uuid.UUID | None = None
+    bound_org_id: uuid.UUID | None = None  # set when the credential itself names the organization
     session_id: uuid.UUID | None = None
     request_id: str | None = None
     ip: str | None = None
@@ -40,9 +47,11 @@ class RequestContext:
         """True once a principal has been resolved."""
         return self.user_id is not None
 
-    def can(self, perm: str) -> bool:
-        """Whether the context holds a permission."""
-        return perm in self.permissions
+    def can(self, perm: str, mission_id: uuid.UUID | None = None) -> bool:
+        """Whether the context holds a permission (organization-wide, or for `mission_id`)."""
+        if perm in self.permissions:
+            return True
+        return mission_id is not None and perm in self.mission_permissions.get(mission_id, ())
 
 
 def _scope_params(info: dict) -> dict:
@@ -52,6 +61,7 @@ def _scope_params(info: dict) -> dict:
         "org": str(org) if org else "",
         "user": str(user) if user else "",
         "bypass": "on" if info.get("bypass_rls") else "off",
+        "credential": info.get("credential") or "",
     }
 
 
@@ -59,7 +69,7 @@ def _scope_params(info: dict) -> dict:
 def _apply_scope_on_begin(session, transaction, connection) -> None:
     # set_config(..., true) is transaction-local, so every new transaction re-applies it;
     # a pooled connection never carries one tenant's setting into another's transaction.
-    if session.info.get("org_id") or session.info.get("user_id") or session.info.get("bypass_rls"):
+    if any(session.info.get(key) for key in ("org_id", "user_id", "bypass_rls", "credential")):
         connection.execute(_SET_SCOPE, _scope_params(session.info))
 
 
@@ -100,5 +110,12 @@ async def enable_rls_bypass(session: AsyncSession, *, reason: str) -> None:
         raise ValueError("an RLS bypass needs a reason")
     session.info["bypass_rls"] = True
     session.info["bypass_reason"] = reason
+    if session.in_transaction():
+        await session.execute(_SET_SCOPE, _scope_params(session.info))
+
+
+async def reveal_by_credential(session: AsyncSession, digest: bytes | None) -> None:
+    """Let RLS show the one invitation or API key whose SHA-256 is `digest` (None hides it again)."""
+    session.info["credential"] = digest.hex() if digest else None
     if session.in_transaction():
         await session.execute(_SET_SCOPE, _scope_params(session.info))

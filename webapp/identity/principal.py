@@ -1,19 +1,24 @@
-"""Resolve the browser principal from the Quart-Auth cookie and the server-side session row."""
+"""Resolve the principal: the Quart-Auth cookie and its server-side session row, or a bearer credential."""
 from __future__ import annotations
 
 from datetime import timedelta
 
-from quart import current_app, g
+from quart import current_app, g, request
 from quart_auth import current_user, logout_user
 
+from webapp.core.errors import NotFound, Unauthorized
 from webapp.core.tenancy import remember_scope, scope_session
-from webapp.core.transaction import db_session
+from webapp.core.transaction import commit, db_session
 from webapp.identity import service
 from webapp.identity.queries import find_session_principal
 
 
 async def resolve_principal() -> None:
     """Fill g.ctx with the signed-in user, or clear a cookie whose session is no longer valid."""
+    header = request.headers.get("Authorization")
+    if header is not None:
+        await _resolve_bearer(header)  # a bearer request never falls back to the cookie
+        return
     token = current_user.auth_id  # None when there is no cookie or its signature is wrong
     if not token:
         return
@@ -37,3 +42,40 @@ async def resolve_principal() -> None:
     ctx.mfa_enabled = principal.mfa_enabled
     await service.touch_session(session, principal)
     remember_scope(session, user_id=principal.user_id)  # already set by the lookup query
+
+
+async def _resolve_bearer(header: str) -> None:
+    """`Authorization: Bearer cl_live_...` (API key) for the JSON API; the key names its organization."""
+    from webapp.apikeys import service as apikeys
+    from webapp.identity.enums import UserStatus
+    from webapp.identity.queries import get_user
+    from webapp.organizations.context import enter_org
+    from webapp.organizations.queries import enter_membership
+
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("Send credentials as `Authorization: Bearer <API key>`.")
+    if not request.path.startswith("/api/"):
+        raise Unauthorized("Bearer credentials work on the JSON API (/api/v1) only.")
+    if not apikeys.looks_like_key(token):
+        raise Unauthorized("This bearer token is not valid.")
+    session, ctx = db_session(), g.ctx
+    key = await apikeys.authenticate_key(session, ctx, token)
+    if key is None:
+        await commit(session)  # keep the refusal's security event through the 401's rollback
+        raise Unauthorized("This API key is not valid: it may be disabled, expired or deleted.")
+    try:
+        user = await get_user(session, key.user_id)
+    except NotFound:
+        user = None
+    if user is None or user.status != UserStatus.ACTIVE:
+        raise Unauthorized("The owner of this API key can no longer sign in.")
+    ctx.user_id, ctx.user_email, ctx.user_name = user.id, user.email, user.name
+    ctx.mfa_enabled = user.mfa_enabled_at is not None
+    ctx.api_key_id = key.id
+    enter_org(ctx, await enter_membership(session, user_id=user.id, org_id=key.org_id))
+    ctx.permissions &= key.permissions  # a key never does more than its owner may do today
+    ctx.mission_permissions = {m: p & key.permissions for m, p in ctx.mission_permissions.items()}
+    ctx.bound_org_id = key.org_id
+    remember_scope(session, org_id=key.org_id, user_id=user.id)

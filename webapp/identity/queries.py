@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from webapp.core.db import fetch_rows
 from webapp.core.errors import NotFound
@@ -24,6 +25,11 @@ async def find_user_by_email(session: AsyncSession, email: str) -> User | None:
     """A live user by case-insensitive email, or None."""
     stmt = select(User).where(func.lower(User.email) == email.strip().lower(), User.deleted_at.is_(None))
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+def user_aliases():
+    """Two aliases of users for joining "who" and "by whom" into another domain's listing."""
+    return aliased(User, name="subject_user"), aliased(User, name="acting_user")
 
 
 async def get_user(session: AsyncSession, user_id) -> User:

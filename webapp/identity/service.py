@@ -39,6 +39,19 @@ def password_problem(password: str, *, email: str = "") -> str | None:
     return None
 
 
+def normalize_email(email: str, *, field: str = "email") -> str:
+    """A syntactically valid address, normalized (no DNS lookups); 422 naming `field` otherwise."""
+    from email_validator import EmailNotValidError, validate_email
+
+    email = (email or "").strip()
+    if len(email) > 254:
+        raise ValidationError(details={"fields": {field: ["At most 254 characters."]}})
+    try:
+        return validate_email(email, check_deliverability=False, test_environment=True).normalized
+    except EmailNotValidError as exc:
+        raise ValidationError(details={"fields": {field: [str(exc)]}}) from exc
+
+
 def validate_password(password: str, *, email: str = "", field: str = "password") -> None:
     """Raise a 422 naming `field` when password_problem() finds one."""
     problem = password_problem(password, email=email)

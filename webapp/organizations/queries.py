@@ -4,19 +4,22 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.core.db import fetch_rows
+from webapp.core.errors import NotFound
+from webapp.iam import queries as iam_queries
+from webapp.iam.models import Role
 from webapp.core.tenancy import set_scope_column
 from webapp.identity.models import User
 from webapp.organizations.enums import OrgStatus
-from webapp.organizations.models import Membership, Organization
+from webapp.organizations.models import Invitation, Membership, Organization
 
 
 @dataclass(frozen=True)
 class OrgMembership:
-    """An organization as one member sees it."""
+    """An organization as one member sees it: main role and its grants, extra assignments, active break-glass."""
 
     org_id: uuid.UUID
     slug: str
@@ -24,15 +27,43 @@ class OrgMembership:
     status: OrgStatus
     role: str
     require_mfa: bool
+    role_name: str = ""
+    role_is_system: bool = True
+    role_permissions: tuple[str, ...] = ()
+    membership_id: uuid.UUID | None = None
+    grants: tuple = ()
+    break_glass: tuple | None = None
 
 
-def _membership_select():
+def _membership_select(*, with_grants: bool = False):
+    columns = [Organization.id, Organization.slug, Organization.name, Organization.status, Role.key,
+               Organization.require_mfa, Role.name, Role.is_system, Role.permissions, Membership.id]
+    if with_grants:
+        columns += [iam_queries.grants_column(Membership.id), iam_queries.break_glass_column(Membership.id)]
     return (
-        select(Organization.id, Organization.slug, Organization.name, Organization.status, Membership.role,
-               Organization.require_mfa)
+        select(*columns)
         .join(Membership, Membership.organization_id == Organization.id)
+        .join(Role, Role.id == Membership.role_id)
         .where(Organization.deleted_at.is_(None), Membership.deleted_at.is_(None))
     )
+
+
+def live_membership_roles(org_id: uuid.UUID):
+    """(role_id, user_id) of every live member's main role (iam counts holders with it)."""
+    return select(Membership.role_id, Membership.user_id).where(
+        Membership.organization_id == org_id, Membership.deleted_at.is_(None),
+    )
+
+
+async def get_live_membership(session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID, *,
+                              lock: bool = False) -> Membership:
+    """The live membership of a user in the organization; NotFound otherwise."""
+    stmt = select(Membership).where(Membership.organization_id == org_id, Membership.user_id == user_id,
+                                    Membership.deleted_at.is_(None))
+    found = (await session.execute(stmt.with_for_update() if lock else stmt)).scalar_one_or_none()
+    if found is None:
+        raise NotFound("No such member.")
+    return found
 
 
 def _membership_filter(stmt, user_id, slug, org_id):
@@ -50,7 +81,7 @@ async def find_membership(
 
 # built once per lookup key: this runs on every organization page
 _ENTER_BY = {
-    key: _membership_select()
+    key: _membership_select(with_grants=True)
     .add_columns(set_scope_column("org_id", Organization.id))
     .where(Membership.user_id == bindparam("user_id"), column == bindparam("key"))
     for key, column in (("slug", Organization.slug), ("org_id", Organization.id))
@@ -63,7 +94,10 @@ async def enter_membership(
     """find_membership that also sets app.org_id to the found organization in the same round trip."""
     stmt, key = (_ENTER_BY["slug"], slug) if slug is not None else (_ENTER_BY["org_id"], org_id)
     row = (await fetch_rows(session, stmt, {"user_id": user_id, "key": key})).one_or_none()
-    return OrgMembership(*row[:-1]) if row else None
+    if row is None:
+        return None
+    *fields, grants, break_glass, _scope = row
+    return OrgMembership(*fields, grants=tuple(grants or ()), break_glass=tuple(break_glass) if break_glass else None)
 
 
 async def list_memberships(session: AsyncSession, user_id: uuid.UUID) -> list[OrgMembership]:
@@ -87,17 +121,41 @@ class MemberRow:
     email: str
     role: str
     joined_at: object
+    role_id: uuid.UUID | None = None
+    role_name: str = ""
+    version: int = 1
+    mfa_enabled: bool = False
+
+
+def _members_select(org_id: uuid.UUID):
+    return (
+        select(User.id, User.name, User.email, Role.key, Membership.created_at, Role.id, Role.name,
+               Membership.version, User.mfa_enabled_at.is_not(None))
+        .join(Membership, Membership.user_id == User.id)
+        .join(Role, Role.id == Membership.role_id)
+        .where(Membership.organization_id == org_id, Membership.deleted_at.is_(None), User.deleted_at.is_(None))
+    )
 
 
 async def list_members(session: AsyncSession, org_id: uuid.UUID) -> list[MemberRow]:
     """Members of the current organization, by name."""
-    stmt = (
-        select(User.id, User.name, User.email, Membership.role, Membership.created_at)
-        .join(Membership, Membership.user_id == User.id)
-        .where(Membership.organization_id == org_id, Membership.deleted_at.is_(None), User.deleted_at.is_(None))
-        .order_by(User.name)
-    )
+    stmt = _members_select(org_id).order_by(User.name, User.id)
     return [MemberRow(*row) for row in (await session.execute(stmt)).all()]
+
+
+async def get_member(session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID) -> MemberRow:
+    """One live member; NotFound otherwise (also for another organization's member)."""
+    row = (await session.execute(_members_select(org_id).where(User.id == user_id))).one_or_none()
+    if row is None:
+        raise NotFound("No such member.")
+    return MemberRow(*row)
+
+
+async def count_members(session: AsyncSession, org_id: uuid.UUID) -> int:
+    """Live members (the seat count)."""
+    stmt = select(func.count()).select_from(Membership).where(
+        Membership.organization_id == org_id, Membership.deleted_at.is_(None))
+    return (await session.execute(stmt)).scalar_one()
 
 
 @dataclass(frozen=True)
@@ -122,3 +180,16 @@ async def list_recent_activity(session: AsyncSession, org_id: uuid.UUID, limit: 
         .limit(limit)
     )
     return [ActivityRow(*row) for row in (await session.execute(stmt)).all()]
+
+
+async def list_invitations(session: AsyncSession, org_id: uuid.UUID) -> list[dict]:
+    """Pending invitations (also expired ones, so they can be resent), newest first, with role name and whether they have expired."""
+    stmt = (
+        select(Invitation.id, Invitation.email, Role.name, Invitation.expires_at, Invitation.send_count,
+               Invitation.created_at, Invitation.expires_at <= func.now())
+        .join(Role, Role.id == Invitation.role_id)
+        .where(Invitation.organization_id == org_id, Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None))
+        .order_by(Invitation.created_at.desc())
+    )
+    keys = ("id", "email", "role_name", "expires_at", "send_count", "created_at", "expired")
+    return [dict(zip(keys, row)) for row in (await fetch_rows(session, stmt)).all()]

@@ -22,8 +22,11 @@ class SecurityEventType(StrEnum):
     API_KEY_CREATED = "api_key.created"
     API_KEY_USED = "api_key.used"
     API_KEY_REFUSED = "api_key.refused"
+    API_KEY_REVOKED = "api_key.revoked"
     TOKEN_REUSE = "token.refresh_reuse"
+    BREAK_GLASS_REQUESTED = "break_glass.requested"
     BREAK_GLASS_ACTIVATED = "break_glass.activated"
+    BREAK_GLASS_ENDED = "break_glass.ended"
 
 
 class Severity(StrEnum):

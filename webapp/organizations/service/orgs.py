@@ -1,4 +1,4 @@
-"""Organization and membership writes."""
+"""Organization writes: create (with its system roles and owner), and adding a member."""
 from __future__ import annotations
 
 import re
@@ -10,6 +10,8 @@ from webapp.core import audit
 from webapp.core.errors import ValidationError
 from webapp.core.ids import new_id
 from webapp.core.permissions import SystemRole
+from webapp.iam import queries as iam_queries
+from webapp.iam import service as iam
 from webapp.core.tenancy import RequestContext, scope_session
 from webapp.organizations.models import Membership, Organization
 
@@ -34,7 +36,8 @@ async def create_organization(
     await scope_session(session, org_id=org.id, user_id=owner_id)
     session.add(org)
     await session.flush()
-    membership = Membership(id=new_id(), organization_id=org.id, user_id=owner_id, role=SystemRole.OWNER)
+    roles = await iam.create_system_roles(session, ctx, org.id)
+    membership = Membership(id=new_id(), organization_id=org.id, user_id=owner_id, role_id=roles[SystemRole.OWNER].id)
     session.add(membership)
     await session.flush()
     await audit.record(
@@ -45,14 +48,19 @@ async def create_organization(
 
 
 async def add_member(
-    session: AsyncSession, ctx: RequestContext | None, *, org_id: uuid.UUID, user_id: uuid.UUID, role: SystemRole,
+    session: AsyncSession, ctx: RequestContext | None, *, org_id: uuid.UUID, user_id: uuid.UUID, role: str | uuid.UUID,
 ) -> Membership:
-    """Add a user to the current organization with a system role."""
-    membership = Membership(id=new_id(), organization_id=org_id, user_id=user_id, role=role)
+    """Add a user to the current organization with a main role (a role key or id); the role's cap applies."""
+    role_row = (await iam_queries.get_role(session, org_id, role) if isinstance(role, uuid.UUID)
+                else await iam_queries.find_role_by_key(session, org_id, str(role)))
+    if role_row is None:
+        raise ValidationError(details={"fields": {"role": ["No such role."]}})
+    await iam.check_cap(session, org_id, role_row, user_id)
+    membership = Membership(id=new_id(), organization_id=org_id, user_id=user_id, role_id=role_row.id)
     session.add(membership)
     await session.flush()
     await audit.record(
         session, ctx, "membership.create", entity_type="membership", entity_id=membership.id,
-        after={"user_id": user_id, "role": role}, organization_id=org_id,
+        after={"user_id": user_id, "role": role_row.key}, organization_id=org_id,
     )
     return membership

@@ -1,0 +1,1 @@
+"""API keys: per member per organization, prefixed, hashed, scoped, expiring."""

@@ -1,0 +1,1 @@
+"""Roles, permissions, role assignments and break-glass access."""
