@@ -22,5 +22,21 @@
     });
   }
 
+  // Destructive forms ask first (data-confirm holds the question).
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+    }
+  }, true);
+
+  // An inline select whose change the server refused goes back to the value it showed.
+  document.addEventListener("htmx:responseError", function (event) {
+    var el = event.detail.elt;
+    var select = el && el.querySelector ? el.querySelector("select[data-reset-on-error]") : null;
+    if (!select) { return; }
+    Array.prototype.forEach.call(select.options, function (option) { option.selected = option.defaultSelected; });
+  });
+
   document.addEventListener("DOMContentLoaded", function () { enablePolling(document); });
 })();

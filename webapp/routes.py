@@ -6,6 +6,8 @@ from quart import Quart
 
 def register_blueprints(app: Quart) -> None:
     """Attach every domain's HTML and JSON blueprints."""
+    from webapp.apikeys.views import bp as apikeys_views
+    from webapp.iam.views import bp as iam_views
     from webapp.identity.views import bp as identity_views
     from webapp.identity.mfa_views import bp as mfa_views
     from webapp.mail.views import bp as mail_views
@@ -14,5 +16,6 @@ def register_blueprints(app: Quart) -> None:
     from webapp.ops.views import platform_bp as ops_platform
     from webapp.organizations.views import bp as organizations_views
 
-    for blueprint in (identity_views, organizations_views, ops_views, ops_platform, ops_api, mail_views, mfa_views):
+    for blueprint in (identity_views, organizations_views, ops_views, ops_platform, ops_api, mail_views, mfa_views,
+                      iam_views, apikeys_views):
         app.register_blueprint(blueprint)

@@ -115,3 +115,13 @@ def show_errors(form: Form, exc: ValidationError) -> None:
     for name, errors in exc.details.get("fields", {}).items():
         if name in form._fields:
             form[name].errors = list(errors)
+
+
+def require_id(value: object, field: str):
+    """A UUID from user input, or a 422 naming `field`."""
+    from webapp.core.ids import parse_id
+
+    parsed = parse_id(value)
+    if parsed is None:
+        raise ValidationError(details={"fields": {field: ["Not a valid id."]}})
+    return parsed

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from quart import g
 
@@ -55,6 +56,6 @@ def apply_grants(ctx, membership: queries.OrgMembership) -> None:
     if membership.break_glass:
         activation_id, key, stored, until = membership.break_glass
         permissions |= role_permissions(key, False, stored)
-        ctx.break_glass_id, ctx.break_glass_until = uuid.UUID(activation_id), until
+        ctx.break_glass_id, ctx.break_glass_until = uuid.UUID(activation_id), datetime.fromisoformat(until)
     ctx.permissions = frozenset(permissions)
     ctx.mission_permissions = {m: frozenset(p) for m, p in by_mission.items()}

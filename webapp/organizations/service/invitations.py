@@ -48,7 +48,7 @@ async def _send(session: AsyncSession, ctx: RequestContext, invitation: Invitati
     await queue_email(
         session, to=invitation.email, template="invitation", inviter=ctx.user_name or "A member",
         org_name=ctx.org_name, role_name=role_name, expires_at=invitation.expires_at.strftime("%d %b %Y"),
-        link=f"{base_url}/invitations/{raw}",
+        link=f"{base_url}/invitations/accept?token={raw}",
     )
 
 
