@@ -2,7 +2,10 @@
 from wtforms import Form, SelectField, SelectMultipleField, StringField, widgets
 from wtforms.validators import DataRequired, Length
 
-EXPIRY_CHOICES = [("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("never", "No expiry")]
+from webapp.core.forms import choices
+
+
+EXPIRY_CHOICES = choices([("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("never", "No expiry")])
 
 
 class ApiKeyForm(Form):

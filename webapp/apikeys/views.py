@@ -9,7 +9,7 @@ from quart import Blueprint, flash, g, redirect, request, url_for
 from webapp.apikeys import queries, service
 from webapp.apikeys.forms import ApiKeyForm
 from webapp.core.errors import Conflict, ValidationError
-from webapp.core.forms import show_errors
+from webapp.core.forms import choices, show_errors
 from webapp.core.htmx import render
 from webapp.core.permissions import Perm, requires
 from webapp.core.transaction import db_session
@@ -20,7 +20,7 @@ bp = Blueprint("apikeys", __name__, url_prefix="/o/<org_slug>/api-keys")
 
 def _form(formdata=None) -> ApiKeyForm:
     form = ApiKeyForm(formdata=formdata)
-    form.permissions.choices = [(p.value, p.value) for p in PERMISSION_DESCRIPTIONS if p.value in g.ctx.permissions]
+    form.permissions.choices = choices((p.value, p.value) for p in PERMISSION_DESCRIPTIONS if p.value in g.ctx.permissions)
     return form
 
 
@@ -43,7 +43,7 @@ async def index():
 async def create():
     """Make a key; the page shows its secret this one time."""
     form = _form(await request.form)
-    form.permissions.choices = [(p.value, p.value) for p in PERMISSION_DESCRIPTIONS]  # the service checks scopes
+    form.permissions.choices = choices((p.value, p.value) for p in PERMISSION_DESCRIPTIONS)  # the service checks scopes
     if not form.validate():
         return await _page(form, status=422)
     expires = None if form.expires_in.data == "never" else datetime.now(UTC) + timedelta(days=int(form.expires_in.data))

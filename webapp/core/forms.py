@@ -125,3 +125,10 @@ def require_id(value: object, field: str):
     if parsed is None:
         raise ValidationError(details={"fields": {field: ["Not a valid id."]}})
     return parsed
+
+
+def choices(pairs) -> list:
+    """(value, label) pairs as WTForms SelectChoice options."""
+    from wtforms.fields.choices import SelectChoice
+
+    return [SelectChoice(str(value), label) for value, label in pairs]

@@ -5,6 +5,9 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from webapp.core.forms import choices
+
+
 
 class CheckboxesField(SelectMultipleField):
     """Several choices as a list of checkboxes."""
@@ -45,8 +48,8 @@ class BreakGlassRequestForm(Form):
 
     role_id = SelectField("Role", validators=[DataRequired()], validate_choice=False)
     reason = TextAreaField("What is the emergency?", validators=[DataRequired(), Length(min=20, max=1000)])
-    minutes = SelectField("For how long", choices=[("30", "30 minutes"), ("60", "1 hour"), ("120", "2 hours"),
-                                                   ("240", "4 hours (the most)")], default="60")
+    minutes = SelectField("For how long", choices=choices([("30", "30 minutes"), ("60", "1 hour"), ("120", "2 hours"),
+                                                           ("240", "4 hours (the most)")]), default="60")
 
 
 class ReviewForm(Form):

@@ -7,7 +7,7 @@ from datetime import UTC
 from quart import Blueprint, flash, g, redirect, request, url_for
 
 from webapp.core.errors import Conflict, ValidationError
-from webapp.core.forms import read_form, require_id, show_errors
+from webapp.core.forms import choices, read_form, require_id, show_errors
 from webapp.core.htmx import is_htmx, render
 from webapp.core.permissions import Perm, requires
 from webapp.core.transaction import db_session
@@ -18,7 +18,7 @@ from webapp.organizations import queries as org_queries
 
 bp = Blueprint("iam", __name__, url_prefix="/o/<org_slug>")
 
-PERMISSION_CHOICES = [(p.value, p.value) for p in PERMISSION_DESCRIPTIONS]
+PERMISSION_CHOICES = choices((p.value, p.value) for p in PERMISSION_DESCRIPTIONS)
 
 
 def _role_form(formdata=None, **data) -> RoleForm:
@@ -144,9 +144,9 @@ async def delete_role(role_id: uuid.UUID):
 async def _assignment_form(session, formdata=None) -> AssignmentForm:
     form = AssignmentForm(formdata=formdata)
     members = await org_queries.list_members(session, g.ctx.org_id)
-    form.user_id.choices = [(str(m.user_id), f"{m.name} ({m.email})") for m in members]
-    form.role_id.choices = [(str(r.id), r.name) for r in await queries.list_roles(session, g.ctx.org_id)
-                            if not r.break_glass and r.key != "owner" and r.permissions <= g.ctx.permissions]
+    form.user_id.choices = choices((m.user_id, f"{m.name} ({m.email})") for m in members)
+    form.role_id.choices = choices((r.id, r.name) for r in await queries.list_roles(session, g.ctx.org_id)
+                                   if not r.break_glass and r.key != "owner" and r.permissions <= g.ctx.permissions)
     return form
 
 
@@ -198,7 +198,7 @@ async def _break_glass_page(form: BreakGlassRequestForm | None = None, status: i
     session = db_session()
     roles = [r for r in await queries.list_roles(session, g.ctx.org_id) if r.break_glass]
     form = form or BreakGlassRequestForm()
-    form.role_id.choices = [(str(r.id), r.name) for r in roles]
+    form.role_id.choices = choices((r.id, r.name) for r in roles)
     see_all = g.ctx.can(Perm.BREAKGLASS_APPROVE) or g.ctx.can(Perm.SECURITY_READ)
     rows = await breakglass.list_activations(session, g.ctx.org_id, user_id=None if see_all else g.ctx.user_id)
     return await render("iam/break_glass.html", roles=roles, form=form, activations=rows, review_form=ReviewForm(),

@@ -1,7 +1,9 @@
 """The form that starts a system check."""
 from wtforms import Form, SelectMultipleField, widgets
 
+from webapp.core.forms import choices
 from webapp.ops.enums import StepName
+
 
 STEP_LABELS = {
     StepName.POSTGRES: "PostgreSQL: version, latency, RLS role",
@@ -15,7 +17,7 @@ class CheckForm(Form):
     """Which steps to run (all when none are ticked)."""
 
     steps = SelectMultipleField(
-        "Steps", choices=[(s.value, STEP_LABELS[s]) for s in StepName],
+        "Steps", choices=choices((s.value, STEP_LABELS[s]) for s in StepName),
         option_widget=widgets.CheckboxInput(), widget=widgets.ListWidget(prefix_label=False),
         validate_choice=False,
     )

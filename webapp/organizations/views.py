@@ -8,7 +8,7 @@ from quart import Blueprint, current_app, flash, g, redirect, request, url_for
 from quart_auth import AuthUser, login_user
 
 from webapp.core.errors import Conflict, ValidationError
-from webapp.core.forms import raise_for_form, read_form, require_id, show_errors
+from webapp.core.forms import choices, raise_for_form, read_form, require_id, show_errors
 from webapp.core.htmx import hx_trigger, is_htmx, render
 from webapp.core.permissions import Perm, SystemRole, public, requires
 from webapp.core.tenancy import scope_session
@@ -60,7 +60,7 @@ async def _grantable_roles(session) -> list:
 
 def _invite_form(roles, formdata=None) -> InviteForm:
     form = InviteForm(formdata=formdata)
-    form.role_id.choices = [(str(r.id), r.name) for r in roles]
+    form.role_id.choices = choices((r.id, r.name) for r in roles)
     if not form.role_id.data:
         form.role_id.data = next((str(r.id) for r in roles if r.key == SystemRole.CREW_MEMBER), None)
     return form
