@@ -17,7 +17,7 @@ from webapp.core.db import fetch_rows
 from webapp.core.errors import Conflict, Forbidden, NotFound, ValidationError
 from webapp.core.ids import new_id
 from webapp.core.permissions import Perm
-from webapp.core.tenancy import RequestContext, reveal_by_credential, set_scope_column
+from webapp.core.tenancy import RequestContext, remember_scope, reveal_by_credential, set_scope_column
 from webapp.iam.catalog import unknown_permissions
 from webapp.iam.service import ensure_can_grant
 from webapp.organizations.queries import get_live_membership
@@ -179,14 +179,12 @@ _BY_DIGEST = select(
 async def authenticate_key(session: AsyncSession, ctx: RequestContext, raw: str) -> KeyPrincipal | None:
     """The live, enabled, unexpired key behind `raw`, or None; records use at most once a minute per key."""
     digest = key_digest(raw)
-    await reveal_by_credential(session, digest)
-    try:
-        row = (await fetch_rows(session, _BY_DIGEST, {"digest": digest})).one_or_none()
-    finally:
-        await reveal_by_credential(session, None)
+    await reveal_by_credential(session, digest)  # stays for the request: it only shows the key presented
+    row = (await fetch_rows(session, _BY_DIGEST, {"digest": digest})).one_or_none()
     if row is None:
         return None
     _, _, key_id, org_id, user_id, permissions, enabled, expires_at, last_used_at = row
+    remember_scope(session, org_id=org_id, user_id=user_id)  # set in SQL by the lookup
     now = _now()
     if not enabled or (expires_at is not None and expires_at <= now):
         await record_event(session, ctx, SecurityEventType.API_KEY_REFUSED, user_id=user_id, organization_id=org_id,

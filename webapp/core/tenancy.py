@@ -115,7 +115,11 @@ async def enable_rls_bypass(session: AsyncSession, *, reason: str) -> None:
 
 
 async def reveal_by_credential(session: AsyncSession, digest: bytes | None) -> None:
-    """Let RLS show the one invitation or API key whose SHA-256 is `digest` (None hides it again)."""
+    """Let RLS show the one invitation or API key whose SHA-256 is `digest` (None hides it again).
+
+    Set before the row's organization is known; harmless to leave for the request, as it reveals
+    only the row whose secret the caller presented.
+    """
     session.info["credential"] = digest.hex() if digest else None
     if session.in_transaction():
         await session.execute(_SET_SCOPE, _scope_params(session.info))

@@ -66,14 +66,13 @@ def _invite_form(roles, formdata=None) -> InviteForm:
     return form
 
 
-async def _members_page(form: InviteForm | None = None, status: int = 200):
+async def _members_page(form: InviteForm | None = None, status: int = 200, error: str | None = None):
     session = db_session()
     roles = await _grantable_roles(session)
     members = await queries.list_members(session, g.ctx.org_id)
     invitations = await queries.list_invitations(session, g.ctx.org_id) if g.ctx.can(Perm.MEMBERS_READ) else []
     return await render("organizations/members.html", members=members, roles=roles, invitations=invitations,
-                        form=form or _invite_form(roles), owners=sum(1 for m in members if m.role == SystemRole.OWNER),
-                        status=status)
+                        form=form or _invite_form(roles), error=error, status=status)
 
 
 @bp.get("/o/<org_slug>/members")
@@ -141,7 +140,7 @@ async def invite():
         if not exc.details.get("fields"):
             raise
         show_errors(form, exc)
-        return await _members_page(form, status=exc.status_code)
+        return await _members_page(form, status=exc.status_code, error=exc.message)
     await flash(f"Invitation sent to {form.email.data}.", "success")
     return redirect(url_for("organizations.members"), 303)
 

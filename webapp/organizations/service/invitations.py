@@ -148,12 +148,9 @@ _BY_TOKEN = select(
 async def open_invitation(session: AsyncSession, raw: str, *, lock: bool = False) -> tuple[Invitation, InvitationView]:
     """The pending invitation behind a link, scoped to its organization; clear errors for used or old links."""
     digest = _digest(raw or "")
-    await reveal_by_credential(session, digest)
-    try:
-        stmt = _BY_TOKEN.with_for_update(of=Invitation) if lock else _BY_TOKEN
-        row = (await session.execute(stmt, {"digest": digest})).one_or_none()
-    finally:
-        await reveal_by_credential(session, None)
+    await reveal_by_credential(session, digest)  # stays for the request: it only shows the row this link names
+    stmt = _BY_TOKEN.with_for_update(of=Invitation) if lock else _BY_TOKEN
+    row = (await session.execute(stmt, {"digest": digest})).one_or_none()
     if row is None:
         raise NotFound("This invitation link is not valid. Ask for a new invitation.")
     invitation = row[1]
