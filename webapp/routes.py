@@ -6,7 +6,9 @@ from quart import Quart
 
 def register_blueprints(app: Quart) -> None:
     """Attach every domain's HTML and JSON blueprints."""
+    from webapp.apikeys.api import bp as apikeys_api
     from webapp.apikeys.views import bp as apikeys_views
+    from webapp.iam.api import bp as iam_api
     from webapp.iam.views import bp as iam_views
     from webapp.identity.views import bp as identity_views
     from webapp.identity.mfa_views import bp as mfa_views
@@ -14,8 +16,9 @@ def register_blueprints(app: Quart) -> None:
     from webapp.ops.api import bp as ops_api
     from webapp.ops.views import bp as ops_views
     from webapp.ops.views import platform_bp as ops_platform
+    from webapp.organizations.api import bp as organizations_api
     from webapp.organizations.views import bp as organizations_views
 
     for blueprint in (identity_views, organizations_views, ops_views, ops_platform, ops_api, mail_views, mfa_views,
-                      iam_views, apikeys_views):
+                      iam_views, apikeys_views, iam_api, organizations_api, apikeys_api):
         app.register_blueprint(blueprint)

@@ -106,6 +106,9 @@ async def test_another_organizations_objects_are_404_like_missing_ones_on_every_
         for path in (other, missing):
             if method == "GET":
                 response = await client.get(path)
+            elif path.startswith("/api/"):
+                response = await client.open(path, method=method, headers={"X-CSRF-Token": token},
+                                             json={"version": 1, "role_id": own_viewer, "name": "x"})
             else:
                 response = await client.open(path, method=method, data=urlencode(form),
                                               headers={"Content-Type": "application/x-www-form-urlencoded",

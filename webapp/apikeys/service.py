@@ -62,6 +62,8 @@ def _clean(name: str, permissions, expires_at: datetime | None) -> tuple[str, li
     if unknown := unknown_permissions(names):
         raise _fields("permissions", f"Unknown permission: {', '.join(unknown)}.")
     if expires_at is not None:
+        if expires_at.tzinfo is None:
+            raise _fields("expires_at", "Give the time with its timezone, e.g. 2026-12-01T18:00:00Z.")
         if expires_at <= _now():
             raise _fields("expires_at", "Pick a time in the future.")
         if expires_at > _now() + MAX_LIFETIME:

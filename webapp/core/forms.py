@@ -132,3 +132,15 @@ def choices(pairs) -> list:
     from wtforms.fields.choices import SelectChoice
 
     return [SelectChoice(str(value), label) for value, label in pairs]
+
+
+async def parse_body(model):
+    """The JSON body validated into a pydantic `model`; a 422 with per-field messages otherwise."""
+    from pydantic import ValidationError as PydanticError
+
+    body = await json_object()
+    try:
+        return model.model_validate(body)
+    except PydanticError as exc:
+        fields = {".".join(str(p) for p in e["loc"]) or "body": [e["msg"]] for e in exc.errors()}
+        raise ValidationError(details={"fields": fields}) from exc

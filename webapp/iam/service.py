@@ -182,6 +182,8 @@ async def assign_role(
         raise ValidationError("Break-glass roles are not assigned: members request them with a reason "
                               "and a second member approves.", {"fields": {"role_id": ["Break-glass role."]}})
     reason = _clean_text("reason", reason, REASON_MAX)
+    if expires_at is not None and expires_at.tzinfo is None:
+        raise _fields_error("expires_at", "Give the time with its timezone, e.g. 2026-12-01T18:00:00Z.")
     if expires_at is not None and expires_at <= datetime.now(UTC):
         raise _fields_error("expires_at", "Pick a time in the future.")
     grants = role_permissions(role.key, role.is_system, role.permissions)

@@ -1,14 +1,13 @@
-"""JSON API for system checks (cookie sessions today; bearer tokens and API keys arrive with identity)."""
+"""JSON API for system checks (cookie session or API key)."""
 from __future__ import annotations
 
 import uuid
 
-from pydantic import ValidationError as PydanticError
 from quart import Blueprint, g, request, url_for
 from quart_schema import validate_response
 
-from webapp.core.errors import BadRequest, ValidationError
-from webapp.core.forms import json_object
+from webapp.core.errors import BadRequest
+from webapp.core.forms import parse_body
 from webapp.core.pagination import parse_limit
 from webapp.core.permissions import Perm, requires
 from webapp.core.transaction import db_session
@@ -33,12 +32,7 @@ def to_out(check: SystemCheck) -> CheckOut:
 @requires(Perm.OPS_RUN)
 async def create(org_id: uuid.UUID):
     """Queue a system check: 201 with Location."""
-    body = await json_object()
-    try:
-        data = CheckRequest.model_validate(body)
-    except PydanticError as exc:
-        fields = {".".join(str(p) for p in e["loc"]) or "body": [e["msg"]] for e in exc.errors()}
-        raise ValidationError(details={"fields": fields}) from exc
+    data = await parse_body(CheckRequest)
     steps = service.parse_steps(data.steps)
     check = await service.request_check(db_session(), g.ctx, steps, enqueue_system_check)
     await db_session().refresh(check)
