@@ -4,8 +4,11 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from webapp.core.permissions import SystemRole
-from webapp.core.tenancy import scope_session
+from webapp.core.tenancy import RequestContext, scope_session
 from webapp.core.transaction import unit_of_work
+from webapp.iam import service as iam
+from webapp.iam.catalog import ALL_PERMISSIONS
+from webapp.iam.queries import find_role_by_key
 from webapp.identity import service as identity
 from webapp.identity.queries import find_user_by_email
 from webapp.organizations import service as organizations
@@ -46,4 +49,12 @@ async def load_demo(maker: async_sessionmaker, password: str) -> list[str]:
             if await find_membership(session, slug=DEMO_ORG_SLUG, user_id=users[email].id) is None:
                 await organizations.add_member(session, None, org_id=org_id, user_id=users[email].id, role=role)
                 created.append(f"membership {email}")
+        if await find_role_by_key(session, org_id, "emergency_responder") is None:
+            # a break-glass role, so the break-glass page can be tried: crew asks, the owner approves
+            acting = RequestContext(user_id=owner.id, org_id=org_id, permissions=ALL_PERMISSIONS)
+            await iam.create_role(
+                session, acting, name="Emergency responder", permissions=["members:read", "members:write", "roles:read"],
+                description="Held for at most 4 hours after a second member approves.", break_glass=True,
+            )
+            created.append("role emergency_responder")
     return created
