@@ -2,8 +2,8 @@
 from webapp.apikeys.models import ApiKey  # noqa: F401
 from webapp.core.audit import AuditLog  # noqa: F401
 from webapp.core.db import Base  # noqa: F401
-from webapp.identity.models import AuthSession, EmailToken, User  # noqa: F401
 from webapp.iam.models import BreakGlassActivation, Role, RoleAssignment  # noqa: F401
+from webapp.identity.models import AuthSession, EmailToken, User  # noqa: F401
 from webapp.mail.models import OutboxEmail  # noqa: F401
 from webapp.ops.models import SystemCheck  # noqa: F401
 from webapp.organizations.models import Invitation, Membership, Organization  # noqa: F401

@@ -10,8 +10,8 @@ def register_blueprints(app: Quart) -> None:
     from webapp.apikeys.views import bp as apikeys_views
     from webapp.iam.api import bp as iam_api
     from webapp.iam.views import bp as iam_views
-    from webapp.identity.views import bp as identity_views
     from webapp.identity.mfa_views import bp as mfa_views
+    from webapp.identity.views import bp as identity_views
     from webapp.mail.views import bp as mail_views
     from webapp.ops.api import bp as ops_api
     from webapp.ops.views import bp as ops_views

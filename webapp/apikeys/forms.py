@@ -4,7 +4,6 @@ from wtforms.validators import DataRequired, Length
 
 from webapp.core.forms import choices
 
-
 EXPIRY_CHOICES = choices([("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("never", "No expiry")])
 
 

@@ -1,12 +1,19 @@
 """Role, assignment and break-glass forms."""
 from wtforms import (
-    BooleanField, DateTimeLocalField, Form, HiddenField, IntegerField, SelectField, SelectMultipleField, StringField,
-    TextAreaField, widgets,
+    BooleanField,
+    DateTimeLocalField,
+    Form,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    widgets,
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from webapp.core.forms import choices
-
 
 
 class CheckboxesField(SelectMultipleField):

@@ -7,7 +7,7 @@ from datetime import UTC
 from quart import Blueprint, flash, g, redirect, request, url_for
 
 from webapp.core.errors import Conflict, ValidationError
-from webapp.core.forms import choices, read_form, require_id, show_errors
+from webapp.core.forms import choices, require_id, show_errors
 from webapp.core.htmx import is_htmx, render
 from webapp.core.permissions import Perm, requires
 from webapp.core.transaction import db_session

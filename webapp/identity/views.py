@@ -9,10 +9,10 @@ from datetime import timedelta
 from quart import Blueprint, current_app, flash, g, redirect, request, url_for
 from quart_auth import AuthUser, login_user, logout_user
 
-from webapp.core.ids import parse_id
 from webapp.core.errors import DomainError, NotFound, RateLimited, Unauthorized, ValidationError
 from webapp.core.forms import form_errors, read_form, show_errors
 from webapp.core.htmx import render, wants_json
+from webapp.core.ids import parse_id
 from webapp.core.permissions import public, requires
 from webapp.core.transaction import after_commit, commit, db_session
 from webapp.identity import accounts, service
@@ -20,9 +20,9 @@ from webapp.identity.forms import ForgotPasswordForm, LoginForm, ResetPasswordFo
 from webapp.identity.mfa_views import start_challenge
 from webapp.identity.queries import describe_device, get_user, list_live_sessions
 from webapp.identity.throttle import account_key
+from webapp.organizations.queries import list_memberships
 from webapp.security.enums import SecurityEventType, Severity
 from webapp.security.service import record_event
-from webapp.organizations.queries import list_memberships
 
 bp = Blueprint("identity", __name__)
 

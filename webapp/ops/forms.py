@@ -4,7 +4,6 @@ from wtforms import Form, SelectMultipleField, widgets
 from webapp.core.forms import choices
 from webapp.ops.enums import StepName
 
-
 STEP_LABELS = {
     StepName.POSTGRES: "PostgreSQL: version, latency, RLS role",
     StepName.REDIS: "Redis: version and latency",

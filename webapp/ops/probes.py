@@ -1,8 +1,8 @@
 """The measurements a system check runs: each returns ok + a one-line finding a person can act on."""
 from __future__ import annotations
 
-import socket
 import os
+import socket
 import statistics
 import time
 from dataclasses import dataclass

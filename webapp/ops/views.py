@@ -10,14 +10,14 @@ from prometheus_client.registry import Collector
 from quart import Blueprint, Response, current_app, g, jsonify, redirect, request, url_for
 from sqlalchemy import text
 
+from webapp.core.errors import NotFound
+from webapp.core.forms import read_form
 from webapp.core.htmx import is_htmx, render
+from webapp.core.ids import parse_id
 from webapp.core.pagination import parse_limit
 from webapp.core.permissions import Perm, public, requires
 from webapp.core.sse import format_event, relay, sse_response
 from webapp.core.transaction import db_session, end_request_transaction
-from webapp.core.ids import parse_id
-from webapp.core.errors import NotFound
-from webapp.core.forms import read_form
 from webapp.ops import probes, queries, service
 from webapp.ops.events import check_channel, check_payload
 from webapp.ops.forms import STEP_LABELS, CheckForm

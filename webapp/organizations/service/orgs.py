@@ -10,9 +10,9 @@ from webapp.core import audit
 from webapp.core.errors import ValidationError
 from webapp.core.ids import new_id
 from webapp.core.permissions import SystemRole
+from webapp.core.tenancy import RequestContext, scope_session
 from webapp.iam import queries as iam_queries
 from webapp.iam import service as iam
-from webapp.core.tenancy import RequestContext, scope_session
 from webapp.organizations.models import Membership, Organization
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$")
