@@ -35,7 +35,8 @@ async def _activation(owner_engine, user_id):
 
 
 async def test_break_glass_needs_a_reason_and_a_second_member_and_marks_what_is_done(app, client, factory,
-                                                                                      owner_engine, count_rows):
+                                                                                      owner_engine, count_rows,
+                                                                                      mailbox, deliver):
     owner, crew, officer, role_id = await _setup(client, factory, owner_engine)
     base = f"/o/{owner.org_slug}/break-glass"
     crew_client = app.test_client()
@@ -52,6 +53,11 @@ async def test_break_glass_needs_a_reason_and_a_second_member_and_marks_what_is_
     assert asked.status_code == 303
     activation_id, status = await _activation(owner_engine, crew.id)
     assert status == "pending"
+    await deliver()
+    alert = await mailbox.wait_for(officer.email, "Break-glass request")  # approvers hear about it at once
+    assert "Sabatier reactor offline" in alert.text and alert.link("/break-glass")
+    assert await mailbox.wait_for(owner.email, "Break-glass request")
+    assert not mailbox.to(crew.email)  # not the requester
     async with owner_engine.connect() as conn:
         viewer = (await conn.execute(text("SELECT id FROM roles WHERE organization_id = :o AND key = 'viewer'"),
                                      {"o": owner.org_id})).scalar_one()

@@ -34,8 +34,9 @@ def _fields(field: str, message: str) -> ValidationError:
 
 async def request_activation(
     session: AsyncSession, ctx: RequestContext, *, role_id: uuid.UUID, reason: str, minutes: int,
+    base_url: str = "",
 ) -> BreakGlassActivation:
-    """Ask for a break-glass role; nothing is granted until another member approves."""
+    """Ask for a break-glass role; nothing is granted until another member approves (approvers are emailed)."""
     from webapp.organizations.queries import get_live_membership
 
     role = await queries.get_role(session, ctx.org_id, role_id)
@@ -66,7 +67,22 @@ async def request_activation(
                        after={"role": role.key, "reason": reason, "minutes": minutes})
     await record_event(session, ctx, SecurityEventType.BREAK_GLASS_REQUESTED, severity=Severity.WARNING,
                        metadata={"activation_id": activation.id, "role": role.key})
+    await _email_approvers(session, ctx, role.name, reason, minutes, base_url)
     return activation
+
+
+async def _email_approvers(session: AsyncSession, ctx: RequestContext, role_name: str, reason: str, minutes: int,
+                           base_url: str) -> None:
+    """An emergency waits on a second person: tell everyone whose main role may approve."""
+    from webapp.mail.service import queue_email
+    from webapp.organizations.queries import list_members
+
+    granting = {r.id for r in await queries.list_roles(session, ctx.org_id) if Perm.BREAKGLASS_APPROVE in r.permissions}
+    for member in await list_members(session, ctx.org_id):
+        if member.role_id in granting and member.user_id != ctx.user_id:
+            await queue_email(session, to=member.email, template="break_glass_request", user_id=member.user_id,
+                              requester=ctx.user_name or "A member", org_name=ctx.org_name or "", role_name=role_name,
+                              reason=reason, minutes=minutes, link=f"{base_url}/o/{ctx.org_slug}/break-glass")
 
 
 async def _locked(session: AsyncSession, ctx: RequestContext, activation_id: uuid.UUID) -> BreakGlassActivation:

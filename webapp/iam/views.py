@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC
 
-from quart import Blueprint, flash, g, redirect, request, url_for
+from quart import Blueprint, current_app, flash, g, redirect, request, url_for
 
 from webapp.core.errors import Conflict, ValidationError
 from webapp.core.forms import choices, require_id, show_errors
@@ -220,7 +220,8 @@ async def request_break_glass():
     if form.validate():
         try:
             await breakglass.request_activation(db_session(), g.ctx, role_id=require_id(form.role_id.data, "role_id"),
-                                                reason=form.reason.data, minutes=form.minutes.data)
+                                                reason=form.reason.data, minutes=form.minutes.data,
+                                                base_url=current_app.extensions["closedloop"]["settings"].base_url)
         except ValidationError as exc:
             show_errors(form, exc)
         else:
