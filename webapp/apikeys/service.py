@@ -2,7 +2,6 @@
 the owner's permissions (and re-checked against them on every use), expiring, can be disabled."""
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from webapp.core.permissions import Perm
 from webapp.core.tenancy import RequestContext, remember_scope, reveal_by_credential, set_scope_column
 from webapp.iam.catalog import unknown_permissions
 from webapp.iam.service import ensure_can_grant
+from webapp.identity.queries import token_digest  # keys carry 256 random bits: a fast hash is enough
 from webapp.organizations.queries import get_live_membership
 from webapp.security.enums import SecurityEventType
 from webapp.security.service import record_event
@@ -36,38 +36,30 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def key_digest(raw: str) -> bytes:
-    """SHA-256 of a raw key (keys carry 256 random bits, so a fast hash is enough)."""
-    return hashlib.sha256(raw.encode()).digest()
-
-
 def looks_like_key(token: str) -> bool:
     """Whether a bearer token is an API key rather than an access token."""
     return token.startswith(KEY_PREFIX)
 
 
-def _fields(field: str, message: str) -> ValidationError:
-    return ValidationError(details={"fields": {field: [message]}})
-
 
 def _clean(name: str, permissions, expires_at: datetime | None) -> tuple[str, list[str]]:
     name = (name or "").strip()
     if not name:
-        raise _fields("name", "Give the key a name, e.g. the script that will use it.")
+        raise ValidationError.field("name", "Give the key a name, e.g. the script that will use it.")
     if len(name) > NAME_MAX:
-        raise _fields("name", f"At most {NAME_MAX} characters.")
+        raise ValidationError.field("name", f"At most {NAME_MAX} characters.")
     names = sorted({str(p) for p in permissions or ()})
     if not names:
-        raise _fields("permissions", "Pick at least one permission for this key.")
+        raise ValidationError.field("permissions", "Pick at least one permission for this key.")
     if unknown := unknown_permissions(names):
-        raise _fields("permissions", f"Unknown permission: {', '.join(unknown)}.")
+        raise ValidationError.field("permissions", f"Unknown permission: {', '.join(unknown)}.")
     if expires_at is not None:
         if expires_at.tzinfo is None:
-            raise _fields("expires_at", "Give the time with its timezone, e.g. 2026-12-01T18:00:00Z.")
+            raise ValidationError.field("expires_at", "Give the time with its timezone, e.g. 2026-12-01T18:00:00Z.")
         if expires_at <= _now():
-            raise _fields("expires_at", "Pick a time in the future.")
+            raise ValidationError.field("expires_at", "Pick a time in the future.")
         if expires_at > _now() + MAX_LIFETIME:
-            raise _fields("expires_at", "At most one year ahead.")
+            raise ValidationError.field("expires_at", "At most one year ahead.")
     return name, names
 
 
@@ -89,7 +81,7 @@ async def create_key(
         raise Conflict(f"You have {MAX_KEYS_PER_MEMBER} keys here already. Delete one you no longer use.")
     raw = KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(id=new_id(), organization_id=ctx.org_id, membership_id=membership.id, user_id=ctx.user_id, name=name,
-                 prefix=raw[:SHOWN_PREFIX_LENGTH], key_hash=key_digest(raw), permissions=names, expires_at=expires_at)
+                 prefix=raw[:SHOWN_PREFIX_LENGTH], key_hash=token_digest(raw), permissions=names, expires_at=expires_at)
     session.add(key)
     await session.flush()
     await audit.record(session, ctx, "api_key.create", entity_type="api_key", entity_id=key.id, after=_snapshot(key))
@@ -180,7 +172,7 @@ _BY_DIGEST = select(
 
 async def authenticate_key(session: AsyncSession, ctx: RequestContext, raw: str) -> KeyPrincipal | None:
     """The live, enabled, unexpired key behind `raw`, or None; records use at most once a minute per key."""
-    digest = key_digest(raw)
+    digest = token_digest(raw)
     await reveal_by_credential(session, digest)  # stays for the request: it only shows the key presented
     row = (await fetch_rows(session, _BY_DIGEST, {"digest": digest})).one_or_none()
     if row is None:

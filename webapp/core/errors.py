@@ -36,6 +36,11 @@ class ValidationError(DomainError):
 
     status_code, error, default_message = 422, "ValidationError", "Some fields are invalid."
 
+    @classmethod
+    def field(cls, name: str, message: str) -> "ValidationError":
+        """A 422 about one field."""
+        return cls(details={"fields": {name: [message]}})
+
 
 class Unauthorized(DomainError):
     """No valid credential."""

@@ -112,7 +112,9 @@ async def create_assignment(org_id: uuid.UUID):
         db_session(), g.ctx, user_id=require_id(data.user_id, "user_id"), role_id=require_id(data.role_id, "role_id"),
         expires_at=data.expires_at, reason=data.reason,
     )
-    row = next(r for r in await queries.list_assignments(db_session(), g.ctx.org_id) if r.id == assignment.id)
+    mine = await queries.list_assignments(db_session(), g.ctx.org_id, user_id=assignment.user_id,
+                                          role_id=assignment.role_id)
+    row = next(r for r in mine if r.id == assignment.id)
     return assignment_out(row).model_dump(mode="json"), 201
 
 

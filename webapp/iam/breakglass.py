@@ -28,9 +28,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _fields(field: str, message: str) -> ValidationError:
-    return ValidationError(details={"fields": {field: [message]}})
-
 
 async def request_activation(
     session: AsyncSession, ctx: RequestContext, *, role_id: uuid.UUID, reason: str, minutes: int,
@@ -41,16 +38,16 @@ async def request_activation(
 
     role = await queries.get_role(session, ctx.org_id, role_id)
     if not role.break_glass:
-        raise _fields("role_id", "This is not a break-glass role.")
+        raise ValidationError.field("role_id", "This is not a break-glass role.")
     reason = (reason or "").strip()
     if not MIN_REASON <= len(reason) <= MAX_REASON:
-        raise _fields("reason", f"Explain the emergency in {MIN_REASON}–{MAX_REASON} characters.")
+        raise ValidationError.field("reason", f"Explain the emergency in {MIN_REASON}–{MAX_REASON} characters.")
     try:
         minutes = int(minutes)
     except (TypeError, ValueError):
-        raise _fields("minutes", "Enter a number of minutes.") from None
+        raise ValidationError.field("minutes", "Enter a number of minutes.") from None
     if not MIN_MINUTES <= minutes <= MAX_MINUTES:
-        raise _fields("minutes", f"Between {MIN_MINUTES} minutes and 4 hours.")
+        raise ValidationError.field("minutes", f"Between {MIN_MINUTES} minutes and 4 hours.")
     membership = await get_live_membership(session, ctx.org_id, ctx.user_id)
     open_ = (await session.execute(select(BreakGlassActivation.id).where(
         BreakGlassActivation.membership_id == membership.id, BreakGlassActivation.role_id == role.id,
@@ -164,7 +161,7 @@ async def review(session: AsyncSession, ctx: RequestContext, activation_id: uuid
         raise Conflict("This access is still active. End it first, or wait until it expires.")
     notes = (notes or "").strip()
     if not 10 <= len(notes) <= 2000:
-        raise _fields("notes", "Write what was done and whether it was justified (10–2,000 characters).")
+        raise ValidationError.field("notes", "Write what was done and whether it was justified (10–2,000 characters).")
     activation.review_notes, activation.reviewed_by, activation.reviewed_at = notes, ctx.user_id, _now()
     await session.flush()
     await audit.record(session, ctx, "break_glass.review", entity_type="break_glass", entity_id=activation.id,

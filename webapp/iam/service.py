@@ -20,9 +20,6 @@ from webapp.iam.models import Role, RoleAssignment
 NAME_MAX, DESCRIPTION_MAX, REASON_MAX = 80, 300, 500
 
 
-def _fields_error(field: str, message: str) -> ValidationError:
-    return ValidationError(details={"fields": {field: [message]}})
-
 
 def role_key_from_name(name: str) -> str:
     """A stable key for a custom role: lower-case words joined by underscores."""
@@ -56,19 +53,19 @@ def ensure_can_grant(ctx: RequestContext | None, permissions: frozenset[str]) ->
 def _clean_permissions(permissions) -> list[str]:
     names = sorted({str(p).strip() for p in permissions or () if str(p).strip()})
     if not names:
-        raise _fields_error("permissions", "Pick at least one permission.")
+        raise ValidationError.field("permissions", "Pick at least one permission.")
     unknown = unknown_permissions(names)
     if unknown:
-        raise _fields_error("permissions", f"Unknown permission: {', '.join(unknown)}.")
+        raise ValidationError.field("permissions", f"Unknown permission: {', '.join(unknown)}.")
     return names
 
 
 def _clean_text(field: str, value: str | None, limit: int, *, required: bool = False) -> str:
     value = (value or "").strip()
     if required and not value:
-        raise _fields_error(field, "This field is required.")
+        raise ValidationError.field(field, "This field is required.")
     if len(value) > limit:
-        raise _fields_error(field, f"At most {limit} characters.")
+        raise ValidationError.field(field, f"At most {limit} characters.")
     return value
 
 
@@ -78,9 +75,9 @@ def _clean_cap(max_holders) -> int | None:
     try:
         cap = int(max_holders)
     except (TypeError, ValueError):
-        raise _fields_error("max_holders", "Enter a whole number, or leave empty for no limit.") from None
+        raise ValidationError.field("max_holders", "Enter a whole number, or leave empty for no limit.") from None
     if not 1 <= cap <= 100_000:
-        raise _fields_error("max_holders", "Between 1 and 100,000, or empty for no limit.")
+        raise ValidationError.field("max_holders", "Between 1 and 100,000, or empty for no limit.")
     return cap
 
 
@@ -183,9 +180,9 @@ async def assign_role(
                               "and a second member approves.", {"fields": {"role_id": ["Break-glass role."]}})
     reason = _clean_text("reason", reason, REASON_MAX)
     if expires_at is not None and expires_at.tzinfo is None:
-        raise _fields_error("expires_at", "Give the time with its timezone, e.g. 2026-12-01T18:00:00Z.")
+        raise ValidationError.field("expires_at", "Give the time with its timezone, e.g. 2026-12-01T18:00:00Z.")
     if expires_at is not None and expires_at <= datetime.now(UTC):
-        raise _fields_error("expires_at", "Pick a time in the future.")
+        raise ValidationError.field("expires_at", "Pick a time in the future.")
     grants = role_permissions(role.key, role.is_system, role.permissions)
     ensure_can_grant(ctx, grants)
     if role.key == "owner":

@@ -17,7 +17,7 @@ from webapp.identity.models import AuthSession, User
 
 
 def token_digest(token: str) -> bytes:
-    """SHA-256 of a session token: what the database stores instead of the token."""
+    """SHA-256 of a high-entropy secret (session token, invitation link, API key): what the database stores."""
     return hashlib.sha256(token.encode()).digest()
 
 

@@ -71,7 +71,7 @@ async def invite(org_id: uuid.UUID):
     invitation = await service.invite_member(db_session(), g.ctx, email=data.email,
                                              role_id=require_id(data.role_id, "role_id"),
                                              base_url=current_app.extensions["closedloop"]["settings"].base_url)
-    row = next(r for r in await queries.list_invitations(db_session(), g.ctx.org_id) if r["id"] == invitation.id)
+    [row] = await queries.list_invitations(db_session(), g.ctx.org_id, invitation_id=invitation.id)
     return invitation_out(row).model_dump(mode="json"), 201, {
         "Location": url_for("organizations_api.list_invitations", org_id=org_id)}
 

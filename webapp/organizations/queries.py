@@ -182,7 +182,8 @@ async def list_recent_activity(session: AsyncSession, org_id: uuid.UUID, limit: 
     return [ActivityRow(*row) for row in (await session.execute(stmt)).all()]
 
 
-async def list_invitations(session: AsyncSession, org_id: uuid.UUID) -> list[dict]:
+async def list_invitations(session: AsyncSession, org_id: uuid.UUID, *,
+                           invitation_id: uuid.UUID | None = None) -> list[dict]:
     """Pending invitations (also expired ones, so they can be resent), newest first, with role name and whether they have expired."""
     stmt = (
         select(Invitation.id, Invitation.email, Role.name, Invitation.expires_at, Invitation.send_count,
@@ -191,5 +192,7 @@ async def list_invitations(session: AsyncSession, org_id: uuid.UUID) -> list[dic
         .where(Invitation.organization_id == org_id, Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None))
         .order_by(Invitation.created_at.desc())
     )
+    if invitation_id is not None:
+        stmt = stmt.where(Invitation.id == invitation_id)
     keys = ("id", "email", "role_name", "expires_at", "send_count", "created_at", "expired")
     return [dict(zip(keys, row)) for row in (await fetch_rows(session, stmt)).all()]

@@ -2,7 +2,6 @@
 accepted by the invited address only — by a signed-in user or by creating an account on the spot."""
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from webapp.iam import service as iam
 from webapp.iam.catalog import role_permissions
 from webapp.identity import service as identity
 from webapp.identity.models import User
-from webapp.identity.queries import find_user_by_email
+from webapp.identity.queries import find_user_by_email, token_digest
 from webapp.mail.service import queue_email
 from webapp.organizations.models import Invitation, Membership, Organization
 from webapp.organizations.service.orgs import add_member
@@ -30,13 +29,9 @@ INVITATION_LIFETIME = timedelta(days=7)
 MAX_SENDS = 5
 
 
-def _digest(raw: str) -> bytes:
-    return hashlib.sha256(raw.encode()).digest()
-
-
 def _new_token() -> tuple[str, bytes]:
     raw = secrets.token_urlsafe(32)
-    return raw, _digest(raw)
+    return raw, token_digest(raw)
 
 
 def _now() -> datetime:
@@ -147,7 +142,7 @@ _BY_TOKEN = select(
 
 async def open_invitation(session: AsyncSession, raw: str, *, lock: bool = False) -> tuple[Invitation, InvitationView]:
     """The pending invitation behind a link, scoped to its organization; clear errors for used or old links."""
-    digest = _digest(raw or "")
+    digest = token_digest(raw or "")
     await reveal_by_credential(session, digest)  # stays for the request: it only shows the row this link names
     stmt = _BY_TOKEN.with_for_update(of=Invitation) if lock else _BY_TOKEN
     row = (await session.execute(stmt, {"digest": digest})).one_or_none()
