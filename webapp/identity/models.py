@@ -4,13 +4,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, LargeBinary, String, Text, func, text
-from sqlalchemy.dialects.postgresql import INET
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text, func, text
+from sqlalchemy.dialects.postgresql import INET, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.core.db import Base, SoftDelete, Timestamps, UUIDPrimaryKey, Versioned
 from webapp.core.enums import pg_enum
-from webapp.identity.enums import TokenPurpose, UserStatus
+from webapp.identity.enums import AuthTokenKind, SessionKind, TokenPurpose, UserStatus
 
 
 class User(UUIDPrimaryKey, Timestamps, SoftDelete, Versioned, Base):
@@ -33,6 +33,9 @@ class User(UUIDPrimaryKey, Timestamps, SoftDelete, Versioned, Base):
     mfa_secret: Mapped[str | None] = mapped_column(Text)  # Fernet-encrypted TOTP secret
     mfa_enabled_at: Mapped[datetime | None]
     mfa_last_step: Mapped[int | None] = mapped_column(BigInteger)  # last accepted TOTP step: no replay
+    # optional email categories the user turned off or on; missing keys take the defaults in identity.profile
+    email_preferences: Mapped[dict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    deactivated_at: Mapped[datetime | None]
 
 
 class AuthSession(UUIDPrimaryKey, Base):
@@ -41,6 +44,8 @@ class AuthSession(UUIDPrimaryKey, Base):
     __tablename__ = "auth_sessions"
     __table_args__ = (
         Index("ix_auth_sessions_user_live", "user_id", postgresql_where=text("revoked_at IS NULL")),
+        Index("ix_auth_sessions_organization", "organization_id", postgresql_where=text("organization_id IS NOT NULL")),
+        CheckConstraint("kind = 'browser' OR organization_id IS NOT NULL", name="api_session_has_org"),
     )
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -52,6 +57,27 @@ class AuthSession(UUIDPrimaryKey, Base):
     revoked_reason: Mapped[str | None] = mapped_column(String(60))
     ip: Mapped[str | None] = mapped_column(INET)
     user_agent: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[SessionKind] = mapped_column(pg_enum(SessionKind, "session_kind"), server_default=SessionKind.BROWSER.value)
+    # API sessions are minted for one organization; their tokens act only inside it
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+
+
+class AuthToken(UUIDPrimaryKey, Base):
+    """A bearer token of an API session (`cl_at_` access, `cl_rt_` refresh); only its SHA-256 is stored.
+
+    The session is the refresh-token family: presenting a refresh token that was already rotated
+    revokes the session, and with it every token of the family.
+    """
+
+    __tablename__ = "auth_tokens"
+    __table_args__ = (Index("ix_auth_tokens_session", "session_id"),)
+
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("auth_sessions.id", ondelete="CASCADE"))
+    kind: Mapped[AuthTokenKind] = mapped_column(pg_enum(AuthTokenKind, "auth_token_kind"))
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]  # refresh tokens: when it was exchanged (once only)
 
 
 class EmailToken(UUIDPrimaryKey, Base):

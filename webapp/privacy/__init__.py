@@ -1,0 +1,1 @@
+"""Privacy: data subject requests (and, later, consents, the data registry and retention)."""
