@@ -10,7 +10,9 @@ def register_blueprints(app: Quart) -> None:
     from webapp.apikeys.views import bp as apikeys_views
     from webapp.iam.api import bp as iam_api
     from webapp.iam.views import bp as iam_views
+    from webapp.identity.api import bp as identity_api
     from webapp.identity.mfa_views import bp as mfa_views
+    from webapp.identity.profile_views import bp as profile_views
     from webapp.identity.views import bp as identity_views
     from webapp.mail.views import bp as mail_views
     from webapp.ops.api import bp as ops_api
@@ -19,6 +21,6 @@ def register_blueprints(app: Quart) -> None:
     from webapp.organizations.api import bp as organizations_api
     from webapp.organizations.views import bp as organizations_views
 
-    for blueprint in (identity_views, organizations_views, ops_views, ops_platform, ops_api, mail_views, mfa_views,
-                      iam_views, apikeys_views, iam_api, organizations_api, apikeys_api):
+    for blueprint in (identity_views, organizations_views, ops_views, ops_platform, ops_api, mail_views, mfa_views, profile_views,
+                      iam_views, apikeys_views, identity_api, iam_api, organizations_api, apikeys_api):
         app.register_blueprint(blueprint)

@@ -58,6 +58,8 @@ class Settings:
     login_max_attempts_per_ip: int = 60
     login_lock_minutes: int = 15
     signups_per_ip_hour: int = 10
+    access_token_minutes: int = 15
+    refresh_token_days: int = 30
 
     @property
     def is_production(self) -> bool:
@@ -109,6 +111,8 @@ def load_settings() -> Settings:
         login_max_attempts_per_ip=_int("LOGIN_MAX_ATTEMPTS_PER_IP", 60),
         login_lock_minutes=_int("LOGIN_LOCK_MINUTES", 15),
         signups_per_ip_hour=_int("SIGNUPS_PER_IP_HOUR", 10),
+        access_token_minutes=_int("ACCESS_TOKEN_MINUTES", 15),
+        refresh_token_days=_int("REFRESH_TOKEN_DAYS", 30),
     )
 
 

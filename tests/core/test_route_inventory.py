@@ -19,7 +19,9 @@ def test_inventory_covers_the_known_surface(app):
 
 
 # Writes that must work without a session: each proves itself with a password or an emailed single-use token.
-PUBLIC_WRITES = {"/login", "/login/mfa", "/signup", "/verify-email", "/forgot-password", "/reset-password", "/unlock", "/invitations/accept"}
+PUBLIC_WRITES = {"/login", "/login/mfa", "/signup", "/verify-email", "/forgot-password", "/reset-password", "/unlock",
+                 "/invitations/accept", "/me/email/confirm", "/api/v1/auth/login", "/api/v1/auth/refresh",
+                 "/api/v1/auth/verify-email", "/api/v1/auth/reset-password"}
 
 
 def test_state_changing_routes_are_public_only_where_a_credential_is_presented(app):

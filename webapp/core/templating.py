@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
+from quart import g
 
 from webapp.core.forms import csrf_field, csrf_token
 
@@ -21,8 +24,32 @@ def linkify(text: str) -> Markup:
     return Markup(_URL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped))
 
 
+# strftime patterns per profile locale (webapp.identity.profile.LOCALES): (date and time, date only)
+_FORMATS = {
+    "en": ("%Y-%m-%d %H:%M", "%Y-%m-%d"),
+    "en-US": ("%b %d, %Y %I:%M %p", "%b %d, %Y"),
+    "en-GB": ("%d %b %Y %H:%M", "%d %b %Y"),
+}
+
+
+def when(value: datetime | None, style: str = "datetime") -> Markup:
+    """A <time> element in the viewer's time zone and date format (UTC and ISO without a signed-in viewer)."""
+    if value is None:
+        return Markup("")
+    ctx = g.get("ctx") if g else None
+    try:
+        zone = ZoneInfo(ctx.timezone) if ctx is not None and ctx.timezone else UTC
+    except (KeyError, ValueError):
+        zone = UTC
+    with_time, date_only = _FORMATS.get(getattr(ctx, "locale", "en"), _FORMATS["en"])
+    local = value.astimezone(zone)
+    text = local.strftime(date_only) if style == "date" else f"{local.strftime(with_time)} {local.tzname()}"
+    return Markup(f'<time datetime="{value.isoformat()}">{escape(text)}</time>')
+
+
 def install_template_helpers(app) -> None:
     """Register globals and filters on a Quart app's Jinja environment."""
     app.jinja_env.globals.update(csrf_field=csrf_field, csrf_token=csrf_token)
     app.jinja_env.filters["step_names"] = step_names
     app.jinja_env.filters["linkify"] = linkify
+    app.jinja_env.filters["when"] = when

@@ -41,6 +41,8 @@ class RequestContext:
     ip: str | None = None
     user_agent: str | None = None
     mfa_enabled: bool = False
+    locale: str = "en"
+    timezone: str = "UTC"
 
     @property
     def is_authenticated(self) -> bool:

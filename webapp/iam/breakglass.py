@@ -71,12 +71,14 @@ async def request_activation(
 async def _email_approvers(session: AsyncSession, ctx: RequestContext, role_name: str, reason: str, minutes: int,
                            base_url: str) -> None:
     """An emergency waits on a second person: tell everyone whose main role may approve."""
+    from webapp.identity.profile import wants_email
     from webapp.mail.service import queue_email
     from webapp.organizations.queries import list_members
 
     granting = {r.id for r in await queries.list_roles(session, ctx.org_id) if Perm.BREAKGLASS_APPROVE in r.permissions}
     for member in await list_members(session, ctx.org_id):
-        if member.role_id in granting and member.user_id != ctx.user_id:
+        if (member.role_id in granting and member.user_id != ctx.user_id and member.active
+                and wants_email(member.email_preferences, "approval_requests")):
             await queue_email(session, to=member.email, template="break_glass_request", user_id=member.user_id,
                               requester=ctx.user_name or "A member", org_name=ctx.org_name or "", role_name=role_name,
                               reason=reason, minutes=minutes, link=f"{base_url}/o/{ctx.org_slug}/break-glass")

@@ -1,6 +1,6 @@
 """Sign-in, sign-up and account-recovery forms."""
 from email_validator import EmailNotValidError, validate_email
-from wtforms import EmailField, Form, HiddenField, PasswordField, StringField
+from wtforms import BooleanField, EmailField, Form, HiddenField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp, ValidationError
 
 PASSWORD_LENGTH = Length(min=8, max=128, message="Use at least 8 characters (and at most 128).")
@@ -83,3 +83,39 @@ class PasswordConfirmForm(Form):
     """Re-authentication before a sensitive change."""
 
     password = PasswordField("Current password", validators=[DataRequired(), Length(max=128)])
+
+
+class ProfileForm(Form):
+    """Name, locale and time zone; `version` catches an edit made elsewhere meanwhile."""
+
+    version = HiddenField()
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    locale = SelectField("Date and time format")
+    timezone = SelectField("Time zone")
+
+
+class EmailChangeForm(Form):
+    """A new address (confirmed by a link sent to it) and the current password."""
+
+    email = EmailField("New email address", validators=[DataRequired(), Length(max=254), real_email])
+    current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=128)])
+    end_other_sessions = BooleanField("Sign out my other sessions", default=False)
+
+
+class PasswordChangeForm(Form):
+    """Current password, the new one twice, and whether other sessions end."""
+
+    current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=128)])
+    password = PasswordField("New password", validators=[DataRequired(), PASSWORD_LENGTH])
+    confirm = PasswordField("Repeat the new password",
+                            validators=[DataRequired(), EqualTo("password", message="The two passwords differ.")])
+    end_other_sessions = BooleanField("Sign out my other sessions", default=True)
+
+
+class DeactivateForm(Form):
+    """The password again before the account stops."""
+
+    current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=128)])
+    reason = TextAreaField("Why are you leaving? (optional)", validators=[Optional(), Length(max=2000)])
+    confirm = BooleanField("I understand that I will be signed out everywhere and my API keys will be deleted.",
+                           validators=[DataRequired(message="Tick the box to confirm.")])

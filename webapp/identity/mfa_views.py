@@ -7,15 +7,14 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from quart import Blueprint, current_app, flash, g, redirect, request, url_for
 from quart_auth import AuthUser, login_user
 
-from webapp.core.errors import ValidationError
+from webapp.core.errors import RateLimited, Unauthorized, ValidationError
 from webapp.core.forms import raise_for_form, read_form, show_errors
 from webapp.core.htmx import render
 from webapp.core.permissions import public, requires
 from webapp.core.transaction import commit, db_session
-from webapp.identity import mfa, service
+from webapp.identity import mfa, service, signin
 from webapp.identity.forms import MfaChallengeForm, MfaDisableForm, MfaEnableForm, PasswordConfirmForm
 from webapp.identity.queries import get_user
-from webapp.identity.throttle import account_key
 
 bp = Blueprint("mfa", __name__)
 
@@ -67,20 +66,17 @@ async def challenge_submit():
     form = await read_form(MfaChallengeForm)
     if not form.validate():
         return await render("identity/mfa_challenge.html", form=form, status=422)
-    session, throttle = db_session(), current_app.extensions["closedloop"]["throttle"]
+    session = db_session()
     user = await get_user(session, pending["u"])
-    account, ip = account_key(user.email), g.ctx.ip or "unknown"
-    verdict = await throttle.check(account, ip)
-    if not verdict.allowed:
-        response = await render("identity/mfa_challenge.html", form=form, status=429,
-                                error="Too many wrong codes. Wait a few minutes and sign in again.")
-        response.headers["Retry-After"] = str(verdict.retry_after)
+    try:
+        await signin.check_second_factor(session, g.ctx, user, form.code.data)
+    except (RateLimited, Unauthorized) as exc:
+        message = ("Too many wrong codes. Wait a few minutes and sign in again." if isinstance(exc, RateLimited)
+                   else exc.message)
+        response = await render("identity/mfa_challenge.html", form=form, status=exc.status_code, error=message)
+        if isinstance(exc, RateLimited):
+            response.headers["Retry-After"] = str(exc.retry_after)
         return response
-    if not await mfa.verify_second_factor(session, g.ctx, user, secret_key=_settings().secret_key, code=form.code.data):
-        await throttle.record_failure(account, ip)
-        await commit(session)  # keep the failure's security event
-        return await render("identity/mfa_challenge.html", form=form, status=401,
-                            error="That code does not match. Use the current code from your app, or a recovery code.")
     token, _ = await service.start_session(session, g.ctx, user,
                                            absolute=timedelta(hours=_settings().session_absolute_hours))
     login_user(AuthUser(token))

@@ -9,8 +9,10 @@ from quart_auth import current_user, logout_user
 from webapp.core.errors import NotFound, Unauthorized
 from webapp.core.tenancy import remember_scope, scope_session
 from webapp.core.transaction import commit, db_session
-from webapp.identity import service
+from webapp.identity import bearer, service
 from webapp.identity.queries import find_session_principal
+from webapp.organizations.context import enter_org
+from webapp.organizations.queries import enter_membership
 
 
 async def resolve_principal() -> None:
@@ -40,26 +42,54 @@ async def resolve_principal() -> None:
     ctx.user_id, ctx.session_id = principal.user_id, principal.session_id
     ctx.user_email, ctx.user_name = principal.email, principal.name
     ctx.mfa_enabled = principal.mfa_enabled
+    ctx.locale, ctx.timezone = principal.locale, principal.timezone
     await service.touch_session(session, principal)
     remember_scope(session, user_id=principal.user_id)  # already set by the lookup query
 
 
 async def _resolve_bearer(header: str) -> None:
-    """`Authorization: Bearer cl_live_...` (API key) for the JSON API; the key names its organization."""
+    """`Authorization: Bearer` with an access token or an API key, for the JSON API; both name their organization."""
     from webapp.apikeys import service as apikeys
-    from webapp.identity.enums import UserStatus
-    from webapp.identity.queries import get_user
-    from webapp.organizations.context import enter_org
-    from webapp.organizations.queries import enter_membership
 
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("Send credentials as `Authorization: Bearer <API key>`.")
+        raise Unauthorized("Send credentials as `Authorization: Bearer <access token or API key>`.")
     if not request.path.startswith("/api/"):
         raise Unauthorized("Bearer credentials work on the JSON API (/api/v1) only.")
-    if not apikeys.looks_like_key(token):
+    if token.startswith(bearer.ACCESS_PREFIX):
+        await _resolve_access_token(token)
+    elif apikeys.looks_like_key(token):
+        await _resolve_api_key(token)
+    else:
         raise Unauthorized("This bearer token is not valid.")
+
+
+async def _resolve_access_token(token: str) -> None:
+    """An access token from POST /api/v1/auth/login: its session's user, inside the session's organization."""
+    session, ctx = db_session(), g.ctx
+    principal = await bearer.find_access_principal(session, token)
+    if principal is None:
+        raise Unauthorized("This access token is not valid: it expired or was revoked. Refresh it or log in again.",
+                           {"refresh": True})
+    ctx.user_id, ctx.session_id = principal.user_id, principal.session_id
+    ctx.user_email, ctx.user_name, ctx.mfa_enabled = principal.email, principal.name, principal.mfa_enabled
+    ctx.locale, ctx.timezone = principal.locale, principal.timezone
+    await service.touch_session(session, principal)
+    membership = await enter_membership(session, user_id=principal.user_id, org_id=principal.organization_id)
+    if membership is None:
+        raise Unauthorized("You are no longer a member of the organization this token was issued for.")
+    enter_org(ctx, membership)
+    ctx.bound_org_id = principal.organization_id
+    remember_scope(session, org_id=principal.organization_id, user_id=principal.user_id)
+
+
+async def _resolve_api_key(token: str) -> None:
+    """`cl_live_...`: the key's owner, inside the key's organization, with the key's scopes."""
+    from webapp.apikeys import service as apikeys
+    from webapp.identity.enums import UserStatus
+    from webapp.identity.queries import get_user
+
     session, ctx = db_session(), g.ctx
     key = await apikeys.authenticate_key(session, ctx, token)
     if key is None:
@@ -73,6 +103,7 @@ async def _resolve_bearer(header: str) -> None:
         raise Unauthorized("The owner of this API key can no longer sign in.")
     ctx.user_id, ctx.user_email, ctx.user_name = user.id, user.email, user.name
     ctx.mfa_enabled = user.mfa_enabled_at is not None
+    ctx.locale, ctx.timezone = user.locale, user.timezone
     ctx.api_key_id = key.id
     enter_org(ctx, await enter_membership(session, user_id=user.id, org_id=key.org_id))
     ctx.permissions &= key.permissions  # a key never does more than its owner may do today

@@ -54,6 +54,8 @@ class SessionPrincipal:
     revoked_at: datetime | None
     user_status: UserStatus
     mfa_enabled: bool
+    locale: str
+    timezone: str
 
 
 # built once: this runs on every signed-in request, and building a statement costs more than running it
@@ -62,7 +64,7 @@ _PRINCIPAL = (
         set_scope_column("user_id", AuthSession.user_id),
         AuthSession.id, AuthSession.user_id, User.email, User.name, User.is_platform_admin,
         AuthSession.last_seen_at, AuthSession.expires_at, AuthSession.revoked_at, User.status,
-        User.mfa_enabled_at.is_not(None),
+        User.mfa_enabled_at.is_not(None), User.locale, User.timezone,
     )
     .join(User, User.id == AuthSession.user_id)
     .where(AuthSession.token_hash == bindparam("token_hash"), User.deleted_at.is_(None))

@@ -180,3 +180,18 @@ async def revoke_user_sessions(
         await record_event(session, ctx, SecurityEventType.SESSION_REVOKED, user_id=user_id, organization_id=None,
                            metadata={"count": result.rowcount, "reason": reason, "kept": keep})
     return result.rowcount
+
+
+async def revoke_org_sessions(
+    session: AsyncSession, ctx: RequestContext | None, user_id: uuid.UUID, org_id: uuid.UUID, *, reason: str,
+) -> int:
+    """End a user's JSON logins bound to one organization (they left it); the number ended."""
+    result = await session.execute(
+        update(AuthSession)
+        .where(AuthSession.user_id == user_id, AuthSession.organization_id == org_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=_now(), revoked_reason=reason)
+    )
+    if result.rowcount:
+        await record_event(session, ctx, SecurityEventType.SESSION_REVOKED, user_id=user_id, organization_id=None,
+                           metadata={"count": result.rowcount, "reason": reason, "organization_id": org_id})
+    return result.rowcount

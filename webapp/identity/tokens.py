@@ -18,6 +18,7 @@ LIFETIMES = {
     TokenPurpose.VERIFY_EMAIL: timedelta(hours=24),
     TokenPurpose.RESET_PASSWORD: timedelta(minutes=30),  # platform reference: 30-60 min
     TokenPurpose.UNLOCK_ACCOUNT: timedelta(hours=1),
+    TokenPurpose.CHANGE_EMAIL: timedelta(hours=24),
 }
 
 

@@ -14,15 +14,13 @@ from webapp.core.forms import form_errors, read_form, show_errors
 from webapp.core.htmx import render, wants_json
 from webapp.core.ids import parse_id
 from webapp.core.permissions import public, requires
-from webapp.core.transaction import after_commit, commit, db_session
-from webapp.identity import accounts, service
+from webapp.core.transaction import after_commit, db_session
+from webapp.identity import accounts, service, signin
 from webapp.identity.forms import ForgotPasswordForm, LoginForm, ResetPasswordForm, SignUpForm, TokenForm
 from webapp.identity.mfa_views import start_challenge
 from webapp.identity.queries import describe_device, get_user, list_live_sessions
 from webapp.identity.throttle import account_key
 from webapp.organizations.queries import list_memberships
-from webapp.security.enums import SecurityEventType, Severity
-from webapp.security.service import record_event
 
 bp = Blueprint("identity", __name__)
 
@@ -63,48 +61,22 @@ async def login_submit():
     form = await read_form(LoginForm)
     if not form.validate():
         return await render("identity/login.html", form=form, status=422, errors=form_errors(form))
-    state = current_app.extensions["closedloop"]
-    settings, throttle, session = state["settings"], state["throttle"], db_session()
-    account, ip = account_key(form.email.data), g.ctx.ip or "unknown"
-    verdict = await throttle.check(account, ip)
-    if not verdict.allowed:
-        await record_event(session, g.ctx, SecurityEventType.LOGIN_THROTTLED, severity=Severity.WARNING,
-                           organization_id=None, metadata={"reason": verdict.reason})
-        await commit(session)
-        return await _login_refused(form, 429, _THROTTLED[verdict.reason].format(
-            minutes=math.ceil(verdict.retry_after / 60)), retry_after=verdict.retry_after)
+    settings, session = current_app.extensions["closedloop"]["settings"], db_session()
     try:
-        user = await service.authenticate(session, g.ctx, email=form.email.data, password=form.password.data)
-    except Unauthorized as exc:
-        if await throttle.record_failure(account, ip):
-            await accounts.notify_lock(session, g.ctx, form.email.data, base_url=settings.base_url,
-                                       minutes=settings.login_lock_minutes)
-        await commit(session)  # the failure's security event must survive the 401's rollback
-        return await _login_refused(form, 401, exc.message)
-    await throttle.record_success(account, ip)
+        user = await signin.check_password(session, g.ctx, form.email.data, form.password.data)
+    except (RateLimited, Unauthorized) as exc:
+        if wants_json():
+            raise
+        response = await render("identity/login.html", form=form, status=exc.status_code, login_error=exc.message)
+        if isinstance(exc, RateLimited):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     if user.mfa_enabled_at is not None:  # the password was right; the session waits for the second factor
         return start_challenge(redirect(url_for("mfa.challenge"), 303), user.id, _safe_next(form.next.data))
     token, _ = await service.start_session(session, g.ctx, user, absolute=timedelta(hours=settings.session_absolute_hours))
     login_user(AuthUser(token))
     await flash(f"Welcome back, {user.name}.", "success")
     return redirect(_safe_next(form.next.data) or url_for("identity.landing"), 303)
-
-
-_THROTTLED = {
-    "account_locked": "Too many failed sign-ins to this account: it is locked for about {minutes} min. "
-                      "The owner was emailed a link to unlock it now.",
-    "account_ip": "Too many failed sign-ins from here. Try again in about {minutes} min, or reset your password.",
-    "ip": "Too many failed sign-ins from your network. Try again in about {minutes} min.",
-}
-
-
-async def _login_refused(form: LoginForm, status: int, message: str, retry_after: int | None = None):
-    if wants_json():
-        raise RateLimited(retry_after, message) if retry_after else Unauthorized(message)
-    response = await render("identity/login.html", form=form, status=status, login_error=message)
-    if retry_after:
-        response.headers["Retry-After"] = str(retry_after)
-    return response
 
 
 @bp.post("/logout")

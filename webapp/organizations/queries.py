@@ -13,6 +13,8 @@ from webapp.core.tenancy import set_scope_column
 from webapp.iam import queries as iam_queries
 from webapp.iam.models import Role
 from webapp.identity.models import User
+from webapp.core.permissions import SystemRole
+from webapp.identity.enums import UserStatus
 from webapp.organizations.enums import OrgStatus
 from webapp.organizations.models import Invitation, Membership, Organization
 
@@ -106,6 +108,26 @@ async def list_memberships(session: AsyncSession, user_id: uuid.UUID) -> list[Or
     return [OrgMembership(*row) for row in (await session.execute(stmt)).all()]
 
 
+async def sole_owner_orgs(session: AsyncSession, user_id: uuid.UUID) -> list[OrgMembership]:
+    """Organizations where the user is the only owner (leaving or deactivating would orphan them).
+
+    Counting other owners needs each organization's scope in turn; the caller's scope is restored.
+    """
+    from webapp.core.tenancy import scope_session
+
+    saved = session.info.get("org_id"), session.info.get("user_id")
+    orphaned = []
+    for membership in await list_memberships(session, user_id):
+        if membership.role != SystemRole.OWNER:
+            continue
+        await scope_session(session, org_id=membership.org_id, user_id=user_id)
+        owner = await iam_queries.find_role_by_key(session, membership.org_id, SystemRole.OWNER)
+        if await iam_queries.count_holders(session, membership.org_id, owner.id, exclude_user=user_id) == 0:
+            orphaned.append(membership)
+    await scope_session(session, org_id=saved[0], user_id=saved[1])
+    return orphaned
+
+
 async def find_org_by_slug(session: AsyncSession, slug: str) -> Organization | None:
     """A live organization by slug, if visible under the current RLS scope."""
     stmt = select(Organization).where(Organization.slug == slug, Organization.deleted_at.is_(None))
@@ -125,12 +147,15 @@ class MemberRow:
     role_name: str = ""
     version: int = 1
     mfa_enabled: bool = False
+    active: bool = True  # False once the person deactivated their account
+    email_preferences: dict | None = None
 
 
 def _members_select(org_id: uuid.UUID):
     return (
         select(User.id, User.name, User.email, Role.key, Membership.created_at, Role.id, Role.name,
-               Membership.version, User.mfa_enabled_at.is_not(None))
+               Membership.version, User.mfa_enabled_at.is_not(None), User.status == UserStatus.ACTIVE,
+               User.email_preferences)
         .join(Membership, Membership.user_id == User.id)
         .join(Role, Role.id == Membership.role_id)
         .where(Membership.organization_id == org_id, Membership.deleted_at.is_(None), User.deleted_at.is_(None))

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from webapp.core import audit
 from webapp.core.ids import new_id
 from webapp.core.tenancy import RequestContext
-from webapp.privacy.enums import SubjectRequestType
+from webapp.privacy.enums import SubjectRequestStatus, SubjectRequestType
 from webapp.privacy.models import PrivacySubjectRequest
 
 RESPONSE_DEADLINE = timedelta(days=30)  # GDPR Art. 12(3): without undue delay, within one month
@@ -21,6 +21,7 @@ async def record_subject_request(
     """Log a request with its response deadline; audited."""
     now = datetime.now(UTC)
     row = PrivacySubjectRequest(id=new_id(), user_id=user_id, subject_email=email, request_type=request_type,
+                                status=SubjectRequestStatus.PENDING,
                                 reason=(reason or "").strip()[:2000] or None, requested_at=now,
                                 due_at=now + RESPONSE_DEADLINE)
     session.add(row)

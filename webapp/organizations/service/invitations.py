@@ -19,6 +19,7 @@ from webapp.iam import queries as iam_queries
 from webapp.iam import service as iam
 from webapp.iam.catalog import role_permissions
 from webapp.identity import service as identity
+from webapp.identity.enums import UserStatus
 from webapp.identity.models import User
 from webapp.identity.queries import find_user_by_email, token_digest
 from webapp.mail.service import queue_email
@@ -195,4 +196,18 @@ async def accept_invitation(
     await session.flush()
     await audit.record(session, acting, "invitation.accept", entity_type="invitation", entity_id=invitation.id,
                        after={"email": invitation.email, "user_id": user.id})
+    await _tell_inviter(session, invitation, user, view)
     return user, view
+
+
+async def _tell_inviter(session: AsyncSession, invitation: Invitation, user: User, view: InvitationView) -> None:
+    """The inviter hears that their invitation was accepted, unless they turned that email off."""
+    from webapp.identity.profile import wants_email
+
+    inviter = await session.get(User, invitation.invited_by) if invitation.invited_by else None
+    if inviter is None or inviter.status != UserStatus.ACTIVE or inviter.id == user.id:
+        return
+    if wants_email(inviter.email_preferences, "invitation_accepted"):
+        await queue_email(session, to=inviter.email, template="invitation_accepted", user_id=inviter.id,
+                          name=inviter.name, member=user.name, member_email=user.email, org_name=view.org_name,
+                          role_name=view.role_name)

@@ -58,6 +58,7 @@ async def remove_member(session: AsyncSession, ctx: RequestContext, user_id: uui
     """Remove a member: membership soft-deleted; their assignments, API keys and break-glass end with it."""
     from webapp.apikeys import service as apikeys
     from webapp.iam import breakglass
+    from webapp.identity import service as identity
 
     membership = await get_live_membership(session, ctx.org_id, user_id, lock=True)
     role = await iam_queries.get_role(session, ctx.org_id, membership.role_id)
@@ -68,6 +69,7 @@ async def remove_member(session: AsyncSession, ctx: RequestContext, user_id: uui
         "assignments": await iam.revoke_member_assignments(session, ctx, membership.id),
         "api_keys": await apikeys.delete_member_keys(session, ctx, membership.id),
         "break_glass": await breakglass.end_member_activations(session, ctx, membership.id),
+        "api_sessions": await identity.revoke_org_sessions(session, ctx, user_id, ctx.org_id, reason="membership_removed"),
     }
     await audit.record(session, ctx, "membership.remove", entity_type="membership", entity_id=membership.id,
                        before={"user_id": user_id, "role": role.key}, metadata={"ended": ended})

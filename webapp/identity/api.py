@@ -1,0 +1,247 @@
+"""JSON API: login with bearer tokens, refresh, logout, email links, sessions, and the caller's own account."""
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from quart import Blueprint, current_app, g
+from quart_schema import document_request, validate_response
+
+from webapp.core.errors import Forbidden, NotFound, Unauthorized, ValidationError
+from webapp.core.forms import csrf_exempt, parse_body
+from webapp.core.ids import parse_id
+from webapp.core.permissions import public, requires
+from webapp.core.tenancy import scope_session
+from webapp.core.transaction import commit, db_session
+from webapp.identity import accounts, bearer, profile, service, signin
+from webapp.identity.queries import describe_device, get_user, list_live_sessions
+from webapp.identity.schemas import (
+    EmailPreferencesIn,
+    LoginIn,
+    MeDeleteIn,
+    MeOut,
+    MePatch,
+    PasswordChangeIn,
+    RefreshIn,
+    ResetPasswordIn,
+    SessionOut,
+    TokenIn,
+    TokensOut,
+)
+from webapp.organizations.context import enter_org
+from webapp.organizations.queries import find_membership
+
+bp = Blueprint("identity_api", __name__, url_prefix="/api/v1")
+
+
+def _settings():
+    return current_app.extensions["closedloop"]["settings"]
+
+
+def _ttls() -> dict:
+    settings = _settings()
+    return {"access_ttl": timedelta(minutes=settings.access_token_minutes),
+            "refresh_ttl": timedelta(days=settings.refresh_token_days)}
+
+
+def _tokens_out(pair: bearer.TokenPair) -> dict:
+    now = datetime.now(UTC)
+    return TokensOut(access_token=pair.access_token, expires_in=int((pair.access_expires_at - now).total_seconds()),
+                     refresh_token=pair.refresh_token,
+                     refresh_expires_in=int((pair.refresh_expires_at - now).total_seconds()),
+                     session_id=str(pair.session_id), organization_id=str(pair.organization_id)).model_dump()
+
+
+def _personal() -> None:
+    """Account routes act as the person: an API key (an organization's automation) may not use them."""
+    if g.ctx.api_key_id is not None:
+        raise Forbidden("API keys act inside their organization only; use a login's access token for account routes.")
+
+
+@bp.post("/auth/login")
+@public
+@csrf_exempt  # answers with tokens in the body and sets no cookie, so there is no session to forge a request with
+@document_request(LoginIn)
+async def login():
+    """Email + password (+ TOTP) for one organization → access and refresh tokens bound to it."""
+    data = await parse_body(LoginIn)
+    session, ctx = db_session(), g.ctx
+    user = await signin.check_password(session, ctx, data.email, data.password)
+    if user.mfa_enabled_at is not None:
+        if not data.totp:
+            raise Unauthorized("This account uses two-factor authentication: send `totp` with a current code.",
+                               {"mfa_required": True})
+        await signin.check_second_factor(session, ctx, user, data.totp)
+    await scope_session(session, user_id=user.id)
+    org_id = parse_id(data.organization)
+    membership = await find_membership(session, user_id=user.id, org_id=org_id,
+                                       slug=None if org_id else data.organization.strip().lower())
+    if membership is None:
+        raise Forbidden("You are not a member of that organization.", {"fields": {"organization": ["Not a member."]}})
+    ctx.mfa_enabled = user.mfa_enabled_at is not None
+    enter_org(ctx, membership)  # suspended, or requires two-factor the account does not have: 403
+    pair = await bearer.start_api_session(session, ctx, user, org_id=membership.org_id,
+                                          absolute=timedelta(days=_settings().refresh_token_days), **_ttls())
+    return _tokens_out(pair), 201
+
+
+@bp.post("/auth/refresh")
+@public
+@csrf_exempt
+@document_request(RefreshIn)
+async def refresh():
+    """A new token pair for a refresh token, which then stops working; reusing it revokes the whole login."""
+    data = await parse_body(RefreshIn)
+    session = db_session()
+    try:
+        pair = await bearer.refresh(session, g.ctx, data.refresh_token, **_ttls())
+    except bearer.RefreshReused:
+        await commit(session)  # the revocation and its security event must survive the 401
+        raise
+    return _tokens_out(pair)
+
+
+@bp.post("/auth/logout")
+@requires()
+async def logout():
+    """End the calling login (its access and refresh tokens, or the browser session): 204."""
+    _personal()
+    await service.revoke_session(db_session(), g.ctx, g.ctx.session_id, reason="logout")
+    return "", 204
+
+
+@bp.post("/auth/verify-email")
+@public
+@csrf_exempt
+@document_request(TokenIn)
+async def verify_email():
+    """Confirm an address with the token from the emailed link (single use): 204."""
+    data = await parse_body(TokenIn)
+    await accounts.verify_email(db_session(), g.ctx, data.token)
+    return "", 204
+
+
+@bp.post("/auth/reset-password")
+@public
+@csrf_exempt
+@document_request(ResetPasswordIn)
+async def reset_password():
+    """`{email}` → 202, a link is emailed if the account exists; `{token, password}` → 204, every session ends."""
+    data = await parse_body(ResetPasswordIn)
+    session = db_session()
+    if data.token:
+        if not data.password:
+            raise ValidationError.field("password", "Send the new password with the token.")
+        await accounts.reset_password(session, g.ctx, data.token, data.password)
+        return "", 204
+    if not data.email:
+        raise ValidationError.field("email", "Send `email` to get a link, or `token` and `password` to use one.")
+    email = service.normalize_email(data.email)
+    await accounts.request_password_reset(session, g.ctx, email, base_url=_settings().base_url)
+    return {"message": "If an account uses this address, a reset link is on its way."}, 202
+
+
+def _session_out(row) -> dict:
+    return SessionOut(id=str(row.id), kind=row.kind.value, device=describe_device(row.user_agent),
+                      ip=str(row.ip) if row.ip else None, created_at=row.created_at, last_seen_at=row.last_seen_at,
+                      expires_at=row.expires_at,
+                      organization_id=str(row.organization_id) if row.organization_id else None,
+                      current=row.id == g.ctx.session_id).model_dump(mode="json")
+
+
+@bp.get("/auth/sessions")
+@requires()
+async def sessions():
+    """The caller's live sessions (browser and JSON logins), most recent first."""
+    _personal()
+    rows = await list_live_sessions(db_session(), g.ctx.user_id)
+    return {"items": [_session_out(r) for r in rows]}
+
+
+@bp.delete("/auth/sessions/<uuid:session_id>")
+@requires()
+async def end_session(session_id: uuid.UUID):
+    """End one of the caller's sessions: 204; someone else's or an ended one: 404."""
+    _personal()
+    if not await service.revoke_own_session(db_session(), g.ctx, session_id):
+        raise NotFound("No such session.")
+    return "", 204
+
+
+async def me_out(user) -> dict:
+    """The caller's account as JSON."""
+    pending = await profile.pending_email_change(db_session(), user.id)
+    return MeOut(id=str(user.id), email=user.email, email_verified=user.email_verified_at is not None,
+                 pending_email=pending, name=user.name, locale=user.locale, timezone=user.timezone,
+                 mfa_enabled=user.mfa_enabled_at is not None,
+                 email_preferences=profile.email_preferences(user.email_preferences), created_at=user.created_at,
+                 version=user.version).model_dump(mode="json")
+
+
+@bp.get("/me")
+@requires()
+@validate_response(MeOut)
+async def me():
+    """The caller's own account."""
+    _personal()
+    return await me_out(await get_user(db_session(), g.ctx.user_id))
+
+
+@bp.patch("/me")
+@requires()
+@document_request(MePatch)
+async def update_me():
+    """Name, locale, time zone (409 on a stale `version`); a new `email` needs `current_password` and is confirmed by link."""
+    _personal()
+    data = await parse_body(MePatch)
+    session = db_session()
+    user = await get_user(session, g.ctx.user_id)
+    await profile.update_profile(session, g.ctx, user, name=data.name, locale=data.locale, timezone=data.timezone,
+                                 version=data.version)
+    if data.email is not None:
+        await profile.request_email_change(session, g.ctx, user, new_email=data.email,
+                                           current_password=data.current_password or "",
+                                           base_url=_settings().base_url, end_other_sessions=data.end_other_sessions)
+    return await me_out(user)
+
+
+@bp.post("/me/password")
+@requires()
+@document_request(PasswordChangeIn)
+async def change_password():
+    """Change the password (current one required); other sessions end unless `end_other_sessions` is false: 204."""
+    _personal()
+    data = await parse_body(PasswordChangeIn)
+    session = db_session()
+    user = await get_user(session, g.ctx.user_id)
+    await profile.change_password(session, g.ctx, user, current_password=data.current_password,
+                                  new_password=data.new_password, end_other_sessions=data.end_other_sessions)
+    return "", 204
+
+
+@bp.patch("/me/preferences/email")
+@requires()
+@document_request(EmailPreferencesIn)
+async def email_preferences():
+    """Turn optional email categories on or off; answers with every category's setting."""
+    _personal()
+    data = await parse_body(EmailPreferencesIn)
+    session = db_session()
+    user = await get_user(session, g.ctx.user_id)
+    return {"preferences": await profile.set_email_preferences(session, g.ctx, user, data.preferences),
+            "always_sent": profile.ALWAYS_SENT}
+
+
+@bp.delete("/me")
+@requires()
+@document_request(MeDeleteIn)
+async def delete_me():
+    """Deactivate the account at once and record a deletion request: 202 with the request's id and due date."""
+    _personal()
+    data = await parse_body(MeDeleteIn)
+    session = db_session()
+    user = await get_user(session, g.ctx.user_id)
+    request = await profile.deactivate_account(session, g.ctx, user, current_password=data.current_password,
+                                               reason=data.reason)
+    return {"deletion_request": {"id": str(request.id), "status": request.status.value,
+                                 "due_at": request.due_at.isoformat()}}, 202

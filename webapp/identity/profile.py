@@ -1,0 +1,236 @@
+"""The signed-in user's own account: profile, email address, password, email preferences, deactivation."""
+from __future__ import annotations
+
+import functools
+import zoneinfo
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from webapp.core import audit
+from webapp.core.errors import Conflict, ValidationError
+from webapp.core.tenancy import RequestContext, scope_session
+from webapp.identity import service
+from webapp.identity.enums import TokenPurpose, UserStatus
+from webapp.identity.models import User
+from webapp.identity.passwords import hash_password_async, verify_password_async
+from webapp.identity.queries import find_user_by_email, get_user
+from webapp.identity.tokens import consume_token, issue_token
+from webapp.mail.service import queue_email
+from webapp.security.enums import SecurityEventType, Severity
+from webapp.security.service import record_event
+
+# how dates and times are written; the interface language is English for now
+LOCALES = {
+    "en": "English, ISO dates (2026-11-23 14:05)",
+    "en-US": "English, US (Nov 23, 2026 2:05 PM)",
+    "en-GB": "English, UK (23 Nov 2026 14:05)",
+}
+
+
+@dataclass(frozen=True)
+class EmailCategory:
+    """An optional kind of email a user may turn off."""
+
+    key: str
+    label: str
+    default: bool
+
+
+EMAIL_CATEGORIES = (
+    EmailCategory("approval_requests", "Break-glass requests waiting for my approval", True),
+    EmailCategory("invitation_accepted", "Someone accepted an invitation I sent", True),
+)
+ALWAYS_SENT = "Security notices (locked account, password or email changed, deactivation) and the links you ask for."
+
+
+@functools.cache
+def timezones() -> tuple[str, ...]:
+    """IANA zone names, sorted (the tz database shipped with Python or the system)."""
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
+def email_preferences(stored: dict | None) -> dict[str, bool]:
+    """Every optional category with the user's choice or its default."""
+    stored = stored or {}
+    return {c.key: bool(stored.get(c.key, c.default)) for c in EMAIL_CATEGORIES}
+
+
+def wants_email(stored: dict | None, category: str) -> bool:
+    """Whether a user with these stored preferences receives `category` emails."""
+    return email_preferences(stored)[category]
+
+
+async def _reauthenticate(user: User, password: str, field: str = "current_password") -> None:
+    if not await verify_password_async(user.password_hash, password or ""):
+        raise ValidationError.field(field, "That is not your current password.")
+
+
+def _profile_snapshot(user: User) -> dict:
+    return {"name": user.name, "locale": user.locale, "timezone": user.timezone, "version": user.version}
+
+
+async def update_profile(
+    session: AsyncSession, ctx: RequestContext, user: User, *, name: str | None = None, locale: str | None = None,
+    timezone: str | None = None, version: int | None = None,
+) -> User:
+    """Change name, locale or time zone; a stale `version` is a 409 carrying the current profile."""
+    if version is not None and version != user.version:
+        raise Conflict("Your profile was changed elsewhere first.", {"current": _profile_snapshot(user)})
+    errors: dict[str, list[str]] = {}
+    if name is not None and not (1 <= len(name.strip()) <= 120):
+        errors["name"] = ["Enter your name (at most 120 characters)."]
+    if locale is not None and locale not in LOCALES:
+        errors["locale"] = [f"Choose one of: {', '.join(LOCALES)}."]
+    if timezone is not None and timezone not in timezones():
+        errors["timezone"] = ["Choose a time zone from the list, like Europe/Berlin or UTC."]
+    if errors:
+        raise ValidationError(details={"fields": errors})
+    before = _profile_snapshot(user)
+    if name is not None:
+        user.name = name.strip()
+    if locale is not None:
+        user.locale = locale
+    if timezone is not None:
+        user.timezone = timezone
+    after = _profile_snapshot(user)
+    if after != before:
+        await session.flush()
+        await audit.record(session, ctx, "user.profile_update", entity_type="user", entity_id=user.id,
+                           before={k: v for k, v in before.items() if k != "version"},
+                           after={k: v for k, v in after.items() if k != "version"}, organization_id=None)
+    return user
+
+
+async def set_email_preferences(session: AsyncSession, ctx: RequestContext, user: User,
+                                changes: dict[str, bool]) -> dict[str, bool]:
+    """Turn optional email categories on or off; unknown categories are a 422."""
+    unknown = sorted(set(changes) - {c.key for c in EMAIL_CATEGORIES})
+    if unknown:
+        raise ValidationError.field("preferences", f"Unknown email categories: {', '.join(unknown)}.")
+    before = email_preferences(user.email_preferences)
+    user.email_preferences = {**(user.email_preferences or {}), **{k: bool(v) for k, v in changes.items()}}
+    after = email_preferences(user.email_preferences)
+    if after != before:
+        await session.flush()
+        await audit.record(session, ctx, "user.email_preferences_update", entity_type="user", entity_id=user.id,
+                           before=before, after=after, organization_id=None)
+    return after
+
+
+async def change_password(
+    session: AsyncSession, ctx: RequestContext, user: User, *, current_password: str, new_password: str,
+    end_other_sessions: bool,
+) -> int:
+    """Re-authenticate, set the new password, optionally end every other session; how many ended."""
+    await _reauthenticate(user, current_password)
+    if current_password == new_password:
+        raise ValidationError.field("password", "Choose a password different from the current one.")
+    service.validate_password(new_password, email=user.email)
+    user.password_hash = await hash_password_async(new_password)
+    ended = 0
+    if end_other_sessions:
+        ended = await service.revoke_user_sessions(session, ctx, user.id, reason="password_changed",
+                                                   keep=ctx.session_id)
+    await audit.record(session, ctx, "user.password_change", entity_type="user", entity_id=user.id,
+                       metadata={"other_sessions_ended": ended}, organization_id=None)
+    await record_event(session, ctx, SecurityEventType.PASSWORD_CHANGED, user_id=user.id, organization_id=None,
+                       metadata={"other_sessions_ended": ended})
+    await queue_email(session, to=user.email, template="password_changed", user_id=user.id, name=user.name,
+                      sessions_ended=end_other_sessions, kept_current=True)
+    return ended
+
+
+async def request_email_change(
+    session: AsyncSession, ctx: RequestContext, user: User, *, new_email: str, current_password: str,
+    base_url: str, end_other_sessions: bool,
+) -> int:
+    """Re-authenticate and email a confirmation link to the new address (the old one is told); other sessions may end."""
+    await _reauthenticate(user, current_password)
+    new_email = service.normalize_email(new_email, field="email")
+    if new_email.lower() == user.email.lower():
+        raise ValidationError.field("email", "That is already your address.")
+    if await find_user_by_email(session, new_email) is not None:
+        raise Conflict("Another account uses that address.", {"fields": {"email": ["Another account uses that address."]}})
+    raw = await issue_token(session, user.id, TokenPurpose.CHANGE_EMAIL, new_email)
+    await queue_email(session, to=new_email, template="change_email", user_id=user.id, name=user.name,
+                      new_email=new_email, link=f"{base_url}/me/email/confirm?token={raw}")
+    await queue_email(session, to=user.email, template="email_change_requested", user_id=user.id, name=user.name,
+                      new_email=new_email)
+    ended = 0
+    if end_other_sessions:
+        ended = await service.revoke_user_sessions(session, ctx, user.id, reason="email_change", keep=ctx.session_id)
+    await audit.record(session, ctx, "user.email_change_requested", entity_type="user", entity_id=user.id,
+                       after={"new_email": new_email}, metadata={"other_sessions_ended": ended}, organization_id=None)
+    await record_event(session, ctx, SecurityEventType.EMAIL_CHANGE_REQUESTED, user_id=user.id, organization_id=None,
+                       severity=Severity.WARNING, metadata={"new_email": new_email})
+    return ended
+
+
+async def pending_email_change(session: AsyncSession, user_id) -> str | None:
+    """The address a live change-of-email link was sent to, if any."""
+    from sqlalchemy import func, select
+
+    from webapp.identity.models import EmailToken
+
+    stmt = (select(EmailToken.email)
+            .where(EmailToken.user_id == user_id, EmailToken.purpose == TokenPurpose.CHANGE_EMAIL,
+                   EmailToken.used_at.is_(None), EmailToken.expires_at > func.now())
+            .order_by(EmailToken.created_at.desc()).limit(1))
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def confirm_email_change(session: AsyncSession, ctx: RequestContext, raw: str) -> User:
+    """Follow the link sent to the new address: it becomes the sign-in address, verified."""
+    token = await consume_token(session, raw, TokenPurpose.CHANGE_EMAIL)
+    user = await get_user(session, token.user_id)
+    other = await find_user_by_email(session, token.email)
+    if other is not None and other.id != user.id:
+        raise Conflict("Another account took that address in the meantime. Choose another one.")
+    old = user.email
+    user.email, user.email_verified_at = token.email, datetime.now(UTC)
+    await session.flush()
+    await audit.record(session, ctx, "user.email_change", entity_type="user", entity_id=user.id,
+                       before={"email": old}, after={"email": user.email}, organization_id=None)
+    await record_event(session, ctx, SecurityEventType.EMAIL_CHANGED, user_id=user.id, organization_id=None,
+                       severity=Severity.WARNING, metadata={"old": old, "new": user.email})
+    return user
+
+
+async def deactivate_account(
+    session: AsyncSession, ctx: RequestContext, user: User, *, current_password: str, reason: str | None = None,
+):
+    """Re-authenticate; the account stops at once (sessions end, keys are deleted) and a deletion request is recorded.
+
+    Refused while the user is the only owner of an organization: it would be left without anyone in charge.
+    """
+    from webapp.apikeys import service as apikeys
+    from webapp.organizations.queries import list_memberships, sole_owner_orgs
+    from webapp.privacy.enums import SubjectRequestType
+    from webapp.privacy.service import record_subject_request
+
+    await _reauthenticate(user, current_password)
+    orphaned = await sole_owner_orgs(session, user.id)
+    if orphaned:
+        names = ", ".join(m.name for m in orphaned)
+        raise Conflict(f"You are the only owner of {names}. Make someone else owner, or delete the organization, first.",
+                       {"organizations": [{"id": str(m.org_id), "slug": m.slug, "name": m.name} for m in orphaned]})
+    keys = 0
+    for membership in await list_memberships(session, user.id):  # API keys are only visible inside their organization
+        await scope_session(session, org_id=membership.org_id, user_id=user.id)
+        keys += await apikeys.delete_user_keys(session, user.id)
+    await scope_session(session, user_id=user.id)
+    user.status, user.deactivated_at = UserStatus.DEACTIVATED, datetime.now(UTC)
+    await session.flush()
+    ended = await service.revoke_user_sessions(session, ctx, user.id, reason="account_deactivated")
+    request = await record_subject_request(session, ctx, user_id=user.id, email=user.email,
+                                           request_type=SubjectRequestType.DELETION, reason=reason)
+    await audit.record(session, ctx, "user.deactivate", entity_type="user", entity_id=user.id,
+                       metadata={"sessions_ended": ended, "api_keys_deleted": keys, "deletion_request": request.id},
+                       organization_id=None)
+    await record_event(session, ctx, SecurityEventType.ACCOUNT_DEACTIVATED, user_id=user.id, organization_id=None,
+                       severity=Severity.WARNING)
+    await queue_email(session, to=user.email, template="account_deactivated", user_id=user.id, name=user.name,
+                      due=request.due_at.strftime("%d %B %Y"))
+    return request
