@@ -149,6 +149,7 @@ _ACCESS = (
         AuthSession.id, AuthSession.user_id, AuthSession.organization_id, User.email, User.name,
         User.mfa_enabled_at.is_not(None), AuthSession.last_seen_at, User.locale, User.timezone,
     )
+    .select_from(AuthToken)
     .join(AuthSession, AuthSession.id == AuthToken.session_id)
     .join(User, User.id == AuthSession.user_id)
     .where(
