@@ -1,7 +1,23 @@
 """Sign-in, sign-up and account-recovery forms."""
 from email_validator import EmailNotValidError, validate_email
-from wtforms import BooleanField, EmailField, Form, HiddenField, PasswordField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp, ValidationError
+from wtforms import (
+    BooleanField,
+    EmailField,
+    Form,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import (
+    DataRequired,
+    EqualTo,
+    Length,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
 PASSWORD_LENGTH = Length(min=8, max=128, message="Use at least 8 characters (and at most 128).")
 

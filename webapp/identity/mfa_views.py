@@ -13,7 +13,12 @@ from webapp.core.htmx import render
 from webapp.core.permissions import public, requires
 from webapp.core.transaction import commit, db_session
 from webapp.identity import mfa, service, signin
-from webapp.identity.forms import MfaChallengeForm, MfaDisableForm, MfaEnableForm, PasswordConfirmForm
+from webapp.identity.forms import (
+    MfaChallengeForm,
+    MfaDisableForm,
+    MfaEnableForm,
+    PasswordConfirmForm,
+)
 from webapp.identity.queries import get_user
 
 bp = Blueprint("mfa", __name__)

@@ -10,7 +10,13 @@ from webapp.core.htmx import is_htmx, render
 from webapp.core.permissions import public, requires
 from webapp.core.transaction import db_session
 from webapp.identity import profile
-from webapp.identity.forms import DeactivateForm, EmailChangeForm, PasswordChangeForm, ProfileForm, TokenForm
+from webapp.identity.forms import (
+    DeactivateForm,
+    EmailChangeForm,
+    PasswordChangeForm,
+    ProfileForm,
+    TokenForm,
+)
 from webapp.identity.queries import get_user
 
 bp = Blueprint("profile", __name__)

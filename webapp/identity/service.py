@@ -14,7 +14,12 @@ from webapp.core.ids import new_id
 from webapp.core.tenancy import RequestContext
 from webapp.identity.enums import UserStatus
 from webapp.identity.models import AuthSession, User
-from webapp.identity.passwords import hash_password_async, is_common_password, needs_rehash, verify_password_async
+from webapp.identity.passwords import (
+    hash_password_async,
+    is_common_password,
+    needs_rehash,
+    verify_password_async,
+)
 from webapp.identity.queries import SessionPrincipal, find_user_by_email, token_digest
 from webapp.security.enums import SecurityEventType, Severity
 from webapp.security.service import record_event
@@ -90,7 +95,8 @@ async def authenticate(session: AsyncSession, ctx: RequestContext, *, email: str
         raise Unauthorized("That email and password do not match an active account.")
     if needs_rehash(user.password_hash):
         user.password_hash = await hash_password_async(password)
-    user.last_login_at = _now()
+    # a Core UPDATE: signing in is not an edit of the profile, so it must not bump the version forms hold
+    await session.execute(update(User).where(User.id == user.id).values(last_login_at=_now()))
     return user
 
 

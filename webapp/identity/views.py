@@ -9,14 +9,26 @@ from datetime import timedelta
 from quart import Blueprint, current_app, flash, g, redirect, request, url_for
 from quart_auth import AuthUser, login_user, logout_user
 
-from webapp.core.errors import DomainError, NotFound, RateLimited, Unauthorized, ValidationError
+from webapp.core.errors import (
+    DomainError,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+    ValidationError,
+)
 from webapp.core.forms import form_errors, read_form, show_errors
 from webapp.core.htmx import render, wants_json
 from webapp.core.ids import parse_id
 from webapp.core.permissions import public, requires
 from webapp.core.transaction import after_commit, db_session
 from webapp.identity import accounts, service, signin
-from webapp.identity.forms import ForgotPasswordForm, LoginForm, ResetPasswordForm, SignUpForm, TokenForm
+from webapp.identity.forms import (
+    ForgotPasswordForm,
+    LoginForm,
+    ResetPasswordForm,
+    SignUpForm,
+    TokenForm,
+)
 from webapp.identity.mfa_views import start_challenge
 from webapp.identity.queries import describe_device, get_user, list_live_sessions
 from webapp.identity.throttle import account_key
