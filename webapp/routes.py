@@ -6,6 +6,7 @@ from quart import Quart
 
 def register_blueprints(app: Quart) -> None:
     """Attach every domain's HTML and JSON blueprints."""
+    from webapp.admin.views import bp as admin_views
     from webapp.apikeys.api import bp as apikeys_api
     from webapp.apikeys.views import bp as apikeys_views
     from webapp.iam.api import bp as iam_api
@@ -19,8 +20,9 @@ def register_blueprints(app: Quart) -> None:
     from webapp.ops.views import bp as ops_views
     from webapp.ops.views import platform_bp as ops_platform
     from webapp.organizations.api import bp as organizations_api
+    from webapp.organizations.api import orgs_bp as orgs_api
     from webapp.organizations.views import bp as organizations_views
 
     for blueprint in (identity_views, organizations_views, ops_views, ops_platform, ops_api, mail_views, mfa_views, profile_views,
-                      iam_views, apikeys_views, identity_api, iam_api, organizations_api, apikeys_api):
+                      iam_views, apikeys_views, admin_views, identity_api, iam_api, orgs_api, organizations_api, apikeys_api):
         app.register_blueprint(blueprint)

@@ -56,3 +56,11 @@ class Factory:
             await scope_session(session, org_id=owner.org_id, user_id=owner.id)
             await organizations.add_member(session, None, org_id=owner.org_id, user_id=user.id, role=role)
         return Member(user.id, email, PASSWORD, owner.org_id, owner.org_slug, str(role))
+
+    async def platform_admin(self) -> Member:
+        """A ClosedLoop staff account that belongs to no organization."""
+        email = f"staff-{secrets.token_hex(3)}@closedloop.test"
+        async with unit_of_work(self.maker) as session:
+            user = await identity.create_user(session, None, email=email, name="Platform Staff", password=PASSWORD,
+                                              is_platform_admin=True)
+        return Member(user.id, email, PASSWORD, None, "", "platform_admin")

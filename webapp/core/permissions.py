@@ -74,3 +74,9 @@ def requires(*perms: Perm | str) -> Callable[[Callable], Callable]:
         return wrapper
 
     return decorate
+
+
+def refuse_api_keys() -> None:
+    """Account-level routes act as the person; an API key (an organization's automation) may not use them."""
+    if g.ctx.api_key_id is not None:
+        raise Forbidden("API keys act inside their organization only; use a login's access token for this route.")

@@ -42,6 +42,8 @@ class RequestContext:
     user_agent: str | None = None
     mfa_enabled: bool = False
     locale: str = "en"
+    is_platform_admin: bool = False
+    org_status: str | None = None
     timezone: str = "UTC"
 
     @property

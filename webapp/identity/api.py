@@ -10,7 +10,7 @@ from quart_schema import document_request, validate_response
 from webapp.core.errors import Forbidden, NotFound, Unauthorized, ValidationError
 from webapp.core.forms import csrf_exempt, parse_body
 from webapp.core.ids import parse_id
-from webapp.core.permissions import public, requires
+from webapp.core.permissions import public, refuse_api_keys, requires
 from webapp.core.tenancy import scope_session
 from webapp.core.transaction import commit, db_session
 from webapp.identity import accounts, bearer, profile, service, signin
@@ -50,12 +50,6 @@ def _tokens_out(pair: bearer.TokenPair) -> dict:
                      refresh_token=pair.refresh_token,
                      refresh_expires_in=int((pair.refresh_expires_at - now).total_seconds()),
                      session_id=str(pair.session_id), organization_id=str(pair.organization_id)).model_dump()
-
-
-def _personal() -> None:
-    """Account routes act as the person: an API key (an organization's automation) may not use them."""
-    if g.ctx.api_key_id is not None:
-        raise Forbidden("API keys act inside their organization only; use a login's access token for account routes.")
 
 
 @bp.post("/auth/login")
@@ -105,7 +99,7 @@ async def refresh():
 @requires()
 async def logout():
     """End the calling login (its access and refresh tokens, or the browser session): 204."""
-    _personal()
+    refuse_api_keys()
     await service.revoke_session(db_session(), g.ctx, g.ctx.session_id, reason="logout")
     return "", 204
 
@@ -153,7 +147,7 @@ def _session_out(row) -> dict:
 @requires()
 async def sessions():
     """The caller's live sessions (browser and JSON logins), most recent first."""
-    _personal()
+    refuse_api_keys()
     rows = await list_live_sessions(db_session(), g.ctx.user_id)
     return {"items": [_session_out(r) for r in rows]}
 
@@ -162,7 +156,7 @@ async def sessions():
 @requires()
 async def end_session(session_id: uuid.UUID):
     """End one of the caller's sessions: 204; someone else's or an ended one: 404."""
-    _personal()
+    refuse_api_keys()
     if not await service.revoke_own_session(db_session(), g.ctx, session_id):
         raise NotFound("No such session.")
     return "", 204
@@ -183,7 +177,7 @@ async def me_out(user) -> dict:
 @validate_response(MeOut)
 async def me():
     """The caller's own account."""
-    _personal()
+    refuse_api_keys()
     return await me_out(await get_user(db_session(), g.ctx.user_id))
 
 
@@ -192,7 +186,7 @@ async def me():
 @document_request(MePatch)
 async def update_me():
     """Name, locale, time zone (409 on a stale `version`); a new `email` needs `current_password` and is confirmed by link."""
-    _personal()
+    refuse_api_keys()
     data = await parse_body(MePatch)
     session = db_session()
     user = await get_user(session, g.ctx.user_id)
@@ -210,7 +204,7 @@ async def update_me():
 @document_request(PasswordChangeIn)
 async def change_password():
     """Change the password (current one required); other sessions end unless `end_other_sessions` is false: 204."""
-    _personal()
+    refuse_api_keys()
     data = await parse_body(PasswordChangeIn)
     session = db_session()
     user = await get_user(session, g.ctx.user_id)
@@ -224,7 +218,7 @@ async def change_password():
 @document_request(EmailPreferencesIn)
 async def email_preferences():
     """Turn optional email categories on or off; answers with every category's setting."""
-    _personal()
+    refuse_api_keys()
     data = await parse_body(EmailPreferencesIn)
     session = db_session()
     user = await get_user(session, g.ctx.user_id)
@@ -237,7 +231,7 @@ async def email_preferences():
 @document_request(MeDeleteIn)
 async def delete_me():
     """Deactivate the account at once and record a deletion request: 202 with the request's id and due date."""
-    _personal()
+    refuse_api_keys()
     data = await parse_body(MeDeleteIn)
     session = db_session()
     user = await get_user(session, g.ctx.user_id)

@@ -55,6 +55,7 @@ class AccessPrincipal:
     last_seen_at: datetime
     locale: str
     timezone: str
+    is_platform_admin: bool
 
 
 def _now() -> datetime:
@@ -148,6 +149,7 @@ _ACCESS = (
         set_scope_column("user_id", AuthSession.user_id),
         AuthSession.id, AuthSession.user_id, AuthSession.organization_id, User.email, User.name,
         User.mfa_enabled_at.is_not(None), AuthSession.last_seen_at, User.locale, User.timezone,
+        User.is_platform_admin,
     )
     .select_from(AuthToken)
     .join(AuthSession, AuthSession.id == AuthToken.session_id)

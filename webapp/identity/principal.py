@@ -43,6 +43,7 @@ async def resolve_principal() -> None:
     ctx.user_email, ctx.user_name = principal.email, principal.name
     ctx.mfa_enabled = principal.mfa_enabled
     ctx.locale, ctx.timezone = principal.locale, principal.timezone
+    ctx.is_platform_admin = principal.is_platform_admin
     await service.touch_session(session, principal)
     remember_scope(session, user_id=principal.user_id)  # already set by the lookup query
 
@@ -75,6 +76,7 @@ async def _resolve_access_token(token: str) -> None:
     ctx.user_id, ctx.session_id = principal.user_id, principal.session_id
     ctx.user_email, ctx.user_name, ctx.mfa_enabled = principal.email, principal.name, principal.mfa_enabled
     ctx.locale, ctx.timezone = principal.locale, principal.timezone
+    ctx.is_platform_admin = principal.is_platform_admin
     await service.touch_session(session, principal)
     membership = await enter_membership(session, user_id=principal.user_id, org_id=principal.organization_id)
     if membership is None:

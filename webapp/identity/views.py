@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import math
-import re
-import secrets
 from datetime import timedelta
 
 from quart import Blueprint, current_app, flash, g, redirect, request, url_for
@@ -32,6 +30,7 @@ from webapp.identity.forms import (
 from webapp.identity.mfa_views import start_challenge
 from webapp.identity.queries import describe_device, get_user, list_live_sessions
 from webapp.identity.throttle import account_key
+from webapp.organizations import service as organizations
 from webapp.organizations.queries import list_memberships
 
 bp = Blueprint("identity", __name__)
@@ -101,11 +100,6 @@ async def logout():
     return redirect(url_for("identity.login"), 303)
 
 
-def _slugify(name: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:48].strip("-")
-    return slug or f"org-{secrets.token_hex(3)}"
-
-
 @bp.get("/signup")
 @public
 async def signup():
@@ -134,7 +128,7 @@ async def signup_submit():
     try:
         created = await accounts.sign_up(
             session, g.ctx, name=form.name.data, email=form.email.data, password=form.password.data,
-            org_name=form.org_name.data, org_slug=form.org_slug.data or _slugify(form.org_name.data),
+            org_name=form.org_name.data, org_slug=form.org_slug.data or organizations.suggest_slug(form.org_name.data),
             base_url=settings.base_url,
         )
     except DomainError as exc:

@@ -3,16 +3,73 @@ from __future__ import annotations
 
 import uuid
 
-from quart import Blueprint, current_app, g, url_for
-from quart_schema import validate_response
+from quart import Blueprint, current_app, g, request, url_for
+from quart_schema import document_request, validate_response
 
 from webapp.core.forms import parse_body, require_id
-from webapp.core.permissions import Perm, requires
+from webapp.core.permissions import Perm, refuse_api_keys, requires
 from webapp.core.transaction import db_session
 from webapp.organizations import queries, service
-from webapp.organizations.schemas import InvitationIn, InvitationOut, MemberOut, MemberPatch
+from webapp.organizations.schemas import (
+    InvitationIn,
+    InvitationOut,
+    MemberOut,
+    MemberPatch,
+    OrganizationIn,
+    OrganizationOut,
+    OrganizationPatch,
+)
 
 bp = Blueprint("organizations_api", __name__, url_prefix="/api/v1/organizations/<uuid:org_id>")
+orgs_bp = Blueprint("orgs_api", __name__, url_prefix="/api/v1/organizations")
+
+
+def org_out(org, role: str | None = None) -> dict:
+    """Organization -> response JSON."""
+    return OrganizationOut(id=str(org.id), slug=org.slug, name=org.name, status=str(org.status),
+                           require_mfa=org.require_mfa, created_at=org.created_at, version=org.version,
+                           role=role).model_dump(mode="json")
+
+
+@orgs_bp.get("")
+@requires()
+async def list_organizations():
+    """The caller's organizations; platform staff add `?scope=all` for every organization (audited)."""
+    if request.args.get("scope") == "all":
+        from webapp.admin.views import list_every_organization, staff_only
+
+        staff_only()
+        rows = await list_every_organization(status=request.args.get("status"), q=request.args.get("q"))
+        return {"items": [{"id": str(r.id), "slug": r.slug, "name": r.name, "status": str(r.status),
+                           "require_mfa": r.require_mfa, "members": r.members,
+                           "created_at": r.created_at.isoformat()} for r in rows]}
+    memberships = await queries.list_memberships(db_session(), g.ctx.user_id)
+    if g.ctx.bound_org_id is not None:  # a key or token sees the organization it is bound to
+        memberships = [m for m in memberships if m.org_id == g.ctx.bound_org_id]
+    return {"items": [{"id": str(m.org_id), "slug": m.slug, "name": m.name, "status": str(m.status),
+                       "require_mfa": m.require_mfa, "role": m.role} for m in memberships]}
+
+
+@orgs_bp.post("")
+@requires()
+@document_request(OrganizationIn)
+async def create_organization():
+    """Create an organization owned by the caller: 201 + Location (API keys may not)."""
+    refuse_api_keys()
+    data = await parse_body(OrganizationIn)
+    session = db_session()
+    org = await service.create_organization_for(session, g.ctx, name=data.name,
+                                                slug=data.slug or service.suggest_slug(data.name))
+    return org_out(org, role="owner"), 201, {"Location": url_for("organizations_api.get_organization", org_id=org.id)}
+
+
+@orgs_bp.post("/<uuid:target_id>/restore")
+@requires()
+async def restore_organization(target_id: uuid.UUID):
+    """Restore a deleted organization (its owners only; 404 otherwise, 409 when its address was taken)."""
+    refuse_api_keys()
+    org = await service.restore_organization(db_session(), g.ctx, target_id)
+    return org_out(org)
 
 
 def member_out(row: queries.MemberRow) -> MemberOut:
@@ -25,6 +82,32 @@ def member_out(row: queries.MemberRow) -> MemberOut:
 def invitation_out(row: dict) -> InvitationOut:
     """Invitation listing row -> response schema."""
     return InvitationOut(**{**row, "id": str(row["id"])})
+
+
+@bp.get("")
+@requires(Perm.ORG_READ)
+async def get_organization(org_id: uuid.UUID):
+    """One organization the caller belongs to."""
+    return org_out(await queries.get_organization(db_session(), g.ctx.org_id), role=g.ctx.role)
+
+
+@bp.patch("")
+@requires(Perm.ORG_WRITE)
+@document_request(OrganizationPatch)
+async def update_organization(org_id: uuid.UUID):
+    """Edit name, slug, require_mfa, status (active/archived); 409 with `details.current` on a stale `version`."""
+    data = await parse_body(OrganizationPatch)
+    org = await service.update_organization(db_session(), g.ctx, name=data.name, slug=data.slug,
+                                            require_mfa=data.require_mfa, status=data.status, version=data.version)
+    return org_out(org, role=g.ctx.role)
+
+
+@bp.delete("")
+@requires(Perm.ORG_DELETE)
+async def delete_organization(org_id: uuid.UUID):
+    """Soft-delete: 204; owners restore it with POST /organizations/:id/restore."""
+    await service.delete_organization(db_session(), g.ctx)
+    return "", 204
 
 
 @bp.get("/members")

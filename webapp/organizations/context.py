@@ -7,6 +7,7 @@ from datetime import datetime
 from quart import g
 
 from webapp.core.errors import Forbidden, NotFound
+from webapp.core.permissions import Perm
 from webapp.core.tenancy import remember_scope
 from webapp.core.transaction import db_session
 from webapp.iam.catalog import role_permissions
@@ -39,8 +40,13 @@ def enter_org(ctx, membership: queries.OrgMembership | None) -> None:
         raise Forbidden("This organization requires two-factor authentication. Turn it on under "
                         "Security & two-factor (/me/security), then come back.", {"action": "/me/security"})
     ctx.org_id, ctx.org_slug, ctx.org_name = membership.org_id, membership.slug, membership.name
-    ctx.role = membership.role
+    ctx.role, ctx.org_status = membership.role, membership.status
     apply_grants(ctx, membership)
+    if membership.status == OrgStatus.ARCHIVED:
+        # read-only: reading stays, and whoever may edit the organization may re-activate it
+        ctx.permissions = frozenset(p for p in ctx.permissions if p.endswith(":read") or p == Perm.ORG_WRITE)
+        ctx.mission_permissions = {m: frozenset(p for p in ps if p.endswith(":read"))
+                                   for m, ps in ctx.mission_permissions.items()}
 
 
 def apply_grants(ctx, membership: queries.OrgMembership) -> None:

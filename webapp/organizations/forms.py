@@ -1,8 +1,9 @@
-"""Invitation and member forms."""
-from wtforms import EmailField, Form, HiddenField, IntegerField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length
+"""Organization, invitation and member forms."""
+from wtforms import BooleanField, EmailField, Form, HiddenField, IntegerField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
-from webapp.identity.forms import PASSWORD_LENGTH, real_email
+from webapp.core.forms import choices
+from webapp.identity.forms import PASSWORD_LENGTH, SLUG, real_email
 
 
 class InviteForm(Form):
@@ -27,3 +28,34 @@ class AcceptNewAccountForm(Form):
     password = PasswordField("Choose a password", validators=[DataRequired(), PASSWORD_LENGTH])
     confirm = PasswordField("Repeat the password",
                             validators=[DataRequired(), EqualTo("password", message="The two passwords differ.")])
+
+
+class OrganizationForm(Form):
+    """Create an organization: a name and its address."""
+
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    slug = StringField("Address", validators=[Optional(), Length(max=48), SLUG])
+
+
+class OrganizationSettingsForm(Form):
+    """Edit the organization; `version` catches an edit made elsewhere meanwhile."""
+
+    version = HiddenField()
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    slug = StringField("Address", validators=[DataRequired(), Length(max=48), SLUG])
+    require_mfa = BooleanField("Members must use two-factor authentication")
+    archived = BooleanField("Archived (read-only)")
+
+
+class DeleteOrganizationForm(Form):
+    """Type the address to confirm."""
+
+    confirm = StringField("Type the organization's address to confirm", validators=[DataRequired(), Length(max=48)])
+
+
+class PlatformStatusForm(Form):
+    """Platform staff change an organization's status with a reason."""
+
+    status = SelectField("Status", choices=choices([("active", "Active"), ("suspended", "Suspended"),
+                                                    ("archived", "Archived")]))
+    reason = StringField("Reason", validators=[DataRequired(), Length(min=10, max=500)])

@@ -128,6 +128,71 @@ async def sole_owner_orgs(session: AsyncSession, user_id: uuid.UUID) -> list[Org
     return orphaned
 
 
+def _deleted_membership_select():
+    return (
+        select(Organization.id, Organization.slug, Organization.name, Organization.status, Role.key,
+               Organization.require_mfa, Role.name, Role.is_system, Role.permissions, Membership.id)
+        .join(Membership, Membership.organization_id == Organization.id)
+        .join(Role, Role.id == Membership.role_id)
+        .where(Organization.deleted_at.is_not(None), Membership.deleted_at.is_(None))
+    )
+
+
+async def list_deleted_memberships(session: AsyncSession, user_id: uuid.UUID) -> list[OrgMembership]:
+    """Deleted organizations the user still belongs to (their owners may restore them)."""
+    stmt = _deleted_membership_select().where(Membership.user_id == user_id).order_by(Organization.name)
+    return [OrgMembership(*row) for row in (await session.execute(stmt)).all()]
+
+
+async def find_deleted_membership(session: AsyncSession, *, user_id: uuid.UUID, org_id: uuid.UUID) -> OrgMembership | None:
+    """The user's membership in one deleted organization, or None."""
+    stmt = _deleted_membership_select().where(Membership.user_id == user_id, Organization.id == org_id)
+    row = (await session.execute(stmt)).one_or_none()
+    return OrgMembership(*row) if row else None
+
+
+async def get_organization(session: AsyncSession, org_id: uuid.UUID) -> Organization:
+    """The live organization (visible under the current scope); NotFound otherwise."""
+    stmt = select(Organization).where(Organization.id == org_id, Organization.deleted_at.is_(None))
+    org = (await session.execute(stmt)).scalar_one_or_none()
+    if org is None:
+        raise NotFound("No such organization.")
+    return org
+
+
+@dataclass(frozen=True)
+class PlatformOrgRow:
+    """One organization as platform staff see it."""
+
+    id: uuid.UUID
+    slug: str
+    name: str
+    status: OrgStatus
+    require_mfa: bool
+    created_at: object
+    deleted_at: object
+    members: int
+
+
+async def list_all_organizations(session: AsyncSession, *, status: str | None = None, q: str | None = None,
+                                 include_deleted: bool = False, limit: int = 200) -> list[PlatformOrgRow]:
+    """Every organization with its member count; only under the audited RLS bypass (platform admins)."""
+    members = (select(func.count()).select_from(Membership)
+               .where(Membership.organization_id == Organization.id, Membership.deleted_at.is_(None))
+               .scalar_subquery())
+    stmt = select(Organization.id, Organization.slug, Organization.name, Organization.status, Organization.require_mfa,
+                  Organization.created_at, Organization.deleted_at, members)
+    if not include_deleted:
+        stmt = stmt.where(Organization.deleted_at.is_(None))
+    if status:
+        stmt = stmt.where(Organization.status == status)
+    if q:
+        pattern = f"%{q.strip().lower()[:100]}%"
+        stmt = stmt.where(func.lower(Organization.name).like(pattern) | Organization.slug.like(pattern))
+    stmt = stmt.order_by(Organization.name, Organization.id).limit(limit)
+    return [PlatformOrgRow(*row) for row in (await session.execute(stmt)).all()]
+
+
 async def find_org_by_slug(session: AsyncSession, slug: str) -> Organization | None:
     """A live organization by slug, if visible under the current RLS scope."""
     stmt = select(Organization).where(Organization.slug == slug, Organization.deleted_at.is_(None))

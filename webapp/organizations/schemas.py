@@ -1,4 +1,4 @@
-"""JSON shapes of the members and invitations API."""
+"""JSON shapes of the organizations, members and invitations API."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -44,3 +44,33 @@ class InvitationOut(BaseModel):
     expired: bool
     send_count: int
     created_at: datetime
+
+
+class OrganizationIn(BaseModel):
+    """Body of POST /organizations."""
+
+    name: str = Field(max_length=200)
+    slug: str | None = Field(default=None, max_length=100)
+
+
+class OrganizationPatch(BaseModel):
+    """Body of PATCH /organizations/:id; `status` is active or archived (suspension is for platform staff)."""
+
+    version: int | None = None
+    name: str | None = Field(default=None, max_length=200)
+    slug: str | None = Field(default=None, max_length=100)
+    require_mfa: bool | None = None
+    status: str | None = Field(default=None, max_length=20)
+
+
+class OrganizationOut(BaseModel):
+    """An organization."""
+
+    id: str
+    slug: str
+    name: str
+    status: str
+    require_mfa: bool
+    created_at: datetime
+    version: int
+    role: str | None = None

@@ -15,11 +15,20 @@ from webapp.core.tenancy import scope_session
 from webapp.core.transaction import db_session
 from webapp.iam import queries as iam_queries
 from webapp.iam import service as iam
+from webapp.iam.catalog import role_permissions
 from webapp.identity import service as identity_service
 from webapp.identity.queries import find_user_by_email, get_user
 from webapp.ops import queries as ops_queries
 from webapp.organizations import queries, service
-from webapp.organizations.forms import AcceptNewAccountForm, InviteForm, RoleChangeForm
+from webapp.organizations.enums import OrgStatus
+from webapp.organizations.forms import (
+    AcceptNewAccountForm,
+    DeleteOrganizationForm,
+    InviteForm,
+    OrganizationForm,
+    OrganizationSettingsForm,
+    RoleChangeForm,
+)
 from webapp.organizations.service import invitations
 
 bp = Blueprint("organizations", __name__)
@@ -28,9 +37,123 @@ bp = Blueprint("organizations", __name__)
 @bp.get("/orgs")
 @requires()
 async def switcher():
-    """Every organization the signed-in user belongs to."""
-    memberships = await queries.list_memberships(db_session(), g.ctx.user_id)
-    return await render("organizations/switcher.html", memberships=memberships)
+    """Every organization the signed-in user belongs to, and deleted ones they may restore."""
+    session = db_session()
+    memberships = await queries.list_memberships(session, g.ctx.user_id)
+    deleted = [m for m in await queries.list_deleted_memberships(session, g.ctx.user_id)
+               if Perm.ORG_DELETE in role_permissions(m.role, m.role_is_system, m.role_permissions)]
+    return await render("organizations/switcher.html", memberships=memberships, deleted=deleted)
+
+
+@bp.get("/orgs/new")
+@requires()
+async def new_org():
+    """Start another organization (you become its owner)."""
+    return await render("organizations/new.html", form=OrganizationForm())
+
+
+@bp.post("/orgs/new")
+@requires()
+async def create_org():
+    """Create the organization with its system roles and make the caller its owner."""
+    form = await read_form(OrganizationForm)
+    if not form.validate():
+        return await render("organizations/new.html", form=form, status=422)
+    session = db_session()
+    try:
+        org = await service.create_organization_for(session, g.ctx, name=form.name.data,
+                                                    slug=form.slug.data or service.suggest_slug(form.name.data))
+    except (ValidationError, Conflict) as exc:
+        show_errors(form, exc)
+        return await render("organizations/new.html", form=form, status=exc.status_code)
+    await flash(f"{org.name} is ready. Invite your crew from the Members page.", "success")
+    return redirect(url_for("organizations.home", org_slug=org.slug), 303)
+
+
+@bp.post("/orgs/<uuid:target_id>/restore")
+@requires()
+async def restore_org(target_id: uuid.UUID):
+    """Bring back a deleted organization (its owners only)."""
+    org = await service.restore_organization(db_session(), g.ctx, target_id)
+    await flash(f"{org.name} is back.", "success")
+    return redirect(url_for("organizations.home", org_slug=org.slug), 303)
+
+
+def _settings_form(org, formdata=None) -> OrganizationSettingsForm:
+    return OrganizationSettingsForm(formdata=formdata, data=None if formdata else {
+        "version": org.version, "name": org.name, "slug": org.slug, "require_mfa": org.require_mfa,
+        "archived": org.status == OrgStatus.ARCHIVED})
+
+
+async def _settings_page(org, *, form=None, status: int = 200, conflict=None, saved: bool = False,
+                         delete_form=None, fragment: bool = False):
+    template = "organizations/_settings_form.html" if fragment else "organizations/settings.html"
+    return await render(template, org=org, form=form or _settings_form(org), conflict=conflict, saved=saved,
+                        delete_form=delete_form or DeleteOrganizationForm(), status=status)
+
+
+@bp.get("/o/<org_slug>/settings")
+@requires(Perm.ORG_READ)
+async def settings():
+    """Name, address, two-factor requirement, archive; deletion for owners."""
+    return await _settings_page(await queries.get_organization(db_session(), g.ctx.org_id))
+
+
+@bp.post("/o/<org_slug>/settings")
+@requires(Perm.ORG_WRITE)
+async def update_settings():
+    """Save the settings; htmx swaps the form, a stale one shows the saved values beside the typed ones."""
+    session = db_session()
+    org = await queries.get_organization(session, g.ctx.org_id)
+    form = _settings_form(org, await request.form)
+    status, conflict, saved = 200, None, False
+    if not form.validate():
+        status = 422
+    else:
+        try:
+            org = await service.update_organization(
+                session, g.ctx, name=form.name.data, slug=form.slug.data, require_mfa=form.require_mfa.data,
+                status=OrgStatus.ARCHIVED if form.archived.data else OrgStatus.ACTIVE,
+                version=int(form.version.data or 0) or None)
+            saved = True
+        except Conflict as exc:
+            if "current" not in exc.details:
+                show_errors(form, exc)
+                status = exc.status_code
+            else:
+                status, conflict = 409, exc.details["current"]
+                form.version.data = conflict["version"]
+        except ValidationError as exc:
+            show_errors(form, exc)
+            status = exc.status_code
+    if saved and not is_htmx():
+        await flash("Settings saved.", "success")
+        return redirect(url_for("organizations.settings", org_slug=org.slug), 303)
+    if saved and org.slug != g.ctx.org_slug:  # the page lives at the new address now
+        response = await _settings_page(org, fragment=True, saved=True)
+        response.headers["HX-Redirect"] = url_for("organizations.settings", org_slug=org.slug)
+        return response
+    if saved:
+        form = _settings_form(org)
+    return await _settings_page(org, form=form, status=status, conflict=conflict, saved=saved, fragment=is_htmx())
+
+
+@bp.post("/o/<org_slug>/delete")
+@requires(Perm.ORG_DELETE)
+async def delete_org():
+    """Soft-delete the organization; owners find it under Organizations to restore it."""
+    session = db_session()
+    org = await queries.get_organization(session, g.ctx.org_id)
+    form = await read_form(DeleteOrganizationForm)
+    try:
+        if not form.validate():
+            raise ValidationError.field("confirm", f"Type {org.slug} to confirm.")
+        await service.delete_organization(session, g.ctx, confirm_slug=form.confirm.data)
+    except ValidationError as exc:
+        show_errors(form, exc)
+        return await _settings_page(org, delete_form=form, status=422)
+    await flash(f"{org.name} was deleted. Its owners can restore it from this page.", "info")
+    return redirect(url_for("organizations.switcher"), 303)
 
 
 @bp.get("/o/<org_slug>/")

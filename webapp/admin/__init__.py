@@ -1,0 +1,1 @@
+"""Platform staff pages: every organization, across tenants, through the audited RLS bypass."""
