@@ -2,9 +2,12 @@
 
 Run as `make bench` (python -m bench.http: the module name must not shadow the stdlib when run as a script).
 (a) /health — the framework ceiling
-(b) the system-check page: authenticated, tenant-scoped, 25 rows, RLS on
-(c) the same page on raw asyncpg with the same template (bench/baseline_app.py)
-Prints req/s, p50, p99 and the ratio (b)/(c). Uses wrk (installed from Debian when missing and root).
+(b) the system-check page: authenticated, tenant-scoped, 25 rows, RLS on; (c) the same on raw asyncpg
+(d) the members page, 26 members and the role menu; (e) the same on raw asyncpg
+(f) the members JSON list with an API key; (g) the same on raw asyncpg
+(h) JSON login (argon2id verify + session and two tokens); (i) the same on raw asyncpg
+Each raw-asyncpg twin (bench/baseline_app.py) renders the same template or JSON shape.
+Prints req/s, p50, p99 and each ratio. Uses wrk (installed from Debian when missing and root).
 Not a test: nothing here asserts; the figures go into closing notes and docs/scaling.md.
 """
 from __future__ import annotations
@@ -57,9 +60,11 @@ def parse_wrk(output: str) -> dict:
             "socket_errors": errors.group(0) if errors else None}
 
 
-def run_wrk(wrk: str, url: str, seconds: int, connections: int, headers: dict[str, str]) -> dict:
+def run_wrk(wrk: str, url: str, seconds: int, connections: int, headers: dict[str, str], script: Path | None = None) -> dict:
     """One wrk run with two threads (this machine has two cores, one also serving)."""
     cmd = [wrk, "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency"]
+    if script is not None:
+        cmd += ["-s", str(script)]
     for key, value in headers.items():
         cmd += ["-H", f"{key}: {value}"]
     output = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
@@ -83,8 +88,8 @@ def wait_http(url: str, timeout: float = 30) -> None:
     raise SystemExit(f"{url} did not come up")
 
 
-async def seed(database_url_env: dict, rows: int) -> tuple[str, str, str]:
-    """An organization with `rows` finished checks; returns (email, password, slug)."""
+async def seed(database_url_env: dict, rows: int, members: int = 25) -> dict:
+    """An organization with `rows` finished checks, `members` more members and an API key."""
     from sqlalchemy import insert
 
     from webapp.core.db import make_engine, make_sessionmaker
@@ -94,7 +99,10 @@ async def seed(database_url_env: dict, rows: int) -> tuple[str, str, str]:
     from webapp.identity.service import create_user
     from webapp.ops.enums import CheckStatus
     from webapp.ops.models import SystemCheck
-    from webapp.organizations.service import create_organization
+    from webapp.apikeys.service import create_key
+    from webapp.core.tenancy import RequestContext
+    from webapp.iam.catalog import system_role_permissions
+    from webapp.organizations.service import add_member, create_organization
     from webapp.settings import load_settings
 
     settings = load_settings()
@@ -108,8 +116,15 @@ async def seed(database_url_env: dict, rows: int) -> tuple[str, str, str]:
         await session.execute(insert(SystemCheck), [
             {"id": new_id(), "organization_id": org.id, "requested_by": user.id, "status": CheckStatus.SUCCEEDED,
              "progress": 100, "steps": steps, "attempt": 1} for _ in range(rows)])
+        for i in range(members):
+            crew = await create_user(session, None, email=f"crew{i}-{slug}@example.org", name=f"Crew Member {i:02d}",
+                                     password=password)
+            await add_member(session, None, org_id=org.id, user_id=crew.id, role="crew_member")
+        ctx = RequestContext(user_id=user.id, org_id=org.id, org_slug=slug, role="owner",
+                             permissions=system_role_permissions("owner"))
+        _, api_key = await create_key(session, ctx, name="bench", permissions=["members:read"], expires_at=None)
     await engine.dispose()
-    return email, password, slug
+    return {"email": email, "password": password, "slug": slug, "org_id": str(org.id), "api_key": api_key}
 
 
 def login_cookie(base: str, email: str, password: str, cookie_name: str) -> str:
@@ -119,6 +134,17 @@ def login_cookie(base: str, email: str, password: str, cookie_name: str) -> str:
         response = http.post("/login", data={"csrf_token": token, "email": email, "password": password})
         assert response.status_code == 303, response.status_code
         return f"{cookie_name}={http.cookies[cookie_name]}"
+
+
+def _argon2_verify_ms(password: str, rounds: int = 5) -> float:
+    """CPU time of one password check with our argon2id parameters (what bounds login throughput)."""
+    from webapp.identity.passwords import hash_password, verify_password
+
+    stored = hash_password(password)
+    started = time.perf_counter()
+    for _ in range(rounds):
+        verify_password(stored, password)
+    return (time.perf_counter() - started) * 1000 / rounds
 
 
 def main() -> None:
@@ -137,7 +163,8 @@ def main() -> None:
     procs = []
     try:
         migrate()
-        email, password, slug = asyncio.run(seed(os.environ, rows=60))
+        seeded = asyncio.run(seed(os.environ, rows=60))
+        email, password, slug = seeded["email"], seeded["password"], seeded["slug"]
         env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
         app_port, base_port = 8765, 8766
         uvicorn = [sys.executable, "-m", "uvicorn", "--loop", "uvloop", "--http", "httptools", "--no-access-log",
@@ -152,27 +179,62 @@ def main() -> None:
         page = f"/o/{slug}/ops/check"
         same = httpx.get(app_url + page, headers={"Cookie": cookie}).text.count("<tr>")
         assert same == httpx.get(base_url + page, headers={"Cookie": cookie}).text.count("<tr>") > 25
-        run = lambda url, headers: run_wrk(wrk, url, args.seconds, args.connections, headers)  # noqa: E731
+        members_page = f"/o/{slug}/members"
+        assert (httpx.get(app_url + members_page, headers={"Cookie": cookie}).text.count("Crew Member")
+                == httpx.get(base_url + members_page, headers={"Cookie": cookie}).text.count("Crew Member") >= 25)
+        members_json, key_header = f"/api/v1/organizations/{seeded['org_id']}/members", {
+            "Authorization": f"Bearer {seeded['api_key']}"}
+        real_items = httpx.get(app_url + members_json, headers=key_header).json()["items"]
+        raw_items = httpx.get(base_url + members_json, headers=key_header).json()["items"]
+        assert real_items == raw_items, (real_items[:1], raw_items[:1])
+        login_script = OUT / "login.lua"
+        login_script.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = '
+                                + json.dumps(json.dumps({"email": email, "password": password, "organization": slug}))
+                                + "\n")
+        for url in (app_url, base_url):
+            assert httpx.post(url + "/api/v1/auth/login", json={"email": email, "password": password,
+                                                                "organization": slug}).status_code == 201
+        run = lambda url, headers, script=None: run_wrk(wrk, url, args.seconds, args.connections, headers, script)  # noqa: E731
         results = {
             "health": run(app_url + "/health", {}),
             "page_rls": run(app_url + page, {"Cookie": cookie}),
             "page_raw_asyncpg": run(base_url + page, {"Cookie": cookie}),
+            "members_page": run(app_url + members_page, {"Cookie": cookie}),
+            "members_page_raw": run(base_url + members_page, {"Cookie": cookie}),
+            "members_json_key": run(app_url + members_json, key_header),
+            "members_json_key_raw": run(base_url + members_json, key_header),
+            "login": run(app_url + "/api/v1/auth/login", {}, login_script),
+            "login_raw": run(base_url + "/api/v1/auth/login", {}, login_script),
         }
+        argon2_ms = _argon2_verify_ms(password)
     finally:
         for proc in procs:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(10)
         services.stop()
 
-    ratio = results["page_rls"]["rps"] / results["page_raw_asyncpg"]["rps"]
+    ratios = {
+        "check page (b)/(c)": results["page_rls"]["rps"] / results["page_raw_asyncpg"]["rps"],
+        "members page (d)/(e)": results["members_page"]["rps"] / results["members_page_raw"]["rps"],
+        "members JSON, API key (f)/(g)": results["members_json_key"]["rps"] / results["members_json_key_raw"]["rps"],
+        "JSON login (h)/(i)": results["login"]["rps"] / results["login_raw"]["rps"],
+    }
     print(f"\nClosedLoop HTTP benchmark: 1 web process, {args.connections} connections, {args.seconds} s each (wrk)\n")
-    print(f"{'target':<34}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
+    print(f"{'target':<40}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
     labels = {"health": "(a) GET /health", "page_rls": "(b) check page, 25 rows, RLS, ORM",
-              "page_raw_asyncpg": "(c) same page, raw asyncpg"}
+              "page_raw_asyncpg": "(c) same page, raw asyncpg", "members_page": "(d) members page, 26 members",
+              "members_page_raw": "(e) same page, raw asyncpg", "members_json_key": "(f) members JSON, API key",
+              "members_json_key_raw": "(g) same JSON, raw asyncpg", "login": "(h) JSON login (argon2id)",
+              "login_raw": "(i) same login, raw asyncpg"}
     for key, r in results.items():
-        print(f"{labels[key]:<34}{r['rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}{r['non_2xx']:>10}")
-    print(f"\nratio (b)/(c) = {ratio:.2f}  (target >= 0.75)   p99 (b) = {results['page_rls']['p99_ms']:.1f} ms (target < 100)")
-    (OUT / "http.json").write_text(json.dumps({"results": results, "ratio_b_over_c": ratio,
+        print(f"{labels[key]:<40}{r['rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}{r['non_2xx']:>10}")
+    print()
+    for name, value in ratios.items():
+        print(f"ratio {name:<34} = {value:.2f}   (target >= 0.75 for pages)")
+    print(f"p99 (b) = {results['page_rls']['p99_ms']:.1f} ms, (d) = {results['members_page']['p99_ms']:.1f} ms "
+          f"(target < 100); one argon2id verify = {argon2_ms:.1f} ms of CPU, so 2 cores cap logins near "
+          f"{2000 / argon2_ms:.0f}/s")
+    (OUT / "http.json").write_text(json.dumps({"results": results, "ratios": ratios, "argon2_verify_ms": argon2_ms,
                                                "connections": args.connections, "seconds": args.seconds}, indent=2))
 
 
