@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 
 from quart import Blueprint, g, url_for
-from quart_schema import validate_response
+from quart_schema import document_request, validate_response
 
 from webapp.apikeys import queries, service
 from webapp.apikeys.schemas import ApiKeyCreated, ApiKeyIn, ApiKeyOut, ApiKeyPatch
@@ -36,6 +36,7 @@ async def index(org_id: uuid.UUID):
 
 @bp.post("")
 @requires(Perm.APIKEYS_WRITE)
+@document_request(ApiKeyIn)
 async def create(org_id: uuid.UUID):
     """Create a key for the caller: 201; `key` is in this answer only."""
     data = await parse_body(ApiKeyIn)
@@ -57,6 +58,7 @@ async def show(org_id: uuid.UUID, key_id: uuid.UUID):
 @bp.patch("/<uuid:key_id>")
 @requires(Perm.APIKEYS_WRITE)
 @validate_response(ApiKeyOut)
+@document_request(ApiKeyPatch)
 async def update(org_id: uuid.UUID, key_id: uuid.UUID):
     """Rename, enable/disable, or change the expiry of a key."""
     data = await parse_body(ApiKeyPatch)

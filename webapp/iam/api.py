@@ -4,14 +4,21 @@ from __future__ import annotations
 import uuid
 
 from quart import Blueprint, g, url_for
-from quart_schema import validate_response
+from quart_schema import document_request, validate_response
 
 from webapp.core.forms import parse_body, require_id
 from webapp.core.permissions import Perm, requires
 from webapp.core.transaction import db_session
 from webapp.iam import queries, service
 from webapp.iam.catalog import PERMISSION_DESCRIPTIONS
-from webapp.iam.schemas import AssignmentIn, AssignmentOut, PermissionOut, RoleIn, RoleOut, RolePatch
+from webapp.iam.schemas import (
+    AssignmentIn,
+    AssignmentOut,
+    PermissionOut,
+    RoleIn,
+    RoleOut,
+    RolePatch,
+)
 
 bp = Blueprint("iam_api", __name__, url_prefix="/api/v1")
 ORG = "/organizations/<uuid:org_id>"
@@ -47,6 +54,7 @@ async def list_roles(org_id: uuid.UUID):
 
 @bp.post(f"{ORG}/roles")
 @requires(Perm.ROLES_WRITE)
+@document_request(RoleIn)
 async def create_role(org_id: uuid.UUID):
     """Create a custom role: 201 with Location."""
     data = await parse_body(RoleIn)
@@ -68,6 +76,7 @@ async def get_role(org_id: uuid.UUID, role_id: uuid.UUID):
 @bp.patch(f"{ORG}/roles/<uuid:role_id>")
 @requires(Perm.ROLES_WRITE)
 @validate_response(RoleOut)
+@document_request(RolePatch)
 async def update_role(org_id: uuid.UUID, role_id: uuid.UUID):
     """Change a role at `version` (409 with the current version when stale)."""
     data = await parse_body(RolePatch)
@@ -105,6 +114,7 @@ async def list_assignments(org_id: uuid.UUID):
 
 @bp.post(f"{ORG}/assignments")
 @requires(Perm.ROLES_WRITE)
+@document_request(AssignmentIn)
 async def create_assignment(org_id: uuid.UUID):
     """Grant an extra role: 201 with the assignment."""
     data = await parse_body(AssignmentIn)

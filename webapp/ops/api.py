@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 
 from quart import Blueprint, g, request, url_for
-from quart_schema import validate_response
+from quart_schema import document_request, validate_response
 
 from webapp.core.errors import BadRequest
 from webapp.core.forms import parse_body
@@ -30,6 +30,7 @@ def to_out(check: SystemCheck) -> CheckOut:
 
 @bp.post("")
 @requires(Perm.OPS_RUN)
+@document_request(CheckRequest)
 async def create(org_id: uuid.UUID):
     """Queue a system check: 201 with Location."""
     data = await parse_body(CheckRequest)

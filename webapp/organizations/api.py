@@ -129,6 +129,7 @@ async def get_member(org_id: uuid.UUID, user_id: uuid.UUID):
 @bp.patch("/members/<uuid:user_id>")
 @requires(Perm.MEMBERS_WRITE)
 @validate_response(MemberOut)
+@document_request(MemberPatch)
 async def update_member(org_id: uuid.UUID, user_id: uuid.UUID):
     """Change a member's main role (409 with the current role when `version` is stale)."""
     data = await parse_body(MemberPatch)
@@ -148,6 +149,7 @@ async def delete_member(org_id: uuid.UUID, user_id: uuid.UUID):
 @bp.post("/members")
 @bp.post("/invitations")
 @requires(Perm.MEMBERS_INVITE)
+@document_request(InvitationIn)
 async def invite(org_id: uuid.UUID):
     """Invite someone by email: 201 with the pending invitation (they join when they accept)."""
     data = await parse_body(InvitationIn)
