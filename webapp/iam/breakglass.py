@@ -75,7 +75,8 @@ async def _email_approvers(session: AsyncSession, ctx: RequestContext, role_name
     from webapp.mail.service import queue_email
     from webapp.organizations.queries import list_members
 
-    granting = {r.id for r in await queries.list_roles(session, ctx.org_id) if Perm.BREAKGLASS_APPROVE in r.permissions}
+    granting = {r.id for r in await queries.list_roles(session, ctx.org_id, with_holders=False)
+                if Perm.BREAKGLASS_APPROVE in r.permissions}
     for member in await list_members(session, ctx.org_id):
         if (member.role_id in granting and member.user_id != ctx.user_id and member.active
                 and wants_email(member.email_preferences, "approval_requests")):

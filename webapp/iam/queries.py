@@ -5,7 +5,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, distinct, func, literal_column, or_, select, union_all
+from sqlalchemy import and_, distinct, func, literal, literal_column, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.core.errors import NotFound
@@ -79,18 +79,21 @@ def holders_select(org_id: uuid.UUID):
     return union_all(live_membership_roles(org_id), assigned).subquery()
 
 
-async def list_roles(session: AsyncSession, org_id: uuid.UUID) -> list[RoleRow]:
-    """Every live role of the organization: system roles first, then custom roles by name."""
-    holders = holders_select(org_id)
-    counts = (
-        select(holders.c.role_id, func.count(distinct(holders.c.user_id)).label("n"))
-        .group_by(holders.c.role_id).subquery()
-    )
-    stmt = (
-        select(Role, func.coalesce(counts.c.n, 0))
-        .outerjoin(counts, counts.c.role_id == Role.id)
-        .where(Role.organization_id == org_id, Role.deleted_at.is_(None))
-    )
+async def list_roles(session: AsyncSession, org_id: uuid.UUID, *, with_holders: bool = True) -> list[RoleRow]:
+    """Every live role of the organization: system roles first, then custom roles by name.
+
+    `with_holders=False` skips counting holders (0 in the rows) for pages that only offer roles in a menu.
+    """
+    if with_holders:
+        holders = holders_select(org_id)
+        counts = (
+            select(holders.c.role_id, func.count(distinct(holders.c.user_id)).label("n"))
+            .group_by(holders.c.role_id).subquery()
+        )
+        stmt = select(Role, func.coalesce(counts.c.n, 0)).outerjoin(counts, counts.c.role_id == Role.id)
+    else:
+        stmt = select(Role, literal(0))
+    stmt = stmt.where(Role.organization_id == org_id, Role.deleted_at.is_(None))
     rows = (await session.execute(stmt)).all()
     result = [_role_row(role, n) for role, n in rows]
     order = {key: i for i, key in enumerate(SYSTEM_ROLES)}

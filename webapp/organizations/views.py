@@ -176,7 +176,7 @@ def _settings():
 
 async def _grantable_roles(session) -> list:
     """Roles the acting member may hand out as a main role (no escalation, owners by owners only)."""
-    roles = await iam_queries.list_roles(session, g.ctx.org_id)
+    roles = await iam_queries.list_roles(session, g.ctx.org_id, with_holders=False)
     return [r for r in roles if not r.break_glass and r.permissions <= g.ctx.permissions
             and (r.key != SystemRole.OWNER or iam.can_manage_owners(g.ctx))]
 
