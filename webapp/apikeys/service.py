@@ -16,10 +16,17 @@ from webapp.core.db import fetch_rows
 from webapp.core.errors import Conflict, Forbidden, NotFound, ValidationError
 from webapp.core.ids import new_id
 from webapp.core.permissions import Perm
-from webapp.core.tenancy import RequestContext, remember_scope, reveal_by_credential, set_scope_column
+from webapp.core.tenancy import (
+    RequestContext,
+    remember_scope,
+    reveal_by_credential,
+    set_scope_column,
+)
 from webapp.iam.catalog import unknown_permissions
 from webapp.iam.service import ensure_can_grant
-from webapp.identity.queries import token_digest  # keys carry 256 random bits: a fast hash is enough
+from webapp.identity.queries import (
+    token_digest,  # keys carry 256 random bits: a fast hash is enough
+)
 from webapp.organizations.queries import get_live_membership
 from webapp.security.enums import SecurityEventType
 from webapp.security.service import record_event

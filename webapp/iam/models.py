@@ -19,7 +19,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from webapp.core.db import Base, SoftDelete, TenantOwned, Timestamps, UUIDPrimaryKey, Versioned
+from webapp.core.db import (
+    Base,
+    SoftDelete,
+    TenantOwned,
+    Timestamps,
+    UUIDPrimaryKey,
+    Versioned,
+)
 from webapp.core.enums import pg_enum
 from webapp.iam.enums import BreakGlassStatus
 

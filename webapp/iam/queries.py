@@ -5,7 +5,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, distinct, func, literal, literal_column, or_, select, union_all
+from sqlalchemy import (
+    and_,
+    distinct,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.core.errors import NotFound

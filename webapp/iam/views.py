@@ -13,7 +13,13 @@ from webapp.core.permissions import Perm, requires
 from webapp.core.transaction import db_session
 from webapp.iam import breakglass, queries, service
 from webapp.iam.catalog import PERMISSION_DESCRIPTIONS
-from webapp.iam.forms import AssignmentForm, BreakGlassRequestForm, CapForm, ReviewForm, RoleForm
+from webapp.iam.forms import (
+    AssignmentForm,
+    BreakGlassRequestForm,
+    CapForm,
+    ReviewForm,
+    RoleForm,
+)
 from webapp.organizations import queries as org_queries
 
 bp = Blueprint("iam", __name__, url_prefix="/o/<org_slug>")

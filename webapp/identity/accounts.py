@@ -5,7 +5,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.core import audit
@@ -44,11 +43,9 @@ async def sign_up(
     organizations.validate_slug(org_slug)
     user = await service.create_user(session, ctx, email=email, name=name, password=password)
     try:
-        async with session.begin_nested():  # a taken slug must not abort the whole transaction
-            org = await organizations.create_organization(session, ctx, slug=org_slug, name=org_name, owner_id=user.id)
-    except IntegrityError as exc:
-        raise Conflict("That organization address is taken.",
-                       {"fields": {"org_slug": ["That address is taken; try another."]}}) from exc
+        org = await organizations.create_organization_for(session, ctx, slug=org_slug, name=org_name, owner_id=user.id)
+    except Conflict as exc:  # the sign-up form calls the address field org_slug
+        raise Conflict(exc.message, {"fields": {"org_slug": exc.details["fields"]["slug"]}}) from exc
     await send_verification(session, ctx, user, base_url=base_url)
     return SignUp(user, org.id, org.slug)
 

@@ -22,7 +22,7 @@ from webapp.core.errors import BadRequest, ValidationError
 from webapp.core.ids import new_id
 from webapp.core.tenancy import RequestContext
 from webapp.identity.models import MfaRecoveryCode, User
-from webapp.identity.passwords import verify_password_async
+from webapp.identity.service import check_current_password
 from webapp.security.enums import SecurityEventType, Severity
 from webapp.security.service import record_event
 
@@ -89,17 +89,12 @@ async def _new_recovery_codes(session: AsyncSession, user_id: uuid.UUID) -> list
     return codes
 
 
-async def _check_password(user: User, password: str) -> None:
-    if not await verify_password_async(user.password_hash, password or ""):
-        raise ValidationError(details={"fields": {"password": ["That is not your current password."]}})
-
-
 async def enable_mfa(
     session: AsyncSession, ctx: RequestContext, user: User, *, secret_key: str, sealed_secret: str,
     code: str, password: str,
 ) -> list[str]:
     """Turn MFA on after re-authentication and one valid code; returns the recovery codes (shown once)."""
-    await _check_password(user, password)
+    await check_current_password(user, password)
     secret = unseal(secret_key, sealed_secret, ttl=ENROLMENT_SECONDS)
     step = matching_step(secret, code, None)
     if step is None:
@@ -114,7 +109,7 @@ async def enable_mfa(
 async def disable_mfa(session: AsyncSession, ctx: RequestContext, user: User, *, secret_key: str,
                       code: str, password: str) -> None:
     """Turn MFA off after re-authentication and a valid code."""
-    await _check_password(user, password)
+    await check_current_password(user, password)
     if not await verify_second_factor(session, ctx, user, secret_key=secret_key, code=code):
         raise ValidationError(details={"fields": {"code": ["That code does not match."]}})
     user.mfa_secret = user.mfa_enabled_at = user.mfa_last_step = None
@@ -126,7 +121,7 @@ async def disable_mfa(session: AsyncSession, ctx: RequestContext, user: User, *,
 
 async def regenerate_recovery_codes(session: AsyncSession, ctx: RequestContext, user: User, *, password: str) -> list[str]:
     """Replace every recovery code (the old ones stop working)."""
-    await _check_password(user, password)
+    await check_current_password(user, password)
     codes = await _new_recovery_codes(session, user.id)
     await audit.record(session, ctx, "user.mfa_recovery_codes_regenerated", entity_type="user", entity_id=user.id,
                        organization_id=None)

@@ -14,7 +14,7 @@ from webapp.core.tenancy import RequestContext, scope_session
 from webapp.identity import service
 from webapp.identity.enums import TokenPurpose, UserStatus
 from webapp.identity.models import User
-from webapp.identity.passwords import hash_password_async, verify_password_async
+from webapp.identity.passwords import hash_password_async
 from webapp.identity.queries import find_user_by_email, get_user
 from webapp.identity.tokens import consume_token, issue_token
 from webapp.mail.service import queue_email
@@ -60,11 +60,6 @@ def email_preferences(stored: dict | None) -> dict[str, bool]:
 def wants_email(stored: dict | None, category: str) -> bool:
     """Whether a user with these stored preferences receives `category` emails."""
     return email_preferences(stored)[category]
-
-
-async def _reauthenticate(user: User, password: str, field: str = "current_password") -> None:
-    if not await verify_password_async(user.password_hash, password or ""):
-        raise ValidationError.field(field, "That is not your current password.")
 
 
 def _profile_snapshot(user: User) -> dict:
@@ -124,7 +119,7 @@ async def change_password(
     end_other_sessions: bool,
 ) -> int:
     """Re-authenticate, set the new password, optionally end every other session; how many ended."""
-    await _reauthenticate(user, current_password)
+    await service.check_current_password(user, current_password, field="current_password")
     if current_password == new_password:
         raise ValidationError.field("password", "Choose a password different from the current one.")
     service.validate_password(new_password, email=user.email)
@@ -147,7 +142,7 @@ async def request_email_change(
     base_url: str, end_other_sessions: bool,
 ) -> int:
     """Re-authenticate and email a confirmation link to the new address (the old one is told); other sessions may end."""
-    await _reauthenticate(user, current_password)
+    await service.check_current_password(user, current_password, field="current_password")
     new_email = service.normalize_email(new_email, field="email")
     if new_email.lower() == user.email.lower():
         raise ValidationError.field("email", "That is already your address.")
@@ -210,7 +205,7 @@ async def deactivate_account(
     from webapp.privacy.enums import SubjectRequestType
     from webapp.privacy.service import record_subject_request
 
-    await _reauthenticate(user, current_password)
+    await service.check_current_password(user, current_password, field="current_password")
     orphaned = await sole_owner_orgs(session, user.id)
     if orphaned:
         names = ", ".join(m.name for m in orphaned)

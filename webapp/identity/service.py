@@ -64,6 +64,12 @@ def validate_password(password: str, *, email: str = "", field: str = "password"
         raise ValidationError(details={"fields": {field: [problem]}})
 
 
+async def check_current_password(user: User, password: str, *, field: str = "password") -> None:
+    """Re-authentication before a sensitive change: a 422 on `field` when the password is not the user's."""
+    if not await verify_password_async(user.password_hash, password or ""):
+        raise ValidationError.field(field, "That is not your current password.")
+
+
 async def create_user(
     session: AsyncSession, ctx: RequestContext | None, *, email: str, name: str, password: str,
     is_platform_admin: bool = False, verified: bool = False,

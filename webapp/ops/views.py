@@ -7,7 +7,16 @@ from importlib.metadata import version as package_version
 
 from prometheus_client import generate_latest
 from prometheus_client.registry import Collector
-from quart import Blueprint, Response, current_app, g, jsonify, redirect, request, url_for
+from quart import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    request,
+    url_for,
+)
 from sqlalchemy import text
 
 from webapp.core.errors import NotFound

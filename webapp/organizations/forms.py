@@ -1,5 +1,14 @@
 """Organization, invitation and member forms."""
-from wtforms import BooleanField, EmailField, Form, HiddenField, IntegerField, PasswordField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    Form,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+)
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from webapp.core.forms import choices

@@ -9,12 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.core.db import fetch_rows
 from webapp.core.errors import NotFound
+from webapp.core.permissions import SystemRole
 from webapp.core.tenancy import set_scope_column
 from webapp.iam import queries as iam_queries
 from webapp.iam.models import Role
-from webapp.identity.models import User
-from webapp.core.permissions import SystemRole
 from webapp.identity.enums import UserStatus
+from webapp.identity.models import User
 from webapp.organizations.enums import OrgStatus
 from webapp.organizations.models import Invitation, Membership, Organization
 

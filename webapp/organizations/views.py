@@ -8,7 +8,13 @@ from quart import Blueprint, current_app, flash, g, redirect, request, url_for
 from quart_auth import AuthUser, login_user
 
 from webapp.core.errors import Conflict, ValidationError
-from webapp.core.forms import choices, raise_for_form, read_form, require_id, show_errors
+from webapp.core.forms import (
+    choices,
+    raise_for_form,
+    read_form,
+    require_id,
+    show_errors,
+)
 from webapp.core.htmx import hx_trigger, is_htmx, render
 from webapp.core.permissions import Perm, SystemRole, public, requires
 from webapp.core.tenancy import scope_session

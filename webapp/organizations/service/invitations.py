@@ -11,10 +11,22 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.core import audit
-from webapp.core.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationError
+from webapp.core.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    ValidationError,
+)
 from webapp.core.ids import new_id
 from webapp.core.permissions import SystemRole
-from webapp.core.tenancy import RequestContext, remember_scope, reveal_by_credential, scope_session, set_scope_column
+from webapp.core.tenancy import (
+    RequestContext,
+    remember_scope,
+    reveal_by_credential,
+    scope_session,
+    set_scope_column,
+)
 from webapp.iam import queries as iam_queries
 from webapp.iam import service as iam
 from webapp.iam.catalog import role_permissions

@@ -59,11 +59,12 @@ async def create_organization(
     return org
 
 
-async def create_organization_for(session: AsyncSession, ctx: RequestContext, *, name: str, slug: str) -> Organization:
-    """A new organization owned by the acting user; a taken address is a 409 on `slug`."""
+async def create_organization_for(session: AsyncSession, ctx: RequestContext, *, name: str, slug: str,
+                                  owner_id: uuid.UUID | None = None) -> Organization:
+    """A new organization owned by `owner_id` (default: the acting user); a taken address is a 409 on `slug`."""
     try:
         async with session.begin_nested():  # a taken slug must not abort the whole transaction
-            return await create_organization(session, ctx, slug=slug, name=name, owner_id=ctx.user_id)
+            return await create_organization(session, ctx, slug=slug, name=name, owner_id=owner_id or ctx.user_id)
     except IntegrityError as exc:
         raise Conflict("That organization address is taken.",
                        {"fields": {"slug": ["That address is taken; try another."]}}) from exc
