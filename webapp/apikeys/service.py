@@ -24,6 +24,8 @@ from webapp.core.tenancy import (
 )
 from webapp.iam.catalog import unknown_permissions
 from webapp.iam.service import ensure_can_grant
+from webapp.identity.enums import UserStatus
+from webapp.identity.models import User
 from webapp.identity.queries import (
     token_digest,  # keys carry 256 random bits: a fast hash is enough
 )
@@ -161,20 +163,32 @@ async def delete_user_keys(session: AsyncSession, user_id: uuid.UUID) -> int:
 
 @dataclass(frozen=True)
 class KeyPrincipal:
-    """A key that authenticated: whose, for which organization, with which scopes."""
+    """A key that authenticated: whose (with the owner's profile), for which organization, with which scopes."""
 
     id: uuid.UUID
     org_id: uuid.UUID
     user_id: uuid.UUID
     permissions: frozenset[str]
+    email: str
+    name: str
+    mfa_enabled: bool
+    locale: str
+    timezone: str
+    owner_active: bool
 
 
-# built once: runs on every API-key request; sets app.org_id and app.user_id from the key row it finds
-_BY_DIGEST = select(
-    set_scope_column("org_id", ApiKey.organization_id), set_scope_column("user_id", ApiKey.user_id),
-    ApiKey.id, ApiKey.organization_id, ApiKey.user_id, ApiKey.permissions, ApiKey.enabled, ApiKey.expires_at,
-    ApiKey.last_used_at,
-).where(ApiKey.key_hash == bindparam("digest"), ApiKey.deleted_at.is_(None))
+# built once: runs on every API-key request; sets app.org_id and app.user_id from the key row it finds and
+# brings the owner's profile along, so the request needs no second lookup of the user
+_BY_DIGEST = (
+    select(
+        set_scope_column("org_id", ApiKey.organization_id), set_scope_column("user_id", ApiKey.user_id),
+        ApiKey.id, ApiKey.organization_id, ApiKey.user_id, ApiKey.permissions, ApiKey.enabled, ApiKey.expires_at,
+        ApiKey.last_used_at, User.email, User.name, User.mfa_enabled_at.is_not(None), User.locale, User.timezone,
+        (User.status == UserStatus.ACTIVE) & User.deleted_at.is_(None),
+    )
+    .join(User, User.id == ApiKey.user_id)
+    .where(ApiKey.key_hash == bindparam("digest"), ApiKey.deleted_at.is_(None))
+)
 
 
 async def authenticate_key(session: AsyncSession, ctx: RequestContext, raw: str) -> KeyPrincipal | None:
@@ -184,7 +198,7 @@ async def authenticate_key(session: AsyncSession, ctx: RequestContext, raw: str)
     row = (await fetch_rows(session, _BY_DIGEST, {"digest": digest})).one_or_none()
     if row is None:
         return None
-    _, _, key_id, org_id, user_id, permissions, enabled, expires_at, last_used_at = row
+    _, _, key_id, org_id, user_id, permissions, enabled, expires_at, last_used_at, *owner = row
     remember_scope(session, org_id=org_id, user_id=user_id)  # set in SQL by the lookup
     now = _now()
     if not enabled or (expires_at is not None and expires_at <= now):
@@ -197,4 +211,4 @@ async def authenticate_key(session: AsyncSession, ctx: RequestContext, raw: str)
                               .execution_options(synchronize_session=False))
         await record_event(session, ctx, SecurityEventType.API_KEY_USED, user_id=user_id, organization_id=org_id,
                            metadata={"api_key_id": key_id})
-    return KeyPrincipal(key_id, org_id, user_id, frozenset(permissions))
+    return KeyPrincipal(key_id, org_id, user_id, frozenset(permissions), *owner)

@@ -6,7 +6,7 @@ from datetime import timedelta
 from quart import current_app, g, request
 from quart_auth import current_user, logout_user
 
-from webapp.core.errors import NotFound, Unauthorized
+from webapp.core.errors import Unauthorized
 from webapp.core.tenancy import remember_scope, scope_session
 from webapp.core.transaction import commit, db_session
 from webapp.identity import bearer, service
@@ -89,26 +89,19 @@ async def _resolve_access_token(token: str) -> None:
 async def _resolve_api_key(token: str) -> None:
     """`cl_live_...`: the key's owner, inside the key's organization, with the key's scopes."""
     from webapp.apikeys import service as apikeys
-    from webapp.identity.enums import UserStatus
-    from webapp.identity.queries import get_user
 
     session, ctx = db_session(), g.ctx
     key = await apikeys.authenticate_key(session, ctx, token)
     if key is None:
         await commit(session)  # keep the refusal's security event through the 401's rollback
         raise Unauthorized("This API key is not valid: it may be disabled, expired or deleted.")
-    try:
-        user = await get_user(session, key.user_id)
-    except NotFound:
-        user = None
-    if user is None or user.status != UserStatus.ACTIVE:
+    if not key.owner_active:
         raise Unauthorized("The owner of this API key can no longer sign in.")
-    ctx.user_id, ctx.user_email, ctx.user_name = user.id, user.email, user.name
-    ctx.mfa_enabled = user.mfa_enabled_at is not None
-    ctx.locale, ctx.timezone = user.locale, user.timezone
+    ctx.user_id, ctx.user_email, ctx.user_name = key.user_id, key.email, key.name
+    ctx.mfa_enabled, ctx.locale, ctx.timezone = key.mfa_enabled, key.locale, key.timezone
     ctx.api_key_id = key.id
-    enter_org(ctx, await enter_membership(session, user_id=user.id, org_id=key.org_id))
+    enter_org(ctx, await enter_membership(session, user_id=key.user_id, org_id=key.org_id))
     ctx.permissions &= key.permissions  # a key never does more than its owner may do today
     ctx.mission_permissions = {m: p & key.permissions for m, p in ctx.mission_permissions.items()}
     ctx.bound_org_id = key.org_id
-    remember_scope(session, org_id=key.org_id, user_id=user.id)
+    remember_scope(session, org_id=key.org_id, user_id=key.user_id)

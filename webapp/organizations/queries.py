@@ -227,10 +227,13 @@ def _members_select(org_id: uuid.UUID):
     )
 
 
+# built once: the members page and the members JSON list run it on every request
+_LIST_MEMBERS = _members_select(bindparam("org_id")).order_by(User.name, User.id)
+
+
 async def list_members(session: AsyncSession, org_id: uuid.UUID) -> list[MemberRow]:
     """Members of the current organization, by name."""
-    stmt = _members_select(org_id).order_by(User.name, User.id)
-    return [MemberRow(*row) for row in (await session.execute(stmt)).all()]
+    return [MemberRow(*row) for row in (await fetch_rows(session, _LIST_MEMBERS, {"org_id": org_id})).all()]
 
 
 async def get_member(session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID) -> MemberRow:
