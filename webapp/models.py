@@ -1,11 +1,14 @@
 """Imports every domain's models so Base.metadata (and Alembic) sees the whole schema."""
 from webapp.apikeys.models import ApiKey  # noqa: F401
+from webapp.catalog.models import ModuleMaintenance, ProcessingModule, Recipe, RecipeLine, WasteMaterial  # noqa: F401
 from webapp.core.audit import AuditLog  # noqa: F401
 from webapp.core.db import Base  # noqa: F401
 from webapp.iam.models import BreakGlassActivation, Role, RoleAssignment  # noqa: F401
 from webapp.identity.models import AuthSession, AuthToken, EmailToken, User  # noqa: F401
 from webapp.mail.models import OutboxEmail  # noqa: F401
+from webapp.missions.models import Mission, MissionCrew  # noqa: F401
 from webapp.ops.models import SystemCheck  # noqa: F401
 from webapp.organizations.models import Invitation, Membership, Organization  # noqa: F401
 from webapp.privacy.models import PrivacySubjectRequest  # noqa: F401
 from webapp.security.models import SecurityEvent  # noqa: F401
+from webapp.simulations.models import Product  # noqa: F401

@@ -10,7 +10,9 @@ async def _admin_key(client, member) -> dict:
     created = await client.post(f"/api/v1/organizations/{member.org_id}/api-keys", headers={"X-CSRF-Token": token},
                                 json={"name": "automation", "permissions": ["roles:read", "roles:write", "members:read",
                                                                             "members:write", "members:invite",
-                                                                            "apikeys:write", "ops:read", "org:read"]})
+                                                                            "apikeys:write", "ops:read", "org:read",
+                                                                            "missions:read", "catalog:read",
+                                                                            "products:read"]})
     body = await created.get_json()
     assert created.status_code == 201, body
     assert body["key"].startswith("cl_live_") and created.headers["Location"].endswith(body["id"])

@@ -29,6 +29,14 @@ class Perm(StrEnum):
     BREAKGLASS_APPROVE = "breakglass:approve"
     OPS_READ = "ops:read"
     OPS_RUN = "ops:run"
+    MISSIONS_READ = "missions:read"
+    MISSIONS_WRITE = "missions:write"
+    CREW_WRITE = "crew:write"
+    CATALOG_READ = "catalog:read"
+    CATALOG_WRITE = "catalog:write"
+    MODULES_OPERATE = "modules:operate"
+    PRODUCTS_READ = "products:read"
+    PRODUCTS_WRITE = "products:write"
 
 
 class SystemRole(StrEnum):

@@ -21,10 +21,21 @@ PERMISSION_DESCRIPTIONS: dict[Perm, str] = {
     Perm.BREAKGLASS_APPROVE: "Approve other members' break-glass requests and review their use",
     Perm.OPS_READ: "See system checks",
     Perm.OPS_RUN: "Start system checks",
+    Perm.MISSIONS_READ: "See missions, their crews and planning settings",
+    Perm.MISSIONS_WRITE: "Create, edit, delete and restore missions",
+    Perm.CREW_WRITE: "Assign crew to missions and remove them",
+    Perm.CATALOG_READ: "See waste materials, processing modules and recipes",
+    Perm.CATALOG_WRITE: "Create, edit, import and delete waste materials, modules and recipes",
+    Perm.MODULES_OPERATE: "Change a module's status and log maintenance",
+    Perm.PRODUCTS_READ: "See the products of missions",
+    Perm.PRODUCTS_WRITE: "Record, correct and delete products",
 }
 
 ALL_PERMISSIONS: frozenset[str] = frozenset(p.value for p in Perm)
-_BASE = frozenset({Perm.ORG_READ, Perm.MEMBERS_READ, Perm.ROLES_READ, Perm.OPS_READ})
+_BASE = frozenset({Perm.ORG_READ, Perm.MEMBERS_READ, Perm.ROLES_READ, Perm.OPS_READ,
+                   Perm.MISSIONS_READ, Perm.CATALOG_READ, Perm.PRODUCTS_READ})
+_RUN_MISSIONS = frozenset({Perm.MISSIONS_WRITE, Perm.CREW_WRITE, Perm.CATALOG_WRITE, Perm.MODULES_OPERATE,
+                           Perm.PRODUCTS_WRITE})
 
 
 @dataclass(frozen=True)
@@ -45,11 +56,11 @@ SYSTEM_ROLES: dict[str, SystemRoleSpec] = {
         SystemRoleSpec(SystemRole.ADMIN, "Admin", "Runs the organization day to day; cannot delete it.",
                        ALL_PERMISSIONS - {Perm.ORG_DELETE}),
         SystemRoleSpec(SystemRole.MISSION_COMMANDER, "Mission commander", "Leads missions and their crews.",
-                       _BASE | {Perm.OPS_RUN, Perm.APIKEYS_WRITE, Perm.MEMBERS_INVITE}),
+                       _BASE | _RUN_MISSIONS | {Perm.OPS_RUN, Perm.APIKEYS_WRITE, Perm.MEMBERS_INVITE}),
         SystemRoleSpec(SystemRole.CREW_MEMBER, "Crew member", "Works on missions: waste, modules, runs.",
-                       _BASE | {Perm.OPS_RUN, Perm.APIKEYS_WRITE}),
+                       _BASE | {Perm.OPS_RUN, Perm.APIKEYS_WRITE, Perm.MODULES_OPERATE, Perm.PRODUCTS_WRITE}),
         SystemRoleSpec(SystemRole.ANALYST, "Analyst", "Plans and compares simulation runs.",
-                       _BASE | {Perm.OPS_RUN, Perm.APIKEYS_WRITE}),
+                       _BASE | {Perm.OPS_RUN, Perm.APIKEYS_WRITE, Perm.CATALOG_WRITE}),
         SystemRoleSpec(SystemRole.BILLING_MANAGER, "Billing manager", "Plans, invoices and payment methods.",
                        _BASE),
         SystemRoleSpec(SystemRole.PRIVACY_OFFICER, "Privacy officer", "Consents, data exports and erasure.",

@@ -63,6 +63,8 @@ class RoleAssignment(UUIDPrimaryKey, TenantOwned, Base):
             ["organization_id", "membership_id", "user_id"],
             ["memberships.organization_id", "memberships.id", "memberships.user_id"], ondelete="CASCADE",
         ),
+        ForeignKeyConstraint(["organization_id", "mission_id"], ["missions.organization_id", "missions.id"],
+                             ondelete="CASCADE"),
         Index("ix_role_assignments_membership_live", "membership_id", postgresql_where=text("revoked_at IS NULL")),
         Index("ix_role_assignments_role_live", "role_id", postgresql_where=text("revoked_at IS NULL")),
         CheckConstraint("char_length(reason) <= 500", name="reason_length"),
@@ -71,7 +73,6 @@ class RoleAssignment(UUIDPrimaryKey, TenantOwned, Base):
     membership_id: Mapped[uuid.UUID] = mapped_column()
     user_id: Mapped[uuid.UUID] = mapped_column()
     role_id: Mapped[uuid.UUID] = mapped_column()
-    # the missions table arrives later; its composite foreign key is added with it
     mission_id: Mapped[uuid.UUID | None] = mapped_column()
     expires_at: Mapped[datetime | None] = mapped_column()
     reason: Mapped[str] = mapped_column(Text, server_default="")

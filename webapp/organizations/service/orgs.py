@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from webapp.catalog.service.install import install_reference_catalog
 from webapp.core import audit
 from webapp.core.errors import Conflict, NotFound, ValidationError
 from webapp.core.ids import new_id
@@ -56,6 +57,7 @@ async def create_organization(
         session, ctx, "organization.create", entity_type="organization", entity_id=org.id,
         after={"slug": slug, "name": org.name}, organization_id=org.id,
     )
+    await install_reference_catalog(session, ctx, org.id)
     return org
 
 

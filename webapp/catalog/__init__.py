@@ -1,0 +1,1 @@
+"""The organization's catalog: waste materials, processing modules and recipes."""

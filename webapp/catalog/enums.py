@@ -1,0 +1,108 @@
+"""Catalog vocabularies: material categories, module types and statuses, resources recipes move, provenance."""
+from enum import StrEnum
+
+
+class MaterialCategory(StrEnum):
+    """What kind of waste a material is (habitat.md §4.1)."""
+
+    PACKAGING = "packaging"
+    FOOD = "food"
+    HYGIENE = "hygiene"
+    PAPER = "paper"
+    TEXTILE = "textile"
+    FOAM = "foam"
+    PLASTIC = "plastic"
+    METABOLIC = "metabolic"
+    BRINE = "brine"
+    METAL = "metal"
+    OTHER = "other"
+
+
+class ModuleType(StrEnum):
+    """The kind of equipment (habitat.md §4.2)."""
+
+    HMC = "hmc"
+    SHREDDER = "shredder"
+    EXTRUDER = "extruder"
+    PRESS = "press"
+    SINTER = "sinter"
+    REFORMER = "reformer"
+    BRINE_PROCESSOR = "brine_processor"
+    O2_ISRU = "o2_isru"
+    OTHER = "other"
+
+
+class ModuleStatus(StrEnum):
+    """Operating state; only operational and degraded modules run recipes."""
+
+    OPERATIONAL = "operational"
+    DEGRADED = "degraded"
+    FAILED = "failed"
+    MAINTENANCE = "maintenance"
+    OFFLINE = "offline"
+
+    @property
+    def available(self) -> bool:
+        """Whether the module can run recipes in this state."""
+        return self in (ModuleStatus.OPERATIONAL, ModuleStatus.DEGRADED)
+
+
+class MaintenanceKind(StrEnum):
+    """An entry of a module's maintenance log."""
+
+    STATUS_CHANGE = "status_change"
+    INSPECTION = "inspection"
+    PREVENTIVE = "preventive"
+    REPAIR = "repair"
+    FAILURE = "failure"
+    NOTE = "note"
+
+
+class Resource(StrEnum):
+    """Things recipes consume or make besides catalog waste materials: in-situ feedstock, intermediates,
+    products, and the `loss` sink (vented gas, ash, unrecovered moisture) that closes the mass balance."""
+
+    REGOLITH = "regolith"
+    PLASTIC_FLAKES = "plastic_flakes"
+    HMC_TILE = "hmc_tile"
+    FOAM_BLOCK = "foam_block"
+    FILAMENT = "filament"
+    BRICK = "brick"
+    INSULATION = "insulation"
+    WATER = "water"
+    METHANE = "methane"
+    OXYGEN = "oxygen"
+    LOSS = "loss"
+
+    @property
+    def label(self) -> str:
+        """Human name."""
+        return {"hmc_tile": "HMC tile"}.get(self.value, self.value.replace("_", " ").capitalize())
+
+    @property
+    def is_product(self) -> bool:
+        """Whether a mission can record it as a product (regolith is feedstock, loss is not a thing)."""
+        return self not in (Resource.REGOLITH, Resource.LOSS)
+
+
+PRODUCT_TYPES = tuple(r for r in Resource if r.is_product)
+
+
+class LineDirection(StrEnum):
+    """Whether a recipe line is consumed or made."""
+
+    INPUT = "input"
+    OUTPUT = "output"
+
+
+class Basis(StrEnum):
+    """Where a catalog number comes from (DESIGN §7.8): sourced needs a reference."""
+
+    SOURCED = "sourced"
+    DERIVED = "derived"
+    ESTIMATE = "estimate"
+
+    @property
+    def letter(self) -> str:
+        """The badge: S, D or E (as in habitat.md)."""
+        return self.value[0].upper()

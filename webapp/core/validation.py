@@ -1,0 +1,120 @@
+"""Field rules written once per entity and applied by the service, whichever edge (form, JSON, CSV) the input
+came through; each broken rule becomes a message under the field's name (422 details.fields)."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from webapp.core.errors import ValidationError
+
+
+@dataclass(frozen=True)
+class Number:
+    """A decimal quantity with its unit and range."""
+
+    field: str
+    label: str
+    unit: str = ""
+    min: Decimal | int | None = 0
+    max: Decimal | int | None = None
+    min_exclusive: bool = False
+    required: bool = True
+    places: int = 4
+
+    def check(self, value) -> tuple[Decimal | None, str | None]:
+        """The value as a Decimal, or an error message."""
+        if value is None or value == "":
+            return None, ("Enter a number." if self.required else None)
+        try:
+            number = Decimal(str(value).strip())
+        except (InvalidOperation, ValueError):
+            return None, "Enter a number, e.g. 0.25."
+        if not number.is_finite():
+            return None, "Enter a finite number."
+        if self.min is not None and (number < self.min or (self.min_exclusive and number == self.min)):
+            return None, f"Must be {'more than' if self.min_exclusive else 'at least'} {self.min}{_unit(self.unit)}."
+        if self.max is not None and number > self.max:
+            return None, f"Must be at most {self.max}{_unit(self.unit)}."
+        if number != number.quantize(Decimal(1).scaleb(-self.places)):
+            return None, f"Use at most {self.places} decimal places."
+        return number, None
+
+
+@dataclass(frozen=True)
+class Text:
+    """A trimmed string with a length range and an optional pattern."""
+
+    field: str
+    label: str
+    max: int = 120
+    min: int = 0
+    pattern: str | None = None
+    hint: str = ""
+
+    def check(self, value) -> tuple[str | None, str | None]:
+        """The trimmed value, or an error message."""
+        text = "" if value is None else str(value).strip()
+        if len(text) < self.min:
+            return None, "This field is required." if self.min == 1 else f"At least {self.min} characters."
+        if len(text) > self.max:
+            return None, f"At most {self.max} characters."
+        if text and self.pattern and not re.fullmatch(self.pattern, text):
+            return None, self.hint or "This value has the wrong format."
+        return text, None
+
+
+@dataclass(frozen=True)
+class Day:
+    """An optional calendar date (ISO 8601, e.g. 2031-07-10)."""
+
+    field: str
+    label: str
+    required: bool = False
+
+    def check(self, value) -> tuple[date | None, str | None]:
+        """The date, or an error message."""
+        if value is None or value == "":
+            return None, ("Enter a date." if self.required else None)
+        if isinstance(value, date):
+            return value, None
+        try:
+            return date.fromisoformat(str(value).strip()), None
+        except ValueError:
+            return None, "Enter a date as YYYY-MM-DD."
+
+
+def _unit(unit: str) -> str:
+    return f" {unit}" if unit else ""
+
+
+def clean(values: dict, rules: tuple, *, partial: bool = False) -> dict:
+    """Apply `rules` to `values` (only the present fields when `partial`); raise one 422 naming every bad field."""
+    cleaned, errors = {}, {}
+    for rule in rules:
+        if partial and rule.field not in values:
+            continue
+        value, error = rule.check(values.get(rule.field))
+        if error:
+            errors[rule.field] = [error]
+        else:
+            cleaned[rule.field] = value
+    if errors:
+        raise ValidationError(details={"fields": errors})
+    return cleaned
+
+
+def choice(values: dict, field: str, enum_cls, errors: dict, *, required: bool = True, label: str = ""):
+    """An enum member from `values[field]`, recording a message in `errors` when it is not one."""
+    raw = values.get(field)
+    if raw in (None, ""):
+        if required:
+            errors[field] = [f"Choose {label or 'a value'}."]
+        return None
+    try:
+        return enum_cls(raw)
+    except ValueError:
+        options = ", ".join(m.value for m in enum_cls)
+        errors[field] = [f"Choose one of: {options}."]
+        return None

@@ -1,0 +1,1 @@
+"""Simulation runs and the products they (or people) record."""
