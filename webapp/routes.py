@@ -16,6 +16,8 @@ def register_blueprints(app: Quart) -> None:
     from webapp.identity.profile_views import bp as profile_views
     from webapp.identity.views import bp as identity_views
     from webapp.mail.views import bp as mail_views
+    from webapp.missions import crew_views  # noqa: F401 - adds the crew routes to the missions blueprint
+    from webapp.missions.views import bp as missions_views
     from webapp.ops.api import bp as ops_api
     from webapp.ops.views import bp as ops_views
     from webapp.ops.views import platform_bp as ops_platform
@@ -24,5 +26,6 @@ def register_blueprints(app: Quart) -> None:
     from webapp.organizations.views import bp as organizations_views
 
     for blueprint in (identity_views, organizations_views, ops_views, ops_platform, ops_api, mail_views, mfa_views, profile_views,
-                      iam_views, apikeys_views, admin_views, identity_api, iam_api, orgs_api, organizations_api, apikeys_api):
+                      iam_views, apikeys_views, admin_views, missions_views, identity_api, iam_api, orgs_api,
+                      organizations_api, apikeys_api):
         app.register_blueprint(blueprint)

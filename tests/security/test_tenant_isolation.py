@@ -24,6 +24,8 @@ async def _objects_of(owner_engine, org_id) -> dict[str, str]:
         "key_id": "SELECT id FROM api_keys WHERE organization_id = :o",
         "activation_id": "SELECT id FROM break_glass_activations WHERE organization_id = :o",
         "check_id": "SELECT id FROM system_checks WHERE organization_id = :o",
+        "mission_id": "SELECT id FROM missions WHERE organization_id = :o",
+        "crew_id": "SELECT id FROM mission_crew WHERE organization_id = :o",
     }
     found = {}
     async with owner_engine.connect() as conn:
@@ -57,6 +59,12 @@ async def _populate(owner_engine, org_id, owner_id) -> None:
                                 "reason, minutes) VALUES (gen_random_uuid(), :o, :m, :u, :r, "
                                 "'a long enough emergency reason', 60)"), extra)
         await conn.execute(text("INSERT INTO system_checks (id, organization_id) VALUES (gen_random_uuid(), :o)"), params)
+        mission = (await conn.execute(text(
+            "INSERT INTO missions (id, organization_id, name, destination, crew_size) "
+            "VALUES (gen_random_uuid(), :o, 'Artemis Base', 'moon', 4) RETURNING id"), params)).scalar_one()
+        await conn.execute(text("INSERT INTO mission_crew (id, organization_id, mission_id, membership_id, user_id, "
+                                "crew_role) VALUES (gen_random_uuid(), :o, :mission, :m, :u, 'commander')"),
+                           extra | {"mission": mission})
 
 
 def _org_routes(app):

@@ -5,7 +5,8 @@ import base64
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, bindparam, tuple_
@@ -31,6 +32,10 @@ def _encode_value(value: Any) -> Any:
         return {"u": str(value)}
     if isinstance(value, datetime):
         return {"t": value.isoformat()}
+    if isinstance(value, date):
+        return {"day": value.isoformat()}
+    if isinstance(value, Decimal):
+        return {"d": str(value)}
     return value
 
 
@@ -39,6 +44,10 @@ def _decode_value(value: Any) -> Any:
         return uuid.UUID(value["u"])
     if isinstance(value, dict) and "t" in value:
         return datetime.fromisoformat(value["t"])
+    if isinstance(value, dict) and "day" in value:
+        return date.fromisoformat(value["day"])
+    if isinstance(value, dict) and "d" in value:
+        return Decimal(value["d"])
     return value
 
 
@@ -56,7 +65,7 @@ def decode_cursor(cursor: str, width: int) -> tuple:
         if not isinstance(values, list) or len(values) != width:
             raise ValueError
         return tuple(_decode_value(v) for v in values)
-    except (ValueError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, TypeError, ArithmeticError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadRequest("The cursor is invalid.", {"cursor": cursor}) from exc
 
 

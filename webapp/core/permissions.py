@@ -62,8 +62,11 @@ def public(view: Callable) -> Callable:
     return view
 
 
-def requires(*perms: Perm | str) -> Callable[[Callable], Callable]:
-    """Require a signed-in principal holding every permission in `perms` (none: signed in is enough)."""
+def requires(*perms: Perm | str, mission_param: str | None = None) -> Callable[[Callable], Callable]:
+    """Require a signed-in principal holding every permission in `perms` (none: signed in is enough).
+
+    With `mission_param`, a grant scoped to the mission named by that route argument also counts.
+    """
 
     def decorate(view: Callable) -> Callable:
         @wraps(view)
@@ -73,7 +76,8 @@ def requires(*perms: Perm | str) -> Callable[[Callable], Callable]:
                 if wants_json():
                     raise Unauthorized()
                 return redirect(url_for("identity.login", next=request.full_path.rstrip("?")))
-            missing = [str(p) for p in perms if not ctx.can(str(p))]
+            mission_id = kwargs.get(mission_param) if mission_param else None
+            missing = [str(p) for p in perms if not ctx.can(str(p), mission_id=mission_id)]
             if missing:
                 raise Forbidden(details={"missing": missing})
             return await view(*args, **kwargs)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
@@ -47,9 +48,21 @@ def when(value: datetime | None, style: str = "datetime") -> Markup:
     return Markup(f'<time datetime="{value.isoformat()}">{escape(text)}</time>')
 
 
+def num(value, places: int | None = None) -> str:
+    """A quantity for people: thousands separators, no trailing zeros (or exactly `places` decimals)."""
+    if value is None:
+        return "–"
+    number = Decimal(str(value))
+    if places is not None:
+        return f"{number:,.{places}f}"
+    text = f"{number.normalize():,f}"
+    return text
+
+
 def install_template_helpers(app) -> None:
     """Register globals and filters on a Quart app's Jinja environment."""
     app.jinja_env.globals.update(csrf_field=csrf_field, csrf_token=csrf_token)
     app.jinja_env.filters["step_names"] = step_names
     app.jinja_env.filters["linkify"] = linkify
     app.jinja_env.filters["when"] = when
+    app.jinja_env.filters["num"] = num

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 
 from webapp.core.errors import ValidationError
@@ -118,3 +118,33 @@ def choice(values: dict, field: str, enum_cls, errors: dict, *, required: bool =
         options = ", ".join(m.value for m in enum_cls)
         errors[field] = [f"Choose one of: {options}."]
         return None
+
+
+@dataclass(frozen=True)
+class Moment:
+    """An optional point in time: ISO 8601 with a timezone, or a plain date (midnight UTC)."""
+
+    field: str
+    label: str
+    required: bool = False
+
+    def check(self, value) -> tuple[datetime | None, str | None]:
+        """The aware datetime, or an error message."""
+        if value is None or value == "":
+            return None, ("Enter a date." if self.required else None)
+        if isinstance(value, datetime):
+            moment = value
+        elif isinstance(value, date):
+            moment = datetime.combine(value, time(), UTC)
+        else:
+            raw = str(value).strip()
+            try:
+                moment = (datetime.combine(date.fromisoformat(raw), time(), UTC) if len(raw) == 10
+                          else datetime.fromisoformat(raw.replace("Z", "+00:00")))
+            except ValueError:
+                return None, "Enter a date (YYYY-MM-DD) or a time in ISO 8601, e.g. 2031-07-10T12:00:00Z."
+        if moment.tzinfo is None:
+            return None, "Give the time with its timezone, e.g. 2031-07-10T12:00:00Z."
+        if not 1957 <= moment.year <= 2200:
+            return None, "Pick a year between 1957 and 2200."
+        return moment, None

@@ -68,6 +68,14 @@ async def get_live_membership(session: AsyncSession, org_id: uuid.UUID, user_id:
     return found
 
 
+async def find_live_membership(session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID) -> Membership | None:
+    """The live membership of a user in the organization, or None."""
+    try:
+        return await get_live_membership(session, org_id, user_id)
+    except NotFound:
+        return None
+
+
 def _membership_filter(stmt, user_id, slug, org_id):
     stmt = stmt.where(Membership.user_id == user_id)
     return stmt.where(Organization.slug == slug) if slug is not None else stmt.where(Organization.id == org_id)

@@ -59,6 +59,7 @@ async def remove_member(session: AsyncSession, ctx: RequestContext, user_id: uui
     from webapp.apikeys import service as apikeys
     from webapp.iam import breakglass
     from webapp.identity import service as identity
+    from webapp.missions import service as missions
 
     membership = await get_live_membership(session, ctx.org_id, user_id, lock=True)
     role = await iam_queries.get_role(session, ctx.org_id, membership.role_id)
@@ -70,6 +71,7 @@ async def remove_member(session: AsyncSession, ctx: RequestContext, user_id: uui
         "api_keys": await apikeys.delete_member_keys(session, ctx, membership.id),
         "break_glass": await breakglass.end_member_activations(session, ctx, membership.id),
         "api_sessions": await identity.revoke_org_sessions(session, ctx, user_id, ctx.org_id, reason="membership_removed"),
+        "crew_seats": await missions.end_crew_assignments(session, ctx, user_id),
     }
     await audit.record(session, ctx, "membership.remove", entity_type="membership", entity_id=membership.id,
                        before={"user_id": user_id, "role": role.key}, metadata={"ended": ended})

@@ -1,0 +1,182 @@
+"""Mission pages: the list (search-as-you-type, filters, sortable columns, load more, CSV), the dashboard,
+create/edit with conflict fragments, delete with undo; crew routes are in crew_views."""
+from __future__ import annotations
+
+import uuid
+
+from quart import Blueprint, g, redirect, request, url_for
+from werkzeug.datastructures import MultiDict
+
+from webapp.catalog import queries as catalog_queries
+from webapp.core.csvio import csv_response
+from webapp.core.errors import Conflict, ValidationError
+from webapp.core.forms import choices, show_errors
+from webapp.core.htmx import is_htmx, render
+from webapp.core.pagination import parse_limit
+from webapp.core.permissions import Perm, requires
+from webapp.core.transaction import db_session
+from webapp.missions import queries, service
+from webapp.missions.enums import Destination, MissionStatus
+from webapp.missions.forms import CrewForm, MissionForm
+
+bp = Blueprint("missions", __name__, url_prefix="/o/<org_slug>/missions")
+EXPORT_LIMIT = 100_000
+CSV_COLUMNS = ["id", "name", "status", "destination", "crew_size", "launch_date", "landing_date",
+               "recycle_target_kg_per_day", "created_at"]
+
+
+def _list_args() -> dict:
+    args = request.args
+    return {"q": args.get("q", "").strip()[:200], "status": args.get("status", ""),
+            "destination": args.get("destination", ""), "sort": args.get("sort", "")}
+
+
+@bp.get("")
+@requires(Perm.MISSIONS_READ)
+async def index():
+    """Missions with search, filters and sorting; htmx asks for the rows only (`_mission_rows.html`)."""
+    session, filters = db_session(), _list_args()
+    page = await queries.list_missions(session, g.ctx.org_id, cursor=request.args.get("cursor") or None,
+                                       limit=parse_limit(request.args.get("limit")), **filters)
+    sort = queries.MISSIONS.parse_sort(filters["sort"])
+    context = {"page": page, "filters": filters, "sort": sort, "statuses": list(MissionStatus),
+               "destinations": list(Destination)}
+    if is_htmx() and request.args.get("cursor"):
+        return await render("missions/_mission_rows.html", **context)  # "load more": the next rows only
+    if is_htmx() and request.headers.get("HX-Target") == "mission-results":
+        return await render("missions/_mission_results.html", **context)
+    deleted = await queries.list_deleted_missions(session, g.ctx.org_id, limit=5)
+    return await render("missions/index.html", **context, deleted=deleted)
+
+
+@bp.get("/export.csv")
+@requires(Perm.MISSIONS_READ)
+async def export_csv():
+    """The filtered list as CSV (up to 100,000 rows)."""
+    session, filters = db_session(), _list_args()
+    rows, cursor = [], None
+    while len(rows) < EXPORT_LIMIT:
+        page = await queries.list_missions(session, g.ctx.org_id, cursor=cursor, limit=1000, **filters)
+        rows += [[m.id, m.name, m.status, m.destination, m.crew_size, m.launch_date and m.launch_date.isoformat(),
+                  m.landing_date and m.landing_date.isoformat(), m.recycle_target_kg_per_day,
+                  m.created_at.isoformat()] for m in page.items]
+        if not (cursor := page.next_cursor):
+            break
+    return csv_response(f"missions-{g.ctx.org_slug}.csv", CSV_COLUMNS, rows)
+
+
+def _form_from_mission(mission) -> MissionForm:
+    data = {name: getattr(mission, name) for name in MissionForm().values()}
+    for name in ("launch_date", "landing_date"):
+        data[name] = data[name].date().isoformat() if data[name] else ""
+    for name, value in data.items():
+        if value is None:
+            data[name] = ""
+        elif hasattr(value, "normalize"):
+            data[name] = f"{value.normalize():f}"
+    data["status"], data["destination"] = mission.status.value, mission.destination.value
+    return MissionForm(data=data | {"version": mission.version})
+
+
+@bp.get("/new")
+@requires(Perm.MISSIONS_WRITE)
+async def new():
+    """The create form, prefilled with habitat.md's suggested budgets."""
+    return await render("missions/form.html", form=MissionForm(), mission=None)
+
+
+@bp.post("")
+@requires(Perm.MISSIONS_WRITE)
+async def create():
+    """Create; errors come back on the form (422), success opens the mission."""
+    form = MissionForm(formdata=MultiDict(await request.form))
+    try:
+        mission = await service.create_mission(db_session(), g.ctx, form.values())
+    except (ValidationError, Conflict) as exc:
+        show_errors(form, exc)
+        return await render("missions/form.html", form=form, mission=None, status=exc.status_code)
+    return redirect(url_for("missions.show", mission_id=mission.id), 303)
+
+
+@bp.get("/<uuid:mission_id>")
+@requires(Perm.MISSIONS_READ)
+async def show(mission_id: uuid.UUID):
+    """The mission dashboard: planning settings, crew, daily waste by material (chart), modules, products."""
+    from webapp.simulations import queries as products
+
+    session, org_id = db_session(), g.ctx.org_id
+    mission = await queries.get_mission(session, org_id, mission_id)
+    waste = await catalog_queries.daily_waste(session, org_id, mission.crew_size)
+    return await render(
+        "missions/show.html", mission=mission, waste=waste, waste_total=sum(w.kg_per_day for w in waste),
+        crew=await queries.list_crew(session, mission.id, include_removed=True),
+        crew_form=await crew_form(session), modules=await catalog_queries.module_summaries(session, org_id),
+        product_totals=await products.product_totals(session, org_id, mission.id),
+    )
+
+
+async def crew_form(session) -> CrewForm:
+    """The assign form with the organization's members as choices."""
+    from webapp.organizations.queries import list_members
+
+    form = CrewForm()
+    form.user_id.choices = choices((m.user_id, f"{m.name} ({m.email})") for m in
+                                   await list_members(session, g.ctx.org_id) if m.active)
+    return form
+
+
+@bp.get("/<uuid:mission_id>/edit")
+@requires(Perm.MISSIONS_WRITE)
+async def edit(mission_id: uuid.UUID):
+    """The edit form."""
+    mission = await queries.get_mission(db_session(), g.ctx.org_id, mission_id)
+    return await render("missions/form.html", form=_form_from_mission(mission), mission=mission)
+
+
+@bp.post("/<uuid:mission_id>")
+@requires(Perm.MISSIONS_WRITE, mission_param="mission_id")
+async def update(mission_id: uuid.UUID):
+    """Save; a stale form shows a conflict fragment with the saved values next to the typed ones."""
+    session = db_session()
+    form = MissionForm(formdata=MultiDict(await request.form))
+    version = int(form.version.data) if (form.version.data or "").isdigit() else None
+    try:
+        await service.update_mission(session, g.ctx, mission_id, form.values(), version=version)
+    except Conflict as exc:
+        mission = await queries.get_mission(session, g.ctx.org_id, mission_id)
+        if "current" not in exc.details:
+            show_errors(form, exc)
+            return await render("missions/form.html", "missions/_form.html", form=form, mission=mission, status=409)
+        form.version.data = exc.details["current"]["version"]
+        return await render("missions/form.html", "missions/_form.html", form=form, mission=mission,
+                            conflict=exc.details["current"], status=409)
+    except ValidationError as exc:
+        show_errors(form, exc)
+        mission = await queries.get_mission(session, g.ctx.org_id, mission_id)
+        return await render("missions/form.html", "missions/_form.html", form=form, mission=mission, status=422)
+    target = url_for("missions.show", mission_id=mission_id)
+    if is_htmx():
+        return "", 204, {"HX-Redirect": target}
+    return redirect(target, 303)
+
+
+@bp.post("/<uuid:mission_id>/delete")
+@requires(Perm.MISSIONS_WRITE, mission_param="mission_id")
+async def delete(mission_id: uuid.UUID):
+    """Soft delete; the list offers Undo (htmx swaps the row into an undo row)."""
+    mission = await service.delete_mission(db_session(), g.ctx, mission_id)
+    if is_htmx() and request.headers.get("HX-Target", "").startswith("mission-"):
+        return await render("missions/_mission_deleted_row.html", mission=mission)
+    return redirect(url_for("missions.index", deleted=mission.id), 303)
+
+
+@bp.post("/<uuid:mission_id>/restore")
+@requires(Perm.MISSIONS_WRITE)
+async def restore(mission_id: uuid.UUID):
+    """Undo a delete."""
+    session = db_session()
+    mission = await service.restore_mission(session, g.ctx, mission_id)
+    if is_htmx() and request.headers.get("HX-Target", "").startswith("mission-"):
+        row = await queries.get_mission_row(session, g.ctx.org_id, mission.id)
+        return await render("missions/_mission_row.html", mission=row)
+    return redirect(url_for("missions.show", mission_id=mission.id), 303)
