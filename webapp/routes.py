@@ -17,6 +17,8 @@ def register_blueprints(app: Quart) -> None:
     from webapp.identity.views import bp as identity_views
     from webapp.mail.views import bp as mail_views
     from webapp.missions import crew_views  # noqa: F401 - adds the crew routes to the missions blueprint
+    from webapp.missions.api import bp as mission_api
+    from webapp.missions.api import org_bp as missions_api
     from webapp.missions.views import bp as missions_views
     from webapp.ops.api import bp as ops_api
     from webapp.ops.views import bp as ops_views
@@ -27,5 +29,5 @@ def register_blueprints(app: Quart) -> None:
 
     for blueprint in (identity_views, organizations_views, ops_views, ops_platform, ops_api, mail_views, mfa_views, profile_views,
                       iam_views, apikeys_views, admin_views, missions_views, identity_api, iam_api, orgs_api,
-                      organizations_api, apikeys_api):
+                      organizations_api, apikeys_api, missions_api, mission_api):
         app.register_blueprint(blueprint)

@@ -26,7 +26,8 @@ async def test_every_json_write_documents_its_body(app):
     document = await (await app.test_client().get("/api/v1/openapi.json")).get_json()
     # writes that take no body: the path says everything
     bodiless = {("/api/v1/auth/logout", "post"), ("/api/v1/organizations/{target_id}/restore", "post"),
-                ("/api/v1/organizations/{org_id}/invitations/{invitation_id}/resend", "post")}
+                ("/api/v1/organizations/{org_id}/invitations/{invitation_id}/resend", "post"),
+                ("/api/v1/missions/{mission_id}/restore", "post")}
     missing = [f"{method.upper()} {path}" for path, item in document["paths"].items()
                for method, operation in item.items()
                if path.startswith("/api/v1/") and method in ("post", "patch") and "requestBody" not in operation

@@ -67,7 +67,8 @@ class Versioned:
 
     @declared_attr.directive
     def __mapper_args__(cls):  # noqa: N805 - SQLAlchemy's directive signature
-        return {"version_id_col": cls.version}
+        # eager_defaults: server-set columns (updated_at) come back with RETURNING instead of a lazy load later
+        return {"version_id_col": cls.version, "eager_defaults": True}
 
 
 class TenantOwned:

@@ -89,8 +89,8 @@ def _unit(unit: str) -> str:
     return f" {unit}" if unit else ""
 
 
-def clean(values: dict, rules: tuple, *, partial: bool = False) -> dict:
-    """Apply `rules` to `values` (only the present fields when `partial`); raise one 422 naming every bad field."""
+def partition(values: dict, rules: tuple, *, partial: bool = False) -> tuple[dict, dict]:
+    """(clean values, {field: [message]}) after applying `rules` (only to present fields when `partial`)."""
     cleaned, errors = {}, {}
     for rule in rules:
         if partial and rule.field not in values:
@@ -100,6 +100,12 @@ def clean(values: dict, rules: tuple, *, partial: bool = False) -> dict:
             errors[rule.field] = [error]
         else:
             cleaned[rule.field] = value
+    return cleaned, errors
+
+
+def clean(values: dict, rules: tuple, *, partial: bool = False) -> dict:
+    """Apply `rules` to `values` (only the present fields when `partial`); raise one 422 naming every bad field."""
+    cleaned, errors = partition(values, rules, partial=partial)
     if errors:
         raise ValidationError(details={"fields": errors})
     return cleaned

@@ -20,22 +20,28 @@ from webapp.missions.models import Mission, MissionCrew
 
 @dataclass(frozen=True)
 class MissionRow:
-    """A mission as lists show it."""
+    """A mission as lists and the JSON API show it."""
 
     id: uuid.UUID
     name: str
+    description: str
     status: MissionStatus
     destination: Destination
     crew_size: int
     launch_date: datetime | None
     landing_date: datetime | None
     recycle_target_kg_per_day: Decimal
+    energy_budget_kwh_per_day: Decimal
+    crew_time_h_per_day: Decimal
+    regolith_supply_kg_per_day: Decimal
+    storage_volume_m3: Decimal | None
+    wet_waste_cap_days: Decimal | None
     created_at: datetime
+    updated_at: datetime
     version: int
 
 
-_COLUMNS = (Mission.id, Mission.name, Mission.status, Mission.destination, Mission.crew_size, Mission.launch_date,
-            Mission.landing_date, Mission.recycle_target_kg_per_day, Mission.created_at, Mission.version)
+_COLUMNS = tuple(getattr(Mission, f) for f in MissionRow.__dataclass_fields__)
 
 MISSIONS = Listing(
     select(*_COLUMNS).where(Mission.organization_id == bindparam("org_id"), Mission.deleted_at.is_(None)),

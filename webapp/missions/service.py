@@ -13,7 +13,7 @@ from webapp.core import audit
 from webapp.core.errors import Conflict, NotFound, ValidationError
 from webapp.core.ids import new_id
 from webapp.core.tenancy import RequestContext
-from webapp.core.validation import Moment, Number, Text, choice, clean
+from webapp.core.validation import Moment, Number, Text, choice, clean, partition
 from webapp.missions.enums import CrewRole, Destination, MissionStatus
 from webapp.missions.models import Mission, MissionCrew
 
@@ -50,15 +50,11 @@ def snapshot(mission: Mission) -> dict:
 
 
 def _clean(values: dict, *, partial: bool, current: Mission | None = None) -> dict:
-    errors: dict = {}
-    try:
-        data = clean(values, RULES, partial=partial)
-    except ValidationError as exc:
-        errors |= exc.details["fields"]
-        data = {}
-    for name, enum_cls, label in (("status", MissionStatus, "a status"), ("destination", Destination, "a destination")):
-        if name in values or (not partial and name == "destination"):
-            data[name] = choice(values, name, enum_cls, errors, label=label)
+    data, errors = partition(values, RULES, partial=partial)
+    if values.get("status") not in (None, ""):
+        data["status"] = choice(values, "status", MissionStatus, errors, label="a status")
+    if "destination" in values or not partial:
+        data["destination"] = choice(values, "destination", Destination, errors, label="a destination")
     if "crew_size" in data and data["crew_size"] is not None:
         data["crew_size"] = int(data["crew_size"])
     merged = (snapshot(current) if current else {}) | {k: v for k, v in data.items() if k not in errors}

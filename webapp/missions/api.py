@@ -1,0 +1,156 @@
+"""JSON API: missions (under the organization, and by id for bearer credentials) and their crews."""
+from __future__ import annotations
+
+import uuid
+
+from quart import Blueprint, g, request, url_for
+from quart_schema import document_request
+
+from webapp.core.errors import Unauthorized
+from webapp.core.forms import parse_body
+from webapp.core.pagination import parse_limit
+from webapp.core.permissions import Perm, requires
+from webapp.core.transaction import db_session
+from webapp.missions import queries, service
+from webapp.missions.schemas import CrewIn, CrewOut, CrewPatch, MissionIn, MissionOut, MissionPatch
+
+org_bp = Blueprint("missions_api", __name__, url_prefix="/api/v1/organizations/<uuid:org_id>/missions")
+bp = Blueprint("mission_api", __name__, url_prefix="/api/v1/missions")
+
+
+@bp.before_request
+def _bound_credential_only() -> None:
+    # /missions/:id names no organization, so only a credential bound to one (API key, access token) may use it
+    if g.ctx.is_authenticated and g.ctx.bound_org_id is None:
+        raise Unauthorized("Routes without an organization in the path need an API key or an access token "
+                           "(Authorization: Bearer); a browser session uses /api/v1/organizations/:id/missions.")
+
+
+def _number(value):
+    return None if value is None else float(value)
+
+
+def mission_out(mission, crew: list | None = None) -> dict:
+    """Mission -> response JSON."""
+    return MissionOut(
+        id=str(mission.id), name=mission.name, description=mission.description, status=mission.status.value,
+        destination=mission.destination.value, crew_size=mission.crew_size, launch_date=mission.launch_date,
+        landing_date=mission.landing_date, settings={f: _number(getattr(mission, f)) for f in service.SETTINGS},
+        created_at=mission.created_at, updated_at=mission.updated_at, version=mission.version,
+        crew=[crew_out(c) for c in crew] if crew is not None else None,
+    ).model_dump(mode="json", exclude={"crew"} if crew is None else None)
+
+
+def crew_out(row: queries.CrewRow) -> CrewOut:
+    """CrewRow -> response schema."""
+    return CrewOut(id=str(row.id), user_id=str(row.user_id), name=row.name, email=row.email,
+                   role=row.crew_role.value, specialization=row.specialization, assigned_at=row.assigned_at,
+                   removed_at=row.removed_at, version=row.version)
+
+
+def _values(data, *, partial: bool) -> dict:
+    raw = data.model_dump(exclude_unset=partial, exclude={"settings", "version"})
+    settings = data.settings.model_dump(exclude_unset=partial) if data.settings is not None else {}
+    return raw | settings
+
+
+@org_bp.get("")
+@requires(Perm.MISSIONS_READ)
+async def list_missions(org_id: uuid.UUID):
+    """Missions: filters `status`, `destination`, `q`; `sort=name:asc` (name, created_at, launch_date, crew_size,
+    status); cursor pagination with `limit` and `cursor`."""
+    args = request.args
+    page = await queries.list_missions(db_session(), g.ctx.org_id, q=args.get("q"), status=args.get("status"),
+                                       destination=args.get("destination"), sort=args.get("sort"),
+                                       cursor=args.get("cursor") or None, limit=parse_limit(args.get("limit")))
+    return {"items": [mission_out(m) for m in page.items], "next_cursor": page.next_cursor}
+
+
+@org_bp.post("")
+@requires(Perm.MISSIONS_WRITE)
+@document_request(MissionIn)
+async def create_mission(org_id: uuid.UUID):
+    """Create a mission: 201 + Location."""
+    data = await parse_body(MissionIn)
+    mission = await service.create_mission(db_session(), g.ctx, _values(data, partial=False))
+    return mission_out(mission), 201, {"Location": url_for("mission_api.get_mission", mission_id=mission.id)}
+
+
+@bp.get("/<uuid:mission_id>")
+@requires(Perm.MISSIONS_READ)
+async def get_mission(mission_id: uuid.UUID):
+    """One mission; `?embed=crew` adds its current crew."""
+    session = db_session()
+    mission = await queries.get_mission(session, g.ctx.org_id, mission_id)
+    crew = await queries.list_crew(session, mission.id) if request.args.get("embed") == "crew" else None
+    return mission_out(mission, crew)
+
+
+@bp.patch("/<uuid:mission_id>")
+@requires(Perm.MISSIONS_WRITE, mission_param="mission_id")
+@document_request(MissionPatch)
+async def update_mission(mission_id: uuid.UUID):
+    """Change fields; 409 with `details.current` when `version` is stale."""
+    data = await parse_body(MissionPatch)
+    mission = await service.update_mission(db_session(), g.ctx, mission_id, _values(data, partial=True),
+                                           version=data.version)
+    return mission_out(mission)
+
+
+@bp.delete("/<uuid:mission_id>")
+@requires(Perm.MISSIONS_WRITE, mission_param="mission_id")
+async def delete_mission(mission_id: uuid.UUID):
+    """Soft delete: 204 (POST .../restore undoes it)."""
+    await service.delete_mission(db_session(), g.ctx, mission_id)
+    return "", 204
+
+
+@bp.post("/<uuid:mission_id>/restore")
+@requires(Perm.MISSIONS_WRITE)
+async def restore_mission(mission_id: uuid.UUID):
+    """Undo a delete."""
+    return mission_out(await service.restore_mission(db_session(), g.ctx, mission_id))
+
+
+@bp.get("/<uuid:mission_id>/crew")
+@requires(Perm.MISSIONS_READ)
+async def list_crew(mission_id: uuid.UUID):
+    """The crew; `?include=removed` adds past members (history)."""
+    session = db_session()
+    await queries.get_mission(session, g.ctx.org_id, mission_id)
+    rows = await queries.list_crew(session, mission_id, include_removed=request.args.get("include") == "removed")
+    return {"items": [crew_out(r).model_dump(mode="json") for r in rows]}
+
+
+@bp.post("/<uuid:mission_id>/crew")
+@requires(Perm.CREW_WRITE, mission_param="mission_id")
+@document_request(CrewIn)
+async def assign_crew(mission_id: uuid.UUID):
+    """Assign a member: 201 + Location."""
+    data = await parse_body(CrewIn)
+    session = db_session()
+    crew = await service.assign_crew(session, g.ctx, mission_id, user_id=data.user_id, crew_role=data.role,
+                                     specialization=data.specialization)
+    row = await queries.get_crew(session, mission_id, crew.id)
+    return (crew_out(row).model_dump(mode="json"), 201,
+            {"Location": url_for("mission_api.list_crew", mission_id=mission_id) + f"/{crew.id}"})
+
+
+@bp.patch("/<uuid:mission_id>/crew/<uuid:crew_id>")
+@requires(Perm.CREW_WRITE, mission_param="mission_id")
+@document_request(CrewPatch)
+async def update_crew(mission_id: uuid.UUID, crew_id: uuid.UUID):
+    """Change a crew role or specialization."""
+    data = await parse_body(CrewPatch)
+    session = db_session()
+    await service.update_crew(session, g.ctx, mission_id, crew_id, crew_role=data.role,
+                              specialization=data.specialization, version=data.version)
+    return crew_out(await queries.get_crew(session, mission_id, crew_id)).model_dump(mode="json")
+
+
+@bp.delete("/<uuid:mission_id>/crew/<uuid:crew_id>")
+@requires(Perm.CREW_WRITE, mission_param="mission_id")
+async def remove_crew(mission_id: uuid.UUID, crew_id: uuid.UUID):
+    """Take someone off the crew (kept as history with removed_at): 204."""
+    await service.remove_crew(db_session(), g.ctx, mission_id, crew_id)
+    return "", 204
