@@ -57,4 +57,32 @@ async def load_demo(maker: async_sessionmaker, password: str) -> list[str]:
                 description="Held for at most 4 hours after a second member approves.", break_glass=True,
             )
             created.append("role emergency_responder")
+        created += await _demo_catalog_and_mission(session, org_id, owner.id, users[DEMO_USERS[1][0]].id)
+    return created
+
+
+async def _demo_catalog_and_mission(session, org_id, owner_id, crew_id) -> list[str]:
+    """The reference catalog (organizations made before it existed lack it) and the demo mission with crew."""
+    from sqlalchemy import func, select
+
+    from webapp.catalog.models import WasteMaterial
+    from webapp.catalog.service.install import install_reference_catalog
+    from webapp.missions import service as missions
+    from webapp.missions.models import Mission
+
+    created = []
+    acting = RequestContext(user_id=owner_id, org_id=org_id, permissions=ALL_PERMISSIONS)
+    if not (await session.execute(select(func.count()).select_from(WasteMaterial))).scalar_one():
+        await install_reference_catalog(session, acting, org_id)
+        created.append("reference catalog")
+    if (await session.execute(select(Mission.id).where(Mission.name == DEMO_ORG_NAME))).first() is None:
+        mission = await missions.create_mission(session, acting, {
+            "name": DEMO_ORG_NAME, "destination": "mars", "crew_size": 4, "status": "planning",
+            "description": "Four crew on the surface; recycling plan for the first 500 sols.",
+            "launch_date": "2031-07-10", "landing_date": "2031-12-10", "recycle_target_kg_per_day": "5"})
+        await missions.assign_crew(session, acting, mission.id, user_id=owner_id, crew_role="commander",
+                                   specialization="Mission lead")
+        await missions.assign_crew(session, acting, mission.id, user_id=crew_id, crew_role="flight_engineer",
+                                   specialization="ECLSS and recycling")
+        created.append(f"mission {DEMO_ORG_NAME}")
     return created
