@@ -27,7 +27,7 @@ async def test_every_json_write_documents_its_body(app):
     # writes that take no body: the path says everything
     bodiless = {("/api/v1/auth/logout", "post"), ("/api/v1/organizations/{target_id}/restore", "post"),
                 ("/api/v1/organizations/{org_id}/invitations/{invitation_id}/resend", "post"),
-                ("/api/v1/missions/{mission_id}/restore", "post")}
+                ("/api/v1/missions/{mission_id}/restore", "post"), ("/api/v1/products/{product_id}/restore", "post")}
     missing = [f"{method.upper()} {path}" for path, item in document["paths"].items()
                for method, operation in item.items()
                if path.startswith("/api/v1/") and method in ("post", "patch") and "requestBody" not in operation

@@ -6,10 +6,9 @@ import uuid
 from quart import Blueprint, g, request, url_for
 from quart_schema import document_request
 
-from webapp.core.errors import Unauthorized
 from webapp.core.forms import parse_body
 from webapp.core.pagination import parse_limit
-from webapp.core.permissions import Perm, requires
+from webapp.core.permissions import Perm, require_bound_credential, requires
 from webapp.core.transaction import db_session
 from webapp.missions import queries, service
 from webapp.missions.schemas import CrewIn, CrewOut, CrewPatch, MissionIn, MissionOut, MissionPatch
@@ -18,12 +17,7 @@ org_bp = Blueprint("missions_api", __name__, url_prefix="/api/v1/organizations/<
 bp = Blueprint("mission_api", __name__, url_prefix="/api/v1/missions")
 
 
-@bp.before_request
-def _bound_credential_only() -> None:
-    # /missions/:id names no organization, so only a credential bound to one (API key, access token) may use it
-    if g.ctx.is_authenticated and g.ctx.bound_org_id is None:
-        raise Unauthorized("Routes without an organization in the path need an API key or an access token "
-                           "(Authorization: Bearer); a browser session uses /api/v1/organizations/:id/missions.")
+bp.before_request(require_bound_credential)
 
 
 def _number(value):

@@ -1,15 +1,22 @@
-"""Product reads: per-mission totals now; lists arrive with the products pages."""
+"""Product reads: the list (filters, sorts, cursor), one product, and per-mission totals."""
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.catalog.enums import Resource
+from webapp.catalog.models import Recipe
 from webapp.core.db import fetch_rows
+from webapp.core.errors import BadRequest, NotFound
+from webapp.core.listing import Listing
+from webapp.core.pagination import Page
+from webapp.missions.models import Mission
+from webapp.simulations.enums import ProductSource
 from webapp.simulations.models import Product
 
 
@@ -28,3 +35,84 @@ async def product_totals(session: AsyncSession, org_id: uuid.UUID, mission_id: u
             .where(Product.organization_id == org_id, Product.mission_id == mission_id, Product.deleted_at.is_(None))
             .group_by(Product.product_type).order_by(func.sum(Product.quantity_kg).desc()))
     return [ProductTotal(*row) for row in (await fetch_rows(session, stmt)).all()]
+
+
+@dataclass(frozen=True)
+class ProductRow:
+    """A product as lists and the JSON API show it."""
+
+    id: uuid.UUID
+    mission_id: uuid.UUID
+    product_type: Resource
+    quantity_kg: Decimal
+    produced_at: datetime
+    recipe_id: uuid.UUID | None
+    source: ProductSource
+    simulation_run_id: uuid.UUID | None
+    notes: str
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    mission_name: str
+    recipe_name: str | None
+
+
+_COLUMNS = tuple(getattr(Product, f) for f in list(ProductRow.__dataclass_fields__)[:-2]) + (
+    Mission.name.label("mission_name"), Recipe.name.label("recipe_name"))
+
+PRODUCTS = Listing(
+    select(*_COLUMNS)
+    .join(Mission, (Mission.id == Product.mission_id) & (Mission.organization_id == Product.organization_id))
+    .outerjoin(Recipe, Recipe.id == Product.recipe_id)
+    .where(Product.organization_id == bindparam("org_id"), Product.deleted_at.is_(None), Mission.deleted_at.is_(None)),
+    id_column=Product.id,
+    sorts={"produced_at": Product.produced_at, "quantity_kg": Product.quantity_kg,
+           "product_type": Product.product_type, "created_at": Product.created_at},
+    filters={
+        "mission_id": lambda p: Product.mission_id == p,
+        "product_type": lambda p: Product.product_type == p,
+        "source": lambda p: Product.source == p,
+        "q": lambda p: func.lower(Product.notes).like(p, escape="\\"),
+    },
+    default_sort="produced_at:desc",
+)
+
+
+def _like_pattern(q: str | None) -> str | None:
+    """`%text%` with LIKE's wildcards escaped, or None for no search."""
+    text = (q or "").strip().lower()[:200]
+    if not text:
+        return None
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _choice(value: str | None, enum_cls) -> str | None:
+    """A filter value that must be one of an enum's values (a 400 otherwise)."""
+    if not value:
+        return None
+    try:
+        return enum_cls(value).value
+    except ValueError as exc:
+        raise BadRequest(f"Filter must be one of: {', '.join(m.value for m in enum_cls)}.", {"value": value}) from exc
+
+
+async def list_products(session: AsyncSession, org_id: uuid.UUID, *, mission_id: uuid.UUID | None = None,
+                        product_type: str | None = None, source: str | None = None, q: str | None = None,
+                        sort: str | None = None, cursor: str | None = None, limit: int = 25) -> Page[ProductRow]:
+    """Live products of live missions, one page; `q` matches words in the notes."""
+    page = await PRODUCTS.page(session, {"org_id": org_id}, sort=PRODUCTS.parse_sort(sort), cursor=cursor,
+                               limit=limit, filters={
+                                   "mission_id": mission_id, "product_type": _choice(product_type, Resource),
+                                   "source": _choice(source, ProductSource),
+                                   "q": _like_pattern(q)})
+    page.items = [ProductRow(*row[:len(_COLUMNS)]) for row in page.items]
+    return page
+
+
+async def get_product(session: AsyncSession, org_id: uuid.UUID, product_id: uuid.UUID) -> ProductRow:
+    """One live product of a live mission; NotFound otherwise."""
+    stmt = PRODUCTS.base.where(Product.id == product_id)
+    row = (await fetch_rows(session, stmt, {"org_id": org_id})).one_or_none()
+    if row is None:
+        raise NotFound("No such product.")
+    return ProductRow(*row)
