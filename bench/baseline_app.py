@@ -21,14 +21,14 @@ from quart import Quart, Response, g, render_template, request
 from webapp import create_app
 from webapp.core.forms import choices
 from webapp.core.pagination import encode_cursor
+from webapp.core.templating import install_template_helpers
+from webapp.core.tenancy import RequestContext
 from webapp.iam.catalog import role_permissions
 from webapp.iam.catalog import system_role_permissions as permissions_for
 from webapp.identity.passwords import verify_password
-from webapp.organizations.forms import InviteForm
-from webapp.core.templating import install_template_helpers
-from webapp.core.tenancy import RequestContext
 from webapp.ops.enums import CheckStatus
 from webapp.ops.forms import STEP_LABELS, CheckForm
+from webapp.organizations.forms import InviteForm
 from webapp.settings import PROJECT_ROOT, load_settings
 
 settings = load_settings()

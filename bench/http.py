@@ -92,16 +92,15 @@ async def seed(database_url_env: dict, rows: int, members: int = 25) -> dict:
     """An organization with `rows` finished checks, `members` more members and an API key."""
     from sqlalchemy import insert
 
+    from webapp.apikeys.service import create_key
     from webapp.core.db import make_engine, make_sessionmaker
     from webapp.core.ids import new_id
-    from webapp.core.tenancy import scope_session
+    from webapp.core.tenancy import RequestContext, scope_session
     from webapp.core.transaction import unit_of_work
+    from webapp.iam.catalog import system_role_permissions
     from webapp.identity.service import create_user
     from webapp.ops.enums import CheckStatus
     from webapp.ops.models import SystemCheck
-    from webapp.apikeys.service import create_key
-    from webapp.core.tenancy import RequestContext
-    from webapp.iam.catalog import system_role_permissions
     from webapp.organizations.service import add_member, create_organization
     from webapp.settings import load_settings
 

@@ -1,6 +1,12 @@
 """Imports every domain's models so Base.metadata (and Alembic) sees the whole schema."""
 from webapp.apikeys.models import ApiKey  # noqa: F401
-from webapp.catalog.models import ModuleMaintenance, ProcessingModule, Recipe, RecipeLine, WasteMaterial  # noqa: F401
+from webapp.catalog.models import (  # noqa: F401
+    ModuleMaintenance,
+    ProcessingModule,
+    Recipe,
+    RecipeLine,
+    WasteMaterial,
+)
 from webapp.core.audit import AuditLog  # noqa: F401
 from webapp.core.db import Base  # noqa: F401
 from webapp.iam.models import BreakGlassActivation, Role, RoleAssignment  # noqa: F401

@@ -20,14 +20,14 @@ def register_blueprints(app: Quart) -> None:
     from webapp.missions.api import bp as mission_api
     from webapp.missions.api import org_bp as missions_api
     from webapp.missions.views import bp as missions_views
-    from webapp.simulations.api import bp as products_api
-    from webapp.simulations.api import org_bp as org_products_api
     from webapp.ops.api import bp as ops_api
     from webapp.ops.views import bp as ops_views
     from webapp.ops.views import platform_bp as ops_platform
     from webapp.organizations.api import bp as organizations_api
     from webapp.organizations.api import orgs_bp as orgs_api
     from webapp.organizations.views import bp as organizations_views
+    from webapp.simulations.api import bp as products_api
+    from webapp.simulations.api import org_bp as org_products_api
 
     for blueprint in (identity_views, organizations_views, ops_views, ops_platform, ops_api, mail_views, mfa_views, profile_views,
                       iam_views, apikeys_views, admin_views, missions_views, identity_api, iam_api, orgs_api,

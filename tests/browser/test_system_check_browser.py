@@ -61,10 +61,11 @@ async def test_sign_in_and_watch_the_system_check(browser, live_stack, factory):
 
 async def test_progress_arrives_over_sse_while_the_page_is_open(browser, live_stack, factory, maker, app):
     """The page opens on a queued check (0 %), then the worker runs it and SSE moves the bar to 100 %."""
+    from sqlalchemy import text
+
     from tests.security.test_rls import _seed_checks
     from webapp.core.tenancy import scope_session
     from webapp.ops.tasks import enqueue_system_check
-    from sqlalchemy import text
 
     member = await factory.org_with_owner()
     await _seed_checks(maker, member, 1)  # queued, deliberately not enqueued yet

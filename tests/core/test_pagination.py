@@ -7,8 +7,8 @@ from sqlalchemy import text
 
 from tests.helpers import login
 from tests.security.test_rls import _seed_checks
-from webapp.core.pagination import decode_cursor, encode_cursor
 from webapp.core.ids import new_id
+from webapp.core.pagination import decode_cursor, encode_cursor
 
 
 def _check_links(body: str) -> list[str]:

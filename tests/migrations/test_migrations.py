@@ -10,8 +10,8 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 
-from tests.conftest import ROOT, _admin_exec, _services, _with_database
 from migrations.security import include_object
+from tests.conftest import ROOT, _admin_exec, _services, _with_database
 from webapp.models import Base
 
 

@@ -64,8 +64,9 @@ async def test_another_orgs_slug_is_the_same_404(client, factory):
 
 
 async def test_another_orgs_check_id_is_404_html_and_json(client, factory, maker):
-    from tests.security.test_rls import _seed_checks
     from sqlalchemy import text
+
+    from tests.security.test_rls import _seed_checks
 
     mine = await factory.org_with_owner()
     theirs = await factory.org_with_owner()

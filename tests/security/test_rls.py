@@ -5,11 +5,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from webapp.core.db import make_sessionmaker
-from webapp.core.tenancy import scope_session
-from webapp.ops.service import request_check
-from webapp.ops.enums import StepName
-from webapp.core.tenancy import RequestContext
+from webapp.core.tenancy import RequestContext, scope_session
 from webapp.core.transaction import unit_of_work
+from webapp.ops.enums import StepName
+from webapp.ops.service import request_check
 
 TENANT_TABLES = ["memberships", "system_checks", "audit_logs", "organizations"]
 

@@ -31,7 +31,14 @@ from webapp.catalog.enums import (
     ModuleType,
     Resource,
 )
-from webapp.core.db import Base, SoftDelete, TenantOwned, Timestamps, UUIDPrimaryKey, Versioned
+from webapp.core.db import (
+    Base,
+    SoftDelete,
+    TenantOwned,
+    Timestamps,
+    UUIDPrimaryKey,
+    Versioned,
+)
 from webapp.core.enums import pg_enum
 
 

@@ -5,13 +5,16 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.catalog.enums import ModuleStatus
-from webapp.catalog.models import ModuleMaintenance, ProcessingModule, Recipe, RecipeLine, WasteMaterial
+from webapp.catalog.models import (
+    ProcessingModule,
+    Recipe,
+    WasteMaterial,
+)
 from webapp.core.db import fetch_rows
-from webapp.core.errors import NotFound
 
 
 @dataclass(frozen=True)

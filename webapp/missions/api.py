@@ -11,7 +11,14 @@ from webapp.core.pagination import parse_limit
 from webapp.core.permissions import Perm, require_bound_credential, requires
 from webapp.core.transaction import db_session
 from webapp.missions import queries, service
-from webapp.missions.schemas import CrewIn, CrewOut, CrewPatch, MissionIn, MissionOut, MissionPatch
+from webapp.missions.schemas import (
+    CrewIn,
+    CrewOut,
+    CrewPatch,
+    MissionIn,
+    MissionOut,
+    MissionPatch,
+)
 
 org_bp = Blueprint("missions_api", __name__, url_prefix="/api/v1/organizations/<uuid:org_id>/missions")
 bp = Blueprint("mission_api", __name__, url_prefix="/api/v1/missions")

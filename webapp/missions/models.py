@@ -22,7 +22,14 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
-from webapp.core.db import Base, SoftDelete, TenantOwned, Timestamps, UUIDPrimaryKey, Versioned
+from webapp.core.db import (
+    Base,
+    SoftDelete,
+    TenantOwned,
+    Timestamps,
+    UUIDPrimaryKey,
+    Versioned,
+)
 from webapp.core.enums import pg_enum
 from webapp.missions.enums import CrewRole, Destination, MissionStatus
 

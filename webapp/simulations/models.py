@@ -19,7 +19,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.catalog.enums import Resource
-from webapp.core.db import Base, SoftDelete, TenantOwned, Timestamps, UUIDPrimaryKey, Versioned
+from webapp.core.db import (
+    Base,
+    SoftDelete,
+    TenantOwned,
+    Timestamps,
+    UUIDPrimaryKey,
+    Versioned,
+)
 from webapp.core.enums import pg_enum
 from webapp.simulations.enums import ProductSource
 

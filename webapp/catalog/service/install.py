@@ -8,7 +8,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.catalog.enums import MaterialCategory, ModuleType
 from webapp.catalog.models import ProcessingModule, Recipe, RecipeLine, WasteMaterial
-from webapp.catalog.reference import MATERIAL_NUMBERS, MODULE_NUMBERS, RECIPE_NUMBERS, reference_catalog
+from webapp.catalog.reference import (
+    MATERIAL_NUMBERS,
+    MODULE_NUMBERS,
+    RECIPE_NUMBERS,
+    reference_catalog,
+)
 from webapp.catalog.service.recipes import reference_lines
 from webapp.core import audit
 from webapp.core.ids import new_id

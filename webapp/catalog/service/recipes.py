@@ -10,8 +10,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from webapp.catalog.enums import LineDirection, Resource
 from webapp.catalog.models import ProcessingModule, Recipe, RecipeLine, WasteMaterial
 from webapp.catalog.reference import RECIPE_NUMBERS, reference_entry
-from webapp.catalog.service.common import HAND_SET, check_version, flush_unique_key, lock_item
-from webapp.catalog.service.items import Kind, apply_changes, clean_values, new_item, restore_item
+from webapp.catalog.service.common import (
+    HAND_SET,
+    check_version,
+    flush_unique_key,
+    lock_item,
+)
+from webapp.catalog.service.items import (
+    Kind,
+    apply_changes,
+    clean_values,
+    new_item,
+    restore_item,
+)
 from webapp.catalog.service.items import snapshot as item_snapshot
 from webapp.core import audit
 from webapp.core.errors import Conflict, ValidationError
