@@ -11,6 +11,8 @@ def register_blueprints(app: Quart) -> None:
     from webapp.apikeys.views import bp as apikeys_views
     from webapp.iam.api import bp as iam_api
     from webapp.iam.views import bp as iam_views
+    from webapp.catalog.api import bp as catalog_items_api
+    from webapp.catalog.api import org_bp as catalog_api
     from webapp.identity.api import bp as identity_api
     from webapp.identity.mfa_views import bp as mfa_views
     from webapp.identity.profile_views import bp as profile_views
@@ -31,5 +33,6 @@ def register_blueprints(app: Quart) -> None:
 
     for blueprint in (identity_views, organizations_views, ops_views, ops_platform, ops_api, mail_views, mfa_views, profile_views,
                       iam_views, apikeys_views, admin_views, missions_views, identity_api, iam_api, orgs_api,
-                      organizations_api, apikeys_api, missions_api, mission_api, products_api, org_products_api):
+                      organizations_api, apikeys_api, missions_api, mission_api, products_api, org_products_api,
+                      catalog_api, catalog_items_api):
         app.register_blueprint(blueprint)

@@ -5,16 +5,15 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.catalog.enums import ModuleStatus
-from webapp.catalog.models import (
-    ProcessingModule,
-    Recipe,
-    WasteMaterial,
-)
+from webapp.catalog.models import ModuleMaintenance, ProcessingModule, Recipe, RecipeLine, WasteMaterial
 from webapp.core.db import fetch_rows
+from webapp.core.errors import NotFound
+from webapp.core.listing import Listing
+from webapp.core.pagination import Page
 
 
 @dataclass(frozen=True)
@@ -65,3 +64,99 @@ async def module_summaries(session: AsyncSession, org_id: uuid.UUID) -> list[Mod
             .order_by(ProcessingModule.status.notin_([ModuleStatus.OPERATIONAL, ModuleStatus.DEGRADED]),
                       ProcessingModule.name))
     return [ModuleSummary(*row) for row in (await fetch_rows(session, stmt)).all()]
+
+
+def _like(q: str | None) -> str | None:
+    """`%text%` with LIKE wildcards escaped, or None for no search."""
+    text = (q or "").strip().lower()[:200]
+    if not text:
+        return None
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _catalog_listing(model, sorts: dict, filters: dict) -> Listing:
+    hidden = {"organization_id", "deleted_at"}
+    columns = [c for c in model.__table__.c if c.name not in hidden]
+    text_match = lambda p: func.lower(model.name).like(p, escape="\\") | model.key.like(p, escape="\\")  # noqa: E731
+    return Listing(
+        select(*columns).where(model.organization_id == bindparam("org_id"), model.deleted_at.is_(None)),
+        id_column=model.id, sorts={"name": model.name, "key": model.key, "created_at": model.created_at} | sorts,
+        filters={"q": text_match} | filters, default_sort="name:asc")
+
+
+LISTINGS = {
+    "materials": _catalog_listing(WasteMaterial, {
+        "generation_kg_per_cm_day": WasteMaterial.generation_kg_per_cm_day,
+        "density_kg_m3": WasteMaterial.density_kg_m3, "category": WasteMaterial.category},
+        {"category": lambda p: WasteMaterial.category == p}),
+    "modules": _catalog_listing(ProcessingModule, {
+        "status": ProcessingModule.status, "power_kw": ProcessingModule.power_kw,
+        "throughput_kg_h": ProcessingModule.throughput_kg_h, "module_type": ProcessingModule.module_type},
+        {"status": lambda p: ProcessingModule.status == p, "module_type": lambda p: ProcessingModule.module_type == p}),
+    "recipes": _catalog_listing(Recipe, {
+        "priority": Recipe.priority, "energy_kwh": Recipe.energy_kwh, "duration_h": Recipe.duration_h},
+        {"module_id": lambda p: Recipe.module_id == p}),
+}
+
+
+async def list_items(session: AsyncSession, org_id: uuid.UUID, kind: str, *, filters: dict,
+                     sort: str | None = None, cursor: str | None = None, limit: int = 25) -> Page:
+    """One page of a catalog kind (materials, modules or recipes) as column rows."""
+    listing = LISTINGS[kind]
+    values = {k: v for k, v in filters.items() if k != "q"} | {"q": _like(filters.get("q"))}
+    return await listing.page(session, {"org_id": org_id}, sort=listing.parse_sort(sort), filters=values,
+                              cursor=cursor, limit=limit)
+
+
+async def get_item(session: AsyncSession, org_id: uuid.UUID, kind: str, item_id: uuid.UUID, *,
+                   deleted: bool = False):
+    """One live (or deleted) item of a kind as a column row; NotFound otherwise."""
+    listing = LISTINGS[kind]
+    model = {"materials": WasteMaterial, "modules": ProcessingModule, "recipes": Recipe}[kind]
+    stmt = select(*listing.base.selected_columns).where(model.organization_id == org_id, model.id == item_id,
+                                                        model.deleted_at.is_not(None) if deleted
+                                                        else model.deleted_at.is_(None))
+    row = (await fetch_rows(session, stmt)).one_or_none()
+    if row is None:
+        raise NotFound(f"No such {'waste material' if kind == 'materials' else kind[:-1]}.")
+    return row
+
+
+@dataclass(frozen=True)
+class LineRow:
+    """One recipe line with the material's key and name when it is a waste material."""
+
+    recipe_id: uuid.UUID
+    direction: str
+    material_id: uuid.UUID | None
+    material_key: str | None
+    material_name: str | None
+    resource: str | None
+    kg: Decimal
+
+
+async def lines_of(session: AsyncSession, recipe_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[LineRow]]:
+    """Lines of several recipes in one query, in their order."""
+    if not recipe_ids:
+        return {}
+    stmt = (select(RecipeLine.recipe_id, RecipeLine.direction, RecipeLine.material_id, WasteMaterial.key,
+                   WasteMaterial.name, RecipeLine.resource, RecipeLine.kg)
+            .outerjoin(WasteMaterial, WasteMaterial.id == RecipeLine.material_id)
+            .where(RecipeLine.recipe_id.in_(recipe_ids)).order_by(RecipeLine.recipe_id, RecipeLine.position))
+    grouped: dict[uuid.UUID, list[LineRow]] = {r: [] for r in recipe_ids}
+    for row in (await fetch_rows(session, stmt)).all():
+        grouped[row[0]].append(LineRow(*row))
+    return grouped
+
+
+async def maintenance_log(session: AsyncSession, org_id: uuid.UUID, module_id: uuid.UUID, limit: int = 50) -> list:
+    """A module's log entries, newest first, with who recorded them."""
+    from webapp.identity.models import User
+
+    stmt = (select(ModuleMaintenance.id, ModuleMaintenance.kind, ModuleMaintenance.status_from,
+                   ModuleMaintenance.status_to, ModuleMaintenance.downtime_h, ModuleMaintenance.note,
+                   ModuleMaintenance.performed_at, User.name.label("recorded_by_name"))
+            .outerjoin(User, User.id == ModuleMaintenance.recorded_by)
+            .where(ModuleMaintenance.organization_id == org_id, ModuleMaintenance.module_id == module_id)
+            .order_by(ModuleMaintenance.performed_at.desc()).limit(limit))
+    return list((await fetch_rows(session, stmt)).all())

@@ -75,6 +75,11 @@ def clean_values(kind: Kind, values: dict, *, partial: bool) -> dict:
             cleaned["provenance"] = clean_provenance(values["provenance"], kind.numbers + kind.extra_provenance)
         except ValidationError as exc:
             errors |= exc.details["fields"]
+    if partial:  # an edit may not empty a column that must hold a value
+        columns = kind.model.__table__.c
+        for name, value in cleaned.items():
+            if value is None and name in columns and not columns[name].nullable and name not in errors:
+                errors[name] = ["Enter a value."]
     if errors:
         raise ValidationError(details={"fields": errors})
     return cleaned
@@ -87,6 +92,9 @@ def new_item(kind: Kind, ctx: RequestContext, values: dict):
         values["key"] = key_from_name(values.get("name", ""))
     data = clean_values(kind, values, partial=False)
     given = data.pop("provenance", {})
+    columns = kind.model.__table__.c
+    # an optional number left empty takes the column's default (e.g. moisture 0) instead of NULL
+    data = {k: v for k, v in data.items() if v is not None or k not in columns or columns[k].nullable}
     return kind.model(id=new_id(), organization_id=ctx.org_id, **data,
                       provenance=next_provenance({}, set(kind.numbers), given))
 

@@ -25,7 +25,7 @@ MATERIALS = Kind(
     numbers=MATERIAL_NUMBERS,
     number_rules=(
         Number("generation_kg_per_cm_day", "Generation rate", "kg per crew-member-day", max=50),
-        Number("moisture_fraction", "Moisture", "mass fraction", max=1),
+        Number("moisture_fraction", "Moisture", "mass fraction", max=1, required=False),
         Number("density_kg_m3", "Stored density", "kg/m³", min_exclusive=True, max=25000, places=2),
     ),
     choices={"category": (MaterialCategory, "a category")},
