@@ -9,10 +9,10 @@ def register_blueprints(app: Quart) -> None:
     from webapp.admin.views import bp as admin_views
     from webapp.apikeys.api import bp as apikeys_api
     from webapp.apikeys.views import bp as apikeys_views
-    from webapp.iam.api import bp as iam_api
-    from webapp.iam.views import bp as iam_views
     from webapp.catalog.api import bp as catalog_items_api
     from webapp.catalog.api import org_bp as catalog_api
+    from webapp.iam.api import bp as iam_api
+    from webapp.iam.views import bp as iam_views
     from webapp.identity.api import bp as identity_api
     from webapp.identity.mfa_views import bp as mfa_views
     from webapp.identity.profile_views import bp as profile_views

@@ -9,7 +9,13 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.catalog.enums import ModuleStatus
-from webapp.catalog.models import ModuleMaintenance, ProcessingModule, Recipe, RecipeLine, WasteMaterial
+from webapp.catalog.models import (
+    ModuleMaintenance,
+    ProcessingModule,
+    Recipe,
+    RecipeLine,
+    WasteMaterial,
+)
 from webapp.core.db import fetch_rows
 from webapp.core.errors import NotFound
 from webapp.core.listing import Listing
