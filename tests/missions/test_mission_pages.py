@@ -142,3 +142,37 @@ async def test_crew_seats_one_commander_members_only_and_history(client, factory
     # leaving the organization ends their seat, the history stays
     await client.post(f"/o/{owner.org_slug}/members/{crew[0].id}/remove", form={"csrf_token": token})
     assert await count_rows("mission_crew", "user_id = :u AND removed_at IS NOT NULL", u=crew[0].id) == 1
+
+
+async def test_a_role_for_one_mission_works_on_that_mission_only(app, client, factory, owner_engine):
+    from sqlalchemy import text
+
+    from webapp.core.permissions import SystemRole
+
+    owner = await factory.org_with_owner()
+    viewer = await factory.member(owner, role=SystemRole.VIEWER)
+    token = await login(client, owner.email, owner.password)
+    alpha = (await _create(client, owner.org_slug, token, name="Alpha")).headers["Location"]
+    beta = (await _create(client, owner.org_slug, token, name="Beta")).headers["Location"]
+    async with owner_engine.connect() as conn:
+        commander = (await conn.execute(text("SELECT id FROM roles WHERE organization_id = :o AND key = "
+                                             "'mission_commander'"), {"o": owner.org_id})).scalar_one()
+    granted = await client.post(f"/o/{owner.org_slug}/roles/assignments", form={
+        "csrf_token": token, "user_id": str(viewer.id), "role_id": str(commander),
+        "mission_id": alpha.rsplit("/", 1)[1], "reason": "leads Alpha"})
+    assert granted.status_code == 303
+    listing = await (await client.get(f"/o/{owner.org_slug}/roles/assignments")).get_data(as_text=True)
+    assert ">Alpha</a>" in listing
+
+    crew_client = app.test_client()
+    crew_token = await login(crew_client, viewer.email, viewer.password)
+    form = {"csrf_token": crew_token, "name": "Alpha", "destination": "mars", "crew_size": "6", "status": "active",
+            "energy_budget_kwh_per_day": "60", "crew_time_h_per_day": "2", "regolith_supply_kg_per_day": "60",
+            "recycle_target_kg_per_day": "0"}
+    assert (await crew_client.post(alpha, form=form)).status_code == 303
+    assert (await crew_client.post(beta, form=form | {"name": "Beta"})).status_code == 403
+    assert (await crew_client.get(f"/o/{owner.org_slug}/missions/new")).status_code == 403
+    bad_scope = await client.post(f"/o/{owner.org_slug}/roles/assignments", form={
+        "csrf_token": token, "user_id": str(viewer.id), "role_id": str(commander),
+        "mission_id": "0190f0f0-0000-7000-8000-000000000000"})
+    assert bad_scope.status_code == 422

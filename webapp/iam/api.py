@@ -121,6 +121,7 @@ async def create_assignment(org_id: uuid.UUID):
     assignment = await service.assign_role(
         db_session(), g.ctx, user_id=require_id(data.user_id, "user_id"), role_id=require_id(data.role_id, "role_id"),
         expires_at=data.expires_at, reason=data.reason,
+        mission_id=require_id(data.mission_id, "mission_id") if data.mission_id else None,
     )
     mine = await queries.list_assignments(db_session(), g.ctx.org_id, user_id=assignment.user_id,
                                           role_id=assignment.role_id)

@@ -46,6 +46,7 @@ class AssignmentForm(Form):
 
     user_id = SelectField("Member", validators=[DataRequired()])
     role_id = SelectField("Role", validators=[DataRequired()])
+    mission_id = SelectField("For", validate_choice=False)
     expires_at = DateTimeLocalField("Until (UTC, optional)", format="%Y-%m-%dT%H:%M", validators=[Optional()])
     reason = StringField("Why (shown in the audit log)", validators=[Optional(), Length(max=500)])
 

@@ -157,19 +157,22 @@ class AssignmentRow:
     reason: str
     created_at: datetime
     granted_by_name: str | None
+    mission_name: str | None = None
 
 
 async def list_assignments(session: AsyncSession, org_id: uuid.UUID, *, user_id: uuid.UUID | None = None,
                            role_id: uuid.UUID | None = None) -> list[AssignmentRow]:
     """Live assignments, newest first, optionally for one user or one role."""
     from webapp.identity.queries import user_aliases
+    from webapp.missions.models import Mission
 
     user, granter = user_aliases()
     stmt = (
         select(RoleAssignment.id, RoleAssignment.user_id, user.name, user.email, Role.id, Role.name,
                RoleAssignment.mission_id, RoleAssignment.expires_at, RoleAssignment.reason,
-               RoleAssignment.created_at, granter.name)
+               RoleAssignment.created_at, granter.name, Mission.name)
         .join(Role, Role.id == RoleAssignment.role_id)
+        .outerjoin(Mission, Mission.id == RoleAssignment.mission_id)
         .join(user, user.id == RoleAssignment.user_id)
         .outerjoin(granter, granter.id == RoleAssignment.granted_by)
         .where(RoleAssignment.organization_id == org_id, _assignment_live())

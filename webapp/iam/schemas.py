@@ -54,6 +54,7 @@ class AssignmentIn(BaseModel):
 
     user_id: str
     role_id: str
+    mission_id: str | None = Field(None, description="only for this mission (default: the whole organization)")
     expires_at: datetime | None = None
     reason: str = Field(default="", max_length=500)
 

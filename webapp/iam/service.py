@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.core import audit
-from webapp.core.errors import Conflict, Forbidden, ValidationError
+from webapp.core.errors import Conflict, Forbidden, NotFound, ValidationError
 from webapp.core.ids import new_id
 from webapp.core.permissions import Perm
 from webapp.core.tenancy import RequestContext
@@ -179,6 +179,13 @@ async def assign_role(
         raise ValidationError("Break-glass roles are not assigned: members request them with a reason "
                               "and a second member approves.", {"fields": {"role_id": ["Break-glass role."]}})
     reason = _clean_text("reason", reason, REASON_MAX)
+    if mission_id is not None:
+        from webapp.missions.queries import get_mission
+
+        try:
+            await get_mission(session, ctx.org_id, mission_id)
+        except NotFound as exc:
+            raise ValidationError.field("mission_id", "Choose one of this organization's missions.") from exc
     if expires_at is not None and expires_at.tzinfo is None:
         raise ValidationError.field("expires_at", "Give the time with its timezone, e.g. 2026-12-01T18:00:00Z.")
     if expires_at is not None and expires_at <= datetime.now(UTC):

@@ -20,6 +20,7 @@ from webapp.iam.forms import (
     ReviewForm,
     RoleForm,
 )
+from webapp.missions.queries import mission_names
 from webapp.organizations import queries as org_queries
 
 bp = Blueprint("iam", __name__, url_prefix="/o/<org_slug>")
@@ -153,6 +154,8 @@ async def _assignment_form(session, formdata=None) -> AssignmentForm:
     form.user_id.choices = choices((m.user_id, f"{m.name} ({m.email})") for m in members)
     form.role_id.choices = choices((r.id, r.name) for r in await queries.list_roles(session, g.ctx.org_id)
                                    if not r.break_glass and r.key != "owner" and r.permissions <= g.ctx.permissions)
+    form.mission_id.choices = choices([("", "The whole organization")] + [
+        (mission_id, f"Mission: {name}") for mission_id, name in await mission_names(session, g.ctx.org_id)])
     return form
 
 
@@ -176,7 +179,8 @@ async def create_assignment():
         try:
             await service.assign_role(session, g.ctx, user_id=require_id(form.user_id.data, "user_id"),
                                       role_id=require_id(form.role_id.data, "role_id"), expires_at=expires,
-                                      reason=form.reason.data or "")
+                                      mission_id=require_id(form.mission_id.data, "mission_id") if form.mission_id.data
+                                      else None, reason=form.reason.data or "")
         except (ValidationError, Conflict) as exc:
             show_errors(form, exc)
             if not exc.details.get("fields"):
