@@ -18,7 +18,7 @@ from webapp.catalog.models import (
 )
 from webapp.core.db import fetch_rows
 from webapp.core.errors import NotFound
-from webapp.core.listing import Listing
+from webapp.core.listing import Listing, like_pattern
 from webapp.core.pagination import Page
 
 
@@ -72,14 +72,6 @@ async def module_summaries(session: AsyncSession, org_id: uuid.UUID) -> list[Mod
     return [ModuleSummary(*row) for row in (await fetch_rows(session, stmt)).all()]
 
 
-def _like(q: str | None) -> str | None:
-    """`%text%` with LIKE wildcards escaped, or None for no search."""
-    text = (q or "").strip().lower()[:200]
-    if not text:
-        return None
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def _catalog_listing(model, sorts: dict, filters: dict) -> Listing:
     hidden = {"organization_id", "deleted_at"}
     columns = [c for c in model.__table__.c if c.name not in hidden]
@@ -109,7 +101,7 @@ async def list_items(session: AsyncSession, org_id: uuid.UUID, kind: str, *, fil
                      sort: str | None = None, cursor: str | None = None, limit: int = 25) -> Page:
     """One page of a catalog kind (materials, modules or recipes) as column rows."""
     listing = LISTINGS[kind]
-    values = {k: v for k, v in filters.items() if k != "q"} | {"q": _like(filters.get("q"))}
+    values = {k: v for k, v in filters.items() if k != "q"} | {"q": like_pattern(filters.get("q"))}
     return await listing.page(session, {"org_id": org_id}, sort=listing.parse_sort(sort), filters=values,
                               cursor=cursor, limit=limit)
 

@@ -24,6 +24,14 @@ def prefix_query(text: str | None, max_words: int = 8) -> str | None:
     return " & ".join(f"{w[:40]}:*" for w in words) or None
 
 
+def like_pattern(text: str | None, max_length: int = 200) -> str | None:
+    """`%text%` (lower-cased) with LIKE's wildcards escaped for `ESCAPE '\\'`, or None for no search."""
+    text = (text or "").strip().lower()[:max_length]
+    if not text:
+        return None
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def tsvector_match(column):
     """Filter builder for a search column: matches the `q` bind parameter as word prefixes."""
     return lambda param: column.op("@@")(func.to_tsquery("simple", param))

@@ -13,7 +13,7 @@ from webapp.core.permissions import Perm, requires
 from webapp.core.transaction import db_session
 from webapp.missions import queries, service
 from webapp.missions.forms import CrewEditForm, CrewForm
-from webapp.missions.views import bp, crew_form
+from webapp.missions.views import bp, crew_form, dashboard_context
 
 
 async def _crew_section(mission_id: uuid.UUID, *, form: CrewForm | None = None, status: int = 200,
@@ -27,18 +27,7 @@ async def _crew_section(mission_id: uuid.UUID, *, form: CrewForm | None = None, 
         return redirect(url_for("missions.show", mission_id=mission_id) + "#crew", 303)
     return await render("missions/show.html", "missions/_crew.html", mission=mission, status=status, error=error,
                         crew=await queries.list_crew(session, mission_id, include_removed=True),
-                        crew_form=form or choices, **({} if is_htmx() else await _dashboard_extras(mission)))
-
-
-async def _dashboard_extras(mission) -> dict:
-    from webapp.catalog import queries as catalog_queries
-    from webapp.simulations import queries as products
-
-    session, org_id = db_session(), g.ctx.org_id
-    waste = await catalog_queries.daily_waste(session, org_id, mission.crew_size)
-    return {"waste": waste, "waste_total": sum(w.kg_per_day for w in waste),
-            "modules": await catalog_queries.module_summaries(session, org_id),
-            "product_totals": await products.product_totals(session, org_id, mission.id)}
+                        crew_form=form or choices, **({} if is_htmx() else await dashboard_context(mission)))
 
 
 @bp.post("/<uuid:mission_id>/crew")

@@ -102,17 +102,23 @@ async def create():
 @requires(Perm.MISSIONS_READ)
 async def show(mission_id: uuid.UUID):
     """The mission dashboard: planning settings, crew, daily waste by material (chart), modules, products."""
+    session = db_session()
+    mission = await queries.get_mission(session, g.ctx.org_id, mission_id)
+    return await render(
+        "missions/show.html", mission=mission, **await dashboard_context(mission),
+        crew=await queries.list_crew(session, mission.id, include_removed=True), crew_form=await crew_form(session),
+    )
+
+
+async def dashboard_context(mission) -> dict:
+    """The dashboard's figures besides the crew: daily waste by material, modules, product totals."""
     from webapp.simulations import queries as products
 
     session, org_id = db_session(), g.ctx.org_id
-    mission = await queries.get_mission(session, org_id, mission_id)
     waste = await catalog_queries.daily_waste(session, org_id, mission.crew_size)
-    return await render(
-        "missions/show.html", mission=mission, waste=waste, waste_total=sum(w.kg_per_day for w in waste),
-        crew=await queries.list_crew(session, mission.id, include_removed=True),
-        crew_form=await crew_form(session), modules=await catalog_queries.module_summaries(session, org_id),
-        product_totals=await products.product_totals(session, org_id, mission.id),
-    )
+    return {"waste": waste, "waste_total": sum(w.kg_per_day for w in waste),
+            "modules": await catalog_queries.module_summaries(session, org_id),
+            "product_totals": await products.product_totals(session, org_id, mission.id)}
 
 
 async def crew_form(session) -> CrewForm:

@@ -13,7 +13,7 @@ from webapp.catalog.enums import Resource
 from webapp.catalog.models import Recipe
 from webapp.core.db import fetch_rows
 from webapp.core.errors import BadRequest, NotFound
-from webapp.core.listing import Listing
+from webapp.core.listing import Listing, like_pattern
 from webapp.core.pagination import Page
 from webapp.missions.models import Mission
 from webapp.simulations.enums import ProductSource
@@ -78,14 +78,6 @@ PRODUCTS = Listing(
 )
 
 
-def _like_pattern(q: str | None) -> str | None:
-    """`%text%` with LIKE's wildcards escaped, or None for no search."""
-    text = (q or "").strip().lower()[:200]
-    if not text:
-        return None
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def _choice(value: str | None, enum_cls) -> str | None:
     """A filter value that must be one of an enum's values (a 400 otherwise)."""
     if not value:
@@ -104,7 +96,7 @@ async def list_products(session: AsyncSession, org_id: uuid.UUID, *, mission_id:
                                limit=limit, filters={
                                    "mission_id": mission_id, "product_type": _choice(product_type, Resource),
                                    "source": _choice(source, ProductSource),
-                                   "q": _like_pattern(q)})
+                                   "q": like_pattern(q)})
     page.items = [ProductRow(*row[:len(_COLUMNS)]) for row in page.items]
     return page
 

@@ -35,8 +35,7 @@ def snapshot(product: Product) -> dict:
     return {f: getattr(product, f) for f in FIELDS} | {"source": product.source}
 
 
-async def _clean(session: AsyncSession, ctx: RequestContext, values: dict, *, partial: bool,
-                 current: Product | None = None) -> dict:
+async def _clean(session: AsyncSession, ctx: RequestContext, values: dict, *, partial: bool) -> dict:
     data, errors = partition(values, RULES, partial=partial)
     if "produced_at" in data and data["produced_at"] is None:
         data.pop("produced_at") if partial else data.update(produced_at=_now())
@@ -101,7 +100,7 @@ async def update_product(session: AsyncSession, ctx: RequestContext, product_id:
                        {"current": snapshot(product) | {"version": product.version}})
     if product.source == ProductSource.SIMULATION:
         raise Conflict("Products written by a simulation run keep the run's figures; record a correction instead.")
-    data = await _clean(session, ctx, values, partial=True, current=product)
+    data = await _clean(session, ctx, values, partial=True)
     before = snapshot(product)
     for name, value in data.items():
         setattr(product, name, value)
