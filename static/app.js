@@ -38,5 +38,24 @@
     Array.prototype.forEach.call(select.options, function (option) { option.selected = option.defaultSelected; });
   });
 
+  // Forms loaded into #modal-body open as a modal dialog; Escape, × and Cancel close it.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var dialog = document.getElementById("modal");
+    if (!dialog || event.detail.target.id !== "modal-body") { return; }
+    if (!dialog.open) { dialog.showModal(); }
+    var first = dialog.querySelector("#modal-body input:not([type=hidden]), #modal-body select, #modal-body textarea");
+    if (first) { first.focus(); }
+  });
+  document.addEventListener("click", function (event) {
+    var closer = event.target.closest && event.target.closest("[data-close-modal]");
+    var dialog = closer && closer.closest("dialog");
+    if (!dialog) { return; }
+    event.preventDefault();
+    dialog.close();
+  });
+  document.addEventListener("close", function (event) {
+    if (event.target.id === "modal") { document.getElementById("modal-body").innerHTML = ""; }
+  }, true);
+
   document.addEventListener("DOMContentLoaded", function () { enablePolling(document); });
 })();

@@ -10,7 +10,9 @@ def register_blueprints(app: Quart) -> None:
     from webapp.apikeys.api import bp as apikeys_api
     from webapp.apikeys.views import bp as apikeys_views
     from webapp.catalog.api import bp as catalog_items_api
+    from webapp.catalog import operations  # noqa: F401 - adds maintenance and import routes to the catalog pages
     from webapp.catalog.api import org_bp as catalog_api
+    from webapp.catalog.views import bp as catalog_views
     from webapp.iam.api import bp as iam_api
     from webapp.iam.views import bp as iam_views
     from webapp.identity.api import bp as identity_api
@@ -32,7 +34,7 @@ def register_blueprints(app: Quart) -> None:
     from webapp.simulations.api import org_bp as org_products_api
 
     for blueprint in (identity_views, organizations_views, ops_views, ops_platform, ops_api, mail_views, mfa_views, profile_views,
-                      iam_views, apikeys_views, admin_views, missions_views, identity_api, iam_api, orgs_api,
+                      iam_views, apikeys_views, admin_views, missions_views, catalog_views, identity_api, iam_api, orgs_api,
                       organizations_api, apikeys_api, missions_api, mission_api, products_api, org_products_api,
                       catalog_api, catalog_items_api):
         app.register_blueprint(blueprint)

@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from webapp.catalog.enums import ModuleStatus
+from webapp.catalog.enums import MaterialCategory, ModuleStatus, ModuleType
 from webapp.catalog.models import (
     ModuleMaintenance,
     ProcessingModule,
@@ -17,7 +17,7 @@ from webapp.catalog.models import (
     WasteMaterial,
 )
 from webapp.core.db import fetch_rows
-from webapp.core.errors import NotFound
+from webapp.core.errors import BadRequest, NotFound
 from webapp.core.listing import Listing, like_pattern
 from webapp.core.pagination import Page
 
@@ -97,11 +97,27 @@ LISTINGS = {
 }
 
 
+MODELS = {"materials": WasteMaterial, "modules": ProcessingModule, "recipes": Recipe}
+FILTER_TYPES = {"category": MaterialCategory, "status": ModuleStatus, "module_type": ModuleType, "module_id": uuid.UUID}
+
+
+def _filter_value(name: str, value):
+    """A filter value checked against its vocabulary (a 400 naming the choices otherwise)."""
+    if value in (None, ""):
+        return None
+    cls = FILTER_TYPES[name]
+    try:
+        return cls(str(value)) if cls is uuid.UUID else cls(value).value
+    except ValueError as exc:
+        options = "an id" if cls is uuid.UUID else ", ".join(m.value for m in cls)
+        raise BadRequest(f"The {name} filter must be {options}.", {"value": str(value)[:100]}) from exc
+
+
 async def list_items(session: AsyncSession, org_id: uuid.UUID, kind: str, *, filters: dict,
                      sort: str | None = None, cursor: str | None = None, limit: int = 25) -> Page:
     """One page of a catalog kind (materials, modules or recipes) as column rows."""
     listing = LISTINGS[kind]
-    values = {k: v for k, v in filters.items() if k != "q"} | {"q": like_pattern(filters.get("q"))}
+    values = {k: _filter_value(k, v) for k, v in filters.items() if k != "q"} | {"q": like_pattern(filters.get("q"))}
     return await listing.page(session, {"org_id": org_id}, sort=listing.parse_sort(sort), filters=values,
                               cursor=cursor, limit=limit)
 
@@ -109,8 +125,7 @@ async def list_items(session: AsyncSession, org_id: uuid.UUID, kind: str, *, fil
 async def get_item(session: AsyncSession, org_id: uuid.UUID, kind: str, item_id: uuid.UUID, *,
                    deleted: bool = False):
     """One live (or deleted) item of a kind as a column row; NotFound otherwise."""
-    listing = LISTINGS[kind]
-    model = {"materials": WasteMaterial, "modules": ProcessingModule, "recipes": Recipe}[kind]
+    listing, model = LISTINGS[kind], MODELS[kind]
     stmt = select(*listing.base.selected_columns).where(model.organization_id == org_id, model.id == item_id,
                                                         model.deleted_at.is_not(None) if deleted
                                                         else model.deleted_at.is_(None))
@@ -118,6 +133,22 @@ async def get_item(session: AsyncSession, org_id: uuid.UUID, kind: str, item_id:
     if row is None:
         raise NotFound(f"No such {'waste material' if kind == 'materials' else kind[:-1]}.")
     return row
+
+
+async def list_deleted(session: AsyncSession, org_id: uuid.UUID, kind: str, limit: int = 5) -> list:
+    """The most recently deleted items of a kind (id, name), for the Restore list."""
+    model = MODELS[kind]
+    stmt = (select(model.id, model.name).where(model.organization_id == org_id, model.deleted_at.is_not(None))
+            .order_by(model.deleted_at.desc()).limit(limit))
+    return list((await fetch_rows(session, stmt)).all())
+
+
+async def name_map(session: AsyncSession, org_id: uuid.UUID, kind: str) -> dict[uuid.UUID, str]:
+    """Live items' names by id (module names for recipe rows, material names for line editors)."""
+    model = MODELS[kind]
+    stmt = (select(model.id, model.name).where(model.organization_id == org_id, model.deleted_at.is_(None))
+            .order_by(model.name))
+    return dict((await fetch_rows(session, stmt)).all())
 
 
 @dataclass(frozen=True)

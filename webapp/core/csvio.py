@@ -9,6 +9,7 @@ from quart import Response
 
 from webapp.core.errors import ValidationError
 
+EXPORT_LIMIT = 100_000
 MAX_IMPORT_BYTES = 1_000_000
 MAX_IMPORT_ROWS = 2_000
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -36,6 +37,17 @@ def csv_line(values: Iterable) -> str:
     buffer = io.StringIO()
     csv.writer(buffer).writerow([_cell(v) for v in values])
     return buffer.getvalue()
+
+
+async def collect_pages(fetch_page, limit: int = EXPORT_LIMIT) -> list:
+    """Every row of a cursor-paged list, up to `limit`: `fetch_page(cursor)` returns a Page."""
+    rows, cursor = [], None
+    while len(rows) < limit:
+        page = await fetch_page(cursor)
+        rows += page.items
+        if not (cursor := page.next_cursor):
+            break
+    return rows[:limit]
 
 
 def csv_response(filename: str, header: list[str], rows: Iterable[Iterable]) -> Response:

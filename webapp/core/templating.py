@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -33,11 +33,15 @@ _FORMATS = {
 }
 
 
-def when(value: datetime | None, style: str = "datetime") -> Markup:
-    """A <time> element in the viewer's time zone and date format (UTC and ISO without a signed-in viewer)."""
+def when(value: datetime | date | None, style: str = "datetime") -> Markup:
+    """A <time> element in the viewer's time zone and date format (UTC and ISO without a signed-in viewer);
+    a calendar date (no time) shows as itself in the viewer's date format."""
     if value is None:
         return Markup("")
     ctx = g.get("ctx") if g else None
+    if not isinstance(value, datetime):
+        pattern = _FORMATS.get(getattr(ctx, "locale", "en"), _FORMATS["en"])[1]
+        return Markup(f'<time datetime="{value.isoformat()}">{escape(value.strftime(pattern))}</time>')
     try:
         zone = ZoneInfo(ctx.timezone) if ctx is not None and ctx.timezone else UTC
     except (KeyError, ValueError):

@@ -8,7 +8,7 @@ from quart import Blueprint, g, redirect, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from webapp.catalog import queries as catalog_queries
-from webapp.core.csvio import csv_response
+from webapp.core.csvio import collect_pages, csv_response
 from webapp.core.errors import Conflict, ValidationError
 from webapp.core.forms import choices, show_errors
 from webapp.core.htmx import is_htmx, render
@@ -20,7 +20,6 @@ from webapp.missions.enums import Destination, MissionStatus
 from webapp.missions.forms import CrewForm, MissionForm
 
 bp = Blueprint("missions", __name__, url_prefix="/o/<org_slug>/missions")
-EXPORT_LIMIT = 100_000
 CSV_COLUMNS = ["id", "name", "status", "destination", "crew_size", "launch_date", "landing_date",
                "recycle_target_kg_per_day", "created_at"]
 
@@ -54,14 +53,11 @@ async def index():
 async def export_csv():
     """The filtered list as CSV (up to 100,000 rows)."""
     session, filters = db_session(), _list_args()
-    rows, cursor = [], None
-    while len(rows) < EXPORT_LIMIT:
-        page = await queries.list_missions(session, g.ctx.org_id, cursor=cursor, limit=1000, **filters)
-        rows += [[m.id, m.name, m.status, m.destination, m.crew_size, m.launch_date and m.launch_date.isoformat(),
-                  m.landing_date and m.landing_date.isoformat(), m.recycle_target_kg_per_day,
-                  m.created_at.isoformat()] for m in page.items]
-        if not (cursor := page.next_cursor):
-            break
+    missions = await collect_pages(lambda cursor: queries.list_missions(session, g.ctx.org_id, cursor=cursor,
+                                                                        limit=1000, **filters))
+    rows = [[m.id, m.name, m.status, m.destination, m.crew_size, m.launch_date and m.launch_date.isoformat(),
+             m.landing_date and m.landing_date.isoformat(), m.recycle_target_kg_per_day, m.created_at.isoformat()]
+            for m in missions]
     return csv_response(f"missions-{g.ctx.org_slug}.csv", CSV_COLUMNS, rows)
 
 
