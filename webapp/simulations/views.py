@@ -1,0 +1,194 @@
+"""Product pages: the list (filters, notes search, sorts, load more, CSV), record by hand in a modal, detail,
+inline correction with a conflict row, delete with Undo."""
+from __future__ import annotations
+
+import uuid
+
+from quart import Blueprint, flash, g, redirect, request, url_for
+from werkzeug.datastructures import MultiDict
+
+from webapp.catalog.enums import PRODUCT_TYPES
+from webapp.catalog.queries import name_map
+from webapp.core.csvio import collect_pages, csv_response
+from webapp.core.errors import Conflict, ValidationError
+from webapp.core.forms import choices, show_errors
+from webapp.core.htmx import is_htmx, render
+from webapp.core.pagination import parse_limit
+from webapp.core.permissions import Perm, requires
+from webapp.core.transaction import db_session
+from webapp.missions.queries import mission_names
+from webapp.simulations import queries, service
+from webapp.simulations.enums import ProductSource
+from webapp.simulations.forms import ProductForm
+
+bp = Blueprint("products", __name__, url_prefix="/o/<org_slug>/products")
+CSV_COLUMNS = ["id", "mission", "product_type", "quantity_kg", "produced_at", "recipe", "source", "notes"]
+
+
+def _list_args() -> dict:
+    args = request.args
+    return {"q": args.get("q", "").strip()[:200], "mission_id": args.get("mission_id", ""),
+            "product_type": args.get("product_type", ""), "source": args.get("source", ""),
+            "sort": args.get("sort", "")}
+
+
+def _mission_filter(value: str) -> uuid.UUID | None:
+    from webapp.core.forms import require_id
+
+    return require_id(value, "mission_id") if value else None
+
+
+async def _page(filters: dict, cursor: str | None, limit: int):
+    return await queries.list_products(
+        db_session(), g.ctx.org_id, mission_id=_mission_filter(filters["mission_id"]),
+        product_type=filters["product_type"] or None, source=filters["source"] or None, q=filters["q"] or None,
+        sort=filters["sort"] or None, cursor=cursor, limit=limit)
+
+
+@bp.get("")
+@requires(Perm.PRODUCTS_READ)
+async def index():
+    """Products of every live mission; htmx asks for the results or the next rows only."""
+    filters = _list_args()
+    page = await _page(filters, request.args.get("cursor") or None, parse_limit(request.args.get("limit")))
+    context = {"page": page, "filters": filters, "sort": queries.PRODUCTS.parse_sort(filters["sort"] or None),
+               "missions": await mission_names(db_session(), g.ctx.org_id), "types": PRODUCT_TYPES,
+               "sources": list(ProductSource), "filtered": any(v for k, v in filters.items() if k != "sort")}
+    if is_htmx() and request.args.get("cursor"):
+        return await render("products/_rows.html", **context)
+    if is_htmx() and request.headers.get("HX-Target") == "product-results":
+        return await render("products/_results.html", **context)
+    return await render("products/index.html", **context)
+
+
+@bp.get("/export.csv")
+@requires(Perm.PRODUCTS_READ)
+async def export_csv():
+    """The filtered list as CSV."""
+    filters = _list_args()
+    products = await collect_pages(lambda cursor: _page(filters, cursor, 1000))
+    rows = [[p.id, p.mission_name, p.product_type, p.quantity_kg, p.produced_at.isoformat(), p.recipe_name or "",
+             p.source, p.notes] for p in products]
+    return csv_response(f"products-{g.ctx.org_slug}.csv", CSV_COLUMNS, rows)
+
+
+async def _form(data: dict | None = None, formdata: MultiDict | None = None) -> ProductForm:
+    session = db_session()
+    form = ProductForm(formdata=formdata, data=data)
+    form.mission_id.choices = choices(await mission_names(session, g.ctx.org_id))
+    form.recipe_id.choices = choices([("", "None")] + list((await name_map(session, g.ctx.org_id, "recipes")).items()))
+    return form
+
+
+def _row_request(product_id: uuid.UUID) -> bool:
+    return is_htmx() and request.headers.get("HX-Target") == f"product-{product_id}"
+
+
+@bp.get("/new")
+@requires(Perm.PRODUCTS_WRITE)
+async def new():
+    """The record form (a modal's body for htmx); `?mission_id=` preselects the mission."""
+    form = await _form({"mission_id": request.args.get("mission_id", ""), "product_type": "brick"})
+    return await render("products/form.html", "products/_form.html", form=form, product=None)
+
+
+@bp.post("")
+@requires(Perm.PRODUCTS_WRITE)
+async def create():
+    """Record a product; errors come back on the form."""
+    posted = MultiDict(await request.form)
+    form = await _form(formdata=posted)
+    try:
+        product = await service.record_product(db_session(), g.ctx, form.values(posted))
+    except (ValidationError, Conflict) as exc:
+        show_errors(form, exc)
+        return await render("products/form.html", "products/_form.html", form=form, product=None,
+                            status=exc.status_code)
+    await flash("Product recorded.", "success")
+    target = url_for("products.show", product_id=product.id)
+    return ("", 204, {"HX-Redirect": target}) if is_htmx() else redirect(target, 303)
+
+
+@bp.get("/<uuid:product_id>")
+@requires(Perm.PRODUCTS_READ)
+async def show(product_id: uuid.UUID):
+    """One product record."""
+    product = await queries.get_product(db_session(), g.ctx.org_id, product_id)
+    return await render("products/show.html", product=product)
+
+
+def _data(product) -> dict:
+    return {"mission_id": str(product.mission_id), "product_type": product.product_type.value,
+            "quantity_kg": f"{product.quantity_kg.normalize():f}", "produced_at": product.produced_at.date().isoformat(),
+            "recipe_id": str(product.recipe_id or ""), "notes": product.notes, "version": product.version}
+
+
+@bp.get("/<uuid:product_id>/edit")
+@requires(Perm.PRODUCTS_WRITE)
+async def edit(product_id: uuid.UUID):
+    """The inline edit row for a list row, the full form otherwise."""
+    product = await queries.get_product(db_session(), g.ctx.org_id, product_id)
+    form = await _form(_data(product))
+    if _row_request(product_id):
+        return await render("products/_edit_row.html", product=product, form=form)
+    return await render("products/form.html", "products/_form.html", form=form, product=product)
+
+
+@bp.get("/<uuid:product_id>/row")
+@requires(Perm.PRODUCTS_READ)
+async def row(product_id: uuid.UUID):
+    """One list row (Cancel on the inline edit)."""
+    product = await queries.get_product(db_session(), g.ctx.org_id, product_id)
+    return await render("products/_row.html", product=product)
+
+
+@bp.post("/<uuid:product_id>")
+@requires(Perm.PRODUCTS_WRITE)
+async def update(product_id: uuid.UUID):
+    """Correct a record; a stale form shows the saved values beside the typed ones (409)."""
+    session, posted = db_session(), MultiDict(await request.form)
+    product = await queries.get_product(session, g.ctx.org_id, product_id)
+    form = await _form(formdata=posted)
+    values = form.values(posted)
+    if values.get("produced_at") == product.produced_at.date().isoformat():
+        values.pop("produced_at")  # the form shows the day only; keep the recorded time of day
+    version = int(form.version.data) if (form.version.data or "").isdigit() else None
+    try:
+        await service.update_product(session, g.ctx, product_id, values, version=version)
+    except (ValidationError, Conflict) as exc:
+        show_errors(form, exc)
+        conflict = exc.details.get("current")
+        saved = _data(product) if conflict else {}
+        if conflict:
+            form.version.data = conflict["version"]
+        context = {"product": product, "form": form, "error": exc.message, "conflict": saved,
+                   "differs": {k for k in values if k in saved and str(saved[k]) != str(values[k])}}
+        if _row_request(product_id):
+            return await render("products/_edit_row.html", **context, status=exc.status_code)
+        return await render("products/form.html", "products/_form.html", **context, status=exc.status_code)
+    if _row_request(product_id):
+        return await row.__wrapped__(product_id)
+    await flash("Saved.", "success")
+    target = url_for("products.show", product_id=product_id)
+    return ("", 204, {"HX-Redirect": target}) if is_htmx() else redirect(target, 303)
+
+
+@bp.post("/<uuid:product_id>/delete")
+@requires(Perm.PRODUCTS_WRITE)
+async def delete(product_id: uuid.UUID):
+    """Soft delete; the row turns into an Undo row."""
+    product = await service.delete_product(db_session(), g.ctx, product_id)
+    if _row_request(product_id):
+        return await render("products/_deleted_row.html", product=product)
+    await flash(f"{product.product_type.label} record deleted.", "info")
+    return redirect(url_for("products.index", mission_id=product.mission_id), 303)
+
+
+@bp.post("/<uuid:product_id>/restore")
+@requires(Perm.PRODUCTS_WRITE)
+async def restore(product_id: uuid.UUID):
+    """Undo a delete."""
+    await service.restore_product(db_session(), g.ctx, product_id)
+    if _row_request(product_id):
+        return await row.__wrapped__(product_id)
+    return redirect(url_for("products.show", product_id=product_id), 303)
