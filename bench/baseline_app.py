@@ -3,7 +3,8 @@
 Each route does the work its real counterpart needs — credential lookup by hash, membership, tenant-
 scoped reads inside a transaction with app.org_id set, the same template or JSON shape — without the
 ORM or our pipeline, so each ratio shows what the framework layers cost:
-the system-check page, the members page, the API-key members list and the JSON login (argon2id).
+the system-check page, the members page, the API-key members list and the JSON login (argon2id);
+for bench/missions.py the missions list page (plain and searched) and the API-key products list.
 """
 from __future__ import annotations
 
@@ -20,12 +21,14 @@ from quart import Quart, Response, g, render_template, request
 
 from webapp import create_app
 from webapp.core.forms import choices
+from webapp.core.listing import Sort, prefix_query
 from webapp.core.pagination import encode_cursor
 from webapp.core.templating import install_template_helpers
 from webapp.core.tenancy import RequestContext
 from webapp.iam.catalog import role_permissions
 from webapp.iam.catalog import system_role_permissions as permissions_for
 from webapp.identity.passwords import verify_password
+from webapp.missions.enums import Destination, MissionStatus
 from webapp.ops.enums import CheckStatus
 from webapp.ops.forms import STEP_LABELS, CheckForm
 from webapp.organizations.forms import InviteForm
@@ -42,7 +45,7 @@ _stubs: dict = {}
 # the same endpoints exist (as stubs) so url_for() in the shared templates resolves identically
 for rule in real.url_map.iter_rules():
     if rule.endpoint not in ("static", "ops.check_page", "organizations.members", "organizations_api.list_members",
-                             "identity_api.login"):
+                             "identity_api.login", "missions.index", "org_products_api.list_products"):
         # one stub per endpoint: some endpoints answer on two rules (e.g. POST and PATCH forms)
         stub = _stubs.setdefault(rule.endpoint, lambda **_: ("", 404))
         app.add_url_rule(rule.rule, endpoint=rule.endpoint, view_func=stub, methods=rule.methods)
@@ -126,24 +129,29 @@ async def members_page(org_slug: str):
     return Response(body, content_type="text/html; charset=utf-8")
 
 
-@app.get("/api/v1/organizations/<uuid:org_id>/members", endpoint="organizations_api.list_members")
-async def members_json(org_id):
+async def _key_scope(conn, org_id, permission: str):
+    """API key -> owner's role in the organization, with RLS settings; None when not allowed."""
     raw = request.headers["Authorization"].split(" ", 1)[1]
     digest = hashlib.sha256(raw.encode()).digest()
+    await conn.execute("SELECT set_config('app.credential', $1, true)", digest.hex())
+    key = await conn.fetchrow("SELECT id, organization_id, user_id, permissions FROM api_keys WHERE key_hash = $1 "
+                              "AND enabled AND deleted_at IS NULL AND (expires_at IS NULL OR expires_at > now())",
+                              digest)
+    if key is None or key["organization_id"] != org_id:
+        return None
+    await conn.execute("SELECT set_config('app.user_id', $1, true), set_config('app.org_id', $2, true)",
+                       str(key["user_id"]), str(org_id))
+    role = await conn.fetchrow("SELECT r.key, r.is_system, r.permissions FROM memberships m JOIN roles r "
+                               "ON r.id = m.role_id WHERE m.organization_id = $1 AND m.user_id = $2 "
+                               "AND m.deleted_at IS NULL", org_id, key["user_id"])
+    granted = role_permissions(role["key"], role["is_system"], role["permissions"]) & set(key["permissions"])
+    return key if permission in granted else None
+
+
+@app.get("/api/v1/organizations/<uuid:org_id>/members", endpoint="organizations_api.list_members")
+async def members_json(org_id):
     async with app.pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT set_config('app.credential', $1, true)", digest.hex())
-        key = await conn.fetchrow("SELECT id, organization_id, user_id, permissions FROM api_keys WHERE key_hash = $1 "
-                                  "AND enabled AND deleted_at IS NULL AND (expires_at IS NULL OR expires_at > now())",
-                                  digest)
-        if key is None or key["organization_id"] != org_id:
-            return {"error": "Unauthorized"}, 401
-        await conn.execute("SELECT set_config('app.user_id', $1, true), set_config('app.org_id', $2, true)",
-                           str(key["user_id"]), str(org_id))
-        role = await conn.fetchrow("SELECT r.key, r.is_system, r.permissions FROM memberships m JOIN roles r "
-                                   "ON r.id = m.role_id WHERE m.organization_id = $1 AND m.user_id = $2 "
-                                   "AND m.deleted_at IS NULL", org_id, key["user_id"])
-        granted = role_permissions(role["key"], role["is_system"], role["permissions"]) & set(key["permissions"])
-        if "members:read" not in granted:
+        if await _key_scope(conn, org_id, "members:read") is None:
             return {"error": "Forbidden"}, 403
         rows = await conn.fetch(_MEMBERS, org_id)
     return {"items": [{"user_id": str(r["user_id"]), "name": r["name"], "email": r["email"], "role_id": str(r["role_id"]),
@@ -202,3 +210,68 @@ async def check_page(org_slug: str):
     body = await render_template("ops/check.html", page=page, latest=items[0] if items else None, form=CheckForm(),
                                  labels=STEP_LABELS, ctx=g.ctx, settings=settings)
     return Response(body, content_type="text/html; charset=utf-8")
+
+
+_MISSION_COLUMNS = ("id, name, description, status, destination, crew_size, launch_date, landing_date, "
+                    "recycle_target_kg_per_day, energy_budget_kwh_per_day, crew_time_h_per_day, "
+                    "regolith_supply_kg_per_day, storage_volume_m3, wet_waste_cap_days, created_at, updated_at, version")
+
+
+def _mission(row) -> Row:
+    item = Row(row)
+    item["status"], item["destination"] = MissionStatus(row["status"]), Destination(row["destination"])
+    return item
+
+
+@app.get("/o/<org_slug>/missions", endpoint="missions.index")
+async def missions_page(org_slug: str):
+    args = request.args
+    filters = {"q": args.get("q", "").strip()[:200], "status": args.get("status", ""),
+               "destination": args.get("destination", ""), "sort": ""}
+    sql, params = f"SELECT {_MISSION_COLUMNS} FROM missions WHERE organization_id = $1 AND deleted_at IS NULL", []
+    if filters["status"]:
+        params.append(filters["status"])
+        sql += f" AND status = ${len(params) + 1}"
+    if filters["q"]:
+        params.append(prefix_query(filters["q"]))
+        sql += f" AND search_vector @@ to_tsquery('simple', ${len(params) + 1})"
+    sql += " ORDER BY created_at DESC, id DESC LIMIT 26"
+    async with app.pool.acquire() as conn, conn.transaction():
+        principal, org = await _enter(conn, org_slug)
+        rows = await conn.fetch(sql, org["id"], *params)
+        deleted = await conn.fetch(f"SELECT {_MISSION_COLUMNS} FROM missions WHERE organization_id = $1 "
+                                   "AND deleted_at IS NOT NULL ORDER BY deleted_at DESC LIMIT 5", org["id"])
+    g.ctx = _context(principal, org)
+    items = [_mission(r) for r in rows[:25]]
+    next_cursor = None
+    if len(rows) > 25:
+        next_cursor = encode_cursor(("created_at:desc", encode_cursor((items[-1]["created_at"], items[-1]["id"]))))
+    body = await render_template("missions/index.html", page=SimpleNamespace(items=items, next_cursor=next_cursor),
+                                 filters=filters, sort=Sort("created_at", True), statuses=list(MissionStatus),
+                                 destinations=list(Destination), deleted=[_mission(r) for r in deleted], ctx=g.ctx)
+    return Response(body, content_type="text/html; charset=utf-8")
+
+
+@app.get("/api/v1/organizations/<uuid:org_id>/products", endpoint="org_products_api.list_products")
+async def products_json(org_id):
+    async with app.pool.acquire() as conn, conn.transaction():
+        if await _key_scope(conn, org_id, "products:read") is None:
+            return {"error": "Forbidden"}, 403
+        rows = await conn.fetch(
+            "SELECT p.id, p.mission_id, p.product_type, p.quantity_kg, p.produced_at, p.recipe_id, p.source, "
+            "p.simulation_run_id, p.notes, p.created_at, p.updated_at, p.version FROM products p "
+            "JOIN missions m ON m.id = p.mission_id AND m.organization_id = p.organization_id "
+            "LEFT JOIN processing_recipes r ON r.id = p.recipe_id "
+            "WHERE p.organization_id = $1 AND p.deleted_at IS NULL AND m.deleted_at IS NULL "
+            "ORDER BY p.produced_at DESC, p.id DESC LIMIT 26", org_id)
+    items = rows[:25]
+    next_cursor = None
+    if len(rows) > 25:
+        next_cursor = encode_cursor(("produced_at:desc", encode_cursor((items[-1]["produced_at"], items[-1]["id"]))))
+    maybe = lambda v: None if v is None else str(v)  # noqa: E731
+    return {"items": [{"id": str(r["id"]), "mission_id": str(r["mission_id"]), "product_type": r["product_type"],
+                       "quantity_kg": float(r["quantity_kg"]), "produced_at": r["produced_at"].isoformat(),
+                       "recipe_id": maybe(r["recipe_id"]), "source": r["source"],
+                       "simulation_run_id": maybe(r["simulation_run_id"]), "notes": r["notes"],
+                       "created_at": r["created_at"].isoformat(), "updated_at": r["updated_at"].isoformat(),
+                       "version": r["version"]} for r in items], "next_cursor": next_cursor}

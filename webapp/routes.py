@@ -9,8 +9,8 @@ def register_blueprints(app: Quart) -> None:
     from webapp.admin.views import bp as admin_views
     from webapp.apikeys.api import bp as apikeys_api
     from webapp.apikeys.views import bp as apikeys_views
-    from webapp.catalog.api import bp as catalog_items_api
     from webapp.catalog import operations  # noqa: F401 - adds maintenance and import routes to the catalog pages
+    from webapp.catalog.api import bp as catalog_items_api
     from webapp.catalog.api import org_bp as catalog_api
     from webapp.catalog.views import bp as catalog_views
     from webapp.iam.api import bp as iam_api

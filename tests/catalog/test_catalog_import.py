@@ -11,8 +11,9 @@ HEADER = "key,name,category,generation_kg_per_cm_day,moisture_fraction,density_k
 
 
 async def _upload(client, url: str, token: str, content: str, filename: str = "materials.csv"):
-    from werkzeug.datastructures import FileStorage
     import io
+
+    from werkzeug.datastructures import FileStorage
 
     upload = FileStorage(io.BytesIO(content.encode()), filename=filename, content_type="text/csv")
     return await client.post(url, form={"csrf_token": token}, files={"file": upload})

@@ -26,6 +26,10 @@ async def _objects_of(owner_engine, org_id) -> dict[str, str]:
         "check_id": "SELECT id FROM system_checks WHERE organization_id = :o",
         "mission_id": "SELECT id FROM missions WHERE organization_id = :o",
         "crew_id": "SELECT id FROM mission_crew WHERE organization_id = :o",
+        "product_id": "SELECT id FROM products WHERE organization_id = :o",
+        "materials": "SELECT id FROM waste_materials WHERE organization_id = :o",
+        "modules": "SELECT id FROM processing_modules WHERE organization_id = :o",
+        "recipes": "SELECT id FROM processing_recipes WHERE organization_id = :o",
     }
     found = {}
     async with owner_engine.connect() as conn:
@@ -65,18 +69,36 @@ async def _populate(owner_engine, org_id, owner_id) -> None:
         await conn.execute(text("INSERT INTO mission_crew (id, organization_id, mission_id, membership_id, user_id, "
                                 "crew_role) VALUES (gen_random_uuid(), :o, :mission, :m, :u, 'commander')"),
                            extra | {"mission": mission})
+        await conn.execute(text("INSERT INTO products (id, organization_id, mission_id, product_type, quantity_kg) "
+                                "VALUES (gen_random_uuid(), :o, :mission, 'brick', 4.9)"), params | {"mission": mission})
+
+
+def _choices(rule) -> dict[str, str]:
+    """The first option of each `<any(a, b):name>` argument (an action, a catalog kind)."""
+    found = {}
+    for part in rule.rule.split("<any(")[1:]:
+        options, _, rest = part.partition(")")
+        found[rest[1:rest.index(">")]] = options.split(",")[0].strip()
+    return found
 
 
 def _org_routes(app):
     for rule in app.url_map.iter_rules():
         args = set(rule.arguments)
-        if not ({"org_slug", "org_id"} & args) or len(args) < 2 and "action" not in args:
+        if not ({"org_slug", "org_id"} & args):
             continue
-        id_args = args - {"org_slug", "org_id", "action"}
+        id_args = args - {"org_slug", "org_id"} - set(_choices(rule))
         if not id_args:
             continue
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             yield rule, method, id_args
+
+
+def _item_kind(rule, choices: dict) -> str:
+    """Which catalog kind an `item_id` names: the route's kind argument, or the segment before it."""
+    if "kind" in choices:
+        return choices["kind"]
+    return next(k for k in ("modules", "recipes", "materials") if f"/{k}/" in rule.rule)
 
 
 def _path(rule, values: dict) -> str:
@@ -104,10 +126,10 @@ async def test_another_organizations_objects_are_404_like_missing_ones_on_every_
 
     checked, leaks = 0, []
     for rule, method, id_args in _org_routes(app):
-        base = {"org_slug": mine.org_slug, "org_id": str(mine.org_id), "action": "approve"}
-        if "<any(" in rule.rule:
-            base["action"] = rule.rule.split("<any(")[1].split(")")[0].split(",")[0].strip()
-        other = _path(rule, {**base, **{a: foreign[a] for a in id_args}})
+        choices = _choices(rule)
+        base = {"org_slug": mine.org_slug, "org_id": str(mine.org_id)} | choices
+        theirs_ids = {a: foreign[_item_kind(rule, choices) if a == "item_id" else a] for a in id_args}
+        other = _path(rule, {**base, **theirs_ids})
         missing = _path(rule, {**base, **{a: MISSING for a in id_args}})
         form = {"csrf_token": token, "role_id": own_viewer, "version": "1", "name": "x", "notes": "long enough notes"}
         responses = []

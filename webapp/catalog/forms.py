@@ -7,7 +7,15 @@ from __future__ import annotations
 from decimal import Decimal
 
 from werkzeug.datastructures import MultiDict
-from wtforms import BooleanField, FileField, Form, HiddenField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    FileField,
+    Form,
+    HiddenField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 
 from webapp.catalog.enums import Basis, MaintenanceKind, ModuleStatus
 from webapp.catalog.service.items import Kind

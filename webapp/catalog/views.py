@@ -71,7 +71,7 @@ async def _list_context(spec: CatalogPage) -> dict:
 @requires(Perm.CATALOG_READ)
 async def home():
     """The catalog starts at its waste materials."""
-    return redirect(url_for("catalog.index", kind="materials"))
+    return await index.__wrapped__("materials")
 
 
 @bp.get(f"/{KINDS}")

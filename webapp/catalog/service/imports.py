@@ -9,7 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.catalog.service.common import flush_unique_key, key_from_name
-from webapp.catalog.service.items import Kind, apply_changes, clean_values, new_item, snapshot
+from webapp.catalog.service.items import (
+    Kind,
+    apply_changes,
+    clean_values,
+    new_item,
+    snapshot,
+)
 from webapp.catalog.service.modules import MODULES, set_module_status
 from webapp.core import audit
 from webapp.core.errors import ValidationError
