@@ -126,6 +126,25 @@ async def seed(database_url_env: dict, rows: int, members: int = 25) -> dict:
     return {"email": email, "password": password, "slug": slug, "org_id": str(org.id), "api_key": api_key}
 
 
+def start_web_pair(procs: list) -> tuple[str, str]:
+    """Start the app and its raw-asyncpg twin (one uvicorn process each), wait for both; returns their URLs."""
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
+    uvicorn = [sys.executable, "-m", "uvicorn", "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+               "--host", "127.0.0.1"]
+    urls = []
+    for port, target, log in ((8765, "webapp.asgi:app", "web.log"), (8766, "bench.baseline_app:app", "baseline.log")):
+        procs.append(start(uvicorn + ["--port", str(port), target], env, OUT / log))
+        urls.append(f"http://127.0.0.1:{port}")
+    for url in urls:
+        wait_http(url + "/health")
+    return urls[0], urls[1]
+
+
+def session_cookie_name() -> str:
+    """The session cookie's name under the current COOKIE_SECURE."""
+    return "__Host-cl_session" if os.environ.get("COOKIE_SECURE") == "1" else "cl_session"
+
+
 def login_cookie(base: str, email: str, password: str, cookie_name: str) -> str:
     with httpx.Client(base_url=base) as http:
         page = http.get("/login").text
@@ -164,16 +183,8 @@ def main() -> None:
         migrate()
         seeded = asyncio.run(seed(os.environ, rows=60))
         email, password, slug = seeded["email"], seeded["password"], seeded["slug"]
-        env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
-        app_port, base_port = 8765, 8766
-        uvicorn = [sys.executable, "-m", "uvicorn", "--loop", "uvloop", "--http", "httptools", "--no-access-log",
-                   "--host", "127.0.0.1"]
-        procs.append(start(uvicorn + ["--port", str(app_port), "webapp.asgi:app"], env, OUT / "web.log"))
-        procs.append(start(uvicorn + ["--port", str(base_port), "bench.baseline_app:app"], env, OUT / "baseline.log"))
-        app_url, base_url = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{base_port}"
-        wait_http(app_url + "/health")
-        wait_http(base_url + "/health")
-        cookie_name = "__Host-cl_session" if os.environ.get("COOKIE_SECURE") == "1" else "cl_session"
+        app_url, base_url = start_web_pair(procs)
+        cookie_name = session_cookie_name()
         cookie = login_cookie(app_url, email, password, cookie_name)
         page = f"/o/{slug}/ops/check"
         same = httpx.get(app_url + page, headers={"Cookie": cookie}).text.count("<tr>")

@@ -14,15 +14,21 @@ import json
 import os
 import random
 import signal
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import httpx
 
-from bench.http import OUT, ROOT, ensure_wrk, login_cookie, run_wrk, start, wait_http
+from bench.http import (
+    OUT,
+    ROOT,
+    ensure_wrk,
+    login_cookie,
+    run_wrk,
+    session_cookie_name,
+    start_web_pair,
+)
 
 WORDS = ("alpha", "basalt", "cinder", "dune", "ember", "frost", "gale", "helix", "ion", "jezero",
          "kepler", "lumen", "mare", "nadir", "orbit", "perigee", "quartz", "regolith", "sable", "tycho")
@@ -111,16 +117,8 @@ def main() -> None:
     try:
         migrate()
         seeded = asyncio.run(seed(args.missions, args.products))
-        env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
-        app_port, base_port = 8765, 8766
-        uvicorn = [sys.executable, "-m", "uvicorn", "--loop", "uvloop", "--http", "httptools", "--no-access-log",
-                   "--host", "127.0.0.1"]
-        procs.append(start(uvicorn + ["--port", str(app_port), "webapp.asgi:app"], env, OUT / "web.log"))
-        procs.append(start(uvicorn + ["--port", str(base_port), "bench.baseline_app:app"], env, OUT / "baseline.log"))
-        app_url, base_url = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{base_port}"
-        wait_http(app_url + "/health")
-        wait_http(base_url + "/health")
-        cookie_name = "__Host-cl_session" if os.environ.get("COOKIE_SECURE") == "1" else "cl_session"
+        app_url, base_url = start_web_pair(procs)
+        cookie_name = session_cookie_name()
         cookie = {"Cookie": login_cookie(app_url, seeded["email"], seeded["password"], cookie_name)}
         missions_page = f"/o/{seeded['slug']}/missions"
         search = f"{missions_page}?q=jez&status=active"
@@ -145,9 +143,9 @@ def main() -> None:
             proc.wait(10)
         services.stop()
 
-    labels = {"missions_page": "(a) missions page, 25 of 10,000", "missions_page_raw": "(b) same page, raw asyncpg",
+    labels = {"missions_page": f"(a) missions page, 25 of {args.missions:,}", "missions_page_raw": "(b) same page, raw asyncpg",
               "missions_search": "(c) search 'jez' + status=active", "missions_search_raw": "(d) same search, raw asyncpg",
-              "products_json": "(e) products JSON, 25 of 100,000", "products_json_raw": "(f) same JSON, raw asyncpg"}
+              "products_json": f"(e) products JSON, 25 of {args.products:,}", "products_json_raw": "(f) same JSON, raw asyncpg"}
     ratios = {"missions page (a)/(b)": results["missions_page"]["rps"] / results["missions_page_raw"]["rps"],
               "filtered search (c)/(d)": results["missions_search"]["rps"] / results["missions_search_raw"]["rps"],
               "products JSON (e)/(f)": results["products_json"]["rps"] / results["products_json_raw"]["rps"]}

@@ -11,7 +11,7 @@ from webapp.catalog.enums import PRODUCT_TYPES
 from webapp.catalog.queries import name_map
 from webapp.core.csvio import collect_pages, csv_response
 from webapp.core.errors import Conflict, ValidationError
-from webapp.core.forms import choices, show_errors
+from webapp.core.forms import choices, require_id, show_errors
 from webapp.core.htmx import is_htmx, render
 from webapp.core.pagination import parse_limit
 from webapp.core.permissions import Perm, requires
@@ -33,8 +33,6 @@ def _list_args() -> dict:
 
 
 def _mission_filter(value: str) -> uuid.UUID | None:
-    from webapp.core.forms import require_id
-
     return require_id(value, "mission_id") if value else None
 
 
