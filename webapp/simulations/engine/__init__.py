@@ -1,0 +1,83 @@
+"""The planning engine: pure functions from a run's snapshot and config to its results (no I/O)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from webapp.simulations.engine.errors import Cancelled, EngineError
+from webapp.simulations.engine.lp import DEFAULT_TAU, PlanningLP
+from webapp.simulations.engine.model import Problem, build_problem
+from webapp.simulations.engine.montecarlo import run_monte_carlo
+from webapp.simulations.engine.policy import run_policy
+from webapp.simulations.engine.report import build_report
+
+ENGINE_VERSION = "1.0.0"
+RUN_TYPES = ("mass_balance", "throughput_optimization", "waste_minimization", "monte_carlo")
+MAX_SCENARIOS = 5000
+
+__all__ = ["Cancelled", "EngineError", "ENGINE_VERSION", "RUN_TYPES", "simulate", "Problem", "build_problem"]
+
+Progress = Callable[[float, str | None], None]
+
+
+def _quiet(fraction: float, message: str | None = None) -> None:
+    return None
+
+
+def planner(problem: Problem, plan: str, tau: float, base: object = None):
+    """A function (hours, crew, elastic) -> batches for the chosen policy; scenarios share one warm LP."""
+    if plan == "mass_balance":
+        return lambda hours=None, crew=None, elastic=False: run_policy(problem, hours, crew)
+    lp = PlanningLP(problem) if base is None else None
+    scenario_lp: list[PlanningLP] = []  # built by the first scenario that needs it, then warm-started
+
+    def solve(hours=None, crew=None, elastic=False):
+        if hours is None and crew is None:
+            return lp.solve(plan, tau=tau, elastic=elastic)
+        if not scenario_lp:
+            scenario_lp.append(PlanningLP(problem, hours, crew, daily=True))
+        return scenario_lp[0].solve(plan, tau=tau, elastic=elastic, hours=hours, crew=crew)
+
+    return solve
+
+
+def simulate(snapshot: dict, run_type: str, config: dict, progress: Progress | None = None) -> dict:
+    """Run one simulation; raises EngineError naming what to fix, or Cancelled from `progress`."""
+    progress = progress or _quiet
+    if run_type not in RUN_TYPES:
+        raise EngineError(f"Unknown run type {run_type!r}; choose one of {', '.join(RUN_TYPES)}.", "run_type")
+    tau = float(config.get("tau", DEFAULT_TAU))
+    if not 0 <= tau < 1:
+        raise EngineError("tau (the share of the optimum given up for the second objective) must be in [0, 1).", "tau")
+    problem = build_problem(snapshot, config)
+    progress(0.05, f"Planning {problem.days} days for {problem.crew} crew, target {problem.target}.")
+    for note in problem.notes:
+        progress(0.05, note)
+
+    plan = config.get("plan", "throughput_optimization") if run_type == "monte_carlo" else run_type
+    if plan not in ("mass_balance", "throughput_optimization", "waste_minimization"):
+        raise EngineError(f"Unknown plan {plan!r} for the Monte Carlo scenarios.", "plan")
+    base = planner(problem, plan, tau)()
+    result = {
+        "engine_version": ENGINE_VERSION, "run_type": run_type, "target": problem.target,
+        "notes": problem.notes, "start_date": problem.start.isoformat(),
+        **build_report(problem, base, problem.hours),
+    }
+    if run_type != "monte_carlo":
+        progress(1.0, "Plan complete.")
+        return result
+    scenarios = config.get("scenarios", 200)
+    seed = config.get("seed", 0)
+    if not isinstance(scenarios, int) or not 1 <= scenarios <= MAX_SCENARIOS:
+        raise EngineError(f"Scenarios must be a whole number from 1 to {MAX_SCENARIOS}.", "scenarios")
+    progress(0.1, f"Failure-free plan done; sampling {scenarios} failure scenarios (seed {seed}).")
+    step = max(1, scenarios // 50)
+
+    def tick(done: float) -> None:
+        n = round(done * scenarios)
+        if n % step == 0 or n == scenarios:
+            progress(0.1 + 0.9 * done, None)
+
+    result["monte_carlo"] = run_monte_carlo(problem, plan, tau, base, scenarios, int(seed), tick)
+    result["monte_carlo"]["plan"] = plan
+    progress(1.0, f"{scenarios} scenarios done ({result['monte_carlo']['replanned']} needed re-planning).")
+    return result

@@ -1,0 +1,279 @@
+"""The planning LP (habitat.md §3.4), solved with HiGHS in two lexicographic stages.
+
+HiGHS is the solver behind scipy's linprog; we call it through highspy, its maintainers' own bindings, because
+they keep a model and its basis between solves: the second stage and every Monte Carlo scenario only change
+bounds, so they restart from the previous optimum instead of from scratch (milliseconds instead of tens).
+
+Days after the first week are grouped into blocks of up to a week in which every budget is the same; a block's
+batches are spread evenly over its days. Stock changes linearly inside a block, so a block that keeps its limits at
+both ends keeps them on every day: the daily plan is feasible by construction, and the LP is a fraction of the size.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+from scipy.sparse import coo_matrix, vstack
+
+from webapp.simulations.engine.errors import EngineError
+from webapp.simulations.engine.model import Problem
+
+# tie-breakers, far below any kilogram that matters: prefer processing waste, then spending less energy
+EPS_WASTE = 1e-4
+EPS_ENERGY = 1e-5
+DEFAULT_TAU = 0.02
+DAILY_HEAD_DAYS = 7
+MAX_BLOCK_DAYS = 7
+EXCESS_PENALTY = 1e4
+OBJECTIVES = ("throughput_optimization", "waste_minimization")
+
+
+def blocks(hours: np.ndarray, crew: np.ndarray, head: int = DAILY_HEAD_DAYS, longest: int = MAX_BLOCK_DAYS) -> np.ndarray:
+    """Start day of each planning block: single days first, then runs of identical budgets up to `longest` days."""
+    starts = [0]
+    for t in range(1, hours.shape[1]):
+        same = np.array_equal(hours[:, t], hours[:, t - 1]) and crew[t] == crew[t - 1]
+        if t < head or not same or t - starts[-1] >= longest:
+            starts.append(t)
+    return np.array(starts)
+
+
+@dataclass
+class _Layout:
+    n_x: int
+    n_inv: int
+    n_excess: int
+    tracked: np.ndarray
+    capped: list[int]  # positions in `tracked` with a wet-waste cap
+
+
+class PlanningLP:
+    """The LP of one problem. `daily` gives every day its own block, so module hours and crew time can change
+    between solves (Monte Carlo scenarios) while HiGHS keeps its basis."""
+
+    def __init__(self, problem: Problem, hours: np.ndarray | None = None, crew: np.ndarray | None = None,
+                 daily: bool = False):
+        self.p = p = problem
+        hours = p.hours if hours is None else hours
+        crew = np.full(p.days, p.crew_h_per_day) if crew is None else crew
+        self.starts = np.arange(p.days) if daily else blocks(hours, crew)
+        self.length = np.diff(np.append(self.starts, p.days)).astype(float)
+        P, R, K = len(self.starts), len(p.recipe_keys), len(p.module_keys)
+        consumed = p.inputs.sum(axis=0) > 0
+        tracked = np.flatnonzero(consumed | ((p.outputs.sum(axis=0) > 0) & p.mask("waste")))
+        J = tracked.size
+        capped = [j for j, i in enumerate(tracked) if np.isfinite(p.wet_cap_kg[i])]
+        has_volume = p.storage_m3 is not None
+        n_x, n_inv = P * R, P * J
+        n_excess = P * len(capped) + (P if has_volume else 0)
+        self.lay = _Layout(n_x, n_inv, n_excess, tracked, capped)
+        self.width = width = n_x + n_inv + n_excess
+        gen = p.generation
+
+        # stock balance per block: I[b,j] - I[b-1,j] - sum_r net[r,j] x[b,r] = L_b * G[j]
+        rows, cols, vals = [], [], []
+        b_idx, j_idx = np.meshgrid(np.arange(P), np.arange(J), indexing="ij")
+        row = (b_idx * J + j_idx).ravel()
+        rows.append(row), cols.append(n_x + row), vals.append(np.ones(row.size))
+        later = row[J:]
+        rows.append(later), cols.append(n_x + later - J), vals.append(-np.ones(later.size))
+        net = p.net[:, tracked]
+        r_nz, j_nz = np.nonzero(net)
+        rows.append((np.arange(P)[:, None] * J + j_nz).ravel())
+        cols.append((np.arange(P)[:, None] * R + r_nz).ravel())
+        vals.append(np.tile(-net[r_nz, j_nz], P))
+        A_eq = coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(P * J, width))
+        self.b_eq = np.outer(self.length, gen[tracked]).ravel()
+
+        # per block: module hours, energy, crew time (a block's budget is its days' budgets summed)
+        per_batch = np.zeros((K + 2, R))
+        per_batch[p.recipe_module, np.arange(R)] = p.duration_h
+        per_batch[K], per_batch[K + 1] = p.energy_kwh, p.crew_h
+        m_nz, r_nz = np.nonzero(per_batch)
+        parts = [coo_matrix((np.tile(per_batch[m_nz, r_nz], P),
+                             ((np.arange(P)[:, None] * (K + 2) + m_nz).ravel(),
+                              (np.arange(P)[:, None] * R + r_nz).ravel())), shape=(P * (K + 2), width))]
+        fixed_rhs = []
+
+        # wet-waste caps and storage volume at block ends, each with an excess column (held at 0 unless elastic)
+        if capped:
+            C = len(capped)
+            r = np.arange(P * C)
+            inv_cols = n_x + (np.arange(P)[:, None] * J + np.array(capped)[None, :]).ravel()
+            parts.append(coo_matrix((np.concatenate([np.ones(r.size), -np.ones(r.size)]),
+                                     (np.concatenate([r, r]), np.concatenate([inv_cols, n_x + n_inv + r]))),
+                                    shape=(P * C, width)))
+            fixed_rhs.append(np.tile(p.wet_cap_kg[tracked[capped]], P))
+        if has_volume:
+            fixed_rhs.append(self._volume_rows(parts, tracked, P, J, len(capped)))
+        A_ub = vstack(parts)
+        self._fixed_rhs = np.concatenate(fixed_rhs) if fixed_rhs else np.zeros(0)
+        self.n_eq, self.n_ub = A_eq.shape[0], A_ub.shape[0]
+        self.A = vstack([A_eq, A_ub]).tocsc()
+
+        target = p.index(p.target)
+        self.target_x = np.tile(p.net[:, target], P)
+        self.waste_x = np.tile(-p.net[:, p.mask("waste")].sum(axis=1), P)
+        self.energy_x = np.tile(p.energy_kwh, P)
+        self._hours, self._crew = hours, crew
+        self._solvers: dict[tuple[str, int], highspy.Highs] = {}
+
+    def _volume_rows(self, parts: list, tracked: np.ndarray, P: int, J: int, n_capped: int) -> np.ndarray:
+        """Stored waste volume at each block's end ≤ storage; waste no recipe touches is a known, growing stock."""
+        p, n_x, n_inv = self.p, self.lay.n_x, self.lay.n_inv
+        gen = p.generation
+        waste = p.mask("waste")
+        density = np.array([item.density_kg_m3 or np.inf for item in p.items])
+        untracked = np.setdiff1d(np.flatnonzero(waste), tracked)
+        per_day = (gen[untracked] / density[untracked]).sum()
+        fixed = (self.starts + self.length) * per_day
+        if fixed[-1] > p.storage_m3:
+            raise EngineError(
+                f"Storage volume of {p.storage_m3:g} m³ is full by day {int(np.ceil(p.storage_m3 / per_day))} "
+                f"with waste no recipe processes ({', '.join(p.items[i].name for i in untracked)}).", "storage_volume")
+        tw = np.array([j for j, i in enumerate(tracked) if waste[i]], dtype=int)
+        rows = np.concatenate([np.repeat(np.arange(P), tw.size), np.arange(P)])
+        cols = np.concatenate([n_x + (np.arange(P)[:, None] * J + tw[None, :]).ravel(),
+                               n_x + n_inv + P * n_capped + np.arange(P)])
+        vals = np.concatenate([np.tile(1.0 / density[tracked[tw]], P), -np.ones(P)])
+        parts.append(coo_matrix((vals, (rows, cols)), shape=(P, self.width)))
+        return p.storage_m3 - fixed
+
+    def _row_upper(self, hours: np.ndarray, crew: np.ndarray) -> np.ndarray:
+        budget = np.column_stack([hours[:, self.starts].T, np.full(len(self.starts), self.p.energy_per_day),
+                                  crew[self.starts]])
+        return np.concatenate([(budget * self.length[:, None]).ravel(), self._fixed_rhs])
+
+    def _col_upper(self, hours: np.ndarray, elastic: bool = False) -> np.ndarray:
+        # a module without hours in a block runs nothing there: bound its recipes to 0 (helps presolve)
+        module_hours = hours[:, self.starts][self.p.recipe_module].T
+        x_upper = np.where(module_hours > 0, highspy.kHighsInf, 0.0).ravel()
+        excess = np.full(self.lay.n_excess, highspy.kHighsInf if elastic else 0.0)
+        return np.concatenate([x_upper, np.full(self.lay.n_inv, highspy.kHighsInf), excess])
+
+    def _pad(self, x_part: np.ndarray) -> np.ndarray:
+        return np.concatenate([x_part, np.zeros(self.width - self.lay.n_x)])
+
+    def _new_solver(self, cost: np.ndarray, hours, crew, elastic: bool = False) -> highspy.Highs:
+        inf = highspy.kHighsInf
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = self.width, self.n_eq + self.n_ub
+        lp.col_cost_ = cost
+        lp.col_lower_ = np.zeros(self.width)
+        lp.col_upper_ = self._col_upper(hours, elastic)
+        lp.row_lower_ = np.concatenate([self.b_eq, np.full(self.n_ub, -inf)])
+        lp.row_upper_ = np.concatenate([self.b_eq, self._row_upper(hours, crew)])
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = self.A.indptr, self.A.indices, self.A.data
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("threads", 1)
+        h.passModel(lp)
+        return h
+
+    def _update(self, h: highspy.Highs, hours, crew) -> None:
+        ub_rows = np.arange(self.n_eq, self.n_eq + self.n_ub, dtype=np.int32)
+        h.changeRowsBounds(ub_rows.size, ub_rows, np.full(ub_rows.size, -highspy.kHighsInf),
+                           self._row_upper(hours, crew))
+        cols = np.arange(self.width, dtype=np.int32)
+        h.changeColsBounds(cols.size, cols, np.zeros(self.width), self._col_upper(hours))
+
+    @staticmethod
+    def _outcome(h: highspy.Highs) -> str:
+        status = h.getModelStatus()
+        if status == highspy.HighsModelStatus.kOptimal:
+            return "optimal"
+        if status in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):
+            return "infeasible"
+        raise EngineError(f"The optimiser stopped: {h.modelStatusToString(status)}", "solver")
+
+    def _objectives(self, objective: str) -> tuple[np.ndarray, np.ndarray]:
+        if objective == "throughput_optimization":
+            return self.target_x, self.waste_x
+        if objective == "waste_minimization":
+            return self.waste_x, self.target_x
+        raise EngineError(f"Unknown objective {objective!r}.", "run_type")
+
+    def solve(self, objective: str, tau: float = DEFAULT_TAU, elastic: bool = False,
+              hours: np.ndarray | None = None, crew: np.ndarray | None = None) -> np.ndarray:
+        """Daily batches (T, R): the primary objective's optimum, then the secondary within tau of it.
+
+        Infeasible stock limits raise an EngineError naming the limit, or with `elastic` are exceeded as little
+        as possible (Monte Carlo scenarios record that instead of failing). New `hours`/`crew` need `daily`."""
+        changed = hours is not None or crew is not None
+        hours = self._hours if hours is None else hours
+        crew = self._crew if crew is None else crew
+        primary, secondary = self._objectives(objective)
+        tie = EPS_WASTE * secondary - EPS_ENERGY * self.energy_x
+        first = self._stage(objective, 1, self._pad(-(primary + tie)), hours, crew, changed)
+        first.run()
+        if self._outcome(first) == "infeasible":
+            excess = self._least_excess(primary + tie, hours, crew)
+            if not elastic:
+                self._raise_for(excess)
+            return self._daily(excess)
+        x1 = np.array(first.getSolution().col_value)
+        best = float(primary @ x1[: self.lay.n_x])
+        if best <= 1e-9:
+            return self._daily(x1)
+        second = self._stage(objective, 2, self._pad(-(secondary - EPS_ENERGY * self.energy_x)), hours, crew,
+                             changed, keep=(self._pad(primary), (1.0 - tau) * best))
+        second.run()
+        if self._outcome(second) != "optimal":  # numerically the first stage is always an answer
+            return self._daily(x1)
+        return self._daily(np.array(second.getSolution().col_value))
+
+    def _stage(self, objective: str, stage: int, cost: np.ndarray, hours, crew, changed: bool,
+               keep: tuple | None = None) -> highspy.Highs:
+        h = self._solvers.get((objective, stage))
+        if h is None:
+            h = self._new_solver(cost, hours, crew)
+            if keep is not None:
+                nz = np.flatnonzero(keep[0])
+                h.addRow(keep[1], highspy.kHighsInf, nz.size, nz.astype(np.int32), keep[0][nz])
+            self._solvers[(objective, stage)] = h
+            return h
+        # presolve rebuilds the model and drops the basis: after the first (cold) solve, restart from the basis
+        h.setOptionValue("presolve", "off")
+        if changed:
+            self._update(h, hours, crew)
+        if keep is not None:
+            h.changeRowBounds(self.n_eq + self.n_ub, keep[1], highspy.kHighsInf)
+        return h
+
+    def _least_excess(self, value: np.ndarray, hours, crew) -> np.ndarray:
+        cost = np.concatenate([-value, np.zeros(self.lay.n_inv), np.full(self.lay.n_excess, EXCESS_PENALTY)])
+        h = self._new_solver(cost, hours, crew, elastic=True)
+        h.run()
+        if self._outcome(h) != "optimal":
+            raise EngineError("The plan is infeasible and the optimiser could not say why.", "solver")
+        return np.array(h.getSolution().col_value)
+
+    def excess(self, solution: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Cap excess (blocks × capped items) and volume excess (blocks) of a solution."""
+        P, C = len(self.starts), len(self.lay.capped)
+        start = self.lay.n_x + self.lay.n_inv
+        return solution[start:start + P * C].reshape(P, C), solution[start + P * C:]
+
+    def _raise_for(self, solution: np.ndarray) -> None:
+        p = self.p
+        cap, volume = self.excess(solution)
+        if cap.size and cap.max() > 1e-7:
+            b = int(np.flatnonzero((cap > 1e-7).any(axis=1))[0])
+            item = p.items[self.lay.tracked[self.lay.capped[int(np.argmax(cap[b]))]]]
+            raise EngineError(
+                f"The wet-waste cap cannot hold: {item.name} goes over its {p.wet_cap_kg[p.index(item.key)]:.2f} kg "
+                f"limit by day {int(self.starts[b] + self.length[b])} (by {cap[b].max():.2f} kg) even processing all "
+                "it can. Raise the cap, the energy or crew time, or bring its module back.", "wet_waste_cap")
+        if volume.size and volume.max() > 1e-9:
+            b = int(np.argmax(volume > 1e-9))
+            raise EngineError(
+                f"Storage volume of {p.storage_m3:g} m³ is exceeded by day {int(self.starts[b] + self.length[b])} "
+                f"(by {volume[b]:.3f} m³) even processing all it can.", "storage_volume")
+        raise EngineError("The plan is infeasible.", "solver")
+
+    def _daily(self, solution: np.ndarray) -> np.ndarray:
+        per_block = solution[: self.lay.n_x].reshape(len(self.starts), len(self.p.recipe_keys))
+        per_block = np.where(per_block > 1e-9, per_block, 0.0)
+        return np.repeat(per_block / self.length[:, None], self.length.astype(int), axis=0)

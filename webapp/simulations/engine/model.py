@@ -1,0 +1,222 @@
+"""The engine's view of a mission: items, recipes and budgets as numpy arrays, validated from a snapshot."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+
+from webapp.simulations.engine.errors import EngineError
+
+LOSS = "loss"
+REGOLITH = "regolith"
+MAX_HORIZON_DAYS = 730
+# moisture at or above this share makes a waste "wet": it counts against the biosafety stock cap
+WET_MOISTURE = 0.3
+# a degraded module runs at BioSim's "medium malfunction" factor [E]
+DEGRADED_HOURS_FACTOR = 0.75
+AVAILABLE_STATUSES = {"operational": 1.0, "degraded": DEGRADED_HOURS_FACTOR}
+CLOSURE_TOLERANCE_KG = 1e-9
+
+
+@dataclass(frozen=True)
+class Item:
+    """A thing with mass: a waste material, regolith, an intermediate or product, or the loss sink."""
+
+    key: str
+    name: str
+    kind: str  # waste | regolith | resource | loss
+    generation_per_day: float = 0.0
+    density_kg_m3: float | None = None
+    wet: bool = False
+
+
+@dataclass
+class Problem:
+    """One mission's planning problem: T days, I items, R recipes, K modules."""
+
+    days: int
+    start: date
+    crew: int
+    items: list[Item]
+    recipe_keys: list[str]
+    recipe_names: list[str]
+    recipe_module: np.ndarray  # (R,) module index
+    inputs: np.ndarray  # (R, I) kg consumed per batch
+    outputs: np.ndarray  # (R, I) kg made per batch
+    duration_h: np.ndarray  # (R,)
+    energy_kwh: np.ndarray  # (R,)
+    crew_h: np.ndarray  # (R,)
+    priority: np.ndarray  # (R,)
+    module_keys: list[str]
+    module_names: list[str]
+    hours: np.ndarray  # (K, T) planned available hours per module and day
+    mtbf_h: np.ndarray  # (K,) inf when unknown
+    mttr_h: np.ndarray  # (K,)
+    energy_per_day: float
+    crew_h_per_day: float
+    storage_m3: float | None
+    wet_cap_kg: np.ndarray  # (I,) inf where no cap applies
+    recycle_target_kg_per_day: float
+    target: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def net(self) -> np.ndarray:
+        """(R, I) stock change per batch."""
+        return self.outputs - self.inputs
+
+    @property
+    def generation(self) -> np.ndarray:
+        """(I,) kg per day arriving without a recipe (crew waste, regolith supply)."""
+        return np.array([item.generation_per_day for item in self.items])
+
+    def index(self, key: str) -> int:
+        """Position of an item key."""
+        return self.item_index[key]
+
+    @property
+    def item_index(self) -> dict[str, int]:
+        """Item key → position."""
+        return {item.key: i for i, item in enumerate(self.items)}
+
+    def mask(self, kind: str) -> np.ndarray:
+        """(I,) booleans for items of one kind."""
+        return np.array([item.kind == kind for item in self.items])
+
+
+def _number(raw, what: str, *, minimum: float = 0.0, allow_none: bool = False) -> float | None:
+    if raw is None:
+        if allow_none:
+            return None
+        raise EngineError(f"{what} is missing.")
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise EngineError(f"{what} is not a number ({raw!r}).") from None
+    if not np.isfinite(value) or value < minimum:
+        raise EngineError(f"{what} must be at least {minimum:g} (got {value:g}).")
+    return value
+
+
+def build_problem(snapshot: dict, config: dict) -> Problem:
+    """Validate a run's snapshot and config into arrays; every refusal names what to fix."""
+    mission = snapshot["mission"]
+    days = config.get("time_horizon_days", 30)
+    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_HORIZON_DAYS:
+        raise EngineError(f"The horizon must be a whole number of days from 1 to {MAX_HORIZON_DAYS}.", "time_horizon_days")
+    crew = int(mission["crew_size"])
+    if crew < 1:
+        raise EngineError("The mission has no crew to generate waste.", "crew_size")
+    start = date.fromisoformat(snapshot.get("start_date") or date.today().isoformat())
+    notes: list[str] = []
+
+    items: list[Item] = []
+    material_keys = set()
+    for m in snapshot["materials"]:
+        moisture = _number(m.get("moisture_fraction", 0), f"Moisture of {m['name']}")
+        items.append(Item(
+            key=m["key"], name=m["name"], kind="waste",
+            generation_per_day=crew * _number(m["generation_kg_per_cm_day"], f"Generation rate of {m['name']}"),
+            density_kg_m3=_number(m["density_kg_m3"], f"Density of {m['name']}", minimum=1e-9),
+            wet=bool(m.get("hazardous")) or moisture >= WET_MOISTURE,
+        ))
+        material_keys.add(m["key"])
+    referenced = {key for r in snapshot["recipes"] for key in (*r["inputs"], *r["outputs"])}
+    resources = sorted(referenced - material_keys)
+    clash = sorted(material_keys & set(snapshot.get("resource_names", [])))
+    if clash:
+        raise EngineError(f"Waste material key {clash[0]!r} is also the name of a resource; rename the material.",
+                          "catalog")
+    supply = _number(mission.get("regolith_supply_kg_per_day", 0), "Regolith supply")
+    for key in resources:
+        kind = "loss" if key == LOSS else "regolith" if key == REGOLITH else "resource"
+        items.append(Item(key=key, name=key.replace("_", " ").capitalize() if key != "hmc_tile" else "HMC tile",
+                          kind=kind, generation_per_day=supply if kind == "regolith" else 0.0))
+    if not any(i.kind == "loss" for i in items):
+        items.append(Item(key=LOSS, name="Loss", kind="loss"))
+    index = {item.key: i for i, item in enumerate(items)}
+
+    modules = snapshot["modules"]
+    module_index = {m["key"]: k for k, m in enumerate(modules)}
+    hours = np.zeros((len(modules), days))
+    mtbf = np.full(len(modules), np.inf)
+    mttr = np.zeros(len(modules))
+    for k, m in enumerate(modules):
+        factor = AVAILABLE_STATUSES.get(m["status"], 0.0)
+        per_day = _number(m["hours_per_day"], f"Hours per day of {m['name']}")
+        hours[k, :] = min(per_day, 24.0) * factor
+        if factor == 0.0:
+            notes.append(f"{m['name']} is {m['status']}: it runs no recipes in this plan.")
+        elif factor < 1.0:
+            notes.append(f"{m['name']} is degraded: planned at {factor:.0%} of its hours.")
+        due = m.get("next_maintenance_due")
+        if due and factor:
+            offset = (date.fromisoformat(due) - start).days
+            if 0 <= offset < days:
+                hours[k, offset] = 0.0
+                notes.append(f"{m['name']} is down for scheduled maintenance on day {offset + 1} ({due}).")
+        if m.get("mtbf_h"):
+            mtbf[k] = _number(m["mtbf_h"], f"MTBF of {m['name']}", minimum=1e-9)
+            mttr[k] = _number(m.get("mttr_h") or 0, f"MTTR of {m['name']}")
+
+    recipes = sorted(snapshot["recipes"], key=lambda r: (r.get("priority", 100), r["key"]))
+    if not recipes:
+        raise EngineError("The catalog has no recipes, so nothing can be processed.", "recipes")
+    n_items = len(items)
+    inputs = np.zeros((len(recipes), n_items))
+    outputs = np.zeros((len(recipes), n_items))
+    recipe_module = np.zeros(len(recipes), dtype=int)
+    for r, recipe in enumerate(recipes):
+        if recipe["module"] not in module_index:
+            raise EngineError(f"Recipe {recipe['name']} runs on a module that is not in the catalog.", "recipes")
+        recipe_module[r] = module_index[recipe["module"]]
+        for key, kg in recipe["inputs"].items():
+            inputs[r, index[key]] += _number(kg, f"Input {key} of {recipe['name']}", minimum=1e-12)
+        for key, kg in recipe["outputs"].items():
+            outputs[r, index[key]] += _number(kg, f"Output {key} of {recipe['name']}", minimum=1e-12)
+        gap = inputs[r].sum() - outputs[r].sum()
+        if abs(gap) > CLOSURE_TOLERANCE_KG * max(1.0, inputs[r].sum()):
+            raise EngineError(
+                f"Recipe {recipe['name']} does not close its mass: {inputs[r].sum():g} kg in, "
+                f"{outputs[r].sum():g} kg out. Add the difference as loss.", "mass_closure")
+
+    target = config.get("target") or "brick"
+    if target not in index or items[index[target]].kind in ("waste", "loss", "regolith"):
+        raise EngineError(f"{target!r} is not a product any recipe makes.", "target")
+    makers = [r for r in range(len(recipes)) if outputs[r, index[target]] > 0]
+    if not any(hours[recipe_module[r]].any() for r in makers):
+        raise EngineError(
+            f"No available module can make {target}: "
+            + ", ".join(f"{recipes[r]['name']} needs {modules[recipe_module[r]]['name']} "
+                        f"({modules[recipe_module[r]]['status']})" for r in makers) + ".", "module_hours")
+
+    cap_days = _number(mission.get("wet_waste_cap_days"), "Wet-waste cap", allow_none=True)
+    wet_cap = np.full(n_items, np.inf)
+    if cap_days:
+        consumed = inputs.sum(axis=0) > 0
+        for i, item in enumerate(items):
+            if item.kind == "waste" and item.wet and item.generation_per_day > 0:
+                if consumed[i]:
+                    wet_cap[i] = cap_days * item.generation_per_day
+                else:
+                    notes.append(f"No recipe processes {item.name}, so the wet-waste cap cannot apply to it; "
+                                 "it is stored.")
+    storage = _number(mission.get("storage_volume_m3"), "Storage volume", minimum=1e-9, allow_none=True)
+
+    return Problem(
+        days=days, start=start, crew=crew, items=items,
+        recipe_keys=[r["key"] for r in recipes], recipe_names=[r["name"] for r in recipes],
+        recipe_module=recipe_module, inputs=inputs, outputs=outputs,
+        duration_h=np.array([_number(r["duration_h"], f"Duration of {r['name']}", minimum=1e-9) for r in recipes]),
+        energy_kwh=np.array([_number(r["energy_kwh"], f"Energy of {r['name']}") for r in recipes]),
+        crew_h=np.array([_number(r["crew_h"], f"Crew time of {r['name']}") for r in recipes]),
+        priority=np.array([r.get("priority", 100) for r in recipes]),
+        module_keys=[m["key"] for m in modules], module_names=[m["name"] for m in modules],
+        hours=hours, mtbf_h=mtbf, mttr_h=mttr,
+        energy_per_day=_number(mission["energy_budget_kwh_per_day"], "Energy budget"),
+        crew_h_per_day=_number(mission["crew_time_h_per_day"], "Crew time"),
+        storage_m3=storage, wet_cap_kg=wet_cap,
+        recycle_target_kg_per_day=_number(mission.get("recycle_target_kg_per_day", 0), "Recycling target"),
+        target=target, notes=notes,
+    )

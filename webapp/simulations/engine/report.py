@@ -1,0 +1,134 @@
+"""From batches per day to what people read: daily series, KPIs (habitat.md §3.6) and the mass-balance check."""
+from __future__ import annotations
+
+import numpy as np
+
+from webapp.simulations.engine.model import Problem
+
+ROUND = 4
+
+
+def _series(values: np.ndarray) -> list[float]:
+    return [round(float(v), ROUND) for v in values]
+
+
+def flows(p: Problem, batches: np.ndarray) -> dict[str, np.ndarray]:
+    """Daily consumption, production and end-of-day stock per item (T, I), loss included."""
+    consumed = batches @ p.inputs
+    produced = batches @ p.outputs
+    stock = np.cumsum(p.generation[None, :] + produced - consumed, axis=0)
+    return {"consumed": consumed, "produced": produced, "stock": stock}
+
+
+def waste_shares(p: Problem, totals: np.ndarray) -> np.ndarray:
+    """Share of each recipe's input mass that came from waste, following intermediates back to their sources."""
+    item_share = p.mask("waste").astype(float)
+    resource = p.mask("resource") | p.mask("loss")
+    made = p.outputs * totals[:, None]  # (R, I) kg each recipe made of each item over the horizon
+    made_total = made.sum(axis=0)
+    recipe_share = np.zeros(len(p.recipe_keys))
+    for _ in range(8):  # chains are short (flakes -> brick); a few passes reach the fixed point
+        mass_in = p.inputs.sum(axis=1)
+        recipe_share = np.divide(p.inputs @ item_share, mass_in, out=np.zeros_like(mass_in), where=mass_in > 0)
+        derived = np.divide(made.T @ recipe_share, made_total, out=np.zeros_like(made_total), where=made_total > 0)
+        item_share = np.where(resource, derived, item_share)
+    return recipe_share
+
+
+def kpis(p: Problem, batches: np.ndarray, f: dict[str, np.ndarray] | None = None) -> dict[str, float]:
+    """The run's key figures; rates are fractions (0..1)."""
+    f = f or flows(p, batches)
+    T = p.days
+    waste = p.mask("waste")
+    totals = batches.sum(axis=0)
+    target = p.index(p.target)
+    generated = float(p.generation[waste].sum() * T)
+    consumed_waste = float(f["consumed"][:, waste].sum() - f["produced"][:, waste].sum())
+    share = waste_shares(p, totals)
+    loss = p.index("loss")
+    waste_loss = float((p.outputs[:, loss] * totals * share).sum())
+    gross_waste_in = float((p.inputs[:, waste].sum(axis=1) * totals).sum())
+    target_made = float(f["produced"][:, target].sum() - f["consumed"][:, target].sum())
+    target_gross = float(f["produced"][:, target].sum())
+    target_from_waste = float((p.outputs[:, target] * totals * share).sum())
+    energy = float((batches @ p.energy_kwh).sum())
+    resources = p.mask("resource")
+    net_products = (f["produced"][:, resources].sum(axis=0) - f["consumed"][:, resources].sum(axis=0))
+    product_mass = float(net_products[net_products > 0].sum())
+    density = np.array([item.density_kg_m3 or np.inf for item in p.items])
+    end = f["stock"][-1]
+    water = p.item_index.get("water")
+    return {
+        "target_kg": target_made,
+        "target_from_waste_kg": min(target_from_waste, target_gross),
+        "waste_derived_share": (target_from_waste / target_gross) if target_gross > 1e-12 else 0.0,
+        "waste_generated_kg": generated,
+        "waste_processed_kg": consumed_waste,
+        "recycling_rate": consumed_waste / generated if generated > 0 else 0.0,
+        "useful_recovery_rate": (gross_waste_in - waste_loss) / gross_waste_in if gross_waste_in > 1e-12 else 0.0,
+        "water_recovered_kg": float(f["produced"][:, water].sum()) if water is not None else 0.0,
+        "energy_kwh": energy,
+        "crew_h": float((batches @ p.crew_h).sum()),
+        "kwh_per_kg": energy / product_mass if product_mass > 1e-12 else 0.0,
+        "product_kg": product_mass,
+        "waste_stored_kg": float(end[waste].sum()),
+        "waste_stored_m3": float((end[waste] / density[waste]).sum()),
+        "recycling_target_met": bool(consumed_waste >= p.recycle_target_kg_per_day * T - 1e-9),
+        "mass_balance_residual_kg": mass_residual(p, f),
+    }
+
+
+def mass_residual(p: Problem, f: dict[str, np.ndarray]) -> float:
+    """Largest daily gap between stock change and what arrived (recipes only move mass): should be ~0."""
+    totals = f["stock"].sum(axis=1)
+    change = np.diff(np.concatenate([[0.0], totals]))
+    return float(np.abs(change - p.generation.sum()).max())
+
+
+def warnings(p: Problem, f: dict[str, np.ndarray]) -> list[str]:
+    """Limits a fixed policy broke (the optimiser never does): wet-waste caps and storage volume."""
+    out = []
+    stock = f["stock"]
+    for i, item in enumerate(p.items):
+        cap = p.wet_cap_kg[i]
+        if np.isfinite(cap) and (stock[:, i] > cap + 1e-9).any():
+            day = int(np.argmax(stock[:, i] > cap + 1e-9)) + 1
+            out.append(f"{item.name} exceeds its wet-waste cap of {cap:.2f} kg from day {day}.")
+    if p.storage_m3 is not None:
+        waste = p.mask("waste")
+        density = np.array([item.density_kg_m3 or np.inf for item in p.items])
+        volume = (stock[:, waste] / density[waste]).sum(axis=1)
+        if (volume > p.storage_m3 + 1e-9).any():
+            day = int(np.argmax(volume > p.storage_m3 + 1e-9)) + 1
+            out.append(f"Stored waste exceeds the {p.storage_m3:g} m³ storage volume from day {day}.")
+    return out
+
+
+def build_report(p: Problem, batches: np.ndarray, hours: np.ndarray) -> dict:
+    """Everything a deterministic run stores: per-day series, totals per recipe, KPIs, warnings."""
+    f = flows(p, batches)
+    used = np.zeros((len(p.module_keys), p.days))
+    np.add.at(used, p.recipe_module, (batches * p.duration_h).T)
+    keep = [i for i, item in enumerate(p.items) if item.kind != "loss"]
+    resources = [i for i, item in enumerate(p.items) if item.kind == "resource"]
+    totals = batches.sum(axis=0)
+    return {
+        "kpis": kpis(p, batches, f),
+        "warnings": warnings(p, f),
+        "days": p.days,
+        "items": [{"key": p.items[i].key, "name": p.items[i].name, "kind": p.items[i].kind} for i in keep],
+        "inventory": {p.items[i].key: _series(f["stock"][:, i]) for i in keep},
+        "production": {p.items[i].key: _series(f["produced"][:, i]) for i in resources},
+        "batches": {key: _series(batches[:, r]) for r, key in enumerate(p.recipe_keys)},
+        "module_hours_used": {key: _series(used[k]) for k, key in enumerate(p.module_keys)},
+        "module_hours_available": {key: _series(hours[k]) for k, key in enumerate(p.module_keys)},
+        "energy_kwh": _series(batches @ p.energy_kwh),
+        "crew_h": _series(batches @ p.crew_h),
+        "recipes": [
+            {"key": key, "name": p.recipe_names[r], "batches": round(float(totals[r]), ROUND),
+             "outputs": {p.items[i].key: round(float(p.outputs[r, i] * totals[r]), ROUND)
+                         for i in np.flatnonzero(p.outputs[r])}}
+            for r, key in enumerate(p.recipe_keys)
+        ],
+        "totals": {p.items[i].key: round(float(f["produced"][:, i].sum()), ROUND) for i in resources},
+    }
