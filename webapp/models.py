@@ -17,4 +17,4 @@ from webapp.ops.models import SystemCheck  # noqa: F401
 from webapp.organizations.models import Invitation, Membership, Organization  # noqa: F401
 from webapp.privacy.models import PrivacySubjectRequest  # noqa: F401
 from webapp.security.models import SecurityEvent  # noqa: F401
-from webapp.simulations.models import Product  # noqa: F401
+from webapp.simulations.models import Product, SimulationLog, SimulationRun  # noqa: F401

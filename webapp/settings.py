@@ -49,6 +49,8 @@ class Settings:
     demo_password: str = "moonbase-alpha-2031"
     task_idle_timeout_seconds: int = 3600
     queue_maxlen: int = 100_000
+    simulation_stale_seconds: int = 60
+    simulation_max_attempts: int = 3
     embedded: bool = False
     git_sha: str = ""
     smtp_url: str = ""
@@ -102,6 +104,8 @@ def load_settings() -> Settings:
         demo_password=os.environ.get("CLOSEDLOOP_DEMO_PASSWORD", "moonbase-alpha-2031"),
         task_idle_timeout_seconds=_int("TASK_IDLE_TIMEOUT_SECONDS", 3600),
         queue_maxlen=_int("QUEUE_MAXLEN", 100_000),
+        simulation_stale_seconds=_int("SIMULATION_STALE_SECONDS", 60),
+        simulation_max_attempts=_int("SIMULATION_MAX_ATTEMPTS", 3),
         embedded=_bool(os.environ.get("CLOSEDLOOP_EMBEDDED"), False),
         git_sha=os.environ.get("GIT_SHA", ""),
         smtp_url=os.environ.get("SMTP_URL", ""),

@@ -1,3 +1,4 @@
 """Imports every domain's tasks so workers and the scheduler know them."""
 import webapp.mail.tasks  # noqa: F401
 import webapp.ops.tasks  # noqa: F401
+import webapp.simulations.tasks  # noqa: F401

@@ -189,3 +189,45 @@ async def maintenance_log(session: AsyncSession, org_id: uuid.UUID, module_id: u
             .where(ModuleMaintenance.organization_id == org_id, ModuleMaintenance.module_id == module_id)
             .order_by(ModuleMaintenance.performed_at.desc()).limit(limit))
     return list((await fetch_rows(session, stmt)).all())
+
+
+async def planning_catalog(session: AsyncSession, org_id: uuid.UUID) -> dict[str, list[dict]]:
+    """Every live material, module and recipe as plain dicts (recipes with {item key: kg} lines): a run's inputs."""
+    def plain(rows, *names) -> list[dict]:
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    materials = plain((await fetch_rows(session, select(
+        WasteMaterial.id, WasteMaterial.key, WasteMaterial.name, WasteMaterial.category,
+        WasteMaterial.generation_kg_per_cm_day, WasteMaterial.moisture_fraction, WasteMaterial.density_kg_m3,
+        WasteMaterial.hazardous,
+    ).where(WasteMaterial.organization_id == org_id, WasteMaterial.deleted_at.is_(None))
+        .order_by(WasteMaterial.key))).all(),
+        "id", "key", "name", "category", "generation_kg_per_cm_day", "moisture_fraction", "density_kg_m3", "hazardous")
+    modules = plain((await fetch_rows(session, select(
+        ProcessingModule.id, ProcessingModule.key, ProcessingModule.name, ProcessingModule.status,
+        ProcessingModule.hours_per_day, ProcessingModule.power_kw, ProcessingModule.mtbf_h, ProcessingModule.mttr_h,
+        ProcessingModule.next_maintenance_due,
+    ).where(ProcessingModule.organization_id == org_id, ProcessingModule.deleted_at.is_(None))
+        .order_by(ProcessingModule.key))).all(),
+        "id", "key", "name", "status", "hours_per_day", "power_kw", "mtbf_h", "mttr_h", "next_maintenance_due")
+    module_keys = {m["id"]: m["key"] for m in modules}
+    recipes = plain((await fetch_rows(session, select(
+        Recipe.id, Recipe.key, Recipe.name, Recipe.module_id, Recipe.priority, Recipe.duration_h, Recipe.energy_kwh,
+        Recipe.crew_h,
+    ).where(Recipe.organization_id == org_id, Recipe.deleted_at.is_(None)).order_by(Recipe.key))).all(),
+        "id", "key", "name", "module_id", "priority", "duration_h", "energy_kwh", "crew_h")
+    lines = await lines_of(session, [r["id"] for r in recipes])
+    for recipe in recipes:
+        recipe["module"] = module_keys.get(recipe.pop("module_id"))
+        recipe["inputs"] = {(ln.material_key or str(ln.resource)): ln.kg for ln in lines[recipe["id"]]
+                            if ln.direction == "input"}
+        recipe["outputs"] = {(ln.material_key or str(ln.resource)): ln.kg for ln in lines[recipe["id"]]
+                             if ln.direction == "output"}
+    # a recipe whose module was deleted cannot run: leave it out rather than fail the whole plan
+    recipes = [r for r in recipes if r["module"] is not None]
+    for row in materials + modules + recipes:
+        row["id"] = str(row["id"])
+        for key in ("category", "status"):
+            if key in row:
+                row[key] = str(row[key])
+    return {"materials": materials, "modules": modules, "recipes": recipes}

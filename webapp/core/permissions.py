@@ -37,6 +37,8 @@ class Perm(StrEnum):
     MODULES_OPERATE = "modules:operate"
     PRODUCTS_READ = "products:read"
     PRODUCTS_WRITE = "products:write"
+    SIMULATIONS_READ = "simulations:read"
+    SIMULATIONS_RUN = "simulations:run"
 
 
 class SystemRole(StrEnum):

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from quart import Response
+from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +41,13 @@ async def relay(
         if finished:
             return
         while True:
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=heartbeat)
+            try:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=heartbeat)
+            except (ConnectionError, OSError, RedisError) as exc:
+                # the messenger is gone: end the stream and let the browser reconnect, which re-reads Postgres
+                log.warning("sse relay lost redis: %s", exc)
+                yield b"retry: 2000\n\n"
+                return
             if message is None:
                 yield b": heartbeat\n\n"
                 continue
@@ -52,8 +60,10 @@ async def relay(
         log.debug("sse client disconnected")
         raise
     finally:
-        await pubsub.unsubscribe()
-        await pubsub.aclose()
+        with contextlib.suppress(ConnectionError, OSError, RedisError):
+            await pubsub.unsubscribe()
+        with contextlib.suppress(ConnectionError, OSError, RedisError):
+            await pubsub.aclose()
 
 
 def sse_response(body: AsyncIterator[bytes]) -> Response:

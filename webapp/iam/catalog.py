@@ -29,13 +29,15 @@ PERMISSION_DESCRIPTIONS: dict[Perm, str] = {
     Perm.MODULES_OPERATE: "Change a module's status and log maintenance",
     Perm.PRODUCTS_READ: "See the products of missions",
     Perm.PRODUCTS_WRITE: "Record, correct and delete products",
+    Perm.SIMULATIONS_READ: "See simulation runs, their logs and results",
+    Perm.SIMULATIONS_RUN: "Start, cancel, re-run and delete simulation runs",
 }
 
 ALL_PERMISSIONS: frozenset[str] = frozenset(p.value for p in Perm)
 _BASE = frozenset({Perm.ORG_READ, Perm.MEMBERS_READ, Perm.ROLES_READ, Perm.OPS_READ,
-                   Perm.MISSIONS_READ, Perm.CATALOG_READ, Perm.PRODUCTS_READ})
+                   Perm.MISSIONS_READ, Perm.CATALOG_READ, Perm.PRODUCTS_READ, Perm.SIMULATIONS_READ})
 _RUN_MISSIONS = frozenset({Perm.MISSIONS_WRITE, Perm.CREW_WRITE, Perm.CATALOG_WRITE, Perm.MODULES_OPERATE,
-                           Perm.PRODUCTS_WRITE})
+                           Perm.PRODUCTS_WRITE, Perm.SIMULATIONS_RUN})
 
 
 @dataclass(frozen=True)
@@ -58,9 +60,10 @@ SYSTEM_ROLES: dict[str, SystemRoleSpec] = {
         SystemRoleSpec(SystemRole.MISSION_COMMANDER, "Mission commander", "Leads missions and their crews.",
                        _BASE | _RUN_MISSIONS | {Perm.OPS_RUN, Perm.APIKEYS_WRITE, Perm.MEMBERS_INVITE}),
         SystemRoleSpec(SystemRole.CREW_MEMBER, "Crew member", "Works on missions: waste, modules, runs.",
-                       _BASE | {Perm.OPS_RUN, Perm.APIKEYS_WRITE, Perm.MODULES_OPERATE, Perm.PRODUCTS_WRITE}),
+                       _BASE | {Perm.OPS_RUN, Perm.APIKEYS_WRITE, Perm.MODULES_OPERATE, Perm.PRODUCTS_WRITE,
+                                Perm.SIMULATIONS_RUN}),
         SystemRoleSpec(SystemRole.ANALYST, "Analyst", "Plans and compares simulation runs.",
-                       _BASE | {Perm.OPS_RUN, Perm.APIKEYS_WRITE, Perm.CATALOG_WRITE}),
+                       _BASE | {Perm.OPS_RUN, Perm.APIKEYS_WRITE, Perm.CATALOG_WRITE, Perm.SIMULATIONS_RUN}),
         SystemRoleSpec(SystemRole.BILLING_MANAGER, "Billing manager", "Plans, invoices and payment methods.",
                        _BASE),
         SystemRoleSpec(SystemRole.PRIVACY_OFFICER, "Privacy officer", "Consents, data exports and erasure.",

@@ -1,9 +1,9 @@
-"""JSON API: products (by mission, by id for bearer credentials, and under the organization)."""
+"""JSON API: products (by mission, by id, under the organization) and simulation runs (start, follow, cancel)."""
 from __future__ import annotations
 
 import uuid
 
-from quart import Blueprint, g, request, url_for
+from quart import Blueprint, current_app, g, request, url_for
 from quart_schema import document_request
 
 from webapp.core.errors import BadRequest, Forbidden
@@ -13,8 +13,10 @@ from webapp.core.pagination import parse_limit
 from webapp.core.permissions import Perm, require_bound_credential, requires
 from webapp.core.transaction import db_session
 from webapp.missions.queries import get_mission
-from webapp.simulations import queries, service
-from webapp.simulations.schemas import ProductIn, ProductPatch
+from webapp.simulations import queries, service, streams
+from webapp.simulations.schemas import ProductIn, ProductPatch, RunIn
+from webapp.simulations.service import runs as run_service
+from webapp.simulations.tasks import enqueue_run
 
 bp = Blueprint("products_api", __name__, url_prefix="/api/v1")
 org_bp = Blueprint("org_products_api", __name__, url_prefix="/api/v1/organizations/<uuid:org_id>/products")
@@ -124,3 +126,107 @@ async def restore_product(product_id: uuid.UUID):
     session = db_session()
     await service.restore_product(session, g.ctx, product_id)
     return product_out(await queries.get_product(session, g.ctx.org_id, product_id))
+
+
+# ---------------------------------------------------------------- simulation runs
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def run_out(row, *, results: dict | None = None, snapshot: dict | None = None) -> dict:
+    """A run (list row or full run) as JSON; results and the input snapshot only on the detail route."""
+    body = {"id": str(row.id), "mission_id": str(row.mission_id), "name": row.name, "run_type": row.run_type.value,
+            "status": row.status.value, "progress_percent": row.progress_percent, "message": row.progress_message,
+            "config": row.config, "seed": row.seed, "engine_version": row.engine_version, "summary": row.summary,
+            "error": row.error, "attempt": row.attempt, "rerun_of": _id(row.rerun_of),
+            "created_at": _iso(row.created_at), "started_at": _iso(row.started_at),
+            "finished_at": _iso(row.finished_at)}
+    if results is not None or snapshot is not None:
+        body |= {"results": results, "input_snapshot": snapshot}
+    return body
+
+
+def _realtime():
+    state = current_app.extensions["closedloop"]
+    return state["redis"], state["settings"].redis_namespace
+
+
+@bp.get("/missions/<uuid:mission_id>/simulations")
+@requires(Perm.SIMULATIONS_READ)
+async def list_runs(mission_id: uuid.UUID):
+    """A mission's simulation runs, newest first (`limit`, `cursor`); results are on GET /simulation-runs/:id."""
+    session = db_session()
+    await get_mission(session, g.ctx.org_id, mission_id)
+    page = await queries.list_runs(session, g.ctx.org_id, mission_id, cursor=request.args.get("cursor") or None,
+                                   limit=parse_limit(request.args.get("limit")))
+    return {"items": [run_out(r) for r in page.items], "next_cursor": page.next_cursor}
+
+
+@bp.post("/missions/<uuid:mission_id>/simulations")
+@requires(Perm.SIMULATIONS_RUN, mission_param="mission_id")
+@document_request(RunIn)
+async def start_run(mission_id: uuid.UUID):
+    """Start a run: 201 + Location, status queued; a worker picks it up (follow /simulations/:id/subscribe)."""
+    data = await parse_body(RunIn)
+    name, run_type, config = run_service.parse_run_request(data.model_dump())
+    session = db_session()
+    run = await run_service.start_run(session, g.ctx, mission_id, name, run_type, config, enqueue_run)
+    return run_out(run), 201, {"Location": url_for("products_api.get_run", run_id=run.id)}
+
+
+@bp.get("/simulation-runs/<uuid:run_id>")
+@requires(Perm.SIMULATIONS_READ)
+async def get_run(run_id: uuid.UUID):
+    """Status, progress, results (per-day series and KPIs) and the frozen inputs of one run."""
+    run = await queries.get_run(db_session(), g.ctx.org_id, run_id)
+    return run_out(run, results=run.results, snapshot=run.input_snapshot)
+
+
+@bp.patch("/simulation-runs/<uuid:run_id>/cancel")
+@requires(Perm.SIMULATIONS_RUN)
+async def cancel_run(run_id: uuid.UUID):
+    """Cancel a queued or running run (a running one stops within a second); 409 once it has finished."""
+    redis, namespace = _realtime()
+    run = await run_service.cancel_run(db_session(), g.ctx, run_id, redis, namespace)
+    return run_out(run)
+
+
+@bp.post("/simulation-runs/<uuid:run_id>/rerun")
+@requires(Perm.SIMULATIONS_RUN)
+async def rerun(run_id: uuid.UUID):
+    """Run again with the same frozen inputs, config and seed: 201 + Location of the new run."""
+    run = await run_service.rerun(db_session(), g.ctx, run_id, enqueue_run)
+    return run_out(run), 201, {"Location": url_for("products_api.get_run", run_id=run.id)}
+
+
+@bp.delete("/simulation-runs/<uuid:run_id>")
+@requires(Perm.SIMULATIONS_RUN)
+async def delete_run(run_id: uuid.UUID):
+    """Delete a finished run (204); its products stay. A live run is 409: cancel it first."""
+    await run_service.delete_run(db_session(), g.ctx, run_id)
+    return "", 204
+
+
+@bp.get("/simulation-runs/<uuid:run_id>/logs")
+@requires(Perm.SIMULATIONS_READ)
+async def run_logs(run_id: uuid.UUID):
+    """Log lines in order; `after=<line id>` continues from the last one seen; `limit` as in every list."""
+    session = db_session()
+    await queries.get_run_state(session, g.ctx.org_id, run_id)
+    after = request.args.get("after")
+    after_id = parse_id(after) if after else None
+    if after and after_id is None:
+        raise BadRequest("after must be a log line's id.", {"after": after})
+    rows = await queries.run_logs(session, g.ctx.org_id, run_id, after=after_id,
+                                  limit=parse_limit(request.args.get("limit")))
+    return {"items": [{"id": str(r.id), "attempt": r.attempt, "level": r.level.value, "message": r.message,
+                       "progress_percent": r.progress_percent, "at": r.created_at.isoformat()} for r in rows]}
+
+
+@bp.get("/simulations/<uuid:run_id>/subscribe")
+@requires(Perm.SIMULATIONS_READ)
+async def subscribe(run_id: uuid.UUID):
+    """Server-sent events: `state` (the current state first, then each change), `done` once final."""
+    return await streams.stream_run(run_id, streams.json_frames)

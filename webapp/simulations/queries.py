@@ -1,4 +1,4 @@
-"""Product reads: the list (filters, sorts, cursor), one product, and per-mission totals."""
+"""Product reads (list, one product, per-mission totals) and simulation-run reads (lists, one run, logs)."""
 from __future__ import annotations
 
 import uuid
@@ -14,10 +14,10 @@ from webapp.catalog.models import Recipe
 from webapp.core.db import fetch_rows
 from webapp.core.errors import BadRequest, NotFound
 from webapp.core.listing import Listing, like_pattern
-from webapp.core.pagination import Page
+from webapp.core.pagination import KeysetQuery, Page
 from webapp.missions.models import Mission
 from webapp.simulations.enums import ProductSource
-from webapp.simulations.models import Product
+from webapp.simulations.models import Product, SimulationLog, SimulationRun
 
 
 @dataclass(frozen=True)
@@ -108,3 +108,67 @@ async def get_product(session: AsyncSession, org_id: uuid.UUID, product_id: uuid
     if row is None:
         raise NotFound("No such product.")
     return ProductRow(*row)
+
+
+# ---------------------------------------------------------------- simulation runs
+
+RUN_LIST_COLUMNS = (
+    SimulationRun.id, SimulationRun.mission_id, SimulationRun.name, SimulationRun.run_type, SimulationRun.status,
+    SimulationRun.progress_percent, SimulationRun.progress_message, SimulationRun.config, SimulationRun.summary,
+    SimulationRun.error, SimulationRun.attempt, SimulationRun.created_at, SimulationRun.started_at,
+    SimulationRun.finished_at, SimulationRun.engine_version, SimulationRun.seed, SimulationRun.rerun_of,
+)
+_RUN_LIST = KeysetQuery(
+    select(*RUN_LIST_COLUMNS).where(SimulationRun.organization_id == bindparam("org_id"),
+                                    SimulationRun.mission_id == bindparam("mission_id"),
+                                    SimulationRun.deleted_at.is_(None)),
+    keys=[SimulationRun.id],
+)
+
+
+async def list_runs(session: AsyncSession, org_id: uuid.UUID, mission_id: uuid.UUID, *, cursor: str | None = None,
+                    limit: int = 25) -> Page:
+    """A mission's runs, newest first (column rows: the results stay in the database)."""
+    return await _RUN_LIST.page(session, {"org_id": org_id, "mission_id": mission_id}, cursor=cursor, limit=limit)
+
+
+async def get_run(session: AsyncSession, org_id: uuid.UUID, run_id: uuid.UUID) -> SimulationRun:
+    """A live run of the organization with its results; NotFound otherwise (also for other tenants' ids)."""
+    run = (await session.execute(select(SimulationRun).where(
+        SimulationRun.id == run_id, SimulationRun.organization_id == org_id, SimulationRun.deleted_at.is_(None),
+    ))).scalar_one_or_none()
+    if run is None:
+        raise NotFound("No such simulation run.")
+    return run
+
+
+async def get_run_state(session: AsyncSession, org_id: uuid.UUID, run_id: uuid.UUID):
+    """The columns a progress bar needs (not the results), for SSE and polling."""
+    row = (await fetch_rows(session, select(*RUN_LIST_COLUMNS).where(
+        SimulationRun.id == run_id, SimulationRun.organization_id == org_id, SimulationRun.deleted_at.is_(None),
+    ))).first()
+    if row is None:
+        raise NotFound("No such simulation run.")
+    return row
+
+
+async def run_logs(session: AsyncSession, org_id: uuid.UUID, run_id: uuid.UUID, *, after: uuid.UUID | None = None,
+                   limit: int = 200) -> list:
+    """A run's log lines in order, after a given line (the log tail and the JSON log endpoint)."""
+    stmt = (select(SimulationLog.id, SimulationLog.attempt, SimulationLog.level, SimulationLog.message,
+                   SimulationLog.progress_percent, SimulationLog.created_at)
+            .where(SimulationLog.organization_id == org_id, SimulationLog.run_id == run_id)
+            .order_by(SimulationLog.id).limit(limit))
+    if after is not None:
+        stmt = stmt.where(SimulationLog.id > after)
+    return list((await fetch_rows(session, stmt)).all())
+
+
+async def run_products(session: AsyncSession, org_id: uuid.UUID, run_id: uuid.UUID) -> list:
+    """Products a run wrote, with recipe names."""
+    stmt = (select(Product.id, Product.product_type, Product.quantity_kg, Recipe.name)
+            .outerjoin(Recipe, Recipe.id == Product.recipe_id)
+            .where(Product.organization_id == org_id, Product.simulation_run_id == run_id,
+                   Product.deleted_at.is_(None))
+            .order_by(Product.product_type, Recipe.name))
+    return list((await fetch_rows(session, stmt)).all())

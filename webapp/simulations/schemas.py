@@ -48,3 +48,15 @@ class ProductOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     version: int
+
+
+class RunIn(BaseModel):
+    """Body of POST /missions/:id/simulations."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, max_length=120)
+    run_type: str = Field(description="mass_balance, throughput_optimization, waste_minimization or monte_carlo")
+    config: dict = Field(default_factory=dict, description=(
+        "target (a product, default brick), time_horizon_days (1-730, default 30), seed, tau (0-0.5, default "
+        "0.02); monte_carlo also scenarios (1-5000, default 200) and plan (the objective each scenario re-plans)"))

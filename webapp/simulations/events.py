@@ -1,0 +1,29 @@
+"""Pub/sub channels and payloads of simulation runs: one per run, one per mission's run list."""
+from __future__ import annotations
+
+from webapp.core.pubsub import channel
+
+
+def run_channel(namespace: str, run_id: object) -> str:
+    """Channel carrying one run's state, progress and log lines."""
+    return channel(namespace, "simulations", "run", run_id)
+
+
+def mission_runs_channel(namespace: str, mission_id: object) -> str:
+    """Channel telling a mission's run list that one of its runs changed."""
+    return channel(namespace, "simulations", "mission", mission_id)
+
+
+def run_payload(run, logs: list[dict] | None = None) -> dict:
+    """What a subscriber needs to redraw a run's progress (results are fetched, not pushed)."""
+    return {
+        "id": str(run.id),
+        "mission_id": str(run.mission_id),
+        "status": str(run.status),
+        "progress": run.progress_percent,
+        "message": run.progress_message,
+        "attempt": run.attempt,
+        "error": run.error,
+        "finished": run.status.is_final,
+        "logs": logs or [],
+    }

@@ -1,0 +1,284 @@
+"""Running a simulation on a worker: claim with a fencing attempt, heartbeat and progress, results exactly once.
+
+The engine is CPU-bound and pure, so it runs in a thread; this coroutine watches it: every tick it writes progress
+and log lines (throttled), heartbeats, and learns of cancellation or of a newer attempt having taken the run.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from webapp.catalog.enums import Resource
+from webapp.core import audit
+from webapp.core.ids import new_id
+from webapp.core.pubsub import publish_json
+from webapp.core.tenancy import enable_rls_bypass, scope_session
+from webapp.core.transaction import after_commit, unit_of_work
+from webapp.simulations.engine import Cancelled, EngineError, simulate
+from webapp.simulations.enums import LogLevel, ProductSource, RunStatus
+from webapp.simulations.events import mission_runs_channel, run_channel, run_payload
+from webapp.simulations.models import Product, SimulationLog, SimulationRun
+
+log = logging.getLogger(__name__)
+TICK_SECONDS = 0.2
+WRITE_EVERY_SECONDS = 0.5
+SUMMARY_KEYS = ("target_kg", "recycling_rate", "waste_processed_kg", "waste_stored_kg", "energy_kwh",
+                "water_recovered_kg", "waste_derived_share")
+
+
+class _Watch:
+    """What the engine thread and the watching coroutine share."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.fraction = 0.0
+        self.lines: list[str] = []
+        self.stop = threading.Event()
+
+    def progress(self, fraction: float, message: str | None = None) -> None:
+        """Engine callback (engine thread): note progress; raise Cancelled once asked to stop."""
+        with self.lock:
+            self.fraction = max(self.fraction, min(fraction, 1.0))
+            if message:
+                self.lines.append(message[:2000])
+        if self.stop.is_set():
+            raise Cancelled()
+
+    def take(self) -> tuple[int, list[str]]:
+        with self.lock:
+            lines, self.lines = self.lines, []
+            return min(99, int(self.fraction * 100)), lines
+
+
+async def _publish(redis, namespace: str, payload: dict) -> None:
+    # Redis is only the messenger: Postgres has the state, so a lost message costs a redraw, not a result
+    try:
+        await publish_json(redis, run_channel(namespace, payload["id"]), payload)
+        await publish_json(redis, mission_runs_channel(namespace, payload["mission_id"]), payload)
+    except Exception as exc:  # noqa: BLE001 - any Redis failure is survivable here
+        log.warning("could not publish run progress: %s", exc)
+
+
+def _log_rows(org_id, run_id, attempt: int, lines: list[str], level: LogLevel, progress: int | None) -> list[dict]:
+    return [{"id": new_id(), "organization_id": org_id, "run_id": run_id, "attempt": attempt,
+             "level": level, "message": line, "progress_percent": progress} for line in lines]
+
+
+async def _claim(session: AsyncSession, org_id, run_id, stale: timedelta) -> SimulationRun | None:
+    """Take the run: queued, or running with a dead heartbeat. Bumps the attempt (our fencing token)."""
+    return (await session.execute(
+        update(SimulationRun)
+        .where(SimulationRun.id == run_id, SimulationRun.organization_id == org_id,
+               SimulationRun.deleted_at.is_(None),
+               (SimulationRun.status == RunStatus.QUEUED)
+               | ((SimulationRun.status == RunStatus.RUNNING) & (SimulationRun.heartbeat_at < func.now() - stale)))
+        .values(status=RunStatus.RUNNING, attempt=SimulationRun.attempt + 1, heartbeat_at=func.now(),
+                started_at=func.coalesce(SimulationRun.started_at, func.now()), progress_percent=0,
+                progress_message="Starting.", version=SimulationRun.version + 1)
+        .returning(SimulationRun)
+        .execution_options(synchronize_session=False)
+    )).scalar_one_or_none()
+
+
+async def _write(maker, org_id, run_id, attempt: int, values: dict, lines: list[str] = (),
+                 level: LogLevel = LogLevel.INFO) -> SimulationRun | None:
+    """Update the run while we hold its attempt, with log lines, in one transaction; None when fenced out."""
+    async with unit_of_work(maker) as session:
+        await scope_session(session, org_id=org_id)
+        run = (await session.execute(
+            update(SimulationRun)
+            .where(SimulationRun.id == run_id, SimulationRun.organization_id == org_id,
+                   SimulationRun.attempt == attempt, SimulationRun.status == RunStatus.RUNNING)
+            .values(heartbeat_at=func.now(), version=SimulationRun.version + 1, **values)
+            .returning(SimulationRun)
+            .execution_options(synchronize_session=False)
+        )).scalar_one_or_none()
+        if run is not None and lines:
+            await session.execute(insert(SimulationLog),
+                                  _log_rows(org_id, run_id, attempt, list(lines), level, run.progress_percent))
+        return run
+
+
+def _products(run: SimulationRun, results: dict, org_id) -> list[dict]:
+    """One product row per recipe and final product it made (intermediates a later recipe uses are not products)."""
+    recipe_ids = {r["key"]: r.get("id") for r in run.input_snapshot["recipes"]}
+    consumed = {key for r in run.input_snapshot["recipes"] for key in r["inputs"]}
+    product_types = {p.value for p in Resource if p.is_product}
+    now = datetime.now(UTC)
+    rows = []
+    for recipe in results["recipes"]:
+        for item, kg in recipe["outputs"].items():
+            quantity = Decimal(str(kg)).quantize(Decimal("0.0001"))
+            if item in product_types and item not in consumed and quantity > 0:
+                rows.append({
+                    "id": new_id(), "organization_id": org_id, "mission_id": run.mission_id,
+                    "product_type": Resource(item), "quantity_kg": quantity, "produced_at": now,
+                    "recipe_id": uuid.UUID(recipe_ids[recipe["key"]]) if recipe_ids.get(recipe["key"]) else None,
+                    "source": ProductSource.SIMULATION, "simulation_run_id": run.id,
+                    "notes": f"Planned by run “{run.name}” over {results['days']} days.",
+                })
+    return rows
+
+
+def summarise(results: dict) -> dict:
+    """The few figures lists show without loading the results."""
+    summary = {k: results["kpis"][k] for k in SUMMARY_KEYS}
+    if "monte_carlo" in results:
+        mc = results["monte_carlo"]
+        summary |= {"target_p10": mc["kpis"]["target_kg"]["p10"], "target_p50": mc["kpis"]["target_kg"]["p50"],
+                    "target_p90": mc["kpis"]["target_kg"]["p90"],
+                    "probability_recycling_target": mc["probability_recycling_target"]}
+    return summary
+
+
+async def _succeed(maker, run: SimulationRun, attempt: int, results: dict) -> SimulationRun | None:
+    """Results and products in one transaction, only while our attempt holds the run: exactly once."""
+    async with unit_of_work(maker) as session:
+        await scope_session(session, org_id=run.organization_id)
+        done = (await session.execute(
+            update(SimulationRun)
+            .where(SimulationRun.id == run.id, SimulationRun.organization_id == run.organization_id,
+                   SimulationRun.attempt == attempt, SimulationRun.status == RunStatus.RUNNING)
+            .values(status=RunStatus.SUCCEEDED, progress_percent=100, results=results, summary=summarise(results),
+                    finished_at=func.now(), heartbeat_at=func.now(), progress_message="Done.",
+                    version=SimulationRun.version + 1)
+            .returning(SimulationRun)
+            .execution_options(synchronize_session=False)
+        )).scalar_one_or_none()
+        if done is None:
+            return None
+        if results["run_type"] != "monte_carlo":
+            rows = _products(done, results, run.organization_id)
+            if rows:
+                # the unique (run, recipe, product) index makes a second writer a no-op, whatever happens above
+                await session.execute(pg_insert(Product).values(rows).on_conflict_do_nothing(
+                    index_elements=["simulation_run_id", "recipe_id", "product_type"],
+                    index_where=Product.simulation_run_id.isnot(None)))
+        lines = [f"Finished: {results['kpis']['target_kg']:.1f} kg {results['target']}, "
+                 f"recycling rate {results['kpis']['recycling_rate']:.0%}."] + \
+                [f"Warning: {w}" for w in results.get("warnings", [])]
+        await session.execute(insert(SimulationLog), _log_rows(run.organization_id, run.id, attempt, lines,
+                                                               LogLevel.INFO, 100))
+        return done
+
+
+async def execute_run(maker: async_sessionmaker, redis, namespace: str, org_id: uuid.UUID, run_id: uuid.UUID,
+                      stale: timedelta = timedelta(seconds=60)) -> RunStatus | None:
+    """Run one simulation end to end; safe to call twice for one run (the second finds nothing to claim)."""
+    async with unit_of_work(maker) as session:
+        await scope_session(session, org_id=org_id)
+        run = await _claim(session, org_id, run_id, stale)
+        if run is None:
+            log.info("simulation run not claimable (done, running elsewhere, or gone)", extra={"run_id": str(run_id)})
+            return None
+        attempt = run.attempt
+        where = f"Attempt {attempt} on {socket.gethostname()} (pid {os.getpid()})."
+        await session.execute(insert(SimulationLog), _log_rows(org_id, run_id, attempt, [where], LogLevel.INFO, 0))
+    await _publish(redis, namespace, run_payload(run, [{"level": "info", "message": where}]))
+
+    watch = _Watch()
+    config = dict(run.config, seed=run.seed)
+    engine = asyncio.ensure_future(asyncio.to_thread(simulate, run.input_snapshot, str(run.run_type), config,
+                                                     watch.progress))
+    last_write, last_percent, fenced = 0.0, -1, False
+    while not engine.done():
+        await asyncio.wait({engine}, timeout=TICK_SECONDS)
+        percent, lines = watch.take()
+        now = time.monotonic()
+        if engine.done() and not lines:
+            break
+        if not lines and percent == last_percent and now - last_write < 5:
+            continue  # nothing new; heartbeat every 5 s regardless
+        if now - last_write < WRITE_EVERY_SECONDS and not engine.done():
+            with watch.lock:  # throttled: keep the lines for the next write
+                watch.lines[:0] = lines
+            continue
+        current = await _write(maker, org_id, run_id, attempt,
+                               {"progress_percent": percent, "progress_message": lines[-1] if lines else
+                                f"{percent} % done."}, lines)
+        last_write, last_percent = now, percent
+        if current is None:
+            fenced = True
+            watch.stop.set()
+            continue
+        if current.cancel_requested_at is not None:
+            watch.stop.set()
+        await _publish(redis, namespace, run_payload(current, [{"level": "info", "message": m} for m in lines]))
+
+    try:
+        results = engine.result()
+    except Cancelled:
+        if fenced:
+            log.warning("simulation run fenced out by a newer attempt", extra={"run_id": str(run_id)})
+            return None
+        final = await _write(maker, org_id, run_id, attempt,
+                             {"status": RunStatus.CANCELLED, "finished_at": func.now(),
+                              "progress_message": f"Cancelled at {watch.take()[0]} %."}, ["Cancelled on request."],
+                             LogLevel.WARNING)
+    except EngineError as exc:
+        final = await _write(maker, org_id, run_id, attempt,
+                             {"status": RunStatus.FAILED, "finished_at": func.now(), "error": exc.message,
+                              "error_constraint": exc.constraint, "progress_message": "Failed."},
+                             [exc.message], LogLevel.ERROR)
+    except Exception:
+        log.exception("simulation engine crashed", extra={"run_id": str(run_id)})
+        final = await _write(maker, org_id, run_id, attempt,
+                             {"status": RunStatus.FAILED, "finished_at": func.now(),
+                              "error": "The engine stopped on an internal error; it has been logged for the team.",
+                              "error_constraint": "internal", "progress_message": "Failed."},
+                             ["Internal engine error."], LogLevel.ERROR)
+    else:
+        final = await _succeed(maker, run, attempt, results)
+    if final is None:
+        return None
+    await _publish(redis, namespace, run_payload(final))
+    return final.status
+
+
+async def reap_stale_runs(maker: async_sessionmaker, redis, namespace: str, enqueue, *, stale_seconds: int,
+                          max_attempts: int) -> int:
+    """Re-queue runs whose worker died (or fail them after `max_attempts`); re-send runs queued too long."""
+    now = datetime.now(UTC)
+    stale = now - timedelta(seconds=stale_seconds)
+    async with unit_of_work(maker) as session:
+        # system maintenance across tenants: the bypass is explicit, and every change is audited
+        await enable_rls_bypass(session, reason="reap stale simulation runs")
+        runs = (await session.execute(
+            select(SimulationRun).where(
+                ((SimulationRun.status == RunStatus.RUNNING) & (SimulationRun.heartbeat_at < stale))
+                | ((SimulationRun.status == RunStatus.QUEUED) & (SimulationRun.updated_at < now - timedelta(minutes=2)))
+            ).with_for_update(skip_locked=True)
+        )).scalars().all()
+        for run in runs:
+            before = {"status": run.status.value, "attempt": run.attempt}
+            if run.status is RunStatus.RUNNING and run.attempt >= max_attempts:
+                run.status, run.finished_at = RunStatus.FAILED, now
+                run.error = f"The worker running this simulation stopped responding {run.attempt} times."
+                run.error_constraint = "worker"
+                message = run.error
+            else:
+                message = ("The worker stopped responding; the run was queued again." if run.status is RunStatus.RUNNING
+                           else "Still waiting for a worker; the run was sent again.")
+                run.status, run.progress_message = RunStatus.QUEUED, message
+                run_id, org_id = str(run.id), str(run.organization_id)
+                after_commit(session, lambda r=run_id, o=org_id: enqueue(r, o))
+            run.updated_at, run.version = now, run.version + 1
+            session.add(SimulationLog(id=new_id(), organization_id=run.organization_id,
+                                      run_id=run.id, attempt=run.attempt, level=LogLevel.WARNING, message=message))
+            await audit.record(session, None, "simulation_run.reaped", entity_type="simulation_run",
+                               entity_id=run.id, before=before, after={"status": run.status.value},
+                               organization_id=run.organization_id)
+            payload = run_payload(run)
+            after_commit(session, lambda p=payload: _publish(redis, namespace, p))
+    return len(runs)

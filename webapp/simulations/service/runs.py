@@ -1,0 +1,201 @@
+"""Simulation runs: validate a request, freeze its inputs, queue it; cancel, re-run, delete."""
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import UTC, date, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from webapp.catalog import queries as catalog
+from webapp.catalog.enums import PRODUCT_TYPES
+from webapp.core import audit
+from webapp.core.errors import Conflict, NotFound, ValidationError
+from webapp.core.ids import new_id
+from webapp.core.pubsub import publish_json
+from webapp.core.tenancy import RequestContext
+from webapp.core.transaction import after_commit
+from webapp.missions import queries as missions
+from webapp.simulations.engine import (
+    ENGINE_VERSION,
+    MAX_SCENARIOS,
+    EngineError,
+    build_problem,
+)
+from webapp.simulations.engine.lp import DEFAULT_TAU
+from webapp.simulations.engine.model import MAX_HORIZON_DAYS
+from webapp.simulations.enums import RunStatus, RunType
+from webapp.simulations.events import mission_runs_channel, run_channel, run_payload
+from webapp.simulations.models import SimulationRun
+from webapp.simulations.snapshot import make_snapshot
+
+CONFIG_KEYS = {"target", "time_horizon_days", "scenarios", "seed", "tau", "plan"}
+PLANS = ("throughput_optimization", "waste_minimization", "mass_balance")
+MAX_SEED = 2**31 - 1
+
+
+def _whole(raw, name: str, low: int, high: int, errors: dict) -> int | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        errors[name] = [f"Enter a whole number from {low} to {high}."]
+        return None
+    if not low <= value <= high or (isinstance(raw, float) and raw != value):
+        errors[name] = [f"Enter a whole number from {low} to {high}."]
+        return None
+    return value
+
+
+def parse_run_request(values: dict) -> tuple[str, RunType, dict]:
+    """Name, type and engine config from a form or JSON body; 422 naming every bad field."""
+    errors: dict[str, list[str]] = {}
+    raw_config = values.get("config") or {}
+    if not isinstance(raw_config, dict):
+        raise ValidationError.field("config", "config must be an object.")
+    unknown = sorted(set(raw_config) - CONFIG_KEYS)
+    if unknown:
+        errors["config"] = [f"Unknown setting(s): {', '.join(unknown)}. Allowed: {', '.join(sorted(CONFIG_KEYS))}."]
+    try:
+        run_type = RunType(values.get("run_type") or "")
+    except ValueError:
+        errors["run_type"] = [f"Choose one of {', '.join(t.value for t in RunType)}."]
+        run_type = None
+    name = str(values.get("name") or "").strip() or (run_type.label if run_type else "")
+    if not 1 <= len(name) <= 120:
+        errors["name"] = ["Give the run a name of at most 120 characters."]
+    config: dict = {}
+    target = raw_config.get("target") or "brick"
+    if target not in {p.value for p in PRODUCT_TYPES}:
+        errors["target"] = [f"Choose a product: {', '.join(p.value for p in PRODUCT_TYPES)}."]
+    config["target"] = target
+    config["time_horizon_days"] = _whole(raw_config.get("time_horizon_days", 30), "time_horizon_days", 1,
+                                         MAX_HORIZON_DAYS, errors) or 30
+    seed = _whole(raw_config.get("seed"), "seed", 0, MAX_SEED, errors)
+    if run_type is RunType.MONTE_CARLO:
+        config["scenarios"] = _whole(raw_config.get("scenarios", 200), "scenarios", 1, MAX_SCENARIOS, errors) or 200
+        plan = raw_config.get("plan") or "throughput_optimization"
+        if plan not in PLANS:
+            errors["plan"] = [f"Choose one of {', '.join(PLANS)}."]
+        config["plan"] = plan
+        if config["scenarios"] * config["time_horizon_days"] > 200_000:
+            errors["scenarios"] = ["Scenarios × days may be at most 200,000 (e.g. 1,000 scenarios of 200 days)."]
+    tau = raw_config.get("tau", DEFAULT_TAU)
+    try:
+        tau = float(tau)
+        if not 0 <= tau <= 0.5:
+            raise ValueError
+        config["tau"] = tau
+    except (TypeError, ValueError):
+        errors["tau"] = ["tau is the share of the optimum the second objective may give up: 0 to 0.5."]
+    if errors:
+        raise ValidationError(details={"fields": errors})
+    config["seed"] = seed if seed is not None else secrets.randbelow(MAX_SEED)
+    return name, run_type, config
+
+
+async def capture_snapshot(session: AsyncSession, ctx: RequestContext, mission_id: uuid.UUID) -> dict:
+    """The mission's planning settings and the organization's live catalog, as plain JSON."""
+    mission = await missions.get_mission(session, ctx.org_id, mission_id)
+    row = {k: getattr(mission, k) for k in ("name", "destination", "crew_size", "recycle_target_kg_per_day",
+                                           "energy_budget_kwh_per_day", "crew_time_h_per_day",
+                                           "regolith_supply_kg_per_day", "storage_volume_m3", "wet_waste_cap_days")}
+    row["id"], row["destination"] = str(mission.id), str(mission.destination)
+    items = await catalog.planning_catalog(session, ctx.org_id)
+    start = max(date.today(), mission.landing_date.date()) if mission.landing_date else date.today()
+    return make_snapshot(row, items["materials"], items["modules"], items["recipes"], start)
+
+
+async def start_run(session: AsyncSession, ctx: RequestContext, mission_id: uuid.UUID, name: str, run_type: RunType,
+                    config: dict, enqueue, *, snapshot: dict | None = None,
+                    rerun_of: uuid.UUID | None = None) -> SimulationRun:
+    """Insert a queued run with its frozen inputs and enqueue it after commit; inputs the engine refuses are 422."""
+    await missions.get_mission(session, ctx.org_id, mission_id)
+    snapshot = snapshot or await capture_snapshot(session, ctx, mission_id)
+    try:
+        build_problem(snapshot, config)  # refuse at the door what would only fail in the worker
+    except EngineError as exc:
+        raise ValidationError(exc.message, details={"fields": {exc.constraint: [exc.message]}}) from None
+    run = SimulationRun(
+        id=new_id(), organization_id=ctx.org_id, mission_id=mission_id, name=name, run_type=run_type,
+        status=RunStatus.QUEUED, config=config, input_snapshot=snapshot, engine_version=ENGINE_VERSION,
+        seed=config["seed"], progress_percent=0, progress_message="Waiting for a worker.", attempt=0,
+        created_by=ctx.user_id, rerun_of=rerun_of,
+    )
+    session.add(run)
+    await session.flush()
+    await audit.record(session, ctx, "simulation_run.start", entity_type="simulation_run", entity_id=run.id,
+                       after={"name": name, "run_type": run_type.value, "config": config,
+                              "rerun_of": str(rerun_of) if rerun_of else None})
+    run_id, org_id = str(run.id), str(ctx.org_id)
+    after_commit(session, lambda: enqueue(run_id, org_id))
+    return run
+
+
+async def _lock(session: AsyncSession, ctx: RequestContext, run_id: uuid.UUID) -> SimulationRun:
+    run = (await session.execute(
+        select(SimulationRun).where(SimulationRun.id == run_id, SimulationRun.organization_id == ctx.org_id,
+                                    SimulationRun.deleted_at.is_(None)).with_for_update()
+    )).scalar_one_or_none()
+    if run is None:
+        raise NotFound("No such simulation run.")
+    return run
+
+
+def announce(session: AsyncSession, redis, namespace: str, run: SimulationRun, logs: list[dict] | None = None) -> None:
+    """After commit, tell the run's and its mission's subscribers."""
+    payload = run_payload(run, logs)
+
+    async def send():
+        await publish_json(redis, run_channel(namespace, payload["id"]), payload)
+        await publish_json(redis, mission_runs_channel(namespace, payload["mission_id"]), payload)
+
+    after_commit(session, send)
+
+
+async def cancel_run(session: AsyncSession, ctx: RequestContext, run_id: uuid.UUID, redis, namespace: str) -> SimulationRun:
+    """Cancel: a queued run ends now; a running one is flagged and its worker stops within a second."""
+    run = await _lock(session, ctx, run_id)
+    if run.status.is_final:
+        raise Conflict(f"This run already {run.status.value}.")
+    now = datetime.now(UTC)
+    before = {"status": run.status.value}
+    run.cancel_requested_at = now
+    if run.status is RunStatus.QUEUED:
+        run.status, run.finished_at, run.progress_message = RunStatus.CANCELLED, now, "Cancelled before it started."
+    else:
+        run.progress_message = "Cancelling…"
+    run.version += 1
+    await session.flush()
+    await audit.record(session, ctx, "simulation_run.cancel", entity_type="simulation_run", entity_id=run.id,
+                       before=before, after={"status": run.status.value})
+    announce(session, redis, namespace, run)
+    return run
+
+
+async def rerun(session: AsyncSession, ctx: RequestContext, run_id: uuid.UUID, enqueue) -> SimulationRun:
+    """A new run with the same frozen inputs, config and seed (so it reproduces the first, engine permitting)."""
+    original = await _lock(session, ctx, run_id)
+    return await start_run(session, ctx, original.mission_id, f"{original.name} (re-run)"[:120], original.run_type,
+                           dict(original.config), enqueue, snapshot=original.input_snapshot, rerun_of=original.id)
+
+
+async def delete_run(session: AsyncSession, ctx: RequestContext, run_id: uuid.UUID) -> SimulationRun:
+    """Soft-delete a finished run (its products stay); a live run must be cancelled first."""
+    run = await _lock(session, ctx, run_id)
+    if not run.status.is_final:
+        raise Conflict("Cancel the run before deleting it.")
+    run.deleted_at = datetime.now(UTC)
+    run.version += 1
+    await audit.record(session, ctx, "simulation_run.delete", entity_type="simulation_run", entity_id=run.id,
+                       before={"name": run.name, "status": run.status.value})
+    return run
+
+
+async def touch_queued(session: AsyncSession, run_ids: list[uuid.UUID]) -> None:
+    """Mark re-enqueued runs so the reaper does not queue them again next minute."""
+    if run_ids:
+        await session.execute(update(SimulationRun).where(SimulationRun.id.in_(run_ids))
+                              .values(updated_at=datetime.now(UTC)).execution_options(synchronize_session=False))

@@ -1,0 +1,68 @@
+"""Live streams of runs (SSE): current state from Postgres first, then every published change until final."""
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+
+from quart import current_app, g
+
+from webapp.core.sse import format_event, relay, sse_response
+from webapp.core.transaction import db_session, end_request_transaction
+from webapp.simulations import queries
+from webapp.simulations.events import mission_runs_channel, run_channel
+
+
+def _state():
+    return current_app.extensions["closedloop"]
+
+
+def state_of(row) -> dict:
+    """The published payload's shape, from a run-list row read from Postgres."""
+    return {"id": str(row.id), "mission_id": str(row.mission_id), "status": row.status.value,
+            "progress": row.progress_percent, "message": row.progress_message, "attempt": row.attempt,
+            "error": row.error, "finished": row.status.is_final, "logs": []}
+
+
+async def _subscribe(channel_name: str):
+    pubsub = _state()["redis"].pubsub()
+    await pubsub.subscribe(channel_name)
+    return pubsub
+
+
+async def stream_run(run_id: uuid.UUID, frames: Callable[[dict], Awaitable[list[bytes]]]):
+    """SSE of one run; `frames` turns a state into events (HTML fragments or JSON)."""
+    settings = _state()["settings"]
+    # subscribe before reading the row, so no update can fall between the read and the subscription
+    pubsub = await _subscribe(run_channel(settings.redis_namespace, run_id))
+    try:
+        state = state_of(await queries.get_run_state(db_session(), g.ctx.org_id, run_id))
+    except Exception:
+        await pubsub.aclose()
+        raise
+    await end_request_transaction(200)  # no DB session is held while streaming
+
+    async def on_message(payload: dict) -> tuple[list[bytes], bool]:
+        return await frames(payload), payload["finished"]
+
+    return sse_response(relay(pubsub, await frames(state), on_message, finished=state["finished"]))
+
+
+async def stream_mission_runs(mission_id: uuid.UUID, frames: Callable[[dict], Awaitable[list[bytes]]]):
+    """SSE of a mission's run list: one event per run change, for as long as the page is open."""
+    settings = _state()["settings"]
+    pubsub = await _subscribe(mission_runs_channel(settings.redis_namespace, mission_id))
+    await end_request_transaction(200)
+
+    async def on_message(payload: dict) -> tuple[list[bytes], bool]:
+        return await frames(payload), False
+
+    return sse_response(relay(pubsub, [b": subscribed\n\n"], on_message))
+
+
+async def json_frames(state: dict) -> list[bytes]:
+    """JSON clients: one `state` event per change, `done` at the end."""
+    out = [format_event(json.dumps(state), event="state", event_id=f"{state['attempt']}-{state['progress']}")]
+    if state["finished"]:
+        out.append(format_event("done", event="done"))
+    return out
