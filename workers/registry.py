@@ -1,4 +1,5 @@
-"""Imports every domain's tasks so workers and the scheduler know them."""
+"""Imports every domain's tasks so workers and the scheduler know them (and every model, for foreign keys)."""
+import webapp.models  # noqa: F401
 import webapp.mail.tasks  # noqa: F401
 import webapp.ops.tasks  # noqa: F401
 import webapp.simulations.tasks  # noqa: F401

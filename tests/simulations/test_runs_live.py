@@ -1,0 +1,150 @@
+"""Simulation runs on real processes: web (uvicorn), taskiq worker and scheduler, embedded Redis."""
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import pytest
+
+from tests.conftest import csrf_from
+
+pytestmark = pytest.mark.live
+
+MISSION = {"name": "Shackleton Base", "destination": "moon", "crew_size": 4,
+           "settings": {"recycle_target_kg_per_day": 3, "energy_budget_kwh_per_day": 60, "crew_time_h_per_day": 2,
+                        "regolith_supply_kg_per_day": 60, "wet_waste_cap_days": 3}}
+
+
+KEY_PERMISSIONS = ["missions:read", "missions:write", "simulations:read", "simulations:run", "products:read"]
+
+
+def login(http: httpx.Client, member) -> dict:
+    """Sign in and mint an API key (the credential JSON clients use); returns its Authorization header."""
+    token = csrf_from(http.get("/login").text)
+    signed_in = http.post("/login", data={"csrf_token": token, "email": member.email, "password": member.password})
+    assert signed_in.status_code == 303
+    created = http.post(f"/api/v1/organizations/{member.org_id}/api-keys", headers={"X-CSRF-Token": token},
+                        json={"name": "runs", "permissions": KEY_PERMISSIONS})
+    assert created.status_code == 201, created.text
+    http.cookies.clear()
+    return {"Authorization": f"Bearer {created.json()['key']}"}
+
+
+def new_mission(http: httpx.Client, member, headers: dict) -> str:
+    created = http.post(f"/api/v1/organizations/{member.org_id}/missions", json=MISSION, headers=headers)
+    assert created.status_code == 201, created.text
+    return created.json()["id"]
+
+
+def wait_for(http: httpx.Client, url: str, done, timeout: float = 90) -> dict:
+    deadline = time.monotonic() + timeout
+    body = None
+    while time.monotonic() < deadline:
+        body = http.get(url).json()
+        if done(body):
+            return body
+        time.sleep(0.2)
+    raise AssertionError(f"gave up waiting: {body}")
+
+
+def final(body: dict) -> bool:
+    return body["status"] in ("succeeded", "failed", "cancelled")
+
+
+async def test_run_is_queued_then_worked_to_results_and_products(live_stack, factory, count_rows):
+    member = await factory.org_with_owner()
+    with httpx.Client(base_url=live_stack, timeout=20) as http:
+        http.headers.update(login(http, member))
+        headers = {}
+        mission_id = new_mission(http, member, headers)
+        created = http.post(f"/api/v1/missions/{mission_id}/simulations", headers=headers, json={
+            "name": "Optimize brick output", "run_type": "throughput_optimization",
+            "config": {"target": "brick", "time_horizon_days": 30}})
+        assert created.status_code == 201, created.text
+        assert created.json()["status"] == "queued"
+        url = created.headers["Location"]
+        run = wait_for(http, url, final)
+        assert run["status"] == "succeeded", run
+        assert run["progress_percent"] == 100 and run["attempt"] == 1
+        results = run["results"]
+        assert results["kpis"]["target_kg"] > 1000 and results["kpis"]["mass_balance_residual_kg"] < 1e-6
+        assert len(results["inventory"]["food_packaging"]) == 30
+        assert run["input_snapshot"]["mission"]["crew_size"] == 4 and run["engine_version"]
+        logs = http.get(url + "/logs").json()["items"]
+        assert logs[0]["message"].startswith("Attempt 1 on ") and logs[-1]["message"].startswith("Finished:")
+        listed = http.get(f"/api/v1/missions/{mission_id}/simulations").json()["items"]
+        assert [r["id"] for r in listed] == [run["id"]] and listed[0]["summary"]["target_kg"] > 1000
+        products = http.get(f"/api/v1/missions/{mission_id}/products?source=simulation&limit=100").json()["items"]
+    bricks = sum(p["quantity_kg"] for p in products if p["product_type"] == "brick")
+    assert bricks == pytest.approx(results["kpis"]["target_kg"], abs=0.01)
+    assert {p["simulation_run_id"] for p in products} == {run["id"]}
+    assert not any(p["product_type"] in ("plastic_flakes", "hmc_tile") for p in products)  # consumed intermediates
+    assert await count_rows("audit_logs", "action = 'simulation_run.start' AND entity_id = :i", i=run["id"]) == 1
+
+
+async def test_duplicate_delivery_gives_one_result(live_stack, factory, count_rows):
+    from webapp.simulations.tasks import run_simulation
+
+    member = await factory.org_with_owner()
+    with httpx.Client(base_url=live_stack, timeout=20) as http:
+        http.headers.update(login(http, member))
+        headers = {}
+        mission_id = new_mission(http, member, headers)
+        created = http.post(f"/api/v1/missions/{mission_id}/simulations", headers=headers,
+                            json={"run_type": "waste_minimization", "config": {"time_horizon_days": 20}})
+        run_id = created.json()["id"]
+        from workers.broker import broker
+
+        await broker.startup()
+        try:
+            for _ in range(2):  # the same task twice more, as a redelivery would
+                await run_simulation.kiq(run_id, str(member.org_id))
+        finally:
+            await broker.shutdown()
+        run = wait_for(http, created.headers["Location"], final)
+        time.sleep(2)  # let the duplicates reach the worker and find nothing to claim
+        again = http.get(created.headers["Location"]).json()
+    assert run["status"] == "succeeded" and again["attempt"] == 1 and again["finished_at"] == run["finished_at"]
+    products = await count_rows("products", "simulation_run_id = :i", i=run_id)
+    assert products == len([1 for r in run["results"]["recipes"] for k, v in r["outputs"].items()
+                            if v > 0 and k not in ("loss", "plastic_flakes", "hmc_tile")])
+
+
+async def test_cancel_stops_a_running_monte_carlo_and_writes_nothing(live_stack, factory, count_rows):
+    member = await factory.org_with_owner()
+    with httpx.Client(base_url=live_stack, timeout=20) as http:
+        http.headers.update(login(http, member))
+        headers = {}
+        mission_id = new_mission(http, member, headers)
+        created = http.post(f"/api/v1/missions/{mission_id}/simulations", headers=headers, json={
+            "run_type": "monte_carlo", "config": {"time_horizon_days": 60, "scenarios": 3000, "seed": 5}})
+        url = created.headers["Location"]
+        wait_for(http, url, lambda b: b["status"] == "running" and b["progress_percent"] > 10)
+        cancelled = http.patch(url + "/cancel", headers=headers)
+        assert cancelled.status_code == 200, cancelled.text
+        run = wait_for(http, url, final)
+        assert run["status"] == "cancelled" and run["progress_percent"] < 100 and run["results"] is None
+        assert http.patch(url + "/cancel", headers=headers).status_code == 409
+        logs = [line["message"] for line in http.get(url + "/logs").json()["items"]]
+    assert "Cancelled on request." in logs
+    assert await count_rows("products", "simulation_run_id = :i", i=run["id"]) == 0
+
+
+async def test_bad_requests_are_refused_and_change_nothing(live_stack, factory, count_rows):
+    member = await factory.org_with_owner()
+    with httpx.Client(base_url=live_stack, timeout=20) as http:
+        http.headers.update(login(http, member))
+        headers = {}
+        mission_id = new_mission(http, member, headers)
+        base = f"/api/v1/missions/{mission_id}/simulations"
+        for body, field in (({"run_type": "teleport"}, "run_type"),
+                            ({"run_type": "mass_balance", "config": {"time_horizon_days": 0}}, "time_horizon_days"),
+                            ({"run_type": "mass_balance", "config": {"target": "regolith"}}, "target"),
+                            ({"run_type": "monte_carlo", "config": {"scenarios": 10**6}}, "scenarios"),
+                            ({"run_type": "mass_balance", "config": {"speed": "fast"}}, "config"),
+                            ({"run_type": "mass_balance", "surprise": 1}, "surprise")):
+            refused = http.post(base, headers=headers, json=body)
+            assert refused.status_code == 422, (body, refused.text)
+            assert field in json.dumps(refused.json()["details"]), refused.json()
+    assert await count_rows("simulation_runs", "mission_id = :m", m=mission_id) == 0
