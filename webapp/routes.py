@@ -32,10 +32,11 @@ def register_blueprints(app: Quart) -> None:
     from webapp.organizations.views import bp as organizations_views
     from webapp.simulations.api import bp as products_api
     from webapp.simulations.api import org_bp as org_products_api
+    from webapp.simulations.run_views import bp as simulations_views
     from webapp.simulations.views import bp as products_views
 
     for blueprint in (identity_views, organizations_views, ops_views, ops_platform, ops_api, mail_views, mfa_views, profile_views,
-                      iam_views, apikeys_views, admin_views, missions_views, catalog_views, products_views, identity_api, iam_api, orgs_api,
+                      iam_views, apikeys_views, admin_views, missions_views, catalog_views, products_views, simulations_views, identity_api, iam_api, orgs_api,
                       organizations_api, apikeys_api, missions_api, mission_api, products_api, org_products_api,
                       catalog_api, catalog_items_api):
         app.register_blueprint(blueprint)

@@ -107,14 +107,16 @@ async def show(mission_id: uuid.UUID):
 
 
 async def dashboard_context(mission) -> dict:
-    """The dashboard's figures besides the crew: daily waste by material, modules, product totals."""
+    """The dashboard's figures besides the crew: daily waste by material, modules, product totals, recent runs."""
     from webapp.simulations import queries as products
 
     session, org_id = db_session(), g.ctx.org_id
     waste = await catalog_queries.daily_waste(session, org_id, mission.crew_size)
+    runs = (await products.list_runs(session, org_id, mission.id, limit=10)
+            if g.ctx.can("simulations:read") else None)
     return {"waste": waste, "waste_total": sum(w.kg_per_day for w in waste),
             "modules": await catalog_queries.module_summaries(session, org_id),
-            "product_totals": await products.product_totals(session, org_id, mission.id)}
+            "product_totals": await products.product_totals(session, org_id, mission.id), "runs": runs}
 
 
 async def crew_form(session) -> CrewForm:

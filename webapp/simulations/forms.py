@@ -1,10 +1,18 @@
-"""WTForms for recording and correcting products (the service's rules decide)."""
+"""WTForms for products and for starting simulation runs (the services' rules decide)."""
 from __future__ import annotations
 
-from wtforms import Form, HiddenField, SelectField, StringField, TextAreaField
+from wtforms import (
+    Form,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 
 from webapp.catalog.enums import PRODUCT_TYPES
 from webapp.core.forms import choices
+from webapp.simulations.enums import RunType
 
 
 class ProductForm(Form):
@@ -21,3 +29,27 @@ class ProductForm(Form):
     def values(self, sent) -> dict:
         """The fields the request sent, for the service."""
         return {name: field.data for name, field in self._fields.items() if name != "version" and name in sent}
+
+
+class RunForm(Form):
+    """Start a simulation run of a mission (the service validates; see runs.parse_run_request)."""
+
+    name = StringField("Name")
+    run_type = SelectField("What to plan", choices=choices((t.value, t.label) for t in RunType))
+    target = SelectField("Product to maximise", choices=choices((p.value, p.label) for p in PRODUCT_TYPES),
+                         default="brick")
+    time_horizon_days = IntegerField("Horizon (days)", default=30)
+    scenarios = IntegerField("Scenarios (Monte Carlo)", default=200)
+    plan = SelectField("Each scenario re-plans to", choices=choices((
+        ("throughput_optimization", "Maximise the product"), ("waste_minimization", "Minimise stored waste"),
+        ("mass_balance", "Follow the fixed policy"))))
+    seed = StringField("Seed (optional)")
+
+    def request_values(self) -> dict:
+        """The shape parse_run_request reads (same as the JSON body)."""
+        config = {"target": self.target.data, "time_horizon_days": self.time_horizon_days.raw_data[0]
+                  if self.time_horizon_days.raw_data else None, "seed": self.seed.data or None}
+        if self.run_type.data == "monte_carlo":
+            config |= {"scenarios": self.scenarios.raw_data[0] if self.scenarios.raw_data else None,
+                       "plan": self.plan.data}
+        return {"name": self.name.data, "run_type": self.run_type.data, "config": config}

@@ -1,0 +1,109 @@
+"""Run pages: start from the mission (form validation changes nothing), the live page before and after a worker
+ran it (the real execution code, called here), results with KPI cards and charts, polling, SSE, compare, delete."""
+from __future__ import annotations
+
+import uuid
+
+from tests.helpers import login
+
+HX = {"HX-Request": "true"}
+
+
+async def _mission(client, slug, token) -> str:
+    created = await client.post(f"/o/{slug}/missions", form={"csrf_token": token, "name": "Artemis Base Camp",
+                                                             "destination": "moon", "crew_size": "4",
+                                                             "status": "planning"})
+    return created.headers["Location"].rsplit("/", 1)[1]
+
+
+async def _work(app, maker, org_id, run_id) -> str:
+    """Do what a worker does for this run."""
+    from webapp.simulations.service.execution import execute_run
+
+    state = app.extensions["closedloop"]
+    status = await execute_run(maker, state["redis"], state["settings"].redis_namespace, org_id, uuid.UUID(run_id))
+    return str(status)
+
+
+async def test_start_watch_and_read_a_run(app, client, factory, maker, count_rows):
+    owner = await factory.org_with_owner()
+    token = await login(client, owner.email, owner.password)
+    slug = owner.org_slug
+    mission = await _mission(client, slug, token)
+    dashboard = await (await client.get(f"/o/{slug}/missions/{mission}")).get_data(as_text=True)
+    assert "Simulation runs" in dashboard and "No simulation runs yet" in dashboard
+    base = f"/o/{slug}/missions/{mission}/simulations"
+    modal = await (await client.get(f"{base}/new", headers=HX)).get_data(as_text=True)
+    assert '<form id="run-form"' in modal and "Monte Carlo only" in modal
+
+    bad = await client.post(base, headers=HX, form={"csrf_token": token, "name": "", "run_type": "throughput_optimization",
+                                                    "target": "brick", "time_horizon_days": "9999", "scenarios": "",
+                                                    "plan": "throughput_optimization", "seed": "abc"})
+    html = await bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "from 1 to 730" in html and "from 0 to" in html
+    assert await count_rows("simulation_runs", "mission_id = :m", m=mission) == 0
+
+    started = await client.post(base, form={"csrf_token": token, "name": "Brick plan", "run_type":
+                                            "throughput_optimization", "target": "brick", "time_horizon_days": "21",
+                                            "scenarios": "", "plan": "throughput_optimization", "seed": "42"})
+    assert started.status_code == 303
+    run_url = started.headers["Location"]
+    run_id = run_url.rsplit("/", 1)[1]
+    waiting = await (await client.get(run_url)).get_data(as_text=True)
+    assert "Waiting for a worker" in waiting and "sse-connect" in waiting and "Cancel run" in waiting
+    poll = await client.get(f"{run_url}/progress", headers=HX)
+    assert poll.status_code == 200 and 'value="0"' in await poll.get_data(as_text=True)
+
+    assert await _work(app, maker, owner.org_id, run_id) == "succeeded"
+    page = await (await client.get(run_url)).get_data(as_text=True)
+    assert "sse-connect" not in page and "Results" in page and "Recycling rate" in page
+    assert page.count("<polyline") >= 3 and "Energy per day" in page and "Budget 60" in page
+    assert "Products recorded" in page and "Brick" in page and "Re-run with the same inputs" in page
+    assert "Attempt 1 on " in page and "Finished:" in page
+    final_poll = await client.get(f"{run_url}/progress", headers=HX)
+    assert final_poll.status_code == 286  # htmx stops polling
+    fragment = await (await client.get(f"{run_url}/results", headers=HX)).get_data(as_text=True)
+    assert fragment.startswith('\n<section id="results"') or '<section id="results"' in fragment[:200]
+
+    sse = await client.get(f"/o/{slug}/simulations/{run_id}/subscribe")
+    body = await sse.get_data(as_text=True)
+    assert sse.headers["Content-Type"].startswith("text/event-stream")
+    assert "event: progress" in body and "event: done" in body and "Done" in body
+
+    rerun = await client.post(f"{run_url}/rerun", form={"csrf_token": token})
+    second_url = rerun.headers["Location"]
+    assert await _work(app, maker, owner.org_id, second_url.rsplit("/", 1)[1]) == "succeeded"
+    listing = await (await client.get(base)).get_data(as_text=True)
+    assert "Brick plan (re-run)" in listing and "Compare with newest" in listing
+    compare = await client.get(f"/o/{slug}/simulation-runs/compare?a={run_id}&b={second_url.rsplit('/', 1)[1]}")
+    text = await compare.get_data(as_text=True)
+    assert compare.status_code == 200 and "+0.00 kg" in text  # same inputs and seed: the same plan
+
+    logs = await (await client.get(f"{run_url}/logs")).get_data(as_text=True)
+    assert "Attempt 1 on " in logs
+    deleted = await client.post(f"{run_url}/delete", form={"csrf_token": token})
+    assert deleted.status_code == 303
+    assert (await client.get(run_url)).status_code == 404
+    assert await count_rows("products", "simulation_run_id = :r", r=run_id) > 0  # products stay
+
+
+async def test_viewers_read_but_cannot_start_and_other_orgs_get_404(app, client, factory, maker):
+    from webapp.core.permissions import SystemRole
+
+    owner = await factory.org_with_owner()
+    token = await login(client, owner.email, owner.password)
+    mission = await _mission(client, owner.org_slug, token)
+    started = await client.post(f"/o/{owner.org_slug}/missions/{mission}/simulations", form={
+        "csrf_token": token, "name": "", "run_type": "mass_balance", "target": "brick", "time_horizon_days": "10",
+        "scenarios": "", "plan": "throughput_optimization", "seed": ""})
+    run_url = started.headers["Location"]
+    viewer = await factory.member(owner, role=SystemRole.VIEWER)
+    other = app.test_client()
+    viewer_token = await login(other, viewer.email, viewer.password)
+    assert (await other.get(run_url)).status_code == 200
+    assert (await other.post(f"{run_url}/cancel", form={"csrf_token": viewer_token})).status_code == 403
+    stranger = await factory.org_with_owner()
+    third = app.test_client()
+    await login(third, stranger.email, stranger.password)
+    foreign = run_url.replace(f"/o/{owner.org_slug}/", f"/o/{stranger.org_slug}/")
+    assert (await third.get(foreign)).status_code == 404

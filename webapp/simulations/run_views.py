@@ -1,0 +1,206 @@
+"""Simulation-run pages: start from a mission, watch live (SSE, polling without it), results with charts, compare."""
+from __future__ import annotations
+
+import uuid
+
+from quart import Blueprint, current_app, flash, g, redirect, request, url_for
+from werkzeug.datastructures import MultiDict
+
+from webapp.core.errors import Conflict, NotFound, ValidationError
+from webapp.core.forms import show_errors
+from webapp.core.htmx import is_htmx, render
+from webapp.core.ids import parse_id
+from webapp.core.pagination import parse_limit
+from webapp.core.permissions import Perm, requires
+from webapp.core.sse import format_event
+from webapp.core.transaction import db_session
+from webapp.missions.queries import get_mission
+from webapp.simulations import queries, streams
+from webapp.simulations.charts import result_charts
+from webapp.simulations.forms import RunForm
+from webapp.simulations.service import runs as run_service
+from webapp.simulations.tasks import enqueue_run
+
+bp = Blueprint("simulations", __name__, url_prefix="/o/<org_slug>")
+LOG_TAIL = 30
+
+
+def _realtime():
+    state = current_app.extensions["closedloop"]
+    return state["redis"], state["settings"].redis_namespace
+
+
+@bp.get("/missions/<uuid:mission_id>/simulations")
+@requires(Perm.SIMULATIONS_READ)
+async def index(mission_id: uuid.UUID):
+    """A mission's runs, newest first, updating live; the fragment is the dashboard's runs section."""
+    session = db_session()
+    mission = await get_mission(session, g.ctx.org_id, mission_id)
+    page = await queries.list_runs(session, g.ctx.org_id, mission_id, cursor=request.args.get("cursor") or None,
+                                   limit=parse_limit(request.args.get("limit")))
+    return await render("simulations/index.html", "simulations/_runs.html", mission=mission, page=page)
+
+
+@bp.get("/missions/<uuid:mission_id>/simulations/events")
+@requires(Perm.SIMULATIONS_READ)
+async def index_events(mission_id: uuid.UUID):
+    """SSE for a run list: each run's status cell as it changes; `runs-changed` when a run starts or ends."""
+    await get_mission(db_session(), g.ctx.org_id, mission_id)
+    template = current_app.jinja_env.get_template("simulations/_run_status.html")
+
+    async def frames(state: dict) -> list[bytes]:
+        html = await template.render_async(state=state)
+        out = [format_event(html, event=f"run-{state['id']}")]
+        if state["finished"] or state["status"] == "queued" or (state["status"] == "running" and state["progress"] == 0):
+            out.append(format_event("changed", event="runs-changed"))
+        return out
+
+    return await streams.stream_mission_runs(mission_id, frames)
+
+
+@bp.get("/missions/<uuid:mission_id>/simulations/new")
+@requires(Perm.SIMULATIONS_RUN, mission_param="mission_id")
+async def new(mission_id: uuid.UUID):
+    """The start form (a modal's body for htmx); `?from=<run id>` fills it from an earlier run."""
+    mission = await get_mission(db_session(), g.ctx.org_id, mission_id)
+    form = RunForm()
+    source = parse_id(request.args.get("from", ""))
+    if source:
+        run = await queries.get_run(db_session(), g.ctx.org_id, source)
+        form = RunForm(data={"name": run.name, "run_type": run.run_type.value, **run.config})
+    return await render("simulations/new.html", "simulations/_form.html", form=form, mission=mission)
+
+
+@bp.post("/missions/<uuid:mission_id>/simulations")
+@requires(Perm.SIMULATIONS_RUN, mission_param="mission_id")
+async def create(mission_id: uuid.UUID):
+    """Start a run and go to its live page; problems come back on the form."""
+    session = db_session()
+    mission = await get_mission(session, g.ctx.org_id, mission_id)
+    form = RunForm(formdata=MultiDict(await request.form))
+    try:
+        name, run_type, config = run_service.parse_run_request(form.request_values())
+        run = await run_service.start_run(session, g.ctx, mission_id, name, run_type, config, enqueue_run)
+    except ValidationError as exc:
+        show_errors(form, exc)
+        return await render("simulations/new.html", "simulations/_form.html", form=form, mission=mission,
+                            problem=exc.message if not exc.details.get("fields") or exc.message != exc.default_message
+                            else None, status=422)
+    target = url_for("simulations.show", run_id=run.id)
+    return ("", 204, {"HX-Redirect": target}) if is_htmx() else redirect(target, 303)
+
+
+async def _run_context(run) -> dict:
+    session = db_session()
+    logs = await queries.run_logs(session, g.ctx.org_id, run.id, limit=500)
+    context = {"run": run, "state": _state_of(run), "logs": logs[-LOG_TAIL:],
+               "mission": await get_mission(session, g.ctx.org_id, run.mission_id)}
+    if run.results:
+        context |= {"charts": result_charts(run.results, run.input_snapshot),
+                    "products": await queries.run_products(session, g.ctx.org_id, run.id)}
+    return context
+
+
+def _state_of(run) -> dict:
+    return {"id": str(run.id), "mission_id": str(run.mission_id), "status": run.status.value,
+            "progress": run.progress_percent, "message": run.progress_message, "attempt": run.attempt,
+            "error": run.error, "finished": run.status.is_final, "logs": []}
+
+
+@bp.get("/simulation-runs/<uuid:run_id>")
+@requires(Perm.SIMULATIONS_READ)
+async def show(run_id: uuid.UUID):
+    """One run: live progress and log tail until it ends, then KPIs, charts, products and its inputs."""
+    run = await queries.get_run(db_session(), g.ctx.org_id, run_id)
+    return await render("simulations/show.html", **await _run_context(run))
+
+
+@bp.get("/simulation-runs/<uuid:run_id>/results")
+@requires(Perm.SIMULATIONS_READ)
+async def results(run_id: uuid.UUID):
+    """The results section alone (swapped in when a live run finishes)."""
+    run = await queries.get_run(db_session(), g.ctx.org_id, run_id)
+    return await render("simulations/_results.html", "simulations/_results.html", **await _run_context(run))
+
+
+@bp.get("/simulation-runs/<uuid:run_id>/progress")
+@requires(Perm.SIMULATIONS_READ)
+async def progress(run_id: uuid.UUID):
+    """Polling fallback: the progress fragment; 286 tells htmx to stop once the run is final."""
+    row = await queries.get_run_state(db_session(), g.ctx.org_id, run_id)
+    state = streams.state_of(row)
+    logs = (await queries.run_logs(db_session(), g.ctx.org_id, run_id, limit=500))[-LOG_TAIL:]
+    response = await render("simulations/_progress.html", "simulations/_progress.html", state=state, logs=logs,
+                            run_id=run_id)
+    if state["finished"] and is_htmx():
+        response.status_code = 286
+    return response
+
+
+@bp.get("/simulations/<uuid:run_id>/subscribe")
+@requires(Perm.SIMULATIONS_READ)
+async def subscribe(run_id: uuid.UUID):
+    """SSE: the progress fragment and new log lines, the current state first; `done` once final."""
+    template = current_app.jinja_env.get_template("simulations/_progress_bar.html")
+    line = current_app.jinja_env.get_template("simulations/_log_line.html")
+
+    async def frames(state: dict) -> list[bytes]:
+        out = [format_event(await template.render_async(state=state, run_id=run_id), event="progress")]
+        for entry in state.get("logs", []):
+            out.append(format_event(await line.render_async(entry=entry), event="log"))
+        if state["finished"]:
+            out.append(format_event("done", event="done"))
+        return out
+
+    return await streams.stream_run(run_id, frames)
+
+
+@bp.get("/simulation-runs/<uuid:run_id>/logs")
+@requires(Perm.SIMULATIONS_READ)
+async def logs(run_id: uuid.UUID):
+    """The whole log of a run."""
+    run = await queries.get_run(db_session(), g.ctx.org_id, run_id)
+    lines = await queries.run_logs(db_session(), g.ctx.org_id, run_id, limit=5000)
+    return await render("simulations/logs.html", run=run, logs=lines)
+
+
+@bp.post("/simulation-runs/<uuid:run_id>/cancel")
+@requires(Perm.SIMULATIONS_RUN)
+async def cancel(run_id: uuid.UUID):
+    """Cancel a queued or running run."""
+    redis, namespace = _realtime()
+    try:
+        await run_service.cancel_run(db_session(), g.ctx, run_id, redis, namespace)
+        await flash("Cancelling the run.", "success")
+    except Conflict as exc:
+        await flash(exc.message, "error")
+    return redirect(url_for("simulations.show", run_id=run_id), 303)
+
+
+@bp.post("/simulation-runs/<uuid:run_id>/rerun")
+@requires(Perm.SIMULATIONS_RUN)
+async def rerun(run_id: uuid.UUID):
+    """Run again with the same inputs and seed."""
+    run = await run_service.rerun(db_session(), g.ctx, run_id, enqueue_run)
+    return redirect(url_for("simulations.show", run_id=run.id), 303)
+
+
+@bp.post("/simulation-runs/<uuid:run_id>/delete")
+@requires(Perm.SIMULATIONS_RUN)
+async def delete(run_id: uuid.UUID):
+    """Delete a finished run (its products stay)."""
+    run = await run_service.delete_run(db_session(), g.ctx, run_id)
+    await flash(f"Run “{run.name}” deleted.", "success")
+    return redirect(url_for("simulations.index", mission_id=run.mission_id), 303)
+
+
+@bp.get("/simulation-runs/compare")
+@requires(Perm.SIMULATIONS_READ)
+async def compare():
+    """Two runs side by side: settings, KPIs and their differences."""
+    ids = [parse_id(request.args.get(k, "")) for k in ("a", "b")]
+    if None in ids:
+        raise NotFound("Choose two runs to compare.")
+    session = db_session()
+    runs = [await queries.get_run(session, g.ctx.org_id, run_id) for run_id in ids]
+    return await render("simulations/compare.html", runs=runs)
