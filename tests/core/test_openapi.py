@@ -27,7 +27,8 @@ async def test_every_json_write_documents_its_body(app):
     # writes that take no body: the path says everything
     bodiless = {("/api/v1/auth/logout", "post"), ("/api/v1/organizations/{target_id}/restore", "post"),
                 ("/api/v1/organizations/{org_id}/invitations/{invitation_id}/resend", "post"),
-                ("/api/v1/missions/{mission_id}/restore", "post"), ("/api/v1/products/{product_id}/restore", "post")}
+                ("/api/v1/missions/{mission_id}/restore", "post"), ("/api/v1/products/{product_id}/restore", "post"),
+                ("/api/v1/simulation-runs/{run_id}/cancel", "patch"), ("/api/v1/simulation-runs/{run_id}/rerun", "post")}
     bodiless |= {(f"/api/v1/{kind}/{{item_id}}/{action}", "post") for action in ("restore", "reset")
                  for kind in ("waste-materials", "processing-modules", "processing-recipes")}
     missing = [f"{method.upper()} {path}" for path, item in document["paths"].items()

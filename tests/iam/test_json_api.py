@@ -12,7 +12,7 @@ async def _admin_key(client, member) -> dict:
                                                                             "members:write", "members:invite",
                                                                             "apikeys:write", "ops:read", "org:read",
                                                                             "missions:read", "catalog:read",
-                                                                            "products:read"]})
+                                                                            "products:read", "simulations:read"]})
     body = await created.get_json()
     assert created.status_code == 201, body
     assert body["key"].startswith("cl_live_") and created.headers["Location"].endswith(body["id"])

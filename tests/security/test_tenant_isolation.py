@@ -27,6 +27,7 @@ async def _objects_of(owner_engine, org_id) -> dict[str, str]:
         "mission_id": "SELECT id FROM missions WHERE organization_id = :o",
         "crew_id": "SELECT id FROM mission_crew WHERE organization_id = :o",
         "product_id": "SELECT id FROM products WHERE organization_id = :o",
+        "run_id": "SELECT id FROM simulation_runs WHERE organization_id = :o",
         "materials": "SELECT id FROM waste_materials WHERE organization_id = :o",
         "modules": "SELECT id FROM processing_modules WHERE organization_id = :o",
         "recipes": "SELECT id FROM processing_recipes WHERE organization_id = :o",
@@ -71,6 +72,9 @@ async def _populate(owner_engine, org_id, owner_id) -> None:
                            extra | {"mission": mission})
         await conn.execute(text("INSERT INTO products (id, organization_id, mission_id, product_type, quantity_kg) "
                                 "VALUES (gen_random_uuid(), :o, :mission, 'brick', 4.9)"), params | {"mission": mission})
+        await conn.execute(text("INSERT INTO simulation_runs (id, organization_id, mission_id, name, run_type, config, "
+                                "input_snapshot, engine_version, seed) VALUES (gen_random_uuid(), :o, :mission, 'Plan', "
+                                "'mass_balance', '{}', '{}', '1.0.0', 1)"), params | {"mission": mission})
 
 
 def _choices(rule) -> dict[str, str]:

@@ -6,7 +6,7 @@ import uuid
 from quart import Blueprint, current_app, flash, g, redirect, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from webapp.core.errors import Conflict, NotFound, ValidationError
+from webapp.core.errors import Conflict, ValidationError
 from webapp.core.forms import show_errors
 from webapp.core.htmx import is_htmx, render
 from webapp.core.ids import parse_id
@@ -200,7 +200,7 @@ async def compare():
     """Two runs side by side: settings, KPIs and their differences."""
     ids = [parse_id(request.args.get(k, "")) for k in ("a", "b")]
     if None in ids:
-        raise NotFound("Choose two runs to compare.")
+        return await render("simulations/compare.html", runs=None)
     session = db_session()
     runs = [await queries.get_run(session, g.ctx.org_id, run_id) for run_id in ids]
     return await render("simulations/compare.html", runs=runs)
