@@ -215,37 +215,67 @@ def _wait_ready(url: str, procs: dict, timeout: float = 60) -> None:
     raise RuntimeError(f"stack not ready: {last!r}")
 
 
-@pytest.fixture(scope="session")
-def live_stack():
-    """Real uvicorn web, taskiq worker and taskiq scheduler processes from the Procfile."""
-    from webapp.cli import procfile_processes
+class Stack:
+    """Real processes from the Procfile (uvicorn web, taskiq worker, taskiq scheduler), started and stopped here."""
 
-    port = _free_port()
-    env = dict(os.environ, HOST="127.0.0.1", PORT=str(port), PYTHONUNBUFFERED="1",
-               PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
-    procs, logs = {}, []
-    for name, command in procfile_processes().items():
-        log = open(OUTPUT / f"{name}.log", "w")
-        logs.append(log)
-        procs[name] = subprocess.Popen(command, shell=True, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                       start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(base, procs)
-        yield base
-    finally:
+    def __init__(self, env_overrides: dict | None = None, names=("web", "worker", "scheduler"), tag: str = ""):
+        from webapp.cli import procfile_processes
+
+        self.port = _free_port()
+        self.env = dict(os.environ, HOST="127.0.0.1", PORT=str(self.port), PYTHONUNBUFFERED="1",
+                        PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}", **(env_overrides or {}))
+        self.commands = procfile_processes(names)
+        self.tag = tag
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.logs: list = []
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self, name: str) -> None:
+        """Start (or restart) one process, in its own process group."""
+        log = open(OUTPUT / f"{name}{self.tag}.log", "a")
+        self.logs.append(log)
+        self.procs[name] = subprocess.Popen(self.commands[name], shell=True, env=self.env, cwd=ROOT, stdout=log,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+
+    def kill(self, name: str, sig=None) -> None:
+        """Signal one process's whole group (SIGKILL by default: a crash, children included)."""
         import signal
 
-        for proc in procs.values():
+        proc = self.procs[name]
+        if proc.poll() is None:
+            os.killpg(proc.pid, sig or signal.SIGKILL)
+        proc.wait(15)
+
+    def __enter__(self) -> "Stack":
+        for name in self.commands:
+            self.start(name)
+        try:
+            _wait_ready(self.url, self.procs)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import signal
+
+        for proc in self.procs.values():
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs.values():
+        for proc in self.procs.values():
             try:
                 proc.wait(15)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
-        for log in logs:
+        for log in self.logs:
             log.close()
+
+
+@pytest.fixture(scope="session")
+def live_stack():
+    """Real uvicorn web, taskiq worker and taskiq scheduler processes from the Procfile."""
+    with Stack() as stack:
+        yield stack.url
 
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')

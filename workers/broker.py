@@ -1,7 +1,12 @@
 """The Taskiq broker: Redis streams with acknowledgement, so a crashed worker's task is redelivered."""
 from __future__ import annotations
 
-from taskiq import TaskiqEvents
+import asyncio
+import logging
+from collections.abc import AsyncGenerator
+
+from redis.exceptions import RedisError
+from taskiq import AckableMessage, TaskiqEvents
 from taskiq_redis import RedisStreamBroker
 
 from webapp.settings import load_settings
@@ -14,7 +19,30 @@ def queue_name(namespace: str) -> str:
     return f"{namespace}:tasks"
 
 
-broker = RedisStreamBroker(
+log = logging.getLogger(__name__)
+
+
+class ResilientStreamBroker(RedisStreamBroker):
+    """A stream broker whose listener outlives a Redis restart (taskiq-redis lets the error end the worker's
+    receiver, and with it every task still running there). It waits, declares the consumer group again (an
+    emptied Redis has lost it) and keeps reading; tasks lost with Redis are re-sent by our reapers."""
+
+    async def listen(self) -> AsyncGenerator[AckableMessage, None]:
+        """Yield messages for ever, reconnecting after Redis errors."""
+        while True:
+            try:
+                async for message in super().listen():
+                    yield message
+            except (RedisError, OSError) as exc:
+                log.warning("task queue connection lost, retrying in 1 s: %s", exc)
+                await asyncio.sleep(1)
+                try:
+                    await self._declare_consumer_group()
+                except (RedisError, OSError):
+                    pass
+
+
+broker = ResilientStreamBroker(
     url=settings.redis_url or "redis://127.0.0.1:6379/0",
     queue_name=queue_name(settings.redis_namespace),
     consumer_group_name=f"{settings.redis_namespace}:workers",

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import httpx
 import pytest
+import redis
 
 from tests.conftest import csrf_from
 
@@ -45,7 +47,8 @@ def wait_for(http: httpx.Client, url: str, done, timeout: float = 90) -> dict:
         if done(body):
             return body
         time.sleep(0.2)
-    raise AssertionError(f"gave up waiting: {body}")
+    brief = {k: body.get(k) for k in ("status", "progress_percent", "attempt", "message", "error")} if body else body
+    raise AssertionError(f"gave up waiting: {brief}")
 
 
 def final(body: dict) -> bool:
@@ -148,3 +151,40 @@ async def test_bad_requests_are_refused_and_change_nothing(live_stack, factory, 
             assert refused.status_code == 422, (body, refused.text)
             assert field in json.dumps(refused.json()["details"]), refused.json()
     assert await count_rows("simulation_runs", "mission_id = :m", m=mission_id) == 0
+
+
+def _open_streams(base: str) -> int:
+    metrics = httpx.get(base + "/metrics").text
+    return int(next(line for line in metrics.splitlines() if line.startswith("closedloop_sse_open_streams ")).split()[1])
+
+
+async def test_sse_clients_that_leave_release_their_subscriptions(live_stack, factory, settings):
+    from webapp.simulations.events import run_channel
+
+    member = await factory.org_with_owner()
+    server = redis.Redis.from_url(os.environ["REDIS_URL"])
+    with httpx.Client(base_url=live_stack, timeout=20) as signing_in:
+        headers = login(signing_in, member)
+    with httpx.Client(base_url=live_stack, timeout=20, headers=headers) as http:
+        mission_id = new_mission(http, member, {})
+        created = http.post(f"/api/v1/missions/{mission_id}/simulations", json={
+            "run_type": "monte_carlo", "config": {"time_horizon_days": 30, "scenarios": 2000}})
+        url, run_id = created.headers["Location"], created.json()["id"]
+        channel = run_channel(settings.redis_namespace, run_id)
+        before = _open_streams(live_stack)
+        streams = [http.stream("GET", f"/api/v1/simulations/{run_id}/subscribe", timeout=30) for _ in range(5)]
+        readers = [stream.__enter__().iter_lines() for stream in streams]  # kept: a dropped reader closes its stream
+        for lines in readers:
+            assert not json.loads(next(line for line in lines if line.startswith("data: "))[6:])["finished"]
+        assert _open_streams(live_stack) == before + 5
+        assert server.pubsub_numsub(channel)[0][1] == 5
+        for stream in streams:
+            stream.__exit__(None, None, None)
+        deadline = time.monotonic() + 20
+        while (_open_streams(live_stack) > before or server.pubsub_numsub(channel)[0][1]) \
+                and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _open_streams(live_stack) == before  # every generator ended when its client left
+        assert server.pubsub_numsub(channel)[0][1] == 0  # and let go of its subscription
+        http.patch(url + "/cancel")
+        wait_for(http, url, final)

@@ -13,6 +13,8 @@ from redis.exceptions import RedisError
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 15.0
+# streams this process holds open right now (exposed on /metrics; a leak shows as a number that only grows)
+open_streams = 0
 
 
 def format_event(data: str, event: str | None = None, event_id: str | None = None) -> bytes:
@@ -35,6 +37,8 @@ async def relay(
     heartbeat: float = HEARTBEAT_SECONDS,
 ) -> AsyncIterator[bytes]:
     """Send `initial` (the current state), then translate pub/sub messages until one is final or the client leaves."""
+    global open_streams
+    open_streams += 1
     try:
         for chunk in initial:
             yield chunk
@@ -60,6 +64,7 @@ async def relay(
         log.debug("sse client disconnected")
         raise
     finally:
+        open_streams -= 1
         with contextlib.suppress(ConnectionError, OSError, RedisError):
             await pubsub.unsubscribe()
         with contextlib.suppress(ConnectionError, OSError, RedisError):

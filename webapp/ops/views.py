@@ -220,6 +220,10 @@ async def metrics():
     state = _state()
     settings = state["settings"]
     body = generate_latest(state["metrics"].registry)
+    from webapp.core import sse
+
+    body += (b"# HELP closedloop_sse_open_streams Server-sent event streams this process holds open.\n"
+             b"# TYPE closedloop_sse_open_streams gauge\n" + f"closedloop_sse_open_streams {sse.open_streams}\n".encode())
     try:
         families = await collect_shared(state["redis"], settings.redis_namespace, queue_name(settings.redis_namespace))
         from prometheus_client import CollectorRegistry

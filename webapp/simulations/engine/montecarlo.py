@@ -9,6 +9,7 @@ import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
@@ -35,6 +36,13 @@ def _executor() -> ProcessPoolExecutor:
         workers = max(1, min(int(os.environ.get("ENGINE_PROCESSES", "0")) or (os.cpu_count() or 1), 8))
         _pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
     return _pool
+
+
+def _reset_pool() -> None:
+    global _pool
+    if _pool is not None:
+        _pool.shutdown(wait=False, cancel_futures=True)
+    _pool = None
 
 
 def _plan_chunk(p: Problem, plan: str, tau: float, base: np.ndarray, downs: list[np.ndarray]) -> list[tuple]:
@@ -81,6 +89,9 @@ def run_monte_carlo(p: Problem, plan: str, tau: float, base: np.ndarray, scenari
                 done[futures[future]] = future.result()
                 if progress:
                     progress(sum(map(len, done.values())) / scenarios)
+        except BrokenProcessPool:
+            _reset_pool()  # a pool that lost a process stays broken: the next run starts a new one
+            raise
         finally:
             for future in futures:
                 future.cancel()

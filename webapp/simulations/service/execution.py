@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 import uuid
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -33,6 +34,9 @@ from webapp.simulations.models import Product, SimulationLog, SimulationRun
 log = logging.getLogger(__name__)
 TICK_SECONDS = 0.2
 WRITE_EVERY_SECONDS = 0.5
+# well inside SIMULATION_STALE_SECONDS, so a live run is never mistaken for a dead one
+HEARTBEAT_SECONDS = 2.0
+PUBLISH_TIMEOUT_SECONDS = 1.0
 SUMMARY_KEYS = ("target_kg", "recycling_rate", "waste_processed_kg", "waste_stored_kg", "energy_kwh",
                 "water_recovered_kg", "waste_derived_share")
 
@@ -64,8 +68,9 @@ class _Watch:
 async def _publish(redis, namespace: str, payload: dict) -> None:
     # Redis is only the messenger: Postgres has the state, so a lost message costs a redraw, not a result
     try:
-        await publish_json(redis, run_channel(namespace, payload["id"]), payload)
-        await publish_json(redis, mission_runs_channel(namespace, payload["mission_id"]), payload)
+        async with asyncio.timeout(PUBLISH_TIMEOUT_SECONDS):  # a Redis that hangs must not stall the heartbeat
+            await publish_json(redis, run_channel(namespace, payload["id"]), payload)
+            await publish_json(redis, mission_runs_channel(namespace, payload["mission_id"]), payload)
     except Exception as exc:  # noqa: BLE001 - any Redis failure is survivable here
         log.warning("could not publish run progress: %s", exc)
 
@@ -198,8 +203,8 @@ async def execute_run(maker: async_sessionmaker, redis, namespace: str, org_id: 
         now = time.monotonic()
         if engine.done() and not lines:
             break
-        if not lines and percent == last_percent and now - last_write < 5:
-            continue  # nothing new; heartbeat every 5 s regardless
+        if not lines and percent == last_percent and now - last_write < HEARTBEAT_SECONDS:
+            continue  # nothing new; heartbeat regardless every HEARTBEAT_SECONDS
         if now - last_write < WRITE_EVERY_SECONDS and not engine.done():
             with watch.lock:  # throttled: keep the lines for the next write
                 watch.lines[:0] = lines
@@ -226,6 +231,11 @@ async def execute_run(maker: async_sessionmaker, redis, namespace: str, org_id: 
                              {"status": RunStatus.CANCELLED, "finished_at": func.now(),
                               "progress_message": f"Cancelled at {watch.take()[0]} %."}, ["Cancelled on request."],
                              LogLevel.WARNING)
+    except (BrokenProcessPool, asyncio.CancelledError):
+        # the worker is going down (or lost its pool), not the run: leave it running; its heartbeat stops and a
+        # redelivery or the reaper gives it to another attempt
+        log.warning("simulation interrupted by the worker; another attempt will take it", extra={"run_id": str(run_id)})
+        return None
     except EngineError as exc:
         final = await _write(maker, org_id, run_id, attempt,
                              {"status": RunStatus.FAILED, "finished_at": func.now(), "error": exc.message,
