@@ -118,9 +118,9 @@ async def show(run_id: uuid.UUID):
 @bp.get("/simulation-runs/<uuid:run_id>/results")
 @requires(Perm.SIMULATIONS_READ)
 async def results(run_id: uuid.UUID):
-    """The results section alone (swapped in when a live run finishes)."""
+    """The results section (swapped in when a live run finishes), with the final log tail out of band."""
     run = await queries.get_run(db_session(), g.ctx.org_id, run_id)
-    return await render("simulations/_results.html", "simulations/_results.html", **await _run_context(run))
+    return await render("simulations/_results.html", "simulations/_results_swap.html", **await _run_context(run))
 
 
 @bp.get("/simulation-runs/<uuid:run_id>/progress")

@@ -147,6 +147,12 @@ def summarise(results: dict) -> dict:
     return summary
 
 
+def _finish_lines(results: dict) -> list[str]:
+    return [f"Finished: {results['kpis']['target_kg']:.1f} kg {results['target']}, "
+            f"recycling rate {results['kpis']['recycling_rate']:.0%}."] + \
+        [f"Warning: {w}" for w in results.get("warnings", [])]
+
+
 async def _succeed(maker, run: SimulationRun, attempt: int, results: dict) -> SimulationRun | None:
     """Results and products in one transaction, only while our attempt holds the run: exactly once."""
     async with unit_of_work(maker) as session:
@@ -170,11 +176,8 @@ async def _succeed(maker, run: SimulationRun, attempt: int, results: dict) -> Si
                 await session.execute(pg_insert(Product).values(rows).on_conflict_do_nothing(
                     index_elements=["simulation_run_id", "recipe_id", "product_type"],
                     index_where=Product.simulation_run_id.isnot(None)))
-        lines = [f"Finished: {results['kpis']['target_kg']:.1f} kg {results['target']}, "
-                 f"recycling rate {results['kpis']['recycling_rate']:.0%}."] + \
-                [f"Warning: {w}" for w in results.get("warnings", [])]
-        await session.execute(insert(SimulationLog), _log_rows(run.organization_id, run.id, attempt, lines,
-                                                               LogLevel.INFO, 100))
+        await session.execute(insert(SimulationLog), _log_rows(run.organization_id, run.id, attempt,
+                                                               _finish_lines(results), LogLevel.INFO, 100))
         return done
 
 
@@ -221,6 +224,7 @@ async def execute_run(maker: async_sessionmaker, redis, namespace: str, org_id: 
             watch.stop.set()
         await _publish(redis, namespace, run_payload(current, [{"level": "info", "message": m} for m in lines]))
 
+    lines: list[dict] = []
     try:
         results = engine.result()
     except Cancelled:
@@ -231,6 +235,7 @@ async def execute_run(maker: async_sessionmaker, redis, namespace: str, org_id: 
                              {"status": RunStatus.CANCELLED, "finished_at": func.now(),
                               "progress_message": f"Cancelled at {watch.take()[0]} %."}, ["Cancelled on request."],
                              LogLevel.WARNING)
+        lines = [{"level": "warning", "message": "Cancelled on request."}]
     except (BrokenProcessPool, asyncio.CancelledError):
         # the worker is going down (or lost its pool), not the run: leave it running; its heartbeat stops and a
         # redelivery or the reaper gives it to another attempt
@@ -241,6 +246,7 @@ async def execute_run(maker: async_sessionmaker, redis, namespace: str, org_id: 
                              {"status": RunStatus.FAILED, "finished_at": func.now(), "error": exc.message,
                               "error_constraint": exc.constraint, "progress_message": "Failed."},
                              [exc.message], LogLevel.ERROR)
+        lines = [{"level": "error", "message": exc.message}]
     except Exception:
         log.exception("simulation engine crashed", extra={"run_id": str(run_id)})
         final = await _write(maker, org_id, run_id, attempt,
@@ -250,9 +256,10 @@ async def execute_run(maker: async_sessionmaker, redis, namespace: str, org_id: 
                              ["Internal engine error."], LogLevel.ERROR)
     else:
         final = await _succeed(maker, run, attempt, results)
+        lines = [{"level": "info", "message": m} for m in _finish_lines(results)]
     if final is None:
         return None
-    await _publish(redis, namespace, run_payload(final))
+    await _publish(redis, namespace, run_payload(final, lines))
     return final.status
 
 
