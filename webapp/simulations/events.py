@@ -15,7 +15,8 @@ def mission_runs_channel(namespace: str, mission_id: object) -> str:
 
 
 def run_payload(run, logs: list[dict] | None = None) -> dict:
-    """What a subscriber needs to redraw a run's progress (results are fetched, not pushed)."""
+    """What a subscriber needs to redraw a run's progress (results are fetched, not pushed); `run` is a
+    SimulationRun or a run-list row read from Postgres, which is also each stream's first event."""
     return {
         "id": str(run.id),
         "mission_id": str(run.mission_id),

@@ -17,6 +17,7 @@ from webapp.core.transaction import db_session
 from webapp.missions.queries import get_mission
 from webapp.simulations import queries, streams
 from webapp.simulations.charts import result_charts
+from webapp.simulations.events import run_payload
 from webapp.simulations.forms import RunForm
 from webapp.simulations.service import runs as run_service
 from webapp.simulations.tasks import enqueue_run
@@ -93,18 +94,12 @@ async def create(mission_id: uuid.UUID):
 async def _run_context(run) -> dict:
     session = db_session()
     logs = await queries.run_logs(session, g.ctx.org_id, run.id, limit=500)
-    context = {"run": run, "state": _state_of(run), "logs": logs[-LOG_TAIL:],
+    context = {"run": run, "state": run_payload(run), "logs": logs[-LOG_TAIL:],
                "mission": await get_mission(session, g.ctx.org_id, run.mission_id)}
     if run.results:
         context |= {"charts": result_charts(run.results, run.input_snapshot),
                     "products": await queries.run_products(session, g.ctx.org_id, run.id)}
     return context
-
-
-def _state_of(run) -> dict:
-    return {"id": str(run.id), "mission_id": str(run.mission_id), "status": run.status.value,
-            "progress": run.progress_percent, "message": run.progress_message, "attempt": run.attempt,
-            "error": run.error, "finished": run.status.is_final, "logs": []}
 
 
 @bp.get("/simulation-runs/<uuid:run_id>")
@@ -128,7 +123,7 @@ async def results(run_id: uuid.UUID):
 async def progress(run_id: uuid.UUID):
     """Polling fallback: the progress fragment; 286 tells htmx to stop once the run is final."""
     row = await queries.get_run_state(db_session(), g.ctx.org_id, run_id)
-    state = streams.state_of(row)
+    state = run_payload(row)
     logs = (await queries.run_logs(db_session(), g.ctx.org_id, run_id, limit=500))[-LOG_TAIL:]
     response = await render("simulations/_progress.html", "simulations/_progress.html", state=state, logs=logs,
                             run_id=run_id)

@@ -10,18 +10,11 @@ from quart import current_app, g
 from webapp.core.sse import format_event, relay, sse_response
 from webapp.core.transaction import db_session, end_request_transaction
 from webapp.simulations import queries
-from webapp.simulations.events import mission_runs_channel, run_channel
+from webapp.simulations.events import mission_runs_channel, run_channel, run_payload
 
 
 def _state():
     return current_app.extensions["closedloop"]
-
-
-def state_of(row) -> dict:
-    """The published payload's shape, from a run-list row read from Postgres."""
-    return {"id": str(row.id), "mission_id": str(row.mission_id), "status": row.status.value,
-            "progress": row.progress_percent, "message": row.progress_message, "attempt": row.attempt,
-            "error": row.error, "finished": row.status.is_final, "logs": []}
 
 
 async def _subscribe(channel_name: str):
@@ -36,7 +29,7 @@ async def stream_run(run_id: uuid.UUID, frames: Callable[[dict], Awaitable[list[
     # subscribe before reading the row, so no update can fall between the read and the subscription
     pubsub = await _subscribe(run_channel(settings.redis_namespace, run_id))
     try:
-        state = state_of(await queries.get_run_state(db_session(), g.ctx.org_id, run_id))
+        state = run_payload(await queries.get_run_state(db_session(), g.ctx.org_id, run_id))
     except Exception:
         await pubsub.aclose()
         raise
