@@ -78,6 +78,9 @@ def _register_lifecycle(app: Quart, settings: Settings) -> None:
         state["engine"] = engine
         state["sessionmaker"] = make_sessionmaker(engine)
         state["redis"] = make_redis(settings.redis_url)
+        from webapp.core.broadcast import Hub
+
+        state["hub"] = Hub(state["redis"])  # one pub/sub connection for every SSE stream of this process
         from webapp.identity.throttle import LoginThrottle
 
         state["throttle"] = LoginThrottle(settings, state["redis"])
@@ -93,6 +96,8 @@ def _register_lifecycle(app: Quart, settings: Settings) -> None:
         broker = state.pop("broker", None)
         if broker is not None and not broker.is_worker_process:
             await broker.shutdown()
+        if "hub" in state:
+            await state.pop("hub").close()
         if "redis" in state:
             await state.pop("redis").aclose()
         if "engine" in state:

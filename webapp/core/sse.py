@@ -2,13 +2,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from quart import Response
-from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
@@ -29,14 +26,17 @@ def format_event(data: str, event: str | None = None, event_id: str | None = Non
 
 
 async def relay(
-    pubsub,
+    subscription,
     initial: list[bytes],
     on_message: Callable[[dict], Awaitable[tuple[list[bytes], bool]]],
     *,
     finished: bool = False,
     heartbeat: float = HEARTBEAT_SECONDS,
 ) -> AsyncIterator[bytes]:
-    """Send `initial` (the current state), then translate pub/sub messages until one is final or the client leaves."""
+    """Send `initial` (the current state), then translate the hub's messages until one is final or the client
+    leaves; when the hub lost Redis (or this stream fell behind) end with `retry:` so the browser reconnects."""
+    from webapp.core.broadcast import LOST
+
     global open_streams
     open_streams += 1
     try:
@@ -45,17 +45,14 @@ async def relay(
         if finished:
             return
         while True:
-            try:
-                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=heartbeat)
-            except (ConnectionError, OSError, RedisError) as exc:
-                # the messenger is gone: end the stream and let the browser reconnect, which re-reads Postgres
-                log.warning("sse relay lost redis: %s", exc)
-                yield b"retry: 2000\n\n"
-                return
+            message = await subscription.get(heartbeat)
             if message is None:
                 yield b": heartbeat\n\n"
                 continue
-            chunks, done = await on_message(json.loads(message["data"]))
+            if message is LOST:
+                yield b"retry: 2000\n\n"
+                return
+            chunks, done = await on_message(message)
             for chunk in chunks:
                 yield chunk
             if done:
@@ -65,10 +62,7 @@ async def relay(
         raise
     finally:
         open_streams -= 1
-        with contextlib.suppress(ConnectionError, OSError, RedisError):
-            await pubsub.unsubscribe()
-        with contextlib.suppress(ConnectionError, OSError, RedisError):
-            await pubsub.aclose()
+        await subscription.close()
 
 
 def sse_response(body: AsyncIterator[bytes]) -> Response:

@@ -102,13 +102,12 @@ async def check_events(check_id: str):
     """SSE: the current state from Postgres first, then every published update, until final."""
     check_uuid = _check_id(check_id)
     settings = _state()["settings"]
-    pubsub = _state()["redis"].pubsub()
     # subscribe before reading the row, so no update can fall between the read and the subscription
-    await pubsub.subscribe(check_channel(settings.redis_namespace, check_uuid))
+    subscription = await _state()["hub"].subscribe(check_channel(settings.redis_namespace, check_uuid))
     try:
         check = await queries.get_check(db_session(), g.ctx.org_id, check_uuid)
     except Exception:
-        await pubsub.aclose()
+        await subscription.close()
         raise
     state = check_payload(check)
     await end_request_transaction(200)  # no DB session is held while streaming
@@ -125,7 +124,7 @@ async def check_events(check_id: str):
     async def on_message(payload: dict) -> tuple[list[bytes], bool]:
         return await frames(payload), payload["finished"]
 
-    return sse_response(relay(pubsub, await frames(state), on_message, finished=state["finished"]))
+    return sse_response(relay(subscription, await frames(state), on_message, finished=state["finished"]))
 
 
 @platform_bp.get("/health")

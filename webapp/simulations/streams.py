@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from quart import current_app, g
+from redis.exceptions import RedisError
 
 from webapp.core.sse import format_event, relay, sse_response
 from webapp.core.transaction import db_session, end_request_transaction
@@ -17,40 +18,53 @@ def _state():
     return current_app.extensions["closedloop"]
 
 
+class _Unavailable:
+    """Stands in for a subscription while Redis is down: the stream sends the current state, then `retry:`."""
+
+    async def get(self, timeout: float):
+        from webapp.core.broadcast import LOST
+
+        return LOST
+
+    async def close(self) -> None:
+        return None
+
+
 async def _subscribe(channel_name: str):
-    pubsub = _state()["redis"].pubsub()
-    await pubsub.subscribe(channel_name)
-    return pubsub
+    try:
+        return await _state()["hub"].subscribe(channel_name)
+    except (RedisError, OSError):
+        return _Unavailable()
 
 
 async def stream_run(run_id: uuid.UUID, frames: Callable[[dict], Awaitable[list[bytes]]]):
     """SSE of one run; `frames` turns a state into events (HTML fragments or JSON)."""
     settings = _state()["settings"]
     # subscribe before reading the row, so no update can fall between the read and the subscription
-    pubsub = await _subscribe(run_channel(settings.redis_namespace, run_id))
+    subscription = await _subscribe(run_channel(settings.redis_namespace, run_id))
     try:
         state = run_payload(await queries.get_run_state(db_session(), g.ctx.org_id, run_id))
     except Exception:
-        await pubsub.aclose()
+        await subscription.close()
         raise
     await end_request_transaction(200)  # no DB session is held while streaming
 
     async def on_message(payload: dict) -> tuple[list[bytes], bool]:
         return await frames(payload), payload["finished"]
 
-    return sse_response(relay(pubsub, await frames(state), on_message, finished=state["finished"]))
+    return sse_response(relay(subscription, await frames(state), on_message, finished=state["finished"]))
 
 
 async def stream_mission_runs(mission_id: uuid.UUID, frames: Callable[[dict], Awaitable[list[bytes]]]):
     """SSE of a mission's run list: one event per run change, for as long as the page is open."""
     settings = _state()["settings"]
-    pubsub = await _subscribe(mission_runs_channel(settings.redis_namespace, mission_id))
+    subscription = await _subscribe(mission_runs_channel(settings.redis_namespace, mission_id))
     await end_request_transaction(200)
 
     async def on_message(payload: dict) -> tuple[list[bytes], bool]:
         return await frames(payload), False
 
-    return sse_response(relay(pubsub, [b": subscribed\n\n"], on_message))
+    return sse_response(relay(subscription, [b": subscribed\n\n"], on_message))
 
 
 async def json_frames(state: dict) -> list[bytes]:
