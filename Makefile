@@ -25,6 +25,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.http $(BENCH_ARGS)
 	$(BIN)/python -m bench.missions $(BENCH_ARGS)
 	$(BIN)/python -m bench.engine
+	$(BIN)/python -m bench.sse
 
 migrate: $(STAMP)
 	$(BIN)/python -m webapp.cli migrate

@@ -50,7 +50,7 @@ async def stream_run(run_id: uuid.UUID, frames: Callable[[dict], Awaitable[list[
     await end_request_transaction(200)  # no DB session is held while streaming
 
     async def on_message(payload: dict) -> tuple[list[bytes], bool]:
-        return await frames(payload), payload["finished"]
+        return await shared_frames(frames, payload), payload["finished"]
 
     return sse_response(relay(subscription, await frames(state), on_message, finished=state["finished"]))
 
@@ -67,9 +67,20 @@ async def stream_mission_runs(mission_id: uuid.UUID, frames: Callable[[dict], Aw
     return sse_response(relay(subscription, [b": subscribed\n\n"], on_message))
 
 
+async def shared_frames(frames: Callable[[dict], Awaitable[list[bytes]]], payload: dict) -> list[bytes]:
+    """Render a published message once for every stream of this process that shows it the same way: the hub hands
+    the same dict to all of a channel's streams, so the frames are kept on it (2,000 watchers, one rendering)."""
+    cache = payload.setdefault("_frames", {})
+    key = frames.__qualname__
+    if key not in cache:
+        cache[key] = await frames(payload)
+    return cache[key]
+
+
 async def json_frames(state: dict) -> list[bytes]:
     """JSON clients: one `state` event per change, `done` at the end."""
-    out = [format_event(json.dumps(state), event="state", event_id=f"{state['attempt']}-{state['progress']}")]
+    public = {k: v for k, v in state.items() if not k.startswith("_")}  # not the shared-rendering cache
+    out = [format_event(json.dumps(public), event="state", event_id=f"{state['attempt']}-{state['progress']}")]
     if state["finished"]:
         out.append(format_event("done", event="done"))
     return out
