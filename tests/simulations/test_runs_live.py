@@ -33,8 +33,15 @@ def login(http: httpx.Client, member) -> dict:
     return {"Authorization": f"Bearer {created.json()['key']}"}
 
 
-def new_mission(http: httpx.Client, member, headers: dict) -> str:
-    created = http.post(f"/api/v1/organizations/{member.org_id}/missions", json=MISSION, headers=headers)
+def api_client(base_url: str, member) -> httpx.Client:
+    """A JSON client of `member`'s organization: signs in once for an API key, then speaks with the key only."""
+    with httpx.Client(base_url=base_url, timeout=20) as signing_in:
+        headers = login(signing_in, member)
+    return httpx.Client(base_url=base_url, timeout=20, headers=headers)
+
+
+def new_mission(http: httpx.Client, member) -> str:
+    created = http.post(f"/api/v1/organizations/{member.org_id}/missions", json=MISSION)
     assert created.status_code == 201, created.text
     return created.json()["id"]
 
@@ -57,11 +64,9 @@ def final(body: dict) -> bool:
 
 async def test_run_is_queued_then_worked_to_results_and_products(live_stack, factory, count_rows):
     member = await factory.org_with_owner()
-    with httpx.Client(base_url=live_stack, timeout=20) as http:
-        http.headers.update(login(http, member))
-        headers = {}
-        mission_id = new_mission(http, member, headers)
-        created = http.post(f"/api/v1/missions/{mission_id}/simulations", headers=headers, json={
+    with api_client(live_stack, member) as http:
+        mission_id = new_mission(http, member)
+        created = http.post(f"/api/v1/missions/{mission_id}/simulations", json={
             "name": "Optimize brick output", "run_type": "throughput_optimization",
             "config": {"target": "brick", "time_horizon_days": 30}})
         assert created.status_code == 201, created.text
@@ -90,11 +95,9 @@ async def test_duplicate_delivery_gives_one_result(live_stack, factory, count_ro
     from webapp.simulations.tasks import run_simulation
 
     member = await factory.org_with_owner()
-    with httpx.Client(base_url=live_stack, timeout=20) as http:
-        http.headers.update(login(http, member))
-        headers = {}
-        mission_id = new_mission(http, member, headers)
-        created = http.post(f"/api/v1/missions/{mission_id}/simulations", headers=headers,
+    with api_client(live_stack, member) as http:
+        mission_id = new_mission(http, member)
+        created = http.post(f"/api/v1/missions/{mission_id}/simulations",
                             json={"run_type": "waste_minimization", "config": {"time_horizon_days": 20}})
         run_id = created.json()["id"]
         from workers.broker import broker
@@ -116,19 +119,17 @@ async def test_duplicate_delivery_gives_one_result(live_stack, factory, count_ro
 
 async def test_cancel_stops_a_running_monte_carlo_and_writes_nothing(live_stack, factory, count_rows):
     member = await factory.org_with_owner()
-    with httpx.Client(base_url=live_stack, timeout=20) as http:
-        http.headers.update(login(http, member))
-        headers = {}
-        mission_id = new_mission(http, member, headers)
-        created = http.post(f"/api/v1/missions/{mission_id}/simulations", headers=headers, json={
+    with api_client(live_stack, member) as http:
+        mission_id = new_mission(http, member)
+        created = http.post(f"/api/v1/missions/{mission_id}/simulations", json={
             "run_type": "monte_carlo", "config": {"time_horizon_days": 60, "scenarios": 3000, "seed": 5}})
         url = created.headers["Location"]
         wait_for(http, url, lambda b: b["status"] == "running" and b["progress_percent"] > 10)
-        cancelled = http.patch(url + "/cancel", headers=headers)
+        cancelled = http.patch(url + "/cancel")
         assert cancelled.status_code == 200, cancelled.text
         run = wait_for(http, url, final)
         assert run["status"] == "cancelled" and run["progress_percent"] < 100 and run["results"] is None
-        assert http.patch(url + "/cancel", headers=headers).status_code == 409
+        assert http.patch(url + "/cancel").status_code == 409
         logs = [line["message"] for line in http.get(url + "/logs").json()["items"]]
     assert "Cancelled on request." in logs
     assert await count_rows("products", "simulation_run_id = :i", i=run["id"]) == 0
@@ -136,10 +137,8 @@ async def test_cancel_stops_a_running_monte_carlo_and_writes_nothing(live_stack,
 
 async def test_bad_requests_are_refused_and_change_nothing(live_stack, factory, count_rows):
     member = await factory.org_with_owner()
-    with httpx.Client(base_url=live_stack, timeout=20) as http:
-        http.headers.update(login(http, member))
-        headers = {}
-        mission_id = new_mission(http, member, headers)
+    with api_client(live_stack, member) as http:
+        mission_id = new_mission(http, member)
         base = f"/api/v1/missions/{mission_id}/simulations"
         for body, field in (({"run_type": "teleport"}, "run_type"),
                             ({"run_type": "mass_balance", "config": {"time_horizon_days": 0}}, "time_horizon_days"),
@@ -147,7 +146,7 @@ async def test_bad_requests_are_refused_and_change_nothing(live_stack, factory, 
                             ({"run_type": "monte_carlo", "config": {"scenarios": 10**6}}, "scenarios"),
                             ({"run_type": "mass_balance", "config": {"speed": "fast"}}, "config"),
                             ({"run_type": "mass_balance", "surprise": 1}, "surprise")):
-            refused = http.post(base, headers=headers, json=body)
+            refused = http.post(base, json=body)
             assert refused.status_code == 422, (body, refused.text)
             assert field in json.dumps(refused.json()["details"]), refused.json()
     assert await count_rows("simulation_runs", "mission_id = :m", m=mission_id) == 0
@@ -163,10 +162,8 @@ async def test_sse_clients_that_leave_release_their_subscriptions(live_stack, fa
 
     member = await factory.org_with_owner()
     server = redis.Redis.from_url(os.environ["REDIS_URL"])
-    with httpx.Client(base_url=live_stack, timeout=20) as signing_in:
-        headers = login(signing_in, member)
-    with httpx.Client(base_url=live_stack, timeout=20, headers=headers) as http:
-        mission_id = new_mission(http, member, {})
+    with api_client(live_stack, member) as http:
+        mission_id = new_mission(http, member)
         created = http.post(f"/api/v1/missions/{mission_id}/simulations", json={
             "run_type": "monte_carlo", "config": {"time_horizon_days": 30, "scenarios": 2000}})
         url, run_id = created.headers["Location"], created.json()["id"]

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT, Stack
-from tests.simulations.test_runs_live import final, login, new_mission, wait_for
+from tests.simulations.test_runs_live import api_client, final, new_mission, wait_for
 from webapp.embedded import EmbeddedRedis
 
 pytestmark = pytest.mark.live
@@ -39,16 +39,10 @@ def _start(http: httpx.Client, mission_id: str) -> str:
     return created.headers["Location"]
 
 
-def _client(stack, member) -> httpx.Client:
-    with httpx.Client(base_url=stack.url, timeout=20) as signing_in:
-        headers = login(signing_in, member)
-    return httpx.Client(base_url=stack.url, timeout=20, headers=headers)
-
-
 async def test_worker_killed_mid_run_the_run_still_ends_once(private, factory, count_rows):
     member = await factory.org_with_owner()
-    with _client(private, member) as http:
-        url = _start(http, new_mission(http, member, {}))
+    with api_client(private.url, member) as http:
+        url = _start(http, new_mission(http, member))
         wait_for(http, url, lambda b: b["status"] == "running" and b["progress_percent"] >= 5)
         private.kill("worker")  # SIGKILL: no clean-up, no acknowledgement, the pool's children die with it
         private.start("worker")
@@ -64,8 +58,8 @@ async def test_worker_killed_mid_run_the_run_still_ends_once(private, factory, c
 
 async def test_redis_restarted_during_a_run_the_page_shows_the_right_state_after_reconnect(private, factory):
     member = await factory.org_with_owner()
-    with _client(private, member) as http:
-        url = _start(http, new_mission(http, member, {}))
+    with api_client(private.url, member) as http:
+        url = _start(http, new_mission(http, member))
         run_id = url.rsplit("/", 1)[1]
         wait_for(http, url, lambda b: b["status"] == "running" and b["progress_percent"] >= 2)
         events: list[str] = []

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 
-from quart import Blueprint, current_app, g, request, url_for
+from quart import Blueprint, g, request, url_for
 from quart_schema import document_request
 
 from webapp.core.errors import BadRequest, Forbidden
@@ -148,11 +148,6 @@ def run_out(row, *, results: dict | None = None, snapshot: dict | None = None) -
     return body
 
 
-def _realtime():
-    state = current_app.extensions["closedloop"]
-    return state["redis"], state["settings"].redis_namespace
-
-
 @bp.get("/missions/<uuid:mission_id>/simulations")
 @requires(Perm.SIMULATIONS_READ)
 async def list_runs(mission_id: uuid.UUID):
@@ -188,7 +183,7 @@ async def get_run(run_id: uuid.UUID):
 @requires(Perm.SIMULATIONS_RUN)
 async def cancel_run(run_id: uuid.UUID):
     """Cancel a queued or running run (a running one stops within a second); 409 once it has finished."""
-    redis, namespace = _realtime()
+    redis, namespace = streams.realtime()
     run = await run_service.cancel_run(db_session(), g.ctx, run_id, redis, namespace)
     return run_out(run)
 

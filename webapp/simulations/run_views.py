@@ -26,11 +26,6 @@ bp = Blueprint("simulations", __name__, url_prefix="/o/<org_slug>")
 LOG_TAIL = 30
 
 
-def _realtime():
-    state = current_app.extensions["closedloop"]
-    return state["redis"], state["settings"].redis_namespace
-
-
 @bp.get("/missions/<uuid:mission_id>/simulations")
 @requires(Perm.SIMULATIONS_READ)
 async def index(mission_id: uuid.UUID):
@@ -163,7 +158,7 @@ async def logs(run_id: uuid.UUID):
 @requires(Perm.SIMULATIONS_RUN)
 async def cancel(run_id: uuid.UUID):
     """Cancel a queued or running run."""
-    redis, namespace = _realtime()
+    redis, namespace = streams.realtime()
     try:
         await run_service.cancel_run(db_session(), g.ctx, run_id, redis, namespace)
         await flash("Cancelling the run.", "success")

@@ -18,6 +18,12 @@ def _state():
     return current_app.extensions["closedloop"]
 
 
+def realtime():
+    """This process's Redis client and key namespace (what services that publish need)."""
+    state = _state()
+    return state["redis"], state["settings"].redis_namespace
+
+
 class _Unavailable:
     """Stands in for a subscription while Redis is down: the stream sends the current state, then `retry:`."""
 
