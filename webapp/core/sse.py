@@ -9,7 +9,6 @@ from quart import Response
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_SECONDS = 15.0
 # streams this process holds open right now (exposed on /metrics; a leak shows as a number that only grows)
 open_streams = 0
 
@@ -31,11 +30,10 @@ async def relay(
     on_message: Callable[[dict], Awaitable[tuple[list[bytes], bool]]],
     *,
     finished: bool = False,
-    heartbeat: float = HEARTBEAT_SECONDS,
 ) -> AsyncIterator[bytes]:
     """Send `initial` (the current state), then translate the hub's messages until one is final or the client
     leaves; when the hub lost Redis (or this stream fell behind) end with `retry:` so the browser reconnects."""
-    from webapp.core.broadcast import LOST
+    from webapp.core.broadcast import HEARTBEAT, LOST
 
     global open_streams
     open_streams += 1
@@ -45,8 +43,8 @@ async def relay(
         if finished:
             return
         while True:
-            message = await subscription.get(heartbeat)
-            if message is None:
+            message = await subscription.get()
+            if message is HEARTBEAT:
                 yield b": heartbeat\n\n"
                 continue
             if message is LOST:

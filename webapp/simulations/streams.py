@@ -27,7 +27,7 @@ def realtime():
 class _Unavailable:
     """Stands in for a subscription while Redis is down: the stream sends the current state, then `retry:`."""
 
-    async def get(self, timeout: float):
+    async def get(self):
         from webapp.core.broadcast import LOST
 
         return LOST
