@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from quart import current_app, g
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,10 @@ def after_commit(session: AsyncSession, hook: AfterCommit) -> None:
 async def commit(session: AsyncSession) -> None:
     """Commit, then run the after_commit hooks in order; a failing hook is logged, not raised."""
     await session.commit()
-    hooks = session.info.pop("after_commit", [])
+    await _run_hooks(session.info.pop("after_commit", []))
+
+
+async def _run_hooks(hooks: list[AfterCommit]) -> None:
     for hook in hooks:
         try:
             await hook()
@@ -50,13 +54,22 @@ async def end_request_transaction(status_code: int) -> None:
     session: AsyncSession | None = g.pop("_db_session", None)
     if session is None:
         return
+    keep = status_code < 400
+    hooks = session.info.pop("after_commit", [])
+    # commit (or roll back) and close in one trip into SQLAlchemy's sync world: this runs on every request
+    await session.run_sync(_end, keep)
+    if keep:  # only once the commit went through
+        await _run_hooks(hooks)
+
+
+def _end(session: Session, keep: bool) -> None:
     try:
-        if status_code < 400:
-            await commit(session)
+        if keep:
+            session.commit()
         else:
-            await rollback(session)
+            session.rollback()
     finally:
-        await session.close()
+        session.close()
 
 
 @asynccontextmanager
