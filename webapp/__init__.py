@@ -65,7 +65,21 @@ def create_app(settings: Settings | None = None) -> Quart:
     from webapp.routes import register_blueprints
 
     register_blueprints(app)
+    _drop_threaded_context_processors(app)
     return app
+
+
+def _drop_threaded_context_processors(app: Quart) -> None:
+    """Quart runs a sync template context processor on a thread pool, so every page paid thread hops for two that
+    add nothing: the one Flask's scaffold gives each blueprint (g, request, session — the app's async one adds
+    them already) and quart-auth's `current_user` (no template uses it; pages read `ctx`)."""
+    import inspect
+
+    redundant = {"_default_template_ctx_processor", "QuartAuth._template_context"}
+    for processors in app.template_context_processors.values():
+        processors[:] = [p for p in processors if inspect.iscoroutinefunction(p) or p.__qualname__ not in redundant]
+        if any(not inspect.iscoroutinefunction(p) for p in processors):  # keep it that way: make new ones async
+            raise RuntimeError("a sync template context processor would run on a thread for every page")
 
 
 def _register_lifecycle(app: Quart, settings: Settings) -> None:

@@ -1,4 +1,6 @@
 """Every route declares who may call it: @public or @requires(...)."""
+import pytest
+
 from webapp.core.permissions import ACCESS_ATTR
 
 
@@ -32,3 +34,17 @@ def test_state_changing_routes_are_public_only_where_a_credential_is_presented(a
         if access and access[0] == "public" and rule.methods & {"POST", "PUT", "PATCH", "DELETE"}:
             public_writes.append(rule.rule)
     assert sorted(public_writes) == sorted(PUBLIC_WRITES)
+
+
+def test_pages_render_without_thread_hops(app, settings):
+    """Quart runs sync template context processors on a thread pool; the app keeps none, and refuses a new one."""
+    import inspect
+
+    from webapp import _drop_threaded_context_processors, create_app
+
+    processors = [p for group in app.template_context_processors.values() for p in group]
+    assert processors and all(inspect.iscoroutinefunction(p) for p in processors)
+    other = create_app(settings)
+    other.template_context_processors["ops"].append(lambda: {"clock": "now"})
+    with pytest.raises(RuntimeError, match="sync template context processor"):
+        _drop_threaded_context_processors(other)
