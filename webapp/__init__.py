@@ -4,6 +4,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import secrets
+from types import MethodType
 
 from quart import Quart, g, request
 from quart_auth import QuartAuth
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         scalar_ui_path=None,
         info={"title": "ClosedLoop API", "version": "1"},
     )
+    _plain_data_skips_conversion(app)
     app.extensions["closedloop"] = {"settings": settings, "metrics": WebMetrics()}
     _register_lifecycle(app, settings)
     _register_pipeline(app, settings)
@@ -65,21 +67,41 @@ def create_app(settings: Settings | None = None) -> Quart:
     from webapp.routes import register_blueprints
 
     register_blueprints(app)
-    _drop_threaded_context_processors(app)
+    _avoid_thread_hops(app)
     return app
 
 
-def _drop_threaded_context_processors(app: Quart) -> None:
-    """Quart runs a sync template context processor on a thread pool, so every page paid thread hops for two that
-    add nothing: the one Flask's scaffold gives each blueprint (g, request, session — the app's async one adds
-    them already) and quart-auth's `current_user` (no template uses it; pages read `ctx`)."""
+def _plain_data_skips_conversion(app: Quart) -> None:
+    """quart-schema runs every returned dict through a fresh pydantic TypeAdapter before Quart serialises it; plain
+    dicts and lists (most answers, lists included) go straight to Quart, whose JSON provider (quart-schema's) still
+    handles any model nested inside; returned models keep quart-schema's conversion."""
+    converting, plain = app.make_response, MethodType(Quart.make_response, app)
+
+    async def make_response(result):
+        body = result[0] if type(result) is tuple else result
+        return await (plain if type(body) in (dict, list) else converting)(result)
+
+    app.make_response = make_response
+
+
+def _avoid_thread_hops(app: Quart) -> None:
+    """Quart runs every sync hook (context processor, before/after-request, error handler) on a thread pool, a hop
+    per request. Drop the two sync context processors that add nothing — the one Flask's scaffold gives each
+    blueprint (g, request, session: the app's async one adds them already) and quart-auth's `current_user` (no
+    template uses it; pages read `ctx`) — and refuse to start with any other sync hook."""
     import inspect
 
     redundant = {"_default_template_ctx_processor", "QuartAuth._template_context"}
     for processors in app.template_context_processors.values():
         processors[:] = [p for p in processors if inspect.iscoroutinefunction(p) or p.__qualname__ not in redundant]
-        if any(not inspect.iscoroutinefunction(p) for p in processors):  # keep it that way: make new ones async
-            raise RuntimeError("a sync template context processor would run on a thread for every page")
+    hooks = [app.template_context_processors, app.before_request_funcs, app.after_request_funcs,
+             app.teardown_request_funcs]
+    functions = [f for registry in hooks for group in registry.values() for f in group]
+    functions += [f for codes in app.error_handler_spec.values() for handlers in codes.values()
+                  for f in handlers.values()]
+    sync = [f.__qualname__ for f in functions if not inspect.iscoroutinefunction(f)]
+    if sync:
+        raise RuntimeError(f"sync request hooks would run on a thread for every request: {', '.join(sync)}")
 
 
 def _register_lifecycle(app: Quart, settings: Settings) -> None:

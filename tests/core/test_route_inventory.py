@@ -36,15 +36,17 @@ def test_state_changing_routes_are_public_only_where_a_credential_is_presented(a
     assert sorted(public_writes) == sorted(PUBLIC_WRITES)
 
 
-def test_pages_render_without_thread_hops(app, settings):
-    """Quart runs sync template context processors on a thread pool; the app keeps none, and refuses a new one."""
+def test_requests_do_not_hop_to_threads(app, settings):
+    """Quart runs sync hooks on a thread pool; the app keeps none, and refuses to start with a new one."""
     import inspect
 
-    from webapp import _drop_threaded_context_processors, create_app
+    from webapp import _avoid_thread_hops, create_app
 
     processors = [p for group in app.template_context_processors.values() for p in group]
-    assert processors and all(inspect.iscoroutinefunction(p) for p in processors)
-    other = create_app(settings)
-    other.template_context_processors["ops"].append(lambda: {"clock": "now"})
-    with pytest.raises(RuntimeError, match="sync template context processor"):
-        _drop_threaded_context_processors(other)
+    hooks = [f for group in app.before_request_funcs.values() for f in group]
+    assert processors and hooks and all(inspect.iscoroutinefunction(f) for f in processors + hooks)
+    for registry in ("template_context_processors", "before_request_funcs"):
+        other = create_app(settings)
+        getattr(other, registry)["ops"].append(lambda: None)
+        with pytest.raises(RuntimeError, match="sync request hooks"):
+            _avoid_thread_hops(other)

@@ -96,7 +96,7 @@ def refuse_api_keys() -> None:
         raise Forbidden("API keys act inside their organization only; use a login's access token for this route.")
 
 
-def require_bound_credential() -> None:
+async def require_bound_credential() -> None:
     """Routes with no organization in the path serve only credentials bound to one (API key, access token)."""
     if g.ctx.is_authenticated and g.ctx.bound_org_id is None:
         raise Unauthorized("Routes without an organization in the path need an API key or an access token "
