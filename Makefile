@@ -24,6 +24,7 @@ test: $(STAMP) system-deps
 bench: $(STAMP)
 	$(BIN)/python -m bench.http $(BENCH_ARGS)
 	$(BIN)/python -m bench.missions $(BENCH_ARGS)
+	$(BIN)/python -m bench.db_path
 	$(BIN)/python -m bench.engine
 	$(BIN)/python -m bench.sse
 
