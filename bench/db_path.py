@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import os
 import time
 import uuid
 
@@ -97,14 +96,10 @@ def main() -> None:
     args, _ = parser.parse_known_args()
     import uvloop
 
-    from bench.http import ROOT
+    from bench.http import start_services
     from bench.missions import seed
-    from webapp.cli import Services, migrate
-
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    services = Services(root=ROOT / "var" / "bench", database="closedloop_bench").start()
+    services = start_services()
     try:
-        migrate()
         result = uvloop.run(measure(asyncio.run(seed(200, 2000)), args.requests))
     finally:
         services.stop()

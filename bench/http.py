@@ -71,6 +71,21 @@ def run_wrk(wrk: str, url: str, seconds: int, connections: int, headers: dict[st
     return parse_wrk(output)
 
 
+def start_services():
+    """Embedded PostgreSQL and Redis under var/bench, migrated to head; the caller stops them."""
+    from webapp.cli import Services, migrate
+
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("CLOSEDLOOP_ENV", "benchmark")  # no template reload checks, like a deployment
+    services = Services(root=ROOT / "var" / "bench", database="closedloop_bench").start()
+    try:
+        migrate()
+    except BaseException:
+        services.stop()
+        raise
+    return services
+
+
 def start(command: list[str], env: dict, log: Path) -> subprocess.Popen:
     return subprocess.Popen(command, env=env, cwd=ROOT, stdout=open(log, "w"), stderr=subprocess.STDOUT,
                             start_new_session=True)
@@ -173,14 +188,9 @@ def main() -> None:
     wrk = ensure_wrk()
     OUT.mkdir(parents=True, exist_ok=True)
 
-    from webapp.cli import Services, migrate
-
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ.setdefault("CLOSEDLOOP_ENV", "benchmark")  # no template reload checks, like a deployment
-    services = Services(root=ROOT / "var" / "bench", database="closedloop_bench").start()
+    services = start_services()
     procs = []
     try:
-        migrate()
         seeded = asyncio.run(seed(os.environ, rows=60))
         email, password, slug = seeded["email"], seeded["password"], seeded["slug"]
         app_url, base_url = start_web_pair(procs)

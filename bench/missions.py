@@ -22,11 +22,11 @@ import httpx
 
 from bench.http import (
     OUT,
-    ROOT,
     ensure_wrk,
     login_cookie,
     run_wrk,
     session_cookie_name,
+    start_services,
     start_web_pair,
 )
 
@@ -108,14 +108,9 @@ def main() -> None:
     wrk = ensure_wrk()
     OUT.mkdir(parents=True, exist_ok=True)
 
-    from webapp.cli import Services, migrate
-
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ.setdefault("CLOSEDLOOP_ENV", "benchmark")
-    services = Services(root=ROOT / "var" / "bench", database="closedloop_bench").start()
+    services = start_services()
     procs = []
     try:
-        migrate()
         seeded = asyncio.run(seed(args.missions, args.products))
         app_url, base_url = start_web_pair(procs)
         cookie_name = session_cookie_name()

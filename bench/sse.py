@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.http import OUT, ROOT, start, wait_http
+from bench.http import OUT, start, start_services, wait_http
 
 PORT = 8767
 
@@ -140,14 +140,9 @@ def main() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 4 * args.subscribers + 1024)), hard))
     OUT.mkdir(parents=True, exist_ok=True)
-    from webapp.cli import Services, migrate
-
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ.setdefault("CLOSEDLOOP_ENV", "benchmark")
-    services = Services(root=ROOT / "var" / "bench", database="closedloop_bench").start()
+    services = start_services()
     procs = []
     try:
-        migrate()
         seeded = asyncio.run(seed())
         env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
         procs.append(start([sys.executable, "-m", "uvicorn", "--loop", "uvloop", "--http", "httptools",
