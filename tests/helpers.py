@@ -11,3 +11,12 @@ async def login(client, email: str, password: str) -> str:
     response = await client.post("/login", form={"csrf_token": token, "email": email, "password": password})
     assert response.status_code == 303, await response.get_data(as_text=True)
     return token
+
+
+async def api_key_headers(client, member, permissions: list[str]) -> dict:
+    """Sign in as `member`, mint an API key with `permissions`; returns its Authorization header."""
+    token = await login(client, member.email, member.password)
+    created = await client.post(f"/api/v1/organizations/{member.org_id}/api-keys", headers={"X-CSRF-Token": token},
+                                json={"name": "automation", "permissions": permissions})
+    assert created.status_code == 201, await created.get_json()
+    return {"Authorization": f"Bearer {(await created.get_json())['key']}"}

@@ -11,6 +11,7 @@ from quart_auth import QuartAuth
 from quart_schema import QuartSchema
 
 from webapp.core.db import make_engine, make_sessionmaker
+from webapp.core.edge import screen_request
 from webapp.core.errors import register_error_handlers
 from webapp.core.forms import check_csrf, set_csrf_cookie
 from webapp.core.logging import configure_logging, request_id_var
@@ -165,6 +166,7 @@ def _register_pipeline(app: Quart, settings: Settings) -> None:
         )
         if request.endpoint in (None, "static") or request.endpoint.startswith("ops_platform."):
             return
+        await screen_request()
         await check_csrf()
         from webapp.identity.principal import resolve_principal
         from webapp.organizations.context import load_org_context

@@ -20,6 +20,7 @@ from webapp.catalog.service.materials import MATERIALS
 from webapp.catalog.service.modules import MODULES
 from webapp.catalog.service.recipes import RECIPES
 from webapp.core.forms import parse_body
+from webapp.core.listing import lists
 from webapp.core.pagination import parse_limit
 from webapp.core.permissions import Perm, require_bound_credential, requires
 from webapp.core.transaction import db_session
@@ -89,6 +90,7 @@ def _register(list_segment, item_segment, kind, service_kind, body, filter_names
     item_endpoint = f"get_{kind}"
 
     @requires(Perm.CATALOG_READ)
+    @lists(queries.LISTINGS[kind])
     async def list_view(org_id: uuid.UUID):
         args = request.args
         page = await queries.list_items(db_session(), g.ctx.org_id, kind,

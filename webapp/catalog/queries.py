@@ -17,8 +17,8 @@ from webapp.catalog.models import (
     WasteMaterial,
 )
 from webapp.core.db import fetch_rows
-from webapp.core.errors import BadRequest, NotFound
-from webapp.core.listing import Listing, like_pattern
+from webapp.core.errors import NotFound
+from webapp.core.listing import Listing, by_id, choice, like_pattern, search
 from webapp.core.pagination import Page
 
 
@@ -75,7 +75,8 @@ async def module_summaries(session: AsyncSession, org_id: uuid.UUID) -> list[Mod
 def _catalog_listing(model, sorts: dict, filters: dict) -> Listing:
     hidden = {"organization_id", "deleted_at"}
     columns = [c for c in model.__table__.c if c.name not in hidden]
-    text_match = lambda p: func.lower(model.name).like(p, escape="\\") | model.key.like(p, escape="\\")  # noqa: E731
+    text_match = search(lambda p: func.lower(model.name).like(p, escape="\\") | model.key.like(p, escape="\\"),
+                        like_pattern, "Text anywhere in the name or key.")
     return Listing(
         select(*columns).where(model.organization_id == bindparam("org_id"), model.deleted_at.is_(None)),
         id_column=model.id, sorts={"name": model.name, "key": model.key, "created_at": model.created_at} | sorts,
@@ -86,40 +87,24 @@ LISTINGS = {
     "materials": _catalog_listing(WasteMaterial, {
         "generation_kg_per_cm_day": WasteMaterial.generation_kg_per_cm_day,
         "density_kg_m3": WasteMaterial.density_kg_m3, "category": WasteMaterial.category},
-        {"category": lambda p: WasteMaterial.category == p}),
+        {"category": choice(MaterialCategory, lambda p: WasteMaterial.category == p)}),
     "modules": _catalog_listing(ProcessingModule, {
         "status": ProcessingModule.status, "power_kw": ProcessingModule.power_kw,
         "throughput_kg_h": ProcessingModule.throughput_kg_h, "module_type": ProcessingModule.module_type},
-        {"status": lambda p: ProcessingModule.status == p, "module_type": lambda p: ProcessingModule.module_type == p}),
+        {"status": choice(ModuleStatus, lambda p: ProcessingModule.status == p),
+         "module_type": choice(ModuleType, lambda p: ProcessingModule.module_type == p)}),
     "recipes": _catalog_listing(Recipe, {
         "priority": Recipe.priority, "energy_kwh": Recipe.energy_kwh, "duration_h": Recipe.duration_h},
-        {"module_id": lambda p: Recipe.module_id == p}),
+        {"module_id": by_id(lambda p: Recipe.module_id == p)}),
 }
 
 
 MODELS = {"materials": WasteMaterial, "modules": ProcessingModule, "recipes": Recipe}
-FILTER_TYPES = {"category": MaterialCategory, "status": ModuleStatus, "module_type": ModuleType, "module_id": uuid.UUID}
-
-
-def _filter_value(name: str, value):
-    """A filter value checked against its vocabulary (a 400 naming the choices otherwise)."""
-    if value in (None, ""):
-        return None
-    cls = FILTER_TYPES[name]
-    try:
-        return cls(str(value)) if cls is uuid.UUID else cls(value).value
-    except ValueError as exc:
-        options = "an id" if cls is uuid.UUID else ", ".join(m.value for m in cls)
-        raise BadRequest(f"The {name} filter must be {options}.", {"value": str(value)[:100]}) from exc
-
-
 async def list_items(session: AsyncSession, org_id: uuid.UUID, kind: str, *, filters: dict,
                      sort: str | None = None, cursor: str | None = None, limit: int = 25) -> Page:
     """One page of a catalog kind (materials, modules or recipes) as column rows."""
-    listing = LISTINGS[kind]
-    values = {k: _filter_value(k, v) for k, v in filters.items() if k != "q"} | {"q": like_pattern(filters.get("q"))}
-    return await listing.page(session, {"org_id": org_id}, sort=listing.parse_sort(sort), filters=values,
-                              cursor=cursor, limit=limit)
+    return await LISTINGS[kind].page(session, {"org_id": org_id}, sort=sort, filters=filters, cursor=cursor,
+                                     limit=limit)
 
 
 async def get_item(session: AsyncSession, org_id: uuid.UUID, kind: str, item_id: uuid.UUID, *,

@@ -21,6 +21,7 @@ from webapp.core.csvio import collect_pages, csv_response
 from webapp.core.errors import BadRequest, Conflict, ValidationError
 from webapp.core.forms import show_errors
 from webapp.core.htmx import is_htmx, render
+from webapp.core.listing import lists
 from webapp.core.pagination import parse_limit
 from webapp.core.permissions import Perm, requires
 from webapp.core.transaction import db_session
@@ -69,6 +70,7 @@ async def _list_context(spec: CatalogPage) -> dict:
 
 @bp.get("")
 @requires(Perm.CATALOG_READ)
+@lists(queries.LISTINGS["materials"])
 async def home():
     """The catalog starts at its waste materials."""
     return await index.__wrapped__("materials")
@@ -76,6 +78,7 @@ async def home():
 
 @bp.get(f"/{KINDS}")
 @requires(Perm.CATALOG_READ)
+@lists(queries.LISTINGS, by="kind")
 async def index(kind: str):
     """One kind's list; htmx asks for the results (search, sort) or the next rows (load more) only."""
     spec = page_of(kind)
@@ -90,6 +93,7 @@ async def index(kind: str):
 
 @bp.get(f"/{KINDS}/export.csv")
 @requires(Perm.CATALOG_READ)
+@lists(queries.LISTINGS, by="kind")
 async def export_csv(kind: str):
     """The filtered list as CSV; materials and modules export exactly the columns their import reads."""
     spec, session = page_of(kind), db_session()

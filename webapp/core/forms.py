@@ -11,6 +11,7 @@ from quart import current_app, g, request
 from werkzeug.datastructures import MultiDict
 from wtforms import Form
 
+from webapp.core.edge import is_json_type
 from webapp.core.errors import BadRequest, CsrfError, ValidationError
 
 CSRF_FIELD = "csrf_token"
@@ -91,15 +92,13 @@ def form_errors(form: Form) -> dict[str, list[str]]:
 
 
 async def json_object() -> dict[str, Any]:
-    """The request body as a JSON object, or a 400 naming what is wrong."""
-    if request.mimetype != "application/json":
+    """The request body as a JSON object (parsed strictly at the edge, webapp.core.edge), or a 400 naming what is
+    wrong."""
+    if not is_json_type(request.mimetype):
         raise BadRequest("Send the body as application/json.")
-    raw = await request.get_data(as_text=False)
-    if not raw:
+    if "json_body" not in g:
         raise BadRequest("The request body is empty; a JSON object is expected.")
-    data = await request.get_json(force=True, silent=True)
-    if data is None:
-        raise BadRequest("The request body is not valid JSON.")
+    data = g.json_body
     if not isinstance(data, dict):
         raise BadRequest("The request body must be a JSON object.")
     return data

@@ -6,13 +6,16 @@ A list page runs on every keystroke of search-as-you-type, so statement construc
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 
 from sqlalchemy import Select, bindparam, func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.core.errors import BadRequest
+from webapp.core.ids import parse_id
 from webapp.core.pagination import KeysetQuery, Page, decode_cursor, encode_cursor
 
 WORD = re.compile(r"[\w]+", re.UNICODE)
@@ -38,6 +41,55 @@ def tsvector_match(column):
 
 
 @dataclass(frozen=True)
+class Filter:
+    """One list filter: how it narrows the statement (`where(bind parameter)`) and which values it accepts —
+    a fixed vocabulary (`choices`), an id, or free text turned into a bound value by `prepare`."""
+
+    where: Callable
+    choices: tuple[str, ...] = ()
+    is_id: bool = False
+    prepare: Callable[[str], object] | None = None
+    description: str = ""
+
+    def clean(self, name: str, raw):
+        """The bound value for `raw` (None: not filtered); a 400 naming the accepted values otherwise."""
+        if raw is None or raw == "":
+            return None
+        if self.prepare is not None:
+            return self.prepare(str(raw))
+        if self.is_id:
+            if isinstance(raw, uuid.UUID):
+                return raw
+            parsed = parse_id(raw)
+            if parsed is None:
+                raise BadRequest(f"The {name} filter must be an id (a UUID).",
+                                 {"fields": {name: ["Not a valid id."]}, "value": str(raw)[:100]})
+            return parsed
+        value = raw.value if isinstance(raw, Enum) else str(raw)
+        if self.choices and value not in self.choices:
+            options = ", ".join(self.choices)
+            raise BadRequest(f"The {name} filter must be one of: {options}.",
+                             {"fields": {name: [f"Choose one of: {options}."]}, "value": value[:100]})
+        return value
+
+
+def choice(values, where: Callable, description: str = "") -> Filter:
+    """A filter over a fixed vocabulary (an enum class or its members)."""
+    return Filter(where, choices=tuple(v.value if isinstance(v, Enum) else str(v) for v in values),
+                  description=description)
+
+
+def by_id(where: Callable, description: str = "") -> Filter:
+    """A filter on a related row's id."""
+    return Filter(where, is_id=True, description=description)
+
+
+def search(where: Callable, prepare: Callable[[str], object] = prefix_query, description: str = "") -> Filter:
+    """A free-text filter; `prepare` turns the text into the bound value (None: no filter)."""
+    return Filter(where, prepare=prepare, description=description)
+
+
+@dataclass(frozen=True)
 class Sort:
     """A parsed `sort=field:asc|desc`."""
 
@@ -53,7 +105,7 @@ class Sort:
 class Listing:
     """A list with whitelisted sorts and optional filters, paged by cursor."""
 
-    def __init__(self, base: Select, *, id_column, sorts: dict, filters: dict[str, Callable], default_sort: str):
+    def __init__(self, base: Select, *, id_column, sorts: dict, filters: dict[str, Filter], default_sort: str):
         self.base, self.id_column, self.sorts, self.filters = base, id_column, sorts, filters
         self.default_sort = self.parse_sort(default_sort)
         self._shapes: dict[tuple, KeysetQuery] = {}
@@ -75,15 +127,23 @@ class Listing:
             sort_value = self.sorts[sort.field].label("sort_value")
             stmt = self.base.add_columns(sort_value)
             for name in present:
-                stmt = stmt.where(self.filters[name](bindparam(name)))
+                stmt = stmt.where(self.filters[name].where(bindparam(name)))
             self._shapes[shape] = KeysetQuery(stmt, keys=[sort_value, self.id_column], descending=sort.descending)
         return self._shapes[shape]
 
-    async def page(self, session: AsyncSession, scope: dict, *, sort: Sort, filters: dict, cursor: str | None,
-                   limit: int) -> Page:
+    def clean_filters(self, raw: dict) -> dict:
+        """Bound values for the filters present in `raw` (as sent: strings, ids or enum members); a 400 naming
+        the accepted values for one outside its vocabulary."""
+        cleaned = {name: self.filters[name].clean(name, value) for name, value in raw.items() if name in self.filters}
+        return {name: value for name, value in cleaned.items() if value is not None}
+
+    async def page(self, session: AsyncSession, scope: dict, *, sort: Sort | str | None, filters: dict,
+                   cursor: str | None, limit: int) -> Page:
         """One page; `scope` binds the base statement's parameters (the organization), `filters` maps filter
-        names to values (None or "" means not filtered)."""
-        present = tuple(sorted(k for k, v in filters.items() if v not in (None, "") and k in self.filters))
+        names to values as sent (None or "" means not filtered), checked here against each filter's vocabulary."""
+        sort = sort if isinstance(sort, Sort) else self.parse_sort(sort)
+        filters = self.clean_filters(filters)
+        present = tuple(sorted(filters))
         query = self._query(sort, present)
         inner = None
         if cursor:
@@ -95,3 +155,26 @@ class Listing:
         if page.next_cursor:
             page.next_cursor = encode_cursor((sort.text, page.next_cursor))
         return page
+
+
+LISTING_ATTR = "_closedloop_listing"
+
+
+def lists(listing: Listing | dict[str, Listing], *, by: str | None = None) -> Callable:
+    """Mark a route as serving `listing` (or, with `by`, the listing named by that route argument), so the OpenAPI
+    document describes its query parameters and the generated filter tests find it."""
+
+    def decorate(view: Callable) -> Callable:
+        setattr(view, LISTING_ATTR, (listing, by))
+        return view
+
+    return decorate
+
+
+def listing_of(view: Callable, view_args: dict | None = None) -> Listing | None:
+    """The listing a route serves (for `by` routes, the one its arguments pick), or None."""
+    marked = getattr(view, LISTING_ATTR, None)
+    if marked is None:
+        return None
+    listing, by = marked
+    return listing[(view_args or {})[by]] if by else listing

@@ -11,6 +11,7 @@ from webapp.core.errors import RateLimited, Unauthorized, ValidationError
 from webapp.core.forms import raise_for_form, read_form, show_errors
 from webapp.core.htmx import render
 from webapp.core.permissions import public, requires
+from webapp.core.redirects import safe_next
 from webapp.core.transaction import commit, db_session
 from webapp.identity import mfa, service, signin
 from webapp.identity.forms import (
@@ -86,8 +87,7 @@ async def challenge_submit():
                                            absolute=timedelta(hours=_settings().session_absolute_hours))
     login_user(AuthUser(token))
     await flash(f"Welcome back, {user.name}.", "success")
-    nxt = pending.get("n") or ""
-    response = redirect(nxt if nxt.startswith("/") and not nxt.startswith("//") else url_for("identity.landing"), 303)
+    response = redirect(safe_next(pending.get("n")) or url_for("identity.landing"), 303)
     response.delete_cookie(PENDING_COOKIE, path="/login")
     return response
 

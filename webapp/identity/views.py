@@ -18,6 +18,7 @@ from webapp.core.forms import form_errors, read_form, show_errors
 from webapp.core.htmx import render, wants_json
 from webapp.core.ids import parse_id
 from webapp.core.permissions import public, requires
+from webapp.core.redirects import safe_next, same_site_referrer
 from webapp.core.transaction import after_commit, db_session
 from webapp.identity import accounts, service, signin
 from webapp.identity.forms import (
@@ -34,13 +35,6 @@ from webapp.organizations import service as organizations
 from webapp.organizations.queries import list_memberships
 
 bp = Blueprint("identity", __name__)
-
-
-def _safe_next(target: str | None) -> str | None:
-    """Only same-site paths: '/x' yes, '//evil' or 'https://evil' no."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
 
 
 @bp.get("/")
@@ -60,8 +54,8 @@ async def landing():
 async def login():
     """The sign-in form."""
     if g.ctx.is_authenticated:
-        return redirect(_safe_next(request.args.get("next")) or url_for("identity.landing"))
-    form = LoginForm(data={"next": _safe_next(request.args.get("next")) or ""})
+        return redirect(safe_next(request.args.get("next")) or url_for("identity.landing"))
+    form = LoginForm(data={"next": safe_next(request.args.get("next")) or ""})
     return await render("identity/login.html", form=form, ended=g.get("session_ended"))
 
 
@@ -83,11 +77,11 @@ async def login_submit():
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
     if user.mfa_enabled_at is not None:  # the password was right; the session waits for the second factor
-        return start_challenge(redirect(url_for("mfa.challenge"), 303), user.id, _safe_next(form.next.data))
+        return start_challenge(redirect(url_for("mfa.challenge"), 303), user.id, safe_next(form.next.data))
     token, _ = await service.start_session(session, g.ctx, user, absolute=timedelta(hours=settings.session_absolute_hours))
     login_user(AuthUser(token))
     await flash(f"Welcome back, {user.name}.", "success")
-    return redirect(_safe_next(form.next.data) or url_for("identity.landing"), 303)
+    return redirect(safe_next(form.next.data) or url_for("identity.landing"), 303)
 
 
 @bp.post("/logout")
@@ -178,7 +172,7 @@ async def resend_verification():
     if user.email_verified_at is None:
         await accounts.send_verification(db_session(), g.ctx, user, base_url=settings.base_url)
     await flash(f"We sent a new confirmation link to {user.email}.", "info")
-    return redirect(request.referrer if _safe_next(request.referrer) else url_for("identity.landing"), 303)
+    return redirect(same_site_referrer(request.referrer, request.host) or url_for("identity.landing"), 303)
 
 
 @bp.get("/forgot-password")

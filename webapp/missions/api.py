@@ -7,6 +7,7 @@ from quart import Blueprint, g, request, url_for
 from quart_schema import document_request
 
 from webapp.core.forms import parse_body
+from webapp.core.listing import lists
 from webapp.core.pagination import parse_limit
 from webapp.core.permissions import Perm, require_bound_credential, requires
 from webapp.core.transaction import db_session
@@ -57,6 +58,7 @@ def _values(data, *, partial: bool) -> dict:
 
 @org_bp.get("")
 @requires(Perm.MISSIONS_READ)
+@lists(queries.MISSIONS)
 async def list_missions(org_id: uuid.UUID):
     """Missions: filters `status`, `destination`, `q`; `sort=name:asc` (name, created_at, launch_date, crew_size,
     status); cursor pagination with `limit` and `cursor`."""

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.core.db import fetch_rows
 from webapp.core.errors import NotFound
-from webapp.core.listing import Listing, prefix_query, tsvector_match
+from webapp.core.listing import Listing, choice, search, tsvector_match
 from webapp.core.pagination import Page
 from webapp.identity.models import User
 from webapp.missions.enums import CrewRole, Destination, MissionStatus
@@ -54,9 +54,10 @@ MISSIONS = Listing(
         "status": Mission.status,
     },
     filters={
-        "status": lambda p: Mission.status == p,
-        "destination": lambda p: Mission.destination == p,
-        "q": tsvector_match(Mission.search_vector),
+        "status": choice(MissionStatus, lambda p: Mission.status == p),
+        "destination": choice(Destination, lambda p: Mission.destination == p),
+        "q": search(tsvector_match(Mission.search_vector), description="Words of the name and description, as "
+                    "prefixes: `mars alp` finds Mars Settlement Alpha."),
     },
     default_sort="created_at:desc",
 )
@@ -66,8 +67,8 @@ async def list_missions(session: AsyncSession, org_id: uuid.UUID, *, q: str | No
                         destination: str | None = None, sort: str | None = None, cursor: str | None = None,
                         limit: int = 25) -> Page[MissionRow]:
     """Live missions of the current organization, one page; `q` matches words of the name and description."""
-    page = await MISSIONS.page(session, {"org_id": org_id}, sort=MISSIONS.parse_sort(sort), cursor=cursor, limit=limit, filters={
-        "q": prefix_query(q), "status": status or None, "destination": destination or None})
+    page = await MISSIONS.page(session, {"org_id": org_id}, sort=sort, cursor=cursor, limit=limit,
+                               filters={"q": q, "status": status, "destination": destination})
     page.items = [MissionRow(*row[:len(_COLUMNS)]) for row in page.items]
     return page
 

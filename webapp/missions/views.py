@@ -12,6 +12,7 @@ from webapp.core.csvio import collect_pages, csv_response
 from webapp.core.errors import Conflict, ValidationError
 from webapp.core.forms import choices, show_errors
 from webapp.core.htmx import is_htmx, render
+from webapp.core.listing import lists
 from webapp.core.pagination import parse_limit
 from webapp.core.permissions import Perm, requires
 from webapp.core.transaction import db_session
@@ -32,6 +33,7 @@ def _list_args() -> dict:
 
 @bp.get("")
 @requires(Perm.MISSIONS_READ)
+@lists(queries.MISSIONS)
 async def index():
     """Missions with search, filters and sorting; htmx asks for the rows only (`_mission_rows.html`)."""
     session, filters = db_session(), _list_args()
@@ -50,6 +52,7 @@ async def index():
 
 @bp.get("/export.csv")
 @requires(Perm.MISSIONS_READ)
+@lists(queries.MISSIONS)
 async def export_csv():
     """The filtered list as CSV (up to 100,000 rows)."""
     session, filters = db_session(), _list_args()

@@ -9,6 +9,7 @@ from quart_schema import document_request
 from webapp.core.errors import BadRequest, Forbidden
 from webapp.core.forms import parse_body
 from webapp.core.ids import parse_id
+from webapp.core.listing import lists
 from webapp.core.pagination import parse_limit
 from webapp.core.permissions import Perm, require_bound_credential, requires
 from webapp.core.transaction import db_session
@@ -39,12 +40,8 @@ def product_out(row: queries.ProductRow) -> dict:
 
 async def _page(mission_id: uuid.UUID | None):
     args = request.args
-    if mission_id is None and args.get("mission_id"):
-        mission_id = parse_id(args["mission_id"])
-        if mission_id is None:
-            raise BadRequest("mission_id must be a mission's id.", {"mission_id": args["mission_id"]})
     page = await queries.list_products(
-        db_session(), g.ctx.org_id, mission_id=mission_id, product_type=args.get("product_type"),
+        db_session(), g.ctx.org_id, mission_id=mission_id or args.get("mission_id"), product_type=args.get("product_type"),
         source=args.get("source"), q=args.get("q"), sort=args.get("sort"), cursor=args.get("cursor") or None,
         limit=parse_limit(args.get("limit")))
     return {"items": [product_out(r) for r in page.items], "next_cursor": page.next_cursor}
@@ -52,6 +49,7 @@ async def _page(mission_id: uuid.UUID | None):
 
 @org_bp.get("")
 @requires(Perm.PRODUCTS_READ)
+@lists(queries.PRODUCTS)
 async def list_products(org_id: uuid.UUID):
     """Products of the organization: filters `mission_id`, `product_type`, `source`, `q` (notes); `sort=`
     produced_at, quantity_kg, product_type or created_at with :asc/:desc; `limit` and `cursor`."""
@@ -60,6 +58,7 @@ async def list_products(org_id: uuid.UUID):
 
 @bp.get("/missions/<uuid:mission_id>/products")
 @requires(Perm.PRODUCTS_READ)
+@lists(queries.PRODUCTS)
 async def mission_products(mission_id: uuid.UUID):
     """Products of one mission (same filters and paging as the organization's list)."""
     await get_mission(db_session(), g.ctx.org_id, mission_id)

@@ -9,11 +9,11 @@ from decimal import Decimal
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from webapp.catalog.enums import Resource
+from webapp.catalog.enums import PRODUCT_TYPES, Resource
 from webapp.catalog.models import Recipe
 from webapp.core.db import fetch_rows
-from webapp.core.errors import BadRequest, NotFound
-from webapp.core.listing import Listing, like_pattern
+from webapp.core.errors import NotFound
+from webapp.core.listing import Listing, by_id, choice, like_pattern, search
 from webapp.core.pagination import KeysetQuery, Page
 from webapp.missions.models import Mission
 from webapp.simulations.enums import ProductSource
@@ -69,34 +69,22 @@ PRODUCTS = Listing(
     sorts={"produced_at": Product.produced_at, "quantity_kg": Product.quantity_kg,
            "product_type": Product.product_type, "created_at": Product.created_at},
     filters={
-        "mission_id": lambda p: Product.mission_id == p,
-        "product_type": lambda p: Product.product_type == p,
-        "source": lambda p: Product.source == p,
-        "q": lambda p: func.lower(Product.notes).like(p, escape="\\"),
+        "mission_id": by_id(lambda p: Product.mission_id == p),
+        "product_type": choice(PRODUCT_TYPES, lambda p: Product.product_type == p),
+        "source": choice(ProductSource, lambda p: Product.source == p),
+        "q": search(lambda p: func.lower(Product.notes).like(p, escape="\\"), like_pattern,
+                    "Text anywhere in the notes."),
     },
     default_sort="produced_at:desc",
 )
-
-
-def _choice(value: str | None, enum_cls) -> str | None:
-    """A filter value that must be one of an enum's values (a 400 otherwise)."""
-    if not value:
-        return None
-    try:
-        return enum_cls(value).value
-    except ValueError as exc:
-        raise BadRequest(f"Filter must be one of: {', '.join(m.value for m in enum_cls)}.", {"value": value}) from exc
 
 
 async def list_products(session: AsyncSession, org_id: uuid.UUID, *, mission_id: uuid.UUID | None = None,
                         product_type: str | None = None, source: str | None = None, q: str | None = None,
                         sort: str | None = None, cursor: str | None = None, limit: int = 25) -> Page[ProductRow]:
     """Live products of live missions, one page; `q` matches words in the notes."""
-    page = await PRODUCTS.page(session, {"org_id": org_id}, sort=PRODUCTS.parse_sort(sort), cursor=cursor,
-                               limit=limit, filters={
-                                   "mission_id": mission_id, "product_type": _choice(product_type, Resource),
-                                   "source": _choice(source, ProductSource),
-                                   "q": like_pattern(q)})
+    page = await PRODUCTS.page(session, {"org_id": org_id}, sort=sort, cursor=cursor, limit=limit, filters={
+        "mission_id": mission_id, "product_type": product_type, "source": source, "q": q})
     page.items = [ProductRow(*row[:len(_COLUMNS)]) for row in page.items]
     return page
 

@@ -11,8 +11,9 @@ from webapp.catalog.enums import PRODUCT_TYPES
 from webapp.catalog.queries import name_map
 from webapp.core.csvio import collect_pages, csv_response
 from webapp.core.errors import Conflict, ValidationError
-from webapp.core.forms import choices, require_id, show_errors
+from webapp.core.forms import choices, show_errors
 from webapp.core.htmx import is_htmx, render
+from webapp.core.listing import lists
 from webapp.core.pagination import parse_limit
 from webapp.core.permissions import Perm, requires
 from webapp.core.transaction import db_session
@@ -32,19 +33,15 @@ def _list_args() -> dict:
             "sort": args.get("sort", "")}
 
 
-def _mission_filter(value: str) -> uuid.UUID | None:
-    return require_id(value, "mission_id") if value else None
-
-
 async def _page(filters: dict, cursor: str | None, limit: int):
     return await queries.list_products(
-        db_session(), g.ctx.org_id, mission_id=_mission_filter(filters["mission_id"]),
-        product_type=filters["product_type"] or None, source=filters["source"] or None, q=filters["q"] or None,
-        sort=filters["sort"] or None, cursor=cursor, limit=limit)
+        db_session(), g.ctx.org_id, mission_id=filters["mission_id"], product_type=filters["product_type"],
+        source=filters["source"], q=filters["q"], sort=filters["sort"] or None, cursor=cursor, limit=limit)
 
 
 @bp.get("")
 @requires(Perm.PRODUCTS_READ)
+@lists(queries.PRODUCTS)
 async def index():
     """Products of every live mission; htmx asks for the results or the next rows only."""
     filters = _list_args()
@@ -61,6 +58,7 @@ async def index():
 
 @bp.get("/export.csv")
 @requires(Perm.PRODUCTS_READ)
+@lists(queries.PRODUCTS)
 async def export_csv():
     """The filtered list as CSV."""
     filters = _list_args()

@@ -63,12 +63,13 @@ def parse_run_request(values: dict) -> tuple[str, RunType, dict]:
     except ValueError:
         errors["run_type"] = [f"Choose one of {', '.join(t.value for t in RunType)}."]
         run_type = None
-    name = str(values.get("name") or "").strip() or (run_type.label if run_type else "")
-    if not 1 <= len(name) <= 120:
+    name = values.get("name") or ""
+    name = (name.strip() if isinstance(name, str) else "") or (run_type.label if run_type else "")
+    if not 1 <= len(name) <= 120 or not isinstance(values.get("name") or "", str):
         errors["name"] = ["Give the run a name of at most 120 characters."]
     config: dict = {}
     target = raw_config.get("target") or "brick"
-    if target not in {p.value for p in PRODUCT_TYPES}:
+    if not isinstance(target, str) or target not in {p.value for p in PRODUCT_TYPES}:
         errors["target"] = [f"Choose a product: {', '.join(p.value for p in PRODUCT_TYPES)}."]
     config["target"] = target
     config["time_horizon_days"] = _whole(raw_config.get("time_horizon_days", 30), "time_horizon_days", 1,
@@ -77,13 +78,15 @@ def parse_run_request(values: dict) -> tuple[str, RunType, dict]:
     if run_type is RunType.MONTE_CARLO:
         config["scenarios"] = _whole(raw_config.get("scenarios", 200), "scenarios", 1, MAX_SCENARIOS, errors) or 200
         plan = raw_config.get("plan") or "throughput_optimization"
-        if plan not in PLANS:
+        if not isinstance(plan, str) or plan not in PLANS:
             errors["plan"] = [f"Choose one of {', '.join(PLANS)}."]
         config["plan"] = plan
         if config["scenarios"] * config["time_horizon_days"] > 200_000:
             errors["scenarios"] = ["Scenarios × days may be at most 200,000 (e.g. 1,000 scenarios of 200 days)."]
     tau = raw_config.get("tau", DEFAULT_TAU)
     try:
+        if isinstance(tau, bool):
+            raise ValueError
         tau = float(tau)
         if not 0 <= tau <= 0.5:
             raise ValueError
