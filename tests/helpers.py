@@ -5,12 +5,13 @@ from tests.conftest import csrf_from
 
 
 async def login(client, email: str, password: str) -> str:
-    """Sign in through the real form; returns the CSRF token for later posts."""
+    """Sign in through the real form; returns the (new) CSRF token for later posts."""
     page = await client.get("/login")
     token = csrf_from(await page.get_data(as_text=True))
     response = await client.post("/login", form={"csrf_token": token, "email": email, "password": password})
     assert response.status_code == 303, await response.get_data(as_text=True)
-    return token
+    # sign-in rotates the CSRF seed: the token from before it no longer works
+    return csrf_from(await (await client.get("/me")).get_data(as_text=True))
 
 
 async def api_key_headers(client, member, permissions: list[str]) -> dict:

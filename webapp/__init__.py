@@ -12,7 +12,7 @@ from quart_schema import QuartSchema
 
 from webapp.core.db import make_engine, make_sessionmaker
 from webapp.core.edge import screen_request
-from webapp.core.errors import register_error_handlers
+from webapp.core.errors import DomainError, register_error_handlers
 from webapp.core.forms import check_csrf, set_csrf_cookie
 from webapp.core.logging import configure_logging, request_id_var
 from webapp.core.pubsub import make_redis
@@ -40,6 +40,11 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         SESSION_COOKIE_SECURE=settings.cookie_secure,
+        # Quart's signed cookie session carries only flash messages (sign-in state is quart-auth's cookie)
+        SESSION_COOKIE_NAME="__Host-cl_flash" if settings.cookie_secure else "cl_flash",
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_PATH="/",
         QUART_AUTH_COOKIE_NAME=cookie_name,
         QUART_AUTH_COOKIE_SECURE=settings.cookie_secure,
         QUART_AUTH_COOKIE_SAMESITE="Lax",
@@ -164,13 +169,16 @@ def _register_pipeline(app: Quart, settings: Settings) -> None:
             ip=_client_ip(request.remote_addr),
             user_agent=(request.headers.get("User-Agent") or "")[:400] or None,
         )
-        if request.endpoint in (None, "static") or request.endpoint.startswith("ops_platform."):
+        if request.endpoint == "static" or (request.endpoint or "").startswith("ops_platform."):
             return
         await screen_request()
-        await check_csrf()
         from webapp.identity.principal import resolve_principal
         from webapp.organizations.context import load_org_context
 
+        if request.endpoint is None:  # a 404 or 405 is coming: the error page still shows who is signed in
+            await _know_who_asks(resolve_principal, load_org_context)
+            return
+        await check_csrf()
         await resolve_principal()
         slug = g.get("org_slug")
         org_id = (request.view_args or {}).get("org_id")
@@ -206,6 +214,18 @@ def _register_pipeline(app: Quart, settings: Settings) -> None:
     async def _teardown(exc) -> None:
         # after_request normally ended the transaction; this catches a crash inside it
         await end_request_transaction(500)
+
+
+async def _know_who_asks(resolve_principal, load_org_context) -> None:
+    """Principal and organization for an address that matched no route, best effort: the answer stays the 404 or
+    405 the router found, whatever the credentials say."""
+    try:
+        await resolve_principal()
+        parts = request.path.split("/")
+        if len(parts) > 2 and parts[1] == "o" and parts[2]:
+            await load_org_context(slug=parts[2])
+    except DomainError:
+        pass
 
 
 def _client_ip(raw: str | None) -> str | None:

@@ -35,6 +35,10 @@ def register_blueprints(app: Quart) -> None:
     from webapp.simulations.run_views import bp as simulations_views
     from webapp.simulations.views import bp as products_views
 
+    from webapp.core.errors import add_error_context
+    from webapp.iam.forbidden import forbidden_context
+
+    add_error_context(forbidden_context)
     for blueprint in (identity_views, organizations_views, ops_views, ops_platform, ops_api, mail_views, mfa_views, profile_views,
                       iam_views, apikeys_views, admin_views, missions_views, catalog_views, products_views, simulations_views, identity_api, iam_api, orgs_api,
                       organizations_api, apikeys_api, missions_api, mission_api, products_api, org_products_api,

@@ -62,6 +62,7 @@ class Settings:
     signups_per_ip_hour: int = 10
     access_token_minutes: int = 15
     refresh_token_days: int = 30
+    trusted_proxies: str = ""
 
     @property
     def is_production(self) -> bool:
@@ -117,6 +118,7 @@ def load_settings() -> Settings:
         signups_per_ip_hour=_int("SIGNUPS_PER_IP_HOUR", 10),
         access_token_minutes=_int("ACCESS_TOKEN_MINUTES", 15),
         refresh_token_days=_int("REFRESH_TOKEN_DAYS", 30),
+        trusted_proxies=os.environ.get("TRUSTED_PROXIES", "").strip(),
     )
 
 

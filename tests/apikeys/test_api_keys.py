@@ -15,8 +15,10 @@ async def _create_key(client, token, member, *, scopes=("ops:read",), expires_in
     pairs = [("csrf_token", token), ("name", name), ("expires_in", expires_in)] + [("permissions", s) for s in scopes]
     response = await client.post(f"/o/{member.org_slug}/api-keys", data=urlencode(pairs),
                                  headers={"Content-Type": "application/x-www-form-urlencoded"})
-    body = await response.get_data(as_text=True)
-    assert response.status_code == 201, body
+    assert response.status_code == 303, await response.get_data(as_text=True)
+    shown = await client.get(response.headers["Location"])  # POST-redirect-GET: the secret is on the page after
+    body = await shown.get_data(as_text=True)
+    assert shown.status_code == 200, body
     return body.split('id="new-key-value">')[1].split("<")[0]
 
 
@@ -43,6 +45,21 @@ async def test_a_key_is_shown_once_stored_hashed_and_works_as_bearer(app, client
         last_used = (await conn.execute(text("SELECT last_used_at FROM api_keys WHERE user_id = :u"),
                                         {"u": owner.id})).scalar_one()
     assert last_used is not None
+
+
+async def test_reloading_the_created_page_neither_shows_the_secret_again_nor_makes_a_second_key(client, factory,
+                                                                                               count_rows):
+    owner = await factory.org_with_owner()
+    token = await login(client, owner.email, owner.password)
+    created = await client.post(f"/o/{owner.org_slug}/api-keys", form={
+        "csrf_token": token, "name": "importer", "expires_in": "30", "permissions": "ops:read"})
+    assert created.status_code == 303
+    page = created.headers["Location"]
+    first = await (await client.get(page)).get_data(as_text=True)
+    assert 'id="new-key-value">cl_live_' in first
+    reload = await client.get(page)  # what the browser's reload does after a redirect: GET, not POST
+    assert reload.status_code == 200 and "new-key-value" not in await reload.get_data(as_text=True)
+    assert await count_rows("api_keys", "user_id = :u", u=owner.id) == 1
 
 
 async def test_scopes_organization_expiry_disable_and_delete_are_enforced(app, client, factory, owner_engine):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 import pyotp
+import pytest
 from sqlalchemy import text
 
 from tests.conftest import csrf_from
@@ -75,7 +76,8 @@ async def test_enrol_then_sign_in_needs_a_fresh_code(app, client, factory, count
     assert await count_rows("security_events", "event_type = 'mfa.recovery_code_used' AND user_id = :u", u=member.id) == 1
 
 
-async def test_password_reset_does_not_skip_the_second_factor(app, client, factory, mailbox, deliver):
+@pytest.mark.live
+async def test_password_reset_does_not_skip_the_second_factor(app, client, factory, mailbox, live_stack):
     member = await factory.org_with_owner()
     await login(client, member.email, member.password)
     await _enrol(client, member.password)
@@ -83,7 +85,6 @@ async def test_password_reset_does_not_skip_the_second_factor(app, client, facto
     page = await fresh.get("/forgot-password")
     await fresh.post("/forgot-password", form={"csrf_token": csrf_from(await page.get_data(as_text=True)),
                                                "email": member.email})
-    await deliver()
     raw = (await mailbox.wait_for(member.email, "Reset your")).link("/reset-password").split("token=")[1]
     page = await (await fresh.get(f"/reset-password?token={raw}")).get_data(as_text=True)
     reset = await fresh.post("/reset-password", form={"csrf_token": csrf_from(page), "token": raw,

@@ -17,7 +17,7 @@ def _login(http: httpx.Client, email: str, password: str) -> str:
     token = csrf_from(http.get("/login").text)
     response = http.post("/login", data={"csrf_token": token, "email": email, "password": password})
     assert response.status_code == 303
-    return token
+    return csrf_from(http.get("/me").text)  # sign-in rotated the CSRF seed
 
 
 def _wait_final(http: httpx.Client, url: str, timeout: float = 60) -> dict:

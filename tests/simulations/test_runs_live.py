@@ -26,6 +26,7 @@ def login(http: httpx.Client, member) -> dict:
     token = csrf_from(http.get("/login").text)
     signed_in = http.post("/login", data={"csrf_token": token, "email": member.email, "password": member.password})
     assert signed_in.status_code == 303
+    token = csrf_from(http.get("/me").text)  # sign-in rotated the CSRF seed
     created = http.post(f"/api/v1/organizations/{member.org_id}/api-keys", headers={"X-CSRF-Token": token},
                         json={"name": "runs", "permissions": KEY_PERMISSIONS})
     assert created.status_code == 201, created.text

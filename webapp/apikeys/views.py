@@ -1,10 +1,12 @@
 """API key pages: list, create (the secret shown once), disable/enable, delete."""
 from __future__ import annotations
 
+import json
+import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from quart import Blueprint, flash, g, redirect, request, url_for
+from quart import Blueprint, current_app, flash, g, redirect, request, url_for
 
 from webapp.apikeys import queries, service
 from webapp.apikeys.forms import ApiKeyForm
@@ -31,10 +33,39 @@ async def _page(form: ApiKeyForm | None = None, *, status: int = 200, created=No
                         everyone=everyone, descriptions=PERMISSION_DESCRIPTIONS, status=status)
 
 
+REVEAL_SECONDS = 600
+
+
+def _reveal_key(token: str) -> str:
+    settings = current_app.extensions["closedloop"]["settings"]
+    return f"{settings.redis_namespace}:apikey-reveal:{token}"
+
+
+async def _hold_secret(key, raw: str) -> str:
+    """Keep a new key's secret for the one page view that follows the create (POST-redirect-GET)."""
+    token = secrets.token_urlsafe(16)
+    value = json.dumps({"key_id": str(key.id), "name": key.name, "raw": raw, "user_id": str(g.ctx.user_id)})
+    await current_app.extensions["closedloop"]["redis"].set(_reveal_key(token), value, ex=REVEAL_SECONDS)
+    return token
+
+
+async def _take_secret(token: str) -> dict | None:
+    """The held secret, once: reading it deletes it, so a reload or a shared link shows nothing."""
+    if not token or len(token) > 64:
+        return None
+    raw = await current_app.extensions["closedloop"]["redis"].getdel(_reveal_key(token))
+    held = json.loads(raw) if raw else None
+    return held if held and held["user_id"] == str(g.ctx.user_id) else None
+
+
 @bp.get("")
 @requires(Perm.APIKEYS_WRITE)
 async def index():
-    """Your keys (everyone's for key administrators) and the form for a new one."""
+    """Your keys (everyone's for key administrators) and the form for a new one; right after a create, the new
+    key's secret, this one time."""
+    held = await _take_secret(request.args.get("created", ""))
+    if held:
+        return await _page(created=held, raw=held["raw"])
     return await _page()
 
 
@@ -55,7 +86,7 @@ async def create():
         if not exc.details.get("fields"):
             form.name.errors = [exc.message]
         return await _page(form, status=exc.status_code)
-    return await _page(created=key, raw=raw, status=201)
+    return redirect(url_for("apikeys.index", created=await _hold_secret(key, raw)), 303)
 
 
 @bp.post("/<uuid:key_id>/<any(disable, enable):action>")

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from quart import Quart, Response, g, jsonify, render_template
+from quart import Quart, Response, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from webapp.core.htmx import is_htmx, wants_json
@@ -63,7 +64,8 @@ class CsrfError(Forbidden):
 class NotFound(DomainError):
     """Missing, deleted, or belonging to another organization (indistinguishable on purpose)."""
 
-    status_code, error, default_message = 404, "NotFound", "Not found."
+    status_code, error, default_message = 404, "NotFound", ("There is nothing at this address, or it belongs to an "
+                                                            "organization you are not in.")
 
 
 class Conflict(DomainError):
@@ -94,18 +96,37 @@ _HTTP_NAMES = {
 }
 
 
+ErrorContext = Callable[[DomainError], Awaitable[dict]]
+_ERROR_CONTEXT: list[ErrorContext] = []
+
+
+def add_error_context(provider: ErrorContext) -> None:
+    """Let a domain add to what error pages show (e.g. whom to ask for a missing permission); core knows none."""
+    _ERROR_CONTEXT.append(provider)
+
+
+async def _page_context(exc: DomainError) -> dict:
+    context: dict = {}
+    for provider in _ERROR_CONTEXT:
+        try:
+            context |= await provider(exc)
+        except Exception:  # an error page must render even when its extras cannot be found
+            log.exception("error page context failed")
+    return context
+
+
 async def render_error(exc: DomainError) -> Response:
     """Render an error as JSON, an htmx fragment (into #flash) or a full page."""
     status = exc.status_code
     if wants_json():
         response = jsonify({"error": exc.error, "message": exc.message, "details": exc.details})
     elif is_htmx():
-        body = await render_template("errors/_error.html", error=exc, status=status)
+        body = await render_template("errors/_error.html", error=exc, status=status, **await _page_context(exc))
         response = Response(body, content_type="text/html; charset=utf-8")
         response.headers["HX-Retarget"] = "#flash"
         response.headers["HX-Reswap"] = "innerHTML"
     else:
-        body = await render_template("errors/error.html", error=exc, status=status)
+        body = await render_template("errors/error.html", error=exc, status=status, **await _page_context(exc))
         response = Response(body, content_type="text/html; charset=utf-8")
     response.status_code = status
     if isinstance(exc, RateLimited):
@@ -130,9 +151,15 @@ def register_error_handlers(app: Quart) -> None:
             err = RateLimited(60)
         else:
             err = cls()
+        response = None
         if exc.code == 405:
-            err.error, err.message = "MethodNotAllowed", "That method is not allowed here."
-        return await render_error(err)
+            err.error = "MethodNotAllowed"
+            err.message = f"This address does not accept {request.method} requests."
+            allowed = sorted(getattr(exc, "valid_methods", None) or [])
+            err.details = {"allowed": allowed}
+            response = await render_error(err)
+            response.headers["Allow"] = ", ".join(allowed)
+        return response or await render_error(err)
 
     @app.errorhandler(Exception)
     async def _crash(exc: Exception):

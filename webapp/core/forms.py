@@ -42,6 +42,12 @@ def csrf_token() -> str:
     return _sign(seed)
 
 
+def rotate_csrf() -> None:
+    """Issue a new CSRF seed (at sign-in: a token planted before the session existed stops working)."""
+    seed = secrets.token_urlsafe(32)
+    g.csrf_seed = g.csrf_new_seed = seed
+
+
 def csrf_field() -> Markup:
     """Hidden input carrying the CSRF token, for every POST form."""
     return Markup(f'<input type="hidden" name="{CSRF_FIELD}" value="{csrf_token()}">')

@@ -28,6 +28,7 @@ from webapp.identity.schemas import (
     TokenIn,
     TokensOut,
 )
+from webapp.identity.tasks import ask_for_password_reset
 from webapp.organizations.context import enter_org
 from webapp.organizations.queries import find_membership
 
@@ -130,8 +131,7 @@ async def reset_password():
         return "", 204
     if not data.email:
         raise ValidationError.field("email", "Send `email` to get a link, or `token` and `password` to use one.")
-    email = service.normalize_email(data.email)
-    await accounts.request_password_reset(session, g.ctx, email, base_url=_settings().base_url)
+    await ask_for_password_reset(g.ctx, service.normalize_email(data.email))
     return {"message": "If an account uses this address, a reset link is on its way."}, 202
 
 

@@ -8,7 +8,7 @@ from quart import Blueprint, current_app, flash, g, redirect, request, url_for
 from quart_auth import AuthUser, login_user
 
 from webapp.core.errors import RateLimited, Unauthorized, ValidationError
-from webapp.core.forms import raise_for_form, read_form, show_errors
+from webapp.core.forms import raise_for_form, read_form, rotate_csrf, show_errors
 from webapp.core.htmx import render
 from webapp.core.permissions import public, requires
 from webapp.core.redirects import safe_next
@@ -86,6 +86,7 @@ async def challenge_submit():
     token, _ = await service.start_session(session, g.ctx, user,
                                            absolute=timedelta(hours=_settings().session_absolute_hours))
     login_user(AuthUser(token))
+    rotate_csrf()
     await flash(f"Welcome back, {user.name}.", "success")
     response = redirect(safe_next(pending.get("n")) or url_for("identity.landing"), 303)
     response.delete_cookie(PENDING_COOKIE, path="/login")

@@ -14,7 +14,7 @@ from webapp.core.errors import (
     Unauthorized,
     ValidationError,
 )
-from webapp.core.forms import form_errors, read_form, show_errors
+from webapp.core.forms import form_errors, read_form, rotate_csrf, show_errors
 from webapp.core.htmx import render, wants_json
 from webapp.core.ids import parse_id
 from webapp.core.permissions import public, requires
@@ -30,6 +30,7 @@ from webapp.identity.forms import (
 )
 from webapp.identity.mfa_views import start_challenge
 from webapp.identity.queries import describe_device, get_user, list_live_sessions
+from webapp.identity.tasks import ask_for_password_reset
 from webapp.identity.throttle import account_key
 from webapp.organizations import service as organizations
 from webapp.organizations.queries import list_memberships
@@ -80,6 +81,7 @@ async def login_submit():
         return start_challenge(redirect(url_for("mfa.challenge"), 303), user.id, safe_next(form.next.data))
     token, _ = await service.start_session(session, g.ctx, user, absolute=timedelta(hours=settings.session_absolute_hours))
     login_user(AuthUser(token))
+    rotate_csrf()
     await flash(f"Welcome back, {user.name}.", "success")
     return redirect(safe_next(form.next.data) or url_for("identity.landing"), 303)
 
@@ -131,6 +133,7 @@ async def signup_submit():
     token, _ = await service.start_session(session, g.ctx, created.user,
                                            absolute=timedelta(hours=settings.session_absolute_hours))
     login_user(AuthUser(token))
+    rotate_csrf()
     await flash(f"Welcome to ClosedLoop. We sent a confirmation link to {created.user.email}.", "success")
     return redirect(url_for("organizations.home", org_slug=created.org_slug), 303)
 
@@ -178,8 +181,8 @@ async def resend_verification():
 @bp.get("/forgot-password")
 @public
 async def forgot_password():
-    """Ask for a reset link."""
-    return await render("identity/forgot.html", form=ForgotPasswordForm())
+    """Ask for a reset link (after a request: the same confirmation whatever the address)."""
+    return await render("identity/forgot.html", form=ForgotPasswordForm(), sent=request.args.get("sent") == "1")
 
 
 @bp.post("/forgot-password")
@@ -189,9 +192,8 @@ async def forgot_password_submit():
     form = await read_form(ForgotPasswordForm)
     if not form.validate():
         return await render("identity/forgot.html", form=form, status=422)
-    settings = current_app.extensions["closedloop"]["settings"]
-    await accounts.request_password_reset(db_session(), g.ctx, form.email.data, base_url=settings.base_url)
-    return await render("identity/forgot.html", form=form, sent=True)
+    await ask_for_password_reset(g.ctx, form.email.data)
+    return redirect(url_for("identity.forgot_password", sent="1"), 303)
 
 
 @bp.get("/reset-password")

@@ -127,6 +127,15 @@ async def check_events(check_id: str):
     return sse_response(relay(subscription, await frames(state), on_message, finished=state["finished"]))
 
 
+@platform_bp.get("/favicon.ico")
+@public
+async def favicon():
+    """The icon browsers ask for at the root (pages also link the SVG one)."""
+    response = await current_app.send_static_file("favicon.ico")
+    response.cache_control.max_age = 86400
+    return response
+
+
 @platform_bp.get("/health")
 @public
 async def health():

@@ -13,6 +13,7 @@ from webapp.core.forms import (
     raise_for_form,
     read_form,
     require_id,
+    rotate_csrf,
     show_errors,
 )
 from webapp.core.htmx import hx_trigger, is_htmx, render
@@ -333,5 +334,6 @@ async def accept_invitation():
         token, _ = await identity_service.start_session(
             session, g.ctx, me, absolute=timedelta(hours=_settings().session_absolute_hours))
         login_user(AuthUser(token))
+        rotate_csrf()
     await flash(f"Welcome to {view.org_name}.", "success")
     return redirect(url_for("organizations.home", org_slug=view.org_slug), 303)
