@@ -258,7 +258,7 @@ async def products_json(org_id):
         if await _key_scope(conn, org_id, "products:read") is None:
             return {"error": "Forbidden"}, 403
         rows = await conn.fetch(
-            "SELECT p.id, p.mission_id, p.product_type, p.quantity_kg, p.produced_at, p.recipe_id, p.source, "
+            "SELECT p.id, p.mission_id, p.product_type, p.quantity_kg, p.produced_at, p.recipe_id, p.kind, "
             "p.simulation_run_id, p.notes, p.created_at, p.updated_at, p.version FROM products p "
             "JOIN missions m ON m.id = p.mission_id AND m.organization_id = p.organization_id "
             "LEFT JOIN processing_recipes r ON r.id = p.recipe_id "
@@ -271,7 +271,7 @@ async def products_json(org_id):
     maybe = lambda v: None if v is None else str(v)  # noqa: E731
     return {"items": [{"id": str(r["id"]), "mission_id": str(r["mission_id"]), "product_type": r["product_type"],
                        "quantity_kg": float(r["quantity_kg"]), "produced_at": r["produced_at"].isoformat(),
-                       "recipe_id": maybe(r["recipe_id"]), "source": r["source"],
+                       "recipe_id": maybe(r["recipe_id"]), "kind": r["kind"],
                        "simulation_run_id": maybe(r["simulation_run_id"]), "notes": r["notes"],
                        "created_at": r["created_at"].isoformat(), "updated_at": r["updated_at"].isoformat(),
                        "version": r["version"]} for r in items], "next_cursor": next_cursor}

@@ -13,7 +13,7 @@ import time
 import uuid
 
 RAW_LIST = (
-    "SELECT p.id, p.mission_id, p.product_type, p.quantity_kg, p.produced_at, p.recipe_id, p.source, "
+    "SELECT p.id, p.mission_id, p.product_type, p.quantity_kg, p.produced_at, p.recipe_id, p.kind, "
     "p.simulation_run_id, p.notes, p.created_at, p.updated_at, p.version FROM products p "
     "JOIN missions m ON m.id = p.mission_id AND m.organization_id = p.organization_id "
     "LEFT JOIN processing_recipes r ON r.id = p.recipe_id "
@@ -49,7 +49,7 @@ async def measure(seeded: dict, requests: int) -> dict:
         looked_up = clock()
         await enter_membership(session, user_id=principal.user_id, org_id=principal.org_id)
         entered = clock()
-        page = await queries.list_products(session, org_id, mission_id=None, product_type=None, source=None,
+        page = await queries.list_products(session, org_id, mission_id=None, product_type=None, kind=None,
                                            q=None, sort=None, cursor=None, limit=25)
         listed = clock()
         await session.run_sync(_end, True)  # what end_request_transaction does

@@ -76,7 +76,7 @@ async def seed(missions: int, products: int) -> dict:
                              rng.choice(DESTINATIONS), rng.randint(2, 8), launch, launch + timedelta(days=180),
                              Decimal("5"), Decimal("60"), Decimal("2"), Decimal("60"), created, created, user.id))
     product_rows = [(new_id(), org.id, mission_rows[rng.randrange(missions)][0], rng.choice(PRODUCTS),
-                     Decimal(rng.randint(1, 50000)) / 100, now - timedelta(seconds=i * 30), "manual", f"batch {i}",
+                     Decimal(rng.randint(1, 50000)) / 100, now - timedelta(seconds=i * 30), "recorded", f"batch {i}",
                      user.id) for i in range(products)]
     dsn = settings.database_url.replace("postgresql+asyncpg://", "postgresql://")
     conn = await asyncpg.connect(dsn)
@@ -89,7 +89,7 @@ async def seed(missions: int, products: int) -> dict:
                 "landing_date", "recycle_target_kg_per_day", "energy_budget_kwh_per_day", "crew_time_h_per_day",
                 "regolith_supply_kg_per_day", "created_at", "updated_at", "created_by"])
             await conn.copy_records_to_table("products", records=product_rows, columns=[
-                "id", "organization_id", "mission_id", "product_type", "quantity_kg", "produced_at", "source",
+                "id", "organization_id", "mission_id", "product_type", "quantity_kg", "produced_at", "kind",
                 "notes", "created_by"])
         await conn.execute("ANALYZE missions; ANALYZE products")
     finally:

@@ -13,7 +13,9 @@ def register_blueprints(app: Quart) -> None:
     from webapp.catalog.api import bp as catalog_items_api
     from webapp.catalog.api import org_bp as catalog_api
     from webapp.catalog.views import bp as catalog_views
+    from webapp.core.errors import add_error_context
     from webapp.iam.api import bp as iam_api
+    from webapp.iam.forbidden import forbidden_context
     from webapp.iam.views import bp as iam_views
     from webapp.identity.api import bp as identity_api
     from webapp.identity.mfa_views import bp as mfa_views
@@ -34,9 +36,6 @@ def register_blueprints(app: Quart) -> None:
     from webapp.simulations.api import org_bp as org_products_api
     from webapp.simulations.run_views import bp as simulations_views
     from webapp.simulations.views import bp as products_views
-
-    from webapp.core.errors import add_error_context
-    from webapp.iam.forbidden import forbidden_context
 
     add_error_context(forbidden_context)
     for blueprint in (identity_views, organizations_views, ops_views, ops_platform, ops_api, mail_views, mfa_views, profile_views,

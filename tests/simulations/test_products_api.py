@@ -24,7 +24,7 @@ async def test_products_lifecycle(app, client, factory):
             "mission_id": mission["id"], "product_type": kind, "quantity_kg": kg, "notes": f"{kind} batch"})
         assert created.status_code == 201, await created.get_json()
         body = await created.get_json()
-        assert created.headers["Location"] == f"/api/v1/products/{body['id']}" and body["source"] == "manual"
+        assert created.headers["Location"] == f"/api/v1/products/{body['id']}" and body["kind"] == "recorded"
         ids.append(body["id"])
 
     bricks = await (await api.get(f"/api/v1/missions/{mission['id']}/products?product_type=brick&sort=quantity_kg:asc",

@@ -36,6 +36,13 @@ async def _work(app, maker, org_id, run_id) -> str:
     return str(status)
 
 
+async def _brick_cells(client, slug, mission) -> list[str]:
+    """The dashboard's brick row: records, recorded kg, planned kg, share of plan."""
+    page = await (await client.get(f"/o/{slug}/missions/{mission}")).get_data(as_text=True)
+    row = page.split('id="product-totals"')[1].split("Brick</td>")[1].split("</tr>")[0]
+    return [cell.split("<")[0].replace(",", "") for cell in row.split('class="num">')[1:]]
+
+
 async def test_start_watch_and_read_a_run(app, client, factory, maker, count_rows):
     owner = await factory.org_with_owner()
     token = await login(client, owner.email, owner.password)
@@ -71,7 +78,7 @@ async def test_start_watch_and_read_a_run(app, client, factory, maker, count_row
     page = await (await client.get(run_url)).get_data(as_text=True)
     assert "sse-connect" not in page and "Results" in page and "Recycling rate" in page
     assert page.count("<polyline") >= 3 and "Energy per day" in page and "Budget 60" in page
-    assert "Products recorded" in page and "Brick" in page and "Re-run with the same inputs" in page
+    assert "Products this plan schedules" in page and "Brick" in page and "Re-run with the same inputs" in page
     assert "Attempt 1 on " in page and "Finished:" in page
     final_poll = await client.get(f"{run_url}/progress", headers=HX)
     assert final_poll.status_code == 286  # htmx stops polling
@@ -83,9 +90,14 @@ async def test_start_watch_and_read_a_run(app, client, factory, maker, count_row
     assert sse.headers["Content-Type"].startswith("text/event-stream")
     assert "event: progress" in body and "event: done" in body and "Done" in body
 
+    planned_once = await _brick_cells(client, slug, mission)
+    assert planned_once[0] == "0" and planned_once[1] == "0.00" and float(planned_once[2]) > 0
+
     rerun = await client.post(f"{run_url}/rerun", form={"csrf_token": token})
     second_url = rerun.headers["Location"]
     assert await _work(app, maker, owner.org_id, second_url.rsplit("/", 1)[1]) == "succeeded"
+    # the same plan again: the dashboard shows the latest plan beside the records, never the two added up
+    assert await _brick_cells(client, slug, mission) == planned_once
     listing = await (await client.get(base)).get_data(as_text=True)
     assert "Brick plan (re-run)" in listing and "Compare with newest" in listing
     compare = await client.get(f"/o/{slug}/simulation-runs/compare?a={run_id}&b={second_url.rsplit('/', 1)[1]}")
@@ -97,7 +109,11 @@ async def test_start_watch_and_read_a_run(app, client, factory, maker, count_row
     deleted = await client.post(f"{run_url}/delete", form={"csrf_token": token})
     assert deleted.status_code == 303
     assert (await client.get(run_url)).status_code == 404
-    assert await count_rows("products", "simulation_run_id = :r", r=run_id) > 0  # products stay
+    # the deleted run's plan goes with it; the re-run's stays and is now the latest plan
+    assert await count_rows("products", "simulation_run_id = :r AND deleted_at IS NULL", r=run_id) == 0
+    assert await count_rows("products", "simulation_run_id = :r AND deleted_at IS NULL",
+                            r=second_url.rsplit("/", 1)[1]) > 0
+    assert await _brick_cells(client, slug, mission) == planned_once
 
 
 async def test_viewers_read_but_cannot_start_and_other_orgs_get_404(app, client, factory, maker):

@@ -59,6 +59,17 @@ def wait_for(http: httpx.Client, url: str, done, timeout: float = 90) -> dict:
     raise AssertionError(f"gave up waiting: {brief}")
 
 
+def all_pages(http: httpx.Client, url: str) -> list[dict]:
+    """Every item of a cursor-paged list."""
+    items, cursor = [], None
+    while True:
+        body = http.get(url + (f"&cursor={cursor}" if cursor else "")).json()
+        items += body["items"]
+        cursor = body["next_cursor"]
+        if not cursor:
+            return items
+
+
 def final(body: dict) -> bool:
     return body["status"] in ("succeeded", "failed", "cancelled")
 
@@ -84,11 +95,33 @@ async def test_run_is_queued_then_worked_to_results_and_products(live_stack, fac
         assert logs[0]["message"].startswith("Attempt 1 on ") and logs[-1]["message"].startswith("Finished:")
         listed = http.get(f"/api/v1/missions/{mission_id}/simulations").json()["items"]
         assert [r["id"] for r in listed] == [run["id"]] and listed[0]["summary"]["target_kg"] > 1000
-        products = http.get(f"/api/v1/missions/{mission_id}/products?source=simulation&limit=100").json()["items"]
-    bricks = sum(p["quantity_kg"] for p in products if p["product_type"] == "brick")
-    assert bricks == pytest.approx(results["kpis"]["target_kg"], abs=0.01)
-    assert {p["simulation_run_id"] for p in products} == {run["id"]}
-    assert not any(p["product_type"] in ("plastic_flakes", "hmc_tile") for p in products)  # consumed intermediates
+        products = all_pages(http, f"/api/v1/missions/{mission_id}/products?kind=planned&limit=100")
+
+        # a plan is planned, one row per recipe, product and day, dated the day it schedules
+        bricks = sum(p["quantity_kg"] for p in products if p["product_type"] == "brick")
+        assert bricks == pytest.approx(results["kpis"]["target_kg"], abs=0.01 * 30)
+        assert {p["simulation_run_id"] for p in products} == {run["id"]} and {p["kind"] for p in products} == {"planned"}
+        start = run["input_snapshot"]["start_date"]
+        days = sorted({p["produced_at"][:10] for p in products})
+        assert days[0] == start and len(days) > 1 and days[-1] < "2100"
+        assert not any(p["product_type"] in ("plastic_flakes", "hmc_tile") for p in products)  # consumed intermediates
+        assert http.get(f"/api/v1/missions/{mission_id}/products?kind=recorded").json()["items"] == []
+
+        # running the plan again adds a second plan, never to what the crew made
+        again = http.post(f"/api/v1/simulation-runs/{run['id']}/rerun")
+        assert again.status_code == 201
+        second = wait_for(http, again.headers["Location"], final)
+        assert second["status"] == "succeeded"
+        with httpx.Client(base_url=live_stack, timeout=20) as browser:
+            token = csrf_from(browser.get("/login").text)
+            browser.post("/login", data={"csrf_token": token, "email": member.email, "password": member.password})
+            dashboard = browser.get(f"/o/{member.org_slug}/missions/{mission_id}").text
+        totals = dashboard.split('id="product-totals"')[1].split("</table>")[0]
+        brick_row = totals.split("Brick</td>")[1].split("</tr>")[0]
+        cells = [c.split("<")[0] for c in brick_row.split('class="num">')[1:]]
+        assert cells[0] == "0" and cells[1] == "0.00", cells  # nothing recorded, nothing counted as made
+        assert float(cells[2].replace(",", "")) == pytest.approx(bricks, abs=0.01)  # the latest plan, not twice
+        assert 'id="products-chart"' in dashboard and "Brick planned" in dashboard
     assert await count_rows("audit_logs", "action = 'simulation_run.start' AND entity_id = :i", i=run["id"]) == 1
 
 
@@ -114,8 +147,9 @@ async def test_duplicate_delivery_gives_one_result(live_stack, factory, count_ro
         again = http.get(created.headers["Location"]).json()
     assert run["status"] == "succeeded" and again["attempt"] == 1 and again["finished_at"] == run["finished_at"]
     products = await count_rows("products", "simulation_run_id = :i", i=run_id)
-    assert products == len([1 for r in run["results"]["recipes"] for k, v in r["outputs"].items()
-                            if v > 0 and k not in ("loss", "plastic_flakes", "hmc_tile")])
+    distinct = await count_rows("(SELECT DISTINCT recipe_id, product_type, produced_at FROM products "
+                                "WHERE simulation_run_id = :i) AS d", i=run_id)
+    assert products == distinct > 0  # every (recipe, product, day) of the plan once, however often it was delivered
 
 
 async def test_cancel_stops_a_running_monte_carlo_and_writes_nothing(live_stack, factory, count_rows):

@@ -110,16 +110,27 @@ async def show(mission_id: uuid.UUID):
 
 
 async def dashboard_context(mission) -> dict:
-    """The dashboard's figures besides the crew: daily waste by material, modules, product totals, recent runs."""
+    """The dashboard's figures besides the crew: daily waste by material, modules, recorded products beside the
+    latest plan (totals and a cumulative chart), recent runs."""
     from webapp.simulations import queries as products
+    from webapp.simulations.charts import plan_vs_record_chart
 
     session, org_id = db_session(), g.ctx.org_id
     waste = await catalog_queries.daily_waste(session, org_id, mission.crew_size)
     runs = (await products.list_runs(session, org_id, mission.id, limit=10)
             if g.ctx.can("simulations:read") else None)
+    plan = await products.latest_plan(session, org_id, mission.id)
+    recorded = await products.daily_kg(session, org_id, mission.id)
+    planned = await products.daily_kg(session, org_id, mission.id, run_id=plan.run_id) if plan else {}
+    if plan:
+        chart = plan_vs_record_chart(plan.first_day, plan.last_day, planned, recorded)
+    else:
+        days = [day for by_day in recorded.values() for day in by_day]
+        chart = plan_vs_record_chart(min(days), max(days), {}, recorded) if days else None
     return {"waste": waste, "waste_total": sum(w.kg_per_day for w in waste),
             "modules": await catalog_queries.module_summaries(session, org_id),
-            "product_totals": await products.product_totals(session, org_id, mission.id), "runs": runs}
+            "product_totals": await products.product_totals(session, org_id, mission.id, plan),
+            "plan": plan, "products_chart": chart, "runs": runs}
 
 
 async def crew_form(session) -> CrewForm:

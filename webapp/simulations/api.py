@@ -32,7 +32,7 @@ def product_out(row: queries.ProductRow) -> dict:
     """ProductRow -> response JSON (built directly: lists of thousands are served from here)."""
     return {"id": str(row.id), "mission_id": str(row.mission_id), "product_type": row.product_type.value,
             "quantity_kg": float(row.quantity_kg), "produced_at": row.produced_at.isoformat(),
-            "recipe_id": _id(row.recipe_id), "source": row.source.value,
+            "recipe_id": _id(row.recipe_id), "kind": row.kind.value,
             "simulation_run_id": _id(row.simulation_run_id), "notes": row.notes,
             "created_at": row.created_at.isoformat(), "updated_at": row.updated_at.isoformat(),
             "version": row.version}
@@ -42,7 +42,7 @@ async def _page(mission_id: uuid.UUID | None):
     args = request.args
     page = await queries.list_products(
         db_session(), g.ctx.org_id, mission_id=mission_id or args.get("mission_id"), product_type=args.get("product_type"),
-        source=args.get("source"), q=args.get("q"), sort=args.get("sort"), cursor=args.get("cursor") or None,
+        kind=args.get("kind"), q=args.get("q"), sort=args.get("sort"), cursor=args.get("cursor") or None,
         limit=parse_limit(args.get("limit")))
     return {"items": [product_out(r) for r in page.items], "next_cursor": page.next_cursor}
 
@@ -51,7 +51,7 @@ async def _page(mission_id: uuid.UUID | None):
 @requires(Perm.PRODUCTS_READ)
 @lists(queries.PRODUCTS)
 async def list_products(org_id: uuid.UUID):
-    """Products of the organization: filters `mission_id`, `product_type`, `source`, `q` (notes); `sort=`
+    """Products of the organization: filters `mission_id`, `product_type`, `kind` (recorded or planned), `q` (notes); `sort=`
     produced_at, quantity_kg, product_type or created_at with :asc/:desc; `limit` and `cursor`."""
     return await _page(None)
 
@@ -198,7 +198,7 @@ async def rerun(run_id: uuid.UUID):
 @bp.delete("/simulation-runs/<uuid:run_id>")
 @requires(Perm.SIMULATIONS_RUN)
 async def delete_run(run_id: uuid.UUID):
-    """Delete a finished run (204); its products stay. A live run is 409: cancel it first."""
+    """Delete a finished run and the products it planned (204). A live run is 409: cancel it first."""
     await run_service.delete_run(db_session(), g.ctx, run_id)
     return "", 204
 

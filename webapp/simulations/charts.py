@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from datetime import date, timedelta
 
 WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 640, 220, 56, 12, 12, 28
 
@@ -16,11 +17,15 @@ def _nice_max(value: float) -> float:
     return 10 * magnitude
 
 
-def line_chart(title: str, unit: str, series: list[tuple[str, list[float]]], *, limit: float | None = None,
-               band: tuple[list[float], list[float]] | None = None) -> dict:
-    """Polylines (and an optional shaded band and limit line) scaled into one SVG viewBox."""
-    days = max((len(values) for _, values in series), default=0)
-    peak = max([max(values, default=0) for _, values in series] + [limit or 0] + [max(band[1], default=0) if band else 0])
+def line_chart(title: str, unit: str, series: list[tuple], *, limit: float | None = None,
+               band: tuple[list[float], list[float]] | None = None, x_labels: list[str] | None = None,
+               per: str = "by day") -> dict:
+    """Polylines (and an optional shaded band and limit line) scaled into one SVG viewBox. A series is
+    (name, values) or (name, values, {"index": colour, "dashed": bool}); `x_labels` name the days (default 1, 2…)."""
+    series = [(item[0], item[1], item[2] if len(item) > 2 else {}) for item in series]
+    days = max((len(values) for _, values, _ in series), default=0)
+    peak = max([max(values, default=0) for _, values, _ in series] + [limit or 0]
+               + [max(band[1], default=0) if band else 0])
     top = _nice_max(peak)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
@@ -30,9 +35,10 @@ def line_chart(title: str, unit: str, series: list[tuple[str, list[float]]], *, 
     def y(v: float) -> float:
         return TOP + plot_h * (1 - v / top)
 
-    lines = [{"name": name, "index": n % 8, "last": values[-1] if values else 0,
+    lines = [{"name": name, "index": style.get("index", n) % 8, "dashed": style.get("dashed", False),
+              "last": values[-1] if values else 0,
               "points": " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))}
-             for n, (name, values) in enumerate(series)]
+             for n, (name, values, style) in enumerate(series)]
     area = None
     if band:
         low, high = band
@@ -40,10 +46,10 @@ def line_chart(title: str, unit: str, series: list[tuple[str, list[float]]], *, 
                         [f"{x(i):.1f},{y(v):.1f}" for i, v in reversed(list(enumerate(low)))])
     step = max(1, round(days / 6))
     return {
-        "title": title, "unit": unit, "width": WIDTH, "height": HEIGHT, "lines": lines, "band": area,
+        "title": title, "unit": unit, "per": per, "width": WIDTH, "height": HEIGHT, "lines": lines, "band": area,
         "limit_y": y(limit) if limit is not None else None, "limit": limit,
         "y_ticks": [(y(top * k / 4), top * k / 4) for k in range(5)],
-        "x_ticks": [(x(i), i + 1) for i in range(0, days, step)],
+        "x_ticks": [(x(i), x_labels[i] if x_labels else i + 1) for i in range(0, days, step)],
         "left": LEFT, "right": WIDTH - RIGHT, "bottom": HEIGHT - BOTTOM,
     }
 
@@ -75,3 +81,28 @@ def _cumulative(results: dict, key: str) -> list[float]:
         total += value
         out.append(round(total, 4))
     return out
+
+
+def plan_vs_record_chart(first_day: date, last_day: date, planned: dict, recorded: dict) -> dict | None:
+    """Cumulative kg per product type over the mission's plan: what the latest plan schedules (dashed) beside
+    what the crew recorded (solid), one colour per product. `planned`/`recorded`: {product: {date: kg}}."""
+    kinds = sorted(set(planned) | set(recorded), key=lambda k: k.value)
+    if not kinds or last_day < first_day:
+        return None
+    days = [first_day + timedelta(days=i) for i in range((last_day - first_day).days + 1)]
+
+    def cumulative(by_day: dict) -> list[float]:
+        total = float(sum(kg for day, kg in by_day.items() if day < first_day))
+        out = []
+        for day in days:
+            total += float(by_day.get(day, 0))
+            out.append(round(total, 4))
+        return out
+
+    series = []
+    for colour, kind in enumerate(kinds):
+        if kind in planned:
+            series.append((f"{kind.label} planned", cumulative(planned[kind]), {"index": colour, "dashed": True}))
+        series.append((f"{kind.label} recorded", cumulative(recorded.get(kind, {})), {"index": colour}))
+    return line_chart("Planned and recorded products", "kg", series, per="cumulative",
+                      x_labels=[day.strftime("%d %b") for day in days])

@@ -1,12 +1,17 @@
-"""Where a product record came from."""
+"""Kinds and statuses of the simulations domain: products, runs and their log lines."""
 from enum import StrEnum
 
 
-class ProductSource(StrEnum):
-    """Recorded by a person, or written by a simulation run."""
+class ProductKind(StrEnum):
+    """A record of what the crew made, or what a simulation run plans for a day (never counted as made)."""
 
-    MANUAL = "manual"
-    SIMULATION = "simulation"
+    RECORDED = "recorded"
+    PLANNED = "planned"
+
+    @property
+    def label(self) -> str:
+        """Human name."""
+        return {"recorded": "Recorded", "planned": "Planned"}[self.value]
 
 
 class RunType(StrEnum):

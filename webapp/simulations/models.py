@@ -32,11 +32,11 @@ from webapp.core.db import (
     Versioned,
 )
 from webapp.core.enums import pg_enum
-from webapp.simulations.enums import LogLevel, ProductSource, RunStatus, RunType
+from webapp.simulations.enums import LogLevel, ProductKind, RunStatus, RunType
 
 
 class Product(UUIDPrimaryKey, TenantOwned, Timestamps, SoftDelete, Versioned, Base):
-    """A quantity of something a mission made: recorded by hand or by a simulation run."""
+    """A quantity of a product for one mission: recorded by the crew, or planned for a day by a simulation run."""
 
     __tablename__ = "products"
     __table_args__ = (
@@ -53,12 +53,14 @@ class Product(UUIDPrimaryKey, TenantOwned, Timestamps, SoftDelete, Versioned, Ba
         CheckConstraint("quantity_kg > 0", name="quantity_positive"),
         CheckConstraint("product_type NOT IN ('regolith', 'loss')", name="product_type_is_product"),
         CheckConstraint("char_length(notes) <= 2000", name="notes_length"),
-        CheckConstraint("(source = 'simulation') = (simulation_run_id IS NOT NULL)", name="simulation_has_run"),
+        CheckConstraint("(kind = 'planned') = (simulation_run_id IS NOT NULL)", name="planned_has_run"),
         ForeignKeyConstraint(["organization_id", "simulation_run_id"],
                              ["simulation_runs.organization_id", "simulation_runs.id"], ondelete="CASCADE"),
-        # a run writes each (recipe, product) once, even if its task is delivered twice
-        Index("uq_products_run_recipe_type", "simulation_run_id", "recipe_id", "product_type", unique=True,
-              postgresql_where=text("simulation_run_id IS NOT NULL")),
+        # a run plans each (recipe, product, day) once, even if its task is delivered twice
+        Index("uq_products_run_recipe_type_day", "simulation_run_id", "recipe_id", "product_type", "produced_at",
+              unique=True, postgresql_where=text("simulation_run_id IS NOT NULL"), postgresql_nulls_not_distinct=True),
+        Index("ix_products_mission_kind_live", "organization_id", "mission_id", "kind", "product_type",
+              postgresql_where=text("deleted_at IS NULL")),
     )
 
     mission_id: Mapped[uuid.UUID] = mapped_column()
@@ -66,8 +68,8 @@ class Product(UUIDPrimaryKey, TenantOwned, Timestamps, SoftDelete, Versioned, Ba
     quantity_kg: Mapped[Decimal] = mapped_column(Numeric(14, 4))
     produced_at: Mapped[datetime] = mapped_column(server_default=func.now())
     recipe_id: Mapped[uuid.UUID | None] = mapped_column()
-    source: Mapped[ProductSource] = mapped_column(pg_enum(ProductSource, "product_source"),
-                                                  server_default=ProductSource.MANUAL.value)
+    kind: Mapped[ProductKind] = mapped_column(pg_enum(ProductKind, "product_kind"),
+                                              server_default=ProductKind.RECORDED.value)
     simulation_run_id: Mapped[uuid.UUID | None] = mapped_column()
     notes: Mapped[str] = mapped_column(Text, server_default="")
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import bindparam, func, select
@@ -16,25 +16,81 @@ from webapp.core.errors import NotFound
 from webapp.core.listing import Listing, by_id, choice, like_pattern, search
 from webapp.core.pagination import KeysetQuery, Page
 from webapp.missions.models import Mission
-from webapp.simulations.enums import ProductSource
+from webapp.simulations.enums import ProductKind, RunStatus
 from webapp.simulations.models import Product, SimulationLog, SimulationRun
 
 
 @dataclass(frozen=True)
 class ProductTotal:
-    """How much of one product type a mission has recorded."""
+    """How much of one product type a mission has recorded, and how much its latest plan schedules."""
 
     product_type: Resource
     records: int
     kg: Decimal
+    planned_kg: Decimal | None = None
 
 
-async def product_totals(session: AsyncSession, org_id: uuid.UUID, mission_id: uuid.UUID) -> list[ProductTotal]:
-    """Live products of a mission summed by type, heaviest first."""
-    stmt = (select(Product.product_type, func.count(), func.sum(Product.quantity_kg))
-            .where(Product.organization_id == org_id, Product.mission_id == mission_id, Product.deleted_at.is_(None))
-            .group_by(Product.product_type).order_by(func.sum(Product.quantity_kg).desc()))
-    return [ProductTotal(*row) for row in (await fetch_rows(session, stmt)).all()]
+@dataclass(frozen=True)
+class LatestPlan:
+    """The newest finished plan of a mission that schedules products."""
+
+    run_id: uuid.UUID
+    name: str
+    finished_at: datetime
+    first_day: date
+    last_day: date
+
+
+def _live(*conditions):
+    return (Product.deleted_at.is_(None), *conditions)
+
+
+async def product_totals(session: AsyncSession, org_id: uuid.UUID, mission_id: uuid.UUID,
+                         plan: LatestPlan | None = None) -> list[ProductTotal]:
+    """Recorded products of a mission summed by type (only records count as made), with what `plan` schedules
+    beside them; heaviest first."""
+    recorded = (select(Product.product_type, func.count(), func.sum(Product.quantity_kg))
+                .where(Product.organization_id == org_id, Product.mission_id == mission_id,
+                       *_live(Product.kind == ProductKind.RECORDED))
+                .group_by(Product.product_type))
+    made = {row[0]: row for row in (await fetch_rows(session, recorded)).all()}
+    planned = {}
+    if plan is not None:
+        stmt = (select(Product.product_type, func.sum(Product.quantity_kg))
+                .where(Product.organization_id == org_id, Product.simulation_run_id == plan.run_id, *_live())
+                .group_by(Product.product_type))
+        planned = dict((await fetch_rows(session, stmt)).all())
+    totals = [ProductTotal(kind, made[kind][1] if kind in made else 0,
+                           made[kind][2] if kind in made else Decimal(0), planned.get(kind))
+              for kind in set(made) | set(planned)]
+    return sorted(totals, key=lambda t: (-(t.kg or 0), -(t.planned_kg or 0), t.product_type.value))
+
+
+async def latest_plan(session: AsyncSession, org_id: uuid.UUID, mission_id: uuid.UUID) -> LatestPlan | None:
+    """The mission's most recently finished run that planned products (deleted runs and their plans excluded)."""
+    stmt = (select(SimulationRun.id, SimulationRun.name, SimulationRun.finished_at,
+                   func.min(Product.produced_at), func.max(Product.produced_at))
+            .join(Product, (Product.simulation_run_id == SimulationRun.id)
+                  & (Product.organization_id == SimulationRun.organization_id))
+            .where(SimulationRun.organization_id == org_id, SimulationRun.mission_id == mission_id,
+                   SimulationRun.deleted_at.is_(None), SimulationRun.status == RunStatus.SUCCEEDED, *_live())
+            .group_by(SimulationRun.id).order_by(SimulationRun.finished_at.desc(), SimulationRun.id.desc()).limit(1))
+    row = (await fetch_rows(session, stmt)).one_or_none()
+    return LatestPlan(row[0], row[1], row[2], row[3].date(), row[4].date()) if row else None
+
+
+async def daily_kg(session: AsyncSession, org_id: uuid.UUID, mission_id: uuid.UUID, *,
+                   run_id: uuid.UUID | None = None) -> dict[Resource, dict[date, Decimal]]:
+    """kg per product type and day: the records of a mission, or (with `run_id`) what that plan schedules."""
+    day = func.date(func.timezone("UTC", Product.produced_at))
+    where = (Product.simulation_run_id == run_id) if run_id else (Product.kind == ProductKind.RECORDED)
+    stmt = (select(Product.product_type, day, func.sum(Product.quantity_kg))
+            .where(Product.organization_id == org_id, Product.mission_id == mission_id, where, *_live())
+            .group_by(Product.product_type, day))
+    found: dict[Resource, dict[date, Decimal]] = {}
+    for kind, when, kg in (await fetch_rows(session, stmt)).all():
+        found.setdefault(kind, {})[when] = kg
+    return found
 
 
 @dataclass(frozen=True)
@@ -47,7 +103,7 @@ class ProductRow:
     quantity_kg: Decimal
     produced_at: datetime
     recipe_id: uuid.UUID | None
-    source: ProductSource
+    kind: ProductKind
     simulation_run_id: uuid.UUID | None
     notes: str
     created_at: datetime
@@ -71,7 +127,8 @@ PRODUCTS = Listing(
     filters={
         "mission_id": by_id(lambda p: Product.mission_id == p),
         "product_type": choice(PRODUCT_TYPES, lambda p: Product.product_type == p),
-        "source": choice(ProductSource, lambda p: Product.source == p),
+        "kind": choice(ProductKind, lambda p: Product.kind == p, "recorded (made by the crew) or planned (scheduled "
+                       "by a simulation run for the day it names)"),
         "q": search(lambda p: func.lower(Product.notes).like(p, escape="\\"), like_pattern,
                     "Text anywhere in the notes."),
     },
@@ -80,11 +137,11 @@ PRODUCTS = Listing(
 
 
 async def list_products(session: AsyncSession, org_id: uuid.UUID, *, mission_id: uuid.UUID | None = None,
-                        product_type: str | None = None, source: str | None = None, q: str | None = None,
+                        product_type: str | None = None, kind: str | None = None, q: str | None = None,
                         sort: str | None = None, cursor: str | None = None, limit: int = 25) -> Page[ProductRow]:
     """Live products of live missions, one page; `q` matches words in the notes."""
     page = await PRODUCTS.page(session, {"org_id": org_id}, sort=sort, cursor=cursor, limit=limit, filters={
-        "mission_id": mission_id, "product_type": product_type, "source": source, "q": q})
+        "mission_id": mission_id, "product_type": product_type, "kind": kind, "q": q})
     page.items = [ProductRow(*row[:len(_COLUMNS)]) for row in page.items]
     return page
 
@@ -153,10 +210,11 @@ async def run_logs(session: AsyncSession, org_id: uuid.UUID, run_id: uuid.UUID, 
 
 
 async def run_products(session: AsyncSession, org_id: uuid.UUID, run_id: uuid.UUID) -> list:
-    """Products a run wrote, with recipe names."""
-    stmt = (select(Product.id, Product.product_type, Product.quantity_kg, Recipe.name)
+    """What a run plans, summed per product and recipe: (product_type, recipe name, kg, days, first day, last day)."""
+    stmt = (select(Product.product_type, Recipe.name, func.sum(Product.quantity_kg), func.count(),
+                   func.min(Product.produced_at), func.max(Product.produced_at))
             .outerjoin(Recipe, Recipe.id == Product.recipe_id)
-            .where(Product.organization_id == org_id, Product.simulation_run_id == run_id,
-                   Product.deleted_at.is_(None))
+            .where(Product.organization_id == org_id, Product.simulation_run_id == run_id, *_live())
+            .group_by(Product.product_type, Recipe.name)
             .order_by(Product.product_type, Recipe.name))
     return list((await fetch_rows(session, stmt)).all())

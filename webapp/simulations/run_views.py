@@ -178,7 +178,7 @@ async def rerun(run_id: uuid.UUID):
 @bp.post("/simulation-runs/<uuid:run_id>/delete")
 @requires(Perm.SIMULATIONS_RUN)
 async def delete(run_id: uuid.UUID):
-    """Delete a finished run (its products stay)."""
+    """Delete a finished run and its plan (its planned products)."""
     run = await run_service.delete_run(db_session(), g.ctx, run_id)
     await flash(f"Run “{run.name}” deleted.", "success")
     return redirect(url_for("simulations.index", mission_id=run.mission_id), 303)

@@ -42,7 +42,7 @@ class ProductOut(BaseModel):
     quantity_kg: float
     produced_at: datetime
     recipe_id: str | None
-    source: str
+    kind: str
     simulation_run_id: str | None
     notes: str
     created_at: datetime

@@ -19,24 +19,25 @@ from webapp.core.permissions import Perm, requires
 from webapp.core.transaction import db_session
 from webapp.missions.queries import mission_names
 from webapp.simulations import queries, service
-from webapp.simulations.enums import ProductSource
+from webapp.simulations.enums import ProductKind
 from webapp.simulations.forms import ProductForm
 
 bp = Blueprint("products", __name__, url_prefix="/o/<org_slug>/products")
-CSV_COLUMNS = ["id", "mission", "product_type", "quantity_kg", "produced_at", "recipe", "source", "notes"]
+CSV_COLUMNS = ["id", "mission", "product_type", "quantity_kg", "produced_at", "recipe", "kind", "notes"]
 
 
 def _list_args() -> dict:
+    """The list's filters as sent; the page shows records unless asked for plans (`kind=planned`) or both (`kind=`)."""
     args = request.args
     return {"q": args.get("q", "").strip()[:200], "mission_id": args.get("mission_id", ""),
-            "product_type": args.get("product_type", ""), "source": args.get("source", ""),
+            "product_type": args.get("product_type", ""), "kind": args.get("kind", ProductKind.RECORDED.value),
             "sort": args.get("sort", "")}
 
 
 async def _page(filters: dict, cursor: str | None, limit: int):
     return await queries.list_products(
         db_session(), g.ctx.org_id, mission_id=filters["mission_id"], product_type=filters["product_type"],
-        source=filters["source"], q=filters["q"], sort=filters["sort"] or None, cursor=cursor, limit=limit)
+        kind=filters["kind"], q=filters["q"], sort=filters["sort"] or None, cursor=cursor, limit=limit)
 
 
 @bp.get("")
@@ -48,7 +49,8 @@ async def index():
     page = await _page(filters, request.args.get("cursor") or None, parse_limit(request.args.get("limit")))
     context = {"page": page, "filters": filters, "sort": queries.PRODUCTS.parse_sort(filters["sort"] or None),
                "missions": await mission_names(db_session(), g.ctx.org_id), "types": PRODUCT_TYPES,
-               "sources": list(ProductSource), "filtered": any(v for k, v in filters.items() if k != "sort")}
+               "kinds": list(ProductKind),
+               "filtered": any(v for k, v in filters.items() if k not in ("sort", "kind")) or filters["kind"] != "recorded"}
     if is_htmx() and request.args.get("cursor"):
         return await render("products/_rows.html", **context)
     if is_htmx() and request.headers.get("HX-Target") == "product-results":
@@ -64,7 +66,7 @@ async def export_csv():
     filters = _list_args()
     products = await collect_pages(lambda cursor: _page(filters, cursor, 1000))
     rows = [[p.id, p.mission_name, p.product_type, p.quantity_kg, p.produced_at.isoformat(), p.recipe_name or "",
-             p.source, p.notes] for p in products]
+             p.kind, p.notes] for p in products]
     return csv_response(f"products-{g.ctx.org_slug}.csv", CSV_COLUMNS, rows)
 
 

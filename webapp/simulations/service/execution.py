@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from concurrent.futures.process import BrokenProcessPool
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, insert, select, update
@@ -27,7 +27,7 @@ from webapp.core.pubsub import publish_json
 from webapp.core.tenancy import enable_rls_bypass, scope_session
 from webapp.core.transaction import after_commit, unit_of_work
 from webapp.simulations.engine import Cancelled, EngineError, simulate
-from webapp.simulations.enums import LogLevel, ProductSource, RunStatus
+from webapp.simulations.enums import LogLevel, ProductKind, RunStatus
 from webapp.simulations.events import mission_runs_channel, run_channel, run_payload
 from webapp.simulations.models import Product, SimulationLog, SimulationRun
 
@@ -116,22 +116,28 @@ async def _write(maker, org_id, run_id, attempt: int, values: dict, lines: list[
 
 
 def _products(run: SimulationRun, results: dict, org_id) -> list[dict]:
-    """One product row per recipe and final product it made (intermediates a later recipe uses are not products)."""
-    recipe_ids = {r["key"]: r.get("id") for r in run.input_snapshot["recipes"]}
+    """The plan's products: one row per recipe, final product (not an intermediate a later recipe uses) and day the
+    plan schedules batches, dated that day. They are planned, never counted as made."""
     consumed = {key for r in run.input_snapshot["recipes"] for key in r["inputs"]}
     product_types = {p.value for p in Resource if p.is_product}
-    now = datetime.now(UTC)
+    start = date.fromisoformat(run.input_snapshot["start_date"])
     rows = []
-    for recipe in results["recipes"]:
-        for item, kg in recipe["outputs"].items():
-            quantity = Decimal(str(kg)).quantize(Decimal("0.0001"))
-            if item in product_types and item not in consumed and quantity > 0:
+    for recipe in run.input_snapshot["recipes"]:
+        batches = results["batches"].get(recipe["key"], [])
+        for item, per_batch in recipe["outputs"].items():
+            if item not in product_types or item in consumed:
+                continue
+            for day, count in enumerate(batches):
+                quantity = (Decimal(str(count)) * Decimal(str(per_batch))).quantize(Decimal("0.0001"))
+                if quantity <= 0:
+                    continue
                 rows.append({
                     "id": new_id(), "organization_id": org_id, "mission_id": run.mission_id,
-                    "product_type": Resource(item), "quantity_kg": quantity, "produced_at": now,
-                    "recipe_id": uuid.UUID(recipe_ids[recipe["key"]]) if recipe_ids.get(recipe["key"]) else None,
-                    "source": ProductSource.SIMULATION, "simulation_run_id": run.id,
-                    "notes": f"Planned by run “{run.name}” over {results['days']} days.",
+                    "product_type": Resource(item), "quantity_kg": quantity,
+                    "produced_at": datetime.combine(start + timedelta(days=day), datetime.min.time(), UTC),
+                    "recipe_id": uuid.UUID(recipe["id"]) if recipe.get("id") else None,
+                    "kind": ProductKind.PLANNED, "simulation_run_id": run.id,
+                    "notes": f"Planned by run “{run.name}”, day {day + 1} of {results['days']}.",
                 })
     return rows
 
@@ -172,10 +178,10 @@ async def _succeed(maker, run: SimulationRun, attempt: int, results: dict) -> Si
         if results["run_type"] != "monte_carlo":
             rows = _products(done, results, run.organization_id)
             if rows:
-                # the unique (run, recipe, product) index makes a second writer a no-op, whatever happens above
-                await session.execute(pg_insert(Product).values(rows).on_conflict_do_nothing(
-                    index_elements=["simulation_run_id", "recipe_id", "product_type"],
-                    index_where=Product.simulation_run_id.isnot(None)))
+                # the unique (run, recipe, product, day) index makes a second writer a no-op, whatever happens above
+                await session.execute(pg_insert(Product).on_conflict_do_nothing(
+                    index_elements=["simulation_run_id", "recipe_id", "product_type", "produced_at"],
+                    index_where=Product.simulation_run_id.isnot(None)), rows)
         await session.execute(insert(SimulationLog), _log_rows(run.organization_id, run.id, attempt,
                                                                _finish_lines(results), LogLevel.INFO, 100))
         return done

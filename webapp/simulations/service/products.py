@@ -1,4 +1,4 @@
-"""Product writes: record by hand, correct (versioned), delete/restore. Simulation runs write theirs later."""
+"""Product records: record by hand, correct (versioned), delete/restore. Planned products belong to their run."""
 from __future__ import annotations
 
 import uuid
@@ -15,7 +15,7 @@ from webapp.core.ids import new_id, parse_id
 from webapp.core.tenancy import RequestContext
 from webapp.core.validation import Moment, Number, Text, partition
 from webapp.missions.models import Mission
-from webapp.simulations.enums import ProductSource
+from webapp.simulations.enums import ProductKind
 from webapp.simulations.models import Product
 
 RULES = (
@@ -32,7 +32,7 @@ def _now() -> datetime:
 
 def snapshot(product: Product) -> dict:
     """The editable fields, for audit rows and conflict answers."""
-    return {f: getattr(product, f) for f in FIELDS} | {"source": product.source}
+    return {f: getattr(product, f) for f in FIELDS} | {"kind": product.kind}
 
 
 async def _clean(session: AsyncSession, ctx: RequestContext, values: dict, *, partial: bool) -> dict:
@@ -73,7 +73,7 @@ async def _clean(session: AsyncSession, ctx: RequestContext, values: dict, *, pa
 async def record_product(session: AsyncSession, ctx: RequestContext, values: dict) -> Product:
     """A product recorded by hand for one mission."""
     data = await _clean(session, ctx, values, partial=False)
-    product = Product(id=new_id(), organization_id=ctx.org_id, source=ProductSource.MANUAL, created_by=ctx.user_id,
+    product = Product(id=new_id(), organization_id=ctx.org_id, kind=ProductKind.RECORDED, created_by=ctx.user_id,
                       **data)
     session.add(product)
     await session.flush()
@@ -98,8 +98,8 @@ async def update_product(session: AsyncSession, ctx: RequestContext, product_id:
     if version is not None and version != product.version:
         raise Conflict("This product was changed by someone else first.",
                        {"current": snapshot(product) | {"version": product.version}})
-    if product.source == ProductSource.SIMULATION:
-        raise Conflict("Products written by a simulation run keep the run's figures; record a correction instead.")
+    if product.kind == ProductKind.PLANNED:
+        raise Conflict("Planned products are part of their simulation run's plan; run the plan again to change it.")
     data = await _clean(session, ctx, values, partial=True)
     before = snapshot(product)
     for name, value in data.items():
@@ -112,8 +112,10 @@ async def update_product(session: AsyncSession, ctx: RequestContext, product_id:
 
 
 async def delete_product(session: AsyncSession, ctx: RequestContext, product_id: uuid.UUID) -> Product:
-    """Soft delete (restore undoes it)."""
+    """Soft delete a record (restore undoes it); a plan goes with its run."""
     product = await _lock(session, ctx, product_id)
+    if product.kind == ProductKind.PLANNED:
+        raise Conflict("Planned products are part of their simulation run's plan; delete the run to drop the plan.")
     product.deleted_at = _now()
     await session.flush()
     await audit.record(session, ctx, "product.delete", entity_type="product", entity_id=product.id,

@@ -27,7 +27,7 @@ from webapp.simulations.engine.lp import DEFAULT_TAU
 from webapp.simulations.engine.model import MAX_HORIZON_DAYS
 from webapp.simulations.enums import RunStatus, RunType
 from webapp.simulations.events import mission_runs_channel, run_channel, run_payload
-from webapp.simulations.models import SimulationRun
+from webapp.simulations.models import Product, SimulationRun
 from webapp.simulations.snapshot import make_snapshot
 
 CONFIG_KEYS = {"target", "time_horizon_days", "scenarios", "seed", "tau", "plan"}
@@ -186,11 +186,14 @@ async def rerun(session: AsyncSession, ctx: RequestContext, run_id: uuid.UUID, e
 
 
 async def delete_run(session: AsyncSession, ctx: RequestContext, run_id: uuid.UUID) -> SimulationRun:
-    """Soft-delete a finished run (its products stay); a live run must be cancelled first."""
+    """Soft-delete a finished run and the plan it made (its planned products); a live run must be cancelled first."""
     run = await _lock(session, ctx, run_id)
     if not run.status.is_final:
         raise Conflict("Cancel the run before deleting it.")
     run.deleted_at = datetime.now(UTC)
+    await session.execute(update(Product).where(Product.organization_id == ctx.org_id,
+                                                Product.simulation_run_id == run.id, Product.deleted_at.is_(None))
+                          .values(deleted_at=run.deleted_at).execution_options(synchronize_session=False))
     run.version += 1
     await audit.record(session, ctx, "simulation_run.delete", entity_type="simulation_run", entity_id=run.id,
                        before={"name": run.name, "status": run.status.value})
