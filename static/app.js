@@ -39,9 +39,11 @@
   });
 
   // Forms loaded into #modal-body open as a modal dialog; Escape, × and Cancel close it.
+  // (Swaps made by the SSE extension carry no target in their event detail.)
   document.addEventListener("htmx:afterSwap", function (event) {
     var dialog = document.getElementById("modal");
-    if (!dialog || event.detail.target.id !== "modal-body") { return; }
+    var target = event.detail && event.detail.target;
+    if (!dialog || !target || target.id !== "modal-body") { return; }
     if (!dialog.open) { dialog.showModal(); }
     var first = dialog.querySelector("#modal-body input:not([type=hidden]), #modal-body select, #modal-body textarea");
     if (first) { first.focus(); }
@@ -57,5 +59,34 @@
     if (event.target.id === "modal") { document.getElementById("modal-body").innerHTML = ""; }
   }, true);
 
-  document.addEventListener("DOMContentLoaded", function () { enablePolling(document); });
+  // Live work: elements marked data-live-mirror follow the status of the live progress fragment
+  // ([data-live-state]), so buttons switch from "Cancel" to "Re-run…" the moment the work ends.
+  function mirrorLiveState() {
+    var state = document.querySelector("[data-live-state]");
+    if (!state) { return; }
+    document.querySelectorAll("[data-live-mirror]").forEach(function (el) {
+      el.dataset.status = state.dataset.status;
+      el.dataset.cancelling = state.dataset.cancelling || "false";
+      el.querySelectorAll("button[data-cancel]").forEach(function (button) {
+        var cancelling = el.dataset.cancelling === "true";
+        button.disabled = cancelling;
+        button.textContent = cancelling ? "Cancelling…" : button.dataset.label;
+      });
+    });
+  }
+  ["htmx:sseMessage", "htmx:afterSettle"].forEach(function (name) {
+    document.addEventListener(name, mirrorLiveState);
+  });
+
+  // Cancelling says so at once; the stream confirms it and then shows the end.
+  document.addEventListener("submit", function (event) {
+    var button = event.target.querySelector && event.target.querySelector("button[data-cancel]");
+    if (!button) { return; }
+    var mirror = button.closest("[data-live-mirror]");
+    if (mirror) { mirror.dataset.cancelling = "true"; }
+    button.textContent = "Cancelling…";
+    window.setTimeout(function () { button.disabled = true; }, 0);  // after the form's data is collected
+  });
+
+  document.addEventListener("DOMContentLoaded", function () { enablePolling(document); mirrorLiveState(); });
 })();

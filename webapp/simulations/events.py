@@ -9,6 +9,11 @@ def run_channel(namespace: str, run_id: object) -> str:
     return channel(namespace, "simulations", "run", run_id)
 
 
+def cancel_channel(namespace: str, run_id: object) -> str:
+    """Channel the worker running a run listens on, to stop the moment someone cancels it."""
+    return channel(namespace, "simulations", "cancel", run_id)
+
+
 def mission_runs_channel(namespace: str, mission_id: object) -> str:
     """Channel telling a mission's run list that one of its runs changed."""
     return channel(namespace, "simulations", "mission", mission_id)
@@ -26,5 +31,7 @@ def run_payload(run, logs: list[dict] | None = None) -> dict:
         "attempt": run.attempt,
         "error": run.error,
         "finished": run.status.is_final,
+        # asked to stop, not stopped yet: pages say "Cancelling…" and offer nothing but waiting
+        "cancelling": run.cancel_requested_at is not None and not run.status.is_final,
         "logs": logs or [],
     }

@@ -162,6 +162,7 @@ RUN_LIST_COLUMNS = (
     SimulationRun.progress_percent, SimulationRun.progress_message, SimulationRun.config, SimulationRun.summary,
     SimulationRun.error, SimulationRun.attempt, SimulationRun.created_at, SimulationRun.started_at,
     SimulationRun.finished_at, SimulationRun.engine_version, SimulationRun.seed, SimulationRun.rerun_of,
+    SimulationRun.cancel_requested_at,
 )
 _RUN_LIST = KeysetQuery(
     select(*RUN_LIST_COLUMNS).where(SimulationRun.organization_id == bindparam("org_id"),
@@ -195,6 +196,16 @@ async def get_run_state(session: AsyncSession, org_id: uuid.UUID, run_id: uuid.U
     if row is None:
         raise NotFound("No such simulation run.")
     return row
+
+
+async def previous_finished_run(session: AsyncSession, org_id: uuid.UUID, run) -> uuid.UUID | None:
+    """The mission's newest finished run started before `run` (what its page offers to compare with)."""
+    stmt = (select(SimulationRun.id)
+            .where(SimulationRun.organization_id == org_id, SimulationRun.mission_id == run.mission_id,
+                   SimulationRun.deleted_at.is_(None), SimulationRun.id < run.id,
+                   SimulationRun.status == RunStatus.SUCCEEDED)
+            .order_by(SimulationRun.id.desc()).limit(1))
+    return (await fetch_rows(session, stmt)).scalar_one_or_none()
 
 
 async def run_logs(session: AsyncSession, org_id: uuid.UUID, run_id: uuid.UUID, *, after: uuid.UUID | None = None,

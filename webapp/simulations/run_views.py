@@ -90,7 +90,9 @@ async def _run_context(run) -> dict:
     session = db_session()
     logs = await queries.run_logs(session, g.ctx.org_id, run.id, limit=500)
     context = {"run": run, "state": run_payload(run), "logs": logs[-LOG_TAIL:],
-               "mission": await get_mission(session, g.ctx.org_id, run.mission_id)}
+               "mission": await get_mission(session, g.ctx.org_id, run.mission_id),
+               "results_url": url_for("simulations.results", run_id=run.id),
+               "previous_run": await queries.previous_finished_run(session, g.ctx.org_id, run)}
     if run.results:
         context |= {"charts": result_charts(run.results, run.input_snapshot),
                     "products": await queries.run_products(session, g.ctx.org_id, run.id)}
@@ -121,7 +123,7 @@ async def progress(run_id: uuid.UUID):
     state = run_payload(row)
     logs = (await queries.run_logs(db_session(), g.ctx.org_id, run_id, limit=500))[-LOG_TAIL:]
     response = await render("simulations/_progress.html", "simulations/_progress.html", state=state, logs=logs,
-                            run_id=run_id)
+                            run_id=run_id, results_url=url_for("simulations.results", run_id=run_id))
     if state["finished"] and is_htmx():
         response.status_code = 286
     return response
@@ -133,9 +135,12 @@ async def subscribe(run_id: uuid.UUID):
     """SSE: the progress fragment and new log lines, the current state first; `done` once final."""
     template = current_app.jinja_env.get_template("simulations/_progress_bar.html")
     line = current_app.jinja_env.get_template("simulations/_log_line.html")
+    # frames are rendered while streaming, outside the request: nothing in them may need url_for
+    results_url = url_for("simulations.results", run_id=run_id)
 
     async def frames(state: dict) -> list[bytes]:
-        out = [format_event(await template.render_async(state=state, run_id=run_id), event="progress")]
+        out = [format_event(await template.render_async(state=state, run_id=run_id, results_url=results_url),
+                            event="progress")]
         for entry in state.get("logs", []):
             out.append(format_event(await line.render_async(entry=entry), event="log"))
         if state["finished"]:
@@ -161,9 +166,14 @@ async def cancel(run_id: uuid.UUID):
     redis, namespace = streams.realtime()
     try:
         await run_service.cancel_run(db_session(), g.ctx, run_id, redis, namespace)
-        await flash("Cancelling the run.", "success")
     except Conflict as exc:
+        if is_htmx():
+            raise
         await flash(exc.message, "error")
+        return redirect(url_for("simulations.show", run_id=run_id), 303)
+    if is_htmx():  # the page says "Cancelling…" already; the live stream brings the end
+        return "", 204
+    await flash("Cancelling the run.", "success")
     return redirect(url_for("simulations.show", run_id=run_id), 303)
 
 

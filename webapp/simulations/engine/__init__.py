@@ -70,12 +70,9 @@ def simulate(snapshot: dict, run_type: str, config: dict, progress: Progress | N
     if not isinstance(scenarios, int) or not 1 <= scenarios <= MAX_SCENARIOS:
         raise EngineError(f"Scenarios must be a whole number from 1 to {MAX_SCENARIOS}.", "scenarios")
     progress(0.1, f"Failure-free plan done; sampling {scenarios} failure scenarios (seed {seed}).")
-    step = max(1, scenarios // 50)
 
-    def tick(done: float) -> None:
-        n = round(done * scenarios)
-        if n % step == 0 or n == scenarios:
-            progress(0.1 + 0.9 * done, None)
+    def tick(done: float) -> None:  # every chunk of scenarios (and every poll while chunks are out)
+        progress(0.1 + 0.9 * done, None)
 
     result["monte_carlo"] = run_monte_carlo(problem, plan, tau, base, scenarios, int(seed), tick)
     result["monte_carlo"]["plan"] = plan

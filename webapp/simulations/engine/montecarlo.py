@@ -8,7 +8,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
@@ -24,25 +24,41 @@ from webapp.simulations.engine.report import flows, kpis, warnings
 PERCENTILES = (10, 50, 90)
 BAND_KPIS = ("target_kg", "recycling_rate", "waste_stored_kg", "energy_kwh", "waste_processed_kg",
              "water_recovered_kg", "useful_recovery_rate", "waste_derived_share", "kwh_per_kg")
-CHUNK = 25
+MAX_CHUNK = 25
+INLINE_CHUNK = 5  # inline scenarios report progress (and notice a cancel) every few re-plans
 PARALLEL_FROM = 100  # fewer scenarios than this run inline: a pool's start-up would cost more than it saves
+POLL_SECONDS = 0.25  # how often the pool path checks for a cancel while chunks are out
 _pool: ProcessPoolExecutor | None = None
+
+
+def _workers() -> int:
+    """Pool size: ENGINE_PROCESSES, else one per core (at most 8)."""
+    return max(1, min(int(os.environ.get("ENGINE_PROCESSES", "0")) or (os.cpu_count() or 1), 8))
 
 
 def _executor() -> ProcessPoolExecutor:
     """One pool per process, started on first use (spawned: the caller may run threads)."""
     global _pool
     if _pool is None:
-        workers = max(1, min(int(os.environ.get("ENGINE_PROCESSES", "0")) or (os.cpu_count() or 1), 8))
-        _pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        _pool = ProcessPoolExecutor(max_workers=_workers(), mp_context=multiprocessing.get_context("spawn"))
     return _pool
 
 
-def _reset_pool() -> None:
+def _reset_pool(*, kill: bool = False) -> None:
+    """Drop the pool; with `kill`, end its processes now (a cancelled run must not keep both cores busy)."""
     global _pool
     if _pool is not None:
+        if kill:
+            # ProcessPoolExecutor cannot interrupt a running task; its processes can be ended (private map)
+            for process in list(getattr(_pool, "_processes", {}).values()):
+                process.terminate()
         _pool.shutdown(wait=False, cancel_futures=True)
     _pool = None
+
+
+def _chunk_size(scenarios: int) -> int:
+    """About eight chunks per pool process, so progress moves in small steps, bounded to 5..25 scenarios."""
+    return max(INLINE_CHUNK, min(MAX_CHUNK, scenarios // (_workers() * 8)))
 
 
 def _plan_chunk(p: Problem, plan: str, tau: float, base: np.ndarray, downs: list[np.ndarray]) -> list[tuple]:
@@ -74,23 +90,31 @@ def run_monte_carlo(p: Problem, plan: str, tau: float, base: np.ndarray, scenari
     """Sample, plan and summarise `scenarios` failure scenarios."""
     rng = np.random.default_rng(seed)
     downs = [sample_downtime(p, rng) for _ in range(scenarios)]
-    chunks = [downs[i:i + CHUNK] for i in range(0, scenarios, CHUNK)]
+    report = progress or (lambda fraction: None)
     done: dict[int, list[tuple]] = {}
     if scenarios < PARALLEL_FROM:
+        chunks = [downs[i:i + INLINE_CHUNK] for i in range(0, scenarios, INLINE_CHUNK)]
         for i, chunk in enumerate(chunks):
             done[i] = _plan_chunk(p, plan, tau, base, chunk)
-            if progress:
-                progress(sum(map(len, done.values())) / scenarios)
+            report(sum(map(len, done.values())) / scenarios)
     else:
+        size = _chunk_size(scenarios)
+        chunks = [downs[i:i + size] for i in range(0, scenarios, size)]
         pool = _executor()
         futures = {pool.submit(_plan_chunk, p, plan, tau, base, chunk): i for i, chunk in enumerate(chunks)}
+        pending = set(futures)
         try:
-            for future in as_completed(futures):
-                done[futures[future]] = future.result()
-                if progress:
-                    progress(sum(map(len, done.values())) / scenarios)
+            while pending:
+                finished, pending = wait(pending, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    done[futures[future]] = future.result()
+                # every poll, not only when a chunk lands: the callback is where a cancel is noticed
+                report(sum(map(len, done.values())) / scenarios)
         except BrokenProcessPool:
             _reset_pool()  # a pool that lost a process stays broken: the next run starts a new one
+            raise
+        except BaseException:
+            _reset_pool(kill=bool(pending))  # cancelled (or failing): stop the chunks still being planned
             raise
         finally:
             for future in futures:

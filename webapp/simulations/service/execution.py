@@ -6,6 +6,7 @@ and log lines (throttled), heartbeats, and learns of cancellation or of a newer 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -28,7 +29,12 @@ from webapp.core.tenancy import enable_rls_bypass, scope_session
 from webapp.core.transaction import after_commit, unit_of_work
 from webapp.simulations.engine import Cancelled, EngineError, simulate
 from webapp.simulations.enums import LogLevel, ProductKind, RunStatus
-from webapp.simulations.events import mission_runs_channel, run_channel, run_payload
+from webapp.simulations.events import (
+    cancel_channel,
+    mission_runs_channel,
+    run_channel,
+    run_payload,
+)
 from webapp.simulations.models import Product, SimulationLog, SimulationRun
 
 log = logging.getLogger(__name__)
@@ -63,6 +69,24 @@ class _Watch:
         with self.lock:
             lines, self.lines = self.lines, []
             return min(99, int(self.fraction * 100)), lines
+
+
+async def _listen_for_cancel(redis, namespace: str, run_id: uuid.UUID, watch: _Watch) -> None:
+    """Stop the engine the moment someone cancels the run. The heartbeat's read of the row notices too, within
+    HEARTBEAT_SECONDS: this only makes it immediate while Redis is there."""
+    pubsub = redis.pubsub(ignore_subscribe_messages=True)
+    try:
+        await pubsub.subscribe(cancel_channel(namespace, run_id))
+        async for _ in pubsub.listen():
+            watch.stop.set()
+            return
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - Redis trouble only costs the fast path
+        log.info("cancel listener stopped: %s", exc)
+    finally:
+        with contextlib.suppress(Exception):
+            await pubsub.aclose()
 
 
 async def _publish(redis, namespace: str, payload: dict) -> None:
@@ -202,6 +226,18 @@ async def execute_run(maker: async_sessionmaker, redis, namespace: str, org_id: 
     await _publish(redis, namespace, run_payload(run, [{"level": "info", "message": where}]))
 
     watch = _Watch()
+    listener = asyncio.create_task(_listen_for_cancel(redis, namespace, run_id, watch))
+    try:
+        return await _follow(maker, redis, namespace, org_id, run, watch)
+    finally:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+
+
+async def _follow(maker, redis, namespace: str, org_id: uuid.UUID, run: SimulationRun, watch: _Watch) -> RunStatus | None:
+    """Run the engine on a thread and write its progress, heartbeat and end while our attempt holds the run."""
+    run_id, attempt = run.id, run.attempt
     config = dict(run.config, seed=run.seed)
     engine = asyncio.ensure_future(asyncio.to_thread(simulate, run.input_snapshot, str(run.run_type), config,
                                                      watch.progress))
@@ -237,9 +273,10 @@ async def execute_run(maker: async_sessionmaker, redis, namespace: str, org_id: 
         if fenced:
             log.warning("simulation run fenced out by a newer attempt", extra={"run_id": str(run_id)})
             return None
+        percent = watch.take()[0]  # the bar ends where the message says it stopped
         final = await _write(maker, org_id, run_id, attempt,
-                             {"status": RunStatus.CANCELLED, "finished_at": func.now(),
-                              "progress_message": f"Cancelled at {watch.take()[0]} %."}, ["Cancelled on request."],
+                             {"status": RunStatus.CANCELLED, "finished_at": func.now(), "progress_percent": percent,
+                              "progress_message": f"Cancelled at {percent} %."}, ["Cancelled on request."],
                              LogLevel.WARNING)
         lines = [{"level": "warning", "message": "Cancelled on request."}]
     except (BrokenProcessPool, asyncio.CancelledError):

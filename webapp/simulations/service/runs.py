@@ -26,7 +26,12 @@ from webapp.simulations.engine import (
 from webapp.simulations.engine.lp import DEFAULT_TAU
 from webapp.simulations.engine.model import MAX_HORIZON_DAYS
 from webapp.simulations.enums import RunStatus, RunType
-from webapp.simulations.events import mission_runs_channel, run_channel, run_payload
+from webapp.simulations.events import (
+    cancel_channel,
+    mission_runs_channel,
+    run_channel,
+    run_payload,
+)
 from webapp.simulations.models import Product, SimulationRun
 from webapp.simulations.snapshot import make_snapshot
 
@@ -170,6 +175,7 @@ async def cancel_run(session: AsyncSession, ctx: RequestContext, run_id: uuid.UU
         run.status, run.finished_at, run.progress_message = RunStatus.CANCELLED, now, "Cancelled before it started."
     else:
         run.progress_message = "Cancelling…"
+        after_commit(session, lambda: publish_json(redis, cancel_channel(namespace, run.id), {"id": str(run.id)}))
     run.version += 1
     await session.flush()
     await audit.record(session, ctx, "simulation_run.cancel", entity_type="simulation_run", entity_id=run.id,
