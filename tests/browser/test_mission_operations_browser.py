@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import expect
 
+from tests.browser.test_simulation_browser import CSP_WATCH
 from tests.browser.test_system_check_browser import browser  # noqa: F401 (fixture)
 from tests.conftest import OUTPUT
 
@@ -20,7 +21,9 @@ BROKEN_CSV = ("key,name,category,generation_kg_per_cm_day,moisture_fraction,dens
 async def test_plan_a_mission_crew_it_edit_a_module_inline_and_import_materials(browser, live_stack, factory):  # noqa: F811
     owner = await factory.org_with_owner(name="Jezero Outpost")
     crew = await factory.member(owner)
-    page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    await context.add_init_script(CSP_WATCH)
+    page = await context.new_page()
     errors = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     await page.goto(live_stack + "/login")
@@ -96,7 +99,30 @@ async def test_plan_a_mission_crew_it_edit_a_module_inline_and_import_materials(
     await expect(page.locator("#catalog-results")).to_contain_text("Battery cells")
     await page.screenshot(path=str(OUTPUT / "materials-after-import.png"), full_page=True)
 
+    # htmx swaps that once tripped the CSP: search as you type, a recipe's "Add a line", an inline mission edit
+    await page.get_by_role("link", name="Recipes", exact=True).click()
+    await page.get_by_role("searchbox").first.fill("brick")
+    await expect(page.locator("#catalog-results")).to_contain_text("brick", ignore_case=True)
+    await page.get_by_role("button", name="New recipe").click()
+    await expect(page.locator("#modal #item-form")).to_be_visible()
+    lines = page.locator("#line-rows tr")
+    await expect(lines.first).to_be_visible()
+    before = await lines.count()
+    await page.get_by_role("button", name="Add a line").click()
+    await expect(lines).to_have_count(before + 1)
+    await page.keyboard.press("Escape")
+    await page.get_by_role("link", name="Missions").first.click()
+    await page.get_by_role("searchbox").first.fill("jez")
+    await expect(page.locator("#mission-results")).to_contain_text("Jezero Crew 1")
+    await page.get_by_role("link", name="Jezero Crew 1").first.click()
+    await page.get_by_role("button", name="Edit mission").click()
+    await page.get_by_label("Crew size").fill("5")
+    await page.get_by_role("button", name="Save").first.click()
+    await expect(page.get_by_role("heading", name="Jezero Crew 1")).to_be_visible()
+    assert await page.evaluate("window.__csp") == []
+
     # phone-sized: the catalog list stays usable without sideways scrolling of the page
+    await page.get_by_role("link", name="Catalog").first.click()
     await page.set_viewport_size({"width": 390, "height": 844})
     await page.reload()
     width = await page.evaluate("document.documentElement.scrollWidth")
