@@ -1,6 +1,8 @@
 """The URL map filled with real objects: one of everything for an organization, and each rule's arguments."""
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import text
 
 MISSING = "0190f0f0-0000-7000-8000-000000000000"
@@ -86,16 +88,8 @@ def item_kind(rule, choices: dict) -> str:
 
 
 def fill(rule, values: dict) -> str:
-    path = rule.rule
-    for name in rule.arguments:
-        converter_free = [part for part in (f"<{name}>", f"<uuid:{name}>") if part in path]
-        if converter_free:
-            path = path.replace(converter_free[0], values[name])
-        else:  # e.g. <any(approve, deny, end):action>
-            start = path.index("<any(")
-            end = path.index(">", start)
-            path = path[:start] + values[name] + path[end + 1:]
-    return path
+    """The rule's path with each `<converter:name>` (`<any(a, b):kind>` too) replaced by values[name]."""
+    return re.sub(r"<(?:[^<>]*:)?(\w+)>", lambda m: str(values[m.group(1)]), rule.rule)
 
 
 def path_for(rule, base: dict, objects: dict, id_value: str | None = None) -> str:

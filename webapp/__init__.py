@@ -14,6 +14,8 @@ from webapp.core.db import make_engine, make_sessionmaker
 from webapp.core.edge import screen_request
 from webapp.core.errors import DomainError, register_error_handlers
 from webapp.core.forms import check_csrf, set_csrf_cookie
+from webapp.core.ids import OrgRefConverter
+from webapp.core.openapi import ApiDocument
 from webapp.core.logging import configure_logging, request_id_var
 from webapp.core.pubsub import make_redis
 from webapp.core.security_headers import apply_security_headers
@@ -36,6 +38,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         static_folder=str(PROJECT_ROOT / "static"),
     )
     app.secret_key = settings.secret_key
+    app.url_map.converters["org"] = OrgRefConverter  # /api/v1/organizations/<org:org_id>: an id or a slug
     cookie_name = "__Host-cl_session" if settings.cookie_secure else "cl_session"
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
@@ -62,6 +65,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         redoc_ui_path=None,
         scalar_ui_path=None,
         info={"title": "ClosedLoop API", "version": "1"},
+        openapi_provider_class=ApiDocument,  # exactly the /api/v1 JSON API (webapp.core.openapi)
     )
     _plain_data_skips_conversion(app)
     app.extensions["closedloop"] = {"settings": settings, "metrics": WebMetrics()}
@@ -181,11 +185,13 @@ def _register_pipeline(app: Quart, settings: Settings) -> None:
         await check_csrf()
         await resolve_principal()
         slug = g.get("org_slug")
-        org_id = (request.view_args or {}).get("org_id")
+        org_ref = (request.view_args or {}).get("org_id")
         if slug is not None:
             await load_org_context(slug=slug)
-        elif org_id is not None:
-            await load_org_context(org_id=org_id)
+        elif isinstance(org_ref, str):  # the JSON API names organizations by id or by address
+            await load_org_context(slug=org_ref)
+        elif org_ref is not None:
+            await load_org_context(org_id=org_ref)
 
     @app.after_request
     async def _finish(response):

@@ -1,38 +1,101 @@
-"""The OpenAPI document describes every JSON route, with request bodies where a route takes one."""
+"""The OpenAPI document is a contract: exactly the /api/v1 routes of the URL map, real paths with typed parameters,
+unique operation ids, a response for every status a route answers (errors with the error body), security, enums."""
+from __future__ import annotations
+
+import re
+
+from webapp.core.openapi import API_PREFIX, api_rules, path_of
+
+METHODS = {"get", "post", "put", "patch", "delete"}
 
 
-async def test_openapi_lists_every_json_route_with_its_body(app):
-    client = app.test_client()
-    response = await client.get("/api/v1/openapi.json")
+async def _document(app) -> dict:
+    response = await app.test_client().get("/api/v1/openapi.json")
     assert response.status_code == 200
-    document = await response.get_json()
-    documented = {(path, method.upper()) for path, item in document["paths"].items() for method in item}
-    for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith("/api/v1/") or rule.rule == "/api/v1/openapi.json":
-            continue
-        path = rule.rule
-        for converter in ("uuid:", "int:"):
-            path = path.replace(f"<{converter}", "<")
-        path = path.replace("<", "{").replace(">", "}")
-        for method in rule.methods - {"HEAD", "OPTIONS"}:
-            assert (path, method) in documented, f"{method} {path} missing from OpenAPI"
+    return await response.get_json()
+
+
+async def test_the_document_lists_exactly_the_json_api_of_the_url_map(app):
+    document = await _document(app)
+    documented = {(path, method) for path, item in document["paths"].items() for method in item}
+    routed = {(path_of(rule), method.lower()) for rule in api_rules(app.url_map)
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    assert documented == routed
+    assert all(path.startswith(API_PREFIX) for path, _ in documented)
+    assert not any("<" in path or ":" in path for path, _ in documented)
+    # nothing of the HTML side leaks in
+    assert not [r for r in app.url_map.iter_rules() if path_of(r) in document["paths"] and
+                not r.rule.startswith(API_PREFIX)]
+
+
+async def test_every_path_parameter_is_declared_and_typed(app):
+    document = await _document(app)
+    for path, item in document["paths"].items():
+        names = set(re.findall(r"{(\w+)}", path))
+        for method, operation in item.items():
+            declared = {p["name"]: p for p in operation.get("parameters", []) if p["in"] == "path"}
+            assert set(declared) == names, (method, path)
+            for name, parameter in declared.items():
+                assert parameter["required"] is True
+                schema = parameter["schema"]
+                if name == "org_id":
+                    assert re.fullmatch(schema["pattern"], "0190f0f0-0000-7000-8000-000000000000")
+                    assert re.fullmatch(schema["pattern"], "lunar-outpost")
+                else:
+                    assert schema == {"type": "string", "format": "uuid"}, (path, name)
+
+
+async def test_operations_are_unique_documented_and_answer_with_the_error_body(app):
+    document = await _document(app)
+    ids = [op["operationId"] for item in document["paths"].values() for op in item.values()]
+    assert len(ids) == len(set(ids))
+    error_ref = {"$ref": "#/components/schemas/Error"}
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            statuses = set(operation["responses"])
+            assert any(s.startswith("2") for s in statuses), (method, path)
+            errors = [s for s in statuses if s[0] in "45"]
+            assert errors, (method, path)
+            for status in errors:
+                assert operation["responses"][status]["content"]["application/json"]["schema"] == error_ref
+            if operation["security"]:
+                assert {"401", "403"} <= statuses, (method, path)
+            if "requestBody" in operation:
+                assert {"400", "413", "422"} <= statuses, (method, path)
+            if "{" in path:
+                assert "404" in statuses, (method, path)
+
+
+async def test_lists_declare_their_filters_sorts_and_paging(app):
+    document = await _document(app)
+    missions = {p["name"]: p for p in document["paths"]["/api/v1/organizations/{org_id}/missions"]["get"]["parameters"]}
+    assert {"status", "destination", "q", "sort", "limit", "cursor"} <= set(missions)
+    assert {"planning", "active", "completed", "aborted"} <= set(missions["status"]["schema"]["enum"])
+    assert "name:asc" in missions["sort"]["schema"]["enum"] and missions["limit"]["schema"]["maximum"] == 100
+    products = [p for p in document["paths"]["/api/v1/missions/{mission_id}/products"]["get"]["parameters"]
+                if p["in"] == "query"]
+    names = {p["name"] for p in products}
+    assert "kind" in names and "mission_id" not in names  # the path names the mission
+
+
+async def test_security_servers_bodies_and_enums(app):
+    document = await _document(app)
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["bearer"] == {**schemes["bearer"], "type": "http", "scheme": "bearer"}
+    assert document["servers"] and document["openapi"].startswith("3.1")
     login = document["paths"]["/api/v1/auth/login"]["post"]
-    schema = login["requestBody"]["content"]["application/json"]["schema"]
-    properties = schema.get("properties") or document["components"]["schemas"][schema["$ref"].split("/")[-1]]["properties"]
-    assert {"email", "password", "organization", "totp"} <= set(properties)
-
-
-async def test_every_json_write_documents_its_body(app):
-    document = await (await app.test_client().get("/api/v1/openapi.json")).get_json()
-    # writes that take no body: the path says everything
-    bodiless = {("/api/v1/auth/logout", "post"), ("/api/v1/organizations/{target_id}/restore", "post"),
-                ("/api/v1/organizations/{org_id}/invitations/{invitation_id}/resend", "post"),
-                ("/api/v1/missions/{mission_id}/restore", "post"), ("/api/v1/products/{product_id}/restore", "post"),
-                ("/api/v1/simulation-runs/{run_id}/cancel", "patch"), ("/api/v1/simulation-runs/{run_id}/rerun", "post")}
-    bodiless |= {(f"/api/v1/{kind}/{{item_id}}/{action}", "post") for action in ("restore", "reset")
-                 for kind in ("waste-materials", "processing-modules", "processing-recipes")}
-    missing = [f"{method.upper()} {path}" for path, item in document["paths"].items()
-               for method, operation in item.items()
-               if path.startswith("/api/v1/") and method in ("post", "patch") and "requestBody" not in operation
-               and (path, method) not in bodiless]
-    assert missing == []
+    assert login["security"] == [] and {"201", "401", "429"} <= set(login["responses"])
+    bound = document["paths"]["/api/v1/missions/{mission_id}"]["get"]
+    assert bound["security"] == [{"bearer": []}]  # routes naming no organization: the credential does
+    schemas = document["components"]["schemas"]
+    mission_in = schemas["MissionIn"]
+    assert mission_in["additionalProperties"] is False and "destination" in mission_in["required"]
+    assert schemas["Destination"]["enum"] == ["moon", "mars", "transit"]
+    assert schemas["MissionOut"]["properties"]["id"]["format"] == "uuid"
+    created = document["paths"]["/api/v1/organizations/{org_id}/missions"]["post"]["responses"]["201"]
+    assert "Location" in created["headers"]
+    assert created["links"]["getMission"]["parameters"] == {"mission_id": "$response.body#/id"}
+    writes_without_body = [f"{m} {p}" for p, item in document["paths"].items() for m, op in item.items()
+                           if m in ("post", "patch", "put") and "requestBody" not in op]
+    assert all(re.search(r"/(restore|reset|resend|rerun|cancel|logout)$", w) for w in writes_without_body), \
+        writes_without_body

@@ -25,12 +25,15 @@ async def test_mission_lifecycle_over_json(app, client, factory):
     api = app.test_client()
     base = f"/api/v1/organizations/{owner.org_id}/missions"
 
-    bad = await api.post(base, headers=auth, json=MISSION | {"crew_size": 0, "landing_date": "2031-01-01",
+    bad = await api.post(base, headers=auth, json=MISSION | {"crew_size": 0,
                                                             "settings": {"energy_budget_kwh_per_day": -1}})
-    body = await bad.get_json()
-    assert bad.status_code == 422 and body["error"] == "ValidationError"
-    assert set(body["details"]["fields"]) == {"crew_size", "energy_budget_kwh_per_day", "landing_date"}
-    assert body["details"]["fields"]["landing_date"] == ["Landing cannot be before launch."]
+    body = await bad.get_json()  # outside the document's limits: refused before any rule runs
+    assert bad.status_code == 422 and body["error"] == "ValidationError" and body["details"]["source"] == "schema"
+    assert set(body["details"]["fields"]) == {"crew_size", "settings.energy_budget_kwh_per_day"}
+    early = await api.post(base, headers=auth, json=MISSION | {"landing_date": "2031-01-01"})
+    body = await early.get_json()  # well-formed, but it breaks a rule the service keeps
+    assert early.status_code == 422 and "source" not in body["details"]
+    assert body["details"]["fields"] == {"landing_date": ["Landing cannot be before launch."]}
     typo = await api.post(base, headers=auth, json=MISSION | {"crew": 3})
     assert typo.status_code == 422 and "crew" in (await typo.get_json())["details"]["fields"]
 

@@ -57,8 +57,8 @@ async def test_every_list_filter_refuses_values_outside_its_vocabulary(app, clie
     assert wrong == []
     rules = {r for r, _ in checked}
     assert {"/o/<org_slug>/missions", "/o/<org_slug>/missions/export.csv", "/o/<org_slug>/products",
-            "/api/v1/organizations/<uuid:org_id>/missions", "/api/v1/organizations/<uuid:org_id>/products",
-            "/api/v1/organizations/<uuid:org_id>/modules", "/api/v1/missions/<uuid:mission_id>/products"} <= rules
+            "/api/v1/organizations/<org:org_id>/missions", "/api/v1/organizations/<org:org_id>/products",
+            "/api/v1/organizations/<org:org_id>/modules", "/api/v1/missions/<uuid:mission_id>/products"} <= rules
     assert ("/o/<org_slug>/missions", "destination") in checked and ("/o/<org_slug>/missions", "status") in checked
 
 

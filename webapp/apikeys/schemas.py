@@ -1,39 +1,43 @@
 """JSON shapes of the API keys API."""
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
+
+from webapp.core.openapi import Body
+from webapp.core.permissions import Perm
 
 
-class ApiKeyIn(BaseModel):
-    """Body of POST .../api-keys."""
+class ApiKeyIn(Body):
+    """Body of POST .../api-keys: a name, the scopes (permissions you hold), and an optional expiry."""
 
-    name: str = Field(max_length=80)
-    permissions: list[str] = Field(max_length=100)
-    expires_at: datetime | None = None
+    name: str = Field(min_length=1, max_length=80)
+    permissions: list[Perm] = Field(min_length=1, max_length=100)
+    expires_at: AwareDatetime | None = Field(None, description="null: the key never expires")
 
 
-class ApiKeyPatch(BaseModel):
+class ApiKeyPatch(Body):
     """Body of PATCH .../api-keys/:id."""
 
-    version: int | None = None
-    name: str | None = Field(default=None, max_length=80)
+    version: int | None = Field(None, ge=1)
+    name: str | None = Field(default=None, min_length=1, max_length=80)
     enabled: bool | None = None
-    expires_at: datetime | None = None
+    expires_at: AwareDatetime | None = Field(None, description="null: never expires")
 
 
 class ApiKeyOut(BaseModel):
     """A key as listed (never its secret)."""
 
-    id: str
+    id: uuid.UUID
     name: str
     prefix: str
     permissions: list[str]
     enabled: bool
     expires_at: datetime | None
     last_used_at: datetime | None
-    user_id: str
+    user_id: uuid.UUID
     created_at: datetime
     version: int
 
@@ -41,4 +45,4 @@ class ApiKeyOut(BaseModel):
 class ApiKeyCreated(ApiKeyOut):
     """The answer to a create: the one time the secret is shown."""
 
-    key: str
+    key: str = Field(description="the secret (`cl_live_…`); only a hash is kept")

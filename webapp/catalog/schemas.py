@@ -1,76 +1,245 @@
-"""JSON bodies of the catalog API (the service's rules decide; these only fix the shape)."""
+"""JSON shapes of the catalog API. The limits mirror the service's rules (catalog.service.*), which still decide:
+a body that fits these shapes can still break a rule (a recipe's mass must balance, a key must be unique)."""
 from __future__ import annotations
 
-from decimal import Decimal
+import uuid
+from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from webapp.catalog.enums import (
+    Basis,
+    LineDirection,
+    MaintenanceKind,
+    MaterialCategory,
+    ModuleStatus,
+    ModuleType,
+    Resource,
+)
+from webapp.core.openapi import Body
+
+KEY = r"^[a-z][a-z0-9_]{1,47}$"
 
 
-class Provenanced(BaseModel):
-    """What every catalog body shares."""
+class Provenance(Body):
+    """Where one number comes from; a sourced number names its reference."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    version: int | None = None
-    key: str | None = Field(None, max_length=200, description="default: made from the name")
-    name: str | None = Field(None, max_length=500)
-    description: str | None = Field(None, max_length=10000)
-    provenance: dict[str, dict[str, str]] | None = Field(
-        None, description='{field: {"basis": "sourced|derived|estimate", "ref": "...", "note": "..."}}')
+    basis: Basis
+    ref: str = Field("", max_length=200, description="the reference (habitat.md key, paper, datasheet)")
+    note: str = Field("", max_length=500)
 
 
-class MaterialBody(Provenanced):
-    """POST /organizations/:org/waste-materials and PATCH /waste-materials/:id."""
+class ProvenanceOut(BaseModel):
+    """A number's provenance as stored."""
 
-    category: str | None = None
-    generation_kg_per_cm_day: Decimal | None = None
-    moisture_fraction: Decimal | None = None
-    density_kg_m3: Decimal | None = None
+    basis: Basis
+    ref: str | None = None
+    note: str | None = None
+
+
+class ItemFields(Body):
+    """What every catalog body may carry."""
+
+    key: str | None = Field(None, pattern=KEY, description="default: made from the name")
+    description: str | None = Field(None, max_length=2000)
+
+
+class MaterialProvenance(Body):
+    """Provenance of a waste material's numbers."""
+
+    generation_kg_per_cm_day: Provenance | None = None
+    moisture_fraction: Provenance | None = None
+    density_kg_m3: Provenance | None = None
+
+
+class MaterialIn(ItemFields):
+    """Body of POST /organizations/:org/waste-materials."""
+
+    name: str = Field(min_length=1, max_length=120)
+    category: MaterialCategory
+    generation_kg_per_cm_day: float = Field(ge=0, le=50, description="kg per crew-member-day")
+    moisture_fraction: float | None = Field(None, ge=0, le=1, description="mass fraction; default 0")
+    density_kg_m3: float = Field(gt=0, le=25_000)
+    hazardous: bool = False
+    provenance: MaterialProvenance | None = None
+
+
+class MaterialPatch(ItemFields):
+    """Body of PATCH /waste-materials/:id: the fields to change and the version read."""
+
+    version: int | None = Field(None, ge=1)
+    name: str | None = Field(None, min_length=1, max_length=120)
+    category: MaterialCategory | None = None
+    generation_kg_per_cm_day: float | None = Field(None, ge=0, le=50)
+    moisture_fraction: float | None = Field(None, ge=0, le=1)
+    density_kg_m3: float | None = Field(None, gt=0, le=25_000)
     hazardous: bool | None = None
+    provenance: MaterialProvenance | None = None
 
 
-class ModuleBody(Provenanced):
-    """POST /organizations/:org/modules and PATCH /processing-modules/:id."""
+class ModuleProvenance(Body):
+    """Provenance of a processing module's numbers."""
 
-    module_type: str | None = None
-    status: str | None = None
+    throughput_kg_h: Provenance | None = None
+    power_kw: Provenance | None = None
+    hours_per_day: Provenance | None = None
+    mtbf_h: Provenance | None = None
+    mttr_h: Provenance | None = None
+
+
+class ModuleIn(ItemFields):
+    """Body of POST /organizations/:org/modules."""
+
+    name: str = Field(min_length=1, max_length=120)
+    module_type: ModuleType
+    status: ModuleStatus | None = Field(None, description="default: operational")
     status_note: str | None = Field(None, max_length=2000)
-    throughput_kg_h: Decimal | None = None
-    power_kw: Decimal | None = None
-    hours_per_day: Decimal | None = None
-    mtbf_h: Decimal | None = None
-    mttr_h: Decimal | None = None
-    next_maintenance_due: str | None = Field(None, description="YYYY-MM-DD")
+    throughput_kg_h: float = Field(ge=0, le=100_000)
+    power_kw: float = Field(ge=0, le=100_000)
+    hours_per_day: float = Field(gt=0, le=24)
+    mtbf_h: float | None = Field(None, gt=0, le=10**8, description="mean time between failures")
+    mttr_h: float | None = Field(None, ge=0, le=10**6, description="mean time to repair")
+    next_maintenance_due: date | None = None
+    provenance: ModuleProvenance | None = None
 
 
-class Line(BaseModel):
-    """One recipe line: a waste material or a resource, kg per batch."""
+class ModulePatch(ItemFields):
+    """Body of PATCH /processing-modules/:id; a status change is logged in the maintenance log."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    direction: str = Field(description="input or output")
-    material_id: str | None = None
-    resource: str | None = Field(None, description="regolith, plastic_flakes, hmc_tile, brick, water, loss, ...")
-    kg: Decimal
-
-
-class RecipeBody(Provenanced):
-    """POST /organizations/:org/recipes and PATCH /processing-recipes/:id; lines replace all lines."""
-
-    module_id: str | None = None
-    duration_h: Decimal | None = None
-    energy_kwh: Decimal | None = None
-    crew_h: Decimal | None = None
-    priority: int | None = None
-    lines: list[Line] | None = None
+    version: int | None = Field(None, ge=1)
+    name: str | None = Field(None, min_length=1, max_length=120)
+    module_type: ModuleType | None = None
+    status: ModuleStatus | None = None
+    status_note: str | None = Field(None, max_length=2000)
+    throughput_kg_h: float | None = Field(None, ge=0, le=100_000)
+    power_kw: float | None = Field(None, ge=0, le=100_000)
+    hours_per_day: float | None = Field(None, gt=0, le=24)
+    mtbf_h: float | None = Field(None, gt=0, le=10**8)
+    mttr_h: float | None = Field(None, ge=0, le=10**6)
+    next_maintenance_due: date | None = None
+    provenance: ModuleProvenance | None = None
 
 
-class MaintenanceBody(BaseModel):
-    """POST /processing-modules/:id/maintenance."""
+class Line(Body):
+    """One recipe line: a waste material or a resource (exactly one of the two), kg per batch."""
 
-    model_config = ConfigDict(extra="forbid")
+    direction: LineDirection
+    material_id: uuid.UUID | None = None
+    resource: Resource | None = None
+    kg: float = Field(gt=0, le=100_000)
 
-    kind: str = Field(description="inspection, preventive, repair, failure, note")
-    note: str = Field("", max_length=10000)
-    downtime_h: Decimal | None = None
-    status: str | None = Field(None, description="move the module to this status as well")
+
+class RecipeProvenance(Body):
+    """Provenance of a recipe's numbers and of its lines as a whole."""
+
+    duration_h: Provenance | None = None
+    energy_kwh: Provenance | None = None
+    crew_h: Provenance | None = None
+    lines: Provenance | None = None
+
+
+class RecipeIn(ItemFields):
+    """Body of POST /organizations/:org/recipes; inputs and outputs must balance in mass."""
+
+    name: str = Field(min_length=1, max_length=120)
+    module_id: uuid.UUID
+    duration_h: float = Field(gt=0, le=10_000)
+    energy_kwh: float = Field(ge=0, le=100_000)
+    crew_h: float = Field(ge=0, le=10_000)
+    priority: int | None = Field(None, ge=0, le=1000, description="lower runs first; default 100")
+    lines: list[Line] = Field(min_length=1, max_length=20)
+    provenance: RecipeProvenance | None = None
+
+
+class RecipePatch(ItemFields):
+    """Body of PATCH /processing-recipes/:id; `lines` replace all lines."""
+
+    version: int | None = Field(None, ge=1)
+    name: str | None = Field(None, min_length=1, max_length=120)
+    module_id: uuid.UUID | None = None
+    duration_h: float | None = Field(None, gt=0, le=10_000)
+    energy_kwh: float | None = Field(None, ge=0, le=100_000)
+    crew_h: float | None = Field(None, ge=0, le=10_000)
+    priority: int | None = Field(None, ge=0, le=1000)
+    lines: list[Line] | None = Field(None, min_length=1, max_length=20)
+    provenance: RecipeProvenance | None = None
+
+
+class MaintenanceIn(Body):
+    """Body of POST /processing-modules/:id/maintenance."""
+
+    kind: MaintenanceKind = Field(description="what happened (status_change is made by `status`)")
+    note: str = Field("", max_length=2000)
+    downtime_h: float | None = Field(None, ge=0, le=100_000)
+    status: ModuleStatus | None = Field(None, description="move the module to this status as well")
+
+
+class ItemOut(BaseModel):
+    """What every catalog item shows."""
+
+    id: uuid.UUID
+    key: str
+    name: str
+    description: str
+    provenance: dict[str, ProvenanceOut]
+    reference_key: str | None = Field(description="the reference-catalog entry it started from")
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class MaterialOut(ItemOut):
+    """A waste material."""
+
+    category: MaterialCategory
+    generation_kg_per_cm_day: float
+    moisture_fraction: float
+    density_kg_m3: float
+    hazardous: bool
+
+
+class ModuleOut(ItemOut):
+    """A processing module."""
+
+    module_type: ModuleType
+    status: ModuleStatus
+    throughput_kg_h: float
+    power_kw: float
+    hours_per_day: float
+    mtbf_h: float | None
+    mttr_h: float | None
+    next_maintenance_due: date | None
+
+
+class LineOut(BaseModel):
+    """A recipe line as stored."""
+
+    direction: LineDirection
+    material_id: uuid.UUID | None
+    material_key: str | None
+    resource: Resource | None
+    kg: float
+
+
+class RecipeOut(ItemOut):
+    """A recipe with its lines."""
+
+    module_id: uuid.UUID
+    duration_h: float
+    energy_kwh: float
+    crew_h: float
+    priority: int
+    lines: list[LineOut]
+
+
+class MaintenanceOut(BaseModel):
+    """One maintenance log entry."""
+
+    id: uuid.UUID
+    kind: MaintenanceKind
+    status_from: ModuleStatus | None
+    status_to: ModuleStatus | None
+    downtime_h: float | None
+    note: str
+    performed_at: datetime
+    recorded_by_name: str | None = Field(None, description="who logged it (the log lists it)")

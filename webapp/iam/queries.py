@@ -161,8 +161,9 @@ class AssignmentRow:
 
 
 async def list_assignments(session: AsyncSession, org_id: uuid.UUID, *, user_id: uuid.UUID | None = None,
-                           role_id: uuid.UUID | None = None) -> list[AssignmentRow]:
-    """Live assignments, newest first, optionally for one user or one role."""
+                           role_id: uuid.UUID | None = None,
+                           assignment_id: uuid.UUID | None = None) -> list[AssignmentRow]:
+    """Live assignments, newest first, optionally for one user, one role or one assignment."""
     from webapp.identity.queries import user_aliases
     from webapp.missions.models import Mission
 
@@ -182,7 +183,17 @@ async def list_assignments(session: AsyncSession, org_id: uuid.UUID, *, user_id:
         stmt = stmt.where(RoleAssignment.user_id == user_id)
     if role_id is not None:
         stmt = stmt.where(RoleAssignment.role_id == role_id)
+    if assignment_id is not None:
+        stmt = stmt.where(RoleAssignment.id == assignment_id)
     return [AssignmentRow(*row) for row in (await session.execute(stmt)).all()]
+
+
+async def get_assignment_row(session: AsyncSession, org_id: uuid.UUID, assignment_id: uuid.UUID) -> AssignmentRow:
+    """One live assignment as the list shows it; NotFound otherwise."""
+    rows = await list_assignments(session, org_id, assignment_id=assignment_id)
+    if not rows:
+        raise NotFound("No such role assignment.")
+    return rows[0]
 
 
 async def get_assignment(session: AsyncSession, org_id: uuid.UUID, assignment_id: uuid.UUID) -> RoleAssignment:

@@ -1,43 +1,49 @@
 """JSON shapes of the roles, permissions and assignments API."""
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
+
+from webapp.core.openapi import Body
+from webapp.core.permissions import Perm
+
+PermissionName = Perm  # the catalog, as an enum: an unknown permission is refused by the schema
 
 
 class PermissionOut(BaseModel):
     """One entry of the permission catalog."""
 
-    name: str
+    name: Perm
     description: str
 
 
-class RoleIn(BaseModel):
+class RoleIn(Body):
     """Body of POST .../roles."""
 
-    name: str = Field(max_length=80)
+    name: str = Field(min_length=1, max_length=80)
     description: str = Field(default="", max_length=300)
-    permissions: list[str] = Field(max_length=100)
-    max_holders: int | None = None
+    permissions: list[PermissionName] = Field(max_length=100)
+    max_holders: int | None = Field(None, ge=1, le=100_000, description="null: no limit")
     break_glass: bool = False
 
 
-class RolePatch(BaseModel):
+class RolePatch(Body):
     """Body of PATCH .../roles/:id: the version read, and any fields to change."""
 
-    version: int
-    name: str | None = Field(default=None, max_length=80)
+    version: int = Field(ge=1)
+    name: str | None = Field(default=None, min_length=1, max_length=80)
     description: str | None = Field(default=None, max_length=300)
-    permissions: list[str] | None = Field(default=None, max_length=100)
-    max_holders: int | None = None
+    permissions: list[PermissionName] | None = Field(default=None, max_length=100)
+    max_holders: int | None = Field(None, ge=1, le=100_000, description="null: no limit")
     break_glass: bool | None = None
 
 
 class RoleOut(BaseModel):
     """A role with its grants and holder count."""
 
-    id: str
+    id: uuid.UUID
     key: str
     name: str
     description: str
@@ -49,25 +55,25 @@ class RoleOut(BaseModel):
     version: int
 
 
-class AssignmentIn(BaseModel):
+class AssignmentIn(Body):
     """Body of POST .../assignments."""
 
-    user_id: str
-    role_id: str
-    mission_id: str | None = Field(None, description="only for this mission (default: the whole organization)")
-    expires_at: datetime | None = None
+    user_id: uuid.UUID
+    role_id: uuid.UUID
+    mission_id: uuid.UUID | None = Field(None, description="only for this mission (default: the whole organization)")
+    expires_at: AwareDatetime | None = None
     reason: str = Field(default="", max_length=500)
 
 
 class AssignmentOut(BaseModel):
     """A live role assignment."""
 
-    id: str
-    user_id: str
+    id: uuid.UUID
+    user_id: uuid.UUID
     user_name: str
-    role_id: str
+    role_id: uuid.UUID
     role_name: str
-    mission_id: str | None
+    mission_id: uuid.UUID | None
     expires_at: datetime | None
     reason: str
     created_at: datetime

@@ -5,22 +5,26 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from quart import Blueprint, current_app, g
-from quart_schema import document_request, validate_response
+from quart_schema import document_request
 
 from webapp.core.errors import Forbidden, NotFound, Unauthorized, ValidationError
 from webapp.core.forms import csrf_exempt, parse_body
 from webapp.core.ids import parse_id
+from webapp.core.openapi import Items, raises, returns
 from webapp.core.permissions import public, refuse_api_keys, requires
 from webapp.core.tenancy import scope_session
 from webapp.core.transaction import commit, db_session
 from webapp.identity import accounts, bearer, profile, service, signin
 from webapp.identity.queries import describe_device, get_user, list_live_sessions
 from webapp.identity.schemas import (
+    DeactivatedOut,
     EmailPreferencesIn,
+    EmailPreferencesOut,
     LoginIn,
     MeDeleteIn,
     MeOut,
     MePatch,
+    MessageOut,
     PasswordChangeIn,
     RefreshIn,
     ResetPasswordIn,
@@ -50,13 +54,15 @@ def _tokens_out(pair: bearer.TokenPair) -> dict:
     return TokensOut(access_token=pair.access_token, expires_in=int((pair.access_expires_at - now).total_seconds()),
                      refresh_token=pair.refresh_token,
                      refresh_expires_in=int((pair.refresh_expires_at - now).total_seconds()),
-                     session_id=str(pair.session_id), organization_id=str(pair.organization_id)).model_dump()
+                     session_id=pair.session_id, organization_id=pair.organization_id).model_dump(mode="json")
 
 
 @bp.post("/auth/login")
 @public
 @csrf_exempt  # answers with tokens in the body and sets no cookie, so there is no session to forge a request with
 @document_request(LoginIn)
+@returns(TokensOut, 201)
+@raises(401, 403, 429)
 async def login():
     """Email + password (+ TOTP) for one organization → access and refresh tokens bound to it."""
     data = await parse_body(LoginIn)
@@ -84,6 +90,8 @@ async def login():
 @public
 @csrf_exempt
 @document_request(RefreshIn)
+@returns(TokensOut)
+@raises(401, 403)
 async def refresh():
     """A new token pair for a refresh token, which then stops working; reusing it revokes the whole login."""
     data = await parse_body(RefreshIn)
@@ -98,6 +106,7 @@ async def refresh():
 
 @bp.post("/auth/logout")
 @requires()
+@returns(None, 204)
 async def logout():
     """End the calling login (its access and refresh tokens, or the browser session): 204."""
     refuse_api_keys()
@@ -109,6 +118,7 @@ async def logout():
 @public
 @csrf_exempt
 @document_request(TokenIn)
+@returns(None, 204)
 async def verify_email():
     """Confirm an address with the token from the emailed link (single use): 204."""
     data = await parse_body(TokenIn)
@@ -120,6 +130,8 @@ async def verify_email():
 @public
 @csrf_exempt
 @document_request(ResetPasswordIn)
+@returns(MessageOut, 202)
+@returns(None, 204)
 async def reset_password():
     """`{email}` → 202, a link is emailed if the account exists; `{token, password}` → 204, every session ends."""
     data = await parse_body(ResetPasswordIn)
@@ -136,15 +148,15 @@ async def reset_password():
 
 
 def _session_out(row) -> dict:
-    return SessionOut(id=str(row.id), kind=row.kind.value, device=describe_device(row.user_agent),
+    return SessionOut(id=row.id, kind=row.kind, device=describe_device(row.user_agent),
                       ip=str(row.ip) if row.ip else None, created_at=row.created_at, last_seen_at=row.last_seen_at,
-                      expires_at=row.expires_at,
-                      organization_id=str(row.organization_id) if row.organization_id else None,
+                      expires_at=row.expires_at, organization_id=row.organization_id,
                       current=row.id == g.ctx.session_id).model_dump(mode="json")
 
 
 @bp.get("/auth/sessions")
 @requires()
+@returns(Items[SessionOut])
 async def sessions():
     """The caller's live sessions (browser and JSON logins), most recent first."""
     refuse_api_keys()
@@ -154,6 +166,7 @@ async def sessions():
 
 @bp.delete("/auth/sessions/<uuid:session_id>")
 @requires()
+@returns(None, 204)
 async def end_session(session_id: uuid.UUID):
     """End one of the caller's sessions: 204; someone else's or an ended one: 404."""
     refuse_api_keys()
@@ -165,7 +178,7 @@ async def end_session(session_id: uuid.UUID):
 async def me_out(user) -> dict:
     """The caller's account as JSON."""
     pending = await profile.pending_email_change(db_session(), user.id)
-    return MeOut(id=str(user.id), email=user.email, email_verified=user.email_verified_at is not None,
+    return MeOut(id=user.id, email=user.email, email_verified=user.email_verified_at is not None,
                  pending_email=pending, name=user.name, locale=user.locale, timezone=user.timezone,
                  mfa_enabled=user.mfa_enabled_at is not None,
                  email_preferences=profile.email_preferences(user.email_preferences), created_at=user.created_at,
@@ -174,7 +187,7 @@ async def me_out(user) -> dict:
 
 @bp.get("/me")
 @requires()
-@validate_response(MeOut)
+@returns(MeOut)
 async def me():
     """The caller's own account."""
     refuse_api_keys()
@@ -184,6 +197,8 @@ async def me():
 @bp.patch("/me")
 @requires()
 @document_request(MePatch)
+@returns(MeOut)
+@raises(409, 429)
 async def update_me():
     """Name, locale, time zone (409 on a stale `version`); a new `email` needs `current_password` and is confirmed by link."""
     refuse_api_keys()
@@ -202,6 +217,8 @@ async def update_me():
 @bp.post("/me/password")
 @requires()
 @document_request(PasswordChangeIn)
+@returns(None, 204)
+@raises(429)
 async def change_password():
     """Change the password (current one required); other sessions end unless `end_other_sessions` is false: 204."""
     refuse_api_keys()
@@ -216,6 +233,7 @@ async def change_password():
 @bp.patch("/me/preferences/email")
 @requires()
 @document_request(EmailPreferencesIn)
+@returns(EmailPreferencesOut)
 async def email_preferences():
     """Turn optional email categories on or off; answers with every category's setting."""
     refuse_api_keys()
@@ -229,6 +247,8 @@ async def email_preferences():
 @bp.delete("/me")
 @requires()
 @document_request(MeDeleteIn)
+@returns(DeactivatedOut, 202)
+@raises(409, 429)
 async def delete_me():
     """Deactivate the account at once and record a deletion request: 202 with the request's id and due date."""
     refuse_api_keys()
@@ -237,5 +257,5 @@ async def delete_me():
     user = await get_user(session, g.ctx.user_id)
     request = await profile.deactivate_account(session, g.ctx, user, current_password=data.current_password,
                                                reason=data.reason)
-    return {"deletion_request": {"id": str(request.id), "status": request.status.value,
-                                 "due_at": request.due_at.isoformat()}}, 202
+    return DeactivatedOut(deletion_request={"id": request.id, "status": request.status,
+                                            "due_at": request.due_at}).model_dump(mode="json"), 202

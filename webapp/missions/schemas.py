@@ -1,103 +1,129 @@
-"""JSON shapes of the missions and crew API (seed 000 §4: planning numbers travel in `settings`)."""
+"""JSON shapes of the missions and crew API (seed 000 §4: planning numbers travel in `settings`); the limits mirror
+the service's rules (missions.service.RULES), which still decide."""
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from webapp.core.openapi import Body
+from webapp.missions.enums import CrewRole, Destination, MissionStatus
 
-class MissionSettings(BaseModel):
-    """The planning settings simulations start from (all per day unless named otherwise)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    recycle_target_kg_per_day: Decimal | None = None
-    energy_budget_kwh_per_day: Decimal | None = None
-    crew_time_h_per_day: Decimal | None = None
-    regolith_supply_kg_per_day: Decimal | None = None
-    storage_volume_m3: Decimal | None = None
-    wet_waste_cap_days: Decimal | None = None
+When = Annotated[AwareDatetime | date, Field(description="A date (2031-07-10) or a time with its offset "
+                                                         "(2031-07-10T12:00:00Z)")]
 
 
-class MissionIn(BaseModel):
-    """Body of POST /organizations/:org_id/missions."""
+class MissionSettings(Body):
+    """The planning settings simulations start from (all per day unless named otherwise); null clears the
+    optional ones."""
 
-    model_config = ConfigDict(extra="forbid")
+    recycle_target_kg_per_day: float | None = Field(None, ge=0, le=100_000)
+    energy_budget_kwh_per_day: float | None = Field(None, ge=0, le=1_000_000)
+    crew_time_h_per_day: float | None = Field(None, ge=0, le=2400)
+    regolith_supply_kg_per_day: float | None = Field(None, ge=0, le=1_000_000)
+    storage_volume_m3: float | None = Field(None, gt=0, le=1_000_000, description="null: no limit")
+    wet_waste_cap_days: float | None = Field(None, gt=0, le=3650, description="null: no cap")
 
-    name: str = Field(max_length=500)
-    description: str = Field("", max_length=10000)
-    status: str | None = None
-    destination: str
-    crew_size: int
-    launch_date: str | None = Field(None, description="ISO 8601 date (2031-07-10) or date-time with timezone")
-    landing_date: str | None = Field(None, description="ISO 8601 date or date-time with timezone")
+
+class MissionIn(Body):
+    """Body of POST /organizations/:org_id/missions; budgets left out take the suggested defaults."""
+
+    name: str = Field(min_length=1, max_length=120)
+    description: str = Field("", max_length=4000)
+    status: MissionStatus | None = None
+    destination: Destination
+    crew_size: int = Field(ge=1, le=100)
+    launch_date: When | None = None
+    landing_date: When | None = None
     settings: MissionSettings = MissionSettings()
 
 
-class MissionPatch(BaseModel):
+class MissionPatch(Body):
     """Body of PATCH /missions/:mission_id: the fields to change and the version read."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    version: int | None = None
-    name: str | None = Field(None, max_length=500)
-    description: str | None = Field(None, max_length=10000)
-    status: str | None = None
-    destination: str | None = None
-    crew_size: int | None = None
-    launch_date: str | None = Field(None, description="ISO 8601 date (2031-07-10) or date-time with timezone")
-    landing_date: str | None = Field(None, description="ISO 8601 date or date-time with timezone")
+    version: int | None = Field(None, ge=1)
+    name: str | None = Field(None, min_length=1, max_length=120)
+    description: str | None = Field(None, max_length=4000)
+    status: MissionStatus | None = None
+    destination: Destination | None = None
+    crew_size: int | None = Field(None, ge=1, le=100)
+    launch_date: When | None = None
+    landing_date: When | None = None
     settings: MissionSettings | None = None
 
 
-class CrewIn(BaseModel):
+class CrewIn(Body):
     """Body of POST /missions/:mission_id/crew."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    user_id: str
-    role: str = Field(description="commander, pilot, flight_engineer, scientist, medical_officer, mission_specialist")
-    specialization: str = Field("", max_length=500)
+    user_id: uuid.UUID
+    role: CrewRole
+    specialization: str = Field("", max_length=120)
 
 
-class CrewPatch(BaseModel):
+class CrewPatch(Body):
     """Body of PATCH /missions/:mission_id/crew/:crew_id."""
 
-    model_config = ConfigDict(extra="forbid")
+    version: int | None = Field(None, ge=1)
+    role: CrewRole | None = None
+    specialization: str | None = Field(None, max_length=120)
 
-    version: int | None = None
-    role: str | None = None
-    specialization: str | None = Field(None, max_length=500)
+
+class MissionQuery(BaseModel):
+    """Query of GET /missions/:mission_id."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    embed: Literal["crew"] | None = Field(None, description="`crew`: add the current crew")
+
+
+class CrewQuery(BaseModel):
+    """Query of GET /missions/:mission_id/crew."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    include: Literal["removed"] | None = Field(None, description="`removed`: past crew members too")
 
 
 class CrewOut(BaseModel):
     """One crew assignment."""
 
-    id: str
-    user_id: str
+    id: uuid.UUID
+    user_id: uuid.UUID
     name: str
     email: str
-    role: str
+    role: CrewRole
     specialization: str
     assigned_at: datetime
     removed_at: datetime | None
     version: int
 
 
+class MissionSettingsOut(BaseModel):
+    """The planning settings as stored (null: no limit, no cap)."""
+
+    recycle_target_kg_per_day: float | None
+    energy_budget_kwh_per_day: float | None
+    crew_time_h_per_day: float | None
+    regolith_supply_kg_per_day: float | None
+    storage_volume_m3: float | None
+    wet_waste_cap_days: float | None
+
+
 class MissionOut(BaseModel):
     """A mission; `crew` only when asked for with ?embed=crew."""
 
-    id: str
+    id: uuid.UUID
     name: str
     description: str
-    status: str
-    destination: str
+    status: MissionStatus
+    destination: Destination
     crew_size: int
     launch_date: datetime | None
     landing_date: datetime | None
-    settings: dict[str, float | None]
+    settings: MissionSettingsOut
     created_at: datetime
     updated_at: datetime
     version: int
-    crew: list[CrewOut] | None = None
+    crew: list[CrewOut] | None = Field(None, description="with ?embed=crew only")

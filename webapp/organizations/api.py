@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import uuid
 
-from quart import Blueprint, current_app, g, request, url_for
-from quart_schema import document_request, validate_response
+from quart import Blueprint, current_app, g, url_for
+from quart_schema import document_request
 
-from webapp.core.forms import parse_body, require_id
+from webapp.core.errors import NotFound
+from webapp.core.forms import parse_body, parse_query
+from webapp.core.openapi import Items, query, raises, returns
 from webapp.core.permissions import Perm, refuse_api_keys, requires
 from webapp.core.transaction import db_session
 from webapp.organizations import queries, service
@@ -16,43 +18,51 @@ from webapp.organizations.schemas import (
     MemberOut,
     MemberPatch,
     OrganizationIn,
+    OrganizationListed,
     OrganizationOut,
     OrganizationPatch,
+    OrganizationsQuery,
 )
 
-bp = Blueprint("organizations_api", __name__, url_prefix="/api/v1/organizations/<uuid:org_id>")
+bp = Blueprint("organizations_api", __name__, url_prefix="/api/v1/organizations/<org:org_id>")
 orgs_bp = Blueprint("orgs_api", __name__, url_prefix="/api/v1/organizations")
 
 
 def org_out(org, role: str | None = None) -> dict:
     """Organization -> response JSON."""
-    return OrganizationOut(id=str(org.id), slug=org.slug, name=org.name, status=str(org.status),
+    return OrganizationOut(id=org.id, slug=org.slug, name=org.name, status=org.status,
                            require_mfa=org.require_mfa, created_at=org.created_at, version=org.version,
                            role=role).model_dump(mode="json")
 
 
 @orgs_bp.get("")
 @requires()
+@query(OrganizationsQuery)
+@returns(Items[OrganizationListed])
 async def list_organizations():
     """The caller's organizations; platform staff add `?scope=all` for every organization (audited)."""
-    if request.args.get("scope") == "all":
+    args = parse_query(OrganizationsQuery)
+    if args.scope == "all":
         from webapp.admin.views import list_every_organization, staff_only
 
         staff_only()
-        rows = await list_every_organization(status=request.args.get("status"), q=request.args.get("q"))
-        return {"items": [{"id": str(r.id), "slug": r.slug, "name": r.name, "status": str(r.status),
-                           "require_mfa": r.require_mfa, "members": r.members,
-                           "created_at": r.created_at.isoformat()} for r in rows]}
+        rows = await list_every_organization(status=args.status, q=args.q)
+        items = [OrganizationListed(id=r.id, slug=r.slug, name=r.name, status=r.status, require_mfa=r.require_mfa,
+                                    members=r.members, created_at=r.created_at) for r in rows]
+        return {"items": [i.model_dump(mode="json", exclude={"role"}) for i in items]}
     memberships = await queries.list_memberships(db_session(), g.ctx.user_id)
     if g.ctx.bound_org_id is not None:  # a key or token sees the organization it is bound to
         memberships = [m for m in memberships if m.org_id == g.ctx.bound_org_id]
-    return {"items": [{"id": str(m.org_id), "slug": m.slug, "name": m.name, "status": str(m.status),
-                       "require_mfa": m.require_mfa, "role": m.role} for m in memberships]}
+    items = [OrganizationListed(id=m.org_id, slug=m.slug, name=m.name, status=m.status, require_mfa=m.require_mfa,
+                                role=m.role) for m in memberships]
+    return {"items": [i.model_dump(mode="json", exclude={"members", "created_at"}) for i in items]}
 
 
 @orgs_bp.post("")
 @requires()
 @document_request(OrganizationIn)
+@returns(OrganizationOut, 201, creates="organizations_api.get_organization")
+@raises(409)
 async def create_organization():
     """Create an organization owned by the caller: 201 + Location (API keys may not)."""
     refuse_api_keys()
@@ -65,6 +75,8 @@ async def create_organization():
 
 @orgs_bp.post("/<uuid:target_id>/restore")
 @requires()
+@returns(OrganizationOut)
+@raises(409)
 async def restore_organization(target_id: uuid.UUID):
     """Restore a deleted organization (its owners only; 404 otherwise, 409 when its address was taken)."""
     refuse_api_keys()
@@ -74,19 +86,20 @@ async def restore_organization(target_id: uuid.UUID):
 
 def member_out(row: queries.MemberRow) -> MemberOut:
     """MemberRow -> response schema."""
-    return MemberOut(user_id=str(row.user_id), name=row.name, email=row.email, role_id=str(row.role_id), role=row.role,
+    return MemberOut(user_id=row.user_id, name=row.name, email=row.email, role_id=row.role_id, role=row.role,
                      role_name=row.role_name, mfa_enabled=row.mfa_enabled, joined_at=row.joined_at,
                      version=row.version)
 
 
 def invitation_out(row: dict) -> InvitationOut:
     """Invitation listing row -> response schema."""
-    return InvitationOut(**{**row, "id": str(row["id"])})
+    return InvitationOut(**row)
 
 
 @bp.get("")
 @requires(Perm.ORG_READ)
-async def get_organization(org_id: uuid.UUID):
+@returns(OrganizationOut)
+async def get_organization(org_id: uuid.UUID | str):
     """One organization the caller belongs to."""
     return org_out(await queries.get_organization(db_session(), g.ctx.org_id), role=g.ctx.role)
 
@@ -94,7 +107,9 @@ async def get_organization(org_id: uuid.UUID):
 @bp.patch("")
 @requires(Perm.ORG_WRITE)
 @document_request(OrganizationPatch)
-async def update_organization(org_id: uuid.UUID):
+@returns(OrganizationOut)
+@raises(409)
+async def update_organization(org_id: uuid.UUID | str):
     """Edit name, slug, require_mfa, status (active/archived); 409 with `details.current` on a stale `version`."""
     data = await parse_body(OrganizationPatch)
     org = await service.update_organization(db_session(), g.ctx, name=data.name, slug=data.slug,
@@ -104,7 +119,8 @@ async def update_organization(org_id: uuid.UUID):
 
 @bp.delete("")
 @requires(Perm.ORG_DELETE)
-async def delete_organization(org_id: uuid.UUID):
+@returns(None, 204)
+async def delete_organization(org_id: uuid.UUID | str):
     """Soft-delete: 204; owners restore it with POST /organizations/:id/restore."""
     await service.delete_organization(db_session(), g.ctx)
     return "", 204
@@ -112,7 +128,8 @@ async def delete_organization(org_id: uuid.UUID):
 
 @bp.get("/members")
 @requires(Perm.MEMBERS_READ)
-async def list_members(org_id: uuid.UUID):
+@returns(Items[MemberOut])
+async def list_members(org_id: uuid.UUID | str):
     """Members by name."""
     rows = await queries.list_members(db_session(), g.ctx.org_id)
     return {"items": [member_out(r).model_dump(mode="json") for r in rows]}
@@ -120,27 +137,29 @@ async def list_members(org_id: uuid.UUID):
 
 @bp.get("/members/<uuid:user_id>")
 @requires(Perm.MEMBERS_READ)
-@validate_response(MemberOut)
-async def get_member(org_id: uuid.UUID, user_id: uuid.UUID):
+@returns(MemberOut)
+async def get_member(org_id: uuid.UUID | str, user_id: uuid.UUID):
     """One member."""
-    return member_out(await queries.get_member(db_session(), g.ctx.org_id, user_id))
+    return member_out(await queries.get_member(db_session(), g.ctx.org_id, user_id)).model_dump(mode="json")
 
 
 @bp.patch("/members/<uuid:user_id>")
 @requires(Perm.MEMBERS_WRITE)
-@validate_response(MemberOut)
 @document_request(MemberPatch)
-async def update_member(org_id: uuid.UUID, user_id: uuid.UUID):
+@returns(MemberOut)
+@raises(409)
+async def update_member(org_id: uuid.UUID | str, user_id: uuid.UUID):
     """Change a member's main role (409 with the current role when `version` is stale)."""
     data = await parse_body(MemberPatch)
-    await service.change_member_role(db_session(), g.ctx, user_id, role_id=require_id(data.role_id, "role_id"),
-                                     version=data.version)
-    return member_out(await queries.get_member(db_session(), g.ctx.org_id, user_id))
+    await service.change_member_role(db_session(), g.ctx, user_id, role_id=data.role_id, version=data.version)
+    return member_out(await queries.get_member(db_session(), g.ctx.org_id, user_id)).model_dump(mode="json")
 
 
 @bp.delete("/members/<uuid:user_id>")
 @requires(Perm.MEMBERS_WRITE)
-async def delete_member(org_id: uuid.UUID, user_id: uuid.UUID):
+@returns(None, 204)
+@raises(409)
+async def delete_member(org_id: uuid.UUID | str, user_id: uuid.UUID):
     """Remove a member: 204."""
     await service.remove_member(db_session(), g.ctx, user_id)
     return "", 204
@@ -150,20 +169,33 @@ async def delete_member(org_id: uuid.UUID, user_id: uuid.UUID):
 @bp.post("/invitations")
 @requires(Perm.MEMBERS_INVITE)
 @document_request(InvitationIn)
-async def invite(org_id: uuid.UUID):
+@returns(InvitationOut, 201, creates="organizations_api.get_invitation")
+@raises(409)
+async def invite(org_id: uuid.UUID | str):
     """Invite someone by email: 201 with the pending invitation (they join when they accept)."""
     data = await parse_body(InvitationIn)
-    invitation = await service.invite_member(db_session(), g.ctx, email=data.email,
-                                             role_id=require_id(data.role_id, "role_id"),
+    invitation = await service.invite_member(db_session(), g.ctx, email=data.email, role_id=data.role_id,
                                              base_url=current_app.extensions["closedloop"]["settings"].base_url)
     [row] = await queries.list_invitations(db_session(), g.ctx.org_id, invitation_id=invitation.id)
     return invitation_out(row).model_dump(mode="json"), 201, {
-        "Location": url_for("organizations_api.list_invitations", org_id=org_id)}
+        "Location": url_for("organizations_api.get_invitation", org_id=g.ctx.org_id, invitation_id=invitation.id)}
+
+
+@bp.get("/invitations/<uuid:invitation_id>")
+@requires(Perm.MEMBERS_READ)
+@returns(InvitationOut)
+async def get_invitation(org_id: uuid.UUID | str, invitation_id: uuid.UUID):
+    """One pending invitation."""
+    rows = await queries.list_invitations(db_session(), g.ctx.org_id, invitation_id=invitation_id)
+    if not rows:
+        raise NotFound("No such pending invitation.")
+    return invitation_out(rows[0]).model_dump(mode="json")
 
 
 @bp.get("/invitations")
 @requires(Perm.MEMBERS_READ)
-async def list_invitations(org_id: uuid.UUID):
+@returns(Items[InvitationOut])
+async def list_invitations(org_id: uuid.UUID | str):
     """Pending invitations, newest first."""
     rows = await queries.list_invitations(db_session(), g.ctx.org_id)
     return {"items": [invitation_out(r).model_dump(mode="json") for r in rows]}
@@ -171,7 +203,9 @@ async def list_invitations(org_id: uuid.UUID):
 
 @bp.post("/invitations/<uuid:invitation_id>/resend")
 @requires(Perm.MEMBERS_INVITE)
-async def resend(org_id: uuid.UUID, invitation_id: uuid.UUID):
+@returns(None, 204)
+@raises(409, 429)
+async def resend(org_id: uuid.UUID | str, invitation_id: uuid.UUID):
     """Send a fresh link (the old one stops working): 204."""
     await service.resend_invitation(db_session(), g.ctx, invitation_id,
                                     base_url=current_app.extensions["closedloop"]["settings"].base_url)
@@ -180,7 +214,8 @@ async def resend(org_id: uuid.UUID, invitation_id: uuid.UUID):
 
 @bp.delete("/invitations/<uuid:invitation_id>")
 @requires(Perm.MEMBERS_INVITE)
-async def revoke(org_id: uuid.UUID, invitation_id: uuid.UUID):
+@returns(None, 204)
+async def revoke(org_id: uuid.UUID | str, invitation_id: uuid.UUID):
     """Revoke a pending invitation: 204."""
     await service.revoke_invitation(db_session(), g.ctx, invitation_id)
     return "", 204

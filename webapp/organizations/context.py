@@ -21,7 +21,7 @@ async def load_org_context(*, slug: str | None = None, org_id: uuid.UUID | None 
     if not ctx.is_authenticated:
         return  # @requires answers (login redirect or 401) before anything leaks
     if ctx.bound_org_id is not None:  # an API key or access token carries its organization
-        if slug is not None or org_id != ctx.bound_org_id:
+        if (slug is not None and slug != ctx.org_slug) or (slug is None and org_id != ctx.bound_org_id):
             raise NotFound("No such organization.")
         return
     session = db_session()

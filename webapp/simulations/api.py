@@ -6,21 +6,29 @@ import uuid
 from quart import Blueprint, g, request, url_for
 from quart_schema import document_request
 
-from webapp.core.errors import BadRequest, Forbidden
-from webapp.core.forms import parse_body
-from webapp.core.ids import parse_id
+from webapp.core.errors import Forbidden
+from webapp.core.forms import parse_body, parse_query
 from webapp.core.listing import lists
+from webapp.core.openapi import Items, Page, PageQuery, query, raises, returns
 from webapp.core.pagination import parse_limit
 from webapp.core.permissions import Perm, require_bound_credential, requires
 from webapp.core.transaction import db_session
 from webapp.missions.queries import get_mission
 from webapp.simulations import queries, service, streams
-from webapp.simulations.schemas import ProductIn, ProductPatch, RunIn
+from webapp.simulations.schemas import (
+    LogOut,
+    LogQuery,
+    ProductIn,
+    ProductOut,
+    ProductPatch,
+    RunIn,
+    RunOut,
+)
 from webapp.simulations.service import runs as run_service
 from webapp.simulations.tasks import enqueue_run
 
 bp = Blueprint("products_api", __name__, url_prefix="/api/v1")
-org_bp = Blueprint("org_products_api", __name__, url_prefix="/api/v1/organizations/<uuid:org_id>/products")
+org_bp = Blueprint("org_products_api", __name__, url_prefix="/api/v1/organizations/<org:org_id>/products")
 bp.before_request(require_bound_credential)
 
 
@@ -50,7 +58,8 @@ async def _page(mission_id: uuid.UUID | None):
 @org_bp.get("")
 @requires(Perm.PRODUCTS_READ)
 @lists(queries.PRODUCTS)
-async def list_products(org_id: uuid.UUID):
+@returns(Page[ProductOut])
+async def list_products(org_id: uuid.UUID | str):
     """Products of the organization: filters `mission_id`, `product_type`, `kind` (recorded or planned), `q` (notes); `sort=`
     produced_at, quantity_kg, product_type or created_at with :asc/:desc; `limit` and `cursor`."""
     return await _page(None)
@@ -59,6 +68,7 @@ async def list_products(org_id: uuid.UUID):
 @bp.get("/missions/<uuid:mission_id>/products")
 @requires(Perm.PRODUCTS_READ)
 @lists(queries.PRODUCTS)
+@returns(Page[ProductOut])
 async def mission_products(mission_id: uuid.UUID):
     """Products of one mission (same filters and paging as the organization's list)."""
     await get_mission(db_session(), g.ctx.org_id, mission_id)
@@ -68,7 +78,7 @@ async def mission_products(mission_id: uuid.UUID):
 async def _create():
     data = await parse_body(ProductIn)
     session = db_session()
-    if not g.ctx.can(Perm.PRODUCTS_WRITE, mission_id=parse_id(data.mission_id)):
+    if not g.ctx.can(Perm.PRODUCTS_WRITE, mission_id=data.mission_id):
         raise Forbidden(details={"missing": [Perm.PRODUCTS_WRITE.value]})
     product = await service.record_product(session, g.ctx, data.model_dump())
     row = await queries.get_product(session, g.ctx.org_id, product.id)
@@ -78,6 +88,7 @@ async def _create():
 @bp.post("/products")
 @requires()
 @document_request(ProductIn)
+@returns(ProductOut, 201, creates="products_api.get_product")
 async def create_product():
     """Record a product by hand: 201 + Location (products:write, organization-wide or for its mission)."""
     return await _create()
@@ -86,13 +97,15 @@ async def create_product():
 @org_bp.post("")
 @requires()
 @document_request(ProductIn)
-async def create_org_product(org_id: uuid.UUID):
+@returns(ProductOut, 201)
+async def create_org_product(org_id: uuid.UUID | str):
     """The same as POST /products, for browser sessions."""
     return await _create()
 
 
 @bp.get("/products/<uuid:product_id>")
 @requires(Perm.PRODUCTS_READ)
+@returns(ProductOut)
 async def get_product(product_id: uuid.UUID):
     """One product."""
     return product_out(await queries.get_product(db_session(), g.ctx.org_id, product_id))
@@ -101,6 +114,8 @@ async def get_product(product_id: uuid.UUID):
 @bp.patch("/products/<uuid:product_id>")
 @requires(Perm.PRODUCTS_WRITE)
 @document_request(ProductPatch)
+@returns(ProductOut)
+@raises(409)
 async def update_product(product_id: uuid.UUID):
     """Correct a hand-recorded product; 409 with `details.current` when `version` is stale."""
     data = await parse_body(ProductPatch)
@@ -112,6 +127,8 @@ async def update_product(product_id: uuid.UUID):
 
 @bp.delete("/products/<uuid:product_id>")
 @requires(Perm.PRODUCTS_WRITE)
+@returns(None, 204)
+@raises(409)
 async def delete_product(product_id: uuid.UUID):
     """Soft delete: 204."""
     await service.delete_product(db_session(), g.ctx, product_id)
@@ -120,6 +137,8 @@ async def delete_product(product_id: uuid.UUID):
 
 @bp.post("/products/<uuid:product_id>/restore")
 @requires(Perm.PRODUCTS_WRITE)
+@returns(ProductOut)
+@raises(409)
 async def restore_product(product_id: uuid.UUID):
     """Undo a delete."""
     session = db_session()
@@ -140,6 +159,7 @@ def run_out(row, *, results: dict | None = None, snapshot: dict | None = None) -
             "status": row.status.value, "progress_percent": row.progress_percent, "message": row.progress_message,
             "config": row.config, "seed": row.seed, "engine_version": row.engine_version, "summary": row.summary,
             "error": row.error, "attempt": row.attempt, "rerun_of": _id(row.rerun_of),
+            "cancel_requested_at": _iso(row.cancel_requested_at),
             "created_at": _iso(row.created_at), "started_at": _iso(row.started_at),
             "finished_at": _iso(row.finished_at)}
     if results is not None or snapshot is not None:
@@ -149,22 +169,26 @@ def run_out(row, *, results: dict | None = None, snapshot: dict | None = None) -
 
 @bp.get("/missions/<uuid:mission_id>/simulations")
 @requires(Perm.SIMULATIONS_READ)
+@query(PageQuery)
+@returns(Page[RunOut])
 async def list_runs(mission_id: uuid.UUID):
     """A mission's simulation runs, newest first (`limit`, `cursor`); results are on GET /simulation-runs/:id."""
+    args = parse_query(PageQuery)
     session = db_session()
     await get_mission(session, g.ctx.org_id, mission_id)
-    page = await queries.list_runs(session, g.ctx.org_id, mission_id, cursor=request.args.get("cursor") or None,
-                                   limit=parse_limit(request.args.get("limit")))
+    page = await queries.list_runs(session, g.ctx.org_id, mission_id, cursor=args.cursor or None, limit=args.limit)
     return {"items": [run_out(r) for r in page.items], "next_cursor": page.next_cursor}
 
 
 @bp.post("/missions/<uuid:mission_id>/simulations")
 @requires(Perm.SIMULATIONS_RUN, mission_param="mission_id")
 @document_request(RunIn)
+@returns(RunOut, 201, creates="products_api.get_run")
+@raises(409)
 async def start_run(mission_id: uuid.UUID):
     """Start a run: 201 + Location, status queued; a worker picks it up (follow /simulations/:id/subscribe)."""
     data = await parse_body(RunIn)
-    name, run_type, config = run_service.parse_run_request(data.model_dump())
+    name, run_type, config = run_service.parse_run_request(data.model_dump(exclude_none=True))
     session = db_session()
     run = await run_service.start_run(session, g.ctx, mission_id, name, run_type, config, enqueue_run)
     return run_out(run), 201, {"Location": url_for("products_api.get_run", run_id=run.id)}
@@ -172,6 +196,7 @@ async def start_run(mission_id: uuid.UUID):
 
 @bp.get("/simulation-runs/<uuid:run_id>")
 @requires(Perm.SIMULATIONS_READ)
+@returns(RunOut)
 async def get_run(run_id: uuid.UUID):
     """Status, progress, results (per-day series and KPIs) and the frozen inputs of one run."""
     run = await queries.get_run(db_session(), g.ctx.org_id, run_id)
@@ -180,6 +205,8 @@ async def get_run(run_id: uuid.UUID):
 
 @bp.patch("/simulation-runs/<uuid:run_id>/cancel")
 @requires(Perm.SIMULATIONS_RUN)
+@returns(RunOut)
+@raises(409)
 async def cancel_run(run_id: uuid.UUID):
     """Cancel a queued or running run (a running one stops within a second); 409 once it has finished."""
     redis, namespace = streams.realtime()
@@ -189,6 +216,8 @@ async def cancel_run(run_id: uuid.UUID):
 
 @bp.post("/simulation-runs/<uuid:run_id>/rerun")
 @requires(Perm.SIMULATIONS_RUN)
+@returns(RunOut, 201, creates="products_api.get_run")
+@raises(409)
 async def rerun(run_id: uuid.UUID):
     """Run again with the same frozen inputs, config and seed: 201 + Location of the new run."""
     run = await run_service.rerun(db_session(), g.ctx, run_id, enqueue_run)
@@ -197,6 +226,8 @@ async def rerun(run_id: uuid.UUID):
 
 @bp.delete("/simulation-runs/<uuid:run_id>")
 @requires(Perm.SIMULATIONS_RUN)
+@returns(None, 204)
+@raises(409)
 async def delete_run(run_id: uuid.UUID):
     """Delete a finished run and the products it planned (204). A live run is 409: cancel it first."""
     await run_service.delete_run(db_session(), g.ctx, run_id)
@@ -205,22 +236,21 @@ async def delete_run(run_id: uuid.UUID):
 
 @bp.get("/simulation-runs/<uuid:run_id>/logs")
 @requires(Perm.SIMULATIONS_READ)
+@query(LogQuery)
+@returns(Items[LogOut])
 async def run_logs(run_id: uuid.UUID):
     """Log lines in order; `after=<line id>` continues from the last one seen; `limit` as in every list."""
+    args = parse_query(LogQuery)
     session = db_session()
     await queries.get_run_state(session, g.ctx.org_id, run_id)
-    after = request.args.get("after")
-    after_id = parse_id(after) if after else None
-    if after and after_id is None:
-        raise BadRequest("after must be a log line's id.", {"after": after})
-    rows = await queries.run_logs(session, g.ctx.org_id, run_id, after=after_id,
-                                  limit=parse_limit(request.args.get("limit")))
+    rows = await queries.run_logs(session, g.ctx.org_id, run_id, after=args.after, limit=args.limit)
     return {"items": [{"id": str(r.id), "attempt": r.attempt, "level": r.level.value, "message": r.message,
                        "progress_percent": r.progress_percent, "at": r.created_at.isoformat()} for r in rows]}
 
 
 @bp.get("/simulations/<uuid:run_id>/subscribe")
 @requires(Perm.SIMULATIONS_READ)
+@returns("event-stream")
 async def subscribe(run_id: uuid.UUID):
     """Server-sent events: `state` (the current state first, then each change), `done` once final."""
     return await streams.stream_run(run_id, streams.json_frames)

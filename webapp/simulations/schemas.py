@@ -1,62 +1,122 @@
-"""JSON shapes of the products API."""
+"""JSON shapes of the products and simulation-runs API (the services' rules still decide; these fix the shape)."""
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
+import uuid
+from datetime import date, datetime
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from webapp.catalog.enums import PRODUCT_TYPES
+from webapp.core.openapi import Body
+from webapp.core.pagination import MAX_LIMIT
+from webapp.simulations.enums import LogLevel, ProductKind, RunStatus, RunType
 
-class ProductIn(BaseModel):
-    """Body of POST /products: a product recorded by hand."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    mission_id: str
-    product_type: str = Field(description="brick, filament, water, methane, oxygen, hmc_tile, ...")
-    quantity_kg: Decimal
-    produced_at: str | None = Field(None, description="ISO 8601 with timezone; default now")
-    recipe_id: str | None = None
-    notes: str = Field("", max_length=10000)
+ProductType = Literal[tuple(p.value for p in PRODUCT_TYPES)]  # type: ignore[valid-type]
+Plan = Literal["throughput_optimization", "waste_minimization", "mass_balance"]
 
 
-class ProductPatch(BaseModel):
+class ProductIn(Body):
+    """Body of POST /products: a product the crew made, recorded by hand."""
+
+    mission_id: uuid.UUID
+    product_type: ProductType
+    quantity_kg: float = Field(gt=0, le=10**9)
+    produced_at: AwareDatetime | date | None = Field(None, description="when it was made; default now (not in "
+                                                                       "the future)")
+    recipe_id: uuid.UUID | None = None
+    notes: str = Field("", max_length=2000)
+
+
+class ProductPatch(Body):
     """Body of PATCH /products/:id: fields to correct and the version read."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    version: int | None = None
-    product_type: str | None = None
-    quantity_kg: Decimal | None = None
-    produced_at: str | None = None
-    recipe_id: str | None = None
-    notes: str | None = Field(None, max_length=10000)
+    version: int | None = Field(None, ge=1)
+    product_type: ProductType | None = None
+    quantity_kg: float | None = Field(None, gt=0, le=10**9)
+    produced_at: AwareDatetime | date | None = None
+    recipe_id: uuid.UUID | None = None
+    notes: str | None = Field(None, max_length=2000)
 
 
 class ProductOut(BaseModel):
-    """One product."""
+    """One product: recorded (the crew made it) or planned (a simulation run schedules it for that day)."""
 
-    id: str
-    mission_id: str
-    product_type: str
+    id: uuid.UUID
+    mission_id: uuid.UUID
+    product_type: ProductType
     quantity_kg: float
-    produced_at: datetime
-    recipe_id: str | None
-    kind: str
-    simulation_run_id: str | None
+    produced_at: datetime = Field(description="when it was made, or the day a plan schedules it")
+    recipe_id: uuid.UUID | None
+    kind: ProductKind
+    simulation_run_id: uuid.UUID | None = Field(description="the run whose plan it is (planned products)")
     notes: str
     created_at: datetime
     updated_at: datetime
     version: int
 
 
-class RunIn(BaseModel):
+class RunConfig(Body):
+    """What the engine plans (habitat.md §3.4–3.5); every field has a default."""
+
+    target: ProductType | None = Field(None, description="the product to maximise; default brick")
+    time_horizon_days: int | None = Field(None, ge=1, le=730, description="default 30")
+    seed: int | None = Field(None, ge=0, le=2**31 - 1, description="default: random (kept on the run)")
+    tau: float | None = Field(None, ge=0, le=0.5, description="share of the optimum the second objective may give "
+                                                              "up; default 0.02")
+    scenarios: int | None = Field(None, ge=1, le=5000, description="monte_carlo: failure scenarios; default 200 "
+                                                                   "(scenarios × days at most 200,000)")
+    plan: Plan | None = Field(None, description="monte_carlo: what each scenario re-plans")
+
+
+class RunIn(Body):
     """Body of POST /missions/:id/simulations."""
 
-    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, min_length=1, max_length=120, description="default: the run type's name")
+    run_type: RunType
+    config: RunConfig = RunConfig()
 
-    name: str | None = Field(None, max_length=120)
-    run_type: str = Field(description="mass_balance, throughput_optimization, waste_minimization or monte_carlo")
-    config: dict = Field(default_factory=dict, description=(
-        "target (a product, default brick), time_horizon_days (1-730, default 30), seed, tau (0-0.5, default "
-        "0.02); monte_carlo also scenarios (1-5000, default 200) and plan (the objective each scenario re-plans)"))
+
+class RunOut(BaseModel):
+    """A simulation run; `results` and `input_snapshot` on GET /simulation-runs/:id only."""
+
+    id: uuid.UUID
+    mission_id: uuid.UUID
+    name: str
+    run_type: RunType
+    status: RunStatus
+    progress_percent: int = Field(ge=0, le=100)
+    message: str
+    config: dict[str, Any]
+    seed: int
+    engine_version: str
+    summary: dict[str, Any] | None
+    error: str | None
+    attempt: int
+    rerun_of: uuid.UUID | None
+    cancel_requested_at: datetime | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    results: dict[str, Any] | None = Field(None, description="per-day series, KPIs, batches (detail only)")
+    input_snapshot: dict[str, Any] | None = Field(None, description="the frozen inputs (detail only)")
+
+
+class LogOut(BaseModel):
+    """One line of a run's log."""
+
+    id: uuid.UUID
+    attempt: int
+    level: LogLevel
+    message: str
+    progress_percent: int | None
+    at: datetime
+
+
+class LogQuery(BaseModel):
+    """Query of GET /simulation-runs/:id/logs."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    after: uuid.UUID | None = Field(None, description="the last line id seen: continue after it")
+    limit: int = Field(25, ge=1, le=MAX_LIMIT)
