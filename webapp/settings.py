@@ -6,6 +6,8 @@ import secrets
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from dotenv import load_dotenv
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -75,7 +77,9 @@ class Settings:
 
 
 def load_settings() -> Settings:
-    """Build Settings from os.environ, refusing unsafe production values."""
+    """Build Settings from os.environ (a `.env` file in the checkout fills in what the environment leaves unset),
+    refusing unsafe production values."""
+    load_dotenv(PROJECT_ROOT / ".env", override=False)
     env = os.environ.get("CLOSEDLOOP_ENV", "development")
     secret = os.environ.get("SECRET_KEY", "")
     if not secret:

@@ -40,6 +40,7 @@ async def index(org_id: uuid.UUID | str):
 @requires(Perm.APIKEYS_WRITE)
 @document_request(ApiKeyIn)
 @returns(ApiKeyCreated, 201, creates="apikeys_api.show")
+@raises(409)
 async def create(org_id: uuid.UUID | str):
     """Create a key for the caller: 201; `key` is in this answer only."""
     data = await parse_body(ApiKeyIn)

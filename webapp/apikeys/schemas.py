@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from webapp.core.openapi import Body
+from webapp.core.openapi import VERSION, Body
 from webapp.core.permissions import Perm
 
 
@@ -21,7 +21,7 @@ class ApiKeyIn(Body):
 class ApiKeyPatch(Body):
     """Body of PATCH .../api-keys/:id."""
 
-    version: int | None = Field(None, ge=1)
+    version: VERSION | None = None
     name: str | None = Field(default=None, min_length=1, max_length=80)
     enabled: bool | None = None
     expires_at: AwareDatetime | None = Field(None, description="null: never expires")

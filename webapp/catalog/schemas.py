@@ -16,7 +16,7 @@ from webapp.catalog.enums import (
     ModuleType,
     Resource,
 )
-from webapp.core.openapi import Body
+from webapp.core.openapi import VERSION, Body, places, whole
 
 KEY = r"^[a-z][a-z0-9_]{1,47}$"
 
@@ -57,9 +57,11 @@ class MaterialIn(ItemFields):
 
     name: str = Field(min_length=1, max_length=120)
     category: MaterialCategory
-    generation_kg_per_cm_day: float = Field(ge=0, le=50, description="kg per crew-member-day")
-    moisture_fraction: float | None = Field(None, ge=0, le=1, description="mass fraction; default 0")
-    density_kg_m3: float = Field(gt=0, le=25_000)
+    generation_kg_per_cm_day: float = Field(ge=0, le=50, description="kg per crew-member-day",
+                                            json_schema_extra=places(4))
+    moisture_fraction: float | None = Field(None, ge=0, le=1, description="mass fraction; default 0",
+                                            json_schema_extra=places(4))
+    density_kg_m3: float = Field(gt=0, le=25_000, json_schema_extra=places(2))
     hazardous: bool = False
     provenance: MaterialProvenance | None = None
 
@@ -67,12 +69,12 @@ class MaterialIn(ItemFields):
 class MaterialPatch(ItemFields):
     """Body of PATCH /waste-materials/:id: the fields to change and the version read."""
 
-    version: int | None = Field(None, ge=1)
+    version: VERSION | None = None
     name: str | None = Field(None, min_length=1, max_length=120)
     category: MaterialCategory | None = None
-    generation_kg_per_cm_day: float | None = Field(None, ge=0, le=50)
-    moisture_fraction: float | None = Field(None, ge=0, le=1)
-    density_kg_m3: float | None = Field(None, gt=0, le=25_000)
+    generation_kg_per_cm_day: float | None = Field(None, ge=0, le=50, json_schema_extra=places(4))
+    moisture_fraction: float | None = Field(None, ge=0, le=1, json_schema_extra=places(4))
+    density_kg_m3: float | None = Field(None, gt=0, le=25_000, json_schema_extra=places(2))
     hazardous: bool | None = None
     provenance: MaterialProvenance | None = None
 
@@ -92,13 +94,14 @@ class ModuleIn(ItemFields):
 
     name: str = Field(min_length=1, max_length=120)
     module_type: ModuleType
-    status: ModuleStatus | None = Field(None, description="default: operational")
+    status: ModuleStatus = ModuleStatus.OPERATIONAL
     status_note: str | None = Field(None, max_length=2000)
-    throughput_kg_h: float = Field(ge=0, le=100_000)
-    power_kw: float = Field(ge=0, le=100_000)
-    hours_per_day: float = Field(gt=0, le=24)
-    mtbf_h: float | None = Field(None, gt=0, le=10**8, description="mean time between failures")
-    mttr_h: float | None = Field(None, ge=0, le=10**6, description="mean time to repair")
+    throughput_kg_h: float = Field(ge=0, le=100_000, json_schema_extra=places(4))
+    power_kw: float = Field(ge=0, le=100_000, json_schema_extra=places(3))
+    hours_per_day: float = Field(gt=0, le=24, json_schema_extra=places(2))
+    mtbf_h: float | None = Field(None, gt=0, le=10**8, description="mean time between failures",
+                                 json_schema_extra=places(1))
+    mttr_h: float | None = Field(None, ge=0, le=10**6, description="mean time to repair", json_schema_extra=places(1))
     next_maintenance_due: date | None = None
     provenance: ModuleProvenance | None = None
 
@@ -106,27 +109,37 @@ class ModuleIn(ItemFields):
 class ModulePatch(ItemFields):
     """Body of PATCH /processing-modules/:id; a status change is logged in the maintenance log."""
 
-    version: int | None = Field(None, ge=1)
+    version: VERSION | None = None
     name: str | None = Field(None, min_length=1, max_length=120)
     module_type: ModuleType | None = None
     status: ModuleStatus | None = None
     status_note: str | None = Field(None, max_length=2000)
-    throughput_kg_h: float | None = Field(None, ge=0, le=100_000)
-    power_kw: float | None = Field(None, ge=0, le=100_000)
-    hours_per_day: float | None = Field(None, gt=0, le=24)
-    mtbf_h: float | None = Field(None, gt=0, le=10**8)
-    mttr_h: float | None = Field(None, ge=0, le=10**6)
+    throughput_kg_h: float | None = Field(None, ge=0, le=100_000, json_schema_extra=places(4))
+    power_kw: float | None = Field(None, ge=0, le=100_000, json_schema_extra=places(3))
+    hours_per_day: float | None = Field(None, gt=0, le=24, json_schema_extra=places(2))
+    mtbf_h: float | None = Field(None, gt=0, le=10**8, json_schema_extra=places(1))
+    mttr_h: float | None = Field(None, ge=0, le=10**6, json_schema_extra=places(1))
     next_maintenance_due: date | None = None
     provenance: ModuleProvenance | None = None
 
 
-class Line(Body):
-    """One recipe line: a waste material or a resource (exactly one of the two), kg per batch."""
+class MaterialLine(Body):
+    """A recipe line on one of the organization's waste materials, kg per batch."""
 
     direction: LineDirection
-    material_id: uuid.UUID | None = None
-    resource: Resource | None = None
-    kg: float = Field(gt=0, le=100_000)
+    material_id: uuid.UUID
+    kg: float = Field(gt=0, le=100_000, json_schema_extra=places(4))
+
+
+class ResourceLine(Body):
+    """A recipe line on a resource (regolith, an intermediate, a product, or the `loss` sink), kg per batch."""
+
+    direction: LineDirection
+    resource: Resource
+    kg: float = Field(gt=0, le=100_000, json_schema_extra=places(4))
+
+
+Line = MaterialLine | ResourceLine
 
 
 class RecipeProvenance(Body):
@@ -143,10 +156,10 @@ class RecipeIn(ItemFields):
 
     name: str = Field(min_length=1, max_length=120)
     module_id: uuid.UUID
-    duration_h: float = Field(gt=0, le=10_000)
-    energy_kwh: float = Field(ge=0, le=100_000)
-    crew_h: float = Field(ge=0, le=10_000)
-    priority: int | None = Field(None, ge=0, le=1000, description="lower runs first; default 100")
+    duration_h: float = Field(gt=0, le=10_000, json_schema_extra=places(3))
+    energy_kwh: float = Field(ge=0, le=100_000, json_schema_extra=places(3))
+    crew_h: float = Field(ge=0, le=10_000, json_schema_extra=places(3))
+    priority: whole(0, 1000) | None = Field(None, description="lower runs first; default 100")
     lines: list[Line] = Field(min_length=1, max_length=20)
     provenance: RecipeProvenance | None = None
 
@@ -154,13 +167,13 @@ class RecipeIn(ItemFields):
 class RecipePatch(ItemFields):
     """Body of PATCH /processing-recipes/:id; `lines` replace all lines."""
 
-    version: int | None = Field(None, ge=1)
+    version: VERSION | None = None
     name: str | None = Field(None, min_length=1, max_length=120)
     module_id: uuid.UUID | None = None
-    duration_h: float | None = Field(None, gt=0, le=10_000)
-    energy_kwh: float | None = Field(None, ge=0, le=100_000)
-    crew_h: float | None = Field(None, ge=0, le=10_000)
-    priority: int | None = Field(None, ge=0, le=1000)
+    duration_h: float | None = Field(None, gt=0, le=10_000, json_schema_extra=places(3))
+    energy_kwh: float | None = Field(None, ge=0, le=100_000, json_schema_extra=places(3))
+    crew_h: float | None = Field(None, ge=0, le=10_000, json_schema_extra=places(3))
+    priority: whole(0, 1000) | None = Field(None)
     lines: list[Line] | None = Field(None, min_length=1, max_length=20)
     provenance: RecipeProvenance | None = None
 
@@ -170,7 +183,7 @@ class MaintenanceIn(Body):
 
     kind: MaintenanceKind = Field(description="what happened (status_change is made by `status`)")
     note: str = Field("", max_length=2000)
-    downtime_h: float | None = Field(None, ge=0, le=100_000)
+    downtime_h: float | None = Field(None, ge=0, le=100_000, json_schema_extra=places(2))
     status: ModuleStatus | None = Field(None, description="move the module to this status as well")
 
 

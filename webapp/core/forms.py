@@ -65,6 +65,8 @@ async def check_csrf() -> None:
         return
     if request.headers.get("Authorization", "").lower().startswith("bearer "):
         return  # browsers never attach this header by themselves; such requests ignore cookies entirely
+    if request.path.startswith("/api/") and not request.cookies.get(current_app.config["QUART_AUTH_COOKIE_NAME"]):
+        return  # a JSON call without the session cookie has no session to forge: it answers 401 instead
     view = current_app.view_functions.get(request.endpoint or "")
     if view is not None and getattr(view, CSRF_EXEMPT_ATTR, False):
         return

@@ -11,9 +11,10 @@ import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from decimal import Decimal
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from quart_schema.openapi import OpenAPIProvider
 from quart_schema.validation import QUART_SCHEMA_REQUEST_ATTRIBUTE
 from werkzeug.routing import Rule
@@ -72,6 +73,25 @@ class PageQuery(BaseModel):
 
     limit: int = Field(25, ge=1, le=MAX_LIMIT, description="Items per page")
     cursor: str | None = Field(None, description="`next_cursor` of the previous page; empty: the first page")
+
+
+def _integral(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def whole(ge: int | None = None, le: int | None = None) -> Any:
+    """A whole number as JSON Schema means it: 3 or 3.0, never "3" or true (bodies are strict otherwise), within
+    [ge, le] (the bounds sit inside the type, so the document shows them as minimum/maximum)."""
+    return Annotated[int, Field(ge=ge, le=le), BeforeValidator(_integral)]
+
+
+VERSION = whole(1, 2**31 - 1)  # the version read, for optimistic locking
+
+
+def places(digits: int) -> dict:
+    """JSON Schema for a number with at most `digits` decimal places (the services round float noise and refuse
+    more places; pydantic's own multiple_of check would trip over binary fractions, so it only documents)."""
+    return {"multipleOf": float(Decimal(1).scaleb(-digits))}
 
 
 class ErrorBody(BaseModel):
@@ -145,7 +165,7 @@ def path_of(rule: Rule) -> str:
 def api_rules(url_map) -> list[Rule]:
     """The JSON API's rules (the document itself and its browsable page excluded), in path order."""
     return sorted((r for r in url_map.iter_rules() if r.rule.startswith(API_PREFIX)
-                   and r.endpoint not in ("openapi", "ops_platform.api_docs")), key=lambda r: (r.rule, r.endpoint))
+                   and r.endpoint not in ("openapi", "api_docs.page")), key=lambda r: (r.rule, r.endpoint))
 
 
 class ApiDocument(OpenAPIProvider):
@@ -172,6 +192,8 @@ class ApiDocument(OpenAPIProvider):
                 operation["operationId"] = self._operation_id(rule, method, used_ids)
                 item[method.lower()] = operation
         self._add_links(paths, rules)
+        _forbid_nul(paths)
+        _forbid_nul(self.components)
         info = self._extension.info.schema(camelize=True) if self._extension.info else {}
         return {
             "openapi": "3.1.0",
@@ -230,8 +252,12 @@ class ApiDocument(OpenAPIProvider):
         for status, model in sorted(api.responses.items()):
             response: dict[str, Any] = {"description": REASONS.get(status, "OK")}
             if model == "event-stream":
-                response["content"] = {"text/event-stream": {"schema": {"type": "string", "description": (
-                    "`event: state` with the JSON state first, then on every change; `event: done` at the end")}}}
+                response["content"] = {"text/event-stream": {"schema": {
+                    "type": "object", "required": ["data"], "description": (
+                        "One server-sent event: `state` with the run's state as JSON, first the current one, then "
+                        "one per change; `done` once it is final. Comment lines keep the stream alive."),
+                    "properties": {"event": {"type": "string", "enum": ["state", "done"]},
+                                   "data": {"type": "string"}, "id": {"type": "string"}}}}}
             elif model is not None:
                 response["content"] = {"application/json": {"schema": self._model(model, "serialization")}}
             if status == 201 and api.creates:
@@ -363,6 +389,21 @@ class ApiDocument(OpenAPIProvider):
                     links[operation["operationId"]]["description"] = "Read what was just created"
             for method in rule.methods & {"POST"}:
                 paths[path_of(rule)][method.lower()]["responses"]["201"]["links"] = links
+
+
+NO_NUL = "^[^\\u0000]*$"
+
+
+def _forbid_nul(schema: Any) -> None:
+    """Every free-text string says what the edge enforces (webapp.core.edge): no NUL character."""
+    if isinstance(schema, dict):
+        if schema.get("type") == "string" and not {"enum", "const", "pattern", "format"} & set(schema):
+            schema["pattern"] = NO_NUL
+        for value in schema.values():
+            _forbid_nul(value)
+    elif isinstance(schema, list):
+        for item in schema:
+            _forbid_nul(item)
 
 
 def _component_name(name: str) -> str:

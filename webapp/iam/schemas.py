@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from webapp.core.openapi import Body
+from webapp.core.openapi import VERSION, Body, whole
 from webapp.core.permissions import Perm
 
 PermissionName = Perm  # the catalog, as an enum: an unknown permission is refused by the schema
@@ -24,19 +24,19 @@ class RoleIn(Body):
 
     name: str = Field(min_length=1, max_length=80)
     description: str = Field(default="", max_length=300)
-    permissions: list[PermissionName] = Field(max_length=100)
-    max_holders: int | None = Field(None, ge=1, le=100_000, description="null: no limit")
+    permissions: list[PermissionName] = Field(min_length=1, max_length=100)
+    max_holders: whole(1, 100_000) | None = Field(None, description="null: no limit")
     break_glass: bool = False
 
 
 class RolePatch(Body):
     """Body of PATCH .../roles/:id: the version read, and any fields to change."""
 
-    version: int = Field(ge=1)
+    version: VERSION
     name: str | None = Field(default=None, min_length=1, max_length=80)
     description: str | None = Field(default=None, max_length=300)
-    permissions: list[PermissionName] | None = Field(default=None, max_length=100)
-    max_holders: int | None = Field(None, ge=1, le=100_000, description="null: no limit")
+    permissions: list[PermissionName] | None = Field(default=None, min_length=1, max_length=100)
+    max_holders: whole(1, 100_000) | None = Field(None, description="null: no limit")
     break_glass: bool | None = None
 
 

@@ -24,7 +24,7 @@ NAME_MAX, DESCRIPTION_MAX, REASON_MAX = 80, 300, 500
 def role_key_from_name(name: str) -> str:
     """A stable key for a custom role: lower-case words joined by underscores."""
     key = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
-    if not key or not key[0].isalpha():
+    if len(key) < 2 or not key[0].isalpha():  # keys are 2-48 characters starting with a letter
         key = f"role_{key}".rstrip("_")
     return key[:48]
 

@@ -100,7 +100,10 @@ async def _resolve_api_key(token: str) -> None:
     ctx.user_id, ctx.user_email, ctx.user_name = key.user_id, key.email, key.name
     ctx.mfa_enabled, ctx.locale, ctx.timezone = key.mfa_enabled, key.locale, key.timezone
     ctx.api_key_id = key.id
-    enter_org(ctx, await enter_membership(session, user_id=key.user_id, org_id=key.org_id))
+    membership = await enter_membership(session, user_id=key.user_id, org_id=key.org_id)
+    if membership is None:  # its organization was deleted or its owner left it: the key is worth nothing
+        raise Unauthorized("This API key is not valid: its organization is gone or its owner left it.")
+    enter_org(ctx, membership)
     ctx.permissions &= key.permissions  # a key never does more than its owner may do today
     ctx.mission_permissions = {m: p & key.permissions for m, p in ctx.mission_permissions.items()}
     ctx.bound_org_id = key.org_id

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from webapp.core.openapi import Body
+from webapp.core.openapi import VERSION, Body
 from webapp.identity.enums import SessionKind
 from webapp.privacy.enums import SubjectRequestStatus
 
@@ -18,7 +18,7 @@ EmailCategoryName = Literal["approval_requests", "invitation_accepted"]
 class LoginIn(Body):
     """Body of POST /auth/login; `totp` (or a recovery code) when the account has two-factor on."""
 
-    email: str = Field(min_length=3, max_length=254)
+    email: str = Field(min_length=3, max_length=254, json_schema_extra={"format": "email"})
     password: str = Field(min_length=1, max_length=128)
     organization: str = Field(min_length=1, max_length=48, description="Organization address or id the tokens "
                                                                          "are bound to")
@@ -52,7 +52,7 @@ class TokenIn(Body):
 class ResetPasswordIn(Body):
     """Body of POST /auth/reset-password: `email` asks for a link; `token` + `password` set the new password."""
 
-    email: str | None = Field(default=None, min_length=3, max_length=254)
+    email: str | None = Field(default=None, min_length=3, max_length=254, json_schema_extra={"format": "email"})
     token: str | None = Field(default=None, min_length=1, max_length=128)
     password: str | None = Field(default=None, min_length=1, max_length=256)
 
@@ -96,12 +96,12 @@ class MeOut(BaseModel):
 class MePatch(Body):
     """Body of PATCH /me: profile fields, and an email change (needs `current_password`)."""
 
-    version: int | None = Field(None, ge=1)
+    version: VERSION | None = None
     name: str | None = Field(default=None, min_length=1, max_length=120)
     locale: Locale | None = None
     timezone: str | None = Field(default=None, min_length=1, max_length=64, description="an IANA zone, e.g. "
                                                                                        "Europe/Paris")
-    email: str | None = Field(default=None, min_length=3, max_length=254)
+    email: str | None = Field(default=None, min_length=3, max_length=254, json_schema_extra={"format": "email"})
     current_password: str | None = Field(default=None, max_length=128)
     end_other_sessions: bool = False
 

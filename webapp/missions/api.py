@@ -79,6 +79,7 @@ async def list_missions(org_id: uuid.UUID | str):
 @requires(Perm.MISSIONS_WRITE)
 @document_request(MissionIn)
 @returns(MissionOut, 201, creates="mission_api.get_mission")
+@raises(409)
 async def create_mission(org_id: uuid.UUID | str):
     """Create a mission: 201 + Location."""
     data = await parse_body(MissionIn)

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from webapp.core.openapi import Body
+from webapp.core.openapi import VERSION, Body, places, whole
 from webapp.missions.enums import CrewRole, Destination, MissionStatus
 
 When = Annotated[AwareDatetime | date, Field(description="A date (2031-07-10) or a time with its offset "
@@ -19,12 +19,14 @@ class MissionSettings(Body):
     """The planning settings simulations start from (all per day unless named otherwise); null clears the
     optional ones."""
 
-    recycle_target_kg_per_day: float | None = Field(None, ge=0, le=100_000)
-    energy_budget_kwh_per_day: float | None = Field(None, ge=0, le=1_000_000)
-    crew_time_h_per_day: float | None = Field(None, ge=0, le=2400)
-    regolith_supply_kg_per_day: float | None = Field(None, ge=0, le=1_000_000)
-    storage_volume_m3: float | None = Field(None, gt=0, le=1_000_000, description="null: no limit")
-    wet_waste_cap_days: float | None = Field(None, gt=0, le=3650, description="null: no cap")
+    recycle_target_kg_per_day: float | None = Field(None, ge=0, le=100_000, json_schema_extra=places(3))
+    energy_budget_kwh_per_day: float | None = Field(None, ge=0, le=1_000_000, json_schema_extra=places(3))
+    crew_time_h_per_day: float | None = Field(None, ge=0, le=2400, json_schema_extra=places(3))
+    regolith_supply_kg_per_day: float | None = Field(None, ge=0, le=1_000_000, json_schema_extra=places(3))
+    storage_volume_m3: float | None = Field(None, gt=0, le=1_000_000, description="null: no limit",
+                                            json_schema_extra=places(3))
+    wet_waste_cap_days: float | None = Field(None, gt=0, le=3650, description="null: no cap",
+                                             json_schema_extra=places(2))
 
 
 class MissionIn(Body):
@@ -34,7 +36,7 @@ class MissionIn(Body):
     description: str = Field("", max_length=4000)
     status: MissionStatus | None = None
     destination: Destination
-    crew_size: int = Field(ge=1, le=100)
+    crew_size: whole(1, 100)
     launch_date: When | None = None
     landing_date: When | None = None
     settings: MissionSettings = MissionSettings()
@@ -43,12 +45,12 @@ class MissionIn(Body):
 class MissionPatch(Body):
     """Body of PATCH /missions/:mission_id: the fields to change and the version read."""
 
-    version: int | None = Field(None, ge=1)
+    version: VERSION | None = None
     name: str | None = Field(None, min_length=1, max_length=120)
     description: str | None = Field(None, max_length=4000)
     status: MissionStatus | None = None
     destination: Destination | None = None
-    crew_size: int | None = Field(None, ge=1, le=100)
+    crew_size: whole(1, 100) | None = Field(None)
     launch_date: When | None = None
     landing_date: When | None = None
     settings: MissionSettings | None = None
@@ -65,7 +67,7 @@ class CrewIn(Body):
 class CrewPatch(Body):
     """Body of PATCH /missions/:mission_id/crew/:crew_id."""
 
-    version: int | None = Field(None, ge=1)
+    version: VERSION | None = None
     role: CrewRole | None = None
     specialization: str | None = Field(None, max_length=120)
 

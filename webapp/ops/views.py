@@ -136,6 +136,16 @@ async def favicon():
     return response
 
 
+docs_bp = Blueprint("api_docs", __name__)  # a page for people: the signed-in frame, unlike the platform probes
+
+
+@docs_bp.get("/api/v1/docs")
+@public
+async def page():
+    """The browsable API reference (Swagger UI over /api/v1/openapi.json, assets vendored)."""
+    return await render("ops/api_docs.html")
+
+
 @platform_bp.get("/health")
 @public
 async def health():

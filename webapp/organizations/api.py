@@ -39,6 +39,7 @@ def org_out(org, role: str | None = None) -> dict:
 @requires()
 @query(OrganizationsQuery)
 @returns(Items[OrganizationListed])
+@raises(404)  # scope=all for anyone but platform staff: as if the option did not exist
 async def list_organizations():
     """The caller's organizations; platform staff add `?scope=all` for every organization (audited)."""
     args = parse_query(OrganizationsQuery)
@@ -215,6 +216,7 @@ async def resend(org_id: uuid.UUID | str, invitation_id: uuid.UUID):
 @bp.delete("/invitations/<uuid:invitation_id>")
 @requires(Perm.MEMBERS_INVITE)
 @returns(None, 204)
+@raises(409)
 async def revoke(org_id: uuid.UUID | str, invitation_id: uuid.UUID):
     """Revoke a pending invitation: 204."""
     await service.revoke_invitation(db_session(), g.ctx, invitation_id)

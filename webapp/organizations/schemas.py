@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from webapp.core.openapi import Body
+from webapp.core.openapi import VERSION, Body
 from webapp.organizations.enums import OrgStatus
 
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$"
@@ -31,13 +31,13 @@ class MemberPatch(Body):
     """Body of PATCH .../members/:user_id: the new main role (and the version read, to catch stale writes)."""
 
     role_id: uuid.UUID
-    version: int | None = Field(None, ge=1)
+    version: VERSION | None = None
 
 
 class InvitationIn(Body):
     """Body of POST .../invitations (and .../members): who, with which role."""
 
-    email: str = Field(min_length=3, max_length=254)
+    email: str = Field(min_length=3, max_length=254, json_schema_extra={"format": "email"})
     role_id: uuid.UUID
 
 
@@ -63,7 +63,7 @@ class OrganizationIn(Body):
 class OrganizationPatch(Body):
     """Body of PATCH /organizations/:id; `status` is active or archived (suspension is for platform staff)."""
 
-    version: int | None = Field(None, ge=1)
+    version: VERSION | None = None
     name: str | None = Field(default=None, min_length=1, max_length=120)
     slug: str | None = Field(default=None, pattern=SLUG_PATTERN)
     require_mfa: bool | None = None

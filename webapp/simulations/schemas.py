@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from webapp.catalog.enums import PRODUCT_TYPES
-from webapp.core.openapi import Body
+from webapp.core.openapi import VERSION, Body, places, whole
 from webapp.core.pagination import MAX_LIMIT
 from webapp.simulations.enums import LogLevel, ProductKind, RunStatus, RunType
 
@@ -21,7 +21,7 @@ class ProductIn(Body):
 
     mission_id: uuid.UUID
     product_type: ProductType
-    quantity_kg: float = Field(gt=0, le=10**9)
+    quantity_kg: float = Field(gt=0, le=10**9, json_schema_extra=places(4))
     produced_at: AwareDatetime | date | None = Field(None, description="when it was made; default now (not in "
                                                                        "the future)")
     recipe_id: uuid.UUID | None = None
@@ -31,9 +31,9 @@ class ProductIn(Body):
 class ProductPatch(Body):
     """Body of PATCH /products/:id: fields to correct and the version read."""
 
-    version: int | None = Field(None, ge=1)
+    version: VERSION | None = None
     product_type: ProductType | None = None
-    quantity_kg: float | None = Field(None, gt=0, le=10**9)
+    quantity_kg: float | None = Field(None, gt=0, le=10**9, json_schema_extra=places(4))
     produced_at: AwareDatetime | date | None = None
     recipe_id: uuid.UUID | None = None
     notes: str | None = Field(None, max_length=2000)
@@ -60,12 +60,12 @@ class RunConfig(Body):
     """What the engine plans (habitat.md §3.4–3.5); every field has a default."""
 
     target: ProductType | None = Field(None, description="the product to maximise; default brick")
-    time_horizon_days: int | None = Field(None, ge=1, le=730, description="default 30")
-    seed: int | None = Field(None, ge=0, le=2**31 - 1, description="default: random (kept on the run)")
+    time_horizon_days: whole(1, 730) | None = Field(None, description="default 30")
+    seed: whole(0, 2**31 - 1) | None = Field(None, description="default: random (kept on the run)")
     tau: float | None = Field(None, ge=0, le=0.5, description="share of the optimum the second objective may give "
                                                               "up; default 0.02")
-    scenarios: int | None = Field(None, ge=1, le=5000, description="monte_carlo: failure scenarios; default 200 "
-                                                                   "(scenarios × days at most 200,000)")
+    scenarios: whole(1, 5000) | None = Field(None, description="monte_carlo: failure scenarios; default 200 "
+                                                               "(scenarios × days at most 200,000)")
     plan: Plan | None = Field(None, description="monte_carlo: what each scenario re-plans")
 
 

@@ -34,7 +34,7 @@ def now() -> datetime:
 def key_from_name(name: str) -> str:
     """A key suggestion from a name: `Food waste` -> `food_waste`."""
     key = re.sub(r"[^a-z0-9]+", "_", (name or "").lower()).strip("_")
-    if not key or not key[0].isalpha():
+    if len(key) < 2 or not key[0].isalpha():  # keys are 2-48 characters starting with a letter
         key = f"item_{key}".strip("_")
     return key[:48].rstrip("_")
 
