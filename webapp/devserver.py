@@ -7,17 +7,18 @@ data directory. SIGINT, SIGTERM and SIGHUP all end everything this runner starte
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
 import os
 import signal
 import socket
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
-
-from honcho.manager import Manager
 
 from webapp.settings import PROJECT_ROOT
 
@@ -198,8 +199,8 @@ def run() -> int:
     try:
         stop_leftovers(root)
         if port_in_use(host, port):
-            print(f"\n  Port {port} on {host} is already in use; stop what uses it or run `PORT={port + 1} make dev`.\n",
-                  file=sys.stderr)
+            print(f"\n  Port {port} on {host} is already in use: stop what uses it, or run "
+                  f"`PORT={port + 1} make dev`.\n", file=sys.stderr)
             return 1
         services = Services(root).start()
         migrate()
@@ -215,23 +216,17 @@ def run() -> int:
         print("  Ctrl-C stops web, worker, scheduler and the embedded services.\n", flush=True)
         env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
                    PYTHONUNBUFFERED="1", HOST=host, PORT=str(port))
-        manager = RecordingManager(root)
-        for name, command in procfile_processes().items():
-            manager.add_process(name, command, env=env, cwd=str(PROJECT_ROOT))
+        supervisor = Supervisor(procfile_processes(), env, PROJECT_ROOT, root)
 
         def stop_all(signum, frame):
-            stopping["signal"] = signum
-            manager.terminate()
+            supervisor.stop_signal = stopping["signal"] = signum
 
-        # honcho answers SIGINT and SIGTERM itself (replacing these); a closed terminal sends SIGHUP
         for sig in STOP_SIGNALS:
             signal.signal(sig, stop_all)
-        manager.loop()
-        # honcho answers SIGINT/SIGTERM with its own handler, which sets 130/143: a stop asked for, not a failure
-        if stopping or manager.returncode in (None, 0, 130, 143):
-            stopping.setdefault("signal", manager.returncode)
-            return 0
-        return manager.returncode
+        supervisor.start()
+        status = supervisor.wait()
+        supervisor.stop()
+        return status
     except _Stop:
         return 0
     finally:
@@ -245,18 +240,62 @@ def run() -> int:
             print("  ClosedLoop stopped.", flush=True)
 
 
-class RecordingManager(Manager):
-    """honcho's manager, writing its children's pids to var/dev.pids as they start (each leads its own process
-    group), so a runner that dies without cleaning up can be cleaned up after."""
+class Supervisor:
+    """The Procfile's processes, each leading its own process group, their output prefixed with their name. Any
+    one ending ends them all; a stop signal only sets a flag (the main loop does the work, not the handler)."""
 
-    def __init__(self, root: Path):
-        super().__init__()
-        self.root = root
-        self.recorded: list[int] = []
+    def __init__(self, commands: dict[str, str], env: dict, cwd: Path, root: Path):
+        self.commands, self.env, self.cwd, self.root = commands, env, cwd, root
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.stop_signal: int | None = None
+        self._print_lock = threading.Lock()
+        self._readers: list[threading.Thread] = []
 
-    def _system_print(self, data):
-        super()._system_print(data)
-        pids = [p["pid"] for p in self._processes.values() if p.get("pid")]
-        if pids != self.recorded:
-            self.recorded = pids
-            record_children(self.root, pids)
+    def say(self, name: str, line: str) -> None:
+        """One output line, `08:11:25 web       | ...`."""
+        with self._print_lock:
+            print(f"{time.strftime('%H:%M:%S')} {name:<9} | {line}", flush=True)
+
+    def start(self) -> None:
+        """Start every process (new sessions: a terminal's signals reach them only through us)."""
+        for name, command in self.commands.items():
+            proc = subprocess.Popen(command, shell=True, env=self.env, cwd=self.cwd, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            self.procs[name] = proc
+            reader = threading.Thread(target=self._relay, args=(name, proc), daemon=True)
+            reader.start()
+            self._readers.append(reader)
+            self.say("system", f"{name} started (pid {proc.pid})")
+        record_children(self.root, [proc.pid for proc in self.procs.values()])
+
+    def _relay(self, name: str, proc: subprocess.Popen) -> None:
+        for raw in iter(proc.stdout.readline, b""):
+            self.say(name, raw.decode(errors="replace").rstrip())
+
+    def wait(self) -> int:
+        """Until a stop signal (0) or the first process to end (its status, 1 if it ended "successfully")."""
+        while self.stop_signal is None:
+            for name, proc in self.procs.items():
+                if proc.poll() is not None:
+                    self.say("system", f"{name} stopped (status {proc.returncode}): stopping the others")
+                    return proc.returncode or 1
+            time.sleep(0.2)
+        return 0
+
+    def stop(self, grace: float = 10) -> None:
+        """SIGTERM every process group, SIGKILL what is left after `grace` seconds."""
+        for name, proc in self.procs.items():
+            if proc.poll() is None:
+                self.say("system", f"stopping {name}")
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for proc in self.procs.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(max(0.1, deadline - time.monotonic()))
+        for proc in self.procs.values():  # the leaders may be gone while their children linger
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        for reader in self._readers:
+            reader.join(2)
