@@ -268,7 +268,12 @@ class Stack:
             try:
                 proc.wait(15)
             except subprocess.TimeoutExpired:
+                pass
+            try:  # the leader may be gone while its children (taskiq's worker process) linger
                 os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
         for log in self.logs:
             log.close()
 

@@ -110,3 +110,23 @@ async def test_other_organizations_missions_and_unbound_credentials(app, client,
     read_only = await _key(app.test_client(), mine, ["missions:read"])
     denied = await api.post(f"/api/v1/organizations/{mine.org_id}/missions", headers=read_only, json=MISSION)
     assert denied.status_code == 403
+
+
+async def test_organizations_are_named_by_id_or_address_in_json_paths(app, client, factory):
+    owner = await factory.org_with_owner()
+    other = await factory.org_with_owner()
+    auth = await _key(client, owner, ["missions:read", "missions:write"])
+    api = app.test_client()
+    created = await api.post(f"/api/v1/organizations/{owner.org_slug}/missions", headers=auth, json=MISSION)
+    assert created.status_code == 201
+    by_slug = await (await api.get(f"/api/v1/organizations/{owner.org_slug}/missions", headers=auth)).get_json()
+    by_id = await (await api.get(f"/api/v1/organizations/{owner.org_id}/missions", headers=auth)).get_json()
+    assert by_slug == by_id and len(by_slug["items"]) == 1
+    # the browser session, too
+    session_list = await client.get(f"/api/v1/organizations/{owner.org_slug}/missions")
+    assert session_list.status_code == 200 and (await session_list.get_json())["items"] == by_id["items"]
+    # another organization's address is the same 404 as one that does not exist
+    theirs = await api.get(f"/api/v1/organizations/{other.org_slug}/missions", headers=auth)
+    nobody = await api.get("/api/v1/organizations/no-such-org/missions", headers=auth)
+    assert theirs.status_code == nobody.status_code == 404
+    assert await theirs.get_json() == await nobody.get_json()
