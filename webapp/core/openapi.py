@@ -89,8 +89,8 @@ VERSION = whole(1, 2**31 - 1)  # the version read, for optimistic locking
 
 
 def places(digits: int) -> dict:
-    """JSON Schema for a number with at most `digits` decimal places (the services round float noise and refuse
-    more places; pydantic's own multiple_of check would trip over binary fractions, so it only documents)."""
+    """JSON Schema for a number with at most `digits` decimal places (the services refuse more; pydantic's own
+    multiple_of check would trip over binary fractions, so this only documents)."""
     return {"multipleOf": float(Decimal(1).scaleb(-digits))}
 
 

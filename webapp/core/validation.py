@@ -33,10 +33,6 @@ class Number:
             return None, "Enter a number, e.g. 0.25."
         if not number.is_finite():
             return None, "Enter a finite number."
-        if isinstance(value, float):  # a JSON number is binary: 0.57 may arrive as 0.5700000000000001
-            nearest = number.quantize(Decimal(1).scaleb(-self.places))
-            if abs(nearest - number) <= Decimal("1e-9") * max(1, abs(number)):
-                number = nearest
         if self.min is not None and (number < self.min or (self.min_exclusive and number == self.min)):
             return None, f"Must be {'more than' if self.min_exclusive else 'at least'} {self.min}{_unit(self.unit)}."
         if self.max is not None and number > self.max:
