@@ -185,3 +185,19 @@ async def test_deactivation_stops_the_account_and_records_a_deletion_request(
     assert relogin.status_code == 401
     await deliver()
     assert "deactivated" in (await mailbox.wait_for(crew.email, "deactivated")).text
+
+
+async def test_concurrent_edits_of_one_account_queue_up_instead_of_failing(app, factory):
+    import asyncio
+
+    owner = await factory.org_with_owner()
+    api = app.test_client()
+    tokens = await (await api.post("/api/v1/auth/login", json={
+        "email": owner.email, "password": owner.password, "organization": owner.org_slug})).get_json()
+    auth = {"Authorization": f"Bearer {tokens['access_token']}"}
+    answers = await asyncio.gather(*[
+        app.test_client().patch("/api/v1/me/preferences/email", headers=auth,
+                                json={"preferences": {"approval_requests": n % 2 == 0}}) for n in range(8)])
+    assert [a.status_code for a in answers] == [200] * 8  # the account row is locked for each write in turn
+    me = await (await api.get("/api/v1/me", headers=auth)).get_json()
+    assert me["version"] >= 2  # the writes that changed something each bumped it

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from quart import Quart, Response, g, jsonify, render_template, request
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from webapp.core.htmx import is_htmx, wants_json
@@ -160,6 +161,11 @@ def register_error_handlers(app: Quart) -> None:
             response = await render_error(err)
             response.headers["Allow"] = ", ".join(allowed)
         return response or await render_error(err)
+
+    @app.errorhandler(StaleDataError)
+    async def _stale(exc: StaleDataError):
+        # two writers of one versioned row at the same moment: the later one is told, like a stale version
+        return await render_error(Conflict("Someone changed this at the same moment. Reload it and try again."))
 
     @app.errorhandler(Exception)
     async def _crash(exc: Exception):

@@ -234,7 +234,7 @@ class ApiDocument(OpenAPIProvider):
         if body is not None:
             operation["requestBody"] = {"required": True, "content": {"application/json": {
                 "schema": self._model(body[0], "validation")}}}
-        operation["responses"] = self._responses(rule, api, view, has_body=body is not None,
+        operation["responses"] = self._responses(rule, method, api, view, has_body=body is not None,
                                                  has_query=listing is not None or api.query is not None)
         access = getattr(view, ACCESS_ATTR, ("requires", ()))
         if access[0] == "public":
@@ -247,7 +247,8 @@ class ApiDocument(OpenAPIProvider):
             operation["x-permissions"] = list(access[1])
         return operation
 
-    def _responses(self, rule: Rule, api: ApiDoc, view: Callable, *, has_body: bool, has_query: bool) -> dict:
+    def _responses(self, rule: Rule, method: str, api: ApiDoc, view: Callable, *, has_body: bool,
+                   has_query: bool) -> dict:
         responses: dict[str, Any] = {}
         for status, model in sorted(api.responses.items()):
             response: dict[str, Any] = {"description": REASONS.get(status, "OK")}
@@ -270,7 +271,8 @@ class ApiDocument(OpenAPIProvider):
         access = getattr(view, ACCESS_ATTR, ("requires", ()))
         if access[0] != "public":
             errors |= {401, 403}
-        if rule.arguments:
+            if method in ("POST", "PUT", "PATCH", "DELETE"):
+                errors.add(409)  # a write can always meet a concurrent change of the same row
             errors.add(404)
         if has_body:
             errors |= {400, 413, 422}

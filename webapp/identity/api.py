@@ -204,7 +204,7 @@ async def update_me():
     refuse_api_keys()
     data = await parse_body(MePatch)
     session = db_session()
-    user = await get_user(session, g.ctx.user_id)
+    user = await get_user(session, g.ctx.user_id, lock=True)
     await profile.update_profile(session, g.ctx, user, name=data.name, locale=data.locale, timezone=data.timezone,
                                  version=data.version)
     if data.email is not None:
@@ -224,7 +224,7 @@ async def change_password():
     refuse_api_keys()
     data = await parse_body(PasswordChangeIn)
     session = db_session()
-    user = await get_user(session, g.ctx.user_id)
+    user = await get_user(session, g.ctx.user_id, lock=True)
     await profile.change_password(session, g.ctx, user, current_password=data.current_password,
                                   new_password=data.new_password, end_other_sessions=data.end_other_sessions)
     return "", 204
@@ -239,7 +239,7 @@ async def email_preferences():
     refuse_api_keys()
     data = await parse_body(EmailPreferencesIn)
     session = db_session()
-    user = await get_user(session, g.ctx.user_id)
+    user = await get_user(session, g.ctx.user_id, lock=True)
     return {"preferences": await profile.set_email_preferences(session, g.ctx, user, data.preferences),
             "always_sent": profile.ALWAYS_SENT}
 
@@ -254,7 +254,7 @@ async def delete_me():
     refuse_api_keys()
     data = await parse_body(MeDeleteIn)
     session = db_session()
-    user = await get_user(session, g.ctx.user_id)
+    user = await get_user(session, g.ctx.user_id, lock=True)
     request = await profile.deactivate_account(session, g.ctx, user, current_password=data.current_password,
                                                reason=data.reason)
     return DeactivatedOut(deletion_request={"id": request.id, "status": request.status,

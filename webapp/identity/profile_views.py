@@ -44,8 +44,8 @@ def _unplaced(exc: DomainError) -> str | None:
     return None if exc.details.get("fields") else exc.message
 
 
-async def _me():
-    return await get_user(db_session(), g.ctx.user_id)
+async def _me(*, lock: bool = False):
+    return await get_user(db_session(), g.ctx.user_id, lock=lock)
 
 
 @bp.get("/me")
@@ -59,7 +59,7 @@ async def me():
 @requires()
 async def update():
     """Save name, format and time zone; htmx swaps the section, a stale form shows the conflict."""
-    user = await _me()
+    user = await _me(lock=True)
     form = _profile_form(user, await request.form)
     status, conflict, saved = 200, None, False
     if not form.validate():
@@ -88,7 +88,7 @@ async def update():
 @requires()
 async def change_email():
     """Send a confirmation link to the new address (the current password is needed)."""
-    user = await _me()
+    user = await _me(lock=True)
     form = await read_form(EmailChangeForm)
     if not form.validate():
         return await _page(user, status=422, email_form=form)
@@ -129,7 +129,7 @@ async def confirm_email_submit():
 @requires()
 async def change_password():
     """Change the password; other sessions end when the box is ticked (the default)."""
-    user = await _me()
+    user = await _me(lock=True)
     form = await read_form(PasswordChangeForm)
     if not form.validate():
         return await _page(user, status=422, password_form=form)
@@ -159,7 +159,7 @@ async def email_preferences():
 @requires()
 async def save_email_preferences():
     """Save the checkboxes (htmx saves on every change and answers with a status line)."""
-    user = await _me()
+    user = await _me(lock=True)
     posted = await request.form
     changes = {c.key: posted.get(c.key) == "on" for c in profile.EMAIL_CATEGORIES}
     preferences = await profile.set_email_preferences(db_session(), g.ctx, user, changes)
@@ -174,7 +174,7 @@ async def save_email_preferences():
 @requires()
 async def deactivate():
     """Deactivate the account at once (sessions end, keys are deleted) and record a deletion request."""
-    user = await _me()
+    user = await _me(lock=True)
     form = await read_form(DeactivateForm)
     if not form.validate():
         return await _page(user, status=422, deactivate_form=form)

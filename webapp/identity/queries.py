@@ -32,9 +32,11 @@ def user_aliases():
     return aliased(User, name="subject_user"), aliased(User, name="acting_user")
 
 
-async def get_user(session: AsyncSession, user_id) -> User:
-    """A live user by id; NotFound otherwise."""
-    user = (await session.execute(select(User).where(User.id == user_id, User.deleted_at.is_(None)))).scalar_one_or_none()
+async def get_user(session: AsyncSession, user_id, *, lock: bool = False) -> User:
+    """A live user by id (locked for the transaction with `lock`, so concurrent edits of one account queue up
+    instead of one failing on a stale version); NotFound otherwise."""
+    stmt = select(User).where(User.id == user_id, User.deleted_at.is_(None))
+    user = (await session.execute(stmt.with_for_update() if lock else stmt)).scalar_one_or_none()
     if user is None:
         raise NotFound("No such user.")
     return user
