@@ -36,11 +36,15 @@ system-deps:
 test: $(STAMP) system-deps ## the whole suite (PYTEST_ARGS="-k missions" to narrow it); output in test-output/
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff: the project's rules (pyproject.toml)
-	$(BIN)/ruff check webapp workers tests bench migrations
+CODE := webapp workers tests bench migrations
 
-format: $(STAMP) ## ruff: fix what can be fixed (imports, simple rules)
-	$(BIN)/ruff check --fix webapp workers tests bench migrations
+lint: $(STAMP) ## ruff: the project's lint rules and formatting (pyproject.toml); CI runs it
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check $(CODE)
+
+format: $(STAMP) ## ruff: format the code and fix what the rules can fix
+	$(BIN)/ruff format $(CODE)
+	$(BIN)/ruff check --fix $(CODE)
 
 lock: $(STAMP) ## re-resolve requirements.lock from pyproject.toml (newest versions allowed), with hashes
 	$(BIN)/pip-compile --quiet --upgrade --extra dev --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \

@@ -6,6 +6,7 @@ ORM or our pipeline, so each ratio shows what the framework layers cost:
 the system-check page, the members page, the API-key members list and the JSON login (argon2id);
 for bench/missions.py the missions list page (plain and searched) and the API-key products list.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -44,12 +45,18 @@ install_template_helpers(app)
 _stubs: dict = {}
 # the same endpoints exist (as stubs) so url_for() in the shared templates resolves identically
 for rule in real.url_map.iter_rules():
-    if rule.endpoint not in ("static", "ops.check_page", "organizations.members", "organizations_api.list_members",
-                             "identity_api.login", "missions.index", "org_products_api.list_products"):
+    if rule.endpoint not in (
+        "static",
+        "ops.check_page",
+        "organizations.members",
+        "organizations_api.list_members",
+        "identity_api.login",
+        "missions.index",
+        "org_products_api.list_products",
+    ):
         # one stub per endpoint: some endpoints answer on two rules (e.g. POST and PATCH forms)
         stub = _stubs.setdefault(rule.endpoint, lambda **_: ("", 404))
         app.add_url_rule(rule.rule, endpoint=rule.endpoint, view_func=stub, methods=rule.methods)
-
 
 
 @app.url_defaults
@@ -59,8 +66,9 @@ def _push_org(endpoint, values) -> None:
         values["org_slug"] = ctx.org_slug
 
 
-_serializer = URLSafeTimedSerializer(settings.secret_key, salt="closedloop-session",
-                                     signer_kwargs={"digest_method": hashlib.sha512})
+_serializer = URLSafeTimedSerializer(
+    settings.secret_key, salt="closedloop-session", signer_kwargs={"digest_method": hashlib.sha512}
+)
 _COOKIE = real.config["QUART_AUTH_COOKIE_NAME"]
 
 
@@ -82,50 +90,79 @@ async def _enter(conn, org_slug: str):
     digest = hashlib.sha256(token.encode()).digest()
     principal = await conn.fetchrow(
         "SELECT s.id, s.user_id, u.email, u.name FROM auth_sessions s JOIN users u ON u.id = s.user_id "
-        "WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now() AND u.deleted_at IS NULL", digest)
+        "WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now() AND u.deleted_at IS NULL",
+        digest,
+    )
     await conn.execute("SELECT set_config('app.user_id', $1, true)", str(principal["user_id"]))
     org = await conn.fetchrow(
-        "SELECT o.id, o.slug, o.name, r.key AS role FROM organizations o JOIN memberships m ON m.organization_id = o.id "
+        "SELECT o.id, o.slug, o.name, r.key AS role FROM organizations o "
+        "JOIN memberships m ON m.organization_id = o.id "
         "JOIN roles r ON r.id = m.role_id "
         "WHERE o.slug = $1 AND m.user_id = $2 AND o.deleted_at IS NULL AND m.deleted_at IS NULL",
-        org_slug, principal["user_id"])
+        org_slug,
+        principal["user_id"],
+    )
     await conn.execute("SELECT set_config('app.org_id', $1, true)", str(org["id"]))
     return principal, org
 
 
 def _context(principal, org) -> RequestContext:
-    return RequestContext(user_id=principal["user_id"], user_email=principal["email"], user_name=principal["name"],
-                          org_id=org["id"], org_slug=org["slug"], org_name=org["name"], role=org["role"],
-                          permissions=permissions_for(org["role"]))
+    return RequestContext(
+        user_id=principal["user_id"],
+        user_email=principal["email"],
+        user_name=principal["name"],
+        org_id=org["id"],
+        org_slug=org["slug"],
+        org_name=org["name"],
+        role=org["role"],
+        permissions=permissions_for(org["role"]),
+    )
 
 
 _MEMBERS = (
     "SELECT u.id AS user_id, u.name, u.email, r.key AS role, m.created_at AS joined_at, r.id AS role_id, "
     "r.name AS role_name, m.version, u.mfa_enabled_at IS NOT NULL AS mfa_enabled, u.status = 'active' AS active "
     "FROM users u JOIN memberships m ON m.user_id = u.id JOIN roles r ON r.id = m.role_id "
-    "WHERE m.organization_id = $1 AND m.deleted_at IS NULL AND u.deleted_at IS NULL ORDER BY u.name, u.id")
+    "WHERE m.organization_id = $1 AND m.deleted_at IS NULL AND u.deleted_at IS NULL ORDER BY u.name, u.id"
+)
 
 
 @app.get("/o/<org_slug>/members", endpoint="organizations.members")
 async def members_page(org_slug: str):
     async with app.pool.acquire() as conn, conn.transaction():
         principal, org = await _enter(conn, org_slug)
-        roles = await conn.fetch("SELECT id, key, name, is_system, permissions, break_glass FROM roles "
-                                 "WHERE organization_id = $1 AND deleted_at IS NULL ORDER BY is_system DESC, name",
-                                 org["id"])
+        roles = await conn.fetch(
+            "SELECT id, key, name, is_system, permissions, break_glass FROM roles "
+            "WHERE organization_id = $1 AND deleted_at IS NULL ORDER BY is_system DESC, name",
+            org["id"],
+        )
         members = await conn.fetch(_MEMBERS, org["id"])
         invitations = await conn.fetch(
             "SELECT i.id, i.email, i.expires_at, i.send_count, r.name AS role_name, i.expires_at <= now() AS expired "
             "FROM invitations i JOIN roles r ON r.id = i.role_id WHERE i.organization_id = $1 "
-            "AND i.accepted_at IS NULL AND i.revoked_at IS NULL ORDER BY i.created_at DESC", org["id"])
+            "AND i.accepted_at IS NULL AND i.revoked_at IS NULL ORDER BY i.created_at DESC",
+            org["id"],
+        )
     g.ctx = _context(principal, org)
-    grantable = [Row(r) for r in roles if not r["break_glass"] and (r["key"] != "owner" or org["role"] == "owner")
-                 and role_permissions(r["key"], r["is_system"], r["permissions"]) <= g.ctx.permissions]
+    grantable = [
+        Row(r)
+        for r in roles
+        if not r["break_glass"]
+        and (r["key"] != "owner" or org["role"] == "owner")
+        and role_permissions(r["key"], r["is_system"], r["permissions"]) <= g.ctx.permissions
+    ]
     form = InviteForm()
     form.role_id.choices = choices((r["id"], r["name"]) for r in grantable)
-    body = await render_template("organizations/members.html", members=[Row(m) for m in members], roles=grantable,
-                                 invitations=[Row(i) for i in invitations], form=form, error=None, ctx=g.ctx,
-                                 settings=settings)
+    body = await render_template(
+        "organizations/members.html",
+        members=[Row(m) for m in members],
+        roles=grantable,
+        invitations=[Row(i) for i in invitations],
+        form=form,
+        error=None,
+        ctx=g.ctx,
+        settings=settings,
+    )
     return Response(body, content_type="text/html; charset=utf-8")
 
 
@@ -134,16 +171,25 @@ async def _key_scope(conn, org_id, permission: str):
     raw = request.headers["Authorization"].split(" ", 1)[1]
     digest = hashlib.sha256(raw.encode()).digest()
     await conn.execute("SELECT set_config('app.credential', $1, true)", digest.hex())
-    key = await conn.fetchrow("SELECT id, organization_id, user_id, permissions FROM api_keys WHERE key_hash = $1 "
-                              "AND enabled AND deleted_at IS NULL AND (expires_at IS NULL OR expires_at > now())",
-                              digest)
+    key = await conn.fetchrow(
+        "SELECT id, organization_id, user_id, permissions FROM api_keys WHERE key_hash = $1 "
+        "AND enabled AND deleted_at IS NULL AND (expires_at IS NULL OR expires_at > now())",
+        digest,
+    )
     if key is None or key["organization_id"] != org_id:
         return None
-    await conn.execute("SELECT set_config('app.user_id', $1, true), set_config('app.org_id', $2, true)",
-                       str(key["user_id"]), str(org_id))
-    role = await conn.fetchrow("SELECT r.key, r.is_system, r.permissions FROM memberships m JOIN roles r "
-                               "ON r.id = m.role_id WHERE m.organization_id = $1 AND m.user_id = $2 "
-                               "AND m.deleted_at IS NULL", org_id, key["user_id"])
+    await conn.execute(
+        "SELECT set_config('app.user_id', $1, true), set_config('app.org_id', $2, true)",
+        str(key["user_id"]),
+        str(org_id),
+    )
+    role = await conn.fetchrow(
+        "SELECT r.key, r.is_system, r.permissions FROM memberships m JOIN roles r "
+        "ON r.id = m.role_id WHERE m.organization_id = $1 AND m.user_id = $2 "
+        "AND m.deleted_at IS NULL",
+        org_id,
+        key["user_id"],
+    )
     granted = role_permissions(role["key"], role["is_system"], role["permissions"]) & set(key["permissions"])
     return key if permission in granted else None
 
@@ -154,42 +200,81 @@ async def members_json(org_id):
         if await _key_scope(conn, org_id, "members:read") is None:
             return {"error": "Forbidden"}, 403
         rows = await conn.fetch(_MEMBERS, org_id)
-    return {"items": [{"user_id": str(r["user_id"]), "name": r["name"], "email": r["email"], "role_id": str(r["role_id"]),
-                       "role": r["role"], "role_name": r["role_name"], "mfa_enabled": r["mfa_enabled"],
-                       "joined_at": r["joined_at"].isoformat().replace("+00:00", "Z"), "version": r["version"]}
-                      for r in rows]}
+    return {
+        "items": [
+            {
+                "user_id": str(r["user_id"]),
+                "name": r["name"],
+                "email": r["email"],
+                "role_id": str(r["role_id"]),
+                "role": r["role"],
+                "role_name": r["role_name"],
+                "mfa_enabled": r["mfa_enabled"],
+                "joined_at": r["joined_at"].isoformat().replace("+00:00", "Z"),
+                "version": r["version"],
+            }
+            for r in rows
+        ]
+    }
 
 
 @app.post("/api/v1/auth/login", endpoint="identity_api.login")
 async def login_json():
     data = await request.get_json()
     async with app.pool.acquire() as conn, conn.transaction():
-        user = await conn.fetchrow("SELECT id, password_hash FROM users WHERE lower(email) = lower($1) "
-                                   "AND deleted_at IS NULL AND status = 'active'", data["email"])
+        user = await conn.fetchrow(
+            "SELECT id, password_hash FROM users WHERE lower(email) = lower($1) "
+            "AND deleted_at IS NULL AND status = 'active'",
+            data["email"],
+        )
         if user is None or not await asyncio.to_thread(verify_password, user["password_hash"], data["password"]):
             return {"error": "Unauthorized"}, 401
         await conn.execute("SELECT set_config('app.user_id', $1, true)", str(user["id"]))
-        org = await conn.fetchrow("SELECT o.id FROM organizations o JOIN memberships m ON m.organization_id = o.id "
-                                  "WHERE o.slug = $1 AND m.user_id = $2 AND m.deleted_at IS NULL AND o.deleted_at IS NULL",
-                                  data["organization"], user["id"])
+        org = await conn.fetchrow(
+            "SELECT o.id FROM organizations o JOIN memberships m ON m.organization_id = o.id "
+            "WHERE o.slug = $1 AND m.user_id = $2 AND m.deleted_at IS NULL AND o.deleted_at IS NULL",
+            data["organization"],
+            user["id"],
+        )
         now = datetime.now(UTC)
         session_id = await conn.fetchval(
             "INSERT INTO auth_sessions (id, user_id, token_hash, kind, organization_id, expires_at) "
             "VALUES (gen_random_uuid(), $1, $2, 'api', $3, $4) RETURNING id",
-            user["id"], secrets.token_bytes(32), org["id"], now + timedelta(days=30))
+            user["id"],
+            secrets.token_bytes(32),
+            org["id"],
+            now + timedelta(days=30),
+        )
         access, refresh = "cl_at_" + secrets.token_urlsafe(32), "cl_rt_" + secrets.token_urlsafe(32)
         await conn.executemany(
-            "INSERT INTO auth_tokens (id, session_id, kind, token_hash, expires_at) VALUES (gen_random_uuid(), $1, $2, $3, $4)",
-            [(session_id, "access", hashlib.sha256(access.encode()).digest(), now + timedelta(minutes=15)),
-             (session_id, "refresh", hashlib.sha256(refresh.encode()).digest(), now + timedelta(days=30))])
+            "INSERT INTO auth_tokens (id, session_id, kind, token_hash, expires_at) "
+            "VALUES (gen_random_uuid(), $1, $2, $3, $4)",
+            [
+                (session_id, "access", hashlib.sha256(access.encode()).digest(), now + timedelta(minutes=15)),
+                (session_id, "refresh", hashlib.sha256(refresh.encode()).digest(), now + timedelta(days=30)),
+            ],
+        )
         # the records the real login keeps: an audit row and a security event
-        await conn.execute("INSERT INTO audit_logs (id, actor_user_id, action, entity_type, entity_id, metadata) "
-                           "VALUES (gen_random_uuid(), $1, 'auth.login', 'auth_session', $2, '{\"kind\": \"api\"}')",
-                           user["id"], str(session_id))
-        await conn.execute("INSERT INTO security_events (id, user_id, event_type, metadata) "
-                           "VALUES (gen_random_uuid(), $1, 'login.succeeded', '{}')", user["id"])
-    return {"token_type": "Bearer", "access_token": access, "expires_in": 900, "refresh_token": refresh,
-            "refresh_expires_in": 30 * 86400, "session_id": str(session_id), "organization_id": str(org["id"])}, 201
+        await conn.execute(
+            "INSERT INTO audit_logs (id, actor_user_id, action, entity_type, entity_id, metadata) "
+            "VALUES (gen_random_uuid(), $1, 'auth.login', 'auth_session', $2, '{\"kind\": \"api\"}')",
+            user["id"],
+            str(session_id),
+        )
+        await conn.execute(
+            "INSERT INTO security_events (id, user_id, event_type, metadata) "
+            "VALUES (gen_random_uuid(), $1, 'login.succeeded', '{}')",
+            user["id"],
+        )
+    return {
+        "token_type": "Bearer",
+        "access_token": access,
+        "expires_in": 900,
+        "refresh_token": refresh,
+        "refresh_expires_in": 30 * 86400,
+        "session_id": str(session_id),
+        "organization_id": str(org["id"]),
+    }, 201
 
 
 @app.get("/o/<org_slug>/ops/check", endpoint="ops.check_page")
@@ -198,7 +283,9 @@ async def check_page(org_slug: str):
         principal, org = await _enter(conn, org_slug)
         rows = await conn.fetch(
             "SELECT id, created_at, status, progress, steps, error, attempt FROM system_checks "
-            "WHERE organization_id = $1 ORDER BY id DESC LIMIT 26", org["id"])
+            "WHERE organization_id = $1 ORDER BY id DESC LIMIT 26",
+            org["id"],
+        )
     items = []
     for r in rows[:25]:
         item = Row(r)
@@ -207,14 +294,23 @@ async def check_page(org_slug: str):
         items.append(item)
     page = SimpleNamespace(items=items, next_cursor=encode_cursor((items[-1]["id"],)) if len(rows) > 25 else None)
     g.ctx = _context(principal, org)
-    body = await render_template("ops/check.html", page=page, latest=items[0] if items else None, form=CheckForm(),
-                                 labels=STEP_LABELS, ctx=g.ctx, settings=settings)
+    body = await render_template(
+        "ops/check.html",
+        page=page,
+        latest=items[0] if items else None,
+        form=CheckForm(),
+        labels=STEP_LABELS,
+        ctx=g.ctx,
+        settings=settings,
+    )
     return Response(body, content_type="text/html; charset=utf-8")
 
 
-_MISSION_COLUMNS = ("id, name, description, status, destination, crew_size, launch_date, landing_date, "
-                    "recycle_target_kg_per_day, energy_budget_kwh_per_day, crew_time_h_per_day, "
-                    "regolith_supply_kg_per_day, storage_volume_m3, wet_waste_cap_days, created_at, updated_at, version")
+_MISSION_COLUMNS = (
+    "id, name, description, status, destination, crew_size, launch_date, landing_date, "
+    "recycle_target_kg_per_day, energy_budget_kwh_per_day, crew_time_h_per_day, "
+    "regolith_supply_kg_per_day, storage_volume_m3, wet_waste_cap_days, created_at, updated_at, version"
+)
 
 
 def _mission(row) -> Row:
@@ -226,8 +322,12 @@ def _mission(row) -> Row:
 @app.get("/o/<org_slug>/missions", endpoint="missions.index")
 async def missions_page(org_slug: str):
     args = request.args
-    filters = {"q": args.get("q", "").strip()[:200], "status": args.get("status", ""),
-               "destination": args.get("destination", ""), "sort": ""}
+    filters = {
+        "q": args.get("q", "").strip()[:200],
+        "status": args.get("status", ""),
+        "destination": args.get("destination", ""),
+        "sort": "",
+    }
     sql, params = f"SELECT {_MISSION_COLUMNS} FROM missions WHERE organization_id = $1 AND deleted_at IS NULL", []
     if filters["status"]:
         params.append(filters["status"])
@@ -239,16 +339,26 @@ async def missions_page(org_slug: str):
     async with app.pool.acquire() as conn, conn.transaction():
         principal, org = await _enter(conn, org_slug)
         rows = await conn.fetch(sql, org["id"], *params)
-        deleted = await conn.fetch(f"SELECT {_MISSION_COLUMNS} FROM missions WHERE organization_id = $1 "
-                                   "AND deleted_at IS NOT NULL ORDER BY deleted_at DESC LIMIT 5", org["id"])
+        deleted = await conn.fetch(
+            f"SELECT {_MISSION_COLUMNS} FROM missions WHERE organization_id = $1 "
+            "AND deleted_at IS NOT NULL ORDER BY deleted_at DESC LIMIT 5",
+            org["id"],
+        )
     g.ctx = _context(principal, org)
     items = [_mission(r) for r in rows[:25]]
     next_cursor = None
     if len(rows) > 25:
         next_cursor = encode_cursor(("created_at:desc", encode_cursor((items[-1]["created_at"], items[-1]["id"]))))
-    body = await render_template("missions/index.html", page=SimpleNamespace(items=items, next_cursor=next_cursor),
-                                 filters=filters, sort=Sort("created_at", True), statuses=list(MissionStatus),
-                                 destinations=list(Destination), deleted=[_mission(r) for r in deleted], ctx=g.ctx)
+    body = await render_template(
+        "missions/index.html",
+        page=SimpleNamespace(items=items, next_cursor=next_cursor),
+        filters=filters,
+        sort=Sort("created_at", True),
+        statuses=list(MissionStatus),
+        destinations=list(Destination),
+        deleted=[_mission(r) for r in deleted],
+        ctx=g.ctx,
+    )
     return Response(body, content_type="text/html; charset=utf-8")
 
 
@@ -263,15 +373,31 @@ async def products_json(org_id):
             "JOIN missions m ON m.id = p.mission_id AND m.organization_id = p.organization_id "
             "LEFT JOIN processing_recipes r ON r.id = p.recipe_id "
             "WHERE p.organization_id = $1 AND p.deleted_at IS NULL AND m.deleted_at IS NULL "
-            "ORDER BY p.produced_at DESC, p.id DESC LIMIT 26", org_id)
+            "ORDER BY p.produced_at DESC, p.id DESC LIMIT 26",
+            org_id,
+        )
     items = rows[:25]
     next_cursor = None
     if len(rows) > 25:
         next_cursor = encode_cursor(("produced_at:desc", encode_cursor((items[-1]["produced_at"], items[-1]["id"]))))
     maybe = lambda v: None if v is None else str(v)  # noqa: E731
-    return {"items": [{"id": str(r["id"]), "mission_id": str(r["mission_id"]), "product_type": r["product_type"],
-                       "quantity_kg": float(r["quantity_kg"]), "produced_at": r["produced_at"].isoformat(),
-                       "recipe_id": maybe(r["recipe_id"]), "kind": r["kind"],
-                       "simulation_run_id": maybe(r["simulation_run_id"]), "notes": r["notes"],
-                       "created_at": r["created_at"].isoformat(), "updated_at": r["updated_at"].isoformat(),
-                       "version": r["version"]} for r in items], "next_cursor": next_cursor}
+    return {
+        "items": [
+            {
+                "id": str(r["id"]),
+                "mission_id": str(r["mission_id"]),
+                "product_type": r["product_type"],
+                "quantity_kg": float(r["quantity_kg"]),
+                "produced_at": r["produced_at"].isoformat(),
+                "recipe_id": maybe(r["recipe_id"]),
+                "kind": r["kind"],
+                "simulation_run_id": maybe(r["simulation_run_id"]),
+                "notes": r["notes"],
+                "created_at": r["created_at"].isoformat(),
+                "updated_at": r["updated_at"].isoformat(),
+                "version": r["version"],
+            }
+            for r in items
+        ],
+        "next_cursor": next_cursor,
+    }

@@ -4,6 +4,7 @@ raw asyncpg, measured in the same run (CPU per request of this process; PostgreS
 Run as `python -m bench.db_path` (part of `make bench`). It splits our side into its phases (key lookup, membership,
 list, commit and close) so a change to the request pipeline shows where it moved time. Not a test.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,7 +19,8 @@ RAW_LIST = (
     "JOIN missions m ON m.id = p.mission_id AND m.organization_id = p.organization_id "
     "LEFT JOIN processing_recipes r ON r.id = p.recipe_id "
     "WHERE p.organization_id = $1 AND p.deleted_at IS NULL AND m.deleted_at IS NULL "
-    "ORDER BY p.produced_at DESC, p.id DESC LIMIT 26")
+    "ORDER BY p.produced_at DESC, p.id DESC LIMIT 26"
+)
 
 
 async def measure(seeded: dict, requests: int) -> dict:
@@ -49,8 +51,9 @@ async def measure(seeded: dict, requests: int) -> dict:
         looked_up = clock()
         await enter_membership(session, user_id=principal.user_id, org_id=principal.org_id)
         entered = clock()
-        page = await queries.list_products(session, org_id, mission_id=None, product_type=None, kind=None,
-                                           q=None, sort=None, cursor=None, limit=25)
+        page = await queries.list_products(
+            session, org_id, mission_id=None, product_type=None, kind=None, q=None, sort=None, cursor=None, limit=25
+        )
         listed = clock()
         await session.run_sync(_end, True)  # what end_request_transaction does
         assert len(page.items) == 25
@@ -63,12 +66,21 @@ async def measure(seeded: dict, requests: int) -> dict:
             await conn.execute("SELECT set_config('app.credential', $1, true)", digest.hex())
             row = await conn.fetchrow(
                 "SELECT id, organization_id, user_id, permissions FROM api_keys WHERE key_hash = $1 AND enabled "
-                "AND deleted_at IS NULL AND (expires_at IS NULL OR expires_at > now())", digest)
-            await conn.execute("SELECT set_config('app.user_id', $1, true), set_config('app.org_id', $2, true)",
-                               str(row["user_id"]), str(org_id))
-            await conn.fetchrow("SELECT r.key, r.is_system, r.permissions FROM memberships m JOIN roles r "
-                                "ON r.id = m.role_id WHERE m.organization_id = $1 AND m.user_id = $2 "
-                                "AND m.deleted_at IS NULL", org_id, row["user_id"])
+                "AND deleted_at IS NULL AND (expires_at IS NULL OR expires_at > now())",
+                digest,
+            )
+            await conn.execute(
+                "SELECT set_config('app.user_id', $1, true), set_config('app.org_id', $2, true)",
+                str(row["user_id"]),
+                str(org_id),
+            )
+            await conn.fetchrow(
+                "SELECT r.key, r.is_system, r.permissions FROM memberships m JOIN roles r "
+                "ON r.id = m.role_id WHERE m.organization_id = $1 AND m.user_id = $2 "
+                "AND m.deleted_at IS NULL",
+                org_id,
+                row["user_id"],
+            )
             assert len(await conn.fetch(RAW_LIST, org_id)) == 26
 
     try:
@@ -98,6 +110,7 @@ def main() -> None:
 
     from bench.http import start_services
     from bench.missions import seed
+
     services = start_services()
     try:
         result = uvloop.run(measure(asyncio.run(seed(200, 2000)), args.requests))
@@ -105,8 +118,10 @@ def main() -> None:
         services.stop()
     key, membership, listing, end = result["phases"]
     print(f"DB part of one API-key products request, CPU of this process per request ({args.requests} requests):")
-    print(f"  ours (SQLAlchemy session) {result['ours']:.3f} ms = key {key:.3f} + membership {membership:.3f} "
-          f"+ list {listing:.3f} + commit/close {end:.3f}")
+    print(
+        f"  ours (SQLAlchemy session) {result['ours']:.3f} ms = key {key:.3f} + membership {membership:.3f} "
+        f"+ list {listing:.3f} + commit/close {end:.3f}"
+    )
     print(f"  raw asyncpg, same statements {result['raw']:.3f} ms; ratio raw/ours {result['raw'] / result['ours']:.2f}")
 
 

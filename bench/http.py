@@ -10,6 +10,7 @@ Each raw-asyncpg twin (bench/baseline_app.py) renders the same template or JSON 
 Prints req/s, p50, p99 and each ratio. Uses wrk (installed from Debian when missing and root).
 Not a test: nothing here asserts; the figures go into closing notes and docs/scaling.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,12 @@ def ensure_wrk() -> str:
     if path:
         return path
     if os.geteuid() == 0:
-        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=False,
-                       env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"), stdout=subprocess.DEVNULL)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", "wrk"],
+            check=False,
+            env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"),
+            stdout=subprocess.DEVNULL,
+        )
         path = shutil.which("wrk")
     if not path:
         raise SystemExit("wrk is required for the benchmark: apt-get install wrk")
@@ -47,6 +52,7 @@ def ensure_wrk() -> str:
 
 def parse_wrk(output: str) -> dict:
     """req/s and latency percentiles from `wrk --latency` output."""
+
     def to_ms(value: str) -> float:
         number, unit = re.match(r"([\d.]+)(\w+)", value).groups()
         return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
@@ -56,11 +62,18 @@ def parse_wrk(output: str) -> dict:
     p99 = to_ms(re.search(r"\s99%\s+(\S+)", output).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
     errors = re.search(r"Socket errors:.*", output)
-    return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "non_2xx": int(non2xx.group(1)) if non2xx else 0,
-            "socket_errors": errors.group(0) if errors else None}
+    return {
+        "rps": rps,
+        "p50_ms": p50,
+        "p99_ms": p99,
+        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+        "socket_errors": errors.group(0) if errors else None,
+    }
 
 
-def run_wrk(wrk: str, url: str, seconds: int, connections: int, headers: dict[str, str], script: Path | None = None) -> dict:
+def run_wrk(
+    wrk: str, url: str, seconds: int, connections: int, headers: dict[str, str], script: Path | None = None
+) -> dict:
     """One wrk run with two threads (this machine has two cores, one also serving)."""
     cmd = [wrk, "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency"]
     if script is not None:
@@ -87,8 +100,9 @@ def start_services():
 
 
 def start(command: list[str], env: dict, log: Path) -> subprocess.Popen:
-    return subprocess.Popen(command, env=env, cwd=ROOT, stdout=open(log, "w"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    return subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True
+    )
 
 
 def wait_http(url: str, timeout: float = 30) -> None:
@@ -122,20 +136,37 @@ async def seed(database_url_env: dict, rows: int, members: int = 25) -> dict:
     settings = load_settings()
     engine = make_engine(settings.database_url, settings.app_db_role, pool_size=2)
     email, password, slug = f"bench-{int(time.time())}@example.org", "bench-password-123", f"bench-{int(time.time())}"
-    steps = [{"name": n, "status": "ok", "detail": "ok", "elapsed_ms": 1.0} for n in ("postgres", "redis", "worker", "scheduler")]
+    steps = [
+        {"name": n, "status": "ok", "detail": "ok", "elapsed_ms": 1.0}
+        for n in ("postgres", "redis", "worker", "scheduler")
+    ]
     async with unit_of_work(make_sessionmaker(engine)) as session:
         user = await create_user(session, None, email=email, name="Bench User", password=password)
         org = await create_organization(session, None, slug=slug, name="Bench Base", owner_id=user.id)
         await scope_session(session, org_id=org.id, user_id=user.id)
-        await session.execute(insert(SystemCheck), [
-            {"id": new_id(), "organization_id": org.id, "requested_by": user.id, "status": CheckStatus.SUCCEEDED,
-             "progress": 100, "steps": steps, "attempt": 1} for _ in range(rows)])
+        await session.execute(
+            insert(SystemCheck),
+            [
+                {
+                    "id": new_id(),
+                    "organization_id": org.id,
+                    "requested_by": user.id,
+                    "status": CheckStatus.SUCCEEDED,
+                    "progress": 100,
+                    "steps": steps,
+                    "attempt": 1,
+                }
+                for _ in range(rows)
+            ],
+        )
         for i in range(members):
-            crew = await create_user(session, None, email=f"crew{i}-{slug}@example.org", name=f"Crew Member {i:02d}",
-                                     password=password)
+            crew = await create_user(
+                session, None, email=f"crew{i}-{slug}@example.org", name=f"Crew Member {i:02d}", password=password
+            )
             await add_member(session, None, org_id=org.id, user_id=crew.id, role="crew_member")
-        ctx = RequestContext(user_id=user.id, org_id=org.id, org_slug=slug, role="owner",
-                             permissions=system_role_permissions("owner"))
+        ctx = RequestContext(
+            user_id=user.id, org_id=org.id, org_slug=slug, role="owner", permissions=system_role_permissions("owner")
+        )
         _, api_key = await create_key(session, ctx, name="bench", permissions=["members:read"], expires_at=None)
     await engine.dispose()
     return {"email": email, "password": password, "slug": slug, "org_id": str(org.id), "api_key": api_key}
@@ -144,8 +175,18 @@ async def seed(database_url_env: dict, rows: int, members: int = 25) -> dict:
 def start_web_pair(procs: list) -> tuple[str, str]:
     """Start the app and its raw-asyncpg twin (one uvicorn process each), wait for both; returns their URLs."""
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
-    uvicorn = [sys.executable, "-m", "uvicorn", "--loop", "uvloop", "--http", "httptools", "--no-access-log",
-               "--host", "127.0.0.1"]
+    uvicorn = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--host",
+        "127.0.0.1",
+    ]
     urls = []
     for port, target, log in ((8765, "webapp.asgi:app", "web.log"), (8766, "bench.baseline_app:app", "baseline.log")):
         procs.append(start(uvicorn + ["--port", str(port), target], env, OUT / log))
@@ -200,20 +241,31 @@ def main() -> None:
         same = httpx.get(app_url + page, headers={"Cookie": cookie}).text.count("<tr>")
         assert same == httpx.get(base_url + page, headers={"Cookie": cookie}).text.count("<tr>") > 25
         members_page = f"/o/{slug}/members"
-        assert (httpx.get(app_url + members_page, headers={"Cookie": cookie}).text.count("Crew Member")
-                == httpx.get(base_url + members_page, headers={"Cookie": cookie}).text.count("Crew Member") >= 25)
-        members_json, key_header = f"/api/v1/organizations/{seeded['org_id']}/members", {
-            "Authorization": f"Bearer {seeded['api_key']}"}
+        assert (
+            httpx.get(app_url + members_page, headers={"Cookie": cookie}).text.count("Crew Member")
+            == httpx.get(base_url + members_page, headers={"Cookie": cookie}).text.count("Crew Member")
+            >= 25
+        )
+        members_json, key_header = (
+            f"/api/v1/organizations/{seeded['org_id']}/members",
+            {"Authorization": f"Bearer {seeded['api_key']}"},
+        )
         real_items = httpx.get(app_url + members_json, headers=key_header).json()["items"]
         raw_items = httpx.get(base_url + members_json, headers=key_header).json()["items"]
         assert real_items == raw_items, (real_items[:1], raw_items[:1])
         login_script = OUT / "login.lua"
-        login_script.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = '
-                                + json.dumps(json.dumps({"email": email, "password": password, "organization": slug}))
-                                + "\n")
+        login_script.write_text(
+            'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = '
+            + json.dumps(json.dumps({"email": email, "password": password, "organization": slug}))
+            + "\n"
+        )
         for url in (app_url, base_url):
-            assert httpx.post(url + "/api/v1/auth/login", json={"email": email, "password": password,
-                                                                "organization": slug}).status_code == 201
+            assert (
+                httpx.post(
+                    url + "/api/v1/auth/login", json={"email": email, "password": password, "organization": slug}
+                ).status_code
+                == 201
+            )
         run = lambda url, headers, script=None: run_wrk(wrk, url, args.seconds, args.connections, headers, script)  # noqa: E731
         results = {
             "health": run(app_url + "/health", {}),
@@ -241,21 +293,39 @@ def main() -> None:
     }
     print(f"\nClosedLoop HTTP benchmark: 1 web process, {args.connections} connections, {args.seconds} s each (wrk)\n")
     print(f"{'target':<40}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
-    labels = {"health": "(a) GET /health", "page_rls": "(b) check page, 25 rows, RLS, ORM",
-              "page_raw_asyncpg": "(c) same page, raw asyncpg", "members_page": "(d) members page, 26 members",
-              "members_page_raw": "(e) same page, raw asyncpg", "members_json_key": "(f) members JSON, API key",
-              "members_json_key_raw": "(g) same JSON, raw asyncpg", "login": "(h) JSON login (argon2id)",
-              "login_raw": "(i) same login, raw asyncpg"}
+    labels = {
+        "health": "(a) GET /health",
+        "page_rls": "(b) check page, 25 rows, RLS, ORM",
+        "page_raw_asyncpg": "(c) same page, raw asyncpg",
+        "members_page": "(d) members page, 26 members",
+        "members_page_raw": "(e) same page, raw asyncpg",
+        "members_json_key": "(f) members JSON, API key",
+        "members_json_key_raw": "(g) same JSON, raw asyncpg",
+        "login": "(h) JSON login (argon2id)",
+        "login_raw": "(i) same login, raw asyncpg",
+    }
     for key, r in results.items():
         print(f"{labels[key]:<40}{r['rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}{r['non_2xx']:>10}")
     print()
     for name, value in ratios.items():
         print(f"ratio {name:<34} = {value:.2f}   (target >= 0.75 for pages)")
-    print(f"p99 (b) = {results['page_rls']['p99_ms']:.1f} ms, (d) = {results['members_page']['p99_ms']:.1f} ms "
-          f"(target < 100); one argon2id verify = {argon2_ms:.1f} ms of CPU, so 2 cores cap logins near "
-          f"{2000 / argon2_ms:.0f}/s")
-    (OUT / "http.json").write_text(json.dumps({"results": results, "ratios": ratios, "argon2_verify_ms": argon2_ms,
-                                               "connections": args.connections, "seconds": args.seconds}, indent=2))
+    print(
+        f"p99 (b) = {results['page_rls']['p99_ms']:.1f} ms, (d) = {results['members_page']['p99_ms']:.1f} ms "
+        f"(target < 100); one argon2id verify = {argon2_ms:.1f} ms of CPU, so 2 cores cap logins near "
+        f"{2000 / argon2_ms:.0f}/s"
+    )
+    (OUT / "http.json").write_text(
+        json.dumps(
+            {
+                "results": results,
+                "ratios": ratios,
+                "argon2_verify_ms": argon2_ms,
+                "connections": args.connections,
+                "seconds": args.seconds,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ Run as `make bench` (after bench.http) or `python -m bench.missions`.
 (e) the products JSON list with an API key, newest 25 of 100,000; (f) the same on raw asyncpg
 Seeding uses COPY and its time is printed. Not a test: nothing here asserts a speed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,28 @@ from bench.http import (
     start_web_pair,
 )
 
-WORDS = ("alpha", "basalt", "cinder", "dune", "ember", "frost", "gale", "helix", "ion", "jezero",
-         "kepler", "lumen", "mare", "nadir", "orbit", "perigee", "quartz", "regolith", "sable", "tycho")
+WORDS = (
+    "alpha",
+    "basalt",
+    "cinder",
+    "dune",
+    "ember",
+    "frost",
+    "gale",
+    "helix",
+    "ion",
+    "jezero",
+    "kepler",
+    "lumen",
+    "mare",
+    "nadir",
+    "orbit",
+    "perigee",
+    "quartz",
+    "regolith",
+    "sable",
+    "tycho",
+)
 STATUSES = ("planning", "active", "completed", "aborted")
 DESTINATIONS = ("moon", "mars", "transit")
 PRODUCTS = ("brick", "filament", "water", "methane", "hmc_tile", "insulation", "oxygen")
@@ -59,8 +80,9 @@ async def seed(missions: int, products: int) -> dict:
         user = await create_user(session, None, email=email, name="Fleet Planner", password=password)
         org = await create_organization(session, None, slug=slug, name="Fleet Base", owner_id=user.id)
         await scope_session(session, org_id=org.id, user_id=user.id)
-        ctx = RequestContext(user_id=user.id, org_id=org.id, org_slug=slug, role="owner",
-                             permissions=system_role_permissions("owner"))
+        ctx = RequestContext(
+            user_id=user.id, org_id=org.id, org_slug=slug, role="owner", permissions=system_role_permissions("owner")
+        )
         _, api_key = await create_key(session, ctx, name="bench", permissions=["products:read"], expires_at=None)
     await engine.dispose()
 
@@ -72,30 +94,97 @@ async def seed(missions: int, products: int) -> dict:
         created = now - timedelta(minutes=i)
         launch = created + timedelta(days=rng.randint(30, 900))
         words = " ".join(rng.sample(WORDS, 2))
-        mission_rows.append((new_id(), org.id, f"Mission {i:05d} {words}", f"Crewed {words} campaign", rng.choice(STATUSES),
-                             rng.choice(DESTINATIONS), rng.randint(2, 8), launch, launch + timedelta(days=180),
-                             Decimal("5"), Decimal("60"), Decimal("2"), Decimal("60"), created, created, user.id))
-    product_rows = [(new_id(), org.id, mission_rows[rng.randrange(missions)][0], rng.choice(PRODUCTS),
-                     Decimal(rng.randint(1, 50000)) / 100, now - timedelta(seconds=i * 30), "recorded", f"batch {i}",
-                     user.id) for i in range(products)]
+        mission_rows.append(
+            (
+                new_id(),
+                org.id,
+                f"Mission {i:05d} {words}",
+                f"Crewed {words} campaign",
+                rng.choice(STATUSES),
+                rng.choice(DESTINATIONS),
+                rng.randint(2, 8),
+                launch,
+                launch + timedelta(days=180),
+                Decimal("5"),
+                Decimal("60"),
+                Decimal("2"),
+                Decimal("60"),
+                created,
+                created,
+                user.id,
+            )
+        )
+    product_rows = [
+        (
+            new_id(),
+            org.id,
+            mission_rows[rng.randrange(missions)][0],
+            rng.choice(PRODUCTS),
+            Decimal(rng.randint(1, 50000)) / 100,
+            now - timedelta(seconds=i * 30),
+            "recorded",
+            f"batch {i}",
+            user.id,
+        )
+        for i in range(products)
+    ]
     dsn = settings.database_url.replace("postgresql+asyncpg://", "postgresql://")
     conn = await asyncpg.connect(dsn)
     try:
         async with conn.transaction():
-            await conn.execute("SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)",
-                               str(org.id), str(user.id))
-            await conn.copy_records_to_table("missions", records=mission_rows, columns=[
-                "id", "organization_id", "name", "description", "status", "destination", "crew_size", "launch_date",
-                "landing_date", "recycle_target_kg_per_day", "energy_budget_kwh_per_day", "crew_time_h_per_day",
-                "regolith_supply_kg_per_day", "created_at", "updated_at", "created_by"])
-            await conn.copy_records_to_table("products", records=product_rows, columns=[
-                "id", "organization_id", "mission_id", "product_type", "quantity_kg", "produced_at", "kind",
-                "notes", "created_by"])
+            await conn.execute(
+                "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)",
+                str(org.id),
+                str(user.id),
+            )
+            await conn.copy_records_to_table(
+                "missions",
+                records=mission_rows,
+                columns=[
+                    "id",
+                    "organization_id",
+                    "name",
+                    "description",
+                    "status",
+                    "destination",
+                    "crew_size",
+                    "launch_date",
+                    "landing_date",
+                    "recycle_target_kg_per_day",
+                    "energy_budget_kwh_per_day",
+                    "crew_time_h_per_day",
+                    "regolith_supply_kg_per_day",
+                    "created_at",
+                    "updated_at",
+                    "created_by",
+                ],
+            )
+            await conn.copy_records_to_table(
+                "products",
+                records=product_rows,
+                columns=[
+                    "id",
+                    "organization_id",
+                    "mission_id",
+                    "product_type",
+                    "quantity_kg",
+                    "produced_at",
+                    "kind",
+                    "notes",
+                    "created_by",
+                ],
+            )
         await conn.execute("ANALYZE missions; ANALYZE products")
     finally:
         await conn.close()
-    return {"email": email, "password": password, "slug": slug, "org_id": str(org.id), "api_key": api_key,
-            "seed_seconds": time.perf_counter() - started}
+    return {
+        "email": email,
+        "password": password,
+        "slug": slug,
+        "org_id": str(org.id),
+        "api_key": api_key,
+        "seed_seconds": time.perf_counter() - started,
+    }
 
 
 def main() -> None:
@@ -138,23 +227,41 @@ def main() -> None:
             proc.wait(10)
         services.stop()
 
-    labels = {"missions_page": f"(a) missions page, 25 of {args.missions:,}", "missions_page_raw": "(b) same page, raw asyncpg",
-              "missions_search": "(c) search 'jez' + status=active", "missions_search_raw": "(d) same search, raw asyncpg",
-              "products_json": f"(e) products JSON, 25 of {args.products:,}", "products_json_raw": "(f) same JSON, raw asyncpg"}
-    ratios = {"missions page (a)/(b)": results["missions_page"]["rps"] / results["missions_page_raw"]["rps"],
-              "filtered search (c)/(d)": results["missions_search"]["rps"] / results["missions_search_raw"]["rps"],
-              "products JSON (e)/(f)": results["products_json"]["rps"] / results["products_json_raw"]["rps"]}
-    print(f"\nClosedLoop missions benchmark: {args.missions:,} missions, {args.products:,} products seeded with COPY "
-          f"in {seeded['seed_seconds']:.1f} s; 1 web process, {args.connections} connections, {args.seconds} s each\n")
+    labels = {
+        "missions_page": f"(a) missions page, 25 of {args.missions:,}",
+        "missions_page_raw": "(b) same page, raw asyncpg",
+        "missions_search": "(c) search 'jez' + status=active",
+        "missions_search_raw": "(d) same search, raw asyncpg",
+        "products_json": f"(e) products JSON, 25 of {args.products:,}",
+        "products_json_raw": "(f) same JSON, raw asyncpg",
+    }
+    ratios = {
+        "missions page (a)/(b)": results["missions_page"]["rps"] / results["missions_page_raw"]["rps"],
+        "filtered search (c)/(d)": results["missions_search"]["rps"] / results["missions_search_raw"]["rps"],
+        "products JSON (e)/(f)": results["products_json"]["rps"] / results["products_json_raw"]["rps"],
+    }
+    print(
+        f"\nClosedLoop missions benchmark: {args.missions:,} missions, {args.products:,} products seeded with COPY "
+        f"in {seeded['seed_seconds']:.1f} s; 1 web process, {args.connections} connections, {args.seconds} s each\n"
+    )
     print(f"{'target':<40}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
     for name, r in results.items():
         print(f"{labels[name]:<40}{r['rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}{r['non_2xx']:>10}")
     print()
     for name, value in ratios.items():
         print(f"ratio {name:<34} = {value:.2f}   (target >= 0.75; p99 target < 100 ms)")
-    (OUT / "missions.json").write_text(json.dumps({"results": results, "ratios": ratios, "seed_seconds":
-                                                   seeded["seed_seconds"], "connections": args.connections,
-                                                   "seconds": args.seconds}, indent=2))
+    (OUT / "missions.json").write_text(
+        json.dumps(
+            {
+                "results": results,
+                "ratios": ratios,
+                "seed_seconds": seeded["seed_seconds"],
+                "connections": args.connections,
+                "seconds": args.seconds,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

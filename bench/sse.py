@@ -4,6 +4,7 @@ progress event, p99 delivery ≤ 250 ms, memory per idle stream reported).
 Run as `python -m bench.sse` (part of `make bench`). The baseline, measured in the same run, is the same event
 delivered to a single subscriber; the ratio says what fan-out costs. Not a test: nothing here asserts a speed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,30 +43,55 @@ async def seed() -> dict:
     engine = make_engine(settings.database_url, settings.app_db_role, pool_size=2)
     stamp = int(time.time())
     async with unit_of_work(make_sessionmaker(engine)) as session:
-        user = await create_user(session, None, email=f"sse-{stamp}@example.org", name="SSE Bench",
-                                 password="bench-password-123")
+        user = await create_user(
+            session, None, email=f"sse-{stamp}@example.org", name="SSE Bench", password="bench-password-123"
+        )
         org = await create_organization(session, None, slug=f"sse-{stamp}", name="SSE Base", owner_id=user.id)
         await scope_session(session, org_id=org.id, user_id=user.id)
         mission_id, run_id = new_id(), new_id()
-        await session.execute(insert(Mission).values(id=mission_id, organization_id=org.id, name="Fan-out",
-                                                     destination="moon", crew_size=4))
-        await session.execute(insert(SimulationRun).values(
-            id=run_id, organization_id=org.id, mission_id=mission_id, name="Watched", run_type="monte_carlo",
-            config={}, input_snapshot={}, engine_version="bench", seed=1))
-        ctx = RequestContext(user_id=user.id, org_id=org.id, org_slug=org.slug, role="owner",
-                             permissions=system_role_permissions("owner"))
+        await session.execute(
+            insert(Mission).values(
+                id=mission_id, organization_id=org.id, name="Fan-out", destination="moon", crew_size=4
+            )
+        )
+        await session.execute(
+            insert(SimulationRun).values(
+                id=run_id,
+                organization_id=org.id,
+                mission_id=mission_id,
+                name="Watched",
+                run_type="monte_carlo",
+                config={},
+                input_snapshot={},
+                engine_version="bench",
+                seed=1,
+            )
+        )
+        ctx = RequestContext(
+            user_id=user.id,
+            org_id=org.id,
+            org_slug=org.slug,
+            role="owner",
+            permissions=system_role_permissions("owner"),
+        )
         _, api_key = await create_key(session, ctx, name="sse", permissions=["simulations:read"], expires_at=None)
     await engine.dispose()
-    return {"run_id": str(run_id), "mission_id": str(mission_id), "api_key": api_key,
-            "namespace": settings.redis_namespace}
+    return {
+        "run_id": str(run_id),
+        "mission_id": str(mission_id),
+        "api_key": api_key,
+        "namespace": settings.redis_namespace,
+    }
 
 
 class Subscriber:
     """One raw HTTP/1.1 SSE connection; records when each published progress value arrives."""
 
     def __init__(self, path: str, key: str):
-        self.request = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n"
-                        "Accept: text/event-stream\r\n\r\n").encode()
+        self.request = (
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n"
+            "Accept: text/event-stream\r\n\r\n"
+        ).encode()
         self.arrivals: dict[int, float] = {}
         self.ready = asyncio.Event()
 
@@ -82,7 +108,7 @@ class Subscriber:
                 start = chunk.find(b'"progress": ')
                 while start >= 0:
                     start += 12
-                    self.arrivals.setdefault(int(chunk[start:chunk.index(b",", start)]), at)
+                    self.arrivals.setdefault(int(chunk[start : chunk.index(b",", start)]), at)
                     self.ready.set()
                     start = chunk.find(b'"progress": ', start)
         finally:
@@ -106,7 +132,7 @@ async def measure(count: int, seeded: dict, redis, events: int, web_pid: int) ->
     subscribers = [Subscriber(path, seeded["api_key"]) for _ in range(count)]
     tasks = []
     for i in range(0, count, 200):  # open in waves, as browsers would over a few seconds
-        batch = subscribers[i:i + 200]
+        batch = subscribers[i : i + 200]
         tasks += [asyncio.create_task(s.run()) for s in batch]
         await asyncio.wait_for(asyncio.gather(*(s.ready.wait() for s in batch)), 60)
     await asyncio.sleep(1)
@@ -114,8 +140,17 @@ async def measure(count: int, seeded: dict, redis, events: int, web_pid: int) ->
     channel = run_channel(seeded["namespace"], seeded["run_id"])
     sent: dict[int, float] = {}
     for progress in range(1, events + 1):
-        payload = {"id": seeded["run_id"], "mission_id": seeded["mission_id"], "status": "running",
-                   "progress": progress, "message": "", "attempt": 1, "error": None, "finished": False, "logs": []}
+        payload = {
+            "id": seeded["run_id"],
+            "mission_id": seeded["mission_id"],
+            "status": "running",
+            "progress": progress,
+            "message": "",
+            "attempt": 1,
+            "error": None,
+            "finished": False,
+            "logs": [],
+        }
         sent[progress] = time.perf_counter()
         await redis.publish(channel, json.dumps(payload))
         await asyncio.sleep(0.5)
@@ -126,9 +161,14 @@ async def measure(count: int, seeded: dict, redis, events: int, web_pid: int) ->
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     latencies.sort()
-    return {"subscribers": count, "all_events": delivered, "p50_ms": statistics.median(latencies),
-            "p99_ms": latencies[int(len(latencies) * 0.99) - 1], "max_ms": latencies[-1],
-            "rss_kb_per_idle_stream": (idle - before) / count}
+    return {
+        "subscribers": count,
+        "all_events": delivered,
+        "p50_ms": statistics.median(latencies),
+        "p99_ms": latencies[int(len(latencies) * 0.99) - 1],
+        "max_ms": latencies[-1],
+        "rss_kb_per_idle_stream": (idle - before) / count,
+    }
 
 
 def main() -> None:
@@ -145,9 +185,27 @@ def main() -> None:
     try:
         seeded = asyncio.run(seed())
         env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
-        procs.append(start([sys.executable, "-m", "uvicorn", "--loop", "uvloop", "--http", "httptools",
-                            "--no-access-log", "--host", "127.0.0.1", "--port", str(PORT), "webapp.asgi:app"],
-                           env, OUT / "sse-web.log"))
+        procs.append(
+            start(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "--loop",
+                    "uvloop",
+                    "--http",
+                    "httptools",
+                    "--no-access-log",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(PORT),
+                    "webapp.asgi:app",
+                ],
+                env,
+                OUT / "sse-web.log",
+            )
+        )
         wait_http(f"http://127.0.0.1:{PORT}/health")
 
         async def both():
@@ -168,10 +226,14 @@ def main() -> None:
         services.stop()
     print(f"{'subscribers':>11} {'got all':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'KB/idle stream':>15}")
     for row in (one, many):
-        print(f"{row['subscribers']:>11} {row['all_events']:>8} {row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f} "
-              f"{row['max_ms']:>8.1f} {row['rss_kb_per_idle_stream']:>15.1f}")
-    print(f"p99 ratio {many['subscribers']} vs 1 subscriber: {many['p99_ms'] / max(one['p99_ms'], 0.001):.1f}; "
-          f"target p99 ≤ 250 ms: {'ok' if many['p99_ms'] <= 250 else 'MISSED'}")
+        print(
+            f"{row['subscribers']:>11} {row['all_events']:>8} {row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f} "
+            f"{row['max_ms']:>8.1f} {row['rss_kb_per_idle_stream']:>15.1f}"
+        )
+    print(
+        f"p99 ratio {many['subscribers']} vs 1 subscriber: {many['p99_ms'] / max(one['p99_ms'], 0.001):.1f}; "
+        f"target p99 ≤ 250 ms: {'ok' if many['p99_ms'] <= 250 else 'MISSED'}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """Alembic environment: async engine, connecting as the schema owner (never the app role)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -16,6 +17,7 @@ if config.config_file_name is not None and not config.attributes.get("skip_loggi
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 target_metadata = Base.metadata
+
 
 def database_url() -> str:
     """The owner URL: -x url=..., the config's sqlalchemy.url, or DATABASE_URL."""

@@ -1,4 +1,5 @@
 """SQL building blocks migrations share: the app role, RLS policies, grants, monthly partitions."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Test services: a fresh database on embedded Postgres (or TEST_DATABASE_URL), Redis, live processes."""
+
 from __future__ import annotations
 
 import os
@@ -125,7 +126,11 @@ async def deliver(maker, settings):
 
     async def run() -> int:
         async with maker() as session:
-            ids = (await session.execute(select(OutboxEmail.id).where(OutboxEmail.status == EmailStatus.QUEUED))).scalars().all()
+            ids = (
+                (await session.execute(select(OutboxEmail.id).where(OutboxEmail.status == EmailStatus.QUEUED)))
+                .scalars()
+                .all()
+            )
         for email_id in ids:
             await deliver_email(maker, settings, email_id)
         return len(ids)
@@ -224,8 +229,14 @@ class Stack:
         from webapp.cli import procfile_processes
 
         self.port = _free_port()
-        self.env = dict(os.environ, HOST="127.0.0.1", PORT=str(self.port), PYTHONUNBUFFERED="1",
-                        PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}", **(env_overrides or {}))
+        self.env = dict(
+            os.environ,
+            HOST="127.0.0.1",
+            PORT=str(self.port),
+            PYTHONUNBUFFERED="1",
+            PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+            **(env_overrides or {}),
+        )
         self.commands = procfile_processes(names)
         self.tag = tag
         self.procs: dict[str, subprocess.Popen] = {}
@@ -236,8 +247,15 @@ class Stack:
         """Start (or restart) one process, in its own process group."""
         log = open(OUTPUT / f"{name}{self.tag}.log", "a")
         self.logs.append(log)
-        self.procs[name] = subprocess.Popen(self.commands[name], shell=True, env=self.env, cwd=ROOT, stdout=log,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs[name] = subprocess.Popen(
+            self.commands[name],
+            shell=True,
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def kill(self, name: str, sig=None) -> None:
         """Signal one process's whole group (SIGKILL by default: a crash, children included)."""

@@ -1,4 +1,5 @@
 """Small helpers shared by tests."""
+
 from __future__ import annotations
 
 from tests.conftest import csrf_from
@@ -17,7 +18,10 @@ async def login(client, email: str, password: str) -> str:
 async def api_key_headers(client, member, permissions: list[str]) -> dict:
     """Sign in as `member`, mint an API key with `permissions`; returns its Authorization header."""
     token = await login(client, member.email, member.password)
-    created = await client.post(f"/api/v1/organizations/{member.org_id}/api-keys", headers={"X-CSRF-Token": token},
-                                json={"name": "automation", "permissions": permissions})
+    created = await client.post(
+        f"/api/v1/organizations/{member.org_id}/api-keys",
+        headers={"X-CSRF-Token": token},
+        json={"name": "automation", "permissions": permissions},
+    )
     assert created.status_code == 201, await created.get_json()
     return {"Authorization": f"Bearer {(await created.get_json())['key']}"}

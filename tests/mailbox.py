@@ -1,4 +1,5 @@
 """A real SMTP server for the suite (aiosmtpd in a thread) and a way to read what it received."""
+
 from __future__ import annotations
 
 import re
@@ -36,10 +37,14 @@ class _Handler:
         text = message.get_body(("plain",))
         html = message.get_body(("html",))
         with self.box.lock:
-            self.box.messages.append(Received(
-                to=list(envelope.rcpt_tos), subject=str(message["Subject"]),
-                text=text.get_content() if text else "", html=html.get_content() if html else "",
-            ))
+            self.box.messages.append(
+                Received(
+                    to=list(envelope.rcpt_tos),
+                    subject=str(message["Subject"]),
+                    text=text.get_content() if text else "",
+                    html=html.get_content() if html else "",
+                )
+            )
         return "250 Message accepted for delivery"
 
 
@@ -84,5 +89,7 @@ class Mailbox:
             if found:
                 return found[-1]
             if time.monotonic() > deadline:
-                raise AssertionError(f"no email to {address} about {subject_part!r}; got {[m.subject for m in self.to(address)]}")
+                raise AssertionError(
+                    f"no email to {address} about {subject_part!r}; got {[m.subject for m in self.to(address)]}"
+                )
             await asyncio.sleep(0.1)

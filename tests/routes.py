@@ -1,4 +1,5 @@
 """The URL map filled with real objects: one of everything for an organization, and each rule's arguments."""
+
 from __future__ import annotations
 
 import re
@@ -37,38 +38,88 @@ async def populate(owner_engine, org_id, owner_id) -> None:
     """Give an organization one of everything (straight SQL: the point here is the reading side)."""
     async with owner_engine.begin() as conn:
         params = {"o": org_id, "u": owner_id}
-        await conn.execute(text(
-            "INSERT INTO roles (id, organization_id, key, name, permissions, break_glass) VALUES "
-            "(gen_random_uuid(), :o, 'emergency', 'Emergency', ARRAY['ops:run'], true)"), params)
-        membership = (await conn.execute(text("SELECT id FROM memberships WHERE organization_id = :o"), params)).scalar_one()
-        role = (await conn.execute(text("SELECT id FROM roles WHERE organization_id = :o AND key = 'emergency'"),
-                                   params)).scalar_one()
-        viewer = (await conn.execute(text("SELECT id FROM roles WHERE organization_id = :o AND key = 'viewer'"),
-                                     params)).scalar_one()
+        await conn.execute(
+            text(
+                "INSERT INTO roles (id, organization_id, key, name, permissions, break_glass) VALUES "
+                "(gen_random_uuid(), :o, 'emergency', 'Emergency', ARRAY['ops:run'], true)"
+            ),
+            params,
+        )
+        membership = (
+            await conn.execute(text("SELECT id FROM memberships WHERE organization_id = :o"), params)
+        ).scalar_one()
+        role = (
+            await conn.execute(text("SELECT id FROM roles WHERE organization_id = :o AND key = 'emergency'"), params)
+        ).scalar_one()
+        viewer = (
+            await conn.execute(text("SELECT id FROM roles WHERE organization_id = :o AND key = 'viewer'"), params)
+        ).scalar_one()
         extra = {**params, "m": membership, "r": role, "v": viewer}
-        await conn.execute(text("INSERT INTO role_assignments (id, organization_id, membership_id, user_id, role_id) "
-                                "VALUES (gen_random_uuid(), :o, :m, :u, :v)"), extra)
-        await conn.execute(text("INSERT INTO invitations (id, organization_id, email, role_id, token_hash, expires_at) "
-                                "VALUES (gen_random_uuid(), :o, 'someone@example.org', :v, gen_random_uuid()::text::bytea, "
-                                "now() + interval '1 day')"), extra)
-        await conn.execute(text("INSERT INTO api_keys (id, organization_id, membership_id, user_id, name, prefix, key_hash, "
-                                "permissions) VALUES (gen_random_uuid(), :o, :m, :u, 'k', 'cl_live_abcdef', "
-                                "gen_random_uuid()::text::bytea, ARRAY['ops:read'])"), extra)
-        await conn.execute(text("INSERT INTO break_glass_activations (id, organization_id, membership_id, user_id, role_id, "
-                                "reason, minutes) VALUES (gen_random_uuid(), :o, :m, :u, :r, "
-                                "'a long enough emergency reason', 60)"), extra)
-        await conn.execute(text("INSERT INTO system_checks (id, organization_id) VALUES (gen_random_uuid(), :o)"), params)
-        mission = (await conn.execute(text(
-            "INSERT INTO missions (id, organization_id, name, destination, crew_size) "
-            "VALUES (gen_random_uuid(), :o, 'Artemis Base', 'moon', 4) RETURNING id"), params)).scalar_one()
-        await conn.execute(text("INSERT INTO mission_crew (id, organization_id, mission_id, membership_id, user_id, "
-                                "crew_role) VALUES (gen_random_uuid(), :o, :mission, :m, :u, 'commander')"),
-                           extra | {"mission": mission})
-        await conn.execute(text("INSERT INTO products (id, organization_id, mission_id, product_type, quantity_kg) "
-                                "VALUES (gen_random_uuid(), :o, :mission, 'brick', 4.9)"), params | {"mission": mission})
-        await conn.execute(text("INSERT INTO simulation_runs (id, organization_id, mission_id, name, run_type, config, "
-                                "input_snapshot, engine_version, seed) VALUES (gen_random_uuid(), :o, :mission, 'Plan', "
-                                "'mass_balance', '{}', '{}', '1.0.0', 1)"), params | {"mission": mission})
+        await conn.execute(
+            text(
+                "INSERT INTO role_assignments (id, organization_id, membership_id, user_id, role_id) "
+                "VALUES (gen_random_uuid(), :o, :m, :u, :v)"
+            ),
+            extra,
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO invitations (id, organization_id, email, role_id, token_hash, expires_at) "
+                "VALUES (gen_random_uuid(), :o, 'someone@example.org', :v, gen_random_uuid()::text::bytea, "
+                "now() + interval '1 day')"
+            ),
+            extra,
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO api_keys (id, organization_id, membership_id, user_id, name, prefix, key_hash, "
+                "permissions) VALUES (gen_random_uuid(), :o, :m, :u, 'k', 'cl_live_abcdef', "
+                "gen_random_uuid()::text::bytea, ARRAY['ops:read'])"
+            ),
+            extra,
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO break_glass_activations (id, organization_id, membership_id, user_id, role_id, "
+                "reason, minutes) VALUES (gen_random_uuid(), :o, :m, :u, :r, "
+                "'a long enough emergency reason', 60)"
+            ),
+            extra,
+        )
+        await conn.execute(
+            text("INSERT INTO system_checks (id, organization_id) VALUES (gen_random_uuid(), :o)"), params
+        )
+        mission = (
+            await conn.execute(
+                text(
+                    "INSERT INTO missions (id, organization_id, name, destination, crew_size) "
+                    "VALUES (gen_random_uuid(), :o, 'Artemis Base', 'moon', 4) RETURNING id"
+                ),
+                params,
+            )
+        ).scalar_one()
+        await conn.execute(
+            text(
+                "INSERT INTO mission_crew (id, organization_id, mission_id, membership_id, user_id, "
+                "crew_role) VALUES (gen_random_uuid(), :o, :mission, :m, :u, 'commander')"
+            ),
+            extra | {"mission": mission},
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO products (id, organization_id, mission_id, product_type, quantity_kg) "
+                "VALUES (gen_random_uuid(), :o, :mission, 'brick', 4.9)"
+            ),
+            params | {"mission": mission},
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO simulation_runs (id, organization_id, mission_id, name, run_type, config, "
+                "input_snapshot, engine_version, seed) VALUES (gen_random_uuid(), :o, :mission, 'Plan', "
+                "'mass_balance', '{}', '{}', '1.0.0', 1)"
+            ),
+            params | {"mission": mission},
+        )
 
 
 def any_choices(rule) -> dict[str, str]:
@@ -76,7 +127,7 @@ def any_choices(rule) -> dict[str, str]:
     found = {}
     for part in rule.rule.split("<any(")[1:]:
         options, _, rest = part.partition(")")
-        found[rest[1:rest.index(">")]] = options.split(",")[0].strip()
+        found[rest[1 : rest.index(">")]] = options.split(",")[0].strip()
     return found
 
 

@@ -1,4 +1,5 @@
 """ClosedLoop web application: create_app() builds the Quart app and its request pipeline."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -105,11 +106,16 @@ def _avoid_thread_hops(app: Quart) -> None:
     redundant = {"_default_template_ctx_processor", "QuartAuth._template_context"}
     for processors in app.template_context_processors.values():
         processors[:] = [p for p in processors if inspect.iscoroutinefunction(p) or p.__qualname__ not in redundant]
-    hooks = [app.template_context_processors, app.before_request_funcs, app.after_request_funcs,
-             app.teardown_request_funcs]
+    hooks = [
+        app.template_context_processors,
+        app.before_request_funcs,
+        app.after_request_funcs,
+        app.teardown_request_funcs,
+    ]
     functions = [f for registry in hooks for group in registry.values() for f in group]
-    functions += [f for codes in app.error_handler_spec.values() for handlers in codes.values()
-                  for f in handlers.values()]
+    functions += [
+        f for codes in app.error_handler_spec.values() for handlers in codes.values() for f in handlers.values()
+    ]
     sync = [f.__qualname__ for f in functions if not inspect.iscoroutinefunction(f)]
     if sync:
         raise RuntimeError(f"sync request hooks would run on a thread for every request: {', '.join(sync)}")
@@ -120,7 +126,9 @@ def _register_lifecycle(app: Quart, settings: Settings) -> None:
     async def _open_resources() -> None:
         if not settings.database_url or not settings.redis_url:
             raise RuntimeError("DATABASE_URL and REDIS_URL must be set (make dev sets both for the embedded services)")
-        engine = make_engine(settings.database_url, settings.app_db_role, settings.db_pool_size, settings.db_max_overflow)
+        engine = make_engine(
+            settings.database_url, settings.app_db_role, settings.db_pool_size, settings.db_max_overflow
+        )
         state = app.extensions["closedloop"]
         state["engine"] = engine
         state["sessionmaker"] = make_sessionmaker(engine)
@@ -160,7 +168,12 @@ def _register_pipeline(app: Quart, settings: Settings) -> None:
     @app.url_defaults
     def _push_org(endpoint, values) -> None:
         ctx = g.get("ctx")
-        if ctx and ctx.org_slug and "org_slug" not in values and app.url_map.is_endpoint_expecting(endpoint, "org_slug"):
+        if (
+            ctx
+            and ctx.org_slug
+            and "org_slug" not in values
+            and app.url_map.is_endpoint_expecting(endpoint, "org_slug")
+        ):
             values["org_slug"] = ctx.org_slug
 
     @app.before_request
@@ -211,11 +224,16 @@ def _register_pipeline(app: Quart, settings: Settings) -> None:
         stopwatch = g.get("stopwatch")
         if stopwatch is not None:
             route = request.url_rule.rule if request.url_rule else "unmatched"
-            app.extensions["closedloop"]["metrics"].observe(request.method, route, response.status_code, stopwatch.elapsed)
+            app.extensions["closedloop"]["metrics"].observe(
+                request.method, route, response.status_code, stopwatch.elapsed
+            )
             if request.endpoint != "static":
                 log.info(
-                    "request", extra={
-                        "method": request.method, "path": request.path, "status": response.status_code,
+                    "request",
+                    extra={
+                        "method": request.method,
+                        "path": request.path,
+                        "status": response.status_code,
                         "duration_ms": round(stopwatch.elapsed * 1000, 2),
                         "user_id": str(g.ctx.user_id) if g.ctx.user_id else None,
                         "org": g.ctx.org_slug,

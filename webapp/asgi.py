@@ -1,4 +1,5 @@
 """ASGI entry point for uvicorn: `uvicorn webapp.asgi:app` (the Procfile turns uvicorn's own proxy handling off)."""
+
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from webapp import create_app

@@ -1,4 +1,5 @@
 """Command line: `python -m webapp.cli dev | stop | reset | migrate | seed-demo | staff grant|revoke EMAIL`."""
+
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,5 @@
 """Demo data for embedded dev: organization `demo` with an admin and a crew member (idempotent)."""
+
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -30,7 +31,9 @@ async def load_demo(maker: async_sessionmaker, password: str) -> list[str]:
         for email, name, _ in DEMO_USERS:
             user = await find_user_by_email(session, email)
             if user is None:
-                user = await identity.create_user(session, None, email=email, name=name, password=password, verified=True)
+                user = await identity.create_user(
+                    session, None, email=email, name=name, password=password, verified=True
+                )
                 created.append(f"user {email}")
             users[email] = user
         owner = users[DEMO_USERS[0][0]]
@@ -38,7 +41,11 @@ async def load_demo(maker: async_sessionmaker, password: str) -> list[str]:
         membership = await find_membership(session, slug=DEMO_ORG_SLUG, user_id=owner.id)
         if membership is None:
             org = await organizations.create_organization(
-                session, None, slug=DEMO_ORG_SLUG, name=DEMO_ORG_NAME, owner_id=owner.id,
+                session,
+                None,
+                slug=DEMO_ORG_SLUG,
+                name=DEMO_ORG_NAME,
+                owner_id=owner.id,
             )
             org_id = org.id
             created.append(f"organization {DEMO_ORG_SLUG}")
@@ -53,8 +60,12 @@ async def load_demo(maker: async_sessionmaker, password: str) -> list[str]:
             # a break-glass role, so the break-glass page can be tried: crew asks, the owner approves
             acting = RequestContext(user_id=owner.id, org_id=org_id, permissions=ALL_PERMISSIONS)
             await iam.create_role(
-                session, acting, name="Emergency responder", permissions=["members:read", "members:write", "roles:read"],
-                description="Held for at most 4 hours after a second member approves.", break_glass=True,
+                session,
+                acting,
+                name="Emergency responder",
+                permissions=["members:read", "members:write", "roles:read"],
+                description="Held for at most 4 hours after a second member approves.",
+                break_glass=True,
             )
             created.append("role emergency_responder")
         created += await _demo_catalog_and_mission(session, org_id, owner.id, users[DEMO_USERS[1][0]].id)
@@ -76,13 +87,30 @@ async def _demo_catalog_and_mission(session, org_id, owner_id, crew_id) -> list[
         await install_reference_catalog(session, acting, org_id)
         created.append("reference catalog")
     if (await session.execute(select(Mission.id).where(Mission.name == DEMO_ORG_NAME))).first() is None:
-        mission = await missions.create_mission(session, acting, {
-            "name": DEMO_ORG_NAME, "destination": "mars", "crew_size": 4, "status": "planning",
-            "description": "Four crew on the surface; recycling plan for the first 500 sols.",
-            "launch_date": "2031-07-10", "landing_date": "2031-12-10", "recycle_target_kg_per_day": "5"})
-        await missions.assign_crew(session, acting, mission.id, user_id=owner_id, crew_role="commander",
-                                   specialization="Mission lead")
-        await missions.assign_crew(session, acting, mission.id, user_id=crew_id, crew_role="flight_engineer",
-                                   specialization="ECLSS and recycling")
+        mission = await missions.create_mission(
+            session,
+            acting,
+            {
+                "name": DEMO_ORG_NAME,
+                "destination": "mars",
+                "crew_size": 4,
+                "status": "planning",
+                "description": "Four crew on the surface; recycling plan for the first 500 sols.",
+                "launch_date": "2031-07-10",
+                "landing_date": "2031-12-10",
+                "recycle_target_kg_per_day": "5",
+            },
+        )
+        await missions.assign_crew(
+            session, acting, mission.id, user_id=owner_id, crew_role="commander", specialization="Mission lead"
+        )
+        await missions.assign_crew(
+            session,
+            acting,
+            mission.id,
+            user_id=crew_id,
+            crew_role="flight_engineer",
+            specialization="ECLSS and recycling",
+        )
         created.append(f"mission {DEMO_ORG_NAME}")
     return created

@@ -5,6 +5,7 @@ died without cleaning up — SIGKILL, a closed terminal before this file handled
 next start: the Procfile processes it recorded, a Redis still serving its socket, a Postgres still running on its
 data directory. SIGINT, SIGTERM and SIGHUP all end everything this runner started, quietly, with exit status 0.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -55,7 +56,8 @@ class DevLock:
             handle.close()
             raise AlreadyRunning(
                 f"ClosedLoop is already running from {self.path.parent} (pid {holder}). Stop it with Ctrl-C in its "
-                "terminal or `make stop`, or give this one its own CLOSEDLOOP_VAR directory.") from None
+                "terminal or `make stop`, or give this one its own CLOSEDLOOP_VAR directory."
+            ) from None
         handle.seek(0)
         handle.truncate()
         handle.write(str(os.getpid()))
@@ -199,8 +201,10 @@ def run() -> int:
     try:
         stop_leftovers(root)
         if port_in_use(host, port):
-            print(f"\n  Port {port} on {host} is already in use: stop what uses it, or run "
-                  f"`PORT={port + 1} make dev`.\n", file=sys.stderr)
+            print(
+                f"\n  Port {port} on {host} is already in use: stop what uses it, or run `PORT={port + 1} make dev`.\n",
+                file=sys.stderr,
+            )
             return 1
         services = Services(root).start()
         migrate()
@@ -214,8 +218,13 @@ def run() -> int:
         if embedded:
             print(f"  demo logins: admin@demo.closedloop.test / crew@demo.closedloop.test, password {password!r}")
         print("  Ctrl-C stops web, worker, scheduler and the embedded services.\n", flush=True)
-        env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
-                   PYTHONUNBUFFERED="1", HOST=host, PORT=str(port))
+        env = dict(
+            os.environ,
+            PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+            PYTHONUNBUFFERED="1",
+            HOST=host,
+            PORT=str(port),
+        )
         supervisor = Supervisor(procfile_processes(), env, PROJECT_ROOT, root)
 
         def stop_all(signum, frame):
@@ -259,8 +268,16 @@ class Supervisor:
     def start(self) -> None:
         """Start every process (new sessions: a terminal's signals reach them only through us)."""
         for name, command in self.commands.items():
-            proc = subprocess.Popen(command, shell=True, env=self.env, cwd=self.cwd, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            proc = subprocess.Popen(
+                command,
+                shell=True,
+                env=self.env,
+                cwd=self.cwd,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
             self.procs[name] = proc
             reader = threading.Thread(target=self._relay, args=(name, proc), daemon=True)
             reader.start()

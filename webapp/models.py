@@ -1,4 +1,5 @@
 """Imports every domain's models so Base.metadata (and Alembic) sees the whole schema."""
+
 from webapp.apikeys.models import ApiKey  # noqa: F401
 from webapp.catalog.models import (  # noqa: F401
     ModuleMaintenance,

@@ -1,4 +1,5 @@
 """The one place blueprints are registered."""
+
 from __future__ import annotations
 
 from quart import Quart
@@ -39,8 +40,33 @@ def register_blueprints(app: Quart) -> None:
     from webapp.simulations.views import bp as products_views
 
     add_error_context(forbidden_context)
-    for blueprint in (identity_views, organizations_views, ops_views, ops_platform, api_docs, ops_api, mail_views, mfa_views, profile_views,
-                      iam_views, apikeys_views, admin_views, missions_views, catalog_views, products_views, simulations_views, identity_api, iam_api, orgs_api,
-                      organizations_api, apikeys_api, missions_api, mission_api, products_api, org_products_api,
-                      catalog_api, catalog_items_api):
+    for blueprint in (
+        identity_views,
+        organizations_views,
+        ops_views,
+        ops_platform,
+        api_docs,
+        ops_api,
+        mail_views,
+        mfa_views,
+        profile_views,
+        iam_views,
+        apikeys_views,
+        admin_views,
+        missions_views,
+        catalog_views,
+        products_views,
+        simulations_views,
+        identity_api,
+        iam_api,
+        orgs_api,
+        organizations_api,
+        apikeys_api,
+        missions_api,
+        mission_api,
+        products_api,
+        org_products_api,
+        catalog_api,
+        catalog_items_api,
+    ):
         app.register_blueprint(blueprint)

@@ -1,4 +1,5 @@
 """Typed settings read from the environment (see README "Configuration")."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """The Taskiq broker: Redis streams with acknowledgement, so a crashed worker's task is redelivered."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """Worker process start-up and shut-down: engine, Redis, the liveness heartbeat."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,6 +1,7 @@
 """Imports every domain's tasks so workers and the scheduler know them (and every model, for foreign keys)."""
-import webapp.models  # noqa: F401
+
 import webapp.identity.tasks  # noqa: F401
 import webapp.mail.tasks  # noqa: F401
+import webapp.models  # noqa: F401
 import webapp.ops.tasks  # noqa: F401
 import webapp.simulations.tasks  # noqa: F401

@@ -1,4 +1,5 @@
 """The Taskiq scheduler (run exactly one): schedules come from the tasks' `schedule` labels."""
+
 from taskiq import TaskiqScheduler
 from taskiq.schedule_sources import LabelScheduleSource
 

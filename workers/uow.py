@@ -1,4 +1,5 @@
 """Task-side helpers: the worker's state and timing of task bodies for /metrics."""
+
 from __future__ import annotations
 
 import logging

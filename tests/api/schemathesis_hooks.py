@@ -6,6 +6,7 @@ exist) and is then refused with a 400/422 that carries no `source`. What must ne
 a schema-valid request *as not matching its schema* (`details.source == "schema"`): that is the document being
 looser than the API, the contract broken. Every other stock check runs as shipped.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,7 +38,8 @@ def schema_valid_requests_pass_the_schema(ctx, response, case):
         return None  # stateful steps may carry fields from earlier answers: not a request the document allows
     raise AssertionError(
         f"A request the document allows was refused with {response.status_code} as not matching the schema: "
-        f"{response.text[:500]}")
+        f"{response.text[:500]}"
+    )
 
 
 @schemathesis.hook

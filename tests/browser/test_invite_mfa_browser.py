@@ -1,5 +1,6 @@
 """An owner invites a crew member, who accepts, turns on two-factor, signs in again with a TOTP code and
 reaches the members page — in Debian Chromium against the real web, worker and scheduler processes."""
+
 from __future__ import annotations
 
 import asyncio
@@ -83,7 +84,10 @@ async def test_invite_accept_enrol_mfa_and_sign_in_with_totp(browser, live_stack
     row = admin_page.locator("#members tr", has_text=invitee)
     await row.get_by_role("combobox").select_option(label="Analyst")
     await expect(admin_page.locator("#members tr", has_text=invitee).get_by_role("combobox")).to_have_value(
-        await row.locator("option", has_text="Analyst").get_attribute("value"))
+        await row.locator("option", has_text="Analyst").get_attribute("value")
+    )
     await admin_page.reload()
-    await expect(admin_page.locator("#members tr", has_text=invitee).locator("option[selected]")).to_have_text("Analyst")
+    await expect(admin_page.locator("#members tr", has_text=invitee).locator("option[selected]")).to_have_text(
+        "Analyst"
+    )
     await admin_page.screenshot(path=str(OUTPUT / "members-owner-view.png"), full_page=True)

@@ -1,6 +1,7 @@
 """A commander plans a mission, assigns a crew member, edits a processing module inline (and meets a stale
 edit's conflict row), and imports waste materials from CSV after fixing a broken row — in Debian Chromium
 against the real web, worker and scheduler processes."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,10 +13,12 @@ from tests.conftest import OUTPUT
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
-BROKEN_CSV = ("key,name,category,generation_kg_per_cm_day,moisture_fraction,density_kg_m3,hazardous\n"
-              "suit_liner,Suit liner,textile,0.02,0,150,no\n"
-              "battery_cells,Battery cells,other,0.001,,lots,yes\n"
-              "filter_media,Filter media,other,0.01,0.1,300,no\n")
+BROKEN_CSV = (
+    "key,name,category,generation_kg_per_cm_day,moisture_fraction,density_kg_m3,hazardous\n"
+    "suit_liner,Suit liner,textile,0.02,0,150,no\n"
+    "battery_cells,Battery cells,other,0.001,,lots,yes\n"
+    "filter_media,Filter media,other,0.01,0.1,300,no\n"
+)
 
 
 async def test_plan_a_mission_crew_it_edit_a_module_inline_and_import_materials(browser, live_stack, factory):  # noqa: F811
@@ -85,15 +88,16 @@ async def test_plan_a_mission_crew_it_edit_a_module_inline_and_import_materials(
     await page.get_by_role("link", name="Waste materials").click()
     await page.get_by_role("button", name="Import CSV").click()
     await page.get_by_label("CSV file").set_input_files(
-        files=[{"name": "materials.csv", "mimeType": "text/csv", "buffer": BROKEN_CSV.encode()}])
+        files=[{"name": "materials.csv", "mimeType": "text/csv", "buffer": BROKEN_CSV.encode()}]
+    )
     await page.get_by_role("button", name="Import").click()
     problems = page.locator("#import-errors")
     await expect(problems).to_contain_text("nothing was imported")
     await expect(problems.locator("tr", has_text="density_kg_m3")).to_contain_text("3")
     await page.screenshot(path=str(OUTPUT / "materials-import-errors.png"), full_page=True)
     await page.get_by_label("CSV file").set_input_files(
-        files=[{"name": "materials.csv", "mimeType": "text/csv",
-                "buffer": BROKEN_CSV.replace("lots", "2000").encode()}])
+        files=[{"name": "materials.csv", "mimeType": "text/csv", "buffer": BROKEN_CSV.replace("lots", "2000").encode()}]
+    )
     await page.get_by_role("button", name="Import").click()
     await expect(page.locator(".flash-success")).to_contain_text("3 added, 0 updated")
     await expect(page.locator("#catalog-results")).to_contain_text("Battery cells")

@@ -1,6 +1,7 @@
 """A planner starts a Monte Carlo run from the mission dashboard, watches the progress bar reach 100 % over SSE,
 and reads the results: KPI cards and charts; another run is cancelled midway — in Debian Chromium against real
 web, worker and scheduler, with no console error and no Content-Security-Policy violation."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,8 +18,8 @@ CSP_WATCH = """window.__csp = []; document.addEventListener("securitypolicyviola
     e => window.__csp.push(e.violatedDirective + " " + e.blockedURI + " " + e.sourceFile + ":" + e.lineNumber));"""
 
 
-async def _signed_in_page(browser, live_stack, owner, errors: list, missing: list):
-    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+async def _signed_in_page(chromium, live_stack, owner, errors: list, missing: list):
+    context = await chromium.new_context(viewport={"width": 1280, "height": 900})
     await context.add_init_script(CSP_WATCH)
     page = await context.new_page()
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -100,7 +101,7 @@ async def test_cancel_a_running_monte_carlo(browser, live_stack, factory, count_
             break
         await page.wait_for_timeout(100)
     steps = sorted(v for v in seen if v >= 10)
-    assert len(steps) >= 3 and max(b - a for a, b in zip(steps, steps[1:])) <= 5, seen
+    assert len(steps) >= 3 and max(b - a for a, b in zip(steps, steps[1:], strict=False)) <= 5, seen
 
     cancel = page.locator("#run-actions").get_by_role("button", name="Cancel run")
     await cancel.click()
@@ -114,7 +115,11 @@ async def test_cancel_a_running_monte_carlo(browser, live_stack, factory, count_
     await expect(actions.locator("button[data-cancel]")).to_be_hidden()
     await expect(page.locator("#log-tail")).to_contain_text("Cancelled on request.")
     await page.screenshot(path=str(OUTPUT / "simulation-cancelled.png"), full_page=True)
-    assert await count_rows("products", "mission_id IN (SELECT id FROM missions WHERE organization_id = :o)",
-                            o=owner.org_id) == 0
+    assert (
+        await count_rows(
+            "products", "mission_id IN (SELECT id FROM missions WHERE organization_id = :o)", o=owner.org_id
+        )
+        == 0
+    )
     assert errors == [] and missing == []
     assert await page.evaluate("window.__csp") == []

@@ -1,4 +1,5 @@
 """A person signs in, opens the system check, and watches the SSE progress bar reach 100 %."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,8 +10,14 @@ from tests.conftest import OUTPUT, chromium_path
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
 CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--disable-dev-shm-usage",
 ]
 

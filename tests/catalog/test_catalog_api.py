@@ -1,5 +1,6 @@
 """The catalog over JSON: lists with filters and sorts, create/patch/delete/restore/reset per kind, recipe
 lines and mass closure, the maintenance log, 409s, and another organization's items."""
+
 from __future__ import annotations
 
 from tests.missions.test_missions_api import _key
@@ -13,41 +14,76 @@ async def test_materials_modules_and_recipes_over_json(app, client, factory):
     api = app.test_client()
     org = f"/api/v1/organizations/{owner.org_id}"
 
-    materials = await (await api.get(f"{org}/waste-materials?limit=100&sort=generation_kg_per_cm_day:desc",
-                                     headers=auth)).get_json()
+    materials = await (
+        await api.get(f"{org}/waste-materials?limit=100&sort=generation_kg_per_cm_day:desc", headers=auth)
+    ).get_json()
     assert len(materials["items"]) == 10 and materials["items"][0]["key"] == "textiles"
     wet = await (await api.get(f"{org}/waste-materials?category=metabolic", headers=auth)).get_json()
     assert [m["key"] for m in wet["items"]] == ["feces"]
     assert wet["items"][0]["provenance"]["moisture_fraction"]["basis"] == "derived"
 
-    created = await api.post(f"{org}/waste-materials", headers=auth, json={
-        "name": "EVA waste", "category": "other", "generation_kg_per_cm_day": 0.05, "density_kg_m3": 120,
-        "provenance": {"generation_kg_per_cm_day": {"basis": "estimate", "note": "per EVA day"}}})
+    created = await api.post(
+        f"{org}/waste-materials",
+        headers=auth,
+        json={
+            "name": "EVA waste",
+            "category": "other",
+            "generation_kg_per_cm_day": 0.05,
+            "density_kg_m3": 120,
+            "provenance": {"generation_kg_per_cm_day": {"basis": "estimate", "note": "per EVA day"}},
+        },
+    )
     eva = await created.get_json()
     assert created.status_code == 201 and eva["key"] == "eva_waste", eva
     assert created.headers["Location"] == f"/api/v1/waste-materials/{eva['id']}"
-    taken = await api.post(f"{org}/waste-materials", headers=auth, json={
-        "key": "eva_waste", "name": "Again", "category": "other", "generation_kg_per_cm_day": 1, "density_kg_m3": 1})
+    taken = await api.post(
+        f"{org}/waste-materials",
+        headers=auth,
+        json={
+            "key": "eva_waste",
+            "name": "Again",
+            "category": "other",
+            "generation_kg_per_cm_day": 1,
+            "density_kg_m3": 1,
+        },
+    )
     assert taken.status_code == 409
 
-    modules = {m["key"]: m for m in (await (await api.get(f"{org}/modules?limit=100", headers=auth)).get_json())["items"]}
+    modules = {
+        m["key"]: m for m in (await (await api.get(f"{org}/modules?limit=100", headers=auth)).get_json())["items"]
+    }
     press = modules["press"]
-    failed = await api.patch(f"/api/v1/processing-modules/{press['id']}", headers=auth,
-                             json={"version": press["version"], "status": "failed", "status_note": "hydraulics"})
+    failed = await api.patch(
+        f"/api/v1/processing-modules/{press['id']}",
+        headers=auth,
+        json={"version": press["version"], "status": "failed", "status_note": "hydraulics"},
+    )
     assert failed.status_code == 200 and (await failed.get_json())["status"] == "failed"
     log = await (await api.get(f"/api/v1/processing-modules/{press['id']}/maintenance", headers=auth)).get_json()
     assert log["items"][0]["status_to"] == "failed" and log["items"][0]["note"] == "hydraulics"
-    repaired = await api.post(f"/api/v1/processing-modules/{press['id']}/maintenance", headers=auth,
-                              json={"kind": "repair", "note": "new seals", "downtime_h": 5, "status": "operational"})
+    repaired = await api.post(
+        f"/api/v1/processing-modules/{press['id']}/maintenance",
+        headers=auth,
+        json={"kind": "repair", "note": "new seals", "downtime_h": 5, "status": "operational"},
+    )
     assert repaired.status_code == 201
-    stale = await api.patch(f"/api/v1/processing-modules/{press['id']}", headers=auth,
-                            json={"version": press["version"], "power_kw": 2})
+    stale = await api.patch(
+        f"/api/v1/processing-modules/{press['id']}", headers=auth, json={"version": press["version"], "power_kw": 2}
+    )
     assert stale.status_code == 409
 
     hmc = modules["hmc"]
-    recipe_body = {"name": "EVA trash tile", "module_id": hmc["id"], "duration_h": 2, "energy_kwh": 1, "crew_h": 0.1,
-                   "lines": [{"direction": "input", "material_id": eva["id"], "kg": 1.0},
-                             {"direction": "output", "resource": "hmc_tile", "kg": 0.8}]}
+    recipe_body = {
+        "name": "EVA trash tile",
+        "module_id": hmc["id"],
+        "duration_h": 2,
+        "energy_kwh": 1,
+        "crew_h": 0.1,
+        "lines": [
+            {"direction": "input", "material_id": eva["id"], "kg": 1.0},
+            {"direction": "output", "resource": "hmc_tile", "kg": 0.8},
+        ],
+    }
     unbalanced = await api.post(f"{org}/recipes", headers=auth, json=recipe_body)
     assert unbalanced.status_code == 422
     assert "Add 0.2 kg to the outputs" in (await unbalanced.get_json())["details"]["fields"]["lines"][0]
@@ -64,10 +100,18 @@ async def test_materials_modules_and_recipes_over_json(app, client, factory):
     assert (await api.post(f"/api/v1/processing-recipes/{recipe['id']}/restore", headers=auth)).status_code == 200
 
     sinter = (await (await api.get(f"{org}/recipes?q=sinter", headers=auth)).get_json())["items"][0]
-    edited = await api.patch(f"/api/v1/processing-recipes/{sinter['id']}", headers=auth, json={
-        "energy_kwh": 9, "lines": [{"direction": "input", "resource": "regolith", "kg": 4},
-                                   {"direction": "output", "resource": "brick", "kg": 3.8},
-                                   {"direction": "output", "resource": "loss", "kg": 0.2}]})
+    edited = await api.patch(
+        f"/api/v1/processing-recipes/{sinter['id']}",
+        headers=auth,
+        json={
+            "energy_kwh": 9,
+            "lines": [
+                {"direction": "input", "resource": "regolith", "kg": 4},
+                {"direction": "output", "resource": "brick", "kg": 3.8},
+                {"direction": "output", "resource": "loss", "kg": 0.2},
+            ],
+        },
+    )
     edited_body = await edited.get_json()
     assert edited.status_code == 200 and edited_body["provenance"]["lines"]["note"] == "set by hand"
     reset = await (await api.post(f"/api/v1/processing-recipes/{sinter['id']}/reset", headers=auth)).get_json()
@@ -77,7 +121,8 @@ async def test_materials_modules_and_recipes_over_json(app, client, factory):
     other = await factory.org_with_owner()
     other_auth = await _key(app.test_client(), other, PERMS)
     assert (await api.get(f"/api/v1/processing-recipes/{sinter['id']}", headers=other_auth)).status_code == 404
-    assert (await api.patch(f"/api/v1/waste-materials/{eva['id']}", headers=other_auth,
-                            json={"name": "x"})).status_code == 404
+    assert (
+        await api.patch(f"/api/v1/waste-materials/{eva['id']}", headers=other_auth, json={"name": "x"})
+    ).status_code == 404
     reader = await _key(app.test_client(), owner, ["catalog:read"])
     assert (await api.post(f"{org}/waste-materials", headers=reader, json={"name": "x"})).status_code == 403

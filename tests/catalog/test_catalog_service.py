@@ -1,5 +1,6 @@
 """Catalog services: the reference catalog each organization gets, edits with provenance, mass closure (service
 and schema), deletes blocked by recipes, restore, reset to reference, and the maintenance log."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -22,8 +23,13 @@ from webapp.iam.catalog import system_role_permissions
 
 
 def _ctx(member) -> RequestContext:
-    return RequestContext(user_id=member.id, org_id=member.org_id, org_slug=member.org_slug, role="owner",
-                          permissions=system_role_permissions(SystemRole.OWNER))
+    return RequestContext(
+        user_id=member.id,
+        org_id=member.org_id,
+        org_slug=member.org_slug,
+        role="owner",
+        permissions=system_role_permissions(SystemRole.OWNER),
+    )
 
 
 async def _by_key(session, model, key):
@@ -61,13 +67,26 @@ async def test_editing_a_number_marks_it_hand_set_and_reset_puts_the_reference_b
         await scope_session(session, org_id=owner.org_id, user_id=owner.id)
         wipes = await _by_key(session, WasteMaterial, "hygiene_wipes")
         assert wipes.provenance["generation_kg_per_cm_day"] == {
-            "basis": "sourced", "ref": "ESA-CDF", "note": "ESA 'wet wipes 0.2'; the STS hygiene share would give 0.30"}
-        await items.update_item(session, ctx, MATERIALS, wipes.id, {"generation_kg_per_cm_day": "0.3"},
-                                version=wipes.version)
+            "basis": "sourced",
+            "ref": "ESA-CDF",
+            "note": "ESA 'wet wipes 0.2'; the STS hygiene share would give 0.30",
+        }
+        await items.update_item(
+            session, ctx, MATERIALS, wipes.id, {"generation_kg_per_cm_day": "0.3"}, version=wipes.version
+        )
         assert wipes.provenance["generation_kg_per_cm_day"] == {"basis": "estimate", "note": "set by hand"}
         assert items.edited_numbers(MATERIALS, wipes) == {"generation_kg_per_cm_day"}
-        await items.update_item(session, ctx, MATERIALS, wipes.id, {"density_kg_m3": "140", "provenance": {
-            "density_kg_m3": {"basis": "sourced", "ref": "Own measurement 2031-02"}}}, version=None)
+        await items.update_item(
+            session,
+            ctx,
+            MATERIALS,
+            wipes.id,
+            {
+                "density_kg_m3": "140",
+                "provenance": {"density_kg_m3": {"basis": "sourced", "ref": "Own measurement 2031-02"}},
+            },
+            version=None,
+        )
         assert wipes.provenance["density_kg_m3"]["basis"] == "sourced"
         await items.reset_item(session, ctx, MATERIALS, wipes.id)
         assert wipes.generation_kg_per_cm_day == Decimal("0.20") and wipes.density_kg_m3 == Decimal("150")
@@ -80,12 +99,30 @@ async def test_bad_values_name_every_field_and_change_nothing(factory, maker):
     async with unit_of_work(maker) as session:
         await scope_session(session, org_id=owner.org_id, user_id=owner.id)
         with pytest.raises(ValidationError) as caught:
-            await items.create_item(session, _ctx(owner), MATERIALS, {
-                "key": "Bad Key", "name": "", "category": "lava", "generation_kg_per_cm_day": "-1",
-                "moisture_fraction": "1.5", "density_kg_m3": "0", "provenance": {"density_kg_m3": {"basis": "sourced"}}})
+            await items.create_item(
+                session,
+                _ctx(owner),
+                MATERIALS,
+                {
+                    "key": "Bad Key",
+                    "name": "",
+                    "category": "lava",
+                    "generation_kg_per_cm_day": "-1",
+                    "moisture_fraction": "1.5",
+                    "density_kg_m3": "0",
+                    "provenance": {"density_kg_m3": {"basis": "sourced"}},
+                },
+            )
         fields = caught.value.details["fields"]
-        assert set(fields) == {"key", "name", "category", "generation_kg_per_cm_day", "moisture_fraction",
-                               "density_kg_m3", "provenance"}
+        assert set(fields) == {
+            "key",
+            "name",
+            "category",
+            "generation_kg_per_cm_day",
+            "moisture_fraction",
+            "density_kg_m3",
+            "provenance",
+        }
         assert "needs its reference" in fields["provenance"][0]
 
 
@@ -108,17 +145,39 @@ async def test_an_unbalanced_recipe_is_refused_with_the_gap_named(factory, maker
         foam = await _by_key(session, WasteMaterial, "foam")
         hmc = await _by_key(session, ProcessingModule, "hmc")
         with pytest.raises(ValidationError) as caught:
-            await recipes.create_recipe(session, _ctx(owner), {
-                "name": "Foam brick", "module_id": str(hmc.id), "duration_h": "1", "energy_kwh": "1", "crew_h": "0.1",
-                "lines": [{"direction": "input", "material_id": str(foam.id), "kg": "1.0"},
-                          {"direction": "output", "resource": "foam_block", "kg": "0.9"}]})
+            await recipes.create_recipe(
+                session,
+                _ctx(owner),
+                {
+                    "name": "Foam brick",
+                    "module_id": str(hmc.id),
+                    "duration_h": "1",
+                    "energy_kwh": "1",
+                    "crew_h": "0.1",
+                    "lines": [
+                        {"direction": "input", "material_id": str(foam.id), "kg": "1.0"},
+                        {"direction": "output", "resource": "foam_block", "kg": "0.9"},
+                    ],
+                },
+            )
         message = caught.value.details["fields"]["lines"][0]
         assert "inputs total 1 kg, outputs 0.9 kg" in message and "Add 0.1 kg to the outputs" in message
-        created = await recipes.create_recipe(session, _ctx(owner), {
-            "name": "Foam brick", "module_id": str(hmc.id), "duration_h": "1", "energy_kwh": "1", "crew_h": "0.1",
-            "lines": [{"direction": "input", "material_id": str(foam.id), "kg": "1.0"},
-                      {"direction": "output", "resource": "foam_block", "kg": "0.9"},
-                      {"direction": "output", "resource": "loss", "kg": "0.1"}]})
+        created = await recipes.create_recipe(
+            session,
+            _ctx(owner),
+            {
+                "name": "Foam brick",
+                "module_id": str(hmc.id),
+                "duration_h": "1",
+                "energy_kwh": "1",
+                "crew_h": "0.1",
+                "lines": [
+                    {"direction": "input", "material_id": str(foam.id), "kg": "1.0"},
+                    {"direction": "output", "resource": "foam_block", "kg": "0.9"},
+                    {"direction": "output", "resource": "loss", "kg": "0.1"},
+                ],
+            },
+        )
         assert created.key == "foam_brick" and created.provenance["lines"]["basis"] == "estimate"
 
 
@@ -127,8 +186,9 @@ async def test_the_schema_refuses_unbalanced_lines_at_commit(factory, maker):
     with pytest.raises(Exception, match="does not balance"):
         async with unit_of_work(maker) as session:
             await scope_session(session, org_id=owner.org_id, user_id=owner.id)
-            await session.execute(text(
-                "UPDATE recipe_lines SET kg = kg + 1 WHERE id = (SELECT id FROM recipe_lines LIMIT 1)"))
+            await session.execute(
+                text("UPDATE recipe_lines SET kg = kg + 1 WHERE id = (SELECT id FROM recipe_lines LIMIT 1)")
+            )
     async with unit_of_work(maker) as session:
         await scope_session(session, org_id=owner.org_id, user_id=owner.id)
         assert (await session.execute(text("SELECT count(*) FROM recipe_lines WHERE kg > 5"))).scalar_one() == 0
@@ -157,11 +217,23 @@ async def test_a_status_change_writes_the_maintenance_log(factory, maker, count_
     async with unit_of_work(maker) as session:
         await scope_session(session, org_id=owner.org_id, user_id=owner.id)
         sinter = await _by_key(session, ProcessingModule, "sinter")
-        await modules.update_module(session, _ctx(owner), sinter.id, {"status": "failed", "status_note": "magnetron"},
-                                    version=sinter.version)
+        await modules.update_module(
+            session, _ctx(owner), sinter.id, {"status": "failed", "status_note": "magnetron"}, version=sinter.version
+        )
         assert sinter.status == ModuleStatus.FAILED
-        await modules.log_maintenance(session, _ctx(owner), sinter.id, {"kind": "repair", "note": "new magnetron",
-                                                                        "downtime_h": "6"}, status="operational")
+        await modules.log_maintenance(
+            session,
+            _ctx(owner),
+            sinter.id,
+            {"kind": "repair", "note": "new magnetron", "downtime_h": "6"},
+            status="operational",
+        )
     assert await count_rows("module_maintenance", "module_id = :m", m=sinter.id) == 2
-    assert await count_rows("module_maintenance", "module_id = :m AND status_from = 'failed' AND "
-                            "status_to = 'operational' AND kind = 'repair'", m=sinter.id) == 1
+    assert (
+        await count_rows(
+            "module_maintenance",
+            "module_id = :m AND status_from = 'failed' AND status_to = 'operational' AND kind = 'repair'",
+            m=sinter.id,
+        )
+        == 1
+    )

@@ -1,6 +1,7 @@
 """The SSE hub on real Redis: one subscription per process fans every message out to each listening stream, idle
 streams get heartbeats, a stream that falls behind is ended (LOST) without holding up the others, and the last
 stream to leave a channel unsubscribes it."""
+
 from __future__ import annotations
 
 import asyncio

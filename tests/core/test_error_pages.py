@@ -1,4 +1,5 @@
 """Error pages keep the signed-in frame, say something useful once, and a 403 names the permission and whom to ask."""
+
 from __future__ import annotations
 
 from tests.helpers import login
@@ -21,11 +22,12 @@ async def test_404_keeps_the_signed_in_header_and_says_it_once(client, factory):
 async def test_unsupported_methods_are_405_with_allow(client, factory):
     member = await factory.org_with_owner()
     await login(client, member.email, member.password)
-    for method, path, allowed in (("TRACE", "/login", {"GET", "HEAD", "OPTIONS", "POST"}),
-                                  ("PUT", f"/o/{member.org_slug}/missions", {"GET", "HEAD", "OPTIONS", "POST"}),
-                                  ("TRACE", f"/api/v1/organizations/{member.org_id}/missions",
-                                   {"GET", "HEAD", "OPTIONS", "POST"}),
-                                  ("PUT", "/api/v1/me", {"GET", "HEAD", "OPTIONS", "PATCH", "DELETE"})):
+    for method, path, allowed in (
+        ("TRACE", "/login", {"GET", "HEAD", "OPTIONS", "POST"}),
+        ("PUT", f"/o/{member.org_slug}/missions", {"GET", "HEAD", "OPTIONS", "POST"}),
+        ("TRACE", f"/api/v1/organizations/{member.org_id}/missions", {"GET", "HEAD", "OPTIONS", "POST"}),
+        ("PUT", "/api/v1/me", {"GET", "HEAD", "OPTIONS", "PATCH", "DELETE"}),
+    ):
         response = await client.open(path, method=method)
         assert response.status_code == 405, (method, path)
         assert set(response.headers["Allow"].split(", ")) == allowed, (method, path)

@@ -1,5 +1,6 @@
 """The OpenAPI document is a contract: exactly the /api/v1 routes of the URL map, real paths with typed parameters,
 unique operation ids, a response for every status a route answers (errors with the error body), security, enums."""
+
 from __future__ import annotations
 
 import re
@@ -18,14 +19,18 @@ async def _document(app) -> dict:
 async def test_the_document_lists_exactly_the_json_api_of_the_url_map(app):
     document = await _document(app)
     documented = {(path, method) for path, item in document["paths"].items() for method in item}
-    routed = {(path_of(rule), method.lower()) for rule in api_rules(app.url_map)
-              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    routed = {
+        (path_of(rule), method.lower())
+        for rule in api_rules(app.url_map)
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
     assert documented == routed
     assert all(path.startswith(API_PREFIX) for path, _ in documented)
     assert not any("<" in path or ":" in path for path, _ in documented)
     # nothing of the HTML side leaks in
-    assert not [r for r in app.url_map.iter_rules() if path_of(r) in document["paths"] and
-                not r.rule.startswith(API_PREFIX)]
+    assert not [
+        r for r in app.url_map.iter_rules() if path_of(r) in document["paths"] and not r.rule.startswith(API_PREFIX)
+    ]
 
 
 async def test_every_path_parameter_is_declared_and_typed(app):
@@ -72,8 +77,11 @@ async def test_lists_declare_their_filters_sorts_and_paging(app):
     assert {"status", "destination", "q", "sort", "limit", "cursor"} <= set(missions)
     assert {"planning", "active", "completed", "aborted"} <= set(missions["status"]["schema"]["enum"])
     assert "name:asc" in missions["sort"]["schema"]["enum"] and missions["limit"]["schema"]["maximum"] == 100
-    products = [p for p in document["paths"]["/api/v1/missions/{mission_id}/products"]["get"]["parameters"]
-                if p["in"] == "query"]
+    products = [
+        p
+        for p in document["paths"]["/api/v1/missions/{mission_id}/products"]["get"]["parameters"]
+        if p["in"] == "query"
+    ]
     names = {p["name"] for p in products}
     assert "kind" in names and "mission_id" not in names  # the path names the mission
 
@@ -95,10 +103,15 @@ async def test_security_servers_bodies_and_enums(app):
     created = document["paths"]["/api/v1/organizations/{org_id}/missions"]["post"]["responses"]["201"]
     assert "Location" in created["headers"]
     assert created["links"]["getMission"]["parameters"] == {"mission_id": "$response.body#/id"}
-    writes_without_body = [f"{m} {p}" for p, item in document["paths"].items() for m, op in item.items()
-                           if m in ("post", "patch", "put") and "requestBody" not in op]
-    assert all(re.search(r"/(restore|reset|resend|rerun|cancel|logout)$", w) for w in writes_without_body), \
+    writes_without_body = [
+        f"{m} {p}"
+        for p, item in document["paths"].items()
+        for m, op in item.items()
+        if m in ("post", "patch", "put") and "requestBody" not in op
+    ]
+    assert all(re.search(r"/(restore|reset|resend|rerun|cancel|logout)$", w) for w in writes_without_body), (
         writes_without_body
+    )
 
 
 async def test_browsable_docs_are_served_from_vendored_assets(client):

@@ -1,4 +1,5 @@
 """Keyset pagination through a real list page: pages do not overlap, end cleanly, and bad cursors are refused."""
+
 from __future__ import annotations
 
 import re
@@ -39,8 +40,15 @@ async def test_pages_cover_every_row_once_newest_first(client, factory, maker, o
     second_ids = _check_links(second)
 
     async with owner_engine.connect() as conn:
-        expected = [str(r) for r in (await conn.execute(text(
-            "SELECT id FROM system_checks WHERE organization_id = :o ORDER BY id DESC"), {"o": owner.org_id})).scalars()]
+        expected = [
+            str(r)
+            for r in (
+                await conn.execute(
+                    text("SELECT id FROM system_checks WHERE organization_id = :o ORDER BY id DESC"),
+                    {"o": owner.org_id},
+                )
+            ).scalars()
+        ]
     assert len(first_ids) == 25 and cursor is not None
     assert first_ids + second_ids == expected  # 30 rows, in order, none twice, no stranger's
     assert _next_cursor(second) is None and "<html" not in second  # the last page, as a fragment
@@ -58,10 +66,12 @@ async def test_bad_cursor_and_limit_are_400_with_a_message(client, factory):
     owner = await factory.org_with_owner()
     await login(client, owner.email, owner.password)
     base = f"/o/{owner.org_slug}/ops/check"
-    for query, message in (("cursor=not-a-cursor", "The cursor is invalid."),
-                           ("cursor=" + encode_cursor((1, 2)), "The cursor is invalid."),
-                           ("limit=0", "limit must be between 1 and 100."),
-                           ("limit=ten", "limit must be an integer.")):
+    for query, message in (
+        ("cursor=not-a-cursor", "The cursor is invalid."),
+        ("cursor=" + encode_cursor((1, 2)), "The cursor is invalid."),
+        ("limit=0", "limit must be between 1 and 100."),
+        ("limit=ten", "limit must be an integer."),
+    ):
         response = await client.get(f"{base}?{query}", headers={"Accept": "application/json"})
         assert response.status_code == 400, query
         assert (await response.get_json())["message"] == message

@@ -1,4 +1,5 @@
 """Every route declares who may call it: @public or @requires(...)."""
+
 import pytest
 
 from webapp.core.permissions import ACCESS_ATTR
@@ -21,9 +22,21 @@ def test_inventory_covers_the_known_surface(app):
 
 
 # Writes that must work without a session: each proves itself with a password or an emailed single-use token.
-PUBLIC_WRITES = {"/login", "/login/mfa", "/signup", "/verify-email", "/forgot-password", "/reset-password", "/unlock",
-                 "/invitations/accept", "/me/email/confirm", "/api/v1/auth/login", "/api/v1/auth/refresh",
-                 "/api/v1/auth/verify-email", "/api/v1/auth/reset-password"}
+PUBLIC_WRITES = {
+    "/login",
+    "/login/mfa",
+    "/signup",
+    "/verify-email",
+    "/forgot-password",
+    "/reset-password",
+    "/unlock",
+    "/invitations/accept",
+    "/me/email/confirm",
+    "/api/v1/auth/login",
+    "/api/v1/auth/refresh",
+    "/api/v1/auth/verify-email",
+    "/api/v1/auth/reset-password",
+}
 
 
 def test_state_changing_routes_are_public_only_where_a_credential_is_presented(app):

@@ -1,4 +1,5 @@
 """Test data through the real services (hashing, audit rows, RLS scoping included)."""
+
 from __future__ import annotations
 
 import secrets
@@ -31,7 +32,9 @@ class Factory:
     def __init__(self, maker):
         self.maker = maker
 
-    async def org_with_owner(self, slug: str | None = None, name: str = "Lunar Outpost", role=SystemRole.OWNER) -> Member:
+    async def org_with_owner(
+        self, slug: str | None = None, name: str = "Lunar Outpost", role=SystemRole.OWNER
+    ) -> Member:
         """A new organization and its first member."""
         slug = slug or f"org-{secrets.token_hex(4)}"
         email = f"{slug}-owner@example.org"
@@ -45,7 +48,9 @@ class Factory:
                 from webapp.organizations.models import Membership
 
                 role_row = await find_role_by_key(session, org.id, str(role))
-                await session.execute(update(Membership).where(Membership.user_id == user.id).values(role_id=role_row.id))
+                await session.execute(
+                    update(Membership).where(Membership.user_id == user.id).values(role_id=role_row.id)
+                )
         return Member(user.id, email, PASSWORD, org.id, slug, str(role))
 
     async def member(self, owner: Member, role=SystemRole.CREW_MEMBER) -> Member:
@@ -61,6 +66,7 @@ class Factory:
         """A ClosedLoop staff account that belongs to no organization."""
         email = f"staff-{secrets.token_hex(3)}@closedloop.test"
         async with unit_of_work(self.maker) as session:
-            user = await identity.create_user(session, None, email=email, name="Platform Staff", password=PASSWORD,
-                                              is_platform_admin=True)
+            user = await identity.create_user(
+                session, None, email=email, name="Platform Staff", password=PASSWORD, is_platform_admin=True
+            )
         return Member(user.id, email, PASSWORD, None, "", "platform_admin")

@@ -1,4 +1,5 @@
 """Sign-up, email verification and password reset end to end, with mail delivered over real SMTP."""
+
 from __future__ import annotations
 
 import asyncio
@@ -27,8 +28,14 @@ async def _csrf(client, path: str = "/login") -> str:
 
 def _signup_form(token: str, **overrides) -> dict:
     suffix = secrets.token_hex(4)
-    form = {"csrf_token": token, "name": "Ada Okafor", "email": f"ada-{suffix}@example.org",
-            "password": "regolith sintering at dawn", "org_name": "Shackleton Rim Base", "org_slug": f"rim-{suffix}"}
+    form = {
+        "csrf_token": token,
+        "name": "Ada Okafor",
+        "email": f"ada-{suffix}@example.org",
+        "password": "regolith sintering at dawn",
+        "org_name": "Shackleton Rim Base",
+        "org_slug": f"rim-{suffix}",
+    }
     form.update(overrides)
     return form
 
@@ -38,8 +45,11 @@ async def _follow_token_link(client, link: str) -> tuple[int, str]:
     url = urlsplit(link)
     page = await client.get(f"{url.path}?{url.query}")
     body = await page.get_data(as_text=True)
-    token = body.split('name="token" type="hidden" value="')[1].split('"')[0] if 'name="token" type="hidden"' in body \
+    token = (
+        body.split('name="token" type="hidden" value="')[1].split('"')[0]
+        if 'name="token" type="hidden"' in body
         else body.split('id="token" name="token" type="hidden" value="')[1].split('"')[0]
+    )
     response = await client.post(url.path, form={"csrf_token": csrf_from(body), "token": token})
     return response.status_code, await response.get_data(as_text=True)
 
@@ -51,11 +61,21 @@ async def test_sign_up_creates_owner_org_and_verifies_email_once(client, mailbox
     home = await client.get(response.headers["Location"])
     assert home.status_code == 200 and "Shackleton Rim Base" in await home.get_data(as_text=True)
     async with owner_engine.connect() as conn:
-        role, verified = (await conn.execute(text(
-            "SELECT r.key, u.email_verified_at FROM users u JOIN memberships m ON m.user_id = u.id JOIN roles r ON r.id = m.role_id "
-            "WHERE u.email = :e"), {"e": form["email"]})).one()
+        role, verified = (
+            await conn.execute(
+                text(
+                    "SELECT r.key, u.email_verified_at FROM users u JOIN memberships m ON m.user_id = u.id "
+                    "JOIN roles r ON r.id = m.role_id "
+                    "WHERE u.email = :e"
+                ),
+                {"e": form["email"]},
+            )
+        ).one()
     assert role == "owner" and verified is None
-    assert await count_rows("audit_logs", "action = 'organization.create' AND after->>'slug' = :s", s=form["org_slug"]) == 1
+    assert (
+        await count_rows("audit_logs", "action = 'organization.create' AND after->>'slug' = :s", s=form["org_slug"])
+        == 1
+    )
 
     await deliver()
     email = await mailbox.wait_for(form["email"], "Confirm your email")
@@ -65,8 +85,9 @@ async def test_sign_up_creates_owner_org_and_verifies_email_once(client, mailbox
     status, _ = await _follow_token_link(client, link)
     assert status == 303
     async with owner_engine.connect() as conn:
-        verified = (await conn.execute(text("SELECT email_verified_at FROM users WHERE email = :e"),
-                                       {"e": form["email"]})).scalar_one()
+        verified = (
+            await conn.execute(text("SELECT email_verified_at FROM users WHERE email = :e"), {"e": form["email"]})
+        ).scalar_one()
     assert verified is not None
     status, body = await _follow_token_link(client, link)  # the same link again
     assert status == 400 and "already used" in body
@@ -98,7 +119,8 @@ async def test_sign_up_refuses_bad_input_and_writes_nothing(client, factory, cou
 
 @pytest.mark.live
 async def test_password_reset_changes_password_ends_sessions_and_cannot_be_replayed(
-        app, client, factory, mailbox, deliver, count_rows, live_stack):
+    app, client, factory, mailbox, deliver, count_rows, live_stack
+):
     member = await factory.org_with_owner()
     other_device = app.test_client()
     await login(other_device, member.email, member.password)
@@ -131,20 +153,30 @@ async def test_password_reset_changes_password_ends_sessions_and_cannot_be_repla
 
 
 @pytest.mark.live
-async def test_reset_for_unknown_email_answers_the_same_and_sends_nothing(client, factory, mailbox, count_rows,
-                                                                          live_stack):
+async def test_reset_for_unknown_email_answers_the_same_and_sends_nothing(
+    client, factory, mailbox, count_rows, live_stack
+):
     member = await factory.org_with_owner()
     address = f"nobody-{secrets.token_hex(4)}@example.org"
     answers = []
     for email in (address, member.email):
         token = await _csrf(client, "/forgot-password")
         response = await client.post("/forgot-password", form={"csrf_token": token, "email": email})
-        answers.append((response.status_code, response.headers["Location"],
-                        await (await client.get(response.headers["Location"])).get_data(as_text=True)))
+        answers.append(
+            (
+                response.status_code,
+                response.headers["Location"],
+                await (await client.get(response.headers["Location"])).get_data(as_text=True),
+            )
+        )
     assert answers[0] == answers[1] and answers[0][:2] == (303, "/forgot-password?sent=1")
     await mailbox.wait_for(member.email, "Reset your")  # the worker has looked both up (in order) by now
-    assert await _wait_for_rows(count_rows, "security_events", "event_type = 'password.reset_requested' AND "
-                                "metadata->>'known' = 'false'") >= 1
+    assert (
+        await _wait_for_rows(
+            count_rows, "security_events", "event_type = 'password.reset_requested' AND metadata->>'known' = 'false'"
+        )
+        >= 1
+    )
     assert mailbox.to(address) == []
     assert await count_rows("email_outbox", "to_address = :a", a=address) == 0
 
@@ -156,10 +188,22 @@ async def test_expired_reset_link_is_refused(client, factory, mailbox, owner_eng
     await client.post("/forgot-password", form={"csrf_token": token, "email": member.email})
     raw = (await mailbox.wait_for(member.email, "Reset your")).link("/reset-password").split("token=")[1]
     async with owner_engine.begin() as conn:
-        await conn.execute(text("UPDATE email_tokens SET expires_at = now() - interval '1 minute' "
-                                "WHERE user_id = :u AND purpose = 'reset_password'"), {"u": member.id})
+        await conn.execute(
+            text(
+                "UPDATE email_tokens SET expires_at = now() - interval '1 minute' "
+                "WHERE user_id = :u AND purpose = 'reset_password'"
+            ),
+            {"u": member.id},
+        )
     page = await (await client.get(f"/reset-password?token={raw}")).get_data(as_text=True)
-    response = await client.post("/reset-password", form={"csrf_token": csrf_from(page), "token": raw,
-                                                            "password": "fresh regolith brick", "confirm": "fresh regolith brick"})
+    response = await client.post(
+        "/reset-password",
+        form={
+            "csrf_token": csrf_from(page),
+            "token": raw,
+            "password": "fresh regolith brick",
+            "confirm": "fresh regolith brick",
+        },
+    )
     assert response.status_code == 400 and "expired" in await response.get_data(as_text=True)
     await login(client, member.email, member.password)  # the old password still works

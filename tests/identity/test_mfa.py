@@ -1,4 +1,5 @@
 """TOTP enrolment, the sign-in challenge, replay and recovery codes, and organizations that require MFA."""
+
 from __future__ import annotations
 
 import re
@@ -21,7 +22,9 @@ async def _enrol(client, password: str) -> tuple[str, list[str]]:
     wrong_code = await client.post("/me/security/mfa/enable", form=dict(form, code="000000"))
     assert wrong_code.status_code == 422 and "does not match" in await wrong_code.get_data(as_text=True)
     wrong_password = await client.post("/me/security/mfa/enable", form=dict(form, password="not-my-password"))
-    assert wrong_password.status_code == 422 and "not your current password" in await wrong_password.get_data(as_text=True)
+    assert wrong_password.status_code == 422 and "not your current password" in await wrong_password.get_data(
+        as_text=True
+    )
     tampered = await client.post("/me/security/mfa/enable", form=dict(form, sealed=sealed[:-4] + "AAAA"))
     assert tampered.status_code == 400
 
@@ -35,13 +38,17 @@ async def _enrol(client, password: str) -> tuple[str, list[str]]:
 
 async def _password_step(client, email: str, password: str):
     page = await client.get("/login")
-    return await client.post("/login", form={"csrf_token": csrf_from(await page.get_data(as_text=True)),
-                                             "email": email, "password": password})
+    return await client.post(
+        "/login",
+        form={"csrf_token": csrf_from(await page.get_data(as_text=True)), "email": email, "password": password},
+    )
 
 
 async def _code_step(client, code: str):
     page = await client.get("/login/mfa")
-    return await client.post("/login/mfa", form={"csrf_token": csrf_from(await page.get_data(as_text=True)), "code": code})
+    return await client.post(
+        "/login/mfa", form={"csrf_token": csrf_from(await page.get_data(as_text=True)), "code": code}
+    )
 
 
 async def test_enrol_then_sign_in_needs_a_fresh_code(app, client, factory, count_rows, owner_engine):
@@ -73,7 +80,9 @@ async def test_enrol_then_sign_in_needs_a_fresh_code(app, client, factory, count
     again = app.test_client()
     await _password_step(again, member.email, member.password)
     assert (await _code_step(again, codes[0])).status_code == 401
-    assert await count_rows("security_events", "event_type = 'mfa.recovery_code_used' AND user_id = :u", u=member.id) == 1
+    assert (
+        await count_rows("security_events", "event_type = 'mfa.recovery_code_used' AND user_id = :u", u=member.id) == 1
+    )
 
 
 @pytest.mark.live
@@ -83,12 +92,20 @@ async def test_password_reset_does_not_skip_the_second_factor(app, client, facto
     await _enrol(client, member.password)
     fresh = app.test_client()
     page = await fresh.get("/forgot-password")
-    await fresh.post("/forgot-password", form={"csrf_token": csrf_from(await page.get_data(as_text=True)),
-                                               "email": member.email})
+    await fresh.post(
+        "/forgot-password", form={"csrf_token": csrf_from(await page.get_data(as_text=True)), "email": member.email}
+    )
     raw = (await mailbox.wait_for(member.email, "Reset your")).link("/reset-password").split("token=")[1]
     page = await (await fresh.get(f"/reset-password?token={raw}")).get_data(as_text=True)
-    reset = await fresh.post("/reset-password", form={"csrf_token": csrf_from(page), "token": raw,
-                                                      "password": "lunar dust filter four", "confirm": "lunar dust filter four"})
+    reset = await fresh.post(
+        "/reset-password",
+        form={
+            "csrf_token": csrf_from(page),
+            "token": raw,
+            "password": "lunar dust filter four",
+            "confirm": "lunar dust filter four",
+        },
+    )
     assert reset.status_code == 303 and reset.headers["Location"] == "/login"
     step = await _password_step(fresh, member.email, "lunar dust filter four")
     assert step.headers["Location"] == "/login/mfa"

@@ -1,5 +1,6 @@
 """The account page and /me: profile with optimistic locking, email change by link, password change,
 email preferences, and deactivation with a deletion request."""
+
 from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
@@ -23,7 +24,9 @@ async def test_profile_saves_and_a_stale_form_shows_the_conflict(app, client, fa
     assert saved.status_code == 200 and "Saved." in await saved.get_data(as_text=True)
     assert await count_rows("audit_logs", "action = 'user.profile_update' AND entity_id = :u", u=str(owner.id)) == 1
 
-    stale = await client.post("/me", form=dict(form, name="Someone Else", timezone="UTC"), headers={"HX-Request": "true"})
+    stale = await client.post(
+        "/me", form=dict(form, name="Someone Else", timezone="UTC"), headers={"HX-Request": "true"}
+    )
     body = await stale.get_data(as_text=True)
     assert stale.status_code == 409 and "changed elsewhere" in body
     assert "Ada Lunar" in body and 'value="Someone Else"' in body  # both versions on screen
@@ -40,8 +43,12 @@ async def test_profile_saves_and_a_stale_form_shows_the_conflict(app, client, fa
 async def test_me_over_json_with_version_check(app, factory):
     owner = await factory.org_with_owner()
     api = app.test_client()
-    tokens = await (await api.post("/api/v1/auth/login", json={
-        "email": owner.email, "password": owner.password, "organization": owner.org_slug})).get_json()
+    tokens = await (
+        await api.post(
+            "/api/v1/auth/login",
+            json={"email": owner.email, "password": owner.password, "organization": owner.org_slug},
+        )
+    ).get_json()
     auth = {"Authorization": f"Bearer {tokens['access_token']}"}
     me = await (await api.get("/api/v1/me", headers=auth)).get_json()
     assert me["email"] == owner.email and me["version"] == 1 and "password_hash" not in me
@@ -52,20 +59,24 @@ async def test_me_over_json_with_version_check(app, factory):
     assert stale.status_code == 409 and (await stale.get_json())["details"]["current"]["locale"] == "en-US"
     invalid = await api.patch("/api/v1/me", json={"timezone": "Nowhere/City", "locale": "xx"}, headers=auth)
     assert invalid.status_code == 422  # the document names the locales: the body is refused at the schema
-    assert (await invalid.get_json())["details"] == {"fields": {"locale": [
-        "Input should be 'en', 'en-US' or 'en-GB'"]}, "source": "schema"}
+    assert (await invalid.get_json())["details"] == {
+        "fields": {"locale": ["Input should be 'en', 'en-US' or 'en-GB'"]},
+        "source": "schema",
+    }
     no_such_zone = await api.patch("/api/v1/me", json={"timezone": "Nowhere/City"}, headers=auth)
     assert no_such_zone.status_code == 422  # a zone is a rule of the service (the IANA list), not of the schema
     assert set((await no_such_zone.get_json())["details"]["fields"]) == {"timezone"}
-    prefs = await api.patch("/api/v1/me/preferences/email", json={"preferences": {"invitation_accepted": False}},
-                            headers=auth)
+    prefs = await api.patch(
+        "/api/v1/me/preferences/email", json={"preferences": {"invitation_accepted": False}}, headers=auth
+    )
     assert (await prefs.get_json())["preferences"] == {"approval_requests": True, "invitation_accepted": False}
     unknown = await api.patch("/api/v1/me/preferences/email", json={"preferences": {"spam": True}}, headers=auth)
     assert unknown.status_code == 422
 
 
 async def test_email_change_needs_the_password_and_the_new_address_confirms_it(
-        app, client, factory, mailbox, deliver, count_rows):
+    app, client, factory, mailbox, deliver, count_rows
+):
     owner = await factory.org_with_owner()
     other = await factory.org_with_owner()
     await login(client, owner.email, owner.password)
@@ -73,8 +84,9 @@ async def test_email_change_needs_the_password_and_the_new_address_confirms_it(
     new = f"moved-{owner.org_slug}@example.org"
     wrong = await client.post("/me/email", form={"csrf_token": token, "email": new, "current_password": "nope-nope"})
     assert wrong.status_code == 422 and "not your current password" in await wrong.get_data(as_text=True)
-    taken = await client.post("/me/email", form={"csrf_token": token, "email": other.email,
-                                                 "current_password": owner.password})
+    taken = await client.post(
+        "/me/email", form={"csrf_token": token, "email": other.email, "current_password": owner.password}
+    )
     assert taken.status_code == 409
     sent = await client.post("/me/email", form={"csrf_token": token, "email": new, "current_password": owner.password})
     assert sent.status_code == 303
@@ -102,21 +114,36 @@ async def test_password_change_can_end_other_sessions(app, client, factory, coun
     await login(elsewhere, owner.email, owner.password)
     await login(client, owner.email, owner.password)
     _, token = await _me_page(client)
-    same = await client.post("/me/password", form={"csrf_token": token, "current_password": owner.password,
-                                                   "password": owner.password, "confirm": owner.password,
-                                                   "end_other_sessions": "y"})
+    same = await client.post(
+        "/me/password",
+        form={
+            "csrf_token": token,
+            "current_password": owner.password,
+            "password": owner.password,
+            "confirm": owner.password,
+            "end_other_sessions": "y",
+        },
+    )
     assert same.status_code == 422
-    changed = await client.post("/me/password", form={"csrf_token": token, "current_password": owner.password,
-                                                      "password": "orbital debris 42", "confirm": "orbital debris 42",
-                                                      "end_other_sessions": "y"})
+    changed = await client.post(
+        "/me/password",
+        form={
+            "csrf_token": token,
+            "current_password": owner.password,
+            "password": "orbital debris 42",
+            "confirm": "orbital debris 42",
+            "end_other_sessions": "y",
+        },
+    )
     assert changed.status_code == 303
     assert (await client.get("/me")).status_code == 200  # this session stays
     assert (await elsewhere.get("/me")).status_code == 302  # the other one ended
     assert await count_rows("security_events", "event_type = 'password.changed' AND user_id = :u", u=owner.id) == 1
 
 
-async def test_invitation_accepted_email_follows_the_inviters_preference(app, client, factory, mailbox, deliver,
-                                                                         owner_engine):
+async def test_invitation_accepted_email_follows_the_inviters_preference(
+    app, client, factory, mailbox, deliver, owner_engine
+):
     from tests.organizations.test_invitations import _invite, _role_id, _token_of
 
     owner = await factory.org_with_owner()
@@ -131,9 +158,16 @@ async def test_invitation_accepted_email_follows_the_inviters_preference(app, cl
         raw = _token_of((await mailbox.wait_for(email, "invited you")).link("/invitations/accept"))
         guest = app.test_client()
         landing = await (await guest.get(f"/invitations/accept?token={raw}")).get_data(as_text=True)
-        joined = await guest.post("/invitations/accept", form={"csrf_token": csrf_from(landing), "token": raw,
-                                                               "name": "New Crew", "password": "regolith bricks 7",
-                                                               "confirm": "regolith bricks 7"})
+        joined = await guest.post(
+            "/invitations/accept",
+            form={
+                "csrf_token": csrf_from(landing),
+                "token": raw,
+                "name": "New Crew",
+                "password": "regolith bricks 7",
+                "confirm": "regolith bricks 7",
+            },
+        )
         assert joined.status_code == 303
         await deliver()
 
@@ -141,8 +175,9 @@ async def test_invitation_accepted_email_follows_the_inviters_preference(app, cl
     await invite_and_accept(first)
     assert first in (await mailbox.wait_for(owner.email, "joined")).text
 
-    off = await client.post("/me/preferences/email", form={"csrf_token": token, "approval_requests": "on"},
-                            headers={"HX-Request": "true"})
+    off = await client.post(
+        "/me/preferences/email", form={"csrf_token": token, "approval_requests": "on"}, headers={"HX-Request": "true"}
+    )
     assert off.status_code == 200 and "1 of 2" in await off.get_data(as_text=True)
     assert 'name="invitation_accepted" >' in await (await client.get("/me/preferences/email")).get_data(as_text=True)
     second = f"second-{owner.org_slug}@example.org"
@@ -151,37 +186,53 @@ async def test_invitation_accepted_email_follows_the_inviters_preference(app, cl
 
 
 async def test_deactivation_stops_the_account_and_records_a_deletion_request(
-        app, client, factory, count_rows, mailbox, deliver):
+    app, client, factory, count_rows, mailbox, deliver
+):
     owner = await factory.org_with_owner()
     crew = await factory.member(owner)
 
     sole = app.test_client()
     await login(sole, owner.email, owner.password)
     _, sole_token = await _me_page(sole)
-    refused = await sole.post("/me/deactivate", form={"csrf_token": sole_token, "current_password": owner.password,
-                                                      "confirm": "y"})
+    refused = await sole.post(
+        "/me/deactivate", form={"csrf_token": sole_token, "current_password": owner.password, "confirm": "y"}
+    )
     assert refused.status_code == 409 and "only owner" in await refused.get_data(as_text=True)
     assert await count_rows("users", "id = :u AND status = 'active'", u=owner.id) == 1
 
     await login(client, crew.email, crew.password)
     api = app.test_client()
-    tokens = await (await api.post("/api/v1/auth/login", json={
-        "email": crew.email, "password": crew.password, "organization": crew.org_slug})).get_json()
+    tokens = await (
+        await api.post(
+            "/api/v1/auth/login", json={"email": crew.email, "password": crew.password, "organization": crew.org_slug}
+        )
+    ).get_json()
     _, token = await _me_page(client)
     unconfirmed = await client.post("/me/deactivate", form={"csrf_token": token, "current_password": crew.password})
     assert unconfirmed.status_code == 422
-    gone = await client.post("/me/deactivate", form={"csrf_token": token, "current_password": crew.password,
-                                                     "reason": "mission over", "confirm": "y"})
+    gone = await client.post(
+        "/me/deactivate",
+        form={"csrf_token": token, "current_password": crew.password, "reason": "mission over", "confirm": "y"},
+    )
     assert gone.status_code == 303
-    assert await count_rows("users", "id = :u AND status = 'deactivated' AND deactivated_at IS NOT NULL", u=crew.id) == 1
+    assert (
+        await count_rows("users", "id = :u AND status = 'deactivated' AND deactivated_at IS NOT NULL", u=crew.id) == 1
+    )
     assert await count_rows("auth_sessions", "user_id = :u AND revoked_at IS NULL", u=crew.id) == 0
-    assert await count_rows("privacy_subject_requests", "user_id = :u AND request_type = 'deletion' AND status = 'pending' "
-                            "AND due_at > now() + interval '29 days'", u=crew.id) == 1
+    assert (
+        await count_rows(
+            "privacy_subject_requests",
+            "user_id = :u AND request_type = 'deletion' AND status = 'pending' AND due_at > now() + interval '29 days'",
+            u=crew.id,
+        )
+        == 1
+    )
     assert (await client.get("/me")).status_code == 302
     me = await api.get("/api/v1/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
     assert me.status_code == 401
-    relogin = await api.post("/api/v1/auth/login", json={"email": crew.email, "password": crew.password,
-                                                         "organization": crew.org_slug})
+    relogin = await api.post(
+        "/api/v1/auth/login", json={"email": crew.email, "password": crew.password, "organization": crew.org_slug}
+    )
     assert relogin.status_code == 401
     await deliver()
     assert "deactivated" in (await mailbox.wait_for(crew.email, "deactivated")).text
@@ -192,12 +243,21 @@ async def test_concurrent_edits_of_one_account_queue_up_instead_of_failing(app, 
 
     owner = await factory.org_with_owner()
     api = app.test_client()
-    tokens = await (await api.post("/api/v1/auth/login", json={
-        "email": owner.email, "password": owner.password, "organization": owner.org_slug})).get_json()
+    tokens = await (
+        await api.post(
+            "/api/v1/auth/login",
+            json={"email": owner.email, "password": owner.password, "organization": owner.org_slug},
+        )
+    ).get_json()
     auth = {"Authorization": f"Bearer {tokens['access_token']}"}
-    answers = await asyncio.gather(*[
-        app.test_client().patch("/api/v1/me/preferences/email", headers=auth,
-                                json={"preferences": {"approval_requests": n % 2 == 0}}) for n in range(8)])
+    answers = await asyncio.gather(
+        *[
+            app.test_client().patch(
+                "/api/v1/me/preferences/email", headers=auth, json={"preferences": {"approval_requests": n % 2 == 0}}
+            )
+            for n in range(8)
+        ]
+    )
     assert [a.status_code for a in answers] == [200] * 8  # the account row is locked for each write in turn
     me = await (await api.get("/api/v1/me", headers=auth)).get_json()
     assert me["version"] >= 2  # the writes that changed something each bumped it

@@ -1,4 +1,5 @@
 """/me/sessions lists your live sessions only; you can end one, or all but the current one."""
+
 from __future__ import annotations
 
 import re
@@ -8,7 +9,7 @@ from tests.helpers import login
 
 
 def _session_ids(body: str) -> list[str]:
-    return re.findall(r'/me/sessions/([0-9a-f-]{36})/revoke', body)
+    return re.findall(r"/me/sessions/([0-9a-f-]{36})/revoke", body)
 
 
 async def test_list_and_end_one_then_all_others(app, factory, count_rows):
@@ -19,7 +20,9 @@ async def test_list_and_end_one_then_all_others(app, factory, count_rows):
         await login(client, member.email, member.password)
     await login(other, stranger.email, stranger.password)
 
-    page = await (await laptop.get("/me/sessions", headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"})).get_data(as_text=True)
+    page = await (
+        await laptop.get("/me/sessions", headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"})
+    ).get_data(as_text=True)
     ids = _session_ids(page)
     assert len(ids) == 3 and "this session" in page
     stranger_ids = _session_ids(await (await other.get("/me/sessions")).get_data(as_text=True))
@@ -30,7 +33,9 @@ async def test_list_and_end_one_then_all_others(app, factory, count_rows):
     assert (await other.get(f"/o/{stranger.org_slug}/")).status_code == 200
 
     phone_page = await (await phone.get("/me/sessions")).get_data(as_text=True)
-    current = re.search(r'/me/sessions/([0-9a-f-]{36})/revoke"[^>]*>\s*<input[^>]*>\s*<button[^>]*>Sign out here', phone_page)
+    current = re.search(
+        r'/me/sessions/([0-9a-f-]{36})/revoke"[^>]*>\s*<input[^>]*>\s*<button[^>]*>Sign out here', phone_page
+    )
     phone_id = current.group(1) if current else None
     assert phone_id in ids
     ended = await laptop.post(f"/me/sessions/{phone_id}/revoke", form={"csrf_token": token})

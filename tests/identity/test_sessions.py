@@ -1,4 +1,5 @@
 """Sessions live server-side: logout, revocation, idle and absolute timeouts, tampered cookies."""
+
 from __future__ import annotations
 
 from sqlalchemy import text
@@ -9,9 +10,15 @@ from tests.helpers import login
 
 async def _session_id(owner_engine, user_id):
     async with owner_engine.connect() as conn:
-        return (await conn.execute(text(
-            "SELECT id FROM auth_sessions WHERE user_id = :u AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 1"
-        ), {"u": user_id})).scalar_one()
+        return (
+            await conn.execute(
+                text(
+                    "SELECT id FROM auth_sessions WHERE user_id = :u AND revoked_at IS NULL "
+                    "ORDER BY created_at DESC LIMIT 1"
+                ),
+                {"u": user_id},
+            )
+        ).scalar_one()
 
 
 async def _exec(owner_engine, sql, **params):
@@ -24,9 +31,12 @@ async def test_login_creates_a_hashed_server_side_session(client, factory, owner
     await login(client, member.email, member.password)
     cookie = _cookie_value(client, app.config["QUART_AUTH_COOKIE_NAME"])
     async with owner_engine.connect() as conn:
-        row = (await conn.execute(text(
-            "SELECT token_hash, expires_at - created_at FROM auth_sessions WHERE user_id = :u"
-        ), {"u": member.id})).one()
+        row = (
+            await conn.execute(
+                text("SELECT token_hash, expires_at - created_at FROM auth_sessions WHERE user_id = :u"),
+                {"u": member.id},
+            )
+        ).one()
     assert len(row[0]) == 32  # SHA-256 of the token, never the token
     assert row[0].hex() not in cookie and abs(row[1].total_seconds() - 8 * 3600) < 60
     home = await client.get(f"/o/{member.org_slug}/")
@@ -41,8 +51,9 @@ async def test_logout_ends_the_session_server_side(client, factory, owner_engine
     response = await client.post("/logout", form={"csrf_token": token})
     assert response.status_code == 303
     async with owner_engine.connect() as conn:
-        revoked = (await conn.execute(text(
-            "SELECT revoked_reason FROM auth_sessions WHERE user_id = :u"), {"u": member.id})).scalar_one()
+        revoked = (
+            await conn.execute(text("SELECT revoked_reason FROM auth_sessions WHERE user_id = :u"), {"u": member.id})
+        ).scalar_one()
     assert revoked == "logout"
     assert await _sent_to_login(app, cookie_name, stolen, member.org_slug)  # replaying the old cookie fails
 
@@ -51,7 +62,9 @@ async def test_revoked_session_is_refused(client, factory, owner_engine):
     member = await factory.org_with_owner()
     await login(client, member.email, member.password)
     sid = await _session_id(owner_engine, member.id)
-    await _exec(owner_engine, "UPDATE auth_sessions SET revoked_at = now(), revoked_reason = 'admin' WHERE id = :i", i=sid)
+    await _exec(
+        owner_engine, "UPDATE auth_sessions SET revoked_at = now(), revoked_reason = 'admin' WHERE id = :i", i=sid
+    )
     page = await client.get(f"/o/{member.org_slug}/")
     assert page.status_code == 302 and "/login" in page.headers["Location"]
 
@@ -67,7 +80,9 @@ async def _aged_session(client, factory, owner_engine, assignment: str):
 
 async def _revoked_reason(owner_engine, sid):
     async with owner_engine.connect() as conn:
-        return (await conn.execute(text("SELECT revoked_reason FROM auth_sessions WHERE id = :i"), {"i": sid})).scalar_one()
+        return (
+            await conn.execute(text("SELECT revoked_reason FROM auth_sessions WHERE id = :i"), {"i": sid})
+        ).scalar_one()
 
 
 async def test_idle_timeout(client, factory, owner_engine):
@@ -81,7 +96,9 @@ async def test_activity_keeps_an_idle_session_alive(client, factory, owner_engin
     member, sid = await _aged_session(client, factory, owner_engine, "last_seen_at = now() - interval '29 minutes'")
     assert (await client.get(f"/o/{member.org_slug}/")).status_code == 200
     async with owner_engine.connect() as conn:
-        age = (await conn.execute(text("SELECT now() - last_seen_at FROM auth_sessions WHERE id = :i"), {"i": sid})).scalar_one()
+        age = (
+            await conn.execute(text("SELECT now() - last_seen_at FROM auth_sessions WHERE id = :i"), {"i": sid})
+        ).scalar_one()
     assert age.total_seconds() < 60
     assert await _revoked_reason(owner_engine, sid) is None
 
@@ -107,7 +124,9 @@ async def test_wrong_password_is_refused_and_audited(client, factory, count_rows
     page = await client.get("/login")
     token = csrf_from(await page.get_data(as_text=True))
     before = await count_rows("auth_sessions", "user_id = :u", u=member.id)
-    response = await client.post("/login", form={"csrf_token": token, "email": member.email, "password": "nope-nope-nope"})
+    response = await client.post(
+        "/login", form={"csrf_token": token, "email": member.email, "password": "nope-nope-nope"}
+    )
     assert response.status_code == 401
     assert "do not match" in await response.get_data(as_text=True)
     assert await count_rows("auth_sessions", "user_id = :u", u=member.id) == before
@@ -118,7 +137,9 @@ async def test_cookie_flags(client, factory, app):
     member = await factory.org_with_owner()
     page = await client.get("/login")
     token = csrf_from(await page.get_data(as_text=True))
-    response = await client.post("/login", form={"csrf_token": token, "email": member.email, "password": member.password})
+    response = await client.post(
+        "/login", form={"csrf_token": token, "email": member.email, "password": member.password}
+    )
     cookies = response.headers.get_all("Set-Cookie")
     session_cookie = next(c for c in cookies if c.startswith(app.config["QUART_AUTH_COOKIE_NAME"] + "="))
     assert "HttpOnly" in session_cookie and "SameSite=Lax" in session_cookie

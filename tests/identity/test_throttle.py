@@ -1,4 +1,5 @@
 """Sign-in throttling slows guessers down without letting them lock the owner out."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -45,7 +46,8 @@ async def strict_app(settings):
 
 
 async def test_distributed_guessing_locks_briefly_and_the_owner_can_unlock_by_email(
-        strict_app, factory, mailbox, deliver, count_rows):
+    strict_app, factory, mailbox, deliver, count_rows
+):
     member = await factory.org_with_owner()
     client = strict_app.test_client()
     for n in range(4):  # four addresses, one failure each: crosses the account-wide limit of 3
@@ -76,8 +78,14 @@ async def test_sign_ups_from_one_address_are_limited(app, settings, count_rows):
     statuses = []
     for n in range(settings.signups_per_ip_hour + 1):
         page = await client.get("/signup", **_from(ip))
-        form = {"csrf_token": csrf_from(await page.get_data(as_text=True)), "name": "Flood", "password": "password",
-                "email": f"flood-{n}@example.org", "org_name": "Flood", "org_slug": f"flood-{n}-x"}
+        form = {
+            "csrf_token": csrf_from(await page.get_data(as_text=True)),
+            "name": "Flood",
+            "password": "password",
+            "email": f"flood-{n}@example.org",
+            "org_name": "Flood",
+            "org_slug": f"flood-{n}-x",
+        }
         statuses.append((await client.post("/signup", form=form, **_from(ip))).status_code)
     assert statuses == [422] * settings.signups_per_ip_hour + [429]  # common password: refused, but counted
     assert await count_rows("users", "email LIKE 'flood-%'") == 0

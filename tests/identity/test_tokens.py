@@ -1,4 +1,5 @@
 """JSON logins: tokens bound to one organization, rotation, reuse detection, expiry, revocation and scope."""
+
 from __future__ import annotations
 
 import pyotp
@@ -34,15 +35,23 @@ async def test_login_gives_tokens_bound_to_one_organization(app, factory, owner_
     assert tokens["token_type"] == "Bearer" and 0 < tokens["expires_in"] <= 15 * 60
     assert tokens["organization_id"] == str(owner.org_id)
     async with owner_engine.connect() as conn:
-        stored = (await conn.execute(text("SELECT count(*) FROM auth_tokens t JOIN auth_sessions s ON s.id = t.session_id "
-                                          "WHERE s.user_id = :u AND s.kind = 'api'"), {"u": owner.id})).scalar_one()
+        stored = (
+            await conn.execute(
+                text(
+                    "SELECT count(*) FROM auth_tokens t JOIN auth_sessions s ON s.id = t.session_id "
+                    "WHERE s.user_id = :u AND s.kind = 'api'"
+                ),
+                {"u": owner.id},
+            )
+        ).scalar_one()
     assert stored == 2  # one access + one refresh, as hashes only
 
     members = await api.get(f"/api/v1/organizations/{owner.org_id}/members", headers=_bearer(tokens["access_token"]))
     assert members.status_code == 200 and [m["email"] for m in (await members.get_json())["items"]] == [owner.email]
     elsewhere = await api.get(f"/api/v1/organizations/{other.org_id}/members", headers=_bearer(tokens["access_token"]))
-    missing = await api.get("/api/v1/organizations/00000000-0000-7000-8000-000000000000/members",
-                            headers=_bearer(tokens["access_token"]))
+    missing = await api.get(
+        "/api/v1/organizations/00000000-0000-7000-8000-000000000000/members", headers=_bearer(tokens["access_token"])
+    )
     assert elsewhere.status_code == missing.status_code == 404
     assert await elsewhere.get_json() == await missing.get_json()
     html = await api.get(f"/o/{owner.org_slug}/", headers=_bearer(tokens["access_token"]))
@@ -89,8 +98,13 @@ async def test_expired_revoked_and_removed_member_tokens_are_refused(app, client
 
     expiring = await _tokens(api, owner)
     async with owner_engine.begin() as conn:
-        await conn.execute(text("UPDATE auth_tokens SET expires_at = now() - interval '1 second' WHERE kind = 'access' "
-                                "AND session_id = :s"), {"s": expiring["session_id"]})
+        await conn.execute(
+            text(
+                "UPDATE auth_tokens SET expires_at = now() - interval '1 second' WHERE kind = 'access' "
+                "AND session_id = :s"
+            ),
+            {"s": expiring["session_id"]},
+        )
     expired = await api.get(url, headers=_bearer(expiring["access_token"]))
     assert expired.status_code == 401 and (await expired.get_json())["details"]["refresh"] is True
     refreshed = await api.post("/api/v1/auth/refresh", json={"refresh_token": expiring["refresh_token"]})
@@ -99,14 +113,18 @@ async def test_expired_revoked_and_removed_member_tokens_are_refused(app, client
     logged_out = await _tokens(api, owner)
     assert (await api.post("/api/v1/auth/logout", headers=_bearer(logged_out["access_token"]))).status_code == 204
     assert (await api.get(url, headers=_bearer(logged_out["access_token"]))).status_code == 401
-    assert (await api.post("/api/v1/auth/refresh", json={"refresh_token": logged_out["refresh_token"]})).status_code == 401
+    assert (
+        await api.post("/api/v1/auth/refresh", json={"refresh_token": logged_out["refresh_token"]})
+    ).status_code == 401
 
     crew_tokens = await _tokens(api, crew)
     token = await login(client, owner.email, owner.password)
     removed = await client.post(f"/o/{owner.org_slug}/members/{crew.id}/remove", form={"csrf_token": token})
     assert removed.status_code == 303
     assert (await api.get(url, headers=_bearer(crew_tokens["access_token"]))).status_code == 401
-    assert (await api.post("/api/v1/auth/refresh", json={"refresh_token": crew_tokens["refresh_token"]})).status_code == 401
+    assert (
+        await api.post("/api/v1/auth/refresh", json={"refresh_token": crew_tokens["refresh_token"]})
+    ).status_code == 401
 
 
 async def test_a_token_does_only_what_the_role_allows(app, factory):
@@ -116,8 +134,11 @@ async def test_a_token_does_only_what_the_role_allows(app, factory):
     tokens = await _tokens(api, viewer)
     base = f"/api/v1/organizations/{owner.org_id}"
     assert (await api.get(f"{base}/roles", headers=_bearer(tokens["access_token"]))).status_code == 200
-    denied = await api.post(f"{base}/invitations", json={"email": "x@example.org", "role_id": "nope"},
-                            headers=_bearer(tokens["access_token"]))
+    denied = await api.post(
+        f"{base}/invitations",
+        json={"email": "x@example.org", "role_id": "nope"},
+        headers=_bearer(tokens["access_token"]),
+    )
     assert denied.status_code == 403 and "members:invite" in (await denied.get_json())["details"]["missing"]
 
 
@@ -125,8 +146,10 @@ async def test_two_factor_accounts_need_a_current_code(app, factory, maker, sett
     owner = await factory.org_with_owner()
     secret = pyotp.random_base32()
     async with owner_engine.begin() as conn:
-        await conn.execute(text("UPDATE users SET mfa_secret = :s, mfa_enabled_at = now() WHERE id = :u"),
-                           {"s": mfa.seal(settings.secret_key, secret), "u": owner.id})
+        await conn.execute(
+            text("UPDATE users SET mfa_secret = :s, mfa_enabled_at = now() WHERE id = :u"),
+            {"s": mfa.seal(settings.secret_key, secret), "u": owner.id},
+        )
     api = app.test_client()
     without = await _login(api, owner)
     assert without.status_code == 401 and (await without.get_json())["details"]["mfa_required"] is True

@@ -1,4 +1,5 @@
 """Migrations go up, down and up again, and match the models exactly."""
+
 from __future__ import annotations
 
 import secrets
@@ -41,7 +42,6 @@ async def _public_tables(url: str) -> set[str]:
         names = {r[0] for r in rows}
     await engine.dispose()
     return names
-
 
 
 async def test_upgrade_downgrade_upgrade_and_no_drift(scratch_db):
@@ -89,53 +89,80 @@ async def test_simulation_products_of_0007_become_a_plan_by_day(scratch_db):
     config = _config(scratch_db)
     await _run(command.upgrade, config, "0007")
     engine = create_async_engine(scratch_db)
-    snapshot = ('{"start_date": "2031-03-01", "recipes": [{"id": "0190f0f0-0000-7000-8000-0000000000aa", '
-                '"key": "sinter", "inputs": {"regolith": 5}, "outputs": {"brick": 2.5}}]}')
+    snapshot = (
+        '{"start_date": "2031-03-01", "recipes": [{"id": "0190f0f0-0000-7000-8000-0000000000aa", '
+        '"key": "sinter", "inputs": {"regolith": 5}, "outputs": {"brick": 2.5}}]}'
+    )
     results = '{"days": 4, "batches": {"sinter": [1, 0, 2, 0.5]}}'
     async with engine.begin() as conn:
-        await conn.execute(text(
-            "INSERT INTO organizations (id, slug, name) VALUES ('0190f0f0-0000-7000-8000-000000000001', 'o', 'O');"))
-        await conn.execute(text(
-            "INSERT INTO missions (id, organization_id, name, destination, crew_size) VALUES "
-            "('0190f0f0-0000-7000-8000-000000000002', '0190f0f0-0000-7000-8000-000000000001', 'M', 'moon', 4);"))
-        await conn.execute(text(
-            "INSERT INTO processing_modules (id, organization_id, key, name, module_type, throughput_kg_h, power_kw, "
-            "hours_per_day) VALUES ('0190f0f0-0000-7000-8000-0000000000bb', '0190f0f0-0000-7000-8000-000000000001', "
-            "'press', 'Press', 'sinter', 1, 1, 8);"))
-        await conn.execute(text(
-            "INSERT INTO processing_recipes (id, organization_id, key, name, module_id, duration_h, energy_kwh, crew_h) "
-            "VALUES ('0190f0f0-0000-7000-8000-0000000000aa', '0190f0f0-0000-7000-8000-000000000001', 'sinter', "
-            "'Sinter', '0190f0f0-0000-7000-8000-0000000000bb', 1, 1, 0);"))
-        await conn.execute(text(
-            "INSERT INTO simulation_runs (id, organization_id, mission_id, name, run_type, status, config, "
-            "input_snapshot, engine_version, seed, progress_percent, results, finished_at) VALUES "
-            "('0190f0f0-0000-7000-8000-000000000003', '0190f0f0-0000-7000-8000-000000000001', "
-            "'0190f0f0-0000-7000-8000-000000000002', 'Plan', 'mass_balance', 'succeeded', '{}', "
-            f"'{snapshot}', '1', 1, 100, '{results}', '2031-03-05T10:00:00Z');"))
-        await conn.execute(text(
-            "INSERT INTO products (id, organization_id, mission_id, product_type, quantity_kg, recipe_id, source, "
-            "simulation_run_id, produced_at) VALUES ('0190f0f0-0000-7000-8000-000000000004', "
-            "'0190f0f0-0000-7000-8000-000000000001', '0190f0f0-0000-7000-8000-000000000002', 'brick', 8.75, "
-            "'0190f0f0-0000-7000-8000-0000000000aa', 'simulation', '0190f0f0-0000-7000-8000-000000000003', "
-            "'2031-03-05T10:00:00Z'), ('0190f0f0-0000-7000-8000-000000000005', "
-            "'0190f0f0-0000-7000-8000-000000000001', '0190f0f0-0000-7000-8000-000000000002', 'brick', 1.5, NULL, "
-            "'manual', NULL, '2031-03-02T08:00:00Z');"))
+        await conn.execute(
+            text(
+                "INSERT INTO organizations (id, slug, name) VALUES ('0190f0f0-0000-7000-8000-000000000001', 'o', 'O');"
+            )
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO missions (id, organization_id, name, destination, crew_size) VALUES "
+                "('0190f0f0-0000-7000-8000-000000000002', '0190f0f0-0000-7000-8000-000000000001', 'M', 'moon', 4);"
+            )
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO processing_modules (id, organization_id, key, name, module_type, throughput_kg_h, "
+                "power_kw, hours_per_day) VALUES ('0190f0f0-0000-7000-8000-0000000000bb', "
+                "'0190f0f0-0000-7000-8000-000000000001', "
+                "'press', 'Press', 'sinter', 1, 1, 8);"
+            )
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO processing_recipes (id, organization_id, key, name, module_id, duration_h, energy_kwh, "
+                "crew_h) "
+                "VALUES ('0190f0f0-0000-7000-8000-0000000000aa', '0190f0f0-0000-7000-8000-000000000001', 'sinter', "
+                "'Sinter', '0190f0f0-0000-7000-8000-0000000000bb', 1, 1, 0);"
+            )
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO simulation_runs (id, organization_id, mission_id, name, run_type, status, config, "
+                "input_snapshot, engine_version, seed, progress_percent, results, finished_at) VALUES "
+                "('0190f0f0-0000-7000-8000-000000000003', '0190f0f0-0000-7000-8000-000000000001', "
+                "'0190f0f0-0000-7000-8000-000000000002', 'Plan', 'mass_balance', 'succeeded', '{}', "
+                f"'{snapshot}', '1', 1, 100, '{results}', '2031-03-05T10:00:00Z');"
+            )
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO products (id, organization_id, mission_id, product_type, quantity_kg, recipe_id, source, "
+                "simulation_run_id, produced_at) VALUES ('0190f0f0-0000-7000-8000-000000000004', "
+                "'0190f0f0-0000-7000-8000-000000000001', '0190f0f0-0000-7000-8000-000000000002', 'brick', 8.75, "
+                "'0190f0f0-0000-7000-8000-0000000000aa', 'simulation', '0190f0f0-0000-7000-8000-000000000003', "
+                "'2031-03-05T10:00:00Z'), ('0190f0f0-0000-7000-8000-000000000005', "
+                "'0190f0f0-0000-7000-8000-000000000001', '0190f0f0-0000-7000-8000-000000000002', 'brick', 1.5, NULL, "
+                "'manual', NULL, '2031-03-02T08:00:00Z');"
+            )
+        )
     await engine.dispose()
 
     await _run(command.upgrade, config, "0008")
     engine = create_async_engine(scratch_db)
     async with engine.connect() as conn:
-        rows = (await conn.execute(text(
-            "SELECT kind::text, quantity_kg, produced_at::date::text FROM products ORDER BY kind, produced_at"))).all()
+        rows = (
+            await conn.execute(
+                text("SELECT kind::text, quantity_kg, produced_at::date::text FROM products ORDER BY kind, produced_at")
+            )
+        ).all()
     await engine.dispose()
     assert [(k, float(q), d) for k, q, d in rows] == [
-        ("planned", 2.5, "2031-03-01"), ("planned", 5.0, "2031-03-03"), ("planned", 1.25, "2031-03-04"),
-        ("recorded", 1.5, "2031-03-02")]
+        ("planned", 2.5, "2031-03-01"),
+        ("planned", 5.0, "2031-03-03"),
+        ("planned", 1.25, "2031-03-04"),
+        ("recorded", 1.5, "2031-03-02"),
+    ]
 
     await _run(command.downgrade, config, "0007")  # and back: the plan folds into one row again
     engine = create_async_engine(scratch_db)
     async with engine.connect() as conn:
-        folded = (await conn.execute(text(
-            "SELECT source::text, quantity_kg FROM products ORDER BY source"))).all()
+        folded = (await conn.execute(text("SELECT source::text, quantity_kg FROM products ORDER BY source"))).all()
     await engine.dispose()
     assert [(s, float(q)) for s, q in folded] == [("manual", 1.5), ("simulation", 8.75)]

@@ -1,5 +1,6 @@
 """Mission pages: create with validation, list search/filter/sort/load more, dashboard, stale edit (409 fragment),
 delete with undo, crew assignment rules, CSV export, and 404 for another organization's mission."""
+
 from __future__ import annotations
 
 import csv
@@ -9,16 +10,29 @@ from tests.helpers import login
 
 
 async def _create(client, slug, token, **fields):
-    form = {"csrf_token": token, "name": "Mars Settlement Alpha", "destination": "mars", "crew_size": "4",
-            "status": "planning"} | fields
+    form = {
+        "csrf_token": token,
+        "name": "Mars Settlement Alpha",
+        "destination": "mars",
+        "crew_size": "4",
+        "status": "planning",
+    } | fields
     return await client.post(f"/o/{slug}/missions", form=form)
 
 
 async def test_create_validate_and_open_the_dashboard(client, factory, count_rows):
     owner = await factory.org_with_owner()
     token = await login(client, owner.email, owner.password)
-    bad = await _create(client, owner.org_slug, token, name="", crew_size="0", launch_date="2031-07-10",
-                        landing_date="2031-01-01", energy_budget_kwh_per_day="-5")
+    bad = await _create(
+        client,
+        owner.org_slug,
+        token,
+        name="",
+        crew_size="0",
+        launch_date="2031-07-10",
+        landing_date="2031-01-01",
+        energy_budget_kwh_per_day="-5",
+    )
     page = await bad.get_data(as_text=True)
     assert bad.status_code == 422
     assert "Must be at least 1" in page and "Must be at least 0" in page
@@ -37,9 +51,17 @@ async def test_search_filter_sort_and_load_more(client, factory):
     owner = await factory.org_with_owner()
     token = await login(client, owner.email, owner.password)
     for i in range(30):
-        await _create(client, owner.org_slug, token, name=f"Lunar Base {i:02d}", destination="moon", crew_size=str(1 + i % 6))
-    await _create(client, owner.org_slug, token, name="Ares Transit", destination="transit",
-                  description="Cruise phase waste study")
+        await _create(
+            client, owner.org_slug, token, name=f"Lunar Base {i:02d}", destination="moon", crew_size=str(1 + i % 6)
+        )
+    await _create(
+        client,
+        owner.org_slug,
+        token,
+        name="Ares Transit",
+        destination="transit",
+        description="Cruise phase waste study",
+    )
     base = f"/o/{owner.org_slug}/missions"
     first = await (await client.get(f"{base}?sort=name:asc")).get_data(as_text=True)
     assert first.index("Ares Transit") < first.index("Lunar Base 00") and "Load more" in first
@@ -66,18 +88,34 @@ async def test_a_stale_edit_shows_both_versions_and_changes_nothing(client, fact
     owner = await factory.org_with_owner()
     token = await login(client, owner.email, owner.password)
     mission_url = (await _create(client, owner.org_slug, token)).headers["Location"]
-    form = {"csrf_token": token, "name": "Mars Settlement Alpha", "destination": "mars", "crew_size": "4",
-            "status": "planning", "version": "1", "energy_budget_kwh_per_day": "60", "crew_time_h_per_day": "2",
-            "regolith_supply_kg_per_day": "60", "recycle_target_kg_per_day": "0", "wet_waste_cap_days": "3"}
+    form = {
+        "csrf_token": token,
+        "name": "Mars Settlement Alpha",
+        "destination": "mars",
+        "crew_size": "4",
+        "status": "planning",
+        "version": "1",
+        "energy_budget_kwh_per_day": "60",
+        "crew_time_h_per_day": "2",
+        "regolith_supply_kg_per_day": "60",
+        "recycle_target_kg_per_day": "0",
+        "wet_waste_cap_days": "3",
+    }
     first = await client.post(mission_url, form=form | {"energy_budget_kwh_per_day": "80"})
     assert first.status_code == 303
-    stale = await client.post(mission_url, form=form | {"energy_budget_kwh_per_day": "40"}, headers={"HX-Request": "true"})
+    stale = await client.post(
+        mission_url, form=form | {"energy_budget_kwh_per_day": "40"}, headers={"HX-Request": "true"}
+    )
     html = await stale.get_data(as_text=True)
     assert stale.status_code == 409 and "Someone saved this mission" in html and "Saved: 80" in html
     assert '<form id="mission-form"' in html and "<html" not in html
     async with owner_engine.connect() as conn:
-        saved = (await conn.execute(text("SELECT energy_budget_kwh_per_day, version FROM missions WHERE organization_id = :o"),
-                                    {"o": owner.org_id})).one()
+        saved = (
+            await conn.execute(
+                text("SELECT energy_budget_kwh_per_day, version FROM missions WHERE organization_id = :o"),
+                {"o": owner.org_id},
+            )
+        ).one()
     assert (saved[0], saved[1]) == (80, 2)
 
 
@@ -86,16 +124,26 @@ async def test_delete_and_undo(client, factory, count_rows):
     token = await login(client, owner.email, owner.password)
     mission_url = (await _create(client, owner.org_slug, token)).headers["Location"]
     mission_id = mission_url.rsplit("/", 1)[1]
-    deleted = await client.post(f"{mission_url}/delete", form={"csrf_token": token},
-                                headers={"HX-Request": "true", "HX-Target": f"mission-{mission_id}"})
+    deleted = await client.post(
+        f"{mission_url}/delete",
+        form={"csrf_token": token},
+        headers={"HX-Request": "true", "HX-Target": f"mission-{mission_id}"},
+    )
     assert "was deleted" in await deleted.get_data(as_text=True) and "Undo" in await deleted.get_data(as_text=True)
     assert (await client.get(mission_url)).status_code == 404
-    restored = await client.post(f"{mission_url}/restore", form={"csrf_token": token},
-                                 headers={"HX-Request": "true", "HX-Target": f"mission-{mission_id}"})
+    restored = await client.post(
+        f"{mission_url}/restore",
+        form={"csrf_token": token},
+        headers={"HX-Request": "true", "HX-Target": f"mission-{mission_id}"},
+    )
     assert "Mars Settlement Alpha" in await restored.get_data(as_text=True)
     assert await count_rows("missions", "id = :m AND deleted_at IS NULL", m=mission_id) == 1
-    assert await count_rows("audit_logs", "entity_id = :m AND action IN ('mission.delete', 'mission.restore')",
-                            m=mission_id) == 2
+    assert (
+        await count_rows(
+            "audit_logs", "entity_id = :m AND action IN ('mission.delete', 'mission.restore')", m=mission_id
+        )
+        == 2
+    )
 
 
 async def test_crew_seats_one_commander_members_only_and_history(client, factory, count_rows, owner_engine):
@@ -109,12 +157,17 @@ async def test_crew_seats_one_commander_members_only_and_history(client, factory
     htmx = {"HX-Request": "true"}
 
     async def assign(user_id, role="commander", spec=""):
-        return await client.post(f"{mission_url}/crew", form={"csrf_token": token, "user_id": str(user_id),
-                                                              "crew_role": role, "specialization": spec}, headers=htmx)
+        return await client.post(
+            f"{mission_url}/crew",
+            form={"csrf_token": token, "user_id": str(user_id), "crew_role": role, "specialization": spec},
+            headers=htmx,
+        )
 
     assert (await assign(crew[0].id)).status_code == 200
     second_commander = await assign(crew[1].id)
-    assert second_commander.status_code == 409 and "already has a commander" in await second_commander.get_data(as_text=True)
+    assert second_commander.status_code == 409 and "already has a commander" in await second_commander.get_data(
+        as_text=True
+    )
     assert (await assign(outsider.id, "pilot")).status_code == 422  # not a member here
     assert (await assign(crew[1].id, "pilot", "EVA")).status_code == 200
     full = await assign(owner.id, "scientist")
@@ -124,18 +177,28 @@ async def test_crew_seats_one_commander_members_only_and_history(client, factory
     assert "Crew: 2 of 2 seats" in section and "All seats are filled" in section
 
     async with owner_engine.connect() as conn:
-        pilot_id, version = (await conn.execute(text(
-            "SELECT id, version FROM mission_crew WHERE mission_id = :m AND user_id = :u"),
-            {"m": mission_id, "u": crew[1].id})).one()
-    edited = await client.post(f"{mission_url}/crew/{pilot_id}", headers=htmx, form={
-        "csrf_token": token, "crew_role": "flight_engineer", "specialization": "ISRU", "version": str(version)})
+        pilot_id, version = (
+            await conn.execute(
+                text("SELECT id, version FROM mission_crew WHERE mission_id = :m AND user_id = :u"),
+                {"m": mission_id, "u": crew[1].id},
+            )
+        ).one()
+    edited = await client.post(
+        f"{mission_url}/crew/{pilot_id}",
+        headers=htmx,
+        form={"csrf_token": token, "crew_role": "flight_engineer", "specialization": "ISRU", "version": str(version)},
+    )
     row = await edited.get_data(as_text=True)
     assert edited.status_code == 200 and row.startswith(f'<tr id="crew-{pilot_id}"') and "Flight engineer" in row
     removed = await client.post(f"{mission_url}/crew/{pilot_id}/remove", form={"csrf_token": token}, headers=htmx)
     assert "Crew: 1 of 2 seats" in await removed.get_data(as_text=True)
     assert "Past crew (1)" in await removed.get_data(as_text=True)
-    assert await count_rows("mission_crew", "id = :c AND removed_at IS NOT NULL AND removed_by = :u",
-                            c=pilot_id, u=owner.id) == 1
+    assert (
+        await count_rows(
+            "mission_crew", "id = :c AND removed_at IS NOT NULL AND removed_by = :u", c=pilot_id, u=owner.id
+        )
+        == 1
+    )
     back = await client.post(f"{mission_url}/crew/{pilot_id}/restore", form={"csrf_token": token}, headers=htmx)
     assert "Crew: 2 of 2 seats" in await back.get_data(as_text=True)
 
@@ -155,24 +218,49 @@ async def test_a_role_for_one_mission_works_on_that_mission_only(app, client, fa
     alpha = (await _create(client, owner.org_slug, token, name="Alpha")).headers["Location"]
     beta = (await _create(client, owner.org_slug, token, name="Beta")).headers["Location"]
     async with owner_engine.connect() as conn:
-        commander = (await conn.execute(text("SELECT id FROM roles WHERE organization_id = :o AND key = "
-                                             "'mission_commander'"), {"o": owner.org_id})).scalar_one()
-    granted = await client.post(f"/o/{owner.org_slug}/roles/assignments", form={
-        "csrf_token": token, "user_id": str(viewer.id), "role_id": str(commander),
-        "mission_id": alpha.rsplit("/", 1)[1], "reason": "leads Alpha"})
+        commander = (
+            await conn.execute(
+                text("SELECT id FROM roles WHERE organization_id = :o AND key = 'mission_commander'"),
+                {"o": owner.org_id},
+            )
+        ).scalar_one()
+    granted = await client.post(
+        f"/o/{owner.org_slug}/roles/assignments",
+        form={
+            "csrf_token": token,
+            "user_id": str(viewer.id),
+            "role_id": str(commander),
+            "mission_id": alpha.rsplit("/", 1)[1],
+            "reason": "leads Alpha",
+        },
+    )
     assert granted.status_code == 303
     listing = await (await client.get(f"/o/{owner.org_slug}/roles/assignments")).get_data(as_text=True)
     assert ">Alpha</a>" in listing
 
     crew_client = app.test_client()
     crew_token = await login(crew_client, viewer.email, viewer.password)
-    form = {"csrf_token": crew_token, "name": "Alpha", "destination": "mars", "crew_size": "6", "status": "active",
-            "energy_budget_kwh_per_day": "60", "crew_time_h_per_day": "2", "regolith_supply_kg_per_day": "60",
-            "recycle_target_kg_per_day": "0"}
+    form = {
+        "csrf_token": crew_token,
+        "name": "Alpha",
+        "destination": "mars",
+        "crew_size": "6",
+        "status": "active",
+        "energy_budget_kwh_per_day": "60",
+        "crew_time_h_per_day": "2",
+        "regolith_supply_kg_per_day": "60",
+        "recycle_target_kg_per_day": "0",
+    }
     assert (await crew_client.post(alpha, form=form)).status_code == 303
     assert (await crew_client.post(beta, form=form | {"name": "Beta"})).status_code == 403
     assert (await crew_client.get(f"/o/{owner.org_slug}/missions/new")).status_code == 403
-    bad_scope = await client.post(f"/o/{owner.org_slug}/roles/assignments", form={
-        "csrf_token": token, "user_id": str(viewer.id), "role_id": str(commander),
-        "mission_id": "0190f0f0-0000-7000-8000-000000000000"})
+    bad_scope = await client.post(
+        f"/o/{owner.org_slug}/roles/assignments",
+        form={
+            "csrf_token": token,
+            "user_id": str(viewer.id),
+            "role_id": str(commander),
+            "mission_id": "0190f0f0-0000-7000-8000-000000000000",
+        },
+    )
     assert bad_scope.status_code == 422

@@ -1,5 +1,6 @@
 """Missions and crew over JSON: 201 + Location, filters/sort/cursor, embed=crew, 409 with the current version,
 validation with field details, 204 deletes, restore, bearer-only routes, and another organization's mission."""
+
 from __future__ import annotations
 
 from tests.helpers import login
@@ -7,15 +8,24 @@ from tests.helpers import login
 
 async def _key(client, member, permissions) -> dict:
     token = await login(client, member.email, member.password)
-    created = await client.post(f"/api/v1/organizations/{member.org_id}/api-keys", headers={"X-CSRF-Token": token},
-                                json={"name": "automation", "permissions": permissions})
+    created = await client.post(
+        f"/api/v1/organizations/{member.org_id}/api-keys",
+        headers={"X-CSRF-Token": token},
+        json={"name": "automation", "permissions": permissions},
+    )
     assert created.status_code == 201, await created.get_json()
     return {"Authorization": f"Bearer {(await created.get_json())['key']}"}
 
 
-MISSION = {"name": "Mars Settlement Alpha", "description": "Test mission", "destination": "mars",
-           "launch_date": "2031-07-10T12:00:00Z", "landing_date": "2031-12-10T12:00:00Z", "crew_size": 8,
-           "settings": {"recycle_target_kg_per_day": 10}}
+MISSION = {
+    "name": "Mars Settlement Alpha",
+    "description": "Test mission",
+    "destination": "mars",
+    "launch_date": "2031-07-10T12:00:00Z",
+    "landing_date": "2031-12-10T12:00:00Z",
+    "crew_size": 8,
+    "settings": {"recycle_target_kg_per_day": 10},
+}
 
 
 async def test_mission_lifecycle_over_json(app, client, factory):
@@ -25,8 +35,9 @@ async def test_mission_lifecycle_over_json(app, client, factory):
     api = app.test_client()
     base = f"/api/v1/organizations/{owner.org_id}/missions"
 
-    bad = await api.post(base, headers=auth, json=MISSION | {"crew_size": 0,
-                                                            "settings": {"energy_budget_kwh_per_day": -1}})
+    bad = await api.post(
+        base, headers=auth, json=MISSION | {"crew_size": 0, "settings": {"energy_budget_kwh_per_day": -1}}
+    )
     body = await bad.get_json()  # outside the document's limits: refused before any rule runs
     assert bad.status_code == 422 and body["error"] == "ValidationError" and body["details"]["source"] == "schema"
     assert set(body["details"]["fields"]) == {"crew_size", "settings.energy_budget_kwh_per_day"}
@@ -46,15 +57,19 @@ async def test_mission_lifecycle_over_json(app, client, factory):
     assert duplicate.status_code == 409 and "name" in (await duplicate.get_json())["details"]["fields"]
 
     url = created.headers["Location"]
-    assigned = await api.post(f"{url}/crew", headers=auth, json={"user_id": str(crew.id), "role": "commander",
-                                                                "specialization": "geology"})
+    assigned = await api.post(
+        f"{url}/crew", headers=auth, json={"user_id": str(crew.id), "role": "commander", "specialization": "geology"}
+    )
     assert assigned.status_code == 201
     embedded = await (await api.get(f"{url}?embed=crew", headers=auth)).get_json()
     assert [c["role"] for c in embedded["crew"]] == ["commander"]
     assert "crew" not in await (await api.get(url, headers=auth)).get_json()
 
-    changed = await api.patch(url, headers=auth, json={"version": mission["version"], "status": "active",
-                                                      "settings": {"energy_budget_kwh_per_day": 75}})
+    changed = await api.patch(
+        url,
+        headers=auth,
+        json={"version": mission["version"], "status": "active", "settings": {"energy_budget_kwh_per_day": 75}},
+    )
     assert changed.status_code == 200 and (await changed.get_json())["settings"]["energy_budget_kwh_per_day"] == 75.0
     stale = await api.patch(url, headers=auth, json={"version": mission["version"], "name": "Renamed"})
     stale_body = await stale.get_json()
@@ -78,12 +93,16 @@ async def test_listing_filters_sorts_and_pages(app, client, factory):
     api = app.test_client()
     base = f"/api/v1/organizations/{owner.org_id}/missions"
     for i in range(7):
-        await api.post(base, headers=auth, json={"name": f"Habitat {i}", "destination": "moon" if i % 2 else "mars",
-                                                 "crew_size": i + 1})
+        await api.post(
+            base,
+            headers=auth,
+            json={"name": f"Habitat {i}", "destination": "moon" if i % 2 else "mars", "crew_size": i + 1},
+        )
     page = await (await api.get(f"{base}?destination=moon&sort=crew_size:desc&limit=2", headers=auth)).get_json()
     assert [m["crew_size"] for m in page["items"]] == [6, 4]
-    rest = await (await api.get(f"{base}?destination=moon&sort=crew_size:desc&limit=2&cursor={page['next_cursor']}",
-                                headers=auth)).get_json()
+    rest = await (
+        await api.get(f"{base}?destination=moon&sort=crew_size:desc&limit=2&cursor={page['next_cursor']}", headers=auth)
+    ).get_json()
     assert [m["crew_size"] for m in rest["items"]] == [2] and rest["next_cursor"] is None
     other_sort = await api.get(f"{base}?sort=name:asc&cursor={page['next_cursor']}", headers=auth)
     assert other_sort.status_code == 400
@@ -96,13 +115,19 @@ async def test_other_organizations_missions_and_unbound_credentials(app, client,
     mine = await factory.org_with_owner()
     theirs = await factory.org_with_owner()
     their_auth = await _key(app.test_client(), theirs, ["missions:read", "missions:write"])
-    their_mission = await (await app.test_client().post(
-        f"/api/v1/organizations/{theirs.org_id}/missions", headers=their_auth, json=MISSION)).get_json()
+    their_mission = await (
+        await app.test_client().post(
+            f"/api/v1/organizations/{theirs.org_id}/missions", headers=their_auth, json=MISSION
+        )
+    ).get_json()
     my_auth = await _key(client, mine, ["missions:read", "missions:write"])
     api = app.test_client()
     for method, path in (("get", ""), ("patch", ""), ("delete", ""), ("get", "/crew")):
-        response = await getattr(api, method)(f"/api/v1/missions/{their_mission['id']}{path}", headers=my_auth,
-                                              **({"json": {"name": "x"}} if method == "patch" else {}))
+        response = await getattr(api, method)(
+            f"/api/v1/missions/{their_mission['id']}{path}",
+            headers=my_auth,
+            **({"json": {"name": "x"}} if method == "patch" else {}),
+        )
         assert response.status_code == 404, (method, path)
     assert (await api.get(f"/api/v1/organizations/{theirs.org_id}/missions", headers=my_auth)).status_code == 404
     # a browser session has no organization bound to it: it uses the organization's path

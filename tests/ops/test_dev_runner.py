@@ -2,6 +2,7 @@
 terminal) sent to its whole process group, each time leaving no process, port, Postgres or Redis behind; a second
 runner on the same var/ is refused; a busy port is named before anything starts; and a runner killed outright is
 cleaned up after by the next start (or by `make stop`)."""
+
 from __future__ import annotations
 
 import os
@@ -21,13 +22,25 @@ pytestmark = pytest.mark.live
 
 def _env(var: Path, port: int) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SMTP_URL")}
-    return env | {"CLOSEDLOOP_VAR": str(var), "PORT": str(port), "HOST": "127.0.0.1", "LOG_LEVEL": "WARNING",
-                  "REDIS_NAMESPACE": "closedloop", "CLOSEDLOOP_ENV": "development"}
+    return env | {
+        "CLOSEDLOOP_VAR": str(var),
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "LOG_LEVEL": "WARNING",
+        "REDIS_NAMESPACE": "closedloop",
+        "CLOSEDLOOP_ENV": "development",
+    }
 
 
 def _start(var: Path, port: int) -> subprocess.Popen:
-    return subprocess.Popen(["make", "--no-print-directory", "dev"], cwd=ROOT, env=_env(var, port),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        ["make", "--no-print-directory", "dev"],
+        cwd=ROOT,
+        env=_env(var, port),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def _wait_ready(port: int, runner: subprocess.Popen, timeout: float = 180) -> None:
@@ -85,8 +98,14 @@ def test_make_dev_stops_cleanly_on_every_stop_signal(tmp_path):
         runner = _start(var, port)
         _wait_ready(port, runner)
         if sig == signal.SIGINT:  # while it runs, a second one on the same var/ is refused by name
-            second = subprocess.run(["make", "--no-print-directory", "dev"], cwd=ROOT, env=_env(var, _free_port()),
-                                    capture_output=True, text=True, timeout=60)
+            second = subprocess.run(
+                ["make", "--no-print-directory", "dev"],
+                cwd=ROOT,
+                env=_env(var, _free_port()),
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
             assert second.returncode != 0 and "already running from" in second.stdout + second.stderr
         os.killpg(runner.pid, sig)  # what a terminal does: the whole foreground process group
         output = runner.communicate(timeout=120)[0].decode()
@@ -100,8 +119,14 @@ def test_a_busy_port_is_named_before_anything_starts(tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", port))
         taken.listen()
-        result = subprocess.run(["make", "--no-print-directory", "dev"], cwd=ROOT, env=_env(var, port),
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            ["make", "--no-print-directory", "dev"],
+            cwd=ROOT,
+            env=_env(var, port),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert result.returncode != 0 and f"Port {port}" in result.stderr and "already in use" in result.stderr
     assert "is starting at" not in result.stdout
     assert not (var / "postgres").exists()  # refused before Postgres or Redis started
@@ -115,8 +140,14 @@ def test_a_killed_runner_is_cleaned_up_after(tmp_path):
     os.kill(launcher, signal.SIGKILL)  # no clean-up at all: Postgres, Redis and the Procfile processes stay
     runner.wait(30)
     assert (var / "postgres" / "postmaster.pid").exists() and _ours(var, port)
-    stopped = subprocess.run(["make", "--no-print-directory", "stop"], cwd=ROOT, env=_env(var, port),
-                             capture_output=True, text=True, timeout=120)
+    stopped = subprocess.run(
+        ["make", "--no-print-directory", "stop"],
+        cwd=ROOT,
+        env=_env(var, port),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "left behind" in stopped.stdout, stopped.stdout + stopped.stderr
     _assert_nothing_left(var, port)
 

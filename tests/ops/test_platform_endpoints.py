@@ -1,4 +1,5 @@
 """/health, /ready, /version, security headers."""
+
 from __future__ import annotations
 
 from webapp import create_app

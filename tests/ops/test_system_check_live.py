@@ -1,4 +1,5 @@
 """The system check end to end on real processes: web (uvicorn), taskiq worker and scheduler."""
+
 from __future__ import annotations
 
 import json
@@ -52,8 +53,9 @@ async def test_check_runs_on_a_worker_and_reaches_100(live_stack, factory, count
     member = await factory.org_with_owner()
     with httpx.Client(base_url=live_stack, timeout=10) as http:
         token = _login(http, member.email, member.password)
-        created = http.post(f"/api/v1/organizations/{member.org_id}/system-checks", json={},
-                            headers={"X-CSRF-Token": token})
+        created = http.post(
+            f"/api/v1/organizations/{member.org_id}/system-checks", json={}, headers={"X-CSRF-Token": token}
+        )
         assert created.status_code == 201, created.text
         location = created.headers["Location"]
         assert created.json()["status"] == "queued" and created.json()["progress"] == 0
@@ -64,8 +66,14 @@ async def test_check_runs_on_a_worker_and_reaches_100(live_stack, factory, count
     assert all(s["status"] == "ok" and s["detail"] for s in final["steps"])
     assert "RLS enforced" in final["steps"][0]["detail"]
     # persisted, not only published
-    assert await count_rows("system_checks", "id = :i AND progress = 100 AND status = 'succeeded' AND finished_at IS NOT NULL",
-                            i=final["id"]) == 1
+    assert (
+        await count_rows(
+            "system_checks",
+            "id = :i AND progress = 100 AND status = 'succeeded' AND finished_at IS NOT NULL",
+            i=final["id"],
+        )
+        == 1
+    )
 
 
 async def test_live_subscriber_sees_progress_and_late_subscriber_gets_current_state_first(live_stack, factory):
@@ -92,7 +100,7 @@ async def test_live_subscriber_sees_progress_and_late_subscriber_gets_current_st
         poll = http.get(check_url + "/progress", headers={"HX-Request": "true"})
         assert poll.status_code == 286 and 'value="100"' in poll.text
         page = http.get(check_url)
-        assert re.search(r'sse-connect', page.text) is None  # finished: nothing left to stream
+        assert re.search(r"sse-connect", page.text) is None  # finished: nothing left to stream
 
 
 async def test_ready_reports_the_live_worker(live_stack):
@@ -104,8 +112,11 @@ async def test_metrics_expose_requests_queue_and_job_durations(live_stack, facto
     member = await factory.org_with_owner()
     with httpx.Client(base_url=live_stack, timeout=10) as http:
         token = _login(http, member.email, member.password)
-        created = http.post(f"/api/v1/organizations/{member.org_id}/system-checks", json={"steps": ["redis"]},
-                            headers={"X-CSRF-Token": token})
+        created = http.post(
+            f"/api/v1/organizations/{member.org_id}/system-checks",
+            json={"steps": ["redis"]},
+            headers={"X-CSRF-Token": token},
+        )
         _wait_final(http, created.headers["Location"])
         text = http.get("/metrics").text
     assert 'closedloop_http_request_duration_seconds_bucket{le="0.005",method="GET",route="/login"}' in text

@@ -1,4 +1,5 @@
 """The organization overview shows the tenant's data, which only appears when the request's RLS scope is set."""
+
 from tests.helpers import login
 
 

@@ -1,5 +1,6 @@
 """Organizations: create, edit with optimistic locking, archive (read-only), soft delete and restore by owners,
 and platform staff who list every organization and suspend one, in the browser and over JSON."""
+
 from __future__ import annotations
 
 import secrets
@@ -41,16 +42,20 @@ async def test_settings_save_conflict_and_two_factor_guard(client, factory, coun
     base = dict(form, name="Shackleton Rim", slug=owner.org_slug)
     saved = await client.post(f"/o/{owner.org_slug}/settings", form=base, headers={"HX-Request": "true"})
     assert saved.status_code == 200 and "Saved." in await saved.get_data(as_text=True)
-    stale = await client.post(f"/o/{owner.org_slug}/settings", form=dict(base, name="Stale Name"),
-                              headers={"HX-Request": "true"})
+    stale = await client.post(
+        f"/o/{owner.org_slug}/settings", form=dict(base, name="Stale Name"), headers={"HX-Request": "true"}
+    )
     body = await stale.get_data(as_text=True)
     assert stale.status_code == 409 and "Shackleton Rim" in body and 'value="Stale Name"' in body
     _, form = await _settings_form(client, owner.org_slug)
-    guard = await client.post(f"/o/{owner.org_slug}/settings",
-                              form=dict(form, name="Shackleton Rim", slug=owner.org_slug, require_mfa="y"))
+    guard = await client.post(
+        f"/o/{owner.org_slug}/settings", form=dict(form, name="Shackleton Rim", slug=owner.org_slug, require_mfa="y")
+    )
     assert guard.status_code == 422 and "lock yourself out" in await guard.get_data(as_text=True)
-    assert await count_rows("organizations", "id = :o AND require_mfa = false AND name = 'Shackleton Rim'",
-                            o=owner.org_id) == 1
+    assert (
+        await count_rows("organizations", "id = :o AND require_mfa = false AND name = 'Shackleton Rim'", o=owner.org_id)
+        == 1
+    )
     assert await count_rows("audit_logs", "action = 'organization.update' AND entity_id = :o", o=str(owner.org_id)) == 1
 
 
@@ -58,22 +63,32 @@ async def test_an_archived_organization_is_read_only_until_reactivated(client, f
     owner = await factory.org_with_owner()
     token = await login(client, owner.email, owner.password)
     _, form = await _settings_form(client, owner.org_slug)
-    archived = await client.post(f"/o/{owner.org_slug}/settings",
-                                 form=dict(form, name="Lunar Outpost", slug=owner.org_slug, archived="y"))
+    archived = await client.post(
+        f"/o/{owner.org_slug}/settings", form=dict(form, name="Lunar Outpost", slug=owner.org_slug, archived="y")
+    )
     assert archived.status_code == 303
     members = await client.get(f"/o/{owner.org_slug}/members")
     assert members.status_code == 200 and "is archived" in await members.get_data(as_text=True)
     async with owner_engine.connect() as conn:
-        role_id = (await conn.execute(text("SELECT id FROM roles WHERE organization_id = :o AND key = 'viewer'"),
-                                      {"o": owner.org_id})).scalar_one()
-    invite = await client.post(f"/o/{owner.org_slug}/members/invitations",
-                               form={"csrf_token": token, "email": "new@example.org", "role_id": str(role_id)})
+        role_id = (
+            await conn.execute(
+                text("SELECT id FROM roles WHERE organization_id = :o AND key = 'viewer'"), {"o": owner.org_id}
+            )
+        ).scalar_one()
+    invite = await client.post(
+        f"/o/{owner.org_slug}/members/invitations",
+        form={"csrf_token": token, "email": "new@example.org", "role_id": str(role_id)},
+    )
     assert invite.status_code == 403
     _, form = await _settings_form(client, owner.org_slug)
-    active = await client.post(f"/o/{owner.org_slug}/settings", form=dict(form, name="Lunar Outpost", slug=owner.org_slug))
+    active = await client.post(
+        f"/o/{owner.org_slug}/settings", form=dict(form, name="Lunar Outpost", slug=owner.org_slug)
+    )
     assert active.status_code == 303
-    invite = await client.post(f"/o/{owner.org_slug}/members/invitations",
-                               form={"csrf_token": token, "email": "new@example.org", "role_id": str(role_id)})
+    invite = await client.post(
+        f"/o/{owner.org_slug}/members/invitations",
+        form={"csrf_token": token, "email": "new@example.org", "role_id": str(role_id)},
+    )
     assert invite.status_code == 303
 
 
@@ -82,14 +97,17 @@ async def test_owners_delete_and_restore_others_cannot(app, client, factory, cou
     admin = await factory.member(owner, role=SystemRole.ADMIN)
     admin_client = app.test_client()
     admin_token = await login(admin_client, admin.email, admin.password)
-    refused = await admin_client.post(f"/o/{owner.org_slug}/delete", form={"csrf_token": admin_token,
-                                                                            "confirm": owner.org_slug})
+    refused = await admin_client.post(
+        f"/o/{owner.org_slug}/delete", form={"csrf_token": admin_token, "confirm": owner.org_slug}
+    )
     assert refused.status_code == 403
 
     token = await login(client, owner.email, owner.password)
     wrong = await client.post(f"/o/{owner.org_slug}/delete", form={"csrf_token": token, "confirm": "nope"})
-    assert wrong.status_code == 422 and await count_rows("organizations", "id = :o AND deleted_at IS NULL",
-                                                          o=owner.org_id) == 1
+    assert (
+        wrong.status_code == 422
+        and await count_rows("organizations", "id = :o AND deleted_at IS NULL", o=owner.org_id) == 1
+    )
     deleted = await client.post(f"/o/{owner.org_slug}/delete", form={"csrf_token": token, "confirm": owner.org_slug})
     assert deleted.status_code == 303
     assert (await client.get(f"/o/{owner.org_slug}/")).status_code == 404
@@ -102,8 +120,14 @@ async def test_owners_delete_and_restore_others_cannot(app, client, factory, cou
 
     restored = await client.post(f"/orgs/{owner.org_id}/restore", form={"csrf_token": token})
     assert restored.status_code == 303 and (await client.get(f"/o/{owner.org_slug}/")).status_code == 200
-    assert await count_rows("audit_logs", "action IN ('organization.delete', 'organization.restore') "
-                            "AND entity_id = :o", o=str(owner.org_id)) == 2
+    assert (
+        await count_rows(
+            "audit_logs",
+            "action IN ('organization.delete', 'organization.restore') AND entity_id = :o",
+            o=str(owner.org_id),
+        )
+        == 2
+    )
 
 
 async def test_platform_staff_list_every_organization_and_suspend_one(app, client, factory, count_rows):
@@ -119,21 +143,33 @@ async def test_platform_staff_list_every_organization_and_suspend_one(app, clien
     listing = await client.get(f"/admin/organizations?q={unique}")
     body = await listing.get_data(as_text=True)
     assert listing.status_code == 200 and "Valles Marineris Station" in body
-    assert await count_rows("audit_logs", "action = 'platform.organizations_listed' AND actor_user_id = :u",
-                            u=staff.id) == 1
+    assert (
+        await count_rows("audit_logs", "action = 'platform.organizations_listed' AND actor_user_id = :u", u=staff.id)
+        == 1
+    )
 
-    short = await client.post(f"/admin/organizations/{owner.org_id}/status",
-                              form={"csrf_token": token, "status": "suspended", "reason": "spam"})
+    short = await client.post(
+        f"/admin/organizations/{owner.org_id}/status",
+        form={"csrf_token": token, "status": "suspended", "reason": "spam"},
+    )
     assert short.status_code == 422
-    suspended = await client.post(f"/admin/organizations/{owner.org_id}/status",
-                                  form={"csrf_token": token, "status": "suspended", "reason": "Unpaid invoices since May"})
+    suspended = await client.post(
+        f"/admin/organizations/{owner.org_id}/status",
+        form={"csrf_token": token, "status": "suspended", "reason": "Unpaid invoices since May"},
+    )
     assert suspended.status_code == 303
     assert (await member_client.get(f"/o/{owner.org_slug}/")).status_code == 403
-    assert await count_rows("audit_logs", "action = 'organization.status_set_by_platform' AND organization_id = :o",
-                            o=owner.org_id) == 1
+    assert (
+        await count_rows(
+            "audit_logs", "action = 'organization.status_set_by_platform' AND organization_id = :o", o=owner.org_id
+        )
+        == 1
+    )
 
     api = app.test_client()
-    staff_tokens = await client.get(f"/api/v1/organizations?scope=all&q={unique}", headers={"Accept": "application/json"})
+    staff_tokens = await client.get(
+        f"/api/v1/organizations?scope=all&q={unique}", headers={"Accept": "application/json"}
+    )
     assert staff_tokens.status_code == 200
     assert [o["status"] for o in (await staff_tokens.get_json())["items"]] == ["suspended"]
     assert (await api.get("/api/v1/organizations?scope=all")).status_code == 401
@@ -144,8 +180,12 @@ async def test_organizations_over_json(app, client, factory):
 
     owner = await factory.org_with_owner()
     api = app.test_client()
-    tokens = await (await api.post("/api/v1/auth/login", json={
-        "email": owner.email, "password": owner.password, "organization": owner.org_slug})).get_json()
+    tokens = await (
+        await api.post(
+            "/api/v1/auth/login",
+            json={"email": owner.email, "password": owner.password, "organization": owner.org_slug},
+        )
+    ).get_json()
     auth = {"Authorization": f"Bearer {tokens['access_token']}"}
     slug = f"json-{secrets.token_hex(3)}"
     created = await api.post("/api/v1/organizations", json={"name": "Json Base", "slug": slug}, headers=auth)
@@ -164,12 +204,14 @@ async def test_organizations_over_json(app, client, factory):
 
     token = await login(client, owner.email, owner.password)
     key = await _create_key(client, token, owner)
-    by_key = await api.post("/api/v1/organizations", json={"name": "Via Key"},
-                            headers={"Authorization": f"Bearer {key}"})
+    by_key = await api.post(
+        "/api/v1/organizations", json={"name": "Via Key"}, headers={"Authorization": f"Bearer {key}"}
+    )
     assert by_key.status_code == 403
 
     assert (await api.delete(url, headers=auth)).status_code == 204
     assert (await api.get(url, headers=auth)).status_code == 401  # the token's organization is gone
-    restored = await client.post(f"/api/v1/organizations/{owner.org_id}/restore",
-                                 headers={"X-CSRF-Token": token, "Accept": "application/json"})
+    restored = await client.post(
+        f"/api/v1/organizations/{owner.org_id}/restore", headers={"X-CSRF-Token": token, "Accept": "application/json"}
+    )
     assert restored.status_code == 200 and (await restored.get_json())["name"] == "Renamed"

@@ -1,4 +1,5 @@
 """Bad input gets the right status and a clear message, and writes nothing."""
+
 from __future__ import annotations
 
 import json
@@ -105,7 +106,8 @@ async def test_malformed_form_values_are_422_with_field_details(client, factory,
     token = await login(client, member.email, member.password)
     before = await count_rows("system_checks")
     response = await client.post(
-        f"/o/{member.org_slug}/ops/checks", form={"csrf_token": token, "steps": "coffee-machine"},
+        f"/o/{member.org_slug}/ops/checks",
+        form={"csrf_token": token, "steps": "coffee-machine"},
         headers={"Accept": "application/json"},
     )
     assert response.status_code == 422
@@ -155,6 +157,8 @@ async def test_open_redirect_is_ignored(client, factory):
     member = await factory.org_with_owner()
     page = await client.get("/login?next=//evil.example/")
     token = csrf_from(await page.get_data(as_text=True))
-    response = await client.post("/login", form={
-        "csrf_token": token, "email": member.email, "password": member.password, "next": "//evil.example/"})
+    response = await client.post(
+        "/login",
+        form={"csrf_token": token, "email": member.email, "password": member.password, "next": "//evil.example/"},
+    )
     assert response.status_code == 303 and "evil" not in response.headers["Location"]

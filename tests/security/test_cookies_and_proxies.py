@@ -1,4 +1,5 @@
 """Cookie attributes, CSRF rotation at sign-in, and whose X-Forwarded-For is believed."""
+
 from __future__ import annotations
 
 import httpx
@@ -16,8 +17,9 @@ def _set_cookies(response) -> dict[str, str]:
 async def test_flash_cookie_is_lax_and_http_only(client, factory):
     member = await factory.org_with_owner()
     token = csrf_from(await (await client.get("/login")).get_data(as_text=True))
-    response = await client.post("/login", form={"csrf_token": token, "email": member.email,
-                                                 "password": member.password})
+    response = await client.post(
+        "/login", form={"csrf_token": token, "email": member.email, "password": member.password}
+    )
     flash_cookie = _set_cookies(response)["cl_flash"]  # "Welcome back" waits in it for the next page
     assert "SameSite=Lax" in flash_cookie and "HttpOnly" in flash_cookie and "Path=/" in flash_cookie
 
@@ -25,8 +27,9 @@ async def test_flash_cookie_is_lax_and_http_only(client, factory):
 async def test_sign_in_rotates_the_csrf_seed(client, factory, count_rows):
     member = await factory.org_with_owner()
     before = csrf_from(await (await client.get("/login")).get_data(as_text=True))
-    response = await client.post("/login", form={"csrf_token": before, "email": member.email,
-                                                 "password": member.password})
+    response = await client.post(
+        "/login", form={"csrf_token": before, "email": member.email, "password": member.password}
+    )
     assert response.status_code == 303 and "cl_csrf" in _set_cookies(response)
     after = csrf_from(await (await client.get(f"/o/{member.org_slug}/missions")).get_data(as_text=True))
     assert after != before
@@ -38,9 +41,11 @@ async def test_sign_in_rotates_the_csrf_seed(client, factory, count_rows):
 async def _sign_in_over(transport, member, forwarded_for: str) -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://app.test") as http:
         token = csrf_from((await http.get("/login")).text)
-        response = await http.post("/login", data={"csrf_token": token, "email": member.email,
-                                                   "password": member.password},
-                                   headers={"X-Forwarded-For": forwarded_for})
+        response = await http.post(
+            "/login",
+            data={"csrf_token": token, "email": member.email, "password": member.password},
+            headers={"X-Forwarded-For": forwarded_for},
+        )
         assert response.status_code == 303
 
 
@@ -51,7 +56,9 @@ async def _session_ips(owner_engine, member) -> set[str]:
 
 
 @pytest.mark.parametrize("trusted, expected", [("", "127.0.0.1"), ("127.0.0.1", "203.0.113.9")])
-async def test_x_forwarded_for_counts_only_from_trusted_proxies(app, factory, owner_engine, settings, trusted, expected):
+async def test_x_forwarded_for_counts_only_from_trusted_proxies(
+    app, factory, owner_engine, settings, trusted, expected
+):
     from webapp.asgi import build
 
     member = await factory.org_with_owner()

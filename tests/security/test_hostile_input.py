@@ -1,6 +1,7 @@
 """Hostile values thrown at every write route, JSON and HTML form, get a 400/422 with the usual error body naming
 the field — never a 500 — and write nothing. The routes come from the URL map, the JSON fields from the OpenAPI
 document, so a new route is covered the day it is added."""
+
 from __future__ import annotations
 
 import json
@@ -35,10 +36,16 @@ async def _snapshot(owner_engine) -> dict:
     """Row count and newest update of every table but session bookkeeping."""
     found = {}
     async with owner_engine.connect() as conn:
-        tables = (await conn.execute(text(
-            "SELECT c.relname, EXISTS (SELECT 1 FROM information_schema.columns i WHERE i.table_name = c.relname "
-            "AND i.column_name = 'updated_at') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition"))).all()
+        tables = (
+            await conn.execute(
+                text(
+                    "SELECT c.relname, EXISTS (SELECT 1 FROM information_schema.columns i "
+                    "WHERE i.table_name = c.relname "
+                    "AND i.column_name = 'updated_at') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition"
+                )
+            )
+        ).all()
         for table, has_updated in tables:
             if table in BOOKKEEPING or table == "alembic_version":
                 continue
@@ -86,8 +93,13 @@ async def test_every_json_write_refuses_hostile_bodies(app, client, factory, own
         auth = {"X-CSRF-Token": token} if org_in_path or rule.rule.startswith(("/api/v1/me", "/api/v1/auth")) else key
         for method in sorted(rule.methods & WRITES):
             bodies = dict(ENCODINGS)
-            properties = _string_fields(document, (_operation(document, rule, method).get("requestBody") or {})
-                                        .get("content", {}).get("application/json", {}).get("schema", {}))
+            properties = _string_fields(
+                document,
+                (_operation(document, rule, method).get("requestBody") or {})
+                .get("content", {})
+                .get("application/json", {})
+                .get("schema", {}),
+            )
             for field in properties:
                 bodies[f"NUL in {field}"] = (json.dumps({field: "moon\u0000base"}).encode(), field)
                 bodies[f"lone surrogate in {field}"] = (b'{"' + field.encode() + b'": "moon\\ud800base"}', field)
@@ -96,8 +108,9 @@ async def test_every_json_write_refuses_hostile_bodies(app, client, factory, own
                     bodies[f"{kind} as {field}"] = (json.dumps({field: value}).encode(), None)
             for label, body in bodies.items():
                 raw, field = body if isinstance(body, tuple) else (body, None)
-                response = await client.open(path, method=method, data=raw,
-                                             headers=auth | {"Content-Type": "application/json"})
+                response = await client.open(
+                    path, method=method, data=raw, headers=auth | {"Content-Type": "application/json"}
+                )
                 sent += 1
                 status = response.status_code
                 answer = await response.get_json(force=True, silent=True) or {}
@@ -105,8 +118,11 @@ async def test_every_json_write_refuses_hostile_bodies(app, client, factory, own
                     wrong.append((method, rule.rule, label, status))
                 elif set(answer) != {"error", "message", "details"}:
                     wrong.append((method, rule.rule, label, "not the error body"))
-                elif field and status == 422 and not any(k.split(".")[0] == field
-                                                         for k in answer["details"].get("fields", {})):
+                elif (
+                    field
+                    and status == 422
+                    and not any(k.split(".")[0] == field for k in answer["details"].get("fields", {}))
+                ):
                     wrong.append((method, rule.rule, label, "field not named", answer["details"]))
     assert wrong == []
     assert sent > 1000
@@ -127,11 +143,15 @@ async def test_every_form_refuses_nul_characters(app, client, factory, owner_eng
             for where in ("value", "key"):
                 form = {"csrf_token": token} | {
                     (f"{f}\u0000" if where == "key" else f): ("ok" if where == "key" else "moon\u0000base")
-                    for f in fields}
+                    for f in fields
+                }
                 for content_type, body in _encoded(form):
-                    response = await client.open(path, method=method, data=body,
-                                                 headers={"Content-Type": content_type,
-                                                          "Accept": "application/json"})
+                    response = await client.open(
+                        path,
+                        method=method,
+                        data=body,
+                        headers={"Content-Type": content_type, "Accept": "application/json"},
+                    )
                     checked += 1
                     answer = await response.get_json(force=True, silent=True) or {}
                     named = set(answer.get("details", {}).get("fields", {}))
@@ -154,8 +174,12 @@ def _encoded(form: dict) -> list[tuple[str, bytes]]:
 async def test_query_parameters_with_nul_are_refused(client, factory):
     owner = await factory.org_with_owner()
     await login(client, owner.email, owner.password)
-    for path in (f"/o/{owner.org_slug}/missions?q=a%00b", f"/api/v1/organizations/{owner.org_id}/missions?q=a%00b",
-                 f"/o/{owner.org_slug}/products?q=%00", "/login?next=%00"):
+    for path in (
+        f"/o/{owner.org_slug}/missions?q=a%00b",
+        f"/api/v1/organizations/{owner.org_id}/missions?q=a%00b",
+        f"/o/{owner.org_slug}/products?q=%00",
+        "/login?next=%00",
+    ):
         response = await client.get(path, headers={"Accept": "application/json"})
         assert response.status_code == 400, path
         assert "q" in (await response.get_json())["details"]["fields"] or "next" in path

@@ -1,5 +1,6 @@
 """Every list route, HTML and JSON, answers a filter value outside its vocabulary (and a bad sort, limit or cursor)
 with a 400 naming what it accepts — never a 500. The routes and their filters come from the URL map."""
+
 from __future__ import annotations
 
 from urllib.parse import urlencode
@@ -37,14 +38,18 @@ async def test_every_list_filter_refuses_values_outside_its_vocabulary(app, clie
         headers = key if api and not ({"org_id", "org_slug"} & set(rule.arguments)) else {}
         ok = await client.get(path, headers=headers)
         assert ok.status_code == 200, (rule.rule, ok.status_code)
-        bad_values = {name: BAD_ID if f.is_id else BAD_CHOICE for name, f in listing.filters.items()
-                      if (f.is_id or f.choices) and name not in rule.arguments}  # the path's own id wins
+        bad_values = {
+            name: BAD_ID if f.is_id else BAD_CHOICE
+            for name, f in listing.filters.items()
+            if (f.is_id or f.choices) and name not in rule.arguments
+        }  # the path's own id wins
         bad_values["sort"] = "colour:sideways"
         if not path.endswith(".csv"):  # an export is the whole filtered list: it takes no page size or cursor
             bad_values |= {"limit": "many", "cursor": "%%%"}
         for name, value in bad_values.items():
-            response = await client.get(f"{path}?{urlencode({name: value})}",
-                                        headers=headers | ({"Accept": "application/json"} if api else {}))
+            response = await client.get(
+                f"{path}?{urlencode({name: value})}", headers=headers | ({"Accept": "application/json"} if api else {})
+            )
             body = await response.get_data(as_text=True)
             if response.status_code != 400:
                 wrong.append((rule.rule, name, response.status_code))
@@ -56,9 +61,15 @@ async def test_every_list_filter_refuses_values_outside_its_vocabulary(app, clie
             checked.add((rule.rule, name))
     assert wrong == []
     rules = {r for r, _ in checked}
-    assert {"/o/<org_slug>/missions", "/o/<org_slug>/missions/export.csv", "/o/<org_slug>/products",
-            "/api/v1/organizations/<org:org_id>/missions", "/api/v1/organizations/<org:org_id>/products",
-            "/api/v1/organizations/<org:org_id>/modules", "/api/v1/missions/<uuid:mission_id>/products"} <= rules
+    assert {
+        "/o/<org_slug>/missions",
+        "/o/<org_slug>/missions/export.csv",
+        "/o/<org_slug>/products",
+        "/api/v1/organizations/<org:org_id>/missions",
+        "/api/v1/organizations/<org:org_id>/products",
+        "/api/v1/organizations/<org:org_id>/modules",
+        "/api/v1/missions/<uuid:mission_id>/products",
+    } <= rules
     assert ("/o/<org_slug>/missions", "destination") in checked and ("/o/<org_slug>/missions", "status") in checked
 
 

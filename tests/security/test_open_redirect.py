@@ -1,5 +1,6 @@
 """`next` sends a browser only to a same-origin path: a table of hostile values lands on the home page instead,
 and none of them is a server error (CR/LF used to be a 500)."""
+
 from __future__ import annotations
 
 from urllib.parse import urlencode
@@ -10,10 +11,24 @@ from tests.conftest import csrf_from
 from webapp.core.redirects import safe_next, same_site_referrer
 
 HOSTILE = [
-    "//evil.example/", "///evil.example", "/\t/evil.example", "/\\evil.example",
-    "/\\/evil.example", "\\\\evil.example", "/\n/evil.example", "/\r\nSet-Cookie: a=b", "/\x0b/evil.example",
-    "/\x00/evil.example", "/\x7f", "https://evil.example/", "http:/evil.example", "javascript:alert(1)",
-    "evil.example", " /x", "/\u3000/evil.example", "/" + "a" * 3000,
+    "//evil.example/",
+    "///evil.example",
+    "/\t/evil.example",
+    "/\\evil.example",
+    "/\\/evil.example",
+    "\\\\evil.example",
+    "/\n/evil.example",
+    "/\r\nSet-Cookie: a=b",
+    "/\x0b/evil.example",
+    "/\x00/evil.example",
+    "/\x7f",
+    "https://evil.example/",
+    "http:/evil.example",
+    "javascript:alert(1)",
+    "evil.example",
+    " /x",
+    "/\u3000/evil.example",
+    "/" + "a" * 3000,
 ]
 
 
@@ -24,8 +39,14 @@ def test_hostile_targets_are_refused(value):
 
 def test_plain_paths_pass():
     # percent escapes stay escaped in a Location header: the browser reads them as part of our path
-    for value in ("/", "/o/acme/missions", "/o/acme/missions?status=active&q=mars", "/o/acme#top", "/%2F%2Fstays-a-path",
-                  "/%09/stays-a-path"):
+    for value in (
+        "/",
+        "/o/acme/missions",
+        "/o/acme/missions?status=active&q=mars",
+        "/o/acme#top",
+        "/%2F%2Fstays-a-path",
+        "/%09/stays-a-path",
+    ):
         assert safe_next(value) == value
 
 
@@ -43,8 +64,9 @@ async def test_sign_in_never_redirects_off_site(client, factory):
         page = await client.get("/login?" + urlencode({"next": value}))
         assert page.status_code == 200, repr(value)
         token = csrf_from(await page.get_data(as_text=True))
-        response = await client.post("/login", form={"csrf_token": token, "email": member.email,
-                                                     "password": member.password, "next": value})
+        response = await client.post(
+            "/login", form={"csrf_token": token, "email": member.email, "password": member.password, "next": value}
+        )
         assert response.status_code == 303, (repr(value), response.status_code)
         assert response.headers["Location"] == "/", repr(value)
         signed_in = await client.get("/login?" + urlencode({"next": value}))  # already signed in: straight on
@@ -56,6 +78,8 @@ async def test_sign_in_never_redirects_off_site(client, factory):
         assert page.status_code == 200 and "evil.example" not in await page.get_data(as_text=True), raw
     page = await client.get("/login?next=/o/x/missions%3Fq%3Dmars")
     token = csrf_from(await page.get_data(as_text=True))
-    response = await client.post("/login", form={"csrf_token": token, "email": member.email,
-                                                 "password": member.password, "next": "/o/x/missions?q=mars"})
+    response = await client.post(
+        "/login",
+        form={"csrf_token": token, "email": member.email, "password": member.password, "next": "/o/x/missions?q=mars"},
+    )
     assert response.headers["Location"] == "/o/x/missions?q=mars"

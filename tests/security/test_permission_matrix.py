@@ -2,6 +2,7 @@
 
 Nothing is hand-listed: the roles come from a fresh organization's `roles` rows (plus a custom one), the
 routes from the URL map, and each route's required permissions from its @requires marker."""
+
 from __future__ import annotations
 
 from sqlalchemy import text
@@ -15,7 +16,11 @@ def _org_pages(app) -> dict[str, tuple[str, ...]]:
     """GET routes under /o/<org_slug>/ without other parameters, with the permissions they require."""
     pages = {}
     for rule in app.url_map.iter_rules():
-        if "GET" not in rule.methods or not rule.rule.startswith("/o/<org_slug>") or set(rule.arguments) != {"org_slug"}:
+        if (
+            "GET" not in rule.methods
+            or not rule.rule.startswith("/o/<org_slug>")
+            or set(rule.arguments) != {"org_slug"}
+        ):
             continue
         access = getattr(app.view_functions[rule.endpoint], ACCESS_ATTR)
         assert access[0] == "requires", rule.rule
@@ -26,12 +31,22 @@ def _org_pages(app) -> dict[str, tuple[str, ...]]:
 async def test_every_role_gets_exactly_the_pages_its_permissions_allow(app, factory, owner_engine):
     owner = await factory.org_with_owner()
     async with owner_engine.begin() as conn:  # one custom role too, granting a slice
-        await conn.execute(text(
-            "INSERT INTO roles (id, organization_id, key, name, permissions) VALUES "
-            "(gen_random_uuid(), :o, 'shift_lead', 'Shift lead', ARRAY['org:read', 'ops:read', 'members:read'])"),
-            {"o": owner.org_id})
-        roles = (await conn.execute(text("SELECT key, is_system, permissions FROM roles WHERE organization_id = :o "
-                                         "AND NOT break_glass AND deleted_at IS NULL"), {"o": owner.org_id})).all()
+        await conn.execute(
+            text(
+                "INSERT INTO roles (id, organization_id, key, name, permissions) VALUES "
+                "(gen_random_uuid(), :o, 'shift_lead', 'Shift lead', ARRAY['org:read', 'ops:read', 'members:read'])"
+            ),
+            {"o": owner.org_id},
+        )
+        roles = (
+            await conn.execute(
+                text(
+                    "SELECT key, is_system, permissions FROM roles WHERE organization_id = :o "
+                    "AND NOT break_glass AND deleted_at IS NULL"
+                ),
+                {"o": owner.org_id},
+            )
+        ).all()
     pages = _org_pages(app)
     assert len(roles) == 10 and len(pages) >= 8
     areas = {path.split("/")[3] for path in pages}

@@ -1,4 +1,5 @@
 """Row-level security holds even when the application forgets a filter."""
+
 from __future__ import annotations
 
 from sqlalchemy import text
@@ -40,12 +41,16 @@ NOT_TENANT_OWNED = {"auth_sessions"}
 
 async def test_rls_is_enabled_and_forced_on_every_tenant_table(owner_engine):
     async with owner_engine.connect() as conn:
-        rows = (await conn.execute(text(
-            "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity FROM pg_class c "
-            "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'organization_id' "
-            "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p') "
-            "AND NOT c.relispartition"
-        ))).all()
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity FROM pg_class c "
+                    "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'organization_id' "
+                    "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p') "
+                    "AND NOT c.relispartition"
+                )
+            )
+        ).all()
     assert {r[0] for r in rows} >= {"memberships", "system_checks", "audit_logs"}
     for name, enabled, forced in rows:
         if name in NOT_TENANT_OWNED:
@@ -59,7 +64,9 @@ async def test_two_orgs_interleaved_on_one_pooled_connection(settings, factory, 
     await _seed_checks(maker, a, 3)
     await _seed_checks(maker, b, 1)
     engine = create_async_engine(
-        settings.database_url, pool_size=1, max_overflow=0,
+        settings.database_url,
+        pool_size=1,
+        max_overflow=0,
         connect_args={"server_settings": {"role": settings.app_db_role}},
     )
     one_conn_maker = make_sessionmaker(engine)
@@ -70,7 +77,9 @@ async def test_two_orgs_interleaved_on_one_pooled_connection(settings, factory, 
                 await session.begin()
                 await scope_session(session, org_id=member.org_id)
                 pids.add((await session.execute(text("SELECT pg_backend_pid()"))).scalar_one())
-                org_ids = (await session.execute(text("SELECT DISTINCT organization_id FROM system_checks"))).scalars().all()
+                org_ids = (
+                    (await session.execute(text("SELECT DISTINCT organization_id FROM system_checks"))).scalars().all()
+                )
                 count = (await session.execute(text("SELECT count(*) FROM system_checks"))).scalar_one()
                 assert org_ids == [member.org_id] and count == expected
                 await session.commit()
@@ -100,9 +109,11 @@ async def test_rls_blocks_writes_into_another_tenant(maker, factory):
 
 async def test_request_role_is_neither_superuser_nor_bypassrls(maker, settings):
     async with maker() as session:
-        row = (await session.execute(text(
-            "SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"
-        ))).one()
+        row = (
+            await session.execute(
+                text("SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+            )
+        ).one()
     assert row[0] == settings.app_db_role
     assert row[1] is False and row[2] is False
 

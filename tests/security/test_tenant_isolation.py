@@ -2,6 +2,7 @@
 
 The routes come from the URL map; each id parameter is filled with a real object of another organization
 (or a random id), the caller being the owner of their own organization."""
+
 from __future__ import annotations
 
 import uuid
@@ -26,8 +27,14 @@ def _org_routes(app):
 
 
 # JSON bodies a route's schema accepts, tried in turn, so the request gets past the body check to the lookup
-BODIES = [{}, {"version": 1}, {"version": 1, "role_id": None}, {"kind": "note"}, {"run_type": "mass_balance"},
-          {"user_id": MISSING, "role": "pilot"}]
+BODIES = [
+    {},
+    {"version": 1},
+    {"version": 1, "role_id": None},
+    {"kind": "note"},
+    {"run_type": "mass_balance"},
+    {"user_id": MISSING, "role": "pilot"},
+]
 
 
 def path_is_api(path: str) -> bool:
@@ -47,8 +54,9 @@ async def _body_that_fits(client, method: str, path: str, token: str, own_role: 
     raise AssertionError(f"no candidate body fits {method} {path}")
 
 
-async def test_another_organizations_objects_are_404_like_missing_ones_on_every_route(app, client, factory,
-                                                                                       owner_engine):
+async def test_another_organizations_objects_are_404_like_missing_ones_on_every_route(
+    app, client, factory, owner_engine
+):
     mine = await factory.org_with_owner()
     theirs = await factory.org_with_owner()
     await populate(owner_engine, mine.org_id, mine.id)
@@ -73,9 +81,12 @@ async def test_another_organizations_objects_are_404_like_missing_ones_on_every_
             elif path.startswith("/api/"):
                 response = await client.open(path, method=method, headers={"X-CSRF-Token": token}, json=body)
             else:
-                response = await client.open(path, method=method, data=urlencode(form),
-                                              headers={"Content-Type": "application/x-www-form-urlencoded",
-                                                       "X-CSRF-Token": token})
+                response = await client.open(
+                    path,
+                    method=method,
+                    data=urlencode(form),
+                    headers={"Content-Type": "application/x-www-form-urlencoded", "X-CSRF-Token": token},
+                )
             responses.append((response.status_code, await response.get_data(as_text=True)))
         checked += 1
         (status, body), (missing_status, missing_body) = responses
@@ -100,7 +111,10 @@ async def test_another_organizations_slug_or_id_is_404_like_a_missing_one(app, c
         if "GET" not in rule.methods or args not in ({"org_slug"}, {"org_id"}):
             continue
         if args == {"org_slug"}:
-            other, missing = rule.rule.replace("<org_slug>", theirs.org_slug), rule.rule.replace("<org_slug>", "no-such-org")
+            other, missing = (
+                rule.rule.replace("<org_slug>", theirs.org_slug),
+                rule.rule.replace("<org_slug>", "no-such-org"),
+            )
         else:
             other = rule.rule.replace("<uuid:org_id>", str(theirs.org_id))
             missing = rule.rule.replace("<uuid:org_id>", MISSING)

@@ -1,4 +1,5 @@
 """The planning engine on its own: mass closure, budgets, known optima, Monte Carlo, named errors."""
+
 from __future__ import annotations
 
 import copy
@@ -47,17 +48,52 @@ def test_tiny_case_matches_its_hand_solved_optimum():
     # one crew member makes 1 kg plastic a day; 10 kg regolith a day; pressing (0.5 plastic + 4.5 regolith -> 4.9
     # brick) is limited by plastic to 2 batches a day (9 kg regolith); the last 1 kg regolith sinters (4 kg -> 3.9)
     # as 0.25 batch. Brick per day 9.8 + 0.975 = 10.775, energy 2 * 1.5 + 0.25 * 6 = 4.5 kWh (budget 12).
-    mission = {"crew_size": 1, "energy_budget_kwh_per_day": 12, "crew_time_h_per_day": 10,
-               "regolith_supply_kg_per_day": 10, "recycle_target_kg_per_day": 0, "wet_waste_cap_days": None}
-    materials = [{"key": "plastic", "name": "Plastic", "category": "plastic", "generation_kg_per_cm_day": 1,
-                  "moisture_fraction": 0, "density_kg_m3": 100, "hazardous": False}]
-    modules = [{"key": "press", "name": "Press", "status": "operational", "hours_per_day": 20},
-               {"key": "sinter", "name": "Sinter", "status": "operational", "hours_per_day": 20}]
+    mission = {
+        "crew_size": 1,
+        "energy_budget_kwh_per_day": 12,
+        "crew_time_h_per_day": 10,
+        "regolith_supply_kg_per_day": 10,
+        "recycle_target_kg_per_day": 0,
+        "wet_waste_cap_days": None,
+    }
+    materials = [
+        {
+            "key": "plastic",
+            "name": "Plastic",
+            "category": "plastic",
+            "generation_kg_per_cm_day": 1,
+            "moisture_fraction": 0,
+            "density_kg_m3": 100,
+            "hazardous": False,
+        }
+    ]
+    modules = [
+        {"key": "press", "name": "Press", "status": "operational", "hours_per_day": 20},
+        {"key": "sinter", "name": "Sinter", "status": "operational", "hours_per_day": 20},
+    ]
     recipes = [
-        {"key": "press_brick", "name": "Press", "module": "press", "priority": 1, "duration_h": 1, "energy_kwh": 1.5,
-         "crew_h": 0.1, "inputs": {"plastic": 0.5, "regolith": 4.5}, "outputs": {"brick": 4.9, "loss": 0.1}},
-        {"key": "sinter_brick", "name": "Sinter", "module": "sinter", "priority": 2, "duration_h": 3,
-         "energy_kwh": 6, "crew_h": 0.1, "inputs": {"regolith": 4}, "outputs": {"brick": 3.9, "loss": 0.1}},
+        {
+            "key": "press_brick",
+            "name": "Press",
+            "module": "press",
+            "priority": 1,
+            "duration_h": 1,
+            "energy_kwh": 1.5,
+            "crew_h": 0.1,
+            "inputs": {"plastic": 0.5, "regolith": 4.5},
+            "outputs": {"brick": 4.9, "loss": 0.1},
+        },
+        {
+            "key": "sinter_brick",
+            "name": "Sinter",
+            "module": "sinter",
+            "priority": 2,
+            "duration_h": 3,
+            "energy_kwh": 6,
+            "crew_h": 0.1,
+            "inputs": {"regolith": 4},
+            "outputs": {"brick": 3.9, "loss": 0.1},
+        },
     ]
     from datetime import date
 
@@ -150,9 +186,12 @@ def test_infeasible_or_inconsistent_inputs_name_the_constraint():
         simulate(broken, "mass_balance", {})
     assert closure.value.constraint == "mass_closure"
 
-    for config, constraint in (({"time_horizon_days": 0}, "time_horizon_days"),
-                               ({"time_horizon_days": 10_000}, "time_horizon_days"),
-                               ({"target": "regolith"}, "target"), ({"target": "unobtainium"}, "target")):
+    for config, constraint in (
+        ({"time_horizon_days": 0}, "time_horizon_days"),
+        ({"time_horizon_days": 10_000}, "time_horizon_days"),
+        ({"target": "regolith"}, "target"),
+        ({"target": "unobtainium"}, "target"),
+    ):
         with pytest.raises(EngineError) as bad:
             simulate(snapshot, "throughput_optimization", config)
         assert bad.value.constraint == constraint

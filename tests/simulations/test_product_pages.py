@@ -1,5 +1,6 @@
 """Product pages: record in the modal (validation changes nothing), list filters/search/sort/load more/CSV,
 inline correction with a conflict row on a stale version, delete with Undo, another organization's record."""
+
 from __future__ import annotations
 
 import csv
@@ -11,8 +12,10 @@ HX = {"HX-Request": "true"}
 
 
 async def _mission(client, slug, token, name="Mars Settlement Alpha") -> str:
-    created = await client.post(f"/o/{slug}/missions", form={"csrf_token": token, "name": name, "destination": "mars",
-                                                             "crew_size": "4", "status": "planning"})
+    created = await client.post(
+        f"/o/{slug}/missions",
+        form={"csrf_token": token, "name": name, "destination": "mars", "crew_size": "4", "status": "planning"},
+    )
     return created.headers["Location"].rsplit("/", 1)[1]
 
 
@@ -25,18 +28,37 @@ async def test_record_list_correct_and_delete_products(client, factory, count_ro
     empty = await (await client.get(base)).get_data(as_text=True)
     assert "No products yet" in empty
     modal = await (await client.get(f"{base}/new?mission_id={alpha}", headers=HX)).get_data(as_text=True)
-    assert '<form id="product-form"' in modal and f"<option selected value=\"{alpha}\">" in modal
-    bad = await client.post(base, headers=HX, form={"csrf_token": token, "mission_id": alpha, "product_type": "loss",
-                                                    "quantity_kg": "-1", "produced_at": "2999-01-01", "recipe_id": "",
-                                                    "notes": ""})
+    assert '<form id="product-form"' in modal and f'<option selected value="{alpha}">' in modal
+    bad = await client.post(
+        base,
+        headers=HX,
+        form={
+            "csrf_token": token,
+            "mission_id": alpha,
+            "product_type": "loss",
+            "quantity_kg": "-1",
+            "produced_at": "2999-01-01",
+            "recipe_id": "",
+            "notes": "",
+        },
+    )
     html = await bad.get_data(as_text=True)
     assert bad.status_code == 422 and "Must be more than 0 kg" in html and "Pick a year between" in html
     assert "Choose one of: plastic_flakes" in html
     assert await count_rows("products", "organization_id = :o", o=owner.org_id) == 0
     for mission, kind, kg in ((alpha, "brick", "4.9"), (alpha, "water", "0.35"), (beta, "brick", "3.9")):
-        made = await client.post(base, form={"csrf_token": token, "mission_id": mission, "product_type": kind,
-                                             "quantity_kg": kg, "produced_at": "2026-01-15", "recipe_id": "",
-                                             "notes": f"{kind} from the {mission[:4]} press"})
+        made = await client.post(
+            base,
+            form={
+                "csrf_token": token,
+                "mission_id": mission,
+                "product_type": kind,
+                "quantity_kg": kg,
+                "produced_at": "2026-01-15",
+                "recipe_id": "",
+                "notes": f"{kind} from the {mission[:4]} press",
+            },
+        )
         assert made.status_code == 303
     bricks = await (await client.get(f"{base}?product_type=brick&sort=quantity_kg:asc")).get_data(as_text=True)
     assert bricks.index("3.9") < bricks.index("4.9") and "0.35" not in bricks
@@ -50,14 +72,24 @@ async def test_record_list_correct_and_delete_products(client, factory, count_ro
     assert more.count('<tr id="product-') == 1
     found = await (await client.get(f"{base}?q=water")).get_data(as_text=True)
     assert "0.35" in found and "4.9" not in found
-    records = list(csv.DictReader(io.StringIO(await (await client.get(f"{base}/export.csv?product_type=brick")).get_data(as_text=True))))
+    records = list(
+        csv.DictReader(
+            io.StringIO(await (await client.get(f"{base}/export.csv?product_type=brick")).get_data(as_text=True))
+        )
+    )
     assert sorted(float(r["quantity_kg"]) for r in records) == [3.9, 4.9]
 
     product = first.split('<tr id="product-')[1].split('"')[0]
     row = HX | {"HX-Target": f"product-{product}"}
     editing = await (await client.get(f"{base}/{product}/edit", headers=row)).get_data(as_text=True)
     assert 'class="editing"' in editing
-    form = {"csrf_token": token, "version": "1", "quantity_kg": "5.5", "produced_at": "2026-01-15", "notes": "re-weighed"}
+    form = {
+        "csrf_token": token,
+        "version": "1",
+        "quantity_kg": "5.5",
+        "produced_at": "2026-01-15",
+        "notes": "re-weighed",
+    }
     saved = await client.post(f"{base}/{product}", form=form, headers=row)
     assert saved.status_code == 200 and "5.5" in await saved.get_data(as_text=True)
     stale = await client.post(f"{base}/{product}", form=form | {"quantity_kg": "7"}, headers=row)
@@ -75,5 +107,6 @@ async def test_record_list_correct_and_delete_products(client, factory, count_ro
     await client.post("/logout", form={"csrf_token": token})
     other_token = await login(client, other.email, other.password)
     assert (await client.get(f"/o/{other.org_slug}/products/{product}")).status_code == 404
-    assert (await client.post(f"/o/{other.org_slug}/products/{product}/delete",
-                              form={"csrf_token": other_token})).status_code == 404
+    assert (
+        await client.post(f"/o/{other.org_slug}/products/{product}/delete", form={"csrf_token": other_token})
+    ).status_code == 404

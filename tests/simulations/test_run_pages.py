@@ -1,5 +1,6 @@
 """Run pages: start from the mission (form validation changes nothing), the live page before and after a worker
 ran it (the real execution code, called here), results with KPI cards and charts, polling, SSE, compare, delete."""
+
 from __future__ import annotations
 
 import asyncio
@@ -11,9 +12,16 @@ HX = {"HX-Request": "true"}
 
 
 async def _mission(client, slug, token) -> str:
-    created = await client.post(f"/o/{slug}/missions", form={"csrf_token": token, "name": "Artemis Base Camp",
-                                                             "destination": "moon", "crew_size": "4",
-                                                             "status": "planning"})
+    created = await client.post(
+        f"/o/{slug}/missions",
+        form={
+            "csrf_token": token,
+            "name": "Artemis Base Camp",
+            "destination": "moon",
+            "crew_size": "4",
+            "status": "planning",
+        },
+    )
     return created.headers["Location"].rsplit("/", 1)[1]
 
 
@@ -54,23 +62,47 @@ async def test_start_watch_and_read_a_run(app, client, factory, maker, count_row
     modal = await (await client.get(f"{base}/new", headers=HX)).get_data(as_text=True)
     assert '<form id="run-form"' in modal and "Monte Carlo only" in modal
 
-    bad = await client.post(base, headers=HX, form={"csrf_token": token, "name": "", "run_type": "throughput_optimization",
-                                                    "target": "brick", "time_horizon_days": "9999", "scenarios": "",
-                                                    "plan": "throughput_optimization", "seed": "abc"})
+    bad = await client.post(
+        base,
+        headers=HX,
+        form={
+            "csrf_token": token,
+            "name": "",
+            "run_type": "throughput_optimization",
+            "target": "brick",
+            "time_horizon_days": "9999",
+            "scenarios": "",
+            "plan": "throughput_optimization",
+            "seed": "abc",
+        },
+    )
     html = await bad.get_data(as_text=True)
     assert bad.status_code == 422 and "from 1 to 730" in html and "from 0 to" in html
     assert await count_rows("simulation_runs", "mission_id = :m", m=mission) == 0
 
-    started = await client.post(base, form={"csrf_token": token, "name": "Brick plan", "run_type":
-                                            "throughput_optimization", "target": "brick", "time_horizon_days": "21",
-                                            "scenarios": "", "plan": "throughput_optimization", "seed": "42"})
+    started = await client.post(
+        base,
+        form={
+            "csrf_token": token,
+            "name": "Brick plan",
+            "run_type": "throughput_optimization",
+            "target": "brick",
+            "time_horizon_days": "21",
+            "scenarios": "",
+            "plan": "throughput_optimization",
+            "seed": "42",
+        },
+    )
     assert started.status_code == 303
     run_url = started.headers["Location"]
     run_id = run_url.rsplit("/", 1)[1]
     waiting = await (await client.get(run_url)).get_data(as_text=True)
     # a live worker of the same test session may already be on it
-    assert ("Waiting for a worker" in waiting and "sse-connect" in waiting and "Cancel run" in waiting) or \
-        "Planning" in waiting or "Results" in waiting
+    assert (
+        ("Waiting for a worker" in waiting and "sse-connect" in waiting and "Cancel run" in waiting)
+        or "Planning" in waiting
+        or "Results" in waiting
+    )
     poll = await client.get(f"{run_url}/progress", headers=HX)
     assert poll.status_code in (200, 286) and 'id="run-bar"' in await poll.get_data(as_text=True)
 
@@ -111,8 +143,10 @@ async def test_start_watch_and_read_a_run(app, client, factory, maker, count_row
     assert (await client.get(run_url)).status_code == 404
     # the deleted run's plan goes with it; the re-run's stays and is now the latest plan
     assert await count_rows("products", "simulation_run_id = :r AND deleted_at IS NULL", r=run_id) == 0
-    assert await count_rows("products", "simulation_run_id = :r AND deleted_at IS NULL",
-                            r=second_url.rsplit("/", 1)[1]) > 0
+    assert (
+        await count_rows("products", "simulation_run_id = :r AND deleted_at IS NULL", r=second_url.rsplit("/", 1)[1])
+        > 0
+    )
     assert await _brick_cells(client, slug, mission) == planned_once
 
 
@@ -122,9 +156,19 @@ async def test_viewers_read_but_cannot_start_and_other_orgs_get_404(app, client,
     owner = await factory.org_with_owner()
     token = await login(client, owner.email, owner.password)
     mission = await _mission(client, owner.org_slug, token)
-    started = await client.post(f"/o/{owner.org_slug}/missions/{mission}/simulations", form={
-        "csrf_token": token, "name": "", "run_type": "mass_balance", "target": "brick", "time_horizon_days": "10",
-        "scenarios": "", "plan": "throughput_optimization", "seed": ""})
+    started = await client.post(
+        f"/o/{owner.org_slug}/missions/{mission}/simulations",
+        form={
+            "csrf_token": token,
+            "name": "",
+            "run_type": "mass_balance",
+            "target": "brick",
+            "time_horizon_days": "10",
+            "scenarios": "",
+            "plan": "throughput_optimization",
+            "seed": "",
+        },
+    )
     run_url = started.headers["Location"]
     viewer = await factory.member(owner, role=SystemRole.VIEWER)
     other = app.test_client()

@@ -1,4 +1,5 @@
 """Simulation runs on real processes: web (uvicorn), taskiq worker and scheduler, embedded Redis."""
+
 from __future__ import annotations
 
 import json
@@ -13,9 +14,18 @@ from tests.conftest import csrf_from
 
 pytestmark = pytest.mark.live
 
-MISSION = {"name": "Shackleton Base", "destination": "moon", "crew_size": 4,
-           "settings": {"recycle_target_kg_per_day": 3, "energy_budget_kwh_per_day": 60, "crew_time_h_per_day": 2,
-                        "regolith_supply_kg_per_day": 60, "wet_waste_cap_days": 3}}
+MISSION = {
+    "name": "Shackleton Base",
+    "destination": "moon",
+    "crew_size": 4,
+    "settings": {
+        "recycle_target_kg_per_day": 3,
+        "energy_budget_kwh_per_day": 60,
+        "crew_time_h_per_day": 2,
+        "regolith_supply_kg_per_day": 60,
+        "wet_waste_cap_days": 3,
+    },
+}
 
 
 KEY_PERMISSIONS = ["missions:read", "missions:write", "simulations:read", "simulations:run", "products:read"]
@@ -27,8 +37,11 @@ def login(http: httpx.Client, member) -> dict:
     signed_in = http.post("/login", data={"csrf_token": token, "email": member.email, "password": member.password})
     assert signed_in.status_code == 303
     token = csrf_from(http.get("/me").text)  # sign-in rotated the CSRF seed
-    created = http.post(f"/api/v1/organizations/{member.org_id}/api-keys", headers={"X-CSRF-Token": token},
-                        json={"name": "runs", "permissions": KEY_PERMISSIONS})
+    created = http.post(
+        f"/api/v1/organizations/{member.org_id}/api-keys",
+        headers={"X-CSRF-Token": token},
+        json={"name": "runs", "permissions": KEY_PERMISSIONS},
+    )
     assert created.status_code == 201, created.text
     http.cookies.clear()
     return {"Authorization": f"Bearer {created.json()['key']}"}
@@ -78,9 +91,14 @@ async def test_run_is_queued_then_worked_to_results_and_products(live_stack, fac
     member = await factory.org_with_owner()
     with api_client(live_stack, member) as http:
         mission_id = new_mission(http, member)
-        created = http.post(f"/api/v1/missions/{mission_id}/simulations", json={
-            "name": "Optimize brick output", "run_type": "throughput_optimization",
-            "config": {"target": "brick", "time_horizon_days": 30}})
+        created = http.post(
+            f"/api/v1/missions/{mission_id}/simulations",
+            json={
+                "name": "Optimize brick output",
+                "run_type": "throughput_optimization",
+                "config": {"target": "brick", "time_horizon_days": 30},
+            },
+        )
         assert created.status_code == 201, created.text
         assert created.json()["status"] == "queued"
         url = created.headers["Location"]
@@ -100,7 +118,9 @@ async def test_run_is_queued_then_worked_to_results_and_products(live_stack, fac
         # a plan is planned, one row per recipe, product and day, dated the day it schedules
         bricks = sum(p["quantity_kg"] for p in products if p["product_type"] == "brick")
         assert bricks == pytest.approx(results["kpis"]["target_kg"], abs=0.01 * 30)
-        assert {p["simulation_run_id"] for p in products} == {run["id"]} and {p["kind"] for p in products} == {"planned"}
+        assert {p["simulation_run_id"] for p in products} == {run["id"]} and {p["kind"] for p in products} == {
+            "planned"
+        }
         start = run["input_snapshot"]["start_date"]
         days = sorted({p["produced_at"][:10] for p in products})
         assert days[0] == start and len(days) > 1 and days[-1] < "2100"
@@ -131,8 +151,10 @@ async def test_duplicate_delivery_gives_one_result(live_stack, factory, count_ro
     member = await factory.org_with_owner()
     with api_client(live_stack, member) as http:
         mission_id = new_mission(http, member)
-        created = http.post(f"/api/v1/missions/{mission_id}/simulations",
-                            json={"run_type": "waste_minimization", "config": {"time_horizon_days": 20}})
+        created = http.post(
+            f"/api/v1/missions/{mission_id}/simulations",
+            json={"run_type": "waste_minimization", "config": {"time_horizon_days": 20}},
+        )
         run_id = created.json()["id"]
         from workers.broker import broker
 
@@ -147,8 +169,10 @@ async def test_duplicate_delivery_gives_one_result(live_stack, factory, count_ro
         again = http.get(created.headers["Location"]).json()
     assert run["status"] == "succeeded" and again["attempt"] == 1 and again["finished_at"] == run["finished_at"]
     products = await count_rows("products", "simulation_run_id = :i", i=run_id)
-    distinct = await count_rows("(SELECT DISTINCT recipe_id, product_type, produced_at FROM products "
-                                "WHERE simulation_run_id = :i) AS d", i=run_id)
+    distinct = await count_rows(
+        "(SELECT DISTINCT recipe_id, product_type, produced_at FROM products WHERE simulation_run_id = :i) AS d",
+        i=run_id,
+    )
     assert products == distinct > 0  # every (recipe, product, day) of the plan once, however often it was delivered
 
 
@@ -156,8 +180,10 @@ async def test_cancel_stops_a_running_monte_carlo_and_writes_nothing(live_stack,
     member = await factory.org_with_owner()
     with api_client(live_stack, member) as http:
         mission_id = new_mission(http, member)
-        created = http.post(f"/api/v1/missions/{mission_id}/simulations", json={
-            "run_type": "monte_carlo", "config": {"time_horizon_days": 60, "scenarios": 3000, "seed": 5}})
+        created = http.post(
+            f"/api/v1/missions/{mission_id}/simulations",
+            json={"run_type": "monte_carlo", "config": {"time_horizon_days": 60, "scenarios": 3000, "seed": 5}},
+        )
         url = created.headers["Location"]
         wait_for(http, url, lambda b: b["status"] == "running" and b["progress_percent"] > 10)
         cancelled = http.patch(url + "/cancel")
@@ -175,12 +201,14 @@ async def test_bad_requests_are_refused_and_change_nothing(live_stack, factory, 
     with api_client(live_stack, member) as http:
         mission_id = new_mission(http, member)
         base = f"/api/v1/missions/{mission_id}/simulations"
-        for body, field in (({"run_type": "teleport"}, "run_type"),
-                            ({"run_type": "mass_balance", "config": {"time_horizon_days": 0}}, "time_horizon_days"),
-                            ({"run_type": "mass_balance", "config": {"target": "regolith"}}, "target"),
-                            ({"run_type": "monte_carlo", "config": {"scenarios": 10**6}}, "scenarios"),
-                            ({"run_type": "mass_balance", "config": {"speed": "fast"}}, "config"),
-                            ({"run_type": "mass_balance", "surprise": 1}, "surprise")):
+        for body, field in (
+            ({"run_type": "teleport"}, "run_type"),
+            ({"run_type": "mass_balance", "config": {"time_horizon_days": 0}}, "time_horizon_days"),
+            ({"run_type": "mass_balance", "config": {"target": "regolith"}}, "target"),
+            ({"run_type": "monte_carlo", "config": {"scenarios": 10**6}}, "scenarios"),
+            ({"run_type": "mass_balance", "config": {"speed": "fast"}}, "config"),
+            ({"run_type": "mass_balance", "surprise": 1}, "surprise"),
+        ):
             refused = http.post(base, json=body)
             assert refused.status_code == 422, (body, refused.text)
             assert field in json.dumps(refused.json()["details"]), refused.json()
@@ -189,7 +217,9 @@ async def test_bad_requests_are_refused_and_change_nothing(live_stack, factory, 
 
 def _open_streams(base: str) -> int:
     metrics = httpx.get(base + "/metrics").text
-    return int(next(line for line in metrics.splitlines() if line.startswith("closedloop_sse_open_streams ")).split()[1])
+    return int(
+        next(line for line in metrics.splitlines() if line.startswith("closedloop_sse_open_streams ")).split()[1]
+    )
 
 
 async def test_sse_clients_that_leave_release_their_subscriptions(live_stack, factory, settings):
@@ -199,8 +229,10 @@ async def test_sse_clients_that_leave_release_their_subscriptions(live_stack, fa
     server = redis.Redis.from_url(os.environ["REDIS_URL"])
     with api_client(live_stack, member) as http:
         mission_id = new_mission(http, member)
-        created = http.post(f"/api/v1/missions/{mission_id}/simulations", json={
-            "run_type": "monte_carlo", "config": {"time_horizon_days": 30, "scenarios": 2000}})
+        created = http.post(
+            f"/api/v1/missions/{mission_id}/simulations",
+            json={"run_type": "monte_carlo", "config": {"time_horizon_days": 30, "scenarios": 2000}},
+        )
         url, run_id = created.headers["Location"], created.json()["id"]
         channel = run_channel(settings.redis_namespace, run_id)
         before = _open_streams(live_stack)
@@ -213,8 +245,9 @@ async def test_sse_clients_that_leave_release_their_subscriptions(live_stack, fa
         for stream in streams:
             stream.__exit__(None, None, None)
         deadline = time.monotonic() + 20
-        while (_open_streams(live_stack) > before or server.pubsub_numsub(channel)[0][1]) \
-                and time.monotonic() < deadline:
+        while (
+            _open_streams(live_stack) > before or server.pubsub_numsub(channel)[0][1]
+        ) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert _open_streams(live_stack) == before  # every generator ended when its client left
         assert server.pubsub_numsub(channel)[0][1] == 0  # and let go of its subscription

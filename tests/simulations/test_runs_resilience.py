@@ -1,5 +1,6 @@
-"""Runs survive crashes: a worker killed with SIGKILL mid-run and Redis restarted under a run. A private stack (web, worker, scheduler) on its own embedded Redis, so the rest of the
-suite never sees these faults."""
+"""Runs survive crashes: a worker killed with SIGKILL mid-run and Redis restarted under a run. A private stack
+(web, worker, scheduler) on its own embedded Redis, so the rest of the suite never sees these faults."""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,13 @@ def private():
     server = EmbeddedRedis(ROOT / "var" / "test" / f"redis-private-{secrets.token_hex(3)}")
     server.start()
     namespace = f"clpriv-{secrets.token_hex(3)}"
-    env = {"REDIS_URL": server.url, "REDIS_NAMESPACE": namespace, "SIMULATION_STALE_SECONDS": "8",
-           "TASK_IDLE_TIMEOUT_SECONDS": "5", "ENGINE_PROCESSES": "1"}
+    env = {
+        "REDIS_URL": server.url,
+        "REDIS_NAMESPACE": namespace,
+        "SIMULATION_STALE_SECONDS": "8",
+        "TASK_IDLE_TIMEOUT_SECONDS": "5",
+        "ENGINE_PROCESSES": "1",
+    }
     with Stack(env, tag="-private") as stack:
         stack.redis_server, stack.namespace = server, namespace
         yield stack

@@ -1,4 +1,5 @@
 """Platform staff: who may see every organization. Granted and revoked from the command line, audited."""
+
 from __future__ import annotations
 
 import getpass
@@ -21,8 +22,15 @@ async def set_platform_staff(session: AsyncSession, email: str, *, staff: bool) 
         return False
     user.is_platform_admin = staff
     await session.flush()
-    await audit.record(session, None, "platform.staff_granted" if staff else "platform.staff_revoked",
-                       entity_type="user", entity_id=user.id, organization_id=None,
-                       before={"is_platform_admin": not staff}, after={"is_platform_admin": staff},
-                       metadata={"via": "cli", "os_user": getpass.getuser(), "host": socket.gethostname()})
+    await audit.record(
+        session,
+        None,
+        "platform.staff_granted" if staff else "platform.staff_revoked",
+        entity_type="user",
+        entity_id=user.id,
+        organization_id=None,
+        before={"is_platform_admin": not staff},
+        after={"is_platform_admin": staff},
+        metadata={"via": "cli", "os_user": getpass.getuser(), "host": socket.gethostname()},
+    )
     return True

@@ -1,4 +1,5 @@
 """Platform staff: list every organization and change its status (suspend, reinstate, archive)."""
+
 from __future__ import annotations
 
 import uuid
@@ -32,8 +33,15 @@ async def list_every_organization(*, status: str | None, q: str | None, include_
     session = db_session()
     await enable_rls_bypass(session, reason="platform admin lists organizations")
     rows = await queries.list_all_organizations(session, status=status, q=q, include_deleted=include_deleted)
-    await audit.record(session, g.ctx, "platform.organizations_listed", entity_type="organization", entity_id=None,
-                       metadata={"status": status, "q": q, "rows": len(rows), "rls_bypass": True}, organization_id=None)
+    await audit.record(
+        session,
+        g.ctx,
+        "platform.organizations_listed",
+        entity_type="organization",
+        entity_id=None,
+        metadata={"status": status, "q": q, "rows": len(rows), "rls_bypass": True},
+        organization_id=None,
+    )
     return rows
 
 
@@ -44,8 +52,14 @@ async def organizations():
     staff_only()
     status, q = request.args.get("status") or None, (request.args.get("q") or "").strip() or None
     rows = await list_every_organization(status=status, q=q, include_deleted=request.args.get("deleted") == "1")
-    return await render("admin/organizations.html", rows=rows, status=status, q=q or "", statuses=list(OrgStatus),
-                        form=PlatformStatusForm())
+    return await render(
+        "admin/organizations.html",
+        rows=rows,
+        status=status,
+        q=q or "",
+        statuses=list(OrgStatus),
+        form=PlatformStatusForm(),
+    )
 
 
 @bp.post("/organizations/<uuid:target_id>/status")
@@ -56,7 +70,8 @@ async def set_status(target_id: uuid.UUID):
     form = await read_form(PlatformStatusForm)
     if not form.validate():
         raise ValidationError(details={"fields": {k: list(v) for k, v in form.errors.items()}})
-    org = await service.set_status_as_platform(db_session(), g.ctx, target_id, status=form.status.data,
-                                               reason=form.reason.data)
+    org = await service.set_status_as_platform(
+        db_session(), g.ctx, target_id, status=form.status.data, reason=form.reason.data
+    )
     await flash(f"{org.name} is now {org.status.value}.", "success")
     return redirect(url_for("admin.organizations"), 303)

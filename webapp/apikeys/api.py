@@ -1,4 +1,5 @@
 """JSON API: API keys of the calling member (all members' for key administrators)."""
+
 from __future__ import annotations
 
 import uuid
@@ -18,9 +19,18 @@ bp = Blueprint("apikeys_api", __name__, url_prefix="/api/v1/organizations/<org:o
 
 def key_out(row: queries.KeyRow) -> ApiKeyOut:
     """KeyRow -> response schema."""
-    return ApiKeyOut(id=row.id, name=row.name, prefix=row.prefix, permissions=row.permissions, enabled=row.enabled,
-                     expires_at=row.expires_at, last_used_at=row.last_used_at, user_id=row.user_id,
-                     created_at=row.created_at, version=row.version)
+    return ApiKeyOut(
+        id=row.id,
+        name=row.name,
+        prefix=row.prefix,
+        permissions=row.permissions,
+        enabled=row.enabled,
+        expires_at=row.expires_at,
+        last_used_at=row.last_used_at,
+        user_id=row.user_id,
+        created_at=row.created_at,
+        version=row.version,
+    )
 
 
 def _owner_filter():
@@ -44,8 +54,9 @@ async def index(org_id: uuid.UUID | str):
 async def create(org_id: uuid.UUID | str):
     """Create a key for the caller: 201; `key` is in this answer only."""
     data = await parse_body(ApiKeyIn)
-    key, raw = await service.create_key(db_session(), g.ctx, name=data.name, permissions=data.permissions,
-                                        expires_at=data.expires_at)
+    key, raw = await service.create_key(
+        db_session(), g.ctx, name=data.name, permissions=data.permissions, expires_at=data.expires_at
+    )
     row = await queries.get_key(db_session(), g.ctx.org_id, key.id, user_id=g.ctx.user_id)
     body = ApiKeyCreated(**key_out(row).model_dump(), key=raw).model_dump(mode="json")
     return body, 201, {"Location": url_for("apikeys_api.show", org_id=g.ctx.org_id, key_id=key.id)}
@@ -57,7 +68,8 @@ async def create(org_id: uuid.UUID | str):
 async def show(org_id: uuid.UUID | str, key_id: uuid.UUID):
     """One key."""
     return key_out(await queries.get_key(db_session(), g.ctx.org_id, key_id, user_id=_owner_filter())).model_dump(
-        mode="json")
+        mode="json"
+    )
 
 
 @bp.patch("/<uuid:key_id>")
@@ -68,10 +80,18 @@ async def show(org_id: uuid.UUID | str, key_id: uuid.UUID):
 async def update(org_id: uuid.UUID | str, key_id: uuid.UUID):
     """Rename, enable/disable, or change the expiry of a key."""
     data = await parse_body(ApiKeyPatch)
-    await service.update_key(db_session(), g.ctx, key_id, version=data.version, name=data.name, enabled=data.enabled,
-                             expires_at=data.expires_at if "expires_at" in data.model_fields_set else ...)
+    await service.update_key(
+        db_session(),
+        g.ctx,
+        key_id,
+        version=data.version,
+        name=data.name,
+        enabled=data.enabled,
+        expires_at=data.expires_at if "expires_at" in data.model_fields_set else ...,
+    )
     return key_out(await queries.get_key(db_session(), g.ctx.org_id, key_id, user_id=_owner_filter())).model_dump(
-        mode="json")
+        mode="json"
+    )
 
 
 @bp.delete("/<uuid:key_id>")

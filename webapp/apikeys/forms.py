@@ -1,4 +1,5 @@
 """The new-key form."""
+
 from wtforms import Form, SelectField, SelectMultipleField, StringField, widgets
 from wtforms.validators import DataRequired, Length
 
@@ -11,6 +12,7 @@ class ApiKeyForm(Form):
     """Name, scopes (a subset of the creator's permissions) and lifetime."""
 
     name = StringField("Name", validators=[DataRequired(), Length(max=80)])
-    permissions = SelectMultipleField("Scopes", option_widget=widgets.CheckboxInput(),
-                                      widget=widgets.ListWidget(prefix_label=False))
+    permissions = SelectMultipleField(
+        "Scopes", option_widget=widgets.CheckboxInput(), widget=widgets.ListWidget(prefix_label=False)
+    )
     expires_in = SelectField("Expires after", choices=EXPIRY_CHOICES, default="90")

@@ -1,4 +1,5 @@
 """api_keys (tenant-owned, RLS; found by hash before the organization is known, see the migration's policy)."""
+
 from __future__ import annotations
 
 import uuid
@@ -34,7 +35,8 @@ class ApiKey(UUIDPrimaryKey, TenantOwned, Timestamps, SoftDelete, Versioned, Bas
     __table_args__ = (
         ForeignKeyConstraint(
             ["organization_id", "membership_id", "user_id"],
-            ["memberships.organization_id", "memberships.id", "memberships.user_id"], ondelete="CASCADE",
+            ["memberships.organization_id", "memberships.id", "memberships.user_id"],
+            ondelete="CASCADE",
         ),
         Index("ix_api_keys_user", "organization_id", "user_id", postgresql_where=text("deleted_at IS NULL")),
         CheckConstraint("char_length(name) BETWEEN 1 AND 80", name="name_length"),

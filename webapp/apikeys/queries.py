@@ -1,4 +1,5 @@
 """Reads for API keys."""
+
 from __future__ import annotations
 
 import uuid
@@ -42,8 +43,20 @@ def _select():
 
     owner, _ = user_aliases()
     return (
-        select(ApiKey.id, ApiKey.name, ApiKey.prefix, ApiKey.permissions, ApiKey.enabled, ApiKey.expires_at,
-               ApiKey.last_used_at, ApiKey.last_used_ip, ApiKey.created_at, ApiKey.user_id, owner.name, ApiKey.version)
+        select(
+            ApiKey.id,
+            ApiKey.name,
+            ApiKey.prefix,
+            ApiKey.permissions,
+            ApiKey.enabled,
+            ApiKey.expires_at,
+            ApiKey.last_used_at,
+            ApiKey.last_used_ip,
+            ApiKey.created_at,
+            ApiKey.user_id,
+            owner.name,
+            ApiKey.version,
+        )
         .join(owner, owner.id == ApiKey.user_id)
         .where(ApiKey.deleted_at.is_(None))
     )

@@ -1,4 +1,5 @@
 """JSON shapes of the API keys API."""
+
 from __future__ import annotations
 
 import uuid

@@ -1,5 +1,6 @@
 """API key writes and authentication: `cl_live_` + 256 random bits, only SHA-256 stored, scoped to a subset of
 the owner's permissions (and re-checked against them on every use), expiring, can be disabled."""
+
 from __future__ import annotations
 
 import secrets
@@ -50,7 +51,6 @@ def looks_like_key(token: str) -> bool:
     return token.startswith(KEY_PREFIX)
 
 
-
 def _clean(name: str, permissions, expires_at: datetime | None) -> tuple[str, list[str]]:
     name = (name or "").strip()
     if not name:
@@ -73,29 +73,57 @@ def _clean(name: str, permissions, expires_at: datetime | None) -> tuple[str, li
 
 
 def _snapshot(key: ApiKey) -> dict:
-    return {"name": key.name, "prefix": key.prefix, "permissions": key.permissions, "enabled": key.enabled,
-            "expires_at": key.expires_at, "user_id": key.user_id}
+    return {
+        "name": key.name,
+        "prefix": key.prefix,
+        "permissions": key.permissions,
+        "enabled": key.enabled,
+        "expires_at": key.expires_at,
+        "user_id": key.user_id,
+    }
 
 
 async def create_key(
-    session: AsyncSession, ctx: RequestContext, *, name: str, permissions, expires_at: datetime | None,
+    session: AsyncSession,
+    ctx: RequestContext,
+    *,
+    name: str,
+    permissions,
+    expires_at: datetime | None,
 ) -> tuple[ApiKey, str]:
     """A key for the acting member in the current organization; the raw key is returned once, never stored."""
     name, names = _clean(name, permissions, expires_at)
     ensure_can_grant(ctx, frozenset(names))
     membership = await get_live_membership(session, ctx.org_id, ctx.user_id)
-    live = (await session.execute(select(ApiKey.id).where(
-        ApiKey.membership_id == membership.id, ApiKey.deleted_at.is_(None)))).all()
+    live = (
+        await session.execute(
+            select(ApiKey.id).where(ApiKey.membership_id == membership.id, ApiKey.deleted_at.is_(None))
+        )
+    ).all()
     if len(live) >= MAX_KEYS_PER_MEMBER:
         raise Conflict(f"You have {MAX_KEYS_PER_MEMBER} keys here already. Delete one you no longer use.")
     raw = KEY_PREFIX + secrets.token_urlsafe(32)
-    key = ApiKey(id=new_id(), organization_id=ctx.org_id, membership_id=membership.id, user_id=ctx.user_id, name=name,
-                 prefix=raw[:SHOWN_PREFIX_LENGTH], key_hash=token_digest(raw), permissions=names, expires_at=expires_at)
+    key = ApiKey(
+        id=new_id(),
+        organization_id=ctx.org_id,
+        membership_id=membership.id,
+        user_id=ctx.user_id,
+        name=name,
+        prefix=raw[:SHOWN_PREFIX_LENGTH],
+        key_hash=token_digest(raw),
+        permissions=names,
+        expires_at=expires_at,
+    )
     session.add(key)
     await session.flush()
     await audit.record(session, ctx, "api_key.create", entity_type="api_key", entity_id=key.id, after=_snapshot(key))
-    await record_event(session, ctx, SecurityEventType.API_KEY_CREATED, user_id=ctx.user_id,
-                       metadata={"api_key_id": key.id, "prefix": key.prefix})
+    await record_event(
+        session,
+        ctx,
+        SecurityEventType.API_KEY_CREATED,
+        user_id=ctx.user_id,
+        metadata={"api_key_id": key.id, "prefix": key.prefix},
+    )
     return key, raw
 
 
@@ -109,16 +137,23 @@ async def _editable(session: AsyncSession, ctx: RequestContext, key_id: uuid.UUI
 
 
 async def update_key(
-    session: AsyncSession, ctx: RequestContext, key_id: uuid.UUID, *, version: int | None = None,
-    name: str | None = None, enabled: bool | None = None, expires_at: datetime | None = ...,
+    session: AsyncSession,
+    ctx: RequestContext,
+    key_id: uuid.UUID,
+    *,
+    version: int | None = None,
+    name: str | None = None,
+    enabled: bool | None = None,
+    expires_at: datetime | None = ...,
 ) -> ApiKey:
     """Rename, enable/disable or change the expiry of a key (scopes are fixed: make a new key instead)."""
     key = await _editable(session, ctx, key_id)
     if version is not None and key.version != version:
         raise Conflict(details={"current": _snapshot(key) | {"version": key.version}})
     before = _snapshot(key)
-    new_name, _ = _clean(name if name is not None else key.name, key.permissions,
-                         None if expires_at is ... else expires_at)
+    new_name, _ = _clean(
+        name if name is not None else key.name, key.permissions, None if expires_at is ... else expires_at
+    )
     key.name = new_name
     if enabled is not None:
         if enabled and key.user_id != ctx.user_id:
@@ -127,8 +162,9 @@ async def update_key(
     if expires_at is not ...:
         key.expires_at = expires_at
     await session.flush()
-    await audit.record(session, ctx, "api_key.update", entity_type="api_key", entity_id=key.id, before=before,
-                       after=_snapshot(key))
+    await audit.record(
+        session, ctx, "api_key.update", entity_type="api_key", entity_id=key.id, before=before, after=_snapshot(key)
+    )
     return key
 
 
@@ -138,16 +174,23 @@ async def delete_key(session: AsyncSession, ctx: RequestContext, key_id: uuid.UU
     key.deleted_at = _now()
     await session.flush()
     await audit.record(session, ctx, "api_key.delete", entity_type="api_key", entity_id=key.id, before=_snapshot(key))
-    await record_event(session, ctx, SecurityEventType.API_KEY_REVOKED, user_id=key.user_id,
-                       metadata={"api_key_id": key.id, "prefix": key.prefix})
+    await record_event(
+        session,
+        ctx,
+        SecurityEventType.API_KEY_REVOKED,
+        user_id=key.user_id,
+        metadata={"api_key_id": key.id, "prefix": key.prefix},
+    )
     return key
 
 
 async def delete_member_keys(session: AsyncSession, ctx: RequestContext, membership_id: uuid.UUID) -> int:
     """Revoke every key of a membership (the member leaves)."""
     result = await session.execute(
-        update(ApiKey).where(ApiKey.membership_id == membership_id, ApiKey.deleted_at.is_(None))
-        .values(deleted_at=_now()).execution_options(synchronize_session=False)
+        update(ApiKey)
+        .where(ApiKey.membership_id == membership_id, ApiKey.deleted_at.is_(None))
+        .values(deleted_at=_now())
+        .execution_options(synchronize_session=False)
     )
     return result.rowcount
 
@@ -155,8 +198,10 @@ async def delete_member_keys(session: AsyncSession, ctx: RequestContext, members
 async def delete_user_keys(session: AsyncSession, user_id: uuid.UUID) -> int:
     """Revoke every key a user holds in any organization (account deactivated); RLS: own rows only."""
     result = await session.execute(
-        update(ApiKey).where(ApiKey.user_id == user_id, ApiKey.deleted_at.is_(None))
-        .values(deleted_at=_now()).execution_options(synchronize_session=False)
+        update(ApiKey)
+        .where(ApiKey.user_id == user_id, ApiKey.deleted_at.is_(None))
+        .values(deleted_at=_now())
+        .execution_options(synchronize_session=False)
     )
     return result.rowcount
 
@@ -181,9 +226,20 @@ class KeyPrincipal:
 # brings the owner's profile along, so the request needs no second lookup of the user
 _BY_DIGEST = (
     select(
-        set_scope_column("org_id", ApiKey.organization_id), set_scope_column("user_id", ApiKey.user_id),
-        ApiKey.id, ApiKey.organization_id, ApiKey.user_id, ApiKey.permissions, ApiKey.enabled, ApiKey.expires_at,
-        ApiKey.last_used_at, User.email, User.name, User.mfa_enabled_at.is_not(None), User.locale, User.timezone,
+        set_scope_column("org_id", ApiKey.organization_id),
+        set_scope_column("user_id", ApiKey.user_id),
+        ApiKey.id,
+        ApiKey.organization_id,
+        ApiKey.user_id,
+        ApiKey.permissions,
+        ApiKey.enabled,
+        ApiKey.expires_at,
+        ApiKey.last_used_at,
+        User.email,
+        User.name,
+        User.mfa_enabled_at.is_not(None),
+        User.locale,
+        User.timezone,
         (User.status == UserStatus.ACTIVE) & User.deleted_at.is_(None),
     )
     .join(User, User.id == ApiKey.user_id)
@@ -202,13 +258,28 @@ async def authenticate_key(session: AsyncSession, ctx: RequestContext, raw: str)
     remember_scope(session, org_id=org_id, user_id=user_id)  # set in SQL by the lookup
     now = _now()
     if not enabled or (expires_at is not None and expires_at <= now):
-        await record_event(session, ctx, SecurityEventType.API_KEY_REFUSED, user_id=user_id, organization_id=org_id,
-                           metadata={"api_key_id": key_id, "why": "disabled" if not enabled else "expired"})
+        await record_event(
+            session,
+            ctx,
+            SecurityEventType.API_KEY_REFUSED,
+            user_id=user_id,
+            organization_id=org_id,
+            metadata={"api_key_id": key_id, "why": "disabled" if not enabled else "expired"},
+        )
         return None
     if last_used_at is None or now - last_used_at >= USE_RECORDED_EVERY:
-        await session.execute(update(ApiKey).where(ApiKey.id == key_id)
-                              .values(last_used_at=now, last_used_ip=ctx.ip)
-                              .execution_options(synchronize_session=False))
-        await record_event(session, ctx, SecurityEventType.API_KEY_USED, user_id=user_id, organization_id=org_id,
-                           metadata={"api_key_id": key_id})
+        await session.execute(
+            update(ApiKey)
+            .where(ApiKey.id == key_id)
+            .values(last_used_at=now, last_used_ip=ctx.ip)
+            .execution_options(synchronize_session=False)
+        )
+        await record_event(
+            session,
+            ctx,
+            SecurityEventType.API_KEY_USED,
+            user_id=user_id,
+            organization_id=org_id,
+            metadata={"api_key_id": key_id},
+        )
     return KeyPrincipal(key_id, org_id, user_id, frozenset(permissions), *owner)

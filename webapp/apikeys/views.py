@@ -1,4 +1,5 @@
 """API key pages: list, create (the secret shown once), disable/enable, delete."""
+
 from __future__ import annotations
 
 import json
@@ -22,15 +23,25 @@ bp = Blueprint("apikeys", __name__, url_prefix="/o/<org_slug>/api-keys")
 
 def _form(formdata=None) -> ApiKeyForm:
     form = ApiKeyForm(formdata=formdata)
-    form.permissions.choices = choices((p.value, p.value) for p in PERMISSION_DESCRIPTIONS if p.value in g.ctx.permissions)
+    form.permissions.choices = choices(
+        (p.value, p.value) for p in PERMISSION_DESCRIPTIONS if p.value in g.ctx.permissions
+    )
     return form
 
 
 async def _page(form: ApiKeyForm | None = None, *, status: int = 200, created=None, raw: str | None = None):
     everyone = g.ctx.can(Perm.APIKEYS_ADMIN)
     keys = await queries.list_keys(db_session(), g.ctx.org_id, user_id=None if everyone else g.ctx.user_id)
-    return await render("apikeys/index.html", keys=keys, form=form or _form(), created=created, raw=raw,
-                        everyone=everyone, descriptions=PERMISSION_DESCRIPTIONS, status=status)
+    return await render(
+        "apikeys/index.html",
+        keys=keys,
+        form=form or _form(),
+        created=created,
+        raw=raw,
+        everyone=everyone,
+        descriptions=PERMISSION_DESCRIPTIONS,
+        status=status,
+    )
 
 
 REVEAL_SECONDS = 600
@@ -79,8 +90,9 @@ async def create():
         return await _page(form, status=422)
     expires = None if form.expires_in.data == "never" else datetime.now(UTC) + timedelta(days=int(form.expires_in.data))
     try:
-        key, raw = await service.create_key(db_session(), g.ctx, name=form.name.data,
-                                            permissions=form.permissions.data, expires_at=expires)
+        key, raw = await service.create_key(
+            db_session(), g.ctx, name=form.name.data, permissions=form.permissions.data, expires_at=expires
+        )
     except (ValidationError, Conflict) as exc:
         show_errors(form, exc)
         if not exc.details.get("fields"):

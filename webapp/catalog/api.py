@@ -3,6 +3,7 @@
 The three kinds share one set of routes, registered per kind below: list and create under the
 organization, read/patch/delete/restore/reset by id (bearer credentials only: the path names no organization).
 """
+
 from __future__ import annotations
 
 import uuid
@@ -66,9 +67,16 @@ def item_out(row, lines: list | None = None) -> dict:
     """A catalog row -> response JSON (recipes carry their lines)."""
     body = {key: _plain(value) for key, value in row._mapping.items() if key != "sort_value"}
     if lines is not None:
-        body["lines"] = [{"direction": _plain(x.direction), "material_id": _plain(x.material_id),
-                          "material_key": x.material_key, "resource": _plain(x.resource), "kg": float(x.kg)}
-                         for x in lines]
+        body["lines"] = [
+            {
+                "direction": _plain(x.direction),
+                "material_id": _plain(x.material_id),
+                "material_key": x.material_key,
+                "resource": _plain(x.resource),
+                "kg": float(x.kg),
+            }
+            for x in lines
+        ]
     return body
 
 
@@ -111,10 +119,15 @@ def _register(list_segment, item_segment, kind, service_kind, create_body, patch
     @returns(Page[answer])
     async def list_view(org_id: uuid.UUID | str):
         args = request.args
-        page = await queries.list_items(db_session(), g.ctx.org_id, kind,
-                                        filters={f: args.get(f) for f in listing.filters},
-                                        sort=args.get("sort"), cursor=args.get("cursor") or None,
-                                        limit=parse_limit(args.get("limit")))
+        page = await queries.list_items(
+            db_session(),
+            g.ctx.org_id,
+            kind,
+            filters={f: args.get(f) for f in listing.filters},
+            sort=args.get("sort"),
+            cursor=args.get("cursor") or None,
+            limit=parse_limit(args.get("limit")),
+        )
         return {"items": await _out(kind, page.items), "next_cursor": page.next_cursor}
 
     @requires(Perm.CATALOG_WRITE)
@@ -124,8 +137,11 @@ def _register(list_segment, item_segment, kind, service_kind, create_body, patch
         data = await parse_body(create_body)
         item = await _create(kind, service_kind, _values(data, partial=False))
         row = await queries.get_item(db_session(), g.ctx.org_id, kind, item.id)
-        return (await _out(kind, [row]))[0], 201, {"Location": url_for(f"catalog_items_api.{item_endpoint}",
-                                                                       item_id=item.id)}
+        return (
+            (await _out(kind, [row]))[0],
+            201,
+            {"Location": url_for(f"catalog_items_api.{item_endpoint}", item_id=item.id)},
+        )
 
     @requires(Perm.CATALOG_READ)
     @returns(answer)
@@ -177,11 +193,13 @@ def _register(list_segment, item_segment, kind, service_kind, create_body, patch
     restore_view.__doc__ = f"Undo deleting a {what}."
     reset_view.__doc__ = f"Put back a {what}'s reference-catalog values and provenance."
     org_bp.add_url_rule(f"/{list_segment}", f"list_{kind}", list_view, methods=["GET"])
-    org_bp.add_url_rule(f"/{list_segment}", f"create_{kind}", document_request(create_body)(create_view),
-                        methods=["POST"])
+    org_bp.add_url_rule(
+        f"/{list_segment}", f"create_{kind}", document_request(create_body)(create_view), methods=["POST"]
+    )
     bp.add_url_rule(f"/{item_segment}/<uuid:item_id>", item_endpoint, get_view, methods=["GET"])
-    bp.add_url_rule(f"/{item_segment}/<uuid:item_id>", f"patch_{kind}", document_request(patch_body)(patch_view),
-                    methods=["PATCH"])
+    bp.add_url_rule(
+        f"/{item_segment}/<uuid:item_id>", f"patch_{kind}", document_request(patch_body)(patch_view), methods=["PATCH"]
+    )
     bp.add_url_rule(f"/{item_segment}/<uuid:item_id>", f"delete_{kind}", delete_view, methods=["DELETE"])
     bp.add_url_rule(f"/{item_segment}/<uuid:item_id>/restore", f"restore_{kind}", restore_view, methods=["POST"])
     bp.add_url_rule(f"/{item_segment}/<uuid:item_id>/reset", f"reset_{kind}", reset_view, methods=["POST"])
@@ -198,8 +216,12 @@ async def module_log(item_id: uuid.UUID):
     """A module's maintenance log, newest first."""
     session = db_session()
     await queries.get_item(session, g.ctx.org_id, "modules", item_id)
-    return {"items": [{key: _plain(v) for key, v in row._mapping.items()}
-                      for row in await queries.maintenance_log(session, g.ctx.org_id, item_id)]}
+    return {
+        "items": [
+            {key: _plain(v) for key, v in row._mapping.items()}
+            for row in await queries.maintenance_log(session, g.ctx.org_id, item_id)
+        ]
+    }
 
 
 @bp.post("/processing-modules/<uuid:item_id>/maintenance")
@@ -210,8 +232,16 @@ async def module_log(item_id: uuid.UUID):
 async def log_module_maintenance(item_id: uuid.UUID):
     """Add a log entry (and optionally move the module to `status`): 201."""
     data = await parse_body(MaintenanceIn)
-    entry = await modules.log_maintenance(db_session(), g.ctx, item_id, data.model_dump(exclude={"status"}),
-                                          status=data.status)
-    return MaintenanceOut(id=entry.id, kind=entry.kind, status_from=entry.status_from, status_to=entry.status_to,
-                          downtime_h=entry.downtime_h, note=entry.note, performed_at=entry.performed_at,
-                          recorded_by_name=g.ctx.user_name).model_dump(mode="json"), 201
+    entry = await modules.log_maintenance(
+        db_session(), g.ctx, item_id, data.model_dump(exclude={"status"}), status=data.status
+    )
+    return MaintenanceOut(
+        id=entry.id,
+        kind=entry.kind,
+        status_from=entry.status_from,
+        status_to=entry.status_to,
+        downtime_h=entry.downtime_h,
+        note=entry.note,
+        performed_at=entry.performed_at,
+        recorded_by_name=g.ctx.user_name,
+    ).model_dump(mode="json"), 201

@@ -1,4 +1,5 @@
 """Catalog vocabularies: material categories, module types and statuses, resources recipes move, provenance."""
+
 from enum import StrEnum
 
 

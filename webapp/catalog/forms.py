@@ -2,6 +2,7 @@
 
 The forms carry input only; the service's rules decide (the same messages as the JSON API and CSV import).
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -73,8 +74,11 @@ class ItemForm(Form):
             saved = (current or {}).get(number, {})
             if not basis or (basis == saved.get("basis") and ref == saved.get("ref", "")):
                 continue
-            given[number] = {"basis": basis, "ref": ref, "note": "" if basis != saved.get("basis") else
-                             saved.get("note", "")}
+            given[number] = {
+                "basis": basis,
+                "ref": ref,
+                "note": "" if basis != saved.get("basis") else saved.get("note", ""),
+            }
         return given
 
     @classmethod
@@ -100,8 +104,9 @@ def form_class(kind: Kind) -> type[ItemForm]:
         return _CLASSES[kind.entity_type]
     attrs: dict = {"kind": kind}
     for name, (enum_cls, _label) in kind.choices.items():
-        attrs[name] = SelectField(name.replace("_", " ").capitalize(),
-                                  choices=choices((m.value, option_label(m.value)) for m in enum_cls))
+        attrs[name] = SelectField(
+            name.replace("_", " ").capitalize(), choices=choices((m.value, option_label(m.value)) for m in enum_cls)
+        )
     for flag in kind.flags:
         attrs[flag] = BooleanField(flag.replace("_", " ").capitalize())
     for rule in kind.plain:
@@ -122,10 +127,16 @@ def is_date_rule(rule) -> bool:
 class MaintenanceForm(Form):
     """Log maintenance on a module, optionally moving it to another status."""
 
-    kind = SelectField("What happened", choices=choices(
-        (k.value, option_label(k.value)) for k in MaintenanceKind if k != MaintenanceKind.STATUS_CHANGE))
-    status = SelectField("Status afterwards", choices=choices([("", "Unchanged")] + [
-        (s.value, option_label(s.value)) for s in ModuleStatus]))
+    kind = SelectField(
+        "What happened",
+        choices=choices(
+            (k.value, option_label(k.value)) for k in MaintenanceKind if k != MaintenanceKind.STATUS_CHANGE
+        ),
+    )
+    status = SelectField(
+        "Status afterwards",
+        choices=choices([("", "Unchanged")] + [(s.value, option_label(s.value)) for s in ModuleStatus]),
+    )
     downtime_h = StringField("Downtime (h)")
     note = TextAreaField("Note")
 

@@ -1,4 +1,5 @@
 """waste_materials, processing_modules, module_maintenance, processing_recipes and recipe_lines (RLS)."""
+
 from __future__ import annotations
 
 import uuid
@@ -46,8 +47,13 @@ def _item_rules(table: str) -> tuple:
     """What every catalog item shares: tenant key target, live-unique key, lengths, provenance is an object."""
     return (
         UniqueConstraint("organization_id", "id"),
-        Index(f"uq_{table}_org_key_live", "organization_id", "key", unique=True,
-              postgresql_where=text("deleted_at IS NULL")),
+        Index(
+            f"uq_{table}_org_key_live",
+            "organization_id",
+            "key",
+            unique=True,
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
         CheckConstraint("key ~ '^[a-z][a-z0-9_]{1,47}$'", name="key_format"),
         CheckConstraint("char_length(name) BETWEEN 1 AND 120", name="name_length"),
         CheckConstraint("char_length(description) <= 2000", name="description_length"),
@@ -93,16 +99,18 @@ class ProcessingModule(CatalogItem, Base):
         CheckConstraint("hours_per_day > 0 AND hours_per_day <= 24", name="hours_per_day_range"),
         CheckConstraint("mtbf_h IS NULL OR mtbf_h > 0", name="mtbf_positive"),
         CheckConstraint("mttr_h IS NULL OR mttr_h >= 0", name="mttr_nonnegative"),
-        Index("ix_processing_modules_org_status", "organization_id", "status",
-              postgresql_where=text("deleted_at IS NULL")),
+        Index(
+            "ix_processing_modules_org_status", "organization_id", "status", postgresql_where=text("deleted_at IS NULL")
+        ),
     )
 
     module_type: Mapped[ModuleType] = mapped_column(pg_enum(ModuleType, "module_type"))
     throughput_kg_h: Mapped[Decimal] = mapped_column(Numeric(10, 4))
     power_kw: Mapped[Decimal] = mapped_column(Numeric(10, 3))
     hours_per_day: Mapped[Decimal] = mapped_column(Numeric(4, 2))
-    status: Mapped[ModuleStatus] = mapped_column(pg_enum(ModuleStatus, "module_status"),
-                                                 server_default=ModuleStatus.OPERATIONAL.value)
+    status: Mapped[ModuleStatus] = mapped_column(
+        pg_enum(ModuleStatus, "module_status"), server_default=ModuleStatus.OPERATIONAL.value
+    )
     mtbf_h: Mapped[Decimal | None] = mapped_column(Numeric(10, 1))
     mttr_h: Mapped[Decimal | None] = mapped_column(Numeric(10, 1))
     next_maintenance_due: Mapped[date | None] = mapped_column(Date)
@@ -113,8 +121,11 @@ class ModuleMaintenance(UUIDPrimaryKey, TenantOwned, Base):
 
     __tablename__ = "module_maintenance"
     __table_args__ = (
-        ForeignKeyConstraint(["organization_id", "module_id"],
-                             ["processing_modules.organization_id", "processing_modules.id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(
+            ["organization_id", "module_id"],
+            ["processing_modules.organization_id", "processing_modules.id"],
+            ondelete="CASCADE",
+        ),
         Index("ix_module_maintenance_module", "module_id", "performed_at"),
         CheckConstraint("char_length(note) <= 2000", name="note_length"),
         CheckConstraint("downtime_h IS NULL OR downtime_h >= 0", name="downtime_nonnegative"),
@@ -135,8 +146,9 @@ class Recipe(CatalogItem, Base):
 
     __tablename__ = "processing_recipes"
     __table_args__ = _item_rules("processing_recipes") + (
-        ForeignKeyConstraint(["organization_id", "module_id"],
-                             ["processing_modules.organization_id", "processing_modules.id"]),
+        ForeignKeyConstraint(
+            ["organization_id", "module_id"], ["processing_modules.organization_id", "processing_modules.id"]
+        ),
         Index("ix_processing_recipes_module", "module_id"),
         CheckConstraint("duration_h > 0", name="duration_positive"),
         CheckConstraint("energy_kwh >= 0", name="energy_nonnegative"),
@@ -156,16 +168,32 @@ class RecipeLine(UUIDPrimaryKey, TenantOwned, Base):
 
     __tablename__ = "recipe_lines"
     __table_args__ = (
-        ForeignKeyConstraint(["organization_id", "recipe_id"],
-                             ["processing_recipes.organization_id", "processing_recipes.id"], ondelete="CASCADE"),
-        ForeignKeyConstraint(["organization_id", "material_id"],
-                             ["waste_materials.organization_id", "waste_materials.id"]),
+        ForeignKeyConstraint(
+            ["organization_id", "recipe_id"],
+            ["processing_recipes.organization_id", "processing_recipes.id"],
+            ondelete="CASCADE",
+        ),
+        ForeignKeyConstraint(
+            ["organization_id", "material_id"], ["waste_materials.organization_id", "waste_materials.id"]
+        ),
         Index("ix_recipe_lines_recipe", "recipe_id", "position"),
         Index("ix_recipe_lines_material", "material_id", postgresql_where=text("material_id IS NOT NULL")),
-        Index("uq_recipe_lines_material", "recipe_id", "direction", "material_id", unique=True,
-              postgresql_where=text("material_id IS NOT NULL")),
-        Index("uq_recipe_lines_resource", "recipe_id", "direction", "resource", unique=True,
-              postgresql_where=text("resource IS NOT NULL")),
+        Index(
+            "uq_recipe_lines_material",
+            "recipe_id",
+            "direction",
+            "material_id",
+            unique=True,
+            postgresql_where=text("material_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_recipe_lines_resource",
+            "recipe_id",
+            "direction",
+            "resource",
+            unique=True,
+            postgresql_where=text("resource IS NOT NULL"),
+        ),
         CheckConstraint("(material_id IS NULL) <> (resource IS NULL)", name="material_or_resource"),
         CheckConstraint("kg > 0", name="kg_positive"),
         CheckConstraint("resource IS DISTINCT FROM 'loss' OR direction = 'output'", name="loss_is_output"),

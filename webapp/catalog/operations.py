@@ -1,4 +1,5 @@
 """Catalog routes beyond editing: module maintenance (crew with modules:operate) and CSV import."""
+
 from __future__ import annotations
 
 import uuid
@@ -21,13 +22,19 @@ from webapp.core.transaction import db_session
 IMPORTABLE = "<any(materials, modules):kind>"
 
 
-async def _maintenance_section(module_id: uuid.UUID, form: MaintenanceForm | None = None, *, status: int = 200,
-                               error: str | None = None):
+async def _maintenance_section(
+    module_id: uuid.UUID, form: MaintenanceForm | None = None, *, status: int = 200, error: str | None = None
+):
     session = db_session()
     item = await queries.get_item(session, g.ctx.org_id, "modules", module_id)
-    return await render("catalog/_maintenance.html", item=item, status=status, error=error,
-                        log=await queries.maintenance_log(session, g.ctx.org_id, module_id),
-                        maintenance_form=form or MaintenanceForm())
+    return await render(
+        "catalog/_maintenance.html",
+        item=item,
+        status=status,
+        error=error,
+        log=await queries.maintenance_log(session, g.ctx.org_id, module_id),
+        maintenance_form=form or MaintenanceForm(),
+    )
 
 
 @bp.post("/modules/<uuid:item_id>/maintenance")
@@ -36,9 +43,13 @@ async def log_maintenance(item_id: uuid.UUID):
     """Add a maintenance log entry, optionally moving the module to another status."""
     form = MaintenanceForm(formdata=MultiDict(await request.form))
     try:
-        await modules.log_maintenance(db_session(), g.ctx, item_id,
-                                      {"kind": form.kind.data, "note": form.note.data or "",
-                                       "downtime_h": form.downtime_h.data or None}, status=form.status.data or None)
+        await modules.log_maintenance(
+            db_session(),
+            g.ctx,
+            item_id,
+            {"kind": form.kind.data, "note": form.note.data or "", "downtime_h": form.downtime_h.data or None},
+            status=form.status.data or None,
+        )
     except (ValidationError, Conflict) as exc:
         show_errors(form, exc)
         if not is_htmx():
@@ -68,9 +79,15 @@ async def import_file(kind: str):
         rows = read_csv(upload.read() if upload else b"", required, allowed)
         result = await import_rows(db_session(), g.ctx, spec.service, rows)
     except ValidationError as exc:
-        return await render("catalog/import.html", spec=spec, status=422, error=exc.message,
-                            file_errors=exc.details.get("fields", {}).get("file", []),
-                            row_errors=exc.details.get("rows", []), filename=upload.filename if upload else "")
+        return await render(
+            "catalog/import.html",
+            spec=spec,
+            status=422,
+            error=exc.message,
+            file_errors=exc.details.get("fields", {}).get("file", []),
+            row_errors=exc.details.get("rows", []),
+            filename=upload.filename if upload else "",
+        )
     parts = [f"{len(result.created)} added", f"{len(result.updated)} updated"]
     if result.unchanged:
         parts.append(f"{result.unchanged} unchanged")

@@ -3,6 +3,7 @@
 Every number in the file is `{value, basis, ref?, note?}`; entries become column values plus a provenance map
 `{field: {basis, ref, note}}` that the UI shows beside each number.
 """
+
 from __future__ import annotations
 
 import json

@@ -1,5 +1,6 @@
 """JSON shapes of the catalog API. The limits mirror the service's rules (catalog.service.*), which still decide:
 a body that fits these shapes can still break a rule (a recipe's mass must balance, a key must be unique)."""
+
 from __future__ import annotations
 
 import uuid
@@ -57,10 +58,12 @@ class MaterialIn(ItemFields):
 
     name: str = Field(min_length=1, max_length=120)
     category: MaterialCategory
-    generation_kg_per_cm_day: float = Field(ge=0, le=50, description="kg per crew-member-day",
-                                            json_schema_extra=places(4))
-    moisture_fraction: float | None = Field(None, ge=0, le=1, description="mass fraction; default 0",
-                                            json_schema_extra=places(4))
+    generation_kg_per_cm_day: float = Field(
+        ge=0, le=50, description="kg per crew-member-day", json_schema_extra=places(4)
+    )
+    moisture_fraction: float | None = Field(
+        None, ge=0, le=1, description="mass fraction; default 0", json_schema_extra=places(4)
+    )
     density_kg_m3: float = Field(gt=0, le=25_000, json_schema_extra=places(2))
     hazardous: bool = False
     provenance: MaterialProvenance | None = None
@@ -99,8 +102,9 @@ class ModuleIn(ItemFields):
     throughput_kg_h: float = Field(ge=0, le=100_000, json_schema_extra=places(4))
     power_kw: float = Field(ge=0, le=100_000, json_schema_extra=places(3))
     hours_per_day: float = Field(gt=0, le=24, json_schema_extra=places(2))
-    mtbf_h: float | None = Field(None, gt=0, le=10**8, description="mean time between failures",
-                                 json_schema_extra=places(1))
+    mtbf_h: float | None = Field(
+        None, gt=0, le=10**8, description="mean time between failures", json_schema_extra=places(1)
+    )
     mttr_h: float | None = Field(None, ge=0, le=10**6, description="mean time to repair", json_schema_extra=places(1))
     next_maintenance_due: date | None = None
     provenance: ModuleProvenance | None = None

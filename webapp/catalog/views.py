@@ -4,6 +4,7 @@ Lists search as you type, filter, sort and load more; rows edit inline and delet
 modal (or as a page without JavaScript); a stale edit answers 409 with the saved values beside the typed ones.
 Module maintenance and CSV import live in `operations.py`.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -28,7 +29,7 @@ from webapp.core.transaction import db_session
 
 bp = Blueprint("catalog", __name__, url_prefix="/o/<org_slug>/catalog")
 KINDS = "<any(materials, modules, recipes):kind>"
-BLANK_LINES = 2   # empty line rows a recipe form offers beyond the saved ones
+BLANK_LINES = 2  # empty line rows a recipe form offers beyond the saved ones
 
 
 @bp.app_template_filter("label")
@@ -56,16 +57,30 @@ def _list_args(spec: CatalogPage) -> dict:
 async def _list_context(spec: CatalogPage) -> dict:
     """What the list templates need: the rows, the filters as sent, the sort, and names for id columns."""
     session, filters = db_session(), _list_args(spec)
-    page = await queries.list_items(session, g.ctx.org_id, spec.kind,
-                                    filters={k: v for k, v in filters.items() if k != "sort"},
-                                    sort=filters["sort"] or None, cursor=request.args.get("cursor") or None,
-                                    limit=parse_limit(request.args.get("limit")))
+    page = await queries.list_items(
+        session,
+        g.ctx.org_id,
+        spec.kind,
+        filters={k: v for k, v in filters.items() if k != "sort"},
+        sort=filters["sort"] or None,
+        cursor=request.args.get("cursor") or None,
+        limit=parse_limit(request.args.get("limit")),
+    )
     module_names = await queries.name_map(session, g.ctx.org_id, "modules") if spec.kind == "recipes" else {}
-    selects = spec.filters + ((Filter("module_id", "Any module", tuple((str(k), v) for k, v in module_names.items())),)
-                              if spec.kind == "recipes" else ())
-    return {"spec": spec, "page": page, "filters": filters, "selects": selects, "module_names": module_names,
-            "filtered": any(v for k, v in filters.items() if k != "sort"),
-            "sort": queries.LISTINGS[spec.kind].parse_sort(filters["sort"] or None)}
+    selects = spec.filters + (
+        (Filter("module_id", "Any module", tuple((str(k), v) for k, v in module_names.items())),)
+        if spec.kind == "recipes"
+        else ()
+    )
+    return {
+        "spec": spec,
+        "page": page,
+        "filters": filters,
+        "selects": selects,
+        "module_names": module_names,
+        "filtered": any(v for k, v in filters.items() if k != "sort"),
+        "sort": queries.LISTINGS[spec.kind].parse_sort(filters["sort"] or None),
+    }
 
 
 @bp.get("")
@@ -100,15 +115,35 @@ async def export_csv(kind: str):
     filters = {k: v for k, v in _list_args(spec).items() if k != "sort"}
 
     async def fetch(cursor):
-        return await queries.list_items(session, g.ctx.org_id, kind, filters=filters,
-                                        sort=request.args.get("sort") or None, cursor=cursor, limit=1000)
+        return await queries.list_items(
+            session,
+            g.ctx.org_id,
+            kind,
+            filters=filters,
+            sort=request.args.get("sort") or None,
+            cursor=cursor,
+            limit=1000,
+        )
 
     rows = await collect_pages(fetch)
     if kind == "recipes":
         names = await queries.name_map(session, g.ctx.org_id, "modules")
         lines = await queries.lines_of(session, [r.id for r in rows])
-        out = [[r.key, r.name, r.description, names.get(r.module_id, ""), r.duration_h, r.energy_kwh, r.crew_h,
-                r.priority, _lines_text(lines[r.id], "input"), _lines_text(lines[r.id], "output")] for r in rows]
+        out = [
+            [
+                r.key,
+                r.name,
+                r.description,
+                names.get(r.module_id, ""),
+                r.duration_h,
+                r.energy_kwh,
+                r.crew_h,
+                r.priority,
+                _lines_text(lines[r.id], "input"),
+                _lines_text(lines[r.id], "output"),
+            ]
+            for r in rows
+        ]
     else:
         out = [[_csv_value(getattr(r, c)) for c in spec.csv_columns] for r in rows]
     return csv_response(f"{kind}-{g.ctx.org_slug}.csv", list(spec.csv_columns), out)
@@ -125,8 +160,9 @@ def _csv_value(value):
 
 
 def _lines_text(lines: list, direction: str) -> str:
-    return "; ".join(f"{x.material_key or x.resource.value} {x.kg.normalize():f}" for x in lines
-                     if x.direction.value == direction)
+    return "; ".join(
+        f"{x.material_key or x.resource.value} {x.kg.normalize():f}" for x in lines if x.direction.value == direction
+    )
 
 
 async def _form_context(spec: CatalogPage, form, item=None, **extra) -> dict:
@@ -140,10 +176,17 @@ async def _form_context(spec: CatalogPage, form, item=None, **extra) -> dict:
         context.setdefault("module_choice", str(item.module_id) if item is not None else "")
         if "lines" not in context:
             saved = (await queries.lines_of(session, [item.id]))[item.id] if item is not None else []
-            context["lines"] = [{"direction": x.direction.value, "item": _line_item(x.material_id, x.resource),
-                                 "kg": f"{x.kg.normalize():f}"} for x in saved]
-        context["lines"] = context["lines"] + [{"direction": d, "item": "", "kg": ""} for d in
-                                               ("input", "output")][:BLANK_LINES]
+            context["lines"] = [
+                {
+                    "direction": x.direction.value,
+                    "item": _line_item(x.material_id, x.resource),
+                    "kg": f"{x.kg.normalize():f}",
+                }
+                for x in saved
+            ]
+        context["lines"] = (
+            context["lines"] + [{"direction": d, "item": "", "kg": ""} for d in ("input", "output")][:BLANK_LINES]
+        )
     return context
 
 
@@ -153,15 +196,18 @@ def _line_item(material_id, resource) -> str:
 
 def _line_choices(materials: dict) -> list[tuple[str, list[tuple[str, str]]]]:
     """Option groups for a line's select: this organization's waste materials, then resources."""
-    return [("Waste materials", [(f"m:{i}", name) for i, name in materials.items()]),
-            ("Resources and products", [(f"r:{r.value}", r.label) for r in Resource])]
+    return [
+        ("Waste materials", [(f"m:{i}", name) for i, name in materials.items()]),
+        ("Resources and products", [(f"r:{r.value}", r.label) for r in Resource]),
+    ]
 
 
 def _posted_lines(form: MultiDict) -> tuple[list[dict], list[dict]]:
     """(lines for the service, lines as typed for re-rendering) from the line editor's parallel inputs."""
     typed, lines = [], []
-    for direction, item, kg in zip(form.getlist("line_direction"), form.getlist("line_item"),
-                                   form.getlist("line_kg"), strict=False):
+    for direction, item, kg in zip(
+        form.getlist("line_direction"), form.getlist("line_item"), form.getlist("line_kg"), strict=False
+    ):
         if not item and not kg.strip():
             continue  # an empty spare row
         typed.append({"direction": direction, "item": item, "kg": kg})
@@ -201,8 +247,12 @@ async def create(kind: str):
             item = await items.create_item(db_session(), g.ctx, spec.service, values)
     except (ValidationError, Conflict) as exc:
         show_errors(form, exc)
-        return await render("catalog/form.html", "catalog/_form.html", status=exc.status_code,
-                            **await _form_context(spec, form, errors=exc.details.get("fields", {}), **extra))
+        return await render(
+            "catalog/form.html",
+            "catalog/_form.html",
+            status=exc.status_code,
+            **await _form_context(spec, form, errors=exc.details.get("fields", {}), **extra),
+        )
     await flash(f"{item.name} added to the catalog.", "success")
     return _go(url_for("catalog.show", kind=kind, item_id=item.id))
 
@@ -232,14 +282,22 @@ async def show(kind: str, item_id: uuid.UUID):
     """An item with every number's provenance, what differs from the reference, and what uses it."""
     spec, session = page_of(kind), db_session()
     item = await queries.get_item(session, g.ctx.org_id, kind, item_id)
-    context = {"spec": spec, "item": item, "edited": items.edited_numbers(spec.service, item),
-               "used_by": await spec.service.in_use(session, item.id) if spec.service.in_use else []}
+    context = {
+        "spec": spec,
+        "item": item,
+        "edited": items.edited_numbers(spec.service, item),
+        "used_by": await spec.service.in_use(session, item.id) if spec.service.in_use else [],
+    }
     if kind == "modules":
-        context |= {"log": await queries.maintenance_log(session, g.ctx.org_id, item.id),
-                    "maintenance_form": MaintenanceForm()}
+        context |= {
+            "log": await queries.maintenance_log(session, g.ctx.org_id, item.id),
+            "maintenance_form": MaintenanceForm(),
+        }
     if kind == "recipes":
-        context |= {"lines": (await queries.lines_of(session, [item.id]))[item.id],
-                    "module_names": await queries.name_map(session, g.ctx.org_id, "modules")}
+        context |= {
+            "lines": (await queries.lines_of(session, [item.id]))[item.id],
+            "module_names": await queries.name_map(session, g.ctx.org_id, "modules"),
+        }
     return await render("catalog/show.html", **context)
 
 
@@ -301,13 +359,22 @@ async def update(kind: str, item_id: uuid.UUID):
         conflict = exc.details.get("current")
         if conflict:
             form.version.data = conflict["version"]
-        problem = {"conflict": conflict, "error": exc.message, "errors": exc.details.get("fields", {}),
-                   "differs": {f for f in values if conflict and f in conflict and _differs(conflict[f], values[f])}}
+        problem = {
+            "conflict": conflict,
+            "error": exc.message,
+            "errors": exc.details.get("fields", {}),
+            "differs": {f for f in values if conflict and f in conflict and _differs(conflict[f], values[f])},
+        }
         if inline:
-            return await render("catalog/_edit_row.html", spec=spec, item=current, form=form, **problem,
-                                status=exc.status_code)
-        return await render("catalog/form.html", "catalog/_form.html", status=exc.status_code,
-                            **await _form_context(spec, form, current, **problem, **extra))
+            return await render(
+                "catalog/_edit_row.html", spec=spec, item=current, form=form, **problem, status=exc.status_code
+            )
+        return await render(
+            "catalog/form.html",
+            "catalog/_form.html",
+            status=exc.status_code,
+            **await _form_context(spec, form, current, **problem, **extra),
+        )
     if inline:
         return await _row(spec, item_id)
     await flash("Saved.", "success")
@@ -376,5 +443,6 @@ async def blank_line():
     if direction not in {d.value for d in LineDirection}:
         raise BadRequest("direction must be input or output.")
     materials = await queries.name_map(db_session(), g.ctx.org_id, "materials")
-    return await render("catalog/_line.html", line={"direction": direction, "item": "", "kg": ""},
-                        line_choices=_line_choices(materials))
+    return await render(
+        "catalog/_line.html", line={"direction": direction, "item": "", "kg": ""}, line_choices=_line_choices(materials)
+    )

@@ -1,4 +1,5 @@
 """The audit log table (monthly partitions) and the writer every data-changing service calls."""
+
 from __future__ import annotations
 
 import uuid

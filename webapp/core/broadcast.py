@@ -5,6 +5,7 @@ holds one pub/sub connection, subscribes to a channel while at least one local s
 message into the streams' bounded backlogs. A stream that falls behind, or a lost Redis, ends the stream: the
 browser reconnects and re-reads the current state from Postgres, which is always the truth.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -107,8 +108,9 @@ class Hub:
         next_beat = loop.time() + self.heartbeat
         try:
             while self.listeners:
-                message = await self.pubsub.get_message(ignore_subscribe_messages=True,
-                                                        timeout=min(1.0, self.heartbeat))
+                message = await self.pubsub.get_message(
+                    ignore_subscribe_messages=True, timeout=min(1.0, self.heartbeat)
+                )
                 if loop.time() >= next_beat:
                     next_beat = loop.time() + self.heartbeat
                     self._beat()

@@ -1,4 +1,5 @@
 """CSV out (spreadsheet-safe) and in (size-limited, header-checked) for list exports and imports."""
+
 from __future__ import annotations
 
 import csv
@@ -80,9 +81,11 @@ def read_csv(data: bytes, required: tuple[str, ...], allowed: tuple[str, ...]) -
     unknown = [c for c in header if c not in allowed]
     if missing or unknown:
         problems = ([f"missing column(s): {', '.join(missing)}"] if missing else []) + (
-            [f"unknown column(s): {', '.join(unknown)}"] if unknown else [])
-        raise ValidationError.field("file", "The header does not fit: " + "; ".join(problems) +
-                                    f". Expected columns: {', '.join(allowed)}.")
+            [f"unknown column(s): {', '.join(unknown)}"] if unknown else []
+        )
+        raise ValidationError.field(
+            "file", "The header does not fit: " + "; ".join(problems) + f". Expected columns: {', '.join(allowed)}."
+        )
     rows = []
     for row in reader:
         if len(rows) >= MAX_IMPORT_ROWS:

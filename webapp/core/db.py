@@ -1,4 +1,5 @@
 """Declarative base, naming convention, column mixins and the engine factory."""
+
 from __future__ import annotations
 
 import uuid

@@ -4,6 +4,7 @@ What PostgreSQL or the JSON layer would otherwise turn into a 500 is refused her
 bodies that are not UTF-8, JSON nested deeper than MAX_JSON_DEPTH or carrying NaN/Infinity, and text with NUL
 characters or lone surrogates (PostgreSQL stores neither) in any field, JSON or form, or in a query parameter.
 """
+
 from __future__ import annotations
 
 import json
@@ -53,8 +54,9 @@ def decode_json(raw: bytes) -> Any:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise BadRequest("The request body is not UTF-8 text; send JSON encoded as UTF-8.",
-                         {"position": exc.start}) from exc
+        raise BadRequest(
+            "The request body is not UTF-8 text; send JSON encoded as UTF-8.", {"position": exc.start}
+        ) from exc
     if text.startswith("\ufeff"):
         raise BadRequest("The request body starts with a byte-order mark; send JSON as UTF-8 without one.")
     try:
@@ -86,8 +88,9 @@ def unstorable_fields(data: Any) -> dict[str, list[str]]:
                     problems[child] = ["The field name: " + problem[0].lower() + problem[1:]]
                 stack.append((child, item, depth + 1))
         elif isinstance(value, list):
-            stack.extend((f"{where}.{index}" if where else str(index), item, depth + 1)
-                         for index, item in enumerate(value))
+            stack.extend(
+                (f"{where}.{index}" if where else str(index), item, depth + 1) for index, item in enumerate(value)
+            )
     return problems
 
 

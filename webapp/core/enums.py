@@ -1,4 +1,5 @@
 """Postgres ENUM columns built from Python StrEnums (values, not member names, are stored)."""
+
 from __future__ import annotations
 
 from enum import StrEnum

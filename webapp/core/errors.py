@@ -1,4 +1,5 @@
 """The DomainError family and the one table that renders errors as page, fragment or JSON."""
+
 from __future__ import annotations
 
 import logging
@@ -59,14 +60,20 @@ class Forbidden(DomainError):
 class CsrfError(Forbidden):
     """Missing or wrong anti-forgery token."""
 
-    error, default_message = "CsrfError", "The form expired or was not sent by this site. Reload the page and try again."
+    error, default_message = (
+        "CsrfError",
+        "The form expired or was not sent by this site. Reload the page and try again.",
+    )
 
 
 class NotFound(DomainError):
     """Missing, deleted, or belonging to another organization (indistinguishable on purpose)."""
 
-    status_code, error, default_message = 404, "NotFound", ("There is nothing at this address, or it belongs to an "
-                                                            "organization you are not in.")
+    status_code, error, default_message = (
+        404,
+        "NotFound",
+        ("There is nothing at this address, or it belongs to an organization you are not in."),
+    )
 
 
 class Conflict(DomainError):
@@ -92,8 +99,14 @@ class RateLimited(DomainError):
 
 
 _HTTP_NAMES = {
-    400: BadRequest, 401: Unauthorized, 403: Forbidden, 404: NotFound,
-    409: Conflict, 413: PayloadTooLarge, 422: ValidationError, 429: RateLimited,
+    400: BadRequest,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    413: PayloadTooLarge,
+    422: ValidationError,
+    429: RateLimited,
 }
 
 

@@ -1,4 +1,5 @@
 """CSRF (signed double-submit cookie), form and JSON body parsing that fail with clear errors."""
+
 from __future__ import annotations
 
 import hashlib
@@ -83,7 +84,11 @@ def set_csrf_cookie(response) -> None:
     seed = g.get("csrf_new_seed")
     if seed:
         response.set_cookie(
-            csrf_cookie_name(), seed, httponly=True, samesite="Lax", path="/",
+            csrf_cookie_name(),
+            seed,
+            httponly=True,
+            samesite="Lax",
+            path="/",
             secure=current_app.config["SESSION_COOKIE_SECURE"],
         )
 
@@ -168,5 +173,6 @@ def parse_query(model):
         fields: dict[str, list[str]] = {}
         for e in exc.errors():
             fields.setdefault(".".join(str(p) for p in e["loc"]) or "query", []).append(e["msg"])
-        raise BadRequest("A query parameter is not one this route accepts.",
-                         {"fields": fields, "source": "schema"}) from exc
+        raise BadRequest(
+            "A query parameter is not one this route accepts.", {"fields": fields, "source": "schema"}
+        ) from exc

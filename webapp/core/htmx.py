@@ -1,4 +1,5 @@
 """htmx helpers: detect fragment requests, render page or partial, trigger client events."""
+
 from __future__ import annotations
 
 import json

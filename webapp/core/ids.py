@@ -1,4 +1,5 @@
 """UUIDv7 identifiers: time-ordered, so keyset pagination on id follows creation order."""
+
 from __future__ import annotations
 
 import uuid
@@ -25,8 +26,10 @@ def parse_id(value: object) -> uuid.UUID | None:
 class OrgRefConverter(BaseConverter):
     """An organization in a JSON API path: its id (a UUID) or its address (slug); views get a UUID or the slug."""
 
-    regex = (r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-             r"|[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?")
+    regex = (
+        r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+        r"|[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?"
+    )
 
     def to_python(self, value: str) -> uuid.UUID | str:
         """A UUID when the segment is one, else the slug."""

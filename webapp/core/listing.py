@@ -3,6 +3,7 @@
 A list page runs on every keystroke of search-as-you-type, so statement construction is cached like
 `KeysetQuery`: each shape is a `KeysetQuery` over (sort value, id) with bound parameters for the filters.
 """
+
 from __future__ import annotations
 
 import re
@@ -62,21 +63,26 @@ class Filter:
                 return raw
             parsed = parse_id(raw)
             if parsed is None:
-                raise BadRequest(f"The {name} filter must be an id (a UUID).",
-                                 {"fields": {name: ["Not a valid id."]}, "value": str(raw)[:100]})
+                raise BadRequest(
+                    f"The {name} filter must be an id (a UUID).",
+                    {"fields": {name: ["Not a valid id."]}, "value": str(raw)[:100]},
+                )
             return parsed
         value = raw.value if isinstance(raw, Enum) else str(raw)
         if self.choices and value not in self.choices:
             options = ", ".join(self.choices)
-            raise BadRequest(f"The {name} filter must be one of: {options}.",
-                             {"fields": {name: [f"Choose one of: {options}."]}, "value": value[:100]})
+            raise BadRequest(
+                f"The {name} filter must be one of: {options}.",
+                {"fields": {name: [f"Choose one of: {options}."]}, "value": value[:100]},
+            )
         return value
 
 
 def choice(values, where: Callable, description: str = "") -> Filter:
     """A filter over a fixed vocabulary (an enum class or its members)."""
-    return Filter(where, choices=tuple(v.value if isinstance(v, Enum) else str(v) for v in values),
-                  description=description)
+    return Filter(
+        where, choices=tuple(v.value if isinstance(v, Enum) else str(v) for v in values), description=description
+    )
 
 
 def by_id(where: Callable, description: str = "") -> Filter:
@@ -117,8 +123,9 @@ class Listing:
         field, _, direction = raw.partition(":")
         direction = direction or "asc"
         if field not in self.sorts or direction not in ("asc", "desc"):
-            raise BadRequest(f"sort must be one of {', '.join(sorted(self.sorts))} followed by :asc or :desc.",
-                             {"sort": raw})
+            raise BadRequest(
+                f"sort must be one of {', '.join(sorted(self.sorts))} followed by :asc or :desc.", {"sort": raw}
+            )
         return Sort(field, direction == "desc")
 
     def _query(self, sort: Sort, present: tuple[str, ...]) -> KeysetQuery:
@@ -137,8 +144,16 @@ class Listing:
         cleaned = {name: self.filters[name].clean(name, value) for name, value in raw.items() if name in self.filters}
         return {name: value for name, value in cleaned.items() if value is not None}
 
-    async def page(self, session: AsyncSession, scope: dict, *, sort: Sort | str | None, filters: dict,
-                   cursor: str | None, limit: int) -> Page:
+    async def page(
+        self,
+        session: AsyncSession,
+        scope: dict,
+        *,
+        sort: Sort | str | None,
+        filters: dict,
+        cursor: str | None,
+        limit: int,
+    ) -> Page:
         """One page; `scope` binds the base statement's parameters (the organization), `filters` maps filter
         names to values as sent (None or "" means not filtered), checked here against each filter's vocabulary."""
         sort = sort if isinstance(sort, Sort) else self.parse_sort(sort)
@@ -149,8 +164,9 @@ class Listing:
         if cursor:
             tag, inner = decode_cursor(cursor, 2)
             if tag != sort.text:
-                raise BadRequest("This cursor belongs to another sort order; start from the first page.",
-                                 {"cursor": cursor})
+                raise BadRequest(
+                    "This cursor belongs to another sort order; start from the first page.", {"cursor": cursor}
+                )
         page = await query.page(session, scope | {k: filters[k] for k in present}, cursor=inner, limit=limit)
         if page.next_cursor:
             page.next_cursor = encode_cursor((sort.text, page.next_cursor))

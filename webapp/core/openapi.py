@@ -5,6 +5,7 @@ security, and links from what a POST creates to where it can be read.
 Routes describe themselves with a few decorators (`returns`, `raises`, `query`) next to quart-schema's
 `document_request`; list routes get their query parameters from their `Listing` (core.listing).
 """
+
 from __future__ import annotations
 
 import inspect
@@ -30,18 +31,28 @@ DOC_ATTR = "_closedloop_api_doc"
 SLUG = r"[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?"
 UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 REASONS = {
-    200: "OK", 201: "Created", 202: "Accepted", 204: "No content", 400: "The request is malformed: not JSON, a query "
-    "parameter outside its choices, a bad cursor", 401: "No valid credential", 403: "Not allowed: a permission is "
-    "missing (`details.missing`) or the credential may not use this route", 404: "No such object, or it belongs to "
-    "another organization", 409: "Conflict: a stale `version` (`details.current` has the saved state) or a rule about "
-    "the object's state", 413: "The body is larger than the server accepts", 422: "A field breaks a rule "
+    200: "OK",
+    201: "Created",
+    202: "Accepted",
+    204: "No content",
+    400: "The request is malformed: not JSON, a query parameter outside its choices, a bad cursor",
+    401: "No valid credential",
+    403: "Not allowed: a permission is missing (`details.missing`) or the credential may not use this route",
+    404: "No such object, or it belongs to another organization",
+    409: "Conflict: a stale `version` (`details.current` has the saved state) or a rule about the object's state",
+    413: "The body is larger than the server accepts",
+    422: "A field breaks a rule "
     "(`details.fields` names each; `details.source` is `schema` when the body itself does not match this document)",
     429: "Too many requests; `Retry-After` says when to come back",
 }
 TAGS = {
-    "identity": "Sign-in, tokens and your account", "organizations": "Organizations, members and invitations",
-    "iam": "Roles, permissions and role assignments", "apikeys": "API keys", "missions": "Missions and crews",
-    "catalog": "Waste materials, processing modules and recipes", "simulations": "Products and simulation runs",
+    "identity": "Sign-in, tokens and your account",
+    "organizations": "Organizations, members and invitations",
+    "iam": "Roles, permissions and role assignments",
+    "apikeys": "API keys",
+    "missions": "Missions and crews",
+    "catalog": "Waste materials, processing modules and recipes",
+    "simulations": "Products and simulation runs",
     "ops": "System checks",
 }
 
@@ -164,8 +175,14 @@ def path_of(rule: Rule) -> str:
 
 def api_rules(url_map) -> list[Rule]:
     """The JSON API's rules (the document itself and its browsable page excluded), in path order."""
-    return sorted((r for r in url_map.iter_rules() if r.rule.startswith(API_PREFIX)
-                   and r.endpoint not in ("openapi", "api_docs.page")), key=lambda r: (r.rule, r.endpoint))
+    return sorted(
+        (
+            r
+            for r in url_map.iter_rules()
+            if r.rule.startswith(API_PREFIX) and r.endpoint not in ("openapi", "api_docs.page")
+        ),
+        key=lambda r: (r.rule, r.endpoint),
+    )
 
 
 class ApiDocument(OpenAPIProvider):
@@ -204,12 +221,23 @@ class ApiDocument(OpenAPIProvider):
             "components": {
                 "schemas": dict(sorted(self.components.items())),
                 "securitySchemes": {
-                    "bearer": {"type": "http", "scheme": "bearer", "description": (
-                        "An API key (`cl_live_…`, bound to one organization, limited to its scopes) or an access "
-                        "token from `POST /api/v1/auth/login` (bound to the organization it was issued for).")},
-                    "session": {"type": "apiKey", "in": "cookie", "name": "cl_session", "description": (
-                        "The browser's session cookie; writes also send `X-CSRF-Token`. Production names it "
-                        "`__Host-cl_session`.")},
+                    "bearer": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "description": (
+                            "An API key (`cl_live_…`, bound to one organization, limited to its scopes) or an access "
+                            "token from `POST /api/v1/auth/login` (bound to the organization it was issued for)."
+                        ),
+                    },
+                    "session": {
+                        "type": "apiKey",
+                        "in": "cookie",
+                        "name": "cl_session",
+                        "description": (
+                            "The browser's session cookie; writes also send `X-CSRF-Token`. Production names it "
+                            "`__Host-cl_session`."
+                        ),
+                    },
                 },
             },
         }
@@ -232,10 +260,13 @@ class ApiDocument(OpenAPIProvider):
             operation["parameters"] = parameters
         body = getattr(view, QUART_SCHEMA_REQUEST_ATTRIBUTE, None)
         if body is not None:
-            operation["requestBody"] = {"required": True, "content": {"application/json": {
-                "schema": self._model(body[0], "validation")}}}
-        operation["responses"] = self._responses(rule, method, api, view, has_body=body is not None,
-                                                 has_query=listing is not None or api.query is not None)
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": self._model(body[0], "validation")}},
+            }
+        operation["responses"] = self._responses(
+            rule, method, api, view, has_body=body is not None, has_query=listing is not None or api.query is not None
+        )
         access = getattr(view, ACCESS_ATTR, ("requires", ()))
         if access[0] == "public":
             operation["security"] = []
@@ -247,23 +278,37 @@ class ApiDocument(OpenAPIProvider):
             operation["x-permissions"] = list(access[1])
         return operation
 
-    def _responses(self, rule: Rule, method: str, api: ApiDoc, view: Callable, *, has_body: bool,
-                   has_query: bool) -> dict:
+    def _responses(
+        self, rule: Rule, method: str, api: ApiDoc, view: Callable, *, has_body: bool, has_query: bool
+    ) -> dict:
         responses: dict[str, Any] = {}
         for status, model in sorted(api.responses.items()):
             response: dict[str, Any] = {"description": REASONS.get(status, "OK")}
             if model == "event-stream":
-                response["content"] = {"text/event-stream": {"schema": {
-                    "type": "object", "required": ["data"], "description": (
-                        "One server-sent event: `state` with the run's state as JSON, first the current one, then "
-                        "one per change; `done` once it is final. Comment lines keep the stream alive."),
-                    "properties": {"event": {"type": "string", "enum": ["state", "done"]},
-                                   "data": {"type": "string"}, "id": {"type": "string"}}}}}
+                response["content"] = {
+                    "text/event-stream": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["data"],
+                            "description": (
+                                "One server-sent event: `state` with the run's state as JSON, first the current "
+                                "one, then "
+                                "one per change; `done` once it is final. Comment lines keep the stream alive."
+                            ),
+                            "properties": {
+                                "event": {"type": "string", "enum": ["state", "done"]},
+                                "data": {"type": "string"},
+                                "id": {"type": "string"},
+                            },
+                        }
+                    }
+                }
             elif model is not None:
                 response["content"] = {"application/json": {"schema": self._model(model, "serialization")}}
             if status == 201 and api.creates:
-                response["headers"] = {"Location": {"description": "Where the created object can be read",
-                                                    "schema": {"type": "string"}}}
+                response["headers"] = {
+                    "Location": {"description": "Where the created object can be read", "schema": {"type": "string"}}
+                }
             responses[str(status)] = response
         if not responses:
             raise RuntimeError(f"{rule.endpoint} documents no success answer (add @returns)")
@@ -282,8 +327,9 @@ class ApiDocument(OpenAPIProvider):
         for status in sorted(errors):
             response = {"description": REASONS[status], "content": {"application/json": {"schema": error}}}
             if status == 429:
-                response["headers"] = {"Retry-After": {"description": "Seconds to wait",
-                                                       "schema": {"type": "integer", "minimum": 1}}}
+                response["headers"] = {
+                    "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer", "minimum": 1}}
+                }
             responses[str(status)] = response
         return responses
 
@@ -294,8 +340,11 @@ class ApiDocument(OpenAPIProvider):
         if isinstance(converter, UUIDConverter):
             schema = {"type": "string", "format": "uuid"}
         elif type(converter).__name__ == "OrgRefConverter":
-            schema = {"type": "string", "pattern": f"^(?:{UUID}|{SLUG})$",
-                      "description": "The organization's id or its address (slug)"}
+            schema = {
+                "type": "string",
+                "pattern": f"^(?:{UUID}|{SLUG})$",
+                "description": "The organization's id or its address (slug)",
+            }
         else:
             schema = {"type": "string"}
         return {"name": name, "in": "path", "required": True, "schema": schema}
@@ -306,18 +355,43 @@ class ApiDocument(OpenAPIProvider):
         for name, rule in listing.filters.items():
             if name in in_path:
                 continue
-            params.append({"name": name, "in": "query", "required": False, "schema": _filter_schema(rule),
-                           "description": rule.description or _filter_description(rule)})
+            params.append(
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": False,
+                    "schema": _filter_schema(rule),
+                    "description": rule.description or _filter_description(rule),
+                }
+            )
         sorts = [f"{name}:{direction}" for name in sorted(listing.sorts) for direction in ("asc", "desc")]
         params += [
-            {"name": "sort", "in": "query", "required": False, "description": (
-                f"Order: a field and a direction; default `{listing.default_sort.text}`. An empty value means the "
-                "default."), "schema": {"type": "string", "enum": ["", *sorted(listing.sorts), *sorts]}},
-            {"name": "limit", "in": "query", "required": False, "description": "Items per page",
-             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 25}},
-            {"name": "cursor", "in": "query", "required": False, "description": (
-                "`next_cursor` of the previous page (of the same sort); empty or absent: the first page"),
-             "schema": {"type": "string"}},
+            {
+                "name": "sort",
+                "in": "query",
+                "required": False,
+                "description": (
+                    f"Order: a field and a direction; default `{listing.default_sort.text}`. An empty value means the "
+                    "default."
+                ),
+                "schema": {"type": "string", "enum": ["", *sorted(listing.sorts), *sorts]},
+            },
+            {
+                "name": "limit",
+                "in": "query",
+                "required": False,
+                "description": "Items per page",
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 25},
+            },
+            {
+                "name": "cursor",
+                "in": "query",
+                "required": False,
+                "description": (
+                    "`next_cursor` of the previous page (of the same sort); empty or absent: the first page"
+                ),
+                "schema": {"type": "string"},
+            },
         ]
         return params
 

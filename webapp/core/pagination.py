@@ -1,4 +1,5 @@
 """Keyset (cursor) pagination: stable under inserts, no OFFSET scans."""
+
 from __future__ import annotations
 
 import base64

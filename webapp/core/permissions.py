@@ -1,4 +1,5 @@
 """Permission names, the system roles' grants, and the @requires / @public route markers."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -99,5 +100,7 @@ def refuse_api_keys() -> None:
 async def require_bound_credential() -> None:
     """Routes with no organization in the path serve only credentials bound to one (API key, access token)."""
     if g.ctx.is_authenticated and g.ctx.bound_org_id is None:
-        raise Unauthorized("Routes without an organization in the path need an API key or an access token "
-                           "(Authorization: Bearer); a browser session uses the /api/v1/organizations/:id/... routes.")
+        raise Unauthorized(
+            "Routes without an organization in the path need an API key or an access token "
+            "(Authorization: Bearer); a browser session uses the /api/v1/organizations/:id/... routes."
+        )

@@ -1,4 +1,5 @@
 """Redis client factory and JSON publish helpers for realtime progress."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Where a `next` parameter may send a browser: only a path on this site that parses cleanly."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """Server-sent events: framing and a stream that holds no DB session, heartbeats and cleans up."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """Template globals and filters shared by every app that renders our templates (incl. bench baseline)."""
+
 from __future__ import annotations
 
 import re

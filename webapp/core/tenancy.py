@@ -1,4 +1,5 @@
 """Request context and the Postgres row-level-security settings applied per transaction."""
+
 from __future__ import annotations
 
 import uuid

@@ -1,4 +1,5 @@
 """One transaction per request (or task); side effects registered with after_commit run after it commits."""
+
 from __future__ import annotations
 
 import logging

@@ -1,5 +1,6 @@
 """Field rules written once per entity and applied by the service, whichever edge (form, JSON, CSV) the input
 came through; each broken rule becomes a message under the field's name (422 details.fields)."""
+
 from __future__ import annotations
 
 import re
@@ -145,8 +146,11 @@ class Moment:
         else:
             raw = str(value).strip()
             try:
-                moment = (datetime.combine(date.fromisoformat(raw), time(), UTC) if len(raw) == 10
-                          else datetime.fromisoformat(raw.replace("Z", "+00:00")))
+                moment = (
+                    datetime.combine(date.fromisoformat(raw), time(), UTC)
+                    if len(raw) == 10
+                    else datetime.fromisoformat(raw.replace("Z", "+00:00"))
+                )
             except ValueError:
                 return None, "Enter a date (YYYY-MM-DD) or a time in ISO 8601, e.g. 2031-07-10T12:00:00Z."
         if moment.tzinfo is None:

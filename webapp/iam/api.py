@@ -1,4 +1,5 @@
 """JSON API: the permission catalog, an organization's roles and role assignments."""
+
 from __future__ import annotations
 
 import uuid
@@ -27,9 +28,18 @@ ORG = "/organizations/<org:org_id>"
 
 def role_out(row: queries.RoleRow) -> RoleOut:
     """RoleRow -> response schema."""
-    return RoleOut(id=row.id, key=row.key, name=row.name, description=row.description, is_system=row.is_system,
-                   break_glass=row.break_glass, permissions=sorted(row.permissions), max_holders=row.max_holders,
-                   holders=row.holders, version=row.version)
+    return RoleOut(
+        id=row.id,
+        key=row.key,
+        name=row.name,
+        description=row.description,
+        is_system=row.is_system,
+        break_glass=row.break_glass,
+        permissions=sorted(row.permissions),
+        max_holders=row.max_holders,
+        holders=row.holders,
+        version=row.version,
+    )
 
 
 async def _role_row(role_id: uuid.UUID) -> RoleOut:
@@ -43,8 +53,11 @@ async def _role_row(role_id: uuid.UUID) -> RoleOut:
 @returns(Items[PermissionOut])
 async def permissions():
     """The permission catalog."""
-    return {"items": [PermissionOut(name=p, description=d).model_dump(mode="json")
-                      for p, d in PERMISSION_DESCRIPTIONS.items()]}
+    return {
+        "items": [
+            PermissionOut(name=p, description=d).model_dump(mode="json") for p, d in PERMISSION_DESCRIPTIONS.items()
+        ]
+    }
 
 
 @bp.get(f"{ORG}/roles")
@@ -64,9 +77,15 @@ async def list_roles(org_id: uuid.UUID | str):
 async def create_role(org_id: uuid.UUID | str):
     """Create a custom role: 201 with Location."""
     data = await parse_body(RoleIn)
-    role = await service.create_role(db_session(), g.ctx, name=data.name, description=data.description,
-                                     permissions=data.permissions, max_holders=data.max_holders,
-                                     break_glass=data.break_glass)
+    role = await service.create_role(
+        db_session(),
+        g.ctx,
+        name=data.name,
+        description=data.description,
+        permissions=data.permissions,
+        max_holders=data.max_holders,
+        break_glass=data.break_glass,
+    )
     body = (await _role_row(role.id)).model_dump(mode="json")
     return body, 201, {"Location": url_for("iam_api.get_role", org_id=g.ctx.org_id, role_id=role.id)}
 
@@ -89,8 +108,14 @@ async def update_role(org_id: uuid.UUID | str, role_id: uuid.UUID):
     data = await parse_body(RolePatch)
     given = data.model_fields_set
     await service.update_role(
-        db_session(), g.ctx, role_id, version=data.version, name=data.name, description=data.description,
-        permissions=data.permissions, break_glass=data.break_glass,
+        db_session(),
+        g.ctx,
+        role_id,
+        version=data.version,
+        name=data.name,
+        description=data.description,
+        permissions=data.permissions,
+        break_glass=data.break_glass,
         max_holders=data.max_holders if "max_holders" in given else ...,
     )
     return (await _role_row(role_id)).model_dump(mode="json")
@@ -108,9 +133,17 @@ async def delete_role(org_id: uuid.UUID | str, role_id: uuid.UUID):
 
 def assignment_out(row: queries.AssignmentRow) -> AssignmentOut:
     """AssignmentRow -> response schema."""
-    return AssignmentOut(id=row.id, user_id=row.user_id, user_name=row.user_name, role_id=row.role_id,
-                         role_name=row.role_name, mission_id=row.mission_id,
-                         expires_at=row.expires_at, reason=row.reason, created_at=row.created_at)
+    return AssignmentOut(
+        id=row.id,
+        user_id=row.user_id,
+        user_name=row.user_name,
+        role_id=row.role_id,
+        role_name=row.role_name,
+        mission_id=row.mission_id,
+        expires_at=row.expires_at,
+        reason=row.reason,
+        created_at=row.created_at,
+    )
 
 
 @bp.get(f"{ORG}/assignments")
@@ -131,12 +164,20 @@ async def create_assignment(org_id: uuid.UUID | str):
     """Grant an extra role: 201 with the assignment."""
     data = await parse_body(AssignmentIn)
     assignment = await service.assign_role(
-        db_session(), g.ctx, user_id=data.user_id, role_id=data.role_id, expires_at=data.expires_at,
-        reason=data.reason, mission_id=data.mission_id,
+        db_session(),
+        g.ctx,
+        user_id=data.user_id,
+        role_id=data.role_id,
+        expires_at=data.expires_at,
+        reason=data.reason,
+        mission_id=data.mission_id,
     )
     row = await queries.get_assignment_row(db_session(), g.ctx.org_id, assignment.id)
-    return assignment_out(row).model_dump(mode="json"), 201, {
-        "Location": url_for("iam_api.get_assignment", org_id=g.ctx.org_id, assignment_id=assignment.id)}
+    return (
+        assignment_out(row).model_dump(mode="json"),
+        201,
+        {"Location": url_for("iam_api.get_assignment", org_id=g.ctx.org_id, assignment_id=assignment.id)},
+    )
 
 
 @bp.get(f"{ORG}/assignments/<uuid:assignment_id>")
@@ -145,7 +186,8 @@ async def create_assignment(org_id: uuid.UUID | str):
 async def get_assignment(org_id: uuid.UUID | str, assignment_id: uuid.UUID):
     """One live role assignment."""
     return assignment_out(await queries.get_assignment_row(db_session(), g.ctx.org_id, assignment_id)).model_dump(
-        mode="json")
+        mode="json"
+    )
 
 
 @bp.delete(f"{ORG}/assignments/<uuid:assignment_id>")

@@ -1,5 +1,6 @@
 """Break-glass: a member asks for a break-glass role with a written reason, a second member approves, the grant
 ends by itself (at most 4 h), every action under it is marked in the audit log, and someone reviews it after."""
+
 from __future__ import annotations
 
 import uuid
@@ -28,9 +29,13 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-
 async def request_activation(
-    session: AsyncSession, ctx: RequestContext, *, role_id: uuid.UUID, reason: str, minutes: int,
+    session: AsyncSession,
+    ctx: RequestContext,
+    *,
+    role_id: uuid.UUID,
+    reason: str,
+    minutes: int,
     base_url: str = "",
 ) -> BreakGlassActivation:
     """Ask for a break-glass role; nothing is granted until another member approves (approvers are emailed)."""
@@ -49,45 +54,85 @@ async def request_activation(
     if not MIN_MINUTES <= minutes <= MAX_MINUTES:
         raise ValidationError.field("minutes", f"Between {MIN_MINUTES} minutes and 4 hours.")
     membership = await get_live_membership(session, ctx.org_id, ctx.user_id)
-    open_ = (await session.execute(select(BreakGlassActivation.id).where(
-        BreakGlassActivation.membership_id == membership.id, BreakGlassActivation.role_id == role.id,
-        BreakGlassActivation.status == BreakGlassStatus.PENDING))).first()
+    open_ = (
+        await session.execute(
+            select(BreakGlassActivation.id).where(
+                BreakGlassActivation.membership_id == membership.id,
+                BreakGlassActivation.role_id == role.id,
+                BreakGlassActivation.status == BreakGlassStatus.PENDING,
+            )
+        )
+    ).first()
     if open_ is not None:
         raise Conflict("You already have a pending request for this role.")
     activation = BreakGlassActivation(
-        id=new_id(), organization_id=ctx.org_id, membership_id=membership.id, user_id=ctx.user_id, role_id=role.id,
-        reason=reason, minutes=minutes,
+        id=new_id(),
+        organization_id=ctx.org_id,
+        membership_id=membership.id,
+        user_id=ctx.user_id,
+        role_id=role.id,
+        reason=reason,
+        minutes=minutes,
     )
     session.add(activation)
     await session.flush()
-    await audit.record(session, ctx, "break_glass.request", entity_type="break_glass", entity_id=activation.id,
-                       after={"role": role.key, "reason": reason, "minutes": minutes})
-    await record_event(session, ctx, SecurityEventType.BREAK_GLASS_REQUESTED, severity=Severity.WARNING,
-                       metadata={"activation_id": activation.id, "role": role.key})
+    await audit.record(
+        session,
+        ctx,
+        "break_glass.request",
+        entity_type="break_glass",
+        entity_id=activation.id,
+        after={"role": role.key, "reason": reason, "minutes": minutes},
+    )
+    await record_event(
+        session,
+        ctx,
+        SecurityEventType.BREAK_GLASS_REQUESTED,
+        severity=Severity.WARNING,
+        metadata={"activation_id": activation.id, "role": role.key},
+    )
     await _email_approvers(session, ctx, role.name, reason, minutes, base_url)
     return activation
 
 
-async def _email_approvers(session: AsyncSession, ctx: RequestContext, role_name: str, reason: str, minutes: int,
-                           base_url: str) -> None:
+async def _email_approvers(
+    session: AsyncSession, ctx: RequestContext, role_name: str, reason: str, minutes: int, base_url: str
+) -> None:
     """An emergency waits on a second person: tell everyone whose main role may approve."""
     from webapp.identity.profile import wants_email
     from webapp.mail.service import queue_email
     from webapp.organizations.queries import list_members
 
-    granting = {r.id for r in await queries.list_roles(session, ctx.org_id, with_holders=False)
-                if Perm.BREAKGLASS_APPROVE in r.permissions}
+    granting = {
+        r.id
+        for r in await queries.list_roles(session, ctx.org_id, with_holders=False)
+        if Perm.BREAKGLASS_APPROVE in r.permissions
+    }
     for member in await list_members(session, ctx.org_id):
-        if (member.role_id in granting and member.user_id != ctx.user_id and member.active
-                and wants_email(member.email_preferences, "approval_requests")):
-            await queue_email(session, to=member.email, template="break_glass_request", user_id=member.user_id,
-                              requester=ctx.user_name or "A member", org_name=ctx.org_name or "", role_name=role_name,
-                              reason=reason, minutes=minutes, link=f"{base_url}/o/{ctx.org_slug}/break-glass")
+        if (
+            member.role_id in granting
+            and member.user_id != ctx.user_id
+            and member.active
+            and wants_email(member.email_preferences, "approval_requests")
+        ):
+            await queue_email(
+                session,
+                to=member.email,
+                template="break_glass_request",
+                user_id=member.user_id,
+                requester=ctx.user_name or "A member",
+                org_name=ctx.org_name or "",
+                role_name=role_name,
+                reason=reason,
+                minutes=minutes,
+                link=f"{base_url}/o/{ctx.org_slug}/break-glass",
+            )
 
 
 async def _locked(session: AsyncSession, ctx: RequestContext, activation_id: uuid.UUID) -> BreakGlassActivation:
-    stmt = select(BreakGlassActivation).where(BreakGlassActivation.id == activation_id,
-                                              BreakGlassActivation.organization_id == ctx.org_id)
+    stmt = select(BreakGlassActivation).where(
+        BreakGlassActivation.id == activation_id, BreakGlassActivation.organization_id == ctx.org_id
+    )
     activation = (await session.execute(stmt.with_for_update())).scalar_one_or_none()
     if activation is None:
         raise NotFound("No such break-glass request.")
@@ -112,12 +157,22 @@ async def approve(session: AsyncSession, ctx: RequestContext, activation_id: uui
     activation.approved_by, activation.approved_at = ctx.user_id, now
     activation.expires_at = now + timedelta(minutes=activation.minutes)
     await session.flush()
-    await audit.record(session, ctx, "break_glass.approve", entity_type="break_glass", entity_id=activation.id,
-                       after={"user_id": activation.user_id, "expires_at": activation.expires_at})
-    await record_event(session, ctx, SecurityEventType.BREAK_GLASS_ACTIVATED, severity=Severity.CRITICAL,
-                       user_id=activation.user_id, metadata={"activation_id": activation.id,
-                                                             "approved_by": ctx.user_id,
-                                                             "expires_at": activation.expires_at})
+    await audit.record(
+        session,
+        ctx,
+        "break_glass.approve",
+        entity_type="break_glass",
+        entity_id=activation.id,
+        after={"user_id": activation.user_id, "expires_at": activation.expires_at},
+    )
+    await record_event(
+        session,
+        ctx,
+        SecurityEventType.BREAK_GLASS_ACTIVATED,
+        severity=Severity.CRITICAL,
+        user_id=activation.user_id,
+        metadata={"activation_id": activation.id, "approved_by": ctx.user_id, "expires_at": activation.expires_at},
+    )
     return activation
 
 
@@ -144,17 +199,30 @@ async def end(session: AsyncSession, ctx: RequestContext, activation_id: uuid.UU
         activation.status = BreakGlassStatus.CANCELLED
     elif activation.status == BreakGlassStatus.APPROVED and activation.expires_at > _now():
         activation.status, activation.ended_at = BreakGlassStatus.ENDED, _now()
-        await record_event(session, ctx, SecurityEventType.BREAK_GLASS_ENDED, user_id=activation.user_id,
-                           metadata={"activation_id": activation.id, "ended_by": ctx.user_id})
+        await record_event(
+            session,
+            ctx,
+            SecurityEventType.BREAK_GLASS_ENDED,
+            user_id=activation.user_id,
+            metadata={"activation_id": activation.id, "ended_by": ctx.user_id},
+        )
     else:
         raise Conflict("This break-glass access has already ended.")
     await session.flush()
-    await audit.record(session, ctx, "break_glass.end", entity_type="break_glass", entity_id=activation.id,
-                       after={"status": activation.status})
+    await audit.record(
+        session,
+        ctx,
+        "break_glass.end",
+        entity_type="break_glass",
+        entity_id=activation.id,
+        after={"status": activation.status},
+    )
     return activation
 
 
-async def review(session: AsyncSession, ctx: RequestContext, activation_id: uuid.UUID, notes: str) -> BreakGlassActivation:
+async def review(
+    session: AsyncSession, ctx: RequestContext, activation_id: uuid.UUID, notes: str
+) -> BreakGlassActivation:
     """After use, a second member records what was done and whether it was justified."""
     activation = await _locked(session, ctx, activation_id)
     _require_second_person(ctx, activation, "review")
@@ -167,16 +235,19 @@ async def review(session: AsyncSession, ctx: RequestContext, activation_id: uuid
         raise ValidationError.field("notes", "Write what was done and whether it was justified (10–2,000 characters).")
     activation.review_notes, activation.reviewed_by, activation.reviewed_at = notes, ctx.user_id, _now()
     await session.flush()
-    await audit.record(session, ctx, "break_glass.review", entity_type="break_glass", entity_id=activation.id,
-                       after={"notes": notes})
+    await audit.record(
+        session, ctx, "break_glass.review", entity_type="break_glass", entity_id=activation.id, after={"notes": notes}
+    )
     return activation
 
 
 async def end_member_activations(session: AsyncSession, ctx: RequestContext, membership_id: uuid.UUID) -> int:
     """Cancel pending and end active break-glass of a membership (the member leaves)."""
     ended = 0
-    for current, new in ((BreakGlassStatus.PENDING, BreakGlassStatus.CANCELLED),
-                         (BreakGlassStatus.APPROVED, BreakGlassStatus.ENDED)):
+    for current, new in (
+        (BreakGlassStatus.PENDING, BreakGlassStatus.CANCELLED),
+        (BreakGlassStatus.APPROVED, BreakGlassStatus.ENDED),
+    ):
         result = await session.execute(
             update(BreakGlassActivation)
             .where(BreakGlassActivation.membership_id == membership_id, BreakGlassActivation.status == current)
@@ -219,25 +290,41 @@ class ActivationRow:
         return used and self.reviewed_at is None
 
 
-async def list_activations(session: AsyncSession, org_id: uuid.UUID, *, user_id: uuid.UUID | None = None,
-                           limit: int = 50) -> list[ActivationRow]:
+async def list_activations(
+    session: AsyncSession, org_id: uuid.UUID, *, user_id: uuid.UUID | None = None, limit: int = 50
+) -> list[ActivationRow]:
     """Newest first; `actions` counts audit rows marked with the activation."""
     from webapp.core.audit import AuditLog
     from webapp.identity.queries import user_aliases
 
     requester, approver = user_aliases()
     actions = (
-        select(func.count()).select_from(AuditLog)
-        .where(AuditLog.organization_id == org_id,
-               AuditLog.metadata_["break_glass_id"].astext == cast(BreakGlassActivation.id, String))
+        select(func.count())
+        .select_from(AuditLog)
+        .where(
+            AuditLog.organization_id == org_id,
+            AuditLog.metadata_["break_glass_id"].astext == cast(BreakGlassActivation.id, String),
+        )
         .scalar_subquery()
     )
     stmt = (
-        select(BreakGlassActivation.id, BreakGlassActivation.user_id, requester.name, Role.name,
-               BreakGlassActivation.reason, BreakGlassActivation.minutes, BreakGlassActivation.status,
-               BreakGlassActivation.created_at, approver.name, BreakGlassActivation.approved_at,
-               BreakGlassActivation.expires_at, BreakGlassActivation.ended_at, BreakGlassActivation.review_notes,
-               BreakGlassActivation.reviewed_at, actions)
+        select(
+            BreakGlassActivation.id,
+            BreakGlassActivation.user_id,
+            requester.name,
+            Role.name,
+            BreakGlassActivation.reason,
+            BreakGlassActivation.minutes,
+            BreakGlassActivation.status,
+            BreakGlassActivation.created_at,
+            approver.name,
+            BreakGlassActivation.approved_at,
+            BreakGlassActivation.expires_at,
+            BreakGlassActivation.ended_at,
+            BreakGlassActivation.review_notes,
+            BreakGlassActivation.reviewed_at,
+            actions,
+        )
         .join(Role, Role.id == BreakGlassActivation.role_id)
         .join(requester, requester.id == BreakGlassActivation.user_id)
         .outerjoin(approver, approver.id == BreakGlassActivation.approved_by)

@@ -1,4 +1,5 @@
 """The permission catalog and what each system role grants: code is the one source of truth for both."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,10 +35,28 @@ PERMISSION_DESCRIPTIONS: dict[Perm, str] = {
 }
 
 ALL_PERMISSIONS: frozenset[str] = frozenset(p.value for p in Perm)
-_BASE = frozenset({Perm.ORG_READ, Perm.MEMBERS_READ, Perm.ROLES_READ, Perm.OPS_READ,
-                   Perm.MISSIONS_READ, Perm.CATALOG_READ, Perm.PRODUCTS_READ, Perm.SIMULATIONS_READ})
-_RUN_MISSIONS = frozenset({Perm.MISSIONS_WRITE, Perm.CREW_WRITE, Perm.CATALOG_WRITE, Perm.MODULES_OPERATE,
-                           Perm.PRODUCTS_WRITE, Perm.SIMULATIONS_RUN})
+_BASE = frozenset(
+    {
+        Perm.ORG_READ,
+        Perm.MEMBERS_READ,
+        Perm.ROLES_READ,
+        Perm.OPS_READ,
+        Perm.MISSIONS_READ,
+        Perm.CATALOG_READ,
+        Perm.PRODUCTS_READ,
+        Perm.SIMULATIONS_READ,
+    }
+)
+_RUN_MISSIONS = frozenset(
+    {
+        Perm.MISSIONS_WRITE,
+        Perm.CREW_WRITE,
+        Perm.CATALOG_WRITE,
+        Perm.MODULES_OPERATE,
+        Perm.PRODUCTS_WRITE,
+        Perm.SIMULATIONS_RUN,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -53,25 +72,46 @@ class SystemRoleSpec:
 SYSTEM_ROLES: dict[str, SystemRoleSpec] = {
     spec.key.value: spec
     for spec in (
-        SystemRoleSpec(SystemRole.OWNER, "Owner", "Full control, including deleting the organization.",
-                       ALL_PERMISSIONS),
-        SystemRoleSpec(SystemRole.ADMIN, "Admin", "Runs the organization day to day; cannot delete it.",
-                       ALL_PERMISSIONS - {Perm.ORG_DELETE}),
-        SystemRoleSpec(SystemRole.MISSION_COMMANDER, "Mission commander", "Leads missions and their crews.",
-                       _BASE | _RUN_MISSIONS | {Perm.OPS_RUN, Perm.APIKEYS_WRITE, Perm.MEMBERS_INVITE}),
-        SystemRoleSpec(SystemRole.CREW_MEMBER, "Crew member", "Works on missions: waste, modules, runs.",
-                       _BASE | {Perm.OPS_RUN, Perm.APIKEYS_WRITE, Perm.MODULES_OPERATE, Perm.PRODUCTS_WRITE,
-                                Perm.SIMULATIONS_RUN}),
-        SystemRoleSpec(SystemRole.ANALYST, "Analyst", "Plans and compares simulation runs.",
-                       _BASE | {Perm.OPS_RUN, Perm.APIKEYS_WRITE, Perm.CATALOG_WRITE, Perm.SIMULATIONS_RUN}),
-        SystemRoleSpec(SystemRole.BILLING_MANAGER, "Billing manager", "Plans, invoices and payment methods.",
-                       _BASE),
-        SystemRoleSpec(SystemRole.PRIVACY_OFFICER, "Privacy officer", "Consents, data exports and erasure.",
-                       _BASE | {Perm.AUDIT_READ}),
-        SystemRoleSpec(SystemRole.SECURITY_OFFICER, "Security officer",
-                       "Audit log, security events, API keys and break-glass approvals.",
-                       _BASE | {Perm.AUDIT_READ, Perm.SECURITY_READ, Perm.BREAKGLASS_APPROVE, Perm.APIKEYS_ADMIN,
-                                Perm.OPS_RUN}),
+        SystemRoleSpec(
+            SystemRole.OWNER, "Owner", "Full control, including deleting the organization.", ALL_PERMISSIONS
+        ),
+        SystemRoleSpec(
+            SystemRole.ADMIN,
+            "Admin",
+            "Runs the organization day to day; cannot delete it.",
+            ALL_PERMISSIONS - {Perm.ORG_DELETE},
+        ),
+        SystemRoleSpec(
+            SystemRole.MISSION_COMMANDER,
+            "Mission commander",
+            "Leads missions and their crews.",
+            _BASE | _RUN_MISSIONS | {Perm.OPS_RUN, Perm.APIKEYS_WRITE, Perm.MEMBERS_INVITE},
+        ),
+        SystemRoleSpec(
+            SystemRole.CREW_MEMBER,
+            "Crew member",
+            "Works on missions: waste, modules, runs.",
+            _BASE | {Perm.OPS_RUN, Perm.APIKEYS_WRITE, Perm.MODULES_OPERATE, Perm.PRODUCTS_WRITE, Perm.SIMULATIONS_RUN},
+        ),
+        SystemRoleSpec(
+            SystemRole.ANALYST,
+            "Analyst",
+            "Plans and compares simulation runs.",
+            _BASE | {Perm.OPS_RUN, Perm.APIKEYS_WRITE, Perm.CATALOG_WRITE, Perm.SIMULATIONS_RUN},
+        ),
+        SystemRoleSpec(SystemRole.BILLING_MANAGER, "Billing manager", "Plans, invoices and payment methods.", _BASE),
+        SystemRoleSpec(
+            SystemRole.PRIVACY_OFFICER,
+            "Privacy officer",
+            "Consents, data exports and erasure.",
+            _BASE | {Perm.AUDIT_READ},
+        ),
+        SystemRoleSpec(
+            SystemRole.SECURITY_OFFICER,
+            "Security officer",
+            "Audit log, security events, API keys and break-glass approvals.",
+            _BASE | {Perm.AUDIT_READ, Perm.SECURITY_READ, Perm.BREAKGLASS_APPROVE, Perm.APIKEYS_ADMIN, Perm.OPS_RUN},
+        ),
         SystemRoleSpec(SystemRole.VIEWER, "Viewer", "Read-only access.", _BASE),
     )
 }

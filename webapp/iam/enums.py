@@ -1,4 +1,5 @@
 """IAM statuses."""
+
 from enum import StrEnum
 
 

@@ -1,4 +1,5 @@
 """What a 403 page says beyond "not allowed": which permission is missing and who in the organization can grant it."""
+
 from __future__ import annotations
 
 from quart import g

@@ -1,4 +1,5 @@
 """Role, assignment and break-glass forms."""
+
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
@@ -56,8 +57,11 @@ class BreakGlassRequestForm(Form):
 
     role_id = SelectField("Role", validators=[DataRequired()], validate_choice=False)
     reason = TextAreaField("What is the emergency?", validators=[DataRequired(), Length(min=20, max=1000)])
-    minutes = SelectField("For how long", choices=choices([("30", "30 minutes"), ("60", "1 hour"), ("120", "2 hours"),
-                                                           ("240", "4 hours (the most)")]), default="60")
+    minutes = SelectField(
+        "For how long",
+        choices=choices([("30", "30 minutes"), ("60", "1 hour"), ("120", "2 hours"), ("240", "4 hours (the most)")]),
+        default="60",
+    )
 
 
 class ReviewForm(Form):

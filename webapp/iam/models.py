@@ -1,4 +1,5 @@
 """roles, role_assignments and break_glass_activations (all tenant-owned, RLS)."""
+
 from __future__ import annotations
 
 import uuid
@@ -37,7 +38,9 @@ class Role(UUIDPrimaryKey, TenantOwned, Timestamps, SoftDelete, Versioned, Base)
     __tablename__ = "roles"
     __table_args__ = (
         UniqueConstraint("organization_id", "id"),
-        Index("uq_roles_org_key_live", "organization_id", "key", unique=True, postgresql_where=text("deleted_at IS NULL")),
+        Index(
+            "uq_roles_org_key_live", "organization_id", "key", unique=True, postgresql_where=text("deleted_at IS NULL")
+        ),
         CheckConstraint("key ~ '^[a-z][a-z0-9_]{1,47}$'", name="key_format"),
         CheckConstraint("max_holders IS NULL OR max_holders > 0", name="max_holders_positive"),
         CheckConstraint("NOT (is_system AND break_glass)", name="system_roles_not_break_glass"),
@@ -61,10 +64,12 @@ class RoleAssignment(UUIDPrimaryKey, TenantOwned, Base):
         ForeignKeyConstraint(["organization_id", "role_id"], ["roles.organization_id", "roles.id"], ondelete="CASCADE"),
         ForeignKeyConstraint(
             ["organization_id", "membership_id", "user_id"],
-            ["memberships.organization_id", "memberships.id", "memberships.user_id"], ondelete="CASCADE",
+            ["memberships.organization_id", "memberships.id", "memberships.user_id"],
+            ondelete="CASCADE",
         ),
-        ForeignKeyConstraint(["organization_id", "mission_id"], ["missions.organization_id", "missions.id"],
-                             ondelete="CASCADE"),
+        ForeignKeyConstraint(
+            ["organization_id", "mission_id"], ["missions.organization_id", "missions.id"], ondelete="CASCADE"
+        ),
         Index("ix_role_assignments_membership_live", "membership_id", postgresql_where=text("revoked_at IS NULL")),
         Index("ix_role_assignments_role_live", "role_id", postgresql_where=text("revoked_at IS NULL")),
         CheckConstraint("char_length(reason) <= 500", name="reason_length"),
@@ -90,7 +95,8 @@ class BreakGlassActivation(UUIDPrimaryKey, TenantOwned, Timestamps, Versioned, B
         ForeignKeyConstraint(["organization_id", "role_id"], ["roles.organization_id", "roles.id"], ondelete="CASCADE"),
         ForeignKeyConstraint(
             ["organization_id", "membership_id", "user_id"],
-            ["memberships.organization_id", "memberships.id", "memberships.user_id"], ondelete="CASCADE",
+            ["memberships.organization_id", "memberships.id", "memberships.user_id"],
+            ondelete="CASCADE",
         ),
         Index("ix_break_glass_user_status", "user_id", "status"),
         CheckConstraint("char_length(reason) BETWEEN 20 AND 1000", name="reason_length"),
@@ -105,7 +111,8 @@ class BreakGlassActivation(UUIDPrimaryKey, TenantOwned, Timestamps, Versioned, B
     reason: Mapped[str] = mapped_column(Text)
     minutes: Mapped[int] = mapped_column(Integer)
     status: Mapped[BreakGlassStatus] = mapped_column(
-        pg_enum(BreakGlassStatus, "break_glass_status"), server_default=BreakGlassStatus.PENDING.value,
+        pg_enum(BreakGlassStatus, "break_glass_status"),
+        server_default=BreakGlassStatus.PENDING.value,
     )
     approved_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     approved_at: Mapped[datetime | None] = mapped_column()

@@ -1,4 +1,5 @@
 """Reads for roles, assignments and break-glass activations (always through RLS)."""
+
 from __future__ import annotations
 
 import uuid
@@ -33,10 +34,14 @@ def _assignment_live():
 def grants_column(membership_id):
     """Correlated JSON array of [key, is_system, permissions, mission_id] for a membership's live assignments."""
     return (
-        select(func.coalesce(
-            func.json_agg(func.json_build_array(Role.key, Role.is_system, Role.permissions, RoleAssignment.mission_id)),
-            literal_column("'[]'::json"),
-        ))
+        select(
+            func.coalesce(
+                func.json_agg(
+                    func.json_build_array(Role.key, Role.is_system, Role.permissions, RoleAssignment.mission_id)
+                ),
+                literal_column("'[]'::json"),
+            )
+        )
         .select_from(RoleAssignment)
         .join(Role, Role.id == RoleAssignment.role_id)
         .where(RoleAssignment.membership_id == membership_id, _assignment_live(), Role.deleted_at.is_(None))
@@ -47,7 +52,9 @@ def grants_column(membership_id):
 def break_glass_column(membership_id):
     """Correlated JSON [activation id, role key, permissions, expires_at] of the membership's active break-glass."""
     return (
-        select(func.json_build_array(BreakGlassActivation.id, Role.key, Role.permissions, BreakGlassActivation.expires_at))
+        select(
+            func.json_build_array(BreakGlassActivation.id, Role.key, Role.permissions, BreakGlassActivation.expires_at)
+        )
         .select_from(BreakGlassActivation)
         .join(Role, Role.id == BreakGlassActivation.role_id)
         .where(
@@ -83,7 +90,8 @@ def holders_select(org_id: uuid.UUID):
     from webapp.organizations.queries import live_membership_roles
 
     assigned = select(RoleAssignment.role_id, RoleAssignment.user_id).where(
-        RoleAssignment.organization_id == org_id, _assignment_live(),
+        RoleAssignment.organization_id == org_id,
+        _assignment_live(),
     )
     return union_all(live_membership_roles(org_id), assigned).subquery()
 
@@ -97,7 +105,8 @@ async def list_roles(session: AsyncSession, org_id: uuid.UUID, *, with_holders: 
         holders = holders_select(org_id)
         counts = (
             select(holders.c.role_id, func.count(distinct(holders.c.user_id)).label("n"))
-            .group_by(holders.c.role_id).subquery()
+            .group_by(holders.c.role_id)
+            .subquery()
         )
         stmt = select(Role, func.coalesce(counts.c.n, 0)).outerjoin(counts, counts.c.role_id == Role.id)
     else:
@@ -111,9 +120,16 @@ async def list_roles(session: AsyncSession, org_id: uuid.UUID, *, with_holders: 
 
 def _role_row(role: Role, holders: int) -> RoleRow:
     return RoleRow(
-        role.id, role.key, role.name, role.description, role.is_system,
-        role_permissions(role.key, role.is_system, role.permissions), role.max_holders, role.break_glass,
-        holders, role.version,
+        role.id,
+        role.key,
+        role.name,
+        role.description,
+        role.is_system,
+        role_permissions(role.key, role.is_system, role.permissions),
+        role.max_holders,
+        role.break_glass,
+        holders,
+        role.version,
     )
 
 
@@ -132,8 +148,9 @@ async def find_role_by_key(session: AsyncSession, org_id: uuid.UUID, key: str) -
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def count_holders(session: AsyncSession, org_id: uuid.UUID, role_id: uuid.UUID,
-                        exclude_user: uuid.UUID | None = None) -> int:
+async def count_holders(
+    session: AsyncSession, org_id: uuid.UUID, role_id: uuid.UUID, exclude_user: uuid.UUID | None = None
+) -> int:
     """Distinct people holding the role now (optionally not counting one user)."""
     holders = holders_select(org_id)
     stmt = select(func.count(distinct(holders.c.user_id))).where(holders.c.role_id == role_id)
@@ -160,18 +177,34 @@ class AssignmentRow:
     mission_name: str | None = None
 
 
-async def list_assignments(session: AsyncSession, org_id: uuid.UUID, *, user_id: uuid.UUID | None = None,
-                           role_id: uuid.UUID | None = None,
-                           assignment_id: uuid.UUID | None = None) -> list[AssignmentRow]:
+async def list_assignments(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    *,
+    user_id: uuid.UUID | None = None,
+    role_id: uuid.UUID | None = None,
+    assignment_id: uuid.UUID | None = None,
+) -> list[AssignmentRow]:
     """Live assignments, newest first, optionally for one user, one role or one assignment."""
     from webapp.identity.queries import user_aliases
     from webapp.missions.models import Mission
 
     user, granter = user_aliases()
     stmt = (
-        select(RoleAssignment.id, RoleAssignment.user_id, user.name, user.email, Role.id, Role.name,
-               RoleAssignment.mission_id, RoleAssignment.expires_at, RoleAssignment.reason,
-               RoleAssignment.created_at, granter.name, Mission.name)
+        select(
+            RoleAssignment.id,
+            RoleAssignment.user_id,
+            user.name,
+            user.email,
+            Role.id,
+            Role.name,
+            RoleAssignment.mission_id,
+            RoleAssignment.expires_at,
+            RoleAssignment.reason,
+            RoleAssignment.created_at,
+            granter.name,
+            Mission.name,
+        )
         .join(Role, Role.id == RoleAssignment.role_id)
         .outerjoin(Mission, Mission.id == RoleAssignment.mission_id)
         .join(user, user.id == RoleAssignment.user_id)
@@ -198,9 +231,15 @@ async def get_assignment_row(session: AsyncSession, org_id: uuid.UUID, assignmen
 
 async def get_assignment(session: AsyncSession, org_id: uuid.UUID, assignment_id: uuid.UUID) -> RoleAssignment:
     """A live assignment of the organization; NotFound otherwise."""
-    stmt = select(RoleAssignment).where(
-        RoleAssignment.id == assignment_id, RoleAssignment.organization_id == org_id, RoleAssignment.revoked_at.is_(None),
-    ).with_for_update()
+    stmt = (
+        select(RoleAssignment)
+        .where(
+            RoleAssignment.id == assignment_id,
+            RoleAssignment.organization_id == org_id,
+            RoleAssignment.revoked_at.is_(None),
+        )
+        .with_for_update()
+    )
     found = (await session.execute(stmt)).scalar_one_or_none()
     if found is None:
         raise NotFound("No such role assignment.")

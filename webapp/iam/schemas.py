@@ -1,4 +1,5 @@
 """JSON shapes of the roles, permissions and assignments API."""
+
 from __future__ import annotations
 
 import uuid

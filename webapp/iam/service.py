@@ -1,4 +1,5 @@
 """Writes for roles and role assignments: no one grants what they do not hold, caps hold under concurrency."""
+
 from __future__ import annotations
 
 import re
@@ -20,7 +21,6 @@ from webapp.iam.models import Role, RoleAssignment
 NAME_MAX, DESCRIPTION_MAX, REASON_MAX = 80, 300, 500
 
 
-
 def role_key_from_name(name: str) -> str:
     """A stable key for a custom role: lower-case words joined by underscores."""
     key = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
@@ -32,8 +32,15 @@ def role_key_from_name(name: str) -> str:
 async def create_system_roles(session: AsyncSession, ctx: RequestContext | None, org_id: uuid.UUID) -> dict[str, Role]:
     """Give a new organization every system role (their grants come from code)."""
     roles = {
-        key: Role(id=new_id(), organization_id=org_id, key=key, name=spec.name, description=spec.description,
-                  is_system=True, permissions=[])
+        key: Role(
+            id=new_id(),
+            organization_id=org_id,
+            key=key,
+            name=spec.name,
+            description=spec.description,
+            is_system=True,
+            permissions=[],
+        )
         for key, spec in SYSTEM_ROLES.items()
     }
     session.add_all(roles.values())
@@ -82,14 +89,25 @@ def _clean_cap(max_holders) -> int | None:
 
 
 def _snapshot(role: Role) -> dict:
-    return {"key": role.key, "name": role.name, "description": role.description,
-            "permissions": sorted(role_permissions(role.key, role.is_system, role.permissions)),
-            "max_holders": role.max_holders, "break_glass": role.break_glass}
+    return {
+        "key": role.key,
+        "name": role.name,
+        "description": role.description,
+        "permissions": sorted(role_permissions(role.key, role.is_system, role.permissions)),
+        "max_holders": role.max_holders,
+        "break_glass": role.break_glass,
+    }
 
 
 async def create_role(
-    session: AsyncSession, ctx: RequestContext, *, name: str, description: str = "", permissions=(),
-    max_holders=None, break_glass: bool = False,
+    session: AsyncSession,
+    ctx: RequestContext,
+    *,
+    name: str,
+    description: str = "",
+    permissions=(),
+    max_holders=None,
+    break_glass: bool = False,
 ) -> Role:
     """A custom role of the current organization."""
     name = _clean_text("name", name, NAME_MAX, required=True)
@@ -100,8 +118,16 @@ async def create_role(
     key = role_key_from_name(name)
     if key in SYSTEM_ROLES or await queries.find_role_by_key(session, ctx.org_id, key) is not None:
         raise Conflict("A role with this name already exists.", {"fields": {"name": ["Already taken."]}})
-    role = Role(id=new_id(), organization_id=ctx.org_id, key=key, name=name, description=description,
-                permissions=names, max_holders=cap, break_glass=bool(break_glass))
+    role = Role(
+        id=new_id(),
+        organization_id=ctx.org_id,
+        key=key,
+        name=name,
+        description=description,
+        permissions=names,
+        max_holders=cap,
+        break_glass=bool(break_glass),
+    )
     session.add(role)
     await session.flush()
     await audit.record(session, ctx, "role.create", entity_type="role", entity_id=role.id, after=_snapshot(role))
@@ -109,16 +135,25 @@ async def create_role(
 
 
 async def update_role(
-    session: AsyncSession, ctx: RequestContext, role_id: uuid.UUID, *, version: int, name: str | None = None,
-    description: str | None = None, permissions=None, max_holders=..., break_glass: bool | None = None,
+    session: AsyncSession,
+    ctx: RequestContext,
+    role_id: uuid.UUID,
+    *,
+    version: int,
+    name: str | None = None,
+    description: str | None = None,
+    permissions=None,
+    max_holders=...,
+    break_glass: bool | None = None,
 ) -> Role:
     """Edit a role at `version` (409 when someone changed it first); system roles only take a holder cap."""
     role = await queries.get_role(session, ctx.org_id, role_id, lock=True)
     if role.version != version:
         raise Conflict(details={"current": _snapshot(role) | {"version": role.version}})
     before = _snapshot(role)
-    if role.is_system and (name is not None or description is not None or permissions is not None
-                           or break_glass is not None):
+    if role.is_system and (
+        name is not None or description is not None or permissions is not None or break_glass is not None
+    ):
         raise Forbidden("System roles are fixed; only their holder limit can change. Create a custom role instead.")
     if name is not None:
         role.name = _clean_text("name", name, NAME_MAX, required=True)
@@ -133,12 +168,15 @@ async def update_role(
     if max_holders is not ...:
         cap = _clean_cap(max_holders)
         if cap is not None and cap < await queries.count_holders(session, ctx.org_id, role.id):
-            raise Conflict(f"{cap} is fewer than the people holding this role now.",
-                           {"fields": {"max_holders": ["Lower than the current number of holders."]}})
+            raise Conflict(
+                f"{cap} is fewer than the people holding this role now.",
+                {"fields": {"max_holders": ["Lower than the current number of holders."]}},
+            )
         role.max_holders = cap
     await session.flush()
-    await audit.record(session, ctx, "role.update", entity_type="role", entity_id=role.id, before=before,
-                       after=_snapshot(role))
+    await audit.record(
+        session, ctx, "role.update", entity_type="role", entity_id=role.id, before=before, after=_snapshot(role)
+    )
     return role
 
 
@@ -162,13 +200,22 @@ async def check_cap(session: AsyncSession, org_id: uuid.UUID, role: Role, user_i
     await session.execute(select(Role.id).where(Role.id == role.id).with_for_update())
     held = await queries.count_holders(session, org_id, role.id, exclude_user=user_id)
     if held >= role.max_holders:
-        raise Conflict(f"“{role.name}” may be held by at most {role.max_holders} "
-                       f"{'person' if role.max_holders == 1 else 'people'}.", {"role": role.key, "cap": role.max_holders})
+        raise Conflict(
+            f"“{role.name}” may be held by at most {role.max_holders} "
+            f"{'person' if role.max_holders == 1 else 'people'}.",
+            {"role": role.key, "cap": role.max_holders},
+        )
 
 
 async def assign_role(
-    session: AsyncSession, ctx: RequestContext, *, user_id: uuid.UUID, role_id: uuid.UUID,
-    expires_at: datetime | None = None, mission_id: uuid.UUID | None = None, reason: str = "",
+    session: AsyncSession,
+    ctx: RequestContext,
+    *,
+    user_id: uuid.UUID,
+    role_id: uuid.UUID,
+    expires_at: datetime | None = None,
+    mission_id: uuid.UUID | None = None,
+    reason: str = "",
 ) -> RoleAssignment:
     """Grant a member an extra role, optionally until `expires_at` and optionally for one mission."""
     from webapp.organizations.queries import get_live_membership
@@ -176,8 +223,10 @@ async def assign_role(
     membership = await get_live_membership(session, ctx.org_id, user_id)
     role = await queries.get_role(session, ctx.org_id, role_id)
     if role.break_glass:
-        raise ValidationError("Break-glass roles are not assigned: members request them with a reason "
-                              "and a second member approves.", {"fields": {"role_id": ["Break-glass role."]}})
+        raise ValidationError(
+            "Break-glass roles are not assigned: members request them with a reason and a second member approves.",
+            {"fields": {"role_id": ["Break-glass role."]}},
+        )
     reason = _clean_text("reason", reason, REASON_MAX)
     if mission_id is not None:
         from webapp.missions.queries import get_mission
@@ -194,20 +243,41 @@ async def assign_role(
     ensure_can_grant(ctx, grants)
     if role.key == "owner":
         raise ValidationError("Ownership is a member's main role, changed on the members page.")
-    existing = [a for a in await queries.list_assignments(session, ctx.org_id, user_id=user_id, role_id=role.id)
-                if a.mission_id == mission_id]
+    existing = [
+        a
+        for a in await queries.list_assignments(session, ctx.org_id, user_id=user_id, role_id=role.id)
+        if a.mission_id == mission_id
+    ]
     if existing:
         raise Conflict("This member already holds this role here.", {"assignment_id": str(existing[0].id)})
     await check_cap(session, ctx.org_id, role, user_id)
     assignment = RoleAssignment(
-        id=new_id(), organization_id=ctx.org_id, membership_id=membership.id, user_id=user_id, role_id=role.id,
-        mission_id=mission_id, expires_at=expires_at, reason=reason, granted_by=ctx.user_id,
+        id=new_id(),
+        organization_id=ctx.org_id,
+        membership_id=membership.id,
+        user_id=user_id,
+        role_id=role.id,
+        mission_id=mission_id,
+        expires_at=expires_at,
+        reason=reason,
+        granted_by=ctx.user_id,
     )
     session.add(assignment)
     await session.flush()
-    await audit.record(session, ctx, "role_assignment.create", entity_type="role_assignment", entity_id=assignment.id,
-                       after={"user_id": user_id, "role": role.key, "mission_id": mission_id,
-                              "expires_at": expires_at, "reason": reason})
+    await audit.record(
+        session,
+        ctx,
+        "role_assignment.create",
+        entity_type="role_assignment",
+        entity_id=assignment.id,
+        after={
+            "user_id": user_id,
+            "role": role.key,
+            "mission_id": mission_id,
+            "expires_at": expires_at,
+            "reason": reason,
+        },
+    )
     return assignment
 
 
@@ -219,8 +289,14 @@ async def revoke_assignment(session: AsyncSession, ctx: RequestContext, assignme
     assignment.revoked_at = datetime.now(UTC)
     assignment.revoked_by = ctx.user_id
     await session.flush()
-    await audit.record(session, ctx, "role_assignment.revoke", entity_type="role_assignment", entity_id=assignment.id,
-                       before={"user_id": assignment.user_id, "role": role.key, "mission_id": assignment.mission_id})
+    await audit.record(
+        session,
+        ctx,
+        "role_assignment.revoke",
+        entity_type="role_assignment",
+        entity_id=assignment.id,
+        before={"user_id": assignment.user_id, "role": role.key, "mission_id": assignment.mission_id},
+    )
     return assignment
 
 

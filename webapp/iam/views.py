@@ -1,4 +1,5 @@
 """Roles and permissions pages: the role × permission matrix, custom roles, assignments, break-glass."""
+
 from __future__ import annotations
 
 import uuid
@@ -55,18 +56,26 @@ async def create_role():
     """Create a custom role."""
     form = _role_form(await request.form)
     if not form.validate():
-        return await render("iam/role_form.html", form=form, role=None, descriptions=PERMISSION_DESCRIPTIONS, status=422)
+        return await render(
+            "iam/role_form.html", form=form, role=None, descriptions=PERMISSION_DESCRIPTIONS, status=422
+        )
     try:
         role = await service.create_role(
-            db_session(), g.ctx, name=form.name.data, description=form.description.data or "",
-            permissions=form.permissions.data, max_holders=form.max_holders.data, break_glass=form.break_glass.data,
+            db_session(),
+            g.ctx,
+            name=form.name.data,
+            description=form.description.data or "",
+            permissions=form.permissions.data,
+            max_holders=form.max_holders.data,
+            break_glass=form.break_glass.data,
         )
     except (ValidationError, Conflict) as exc:
         if not exc.details.get("fields"):
             raise
         show_errors(form, exc)
-        return await render("iam/role_form.html", form=form, role=None, descriptions=PERMISSION_DESCRIPTIONS,
-                            status=exc.status_code)
+        return await render(
+            "iam/role_form.html", form=form, role=None, descriptions=PERMISSION_DESCRIPTIONS, status=exc.status_code
+        )
     await flash(f"Role “{role.name}” created.", "success")
     return redirect(url_for("iam.roles"), 303)
 
@@ -84,9 +93,16 @@ def _filled_form(role):
     """The edit form showing the role as stored now."""
     if role.is_system:
         return CapForm(data={"max_holders": role.max_holders, "version": role.version})
-    return _role_form(data={"name": role.name, "description": role.description, "permissions": role.permissions,
-                            "max_holders": role.max_holders, "break_glass": role.break_glass,
-                            "version": role.version})
+    return _role_form(
+        data={
+            "name": role.name,
+            "description": role.description,
+            "permissions": role.permissions,
+            "max_holders": role.max_holders,
+            "break_glass": role.break_glass,
+            "version": role.version,
+        }
+    )
 
 
 @bp.post("/roles/<uuid:role_id>")
@@ -108,8 +124,15 @@ async def update_role(role_id: uuid.UUID):
             await service.update_role(session, g.ctx, role.id, version=version, max_holders=form.max_holders.data)
         else:
             await service.update_role(
-                session, g.ctx, role.id, version=version, name=form.name.data, description=form.description.data or "",
-                permissions=form.permissions.data, max_holders=form.max_holders.data, break_glass=form.break_glass.data,
+                session,
+                g.ctx,
+                role.id,
+                version=version,
+                name=form.name.data,
+                description=form.description.data or "",
+                permissions=form.permissions.data,
+                max_holders=form.max_holders.data,
+                break_glass=form.break_glass.data,
             )
     except Conflict as exc:
         current = exc.details.get("current")
@@ -128,15 +151,26 @@ async def update_role(role_id: uuid.UUID):
     return redirect(url_for("iam.role_detail", role_id=role.id), 303)
 
 
-async def _role_page(role, form, *, status: int, conflict: dict | None = None, error: str | None = None,
-                     saved: bool = False):
+async def _role_page(
+    role, form, *, status: int, conflict: dict | None = None, error: str | None = None, saved: bool = False
+):
     session = db_session()
     row = next(r for r in await queries.list_roles(session, g.ctx.org_id) if r.id == role.id)
     members = [m for m in await org_queries.list_members(session, g.ctx.org_id) if m.role_id == role.id]
     assignments = await queries.list_assignments(session, g.ctx.org_id, role_id=role.id)
-    return await render("iam/role_detail.html", "iam/_role_edit.html", role=row, form=form, members=members,
-                        assignments=assignments, descriptions=PERMISSION_DESCRIPTIONS, conflict=conflict,
-                        error=error, saved=saved, status=status)
+    return await render(
+        "iam/role_detail.html",
+        "iam/_role_edit.html",
+        role=row,
+        form=form,
+        members=members,
+        assignments=assignments,
+        descriptions=PERMISSION_DESCRIPTIONS,
+        conflict=conflict,
+        error=error,
+        saved=saved,
+        status=status,
+    )
 
 
 @bp.post("/roles/<uuid:role_id>/delete")
@@ -152,10 +186,15 @@ async def _assignment_form(session, formdata=None) -> AssignmentForm:
     form = AssignmentForm(formdata=formdata)
     members = await org_queries.list_members(session, g.ctx.org_id)
     form.user_id.choices = choices((m.user_id, f"{m.name} ({m.email})") for m in members)
-    form.role_id.choices = choices((r.id, r.name) for r in await queries.list_roles(session, g.ctx.org_id)
-                                   if not r.break_glass and r.key != "owner" and r.permissions <= g.ctx.permissions)
-    form.mission_id.choices = choices([("", "The whole organization")] + [
-        (mission_id, f"Mission: {name}") for mission_id, name in await mission_names(session, g.ctx.org_id)])
+    form.role_id.choices = choices(
+        (r.id, r.name)
+        for r in await queries.list_roles(session, g.ctx.org_id)
+        if not r.break_glass and r.key != "owner" and r.permissions <= g.ctx.permissions
+    )
+    form.mission_id.choices = choices(
+        [("", "The whole organization")]
+        + [(mission_id, f"Mission: {name}") for mission_id, name in await mission_names(session, g.ctx.org_id)]
+    )
     return form
 
 
@@ -177,10 +216,15 @@ async def create_assignment():
     if form.validate():
         expires = form.expires_at.data.replace(tzinfo=UTC) if form.expires_at.data else None
         try:
-            await service.assign_role(session, g.ctx, user_id=require_id(form.user_id.data, "user_id"),
-                                      role_id=require_id(form.role_id.data, "role_id"), expires_at=expires,
-                                      mission_id=require_id(form.mission_id.data, "mission_id") if form.mission_id.data
-                                      else None, reason=form.reason.data or "")
+            await service.assign_role(
+                session,
+                g.ctx,
+                user_id=require_id(form.user_id.data, "user_id"),
+                role_id=require_id(form.role_id.data, "role_id"),
+                expires_at=expires,
+                mission_id=require_id(form.mission_id.data, "mission_id") if form.mission_id.data else None,
+                reason=form.reason.data or "",
+            )
         except (ValidationError, Conflict) as exc:
             show_errors(form, exc)
             if not exc.details.get("fields"):
@@ -211,8 +255,15 @@ async def _break_glass_page(form: BreakGlassRequestForm | None = None, status: i
     form.role_id.choices = choices((r.id, r.name) for r in roles)
     see_all = g.ctx.can(Perm.BREAKGLASS_APPROVE) or g.ctx.can(Perm.SECURITY_READ)
     rows = await breakglass.list_activations(session, g.ctx.org_id, user_id=None if see_all else g.ctx.user_id)
-    return await render("iam/break_glass.html", roles=roles, form=form, activations=rows, review_form=ReviewForm(),
-                        see_all=see_all, status=status)
+    return await render(
+        "iam/break_glass.html",
+        roles=roles,
+        form=form,
+        activations=rows,
+        review_form=ReviewForm(),
+        see_all=see_all,
+        status=status,
+    )
 
 
 @bp.get("/break-glass")
@@ -229,9 +280,14 @@ async def request_break_glass():
     form = BreakGlassRequestForm(formdata=await request.form)
     if form.validate():
         try:
-            await breakglass.request_activation(db_session(), g.ctx, role_id=require_id(form.role_id.data, "role_id"),
-                                                reason=form.reason.data, minutes=form.minutes.data,
-                                                base_url=current_app.extensions["closedloop"]["settings"].base_url)
+            await breakglass.request_activation(
+                db_session(),
+                g.ctx,
+                role_id=require_id(form.role_id.data, "role_id"),
+                reason=form.reason.data,
+                minutes=form.minutes.data,
+                base_url=current_app.extensions["closedloop"]["settings"].base_url,
+            )
         except ValidationError as exc:
             show_errors(form, exc)
         else:
@@ -246,8 +302,11 @@ async def decide_break_glass(activation_id: uuid.UUID, action: str):
     """Approve or deny (a second member), or end early / withdraw."""
     verbs = {"approve": breakglass.approve, "deny": breakglass.deny, "end": breakglass.end}
     await verbs[action](db_session(), g.ctx, activation_id)
-    done = {"approve": "Approved: the access is active now and ends by itself.", "deny": "Request denied.",
-            "end": "Break-glass access ended."}
+    done = {
+        "approve": "Approved: the access is active now and ends by itself.",
+        "deny": "Request denied.",
+        "end": "Break-glass access ended.",
+    }
     await flash(done[action], "success")
     return redirect(url_for("iam.break_glass"), 303)
 

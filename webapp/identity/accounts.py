@@ -1,4 +1,5 @@
 """Account life cycle by email: sign-up, verification, password reset, unlock after a lock-out."""
+
 from __future__ import annotations
 
 import uuid
@@ -32,14 +33,23 @@ class SignUp:
 
 
 async def sign_up(
-    session: AsyncSession, ctx: RequestContext, *, name: str, email: str, password: str,
-    org_name: str, org_slug: str, base_url: str,
+    session: AsyncSession,
+    ctx: RequestContext,
+    *,
+    name: str,
+    email: str,
+    password: str,
+    org_name: str,
+    org_slug: str,
+    base_url: str,
 ) -> SignUp:
     """A new user owning a new organization; a verification email goes out after commit."""
     email = email.strip()
     if await find_user_by_email(session, email) is not None:
-        raise Conflict("An account with this email already exists. Sign in, or reset your password.",
-                       {"fields": {"email": ["An account with this email already exists."]}})
+        raise Conflict(
+            "An account with this email already exists. Sign in, or reset your password.",
+            {"fields": {"email": ["An account with this email already exists."]}},
+        )
     organizations.validate_slug(org_slug)
     user = await service.create_user(session, ctx, email=email, name=name, password=password)
     try:
@@ -53,8 +63,14 @@ async def sign_up(
 async def send_verification(session: AsyncSession, ctx: RequestContext | None, user: User, *, base_url: str) -> None:
     """Email a link that proves the user owns their address."""
     raw = await issue_token(session, user.id, TokenPurpose.VERIFY_EMAIL, user.email)
-    await queue_email(session, to=user.email, template="verify_email", user_id=user.id, name=user.name,
-                      link=f"{base_url}/verify-email?token={raw}")
+    await queue_email(
+        session,
+        to=user.email,
+        template="verify_email",
+        user_id=user.id,
+        name=user.name,
+        link=f"{base_url}/verify-email?token={raw}",
+    )
 
 
 async def verify_email(session: AsyncSession, ctx: RequestContext, raw: str) -> User:
@@ -65,8 +81,15 @@ async def verify_email(session: AsyncSession, ctx: RequestContext, raw: str) -> 
         raise ValidationError("This link was sent to an address you no longer use.")
     if user.email_verified_at is None:
         user.email_verified_at = datetime.now(UTC)
-        await audit.record(session, ctx, "user.email_verified", entity_type="user", entity_id=user.id,
-                           after={"email": user.email}, organization_id=None)
+        await audit.record(
+            session,
+            ctx,
+            "user.email_verified",
+            entity_type="user",
+            entity_id=user.id,
+            after={"email": user.email},
+            organization_id=None,
+        )
         await record_event(session, ctx, SecurityEventType.EMAIL_VERIFIED, user_id=user.id, organization_id=None)
     return user
 
@@ -74,13 +97,26 @@ async def verify_email(session: AsyncSession, ctx: RequestContext, raw: str) -> 
 async def request_password_reset(session: AsyncSession, ctx: RequestContext, email: str, *, base_url: str) -> None:
     """Email a reset link when the account exists and is active; the caller answers the same either way."""
     user = await find_user_by_email(session, email)
-    await record_event(session, ctx, SecurityEventType.PASSWORD_RESET_REQUESTED, organization_id=None,
-                       user_id=user.id if user else None, metadata={"known": user is not None})
+    await record_event(
+        session,
+        ctx,
+        SecurityEventType.PASSWORD_RESET_REQUESTED,
+        organization_id=None,
+        user_id=user.id if user else None,
+        metadata={"known": user is not None},
+    )
     if user is None or user.status != UserStatus.ACTIVE:
         return
     raw = await issue_token(session, user.id, TokenPurpose.RESET_PASSWORD, user.email)
-    await queue_email(session, to=user.email, template="reset_password", user_id=user.id, name=user.name,
-                      link=f"{base_url}/reset-password?token={raw}", minutes=30)
+    await queue_email(
+        session,
+        to=user.email,
+        template="reset_password",
+        user_id=user.id,
+        name=user.name,
+        link=f"{base_url}/reset-password?token={raw}",
+        minutes=30,
+    )
 
 
 async def reset_password(session: AsyncSession, ctx: RequestContext, raw: str, new_password: str) -> User:
@@ -93,8 +129,9 @@ async def reset_password(session: AsyncSession, ctx: RequestContext, raw: str, n
         user.email_verified_at = datetime.now(UTC)  # the link proved the address
     await service.revoke_user_sessions(session, ctx, user.id, reason="password_reset")
     await audit.record(session, ctx, "user.password_reset", entity_type="user", entity_id=user.id, organization_id=None)
-    await record_event(session, ctx, SecurityEventType.PASSWORD_RESET, user_id=user.id, organization_id=None,
-                       severity=Severity.WARNING)
+    await record_event(
+        session, ctx, SecurityEventType.PASSWORD_RESET, user_id=user.id, organization_id=None, severity=Severity.WARNING
+    )
     await queue_email(session, to=user.email, template="password_changed", user_id=user.id, name=user.name)
     return user
 
@@ -102,14 +139,28 @@ async def reset_password(session: AsyncSession, ctx: RequestContext, raw: str, n
 async def notify_lock(session: AsyncSession, ctx: RequestContext, email: str, *, base_url: str, minutes: int) -> None:
     """The account just locked: record it and email the owner an unlock link."""
     user = await find_user_by_email(session, email)
-    await record_event(session, ctx, SecurityEventType.ACCOUNT_LOCKED, user_id=user.id if user else None,
-                       severity=Severity.CRITICAL, organization_id=None, metadata={"minutes": minutes})
+    await record_event(
+        session,
+        ctx,
+        SecurityEventType.ACCOUNT_LOCKED,
+        user_id=user.id if user else None,
+        severity=Severity.CRITICAL,
+        organization_id=None,
+        metadata={"minutes": minutes},
+    )
     if user is None:
         return
     raw = await issue_token(session, user.id, TokenPurpose.UNLOCK_ACCOUNT, user.email)
-    await queue_email(session, to=user.email, template="unlock_account", user_id=user.id, name=user.name,
-                      link=f"{base_url}/unlock?token={raw}", minutes=minutes,
-                      reset_link=f"{base_url}/forgot-password")
+    await queue_email(
+        session,
+        to=user.email,
+        template="unlock_account",
+        user_id=user.id,
+        name=user.name,
+        link=f"{base_url}/unlock?token={raw}",
+        minutes=minutes,
+        reset_link=f"{base_url}/forgot-password",
+    )
 
 
 async def unlock_account(session: AsyncSession, ctx: RequestContext, raw: str) -> User:
@@ -118,4 +169,3 @@ async def unlock_account(session: AsyncSession, ctx: RequestContext, raw: str) -
     user = await get_user(session, token.user_id)
     await record_event(session, ctx, SecurityEventType.ACCOUNT_UNLOCKED, user_id=user.id, organization_id=None)
     return user
-

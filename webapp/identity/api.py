@@ -1,4 +1,5 @@
 """JSON API: login with bearer tokens, refresh, logout, email links, sessions, and the caller's own account."""
+
 from __future__ import annotations
 
 import uuid
@@ -45,16 +46,22 @@ def _settings():
 
 def _ttls() -> dict:
     settings = _settings()
-    return {"access_ttl": timedelta(minutes=settings.access_token_minutes),
-            "refresh_ttl": timedelta(days=settings.refresh_token_days)}
+    return {
+        "access_ttl": timedelta(minutes=settings.access_token_minutes),
+        "refresh_ttl": timedelta(days=settings.refresh_token_days),
+    }
 
 
 def _tokens_out(pair: bearer.TokenPair) -> dict:
     now = datetime.now(UTC)
-    return TokensOut(access_token=pair.access_token, expires_in=int((pair.access_expires_at - now).total_seconds()),
-                     refresh_token=pair.refresh_token,
-                     refresh_expires_in=int((pair.refresh_expires_at - now).total_seconds()),
-                     session_id=pair.session_id, organization_id=pair.organization_id).model_dump(mode="json")
+    return TokensOut(
+        access_token=pair.access_token,
+        expires_in=int((pair.access_expires_at - now).total_seconds()),
+        refresh_token=pair.refresh_token,
+        refresh_expires_in=int((pair.refresh_expires_at - now).total_seconds()),
+        session_id=pair.session_id,
+        organization_id=pair.organization_id,
+    ).model_dump(mode="json")
 
 
 @bp.post("/auth/login")
@@ -70,19 +77,22 @@ async def login():
     user = await signin.check_password(session, ctx, data.email, data.password)
     if user.mfa_enabled_at is not None:
         if not data.totp:
-            raise Unauthorized("This account uses two-factor authentication: send `totp` with a current code.",
-                               {"mfa_required": True})
+            raise Unauthorized(
+                "This account uses two-factor authentication: send `totp` with a current code.", {"mfa_required": True}
+            )
         await signin.check_second_factor(session, ctx, user, data.totp)
     await scope_session(session, user_id=user.id)
     org_id = parse_id(data.organization)
-    membership = await find_membership(session, user_id=user.id, org_id=org_id,
-                                       slug=None if org_id else data.organization.strip().lower())
+    membership = await find_membership(
+        session, user_id=user.id, org_id=org_id, slug=None if org_id else data.organization.strip().lower()
+    )
     if membership is None:
         raise Forbidden("You are not a member of that organization.", {"fields": {"organization": ["Not a member."]}})
     ctx.mfa_enabled = user.mfa_enabled_at is not None
     enter_org(ctx, membership)  # suspended, or requires two-factor the account does not have: 403
-    pair = await bearer.start_api_session(session, ctx, user, org_id=membership.org_id,
-                                          absolute=timedelta(days=_settings().refresh_token_days), **_ttls())
+    pair = await bearer.start_api_session(
+        session, ctx, user, org_id=membership.org_id, absolute=timedelta(days=_settings().refresh_token_days), **_ttls()
+    )
     return _tokens_out(pair), 201
 
 
@@ -148,10 +158,17 @@ async def reset_password():
 
 
 def _session_out(row) -> dict:
-    return SessionOut(id=row.id, kind=row.kind, device=describe_device(row.user_agent),
-                      ip=str(row.ip) if row.ip else None, created_at=row.created_at, last_seen_at=row.last_seen_at,
-                      expires_at=row.expires_at, organization_id=row.organization_id,
-                      current=row.id == g.ctx.session_id).model_dump(mode="json")
+    return SessionOut(
+        id=row.id,
+        kind=row.kind,
+        device=describe_device(row.user_agent),
+        ip=str(row.ip) if row.ip else None,
+        created_at=row.created_at,
+        last_seen_at=row.last_seen_at,
+        expires_at=row.expires_at,
+        organization_id=row.organization_id,
+        current=row.id == g.ctx.session_id,
+    ).model_dump(mode="json")
 
 
 @bp.get("/auth/sessions")
@@ -178,11 +195,19 @@ async def end_session(session_id: uuid.UUID):
 async def me_out(user) -> dict:
     """The caller's account as JSON."""
     pending = await profile.pending_email_change(db_session(), user.id)
-    return MeOut(id=user.id, email=user.email, email_verified=user.email_verified_at is not None,
-                 pending_email=pending, name=user.name, locale=user.locale, timezone=user.timezone,
-                 mfa_enabled=user.mfa_enabled_at is not None,
-                 email_preferences=profile.email_preferences(user.email_preferences), created_at=user.created_at,
-                 version=user.version).model_dump(mode="json")
+    return MeOut(
+        id=user.id,
+        email=user.email,
+        email_verified=user.email_verified_at is not None,
+        pending_email=pending,
+        name=user.name,
+        locale=user.locale,
+        timezone=user.timezone,
+        mfa_enabled=user.mfa_enabled_at is not None,
+        email_preferences=profile.email_preferences(user.email_preferences),
+        created_at=user.created_at,
+        version=user.version,
+    ).model_dump(mode="json")
 
 
 @bp.get("/me")
@@ -200,17 +225,26 @@ async def me():
 @returns(MeOut)
 @raises(409, 429)
 async def update_me():
-    """Name, locale, time zone (409 on a stale `version`); a new `email` needs `current_password` and is confirmed by link."""
+    """Name, locale, time zone (409 on a stale `version`); a new `email` needs `current_password`.
+
+    The new address is confirmed by the link sent to it."""
     refuse_api_keys()
     data = await parse_body(MePatch)
     session = db_session()
     user = await get_user(session, g.ctx.user_id, lock=True)
-    await profile.update_profile(session, g.ctx, user, name=data.name, locale=data.locale, timezone=data.timezone,
-                                 version=data.version)
+    await profile.update_profile(
+        session, g.ctx, user, name=data.name, locale=data.locale, timezone=data.timezone, version=data.version
+    )
     if data.email is not None:
-        await profile.request_email_change(session, g.ctx, user, new_email=data.email,
-                                           current_password=data.current_password or "",
-                                           base_url=_settings().base_url, end_other_sessions=data.end_other_sessions)
+        await profile.request_email_change(
+            session,
+            g.ctx,
+            user,
+            new_email=data.email,
+            current_password=data.current_password or "",
+            base_url=_settings().base_url,
+            end_other_sessions=data.end_other_sessions,
+        )
     return await me_out(user)
 
 
@@ -225,8 +259,14 @@ async def change_password():
     data = await parse_body(PasswordChangeIn)
     session = db_session()
     user = await get_user(session, g.ctx.user_id, lock=True)
-    await profile.change_password(session, g.ctx, user, current_password=data.current_password,
-                                  new_password=data.new_password, end_other_sessions=data.end_other_sessions)
+    await profile.change_password(
+        session,
+        g.ctx,
+        user,
+        current_password=data.current_password,
+        new_password=data.new_password,
+        end_other_sessions=data.end_other_sessions,
+    )
     return "", 204
 
 
@@ -240,8 +280,10 @@ async def email_preferences():
     data = await parse_body(EmailPreferencesIn)
     session = db_session()
     user = await get_user(session, g.ctx.user_id, lock=True)
-    return {"preferences": await profile.set_email_preferences(session, g.ctx, user, data.preferences),
-            "always_sent": profile.ALWAYS_SENT}
+    return {
+        "preferences": await profile.set_email_preferences(session, g.ctx, user, data.preferences),
+        "always_sent": profile.ALWAYS_SENT,
+    }
 
 
 @bp.delete("/me")
@@ -255,7 +297,9 @@ async def delete_me():
     data = await parse_body(MeDeleteIn)
     session = db_session()
     user = await get_user(session, g.ctx.user_id, lock=True)
-    request = await profile.deactivate_account(session, g.ctx, user, current_password=data.current_password,
-                                               reason=data.reason)
-    return DeactivatedOut(deletion_request={"id": request.id, "status": request.status,
-                                            "due_at": request.due_at}).model_dump(mode="json"), 202
+    request = await profile.deactivate_account(
+        session, g.ctx, user, current_password=data.current_password, reason=data.reason
+    )
+    return DeactivatedOut(
+        deletion_request={"id": request.id, "status": request.status, "due_at": request.due_at}
+    ).model_dump(mode="json"), 202

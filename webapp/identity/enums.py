@@ -1,4 +1,5 @@
 """Identity statuses."""
+
 from enum import StrEnum
 
 

@@ -1,4 +1,5 @@
 """Sign-in, sign-up and account-recovery forms."""
+
 from email_validator import EmailNotValidError, validate_email
 from wtforms import (
     BooleanField,
@@ -23,8 +24,9 @@ PASSWORD_LENGTH = Length(min=8, max=128, message="Use at least 8 characters (and
 
 # Sign-in only needs something shaped like an address; sign-up checks it properly.
 EMAIL_SHAPE = Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message="Enter an email address like name@example.org.")
-SLUG = Regexp(r"^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$",
-              message="Use 1-48 lower-case letters, digits or inner hyphens.")
+SLUG = Regexp(
+    r"^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$", message="Use 1-48 lower-case letters, digits or inner hyphens."
+)
 
 
 def real_email(form, field) -> None:
@@ -64,8 +66,9 @@ class ResetPasswordForm(Form):
 
     token = HiddenField(validators=[DataRequired(), Length(max=128)])
     password = PasswordField("New password", validators=[DataRequired(), PASSWORD_LENGTH])
-    confirm = PasswordField("Repeat the new password",
-                            validators=[DataRequired(), EqualTo("password", message="The two passwords differ.")])
+    confirm = PasswordField(
+        "Repeat the new password", validators=[DataRequired(), EqualTo("password", message="The two passwords differ.")]
+    )
 
 
 class TokenForm(Form):
@@ -123,8 +126,9 @@ class PasswordChangeForm(Form):
 
     current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=128)])
     password = PasswordField("New password", validators=[DataRequired(), PASSWORD_LENGTH])
-    confirm = PasswordField("Repeat the new password",
-                            validators=[DataRequired(), EqualTo("password", message="The two passwords differ.")])
+    confirm = PasswordField(
+        "Repeat the new password", validators=[DataRequired(), EqualTo("password", message="The two passwords differ.")]
+    )
     end_other_sessions = BooleanField("Sign out my other sessions", default=True)
 
 
@@ -133,5 +137,7 @@ class DeactivateForm(Form):
 
     current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=128)])
     reason = TextAreaField("Why are you leaving? (optional)", validators=[Optional(), Length(max=2000)])
-    confirm = BooleanField("I understand that I will be signed out everywhere and my API keys will be deleted.",
-                           validators=[DataRequired(message="Tick the box to confirm.")])
+    confirm = BooleanField(
+        "I understand that I will be signed out everywhere and my API keys will be deleted.",
+        validators=[DataRequired(message="Tick the box to confirm.")],
+    )

@@ -1,4 +1,5 @@
 """TOTP multi-factor authentication: enrolment, verification without replay, recovery codes."""
+
 from __future__ import annotations
 
 import base64
@@ -33,7 +34,9 @@ ENROLMENT_SECONDS = 15 * 60
 
 def _fernet(secret_key: str) -> Fernet:
     # a key of its own, derived from SECRET_KEY: rotating SECRET_KEY means re-enrolling MFA
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"closedloop-mfa", info=b"totp-secret").derive(secret_key.encode())
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"closedloop-mfa", info=b"totp-secret").derive(
+        secret_key.encode()
+    )
     return Fernet(base64.urlsafe_b64encode(key))
 
 
@@ -90,8 +93,14 @@ async def _new_recovery_codes(session: AsyncSession, user_id: uuid.UUID) -> list
 
 
 async def enable_mfa(
-    session: AsyncSession, ctx: RequestContext, user: User, *, secret_key: str, sealed_secret: str,
-    code: str, password: str,
+    session: AsyncSession,
+    ctx: RequestContext,
+    user: User,
+    *,
+    secret_key: str,
+    sealed_secret: str,
+    code: str,
+    password: str,
 ) -> list[str]:
     """Turn MFA on after re-authentication and one valid code; returns the recovery codes (shown once)."""
     await check_current_password(user, password)
@@ -106,8 +115,9 @@ async def enable_mfa(
     return codes
 
 
-async def disable_mfa(session: AsyncSession, ctx: RequestContext, user: User, *, secret_key: str,
-                      code: str, password: str) -> None:
+async def disable_mfa(
+    session: AsyncSession, ctx: RequestContext, user: User, *, secret_key: str, code: str, password: str
+) -> None:
     """Turn MFA off after re-authentication and a valid code."""
     await check_current_password(user, password)
     if not await verify_second_factor(session, ctx, user, secret_key=secret_key, code=code):
@@ -115,20 +125,26 @@ async def disable_mfa(session: AsyncSession, ctx: RequestContext, user: User, *,
     user.mfa_secret = user.mfa_enabled_at = user.mfa_last_step = None
     await session.execute(delete(MfaRecoveryCode).where(MfaRecoveryCode.user_id == user.id))
     await audit.record(session, ctx, "user.mfa_disabled", entity_type="user", entity_id=user.id, organization_id=None)
-    await record_event(session, ctx, SecurityEventType.MFA_DISABLED, user_id=user.id, organization_id=None,
-                       severity=Severity.WARNING)
+    await record_event(
+        session, ctx, SecurityEventType.MFA_DISABLED, user_id=user.id, organization_id=None, severity=Severity.WARNING
+    )
 
 
-async def regenerate_recovery_codes(session: AsyncSession, ctx: RequestContext, user: User, *, password: str) -> list[str]:
+async def regenerate_recovery_codes(
+    session: AsyncSession, ctx: RequestContext, user: User, *, password: str
+) -> list[str]:
     """Replace every recovery code (the old ones stop working)."""
     await check_current_password(user, password)
     codes = await _new_recovery_codes(session, user.id)
-    await audit.record(session, ctx, "user.mfa_recovery_codes_regenerated", entity_type="user", entity_id=user.id,
-                       organization_id=None)
+    await audit.record(
+        session, ctx, "user.mfa_recovery_codes_regenerated", entity_type="user", entity_id=user.id, organization_id=None
+    )
     return codes
 
 
-async def verify_second_factor(session: AsyncSession, ctx: RequestContext, user: User, *, secret_key: str, code: str) -> bool:
+async def verify_second_factor(
+    session: AsyncSession, ctx: RequestContext, user: User, *, secret_key: str, code: str
+) -> bool:
     """A current TOTP code (each step usable once) or an unused recovery code; failures are recorded."""
     if user.mfa_secret is None:
         return False
@@ -136,7 +152,8 @@ async def verify_second_factor(session: AsyncSession, ctx: RequestContext, user:
     if step is not None:
         # conditional update: two concurrent requests with the same code cannot both succeed
         result = await session.execute(
-            update(User).where(User.id == user.id, (User.mfa_last_step.is_(None)) | (User.mfa_last_step < step))
+            update(User)
+            .where(User.id == user.id, (User.mfa_last_step.is_(None)) | (User.mfa_last_step < step))
             .values(mfa_last_step=step)
         )
         if result.rowcount:
@@ -146,16 +163,26 @@ async def verify_second_factor(session: AsyncSession, ctx: RequestContext, user:
     if 10 <= len(cleaned.replace("-", "")) <= 11:
         used = await session.execute(
             update(MfaRecoveryCode)
-            .where(MfaRecoveryCode.user_id == user.id, MfaRecoveryCode.code_hash == _code_hash(cleaned),
-                   MfaRecoveryCode.used_at.is_(None))
+            .where(
+                MfaRecoveryCode.user_id == user.id,
+                MfaRecoveryCode.code_hash == _code_hash(cleaned),
+                MfaRecoveryCode.used_at.is_(None),
+            )
             .values(used_at=datetime.now(UTC))
         )
         if used.rowcount:
-            await record_event(session, ctx, SecurityEventType.MFA_RECOVERY_USED, user_id=user.id,
-                               organization_id=None, severity=Severity.WARNING)
+            await record_event(
+                session,
+                ctx,
+                SecurityEventType.MFA_RECOVERY_USED,
+                user_id=user.id,
+                organization_id=None,
+                severity=Severity.WARNING,
+            )
             return True
-    await record_event(session, ctx, SecurityEventType.MFA_FAILED, user_id=user.id, organization_id=None,
-                       severity=Severity.WARNING)
+    await record_event(
+        session, ctx, SecurityEventType.MFA_FAILED, user_id=user.id, organization_id=None, severity=Severity.WARNING
+    )
     return False
 
 
@@ -163,6 +190,9 @@ async def remaining_recovery_codes(session: AsyncSession, user_id: uuid.UUID) ->
     """How many recovery codes are still unused."""
     from sqlalchemy import func
 
-    stmt = select(func.count()).select_from(MfaRecoveryCode).where(
-        MfaRecoveryCode.user_id == user_id, MfaRecoveryCode.used_at.is_(None))
+    stmt = (
+        select(func.count())
+        .select_from(MfaRecoveryCode)
+        .where(MfaRecoveryCode.user_id == user_id, MfaRecoveryCode.used_at.is_(None))
+    )
     return (await session.execute(stmt)).scalar_one()

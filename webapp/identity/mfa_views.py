@@ -1,4 +1,5 @@
 """MFA pages: the sign-in challenge and the account security page (enrol, recovery codes, disable)."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -39,8 +40,15 @@ def _pending_serializer() -> URLSafeTimedSerializer:
 def start_challenge(response, user_id, next_path: str | None):
     """After a correct password: remember who is half-way signed in, for five minutes, in a signed cookie."""
     value = _pending_serializer().dumps({"u": str(user_id), "n": next_path or ""})
-    response.set_cookie(PENDING_COOKIE, value, max_age=PENDING_SECONDS, httponly=True, samesite="Lax",
-                        secure=_settings().cookie_secure, path="/login")
+    response.set_cookie(
+        PENDING_COOKIE,
+        value,
+        max_age=PENDING_SECONDS,
+        httponly=True,
+        samesite="Lax",
+        secure=_settings().cookie_secure,
+        path="/login",
+    )
     return response
 
 
@@ -77,14 +85,18 @@ async def challenge_submit():
     try:
         await signin.check_second_factor(session, g.ctx, user, form.code.data)
     except (RateLimited, Unauthorized) as exc:
-        message = ("Too many wrong codes. Wait a few minutes and sign in again." if isinstance(exc, RateLimited)
-                   else exc.message)
+        message = (
+            "Too many wrong codes. Wait a few minutes and sign in again."
+            if isinstance(exc, RateLimited)
+            else exc.message
+        )
         response = await render("identity/mfa_challenge.html", form=form, status=exc.status_code, error=message)
         if isinstance(exc, RateLimited):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
-    token, _ = await service.start_session(session, g.ctx, user,
-                                           absolute=timedelta(hours=_settings().session_absolute_hours))
+    token, _ = await service.start_session(
+        session, g.ctx, user, absolute=timedelta(hours=_settings().session_absolute_hours)
+    )
     login_user(AuthUser(token))
     rotate_csrf()
     await flash(f"Welcome back, {user.name}.", "success")
@@ -93,8 +105,15 @@ async def challenge_submit():
     return response
 
 
-async def _security_page(user, *, status: int = 200, codes: list[str] | None = None, enable_form=None,
-                         disable_form=None, regenerate_form=None):
+async def _security_page(
+    user,
+    *,
+    status: int = 200,
+    codes: list[str] | None = None,
+    enable_form=None,
+    disable_form=None,
+    regenerate_form=None,
+):
     enrolment = None
     if user.mfa_enabled_at is None:
         secret, uri = mfa.new_enrolment(user.email)
@@ -102,9 +121,17 @@ async def _security_page(user, *, status: int = 200, codes: list[str] | None = N
         enable_form.sealed.data = mfa.seal(_settings().secret_key, secret)
         enrolment = {"secret": secret, "qr": mfa.qr_data_uri(uri)}
     remaining = await mfa.remaining_recovery_codes(db_session(), user.id) if user.mfa_enabled_at else 0
-    return await render("identity/security.html", user=user, enrolment=enrolment, codes=codes, remaining=remaining,
-                        enable_form=enable_form, disable_form=disable_form or MfaDisableForm(),
-                        regenerate_form=regenerate_form or PasswordConfirmForm(), status=status)
+    return await render(
+        "identity/security.html",
+        user=user,
+        enrolment=enrolment,
+        codes=codes,
+        remaining=remaining,
+        enable_form=enable_form,
+        disable_form=disable_form or MfaDisableForm(),
+        regenerate_form=regenerate_form or PasswordConfirmForm(),
+        status=status,
+    )
 
 
 @bp.get("/me/security")
@@ -124,8 +151,15 @@ async def enable():
     if not form.validate():
         return await _security_page(user, status=422, enable_form=form)
     try:
-        codes = await mfa.enable_mfa(session, g.ctx, user, secret_key=_settings().secret_key,
-                                     sealed_secret=form.sealed.data, code=form.code.data, password=form.password.data)
+        codes = await mfa.enable_mfa(
+            session,
+            g.ctx,
+            user,
+            secret_key=_settings().secret_key,
+            sealed_secret=form.sealed.data,
+            code=form.code.data,
+            password=form.password.data,
+        )
     except ValidationError as exc:
         show_errors(form, exc)
         return await _security_page(user, status=422, enable_form=form)
@@ -142,8 +176,9 @@ async def disable():
     try:
         if not form.validate():
             raise_for_form(form)
-        await mfa.disable_mfa(session, g.ctx, user, secret_key=_settings().secret_key,
-                              code=form.code.data, password=form.password.data)
+        await mfa.disable_mfa(
+            session, g.ctx, user, secret_key=_settings().secret_key, code=form.code.data, password=form.password.data
+        )
     except ValidationError as exc:
         show_errors(form, exc)
         await commit(session)  # a failed code's security event stays

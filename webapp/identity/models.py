@@ -1,4 +1,5 @@
 """users and auth_sessions (global tables: a user spans organizations)."""
+
 from __future__ import annotations
 
 import uuid
@@ -29,13 +30,17 @@ class User(UUIDPrimaryKey, Timestamps, SoftDelete, Versioned, Base):
 
     __tablename__ = "users"
     __table_args__ = (
-        Index("uq_users_email_live", func.lower(text("email")), unique=True, postgresql_where=text("deleted_at IS NULL")),
+        Index(
+            "uq_users_email_live", func.lower(text("email")), unique=True, postgresql_where=text("deleted_at IS NULL")
+        ),
     )
 
     email: Mapped[str] = mapped_column(String(254))
     name: Mapped[str] = mapped_column(String(120))
     password_hash: Mapped[str] = mapped_column(Text)
-    status: Mapped[UserStatus] = mapped_column(pg_enum(UserStatus, "user_status"), server_default=UserStatus.ACTIVE.value)
+    status: Mapped[UserStatus] = mapped_column(
+        pg_enum(UserStatus, "user_status"), server_default=UserStatus.ACTIVE.value
+    )
     is_platform_admin: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     email_verified_at: Mapped[datetime | None]
     locale: Mapped[str] = mapped_column(String(16), server_default="en")
@@ -68,7 +73,9 @@ class AuthSession(UUIDPrimaryKey, Base):
     revoked_reason: Mapped[str | None] = mapped_column(String(60))
     ip: Mapped[str | None] = mapped_column(INET)
     user_agent: Mapped[str | None] = mapped_column(Text)
-    kind: Mapped[SessionKind] = mapped_column(pg_enum(SessionKind, "session_kind"), server_default=SessionKind.BROWSER.value)
+    kind: Mapped[SessionKind] = mapped_column(
+        pg_enum(SessionKind, "session_kind"), server_default=SessionKind.BROWSER.value
+    )
     # API sessions are minted for one organization; their tokens act only inside it
     organization_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
 

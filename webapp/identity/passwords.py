@@ -1,4 +1,5 @@
 """argon2id hashing with OWASP parameters (m=19 MiB, t=2, p=1)."""
+
 from __future__ import annotations
 
 import asyncio

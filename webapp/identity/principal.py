@@ -1,4 +1,5 @@
 """Resolve the principal: the Quart-Auth cookie and its server-side session row, or a bearer credential."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -27,8 +28,10 @@ async def resolve_principal() -> None:
     session = db_session()
     principal = await find_session_principal(session, token)
     settings = current_app.extensions["closedloop"]["settings"]
-    state = "unknown" if principal is None else service.session_state(
-        principal, idle=timedelta(minutes=settings.session_idle_minutes)
+    state = (
+        "unknown"
+        if principal is None
+        else service.session_state(principal, idle=timedelta(minutes=settings.session_idle_minutes))
     )
     if state != "ok":
         if principal is not None:
@@ -71,8 +74,9 @@ async def _resolve_access_token(token: str) -> None:
     session, ctx = db_session(), g.ctx
     principal = await bearer.find_access_principal(session, token)
     if principal is None:
-        raise Unauthorized("This access token is not valid: it expired or was revoked. Refresh it or log in again.",
-                           {"refresh": True})
+        raise Unauthorized(
+            "This access token is not valid: it expired or was revoked. Refresh it or log in again.", {"refresh": True}
+        )
     ctx.user_id, ctx.session_id = principal.user_id, principal.session_id
     ctx.user_email, ctx.user_name, ctx.mfa_enabled = principal.email, principal.name, principal.mfa_enabled
     ctx.locale, ctx.timezone = principal.locale, principal.timezone

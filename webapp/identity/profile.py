@@ -1,4 +1,5 @@
 """The signed-in user's own account: profile, email address, password, email preferences, deactivation."""
+
 from __future__ import annotations
 
 import functools
@@ -67,8 +68,14 @@ def _profile_snapshot(user: User) -> dict:
 
 
 async def update_profile(
-    session: AsyncSession, ctx: RequestContext, user: User, *, name: str | None = None, locale: str | None = None,
-    timezone: str | None = None, version: int | None = None,
+    session: AsyncSession,
+    ctx: RequestContext,
+    user: User,
+    *,
+    name: str | None = None,
+    locale: str | None = None,
+    timezone: str | None = None,
+    version: int | None = None,
 ) -> User:
     """Change name, locale or time zone; a stale `version` is a 409 carrying the current profile."""
     if version is not None and version != user.version:
@@ -92,14 +99,22 @@ async def update_profile(
     after = _profile_snapshot(user)
     if after != before:
         await session.flush()
-        await audit.record(session, ctx, "user.profile_update", entity_type="user", entity_id=user.id,
-                           before={k: v for k, v in before.items() if k != "version"},
-                           after={k: v for k, v in after.items() if k != "version"}, organization_id=None)
+        await audit.record(
+            session,
+            ctx,
+            "user.profile_update",
+            entity_type="user",
+            entity_id=user.id,
+            before={k: v for k, v in before.items() if k != "version"},
+            after={k: v for k, v in after.items() if k != "version"},
+            organization_id=None,
+        )
     return user
 
 
-async def set_email_preferences(session: AsyncSession, ctx: RequestContext, user: User,
-                                changes: dict[str, bool]) -> dict[str, bool]:
+async def set_email_preferences(
+    session: AsyncSession, ctx: RequestContext, user: User, changes: dict[str, bool]
+) -> dict[str, bool]:
     """Turn optional email categories on or off; unknown categories are a 422."""
     unknown = sorted(set(changes) - {c.key for c in EMAIL_CATEGORIES})
     if unknown:
@@ -109,13 +124,26 @@ async def set_email_preferences(session: AsyncSession, ctx: RequestContext, user
     after = email_preferences(user.email_preferences)
     if after != before:
         await session.flush()
-        await audit.record(session, ctx, "user.email_preferences_update", entity_type="user", entity_id=user.id,
-                           before=before, after=after, organization_id=None)
+        await audit.record(
+            session,
+            ctx,
+            "user.email_preferences_update",
+            entity_type="user",
+            entity_id=user.id,
+            before=before,
+            after=after,
+            organization_id=None,
+        )
     return after
 
 
 async def change_password(
-    session: AsyncSession, ctx: RequestContext, user: User, *, current_password: str, new_password: str,
+    session: AsyncSession,
+    ctx: RequestContext,
+    user: User,
+    *,
+    current_password: str,
+    new_password: str,
     end_other_sessions: bool,
 ) -> int:
     """Re-authenticate, set the new password, optionally end every other session; how many ended."""
@@ -126,40 +154,94 @@ async def change_password(
     user.password_hash = await hash_password_async(new_password)
     ended = 0
     if end_other_sessions:
-        ended = await service.revoke_user_sessions(session, ctx, user.id, reason="password_changed",
-                                                   keep=ctx.session_id)
-    await audit.record(session, ctx, "user.password_change", entity_type="user", entity_id=user.id,
-                       metadata={"other_sessions_ended": ended}, organization_id=None)
-    await record_event(session, ctx, SecurityEventType.PASSWORD_CHANGED, user_id=user.id, organization_id=None,
-                       metadata={"other_sessions_ended": ended})
-    await queue_email(session, to=user.email, template="password_changed", user_id=user.id, name=user.name,
-                      sessions_ended=end_other_sessions, kept_current=True)
+        ended = await service.revoke_user_sessions(
+            session, ctx, user.id, reason="password_changed", keep=ctx.session_id
+        )
+    await audit.record(
+        session,
+        ctx,
+        "user.password_change",
+        entity_type="user",
+        entity_id=user.id,
+        metadata={"other_sessions_ended": ended},
+        organization_id=None,
+    )
+    await record_event(
+        session,
+        ctx,
+        SecurityEventType.PASSWORD_CHANGED,
+        user_id=user.id,
+        organization_id=None,
+        metadata={"other_sessions_ended": ended},
+    )
+    await queue_email(
+        session,
+        to=user.email,
+        template="password_changed",
+        user_id=user.id,
+        name=user.name,
+        sessions_ended=end_other_sessions,
+        kept_current=True,
+    )
     return ended
 
 
 async def request_email_change(
-    session: AsyncSession, ctx: RequestContext, user: User, *, new_email: str, current_password: str,
-    base_url: str, end_other_sessions: bool,
+    session: AsyncSession,
+    ctx: RequestContext,
+    user: User,
+    *,
+    new_email: str,
+    current_password: str,
+    base_url: str,
+    end_other_sessions: bool,
 ) -> int:
-    """Re-authenticate and email a confirmation link to the new address (the old one is told); other sessions may end."""
+    """Re-authenticate and email a confirmation link to the new address (the old one is told).
+
+    Other sessions may end."""
     await service.check_current_password(user, current_password, field="current_password")
     new_email = service.normalize_email(new_email, field="email")
     if new_email.lower() == user.email.lower():
         raise ValidationError.field("email", "That is already your address.")
     if await find_user_by_email(session, new_email) is not None:
-        raise Conflict("Another account uses that address.", {"fields": {"email": ["Another account uses that address."]}})
+        raise Conflict(
+            "Another account uses that address.", {"fields": {"email": ["Another account uses that address."]}}
+        )
     raw = await issue_token(session, user.id, TokenPurpose.CHANGE_EMAIL, new_email)
-    await queue_email(session, to=new_email, template="change_email", user_id=user.id, name=user.name,
-                      new_email=new_email, link=f"{base_url}/me/email/confirm?token={raw}")
-    await queue_email(session, to=user.email, template="email_change_requested", user_id=user.id, name=user.name,
-                      new_email=new_email)
+    await queue_email(
+        session,
+        to=new_email,
+        template="change_email",
+        user_id=user.id,
+        name=user.name,
+        new_email=new_email,
+        link=f"{base_url}/me/email/confirm?token={raw}",
+    )
+    await queue_email(
+        session, to=user.email, template="email_change_requested", user_id=user.id, name=user.name, new_email=new_email
+    )
     ended = 0
     if end_other_sessions:
         ended = await service.revoke_user_sessions(session, ctx, user.id, reason="email_change", keep=ctx.session_id)
-    await audit.record(session, ctx, "user.email_change_requested", entity_type="user", entity_id=user.id,
-                       after={"new_email": new_email}, metadata={"other_sessions_ended": ended}, organization_id=None)
-    await record_event(session, ctx, SecurityEventType.EMAIL_CHANGE_REQUESTED, user_id=user.id, organization_id=None,
-                       severity=Severity.WARNING, metadata={"new_email": new_email})
+    await audit.record(
+        session,
+        ctx,
+        "user.email_change_requested",
+        entity_type="user",
+        entity_id=user.id,
+        after={"new_email": new_email},
+        metadata={"other_sessions_ended": ended},
+        organization_id=None,
+    )
+    await record_event(
+        session,
+        ctx,
+        SecurityEventType.EMAIL_CHANGE_REQUESTED,
+        user_id=user.id,
+        organization_id=None,
+        severity=Severity.WARNING,
+        metadata={"new_email": new_email},
+    )
     return ended
 
 
@@ -169,10 +251,17 @@ async def pending_email_change(session: AsyncSession, user_id) -> str | None:
 
     from webapp.identity.models import EmailToken
 
-    stmt = (select(EmailToken.email)
-            .where(EmailToken.user_id == user_id, EmailToken.purpose == TokenPurpose.CHANGE_EMAIL,
-                   EmailToken.used_at.is_(None), EmailToken.expires_at > func.now())
-            .order_by(EmailToken.created_at.desc()).limit(1))
+    stmt = (
+        select(EmailToken.email)
+        .where(
+            EmailToken.user_id == user_id,
+            EmailToken.purpose == TokenPurpose.CHANGE_EMAIL,
+            EmailToken.used_at.is_(None),
+            EmailToken.expires_at > func.now(),
+        )
+        .order_by(EmailToken.created_at.desc())
+        .limit(1)
+    )
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
@@ -186,15 +275,35 @@ async def confirm_email_change(session: AsyncSession, ctx: RequestContext, raw: 
     old = user.email
     user.email, user.email_verified_at = token.email, datetime.now(UTC)
     await session.flush()
-    await audit.record(session, ctx, "user.email_change", entity_type="user", entity_id=user.id,
-                       before={"email": old}, after={"email": user.email}, organization_id=None)
-    await record_event(session, ctx, SecurityEventType.EMAIL_CHANGED, user_id=user.id, organization_id=None,
-                       severity=Severity.WARNING, metadata={"old": old, "new": user.email})
+    await audit.record(
+        session,
+        ctx,
+        "user.email_change",
+        entity_type="user",
+        entity_id=user.id,
+        before={"email": old},
+        after={"email": user.email},
+        organization_id=None,
+    )
+    await record_event(
+        session,
+        ctx,
+        SecurityEventType.EMAIL_CHANGED,
+        user_id=user.id,
+        organization_id=None,
+        severity=Severity.WARNING,
+        metadata={"old": old, "new": user.email},
+    )
     return user
 
 
 async def deactivate_account(
-    session: AsyncSession, ctx: RequestContext, user: User, *, current_password: str, reason: str | None = None,
+    session: AsyncSession,
+    ctx: RequestContext,
+    user: User,
+    *,
+    current_password: str,
+    reason: str | None = None,
 ):
     """Re-authenticate; the account stops at once (sessions end, keys are deleted) and a deletion request is recorded.
 
@@ -209,8 +318,10 @@ async def deactivate_account(
     orphaned = await sole_owner_orgs(session, user.id)
     if orphaned:
         names = ", ".join(m.name for m in orphaned)
-        raise Conflict(f"You are the only owner of {names}. Make someone else owner, or delete the organization, first.",
-                       {"organizations": [{"id": str(m.org_id), "slug": m.slug, "name": m.name} for m in orphaned]})
+        raise Conflict(
+            f"You are the only owner of {names}. Make someone else owner, or delete the organization, first.",
+            {"organizations": [{"id": str(m.org_id), "slug": m.slug, "name": m.name} for m in orphaned]},
+        )
     keys = 0
     for membership in await list_memberships(session, user.id):  # API keys are only visible inside their organization
         await scope_session(session, org_id=membership.org_id, user_id=user.id)
@@ -219,13 +330,32 @@ async def deactivate_account(
     user.status, user.deactivated_at = UserStatus.DEACTIVATED, datetime.now(UTC)
     await session.flush()
     ended = await service.revoke_user_sessions(session, ctx, user.id, reason="account_deactivated")
-    request = await record_subject_request(session, ctx, user_id=user.id, email=user.email,
-                                           request_type=SubjectRequestType.DELETION, reason=reason)
-    await audit.record(session, ctx, "user.deactivate", entity_type="user", entity_id=user.id,
-                       metadata={"sessions_ended": ended, "api_keys_deleted": keys, "deletion_request": request.id},
-                       organization_id=None)
-    await record_event(session, ctx, SecurityEventType.ACCOUNT_DEACTIVATED, user_id=user.id, organization_id=None,
-                       severity=Severity.WARNING)
-    await queue_email(session, to=user.email, template="account_deactivated", user_id=user.id, name=user.name,
-                      due=request.due_at.strftime("%d %B %Y"))
+    request = await record_subject_request(
+        session, ctx, user_id=user.id, email=user.email, request_type=SubjectRequestType.DELETION, reason=reason
+    )
+    await audit.record(
+        session,
+        ctx,
+        "user.deactivate",
+        entity_type="user",
+        entity_id=user.id,
+        metadata={"sessions_ended": ended, "api_keys_deleted": keys, "deletion_request": request.id},
+        organization_id=None,
+    )
+    await record_event(
+        session,
+        ctx,
+        SecurityEventType.ACCOUNT_DEACTIVATED,
+        user_id=user.id,
+        organization_id=None,
+        severity=Severity.WARNING,
+    )
+    await queue_email(
+        session,
+        to=user.email,
+        template="account_deactivated",
+        user_id=user.id,
+        name=user.name,
+        due=request.due_at.strftime("%d %B %Y"),
+    )
     return request

@@ -1,4 +1,5 @@
 """Account pages: profile (/me), email address, password, email preferences, deactivation."""
+
 from __future__ import annotations
 
 from quart import Blueprint, current_app, flash, g, redirect, request, url_for
@@ -23,20 +24,43 @@ bp = Blueprint("profile", __name__)
 
 
 def _profile_form(user, formdata=None) -> ProfileForm:
-    form = ProfileForm(formdata=formdata, data=None if formdata else {
-        "version": user.version, "name": user.name, "locale": user.locale, "timezone": user.timezone})
+    form = ProfileForm(
+        formdata=formdata,
+        data=None
+        if formdata
+        else {"version": user.version, "name": user.name, "locale": user.locale, "timezone": user.timezone},
+    )
     form.locale.choices = choices(profile.LOCALES.items())
     form.timezone.choices = choices((tz, tz.replace("_", " ")) for tz in profile.timezones())
     return form
 
 
-async def _page(user, *, status: int = 200, profile_form=None, email_form=None, password_form=None,
-                deactivate_form=None, conflict=None, orphaned=None, error=None):
+async def _page(
+    user,
+    *,
+    status: int = 200,
+    profile_form=None,
+    email_form=None,
+    password_form=None,
+    deactivate_form=None,
+    conflict=None,
+    orphaned=None,
+    error=None,
+):
     pending = await profile.pending_email_change(db_session(), user.id)
-    return await render("identity/profile.html", user=user, pending_email=pending, status=status,
-                        profile_form=profile_form or _profile_form(user), conflict=conflict,
-                        email_form=email_form or EmailChangeForm(), password_form=password_form or PasswordChangeForm(),
-                        deactivate_form=deactivate_form or DeactivateForm(), orphaned=orphaned, error=error)
+    return await render(
+        "identity/profile.html",
+        user=user,
+        pending_email=pending,
+        status=status,
+        profile_form=profile_form or _profile_form(user),
+        conflict=conflict,
+        email_form=email_form or EmailChangeForm(),
+        password_form=password_form or PasswordChangeForm(),
+        deactivate_form=deactivate_form or DeactivateForm(),
+        orphaned=orphaned,
+        error=error,
+    )
 
 
 def _unplaced(exc: DomainError) -> str | None:
@@ -66,8 +90,15 @@ async def update():
         status = 422
     else:
         try:
-            await profile.update_profile(db_session(), g.ctx, user, name=form.name.data, locale=form.locale.data,
-                                         timezone=form.timezone.data, version=int(form.version.data or 0) or None)
+            await profile.update_profile(
+                db_session(),
+                g.ctx,
+                user,
+                name=form.name.data,
+                locale=form.locale.data,
+                timezone=form.timezone.data,
+                version=int(form.version.data or 0) or None,
+            )
             saved = True
         except Conflict as exc:
             status, conflict = 409, exc.details["current"]
@@ -76,8 +107,9 @@ async def update():
             show_errors(form, exc)
             status = exc.status_code
     if is_htmx():
-        return await render("identity/_profile_form.html", user=user, profile_form=form, conflict=conflict,
-                            saved=saved, status=status)
+        return await render(
+            "identity/_profile_form.html", user=user, profile_form=form, conflict=conflict, saved=saved, status=status
+        )
     if saved:
         await flash("Profile saved.", "success")
         return redirect(url_for("profile.me"), 303)
@@ -94,15 +126,21 @@ async def change_email():
         return await _page(user, status=422, email_form=form)
     try:
         ended = await profile.request_email_change(
-            db_session(), g.ctx, user, new_email=form.email.data, current_password=form.current_password.data,
+            db_session(),
+            g.ctx,
+            user,
+            new_email=form.email.data,
+            current_password=form.current_password.data,
             base_url=current_app.extensions["closedloop"]["settings"].base_url,
-            end_other_sessions=form.end_other_sessions.data)
+            end_other_sessions=form.end_other_sessions.data,
+        )
     except DomainError as exc:
         show_errors(form, exc)
         return await _page(user, status=exc.status_code, email_form=form, error=_unplaced(exc))
     note = f" {ended} other session{'' if ended == 1 else 's'} signed out." if ended else ""
-    await flash(f"We sent a confirmation link to {form.email.data}. Your address changes when you follow it.{note}",
-                "success")
+    await flash(
+        f"We sent a confirmation link to {form.email.data}. Your address changes when you follow it.{note}", "success"
+    )
     return redirect(url_for("profile.me"), 303)
 
 
@@ -110,9 +148,14 @@ async def change_email():
 @public
 async def confirm_email():
     """The link sent to the new address lands on a button (mail scanners follow links, never post)."""
-    return await render("identity/token_confirm.html", form=TokenForm(data={"token": request.args.get("token", "")}),
-                        action=url_for("profile.confirm_email_submit"), title="Confirm your new email",
-                        text="Use this address to sign in to ClosedLoop from now on.", button="Use this address")
+    return await render(
+        "identity/token_confirm.html",
+        form=TokenForm(data={"token": request.args.get("token", "")}),
+        action=url_for("profile.confirm_email_submit"),
+        title="Confirm your new email",
+        text="Use this address to sign in to ClosedLoop from now on.",
+        button="Use this address",
+    )
 
 
 @bp.post("/me/email/confirm")
@@ -134,9 +177,14 @@ async def change_password():
     if not form.validate():
         return await _page(user, status=422, password_form=form)
     try:
-        ended = await profile.change_password(db_session(), g.ctx, user, current_password=form.current_password.data,
-                                              new_password=form.password.data,
-                                              end_other_sessions=form.end_other_sessions.data)
+        ended = await profile.change_password(
+            db_session(),
+            g.ctx,
+            user,
+            current_password=form.current_password.data,
+            new_password=form.password.data,
+            end_other_sessions=form.end_other_sessions.data,
+        )
     except DomainError as exc:
         show_errors(form, exc)
         return await _page(user, status=exc.status_code, password_form=form, error=_unplaced(exc))
@@ -150,8 +198,12 @@ async def change_password():
 async def email_preferences():
     """Which optional emails you receive."""
     user = await _me()
-    return await render("identity/email_preferences.html", categories=profile.EMAIL_CATEGORIES,
-                        preferences=profile.email_preferences(user.email_preferences), always=profile.ALWAYS_SENT)
+    return await render(
+        "identity/email_preferences.html",
+        categories=profile.EMAIL_CATEGORIES,
+        preferences=profile.email_preferences(user.email_preferences),
+        always=profile.ALWAYS_SENT,
+    )
 
 
 @bp.post("/me/preferences/email")
@@ -179,15 +231,18 @@ async def deactivate():
     if not form.validate():
         return await _page(user, status=422, deactivate_form=form)
     try:
-        request_row = await profile.deactivate_account(db_session(), g.ctx, user,
-                                                       current_password=form.current_password.data,
-                                                       reason=form.reason.data)
+        request_row = await profile.deactivate_account(
+            db_session(), g.ctx, user, current_password=form.current_password.data, reason=form.reason.data
+        )
     except Conflict as exc:
         return await _page(user, status=409, deactivate_form=form, orphaned=exc.message)
     except DomainError as exc:
         show_errors(form, exc)
         return await _page(user, status=exc.status_code, deactivate_form=form, error=_unplaced(exc))
     logout_user()
-    await flash("Your account is deactivated and you are signed out everywhere. We will delete your personal data by "
-                f"{request_row.due_at.strftime('%d %B %Y')}.", "info")
+    await flash(
+        "Your account is deactivated and you are signed out everywhere. We will delete your personal data by "
+        f"{request_row.due_at.strftime('%d %B %Y')}.",
+        "info",
+    )
     return redirect(url_for("identity.login"), 303)

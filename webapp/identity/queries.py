@@ -1,4 +1,5 @@
 """Reads for users and sessions."""
+
 from __future__ import annotations
 
 import hashlib
@@ -64,9 +65,18 @@ class SessionPrincipal:
 _PRINCIPAL = (
     select(
         set_scope_column("user_id", AuthSession.user_id),
-        AuthSession.id, AuthSession.user_id, User.email, User.name, User.is_platform_admin,
-        AuthSession.last_seen_at, AuthSession.expires_at, AuthSession.revoked_at, User.status,
-        User.mfa_enabled_at.is_not(None), User.locale, User.timezone,
+        AuthSession.id,
+        AuthSession.user_id,
+        User.email,
+        User.name,
+        User.is_platform_admin,
+        AuthSession.last_seen_at,
+        AuthSession.expires_at,
+        AuthSession.revoked_at,
+        User.status,
+        User.mfa_enabled_at.is_not(None),
+        User.locale,
+        User.timezone,
     )
     .join(User, User.id == AuthSession.user_id)
     .where(AuthSession.token_hash == bindparam("token_hash"), User.deleted_at.is_(None))
@@ -96,10 +106,34 @@ async def list_live_sessions(session: AsyncSession, user_id) -> list[AuthSession
 def describe_device(user_agent: str | None) -> str:
     """'Firefox on Linux' from a User-Agent header (good enough to recognise one's own devices)."""
     ua = user_agent or ""
-    browser = next((name for key, name in (("Edg/", "Edge"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"),
-                                           ("Safari/", "Safari"), ("curl/", "curl"), ("python", "Python client"))
-                    if key.lower() in ua.lower()), "Unknown browser")
-    system = next((name for key, name in (("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"),
-                                          ("Mac OS X", "macOS"), ("Windows", "Windows"), ("Linux", "Linux"))
-                   if key in ua), "an unknown system")
+    browser = next(
+        (
+            name
+            for key, name in (
+                ("Edg/", "Edge"),
+                ("Firefox/", "Firefox"),
+                ("Chrome/", "Chrome"),
+                ("Safari/", "Safari"),
+                ("curl/", "curl"),
+                ("python", "Python client"),
+            )
+            if key.lower() in ua.lower()
+        ),
+        "Unknown browser",
+    )
+    system = next(
+        (
+            name
+            for key, name in (
+                ("Android", "Android"),
+                ("iPhone", "iPhone"),
+                ("iPad", "iPad"),
+                ("Mac OS X", "macOS"),
+                ("Windows", "Windows"),
+                ("Linux", "Linux"),
+            )
+            if key in ua
+        ),
+        "an unknown system",
+    )
     return f"{browser} on {system}"

@@ -1,4 +1,5 @@
 """JSON shapes of the auth, sessions and /me API."""
+
 from __future__ import annotations
 
 import uuid
@@ -20,8 +21,9 @@ class LoginIn(Body):
 
     email: str = Field(min_length=3, max_length=254, json_schema_extra={"format": "email"})
     password: str = Field(min_length=1, max_length=128)
-    organization: str = Field(min_length=1, max_length=48, description="Organization address or id the tokens "
-                                                                         "are bound to")
+    organization: str = Field(
+        min_length=1, max_length=48, description="Organization address or id the tokens are bound to"
+    )
     totp: str | None = Field(default=None, max_length=16)
 
 
@@ -99,8 +101,9 @@ class MePatch(Body):
     version: VERSION | None = None
     name: str | None = Field(default=None, min_length=1, max_length=120)
     locale: Locale | None = None
-    timezone: str | None = Field(default=None, min_length=1, max_length=64, description="an IANA zone, e.g. "
-                                                                                       "Europe/Paris")
+    timezone: str | None = Field(
+        default=None, min_length=1, max_length=64, description="an IANA zone, e.g. Europe/Paris"
+    )
     email: str | None = Field(default=None, min_length=3, max_length=254, json_schema_extra={"format": "email"})
     current_password: str | None = Field(default=None, max_length=128)
     end_other_sessions: bool = False

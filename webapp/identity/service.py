@@ -1,4 +1,5 @@
 """Sign-in, sessions (create, touch, revoke) and user creation; every change is audited."""
+
 from __future__ import annotations
 
 import secrets
@@ -71,20 +72,35 @@ async def check_current_password(user: User, password: str, *, field: str = "pas
 
 
 async def create_user(
-    session: AsyncSession, ctx: RequestContext | None, *, email: str, name: str, password: str,
-    is_platform_admin: bool = False, verified: bool = False,
+    session: AsyncSession,
+    ctx: RequestContext | None,
+    *,
+    email: str,
+    name: str,
+    password: str,
+    is_platform_admin: bool = False,
+    verified: bool = False,
 ) -> User:
     """Create a user with a hashed password."""
     validate_password(password, email=email)
     user = User(
-        id=new_id(), email=email.strip(), name=name.strip(), password_hash=await hash_password_async(password),
-        is_platform_admin=is_platform_admin, email_verified_at=_now() if verified else None,
+        id=new_id(),
+        email=email.strip(),
+        name=name.strip(),
+        password_hash=await hash_password_async(password),
+        is_platform_admin=is_platform_admin,
+        email_verified_at=_now() if verified else None,
     )
     session.add(user)
     await session.flush()
     await audit.record(
-        session, ctx, "user.create", entity_type="user", entity_id=user.id,
-        after={"email": user.email, "name": user.name}, organization_id=None,
+        session,
+        ctx,
+        "user.create",
+        entity_type="user",
+        entity_id=user.id,
+        after={"email": user.email, "name": user.name},
+        organization_id=None,
     )
     return user
 
@@ -95,8 +111,13 @@ async def authenticate(session: AsyncSession, ctx: RequestContext, *, email: str
     ok = await verify_password_async(user.password_hash if user else None, password)
     if not ok or user is None or user.status != UserStatus.ACTIVE:
         await record_event(
-            session, ctx, SecurityEventType.LOGIN_FAILED, user_id=user.id if user else None,
-            severity=Severity.WARNING, metadata={"email": email.strip().lower()[:254]}, organization_id=None,
+            session,
+            ctx,
+            SecurityEventType.LOGIN_FAILED,
+            user_id=user.id if user else None,
+            severity=Severity.WARNING,
+            metadata={"email": email.strip().lower()[:254]},
+            organization_id=None,
         )
         raise Unauthorized("That email and password do not match an active account.")
     if needs_rehash(user.password_hash):
@@ -107,20 +128,36 @@ async def authenticate(session: AsyncSession, ctx: RequestContext, *, email: str
 
 
 async def start_session(
-    session: AsyncSession, ctx: RequestContext, user: User, *, absolute: timedelta,
+    session: AsyncSession,
+    ctx: RequestContext,
+    user: User,
+    *,
+    absolute: timedelta,
 ) -> tuple[str, AuthSession]:
     """Create a server-side session; returns the raw token (cookie value) once."""
     token = secrets.token_urlsafe(32)  # 256 bits from the OS CSPRNG
     auth_session = AuthSession(
-        id=new_id(), user_id=user.id, token_hash=token_digest(token),
-        expires_at=_now() + absolute, ip=ctx.ip, user_agent=ctx.user_agent,
+        id=new_id(),
+        user_id=user.id,
+        token_hash=token_digest(token),
+        expires_at=_now() + absolute,
+        ip=ctx.ip,
+        user_agent=ctx.user_agent,
     )
     session.add(auth_session)
     await session.flush()
     ctx.user_id, ctx.session_id = user.id, auth_session.id
-    await audit.record(session, ctx, "auth.login", entity_type="auth_session", entity_id=auth_session.id, organization_id=None)
-    await record_event(session, ctx, SecurityEventType.LOGIN_SUCCEEDED, user_id=user.id, organization_id=None,
-                       metadata={"session_id": auth_session.id, "mfa": user.mfa_enabled_at is not None})
+    await audit.record(
+        session, ctx, "auth.login", entity_type="auth_session", entity_id=auth_session.id, organization_id=None
+    )
+    await record_event(
+        session,
+        ctx,
+        SecurityEventType.LOGIN_SUCCEEDED,
+        user_id=user.id,
+        organization_id=None,
+        metadata={"session_id": auth_session.id, "mfa": user.mfa_enabled_at is not None},
+    )
     return token, auth_session
 
 
@@ -142,11 +179,17 @@ async def touch_session(session: AsyncSession, principal: SessionPrincipal) -> N
     """Move last_seen_at forward, at most once a minute (no write on every request)."""
     now = _now()
     if now - principal.last_seen_at >= TOUCH_EVERY:
-        await session.execute(update(AuthSession).where(AuthSession.id == principal.session_id).values(last_seen_at=now))
+        await session.execute(
+            update(AuthSession).where(AuthSession.id == principal.session_id).values(last_seen_at=now)
+        )
 
 
 async def revoke_session(
-    session: AsyncSession, ctx: RequestContext | None, session_id: uuid.UUID, *, reason: str,
+    session: AsyncSession,
+    ctx: RequestContext | None,
+    session_id: uuid.UUID,
+    *,
+    reason: str,
 ) -> bool:
     """End a session server-side; True when it was still live."""
     result = await session.execute(
@@ -156,11 +199,22 @@ async def revoke_session(
     )
     if result.rowcount:
         await audit.record(
-            session, ctx, "auth.session_revoked", entity_type="auth_session", entity_id=session_id,
-            metadata={"reason": reason}, organization_id=None,
+            session,
+            ctx,
+            "auth.session_revoked",
+            entity_type="auth_session",
+            entity_id=session_id,
+            metadata={"reason": reason},
+            organization_id=None,
         )
-        await record_event(session, ctx, SecurityEventType.SESSION_REVOKED, metadata={"session_id": session_id,
-                           "reason": reason}, organization_id=None, user_id=ctx.user_id if ctx else None)
+        await record_event(
+            session,
+            ctx,
+            SecurityEventType.SESSION_REVOKED,
+            metadata={"session_id": session_id, "reason": reason},
+            organization_id=None,
+            user_id=ctx.user_id if ctx else None,
+        )
     return bool(result.rowcount)
 
 
@@ -172,15 +226,31 @@ async def revoke_own_session(session: AsyncSession, ctx: RequestContext, session
         .values(revoked_at=_now(), revoked_reason="revoked_by_user")
     )
     if owned.rowcount:
-        await audit.record(session, ctx, "auth.session_revoked", entity_type="auth_session", entity_id=session_id,
-                           metadata={"reason": "revoked_by_user"}, organization_id=None)
-        await record_event(session, ctx, SecurityEventType.SESSION_REVOKED, organization_id=None,
-                           metadata={"session_id": session_id, "reason": "revoked_by_user"})
+        await audit.record(
+            session,
+            ctx,
+            "auth.session_revoked",
+            entity_type="auth_session",
+            entity_id=session_id,
+            metadata={"reason": "revoked_by_user"},
+            organization_id=None,
+        )
+        await record_event(
+            session,
+            ctx,
+            SecurityEventType.SESSION_REVOKED,
+            organization_id=None,
+            metadata={"session_id": session_id, "reason": "revoked_by_user"},
+        )
     return bool(owned.rowcount)
 
 
 async def revoke_user_sessions(
-    session: AsyncSession, ctx: RequestContext | None, user_id: uuid.UUID, *, reason: str,
+    session: AsyncSession,
+    ctx: RequestContext | None,
+    user_id: uuid.UUID,
+    *,
+    reason: str,
     keep: uuid.UUID | None = None,
 ) -> int:
     """End every live session of a user (except `keep`); the number ended."""
@@ -189,13 +259,24 @@ async def revoke_user_sessions(
         stmt = stmt.where(AuthSession.id != keep)
     result = await session.execute(stmt.values(revoked_at=_now(), revoked_reason=reason))
     if result.rowcount:
-        await record_event(session, ctx, SecurityEventType.SESSION_REVOKED, user_id=user_id, organization_id=None,
-                           metadata={"count": result.rowcount, "reason": reason, "kept": keep})
+        await record_event(
+            session,
+            ctx,
+            SecurityEventType.SESSION_REVOKED,
+            user_id=user_id,
+            organization_id=None,
+            metadata={"count": result.rowcount, "reason": reason, "kept": keep},
+        )
     return result.rowcount
 
 
 async def revoke_org_sessions(
-    session: AsyncSession, ctx: RequestContext | None, user_id: uuid.UUID, org_id: uuid.UUID, *, reason: str,
+    session: AsyncSession,
+    ctx: RequestContext | None,
+    user_id: uuid.UUID,
+    org_id: uuid.UUID,
+    *,
+    reason: str,
 ) -> int:
     """End a user's JSON logins bound to one organization (they left it); the number ended."""
     result = await session.execute(
@@ -204,6 +285,12 @@ async def revoke_org_sessions(
         .values(revoked_at=_now(), revoked_reason=reason)
     )
     if result.rowcount:
-        await record_event(session, ctx, SecurityEventType.SESSION_REVOKED, user_id=user_id, organization_id=None,
-                           metadata={"count": result.rowcount, "reason": reason, "organization_id": org_id})
+        await record_event(
+            session,
+            ctx,
+            SecurityEventType.SESSION_REVOKED,
+            user_id=user_id,
+            organization_id=None,
+            metadata={"count": result.rowcount, "reason": reason, "organization_id": org_id},
+        )
     return result.rowcount

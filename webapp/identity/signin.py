@@ -1,4 +1,5 @@
 """Throttled credential checks shared by the browser sign-in and the JSON login."""
+
 from __future__ import annotations
 
 import math
@@ -17,7 +18,7 @@ from webapp.security.service import record_event
 
 THROTTLED = {
     "account_locked": "Too many failed sign-ins to this account: it is locked for about {minutes} min. "
-                      "The owner was emailed a link to unlock it now.",
+    "The owner was emailed a link to unlock it now.",
     "account_ip": "Too many failed sign-ins from here. Try again in about {minutes} min, or reset your password.",
     "ip": "Too many failed sign-ins from your network. Try again in about {minutes} min.",
 }
@@ -31,11 +32,18 @@ async def _refuse_if_throttled(session: AsyncSession, ctx: RequestContext, accou
     verdict = await _state()["throttle"].check(account, ctx.ip or "unknown")
     if verdict.allowed:
         return
-    await record_event(session, ctx, SecurityEventType.LOGIN_THROTTLED, severity=Severity.WARNING,
-                       organization_id=None, metadata={"reason": verdict.reason})
+    await record_event(
+        session,
+        ctx,
+        SecurityEventType.LOGIN_THROTTLED,
+        severity=Severity.WARNING,
+        organization_id=None,
+        metadata={"reason": verdict.reason},
+    )
     await commit(session)  # the event must survive the 429's rollback
-    raise RateLimited(verdict.retry_after,
-                      THROTTLED[verdict.reason].format(minutes=math.ceil(verdict.retry_after / 60)))
+    raise RateLimited(
+        verdict.retry_after, THROTTLED[verdict.reason].format(minutes=math.ceil(verdict.retry_after / 60))
+    )
 
 
 async def check_password(session: AsyncSession, ctx: RequestContext, email: str, password: str) -> User:
@@ -51,8 +59,9 @@ async def check_password(session: AsyncSession, ctx: RequestContext, email: str,
         user = await service.authenticate(session, ctx, email=email, password=password)
     except Unauthorized:
         if await throttle.record_failure(account, ip):
-            await accounts.notify_lock(session, ctx, email, base_url=settings.base_url,
-                                       minutes=settings.login_lock_minutes)
+            await accounts.notify_lock(
+                session, ctx, email, base_url=settings.base_url, minutes=settings.login_lock_minutes
+            )
         await commit(session)
         raise
     await throttle.record_success(account, ip)
@@ -66,5 +75,6 @@ async def check_second_factor(session: AsyncSession, ctx: RequestContext, user: 
     if not await mfa.verify_second_factor(session, ctx, user, secret_key=_state()["settings"].secret_key, code=code):
         await _state()["throttle"].record_failure(account, ip)
         await commit(session)  # keep the failure's security event
-        raise Unauthorized("That code does not match. Use the current code from your app, or a recovery code.",
-                           {"mfa_required": True})
+        raise Unauthorized(
+            "That code does not match. Use the current code from your app, or a recovery code.", {"mfa_required": True}
+        )

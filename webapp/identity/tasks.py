@@ -1,4 +1,5 @@
 """Task shells for identity: work a request must not do while the caller waits."""
+
 from __future__ import annotations
 
 from webapp.core.tenancy import RequestContext

@@ -6,6 +6,7 @@ Three moving windows on Redis (the `limits` library):
 * failures per account across IPs: a distributed attack locks the account for a short, fixed time and
   emails the owner an unlock link, so the worst an attacker achieves is a lock the owner can lift at once.
 """
+
 from __future__ import annotations
 
 import math
@@ -43,8 +44,9 @@ class LoginThrottle:
     """Counts failed sign-ins and answers whether the next attempt may run."""
 
     def __init__(self, settings: Settings, redis: aioredis.Redis) -> None:
-        storage = RedisStorage(_storage_uri(settings.redis_url), implementation="redispy",
-                               key_prefix=f"{settings.redis_namespace}:limits")
+        storage = RedisStorage(
+            _storage_uri(settings.redis_url), implementation="redispy", key_prefix=f"{settings.redis_namespace}:limits"
+        )
         self.limiter = MovingWindowRateLimiter(storage)
         self.redis, self.namespace = redis, settings.redis_namespace
         self.pair = RateLimitItemPerMinute(settings.login_max_failures_per_account_ip, WINDOW_MINUTES)

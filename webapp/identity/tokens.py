@@ -1,4 +1,5 @@
 """Single-use emailed tokens: issue (superseding older ones) and consume exactly once."""
+
 from __future__ import annotations
 
 import secrets
@@ -31,8 +32,16 @@ async def issue_token(session: AsyncSession, user_id: uuid.UUID, purpose: TokenP
         .values(used_at=now)
     )
     raw = secrets.token_urlsafe(32)
-    session.add(EmailToken(id=new_id(), user_id=user_id, purpose=purpose, token_hash=token_digest(raw),
-                           email=email, expires_at=now + LIFETIMES[purpose]))
+    session.add(
+        EmailToken(
+            id=new_id(),
+            user_id=user_id,
+            purpose=purpose,
+            token_hash=token_digest(raw),
+            email=email,
+            expires_at=now + LIFETIMES[purpose],
+        )
+    )
     await session.flush()
     return raw
 

@@ -1,4 +1,5 @@
 """Sign-in, sign-out and the landing redirect."""
+
 from __future__ import annotations
 
 import math
@@ -79,7 +80,9 @@ async def login_submit():
         return response
     if user.mfa_enabled_at is not None:  # the password was right; the session waits for the second factor
         return start_challenge(redirect(url_for("mfa.challenge"), 303), user.id, safe_next(form.next.data))
-    token, _ = await service.start_session(session, g.ctx, user, absolute=timedelta(hours=settings.session_absolute_hours))
+    token, _ = await service.start_session(
+        session, g.ctx, user, absolute=timedelta(hours=settings.session_absolute_hours)
+    )
     login_user(AuthUser(token))
     rotate_csrf()
     await flash(f"Welcome back, {user.name}.", "success")
@@ -116,22 +119,34 @@ async def signup_submit():
     throttle, ip = current_app.extensions["closedloop"]["throttle"], g.ctx.ip or "unknown"
     verdict = await throttle.signup_verdict(ip)
     if not verdict.allowed:
-        response = await render("identity/signup.html", form=form, status=429, error=(
-            f"Too many sign-ups from your network. Try again in about {math.ceil(verdict.retry_after / 60)} min."))
+        response = await render(
+            "identity/signup.html",
+            form=form,
+            status=429,
+            error=(
+                f"Too many sign-ups from your network. Try again in about {math.ceil(verdict.retry_after / 60)} min."
+            ),
+        )
         response.headers["Retry-After"] = str(verdict.retry_after)
         return response
     await throttle.record_signup(ip)
     try:
         created = await accounts.sign_up(
-            session, g.ctx, name=form.name.data, email=form.email.data, password=form.password.data,
-            org_name=form.org_name.data, org_slug=form.org_slug.data or organizations.suggest_slug(form.org_name.data),
+            session,
+            g.ctx,
+            name=form.name.data,
+            email=form.email.data,
+            password=form.password.data,
+            org_name=form.org_name.data,
+            org_slug=form.org_slug.data or organizations.suggest_slug(form.org_name.data),
             base_url=settings.base_url,
         )
     except DomainError as exc:
         show_errors(form, exc)
         return await render("identity/signup.html", form=form, status=exc.status_code)
-    token, _ = await service.start_session(session, g.ctx, created.user,
-                                           absolute=timedelta(hours=settings.session_absolute_hours))
+    token, _ = await service.start_session(
+        session, g.ctx, created.user, absolute=timedelta(hours=settings.session_absolute_hours)
+    )
     login_user(AuthUser(token))
     rotate_csrf()
     await flash(f"Welcome to ClosedLoop. We sent a confirmation link to {created.user.email}.", "success")
@@ -140,8 +155,14 @@ async def signup_submit():
 
 async def _confirm_page(submit_endpoint: str, title: str, text: str, button: str):
     """An emailed link lands on a button; only its POST uses the token (mail scanners follow links, never post)."""
-    return await render("identity/token_confirm.html", form=TokenForm(data={"token": request.args.get("token", "")}),
-                        action=url_for(submit_endpoint), title=title, text=text, button=button)
+    return await render(
+        "identity/token_confirm.html",
+        form=TokenForm(data={"token": request.args.get("token", "")}),
+        action=url_for(submit_endpoint),
+        title=title,
+        text=text,
+        button=button,
+    )
 
 
 async def _posted_token() -> str:
@@ -153,8 +174,9 @@ async def _posted_token() -> str:
 @public
 async def verify_email():
     """The verification link's landing page."""
-    return await _confirm_page("identity.verify_email_submit", "Confirm your email",
-                               "Confirm that this address is yours.", "Confirm my email")
+    return await _confirm_page(
+        "identity.verify_email_submit", "Confirm your email", "Confirm that this address is yours.", "Confirm my email"
+    )
 
 
 @bp.post("/verify-email")
@@ -223,8 +245,12 @@ async def reset_password_submit():
 @public
 async def unlock():
     """The unlock link from the lock-out email."""
-    return await _confirm_page("identity.unlock_submit", "Unlock your account",
-                               "Lift the temporary lock on your account now.", "Unlock my account")
+    return await _confirm_page(
+        "identity.unlock_submit",
+        "Unlock your account",
+        "Lift the temporary lock on your account now.",
+        "Unlock my account",
+    )
 
 
 @bp.post("/unlock")
@@ -266,7 +292,8 @@ async def revoke_session(session_id: str):
 @requires()
 async def revoke_other_sessions():
     """End every session but this one."""
-    ended = await service.revoke_user_sessions(db_session(), g.ctx, g.ctx.user_id, reason="revoked_by_user",
-                                               keep=g.ctx.session_id)
+    ended = await service.revoke_user_sessions(
+        db_session(), g.ctx, g.ctx.user_id, reason="revoked_by_user", keep=g.ctx.session_id
+    )
     await flash(f"Signed out {ended} other session{'' if ended == 1 else 's'}.", "success")
     return redirect(url_for("identity.sessions"), 303)

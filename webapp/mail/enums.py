@@ -1,4 +1,5 @@
 """Outbox statuses."""
+
 from enum import StrEnum
 
 

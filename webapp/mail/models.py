@@ -1,4 +1,5 @@
 """email_outbox: every message the product sends, written in the sender's transaction."""
+
 from __future__ import annotations
 
 import uuid
@@ -28,7 +29,9 @@ class OutboxEmail(UUIDPrimaryKey, Base):
     subject: Mapped[str] = mapped_column(String(200))
     text_body: Mapped[str] = mapped_column(Text)
     html_body: Mapped[str] = mapped_column(Text)
-    status: Mapped[EmailStatus] = mapped_column(pg_enum(EmailStatus, "email_status"), server_default=EmailStatus.QUEUED.value)
+    status: Mapped[EmailStatus] = mapped_column(
+        pg_enum(EmailStatus, "email_status"), server_default=EmailStatus.QUEUED.value
+    )
     attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)

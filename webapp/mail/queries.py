@@ -1,4 +1,5 @@
 """Reads of the outbox (development page and tests)."""
+
 from __future__ import annotations
 
 import uuid

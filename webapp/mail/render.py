@@ -1,4 +1,5 @@
 """Email templates (templates/emails/<name>.subject.txt, .txt, .html) rendered outside any request."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

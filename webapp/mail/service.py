@@ -1,4 +1,5 @@
 """Queue emails in the caller's transaction; deliver them over SMTP from a worker."""
+
 from __future__ import annotations
 
 import logging
@@ -26,13 +27,23 @@ RETRY_AFTER = timedelta(minutes=1)
 
 
 async def queue_email(
-    session: AsyncSession, *, to: str, template: str, user_id: uuid.UUID | None = None, **context,
+    session: AsyncSession,
+    *,
+    to: str,
+    template: str,
+    user_id: uuid.UUID | None = None,
+    **context,
 ) -> OutboxEmail:
     """Render `template` into the outbox; a worker sends it once this transaction commits."""
     rendered = render_email(template, **context)
     email = OutboxEmail(
-        id=new_id(), user_id=user_id, to_address=to, template=template,
-        subject=rendered.subject, text_body=rendered.text, html_body=rendered.html,
+        id=new_id(),
+        user_id=user_id,
+        to_address=to,
+        template=template,
+        subject=rendered.subject,
+        text_body=rendered.text,
+        html_body=rendered.html,
     )
     session.add(email)
 
@@ -100,10 +111,18 @@ async def deliver_due(maker: async_sessionmaker, settings: Settings, *, limit: i
     """Retry queued emails older than a minute (failed attempts, or a task that was lost)."""
     async with maker() as session:
         cutoff = datetime.now(UTC) - RETRY_AFTER
-        ids = (await session.execute(
-            select(OutboxEmail.id).where(OutboxEmail.status == EmailStatus.QUEUED, OutboxEmail.created_at < cutoff)
-            .order_by(OutboxEmail.created_at).limit(limit)
-        )).scalars().all()
+        ids = (
+            (
+                await session.execute(
+                    select(OutboxEmail.id)
+                    .where(OutboxEmail.status == EmailStatus.QUEUED, OutboxEmail.created_at < cutoff)
+                    .order_by(OutboxEmail.created_at)
+                    .limit(limit)
+                )
+            )
+            .scalars()
+            .all()
+        )
     for email_id in ids:
         await deliver_email(maker, settings, email_id)
     return len(ids)

@@ -1,4 +1,5 @@
 """Task shells for email delivery."""
+
 from __future__ import annotations
 
 import uuid
@@ -12,7 +13,9 @@ from workers.uow import state, timed
 async def send_email(email_id: str) -> str | None:
     """Deliver one outbox email (idempotent: only a queued row is sent)."""
     s = state()
-    status = await timed("mail.send_email", lambda: service.deliver_email(s.sessionmaker, s.settings, uuid.UUID(email_id)))
+    status = await timed(
+        "mail.send_email", lambda: service.deliver_email(s.sessionmaker, s.settings, uuid.UUID(email_id))
+    )
     return str(status) if status else None
 
 

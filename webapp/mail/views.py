@@ -1,4 +1,5 @@
 """The development outbox: every email the product queued, readable without an SMTP server."""
+
 from __future__ import annotations
 
 from quart import Blueprint, current_app

@@ -1,4 +1,5 @@
 """JSON API: missions (under the organization, and by id for bearer credentials) and their crews."""
+
 from __future__ import annotations
 
 import uuid
@@ -38,19 +39,35 @@ def _number(value):
 def mission_out(mission, crew: list | None = None) -> dict:
     """Mission -> response JSON."""
     return MissionOut(
-        id=mission.id, name=mission.name, description=mission.description, status=mission.status,
-        destination=mission.destination, crew_size=mission.crew_size, launch_date=mission.launch_date,
-        landing_date=mission.landing_date, settings={f: _number(getattr(mission, f)) for f in service.SETTINGS},
-        created_at=mission.created_at, updated_at=mission.updated_at, version=mission.version,
+        id=mission.id,
+        name=mission.name,
+        description=mission.description,
+        status=mission.status,
+        destination=mission.destination,
+        crew_size=mission.crew_size,
+        launch_date=mission.launch_date,
+        landing_date=mission.landing_date,
+        settings={f: _number(getattr(mission, f)) for f in service.SETTINGS},
+        created_at=mission.created_at,
+        updated_at=mission.updated_at,
+        version=mission.version,
         crew=[crew_out(c) for c in crew] if crew is not None else None,
     ).model_dump(mode="json", exclude={"crew"} if crew is None else None)
 
 
 def crew_out(row: queries.CrewRow) -> CrewOut:
     """CrewRow -> response schema."""
-    return CrewOut(id=row.id, user_id=row.user_id, name=row.name, email=row.email,
-                   role=row.crew_role, specialization=row.specialization, assigned_at=row.assigned_at,
-                   removed_at=row.removed_at, version=row.version)
+    return CrewOut(
+        id=row.id,
+        user_id=row.user_id,
+        name=row.name,
+        email=row.email,
+        role=row.crew_role,
+        specialization=row.specialization,
+        assigned_at=row.assigned_at,
+        removed_at=row.removed_at,
+        version=row.version,
+    )
 
 
 def _values(data, *, partial: bool) -> dict:
@@ -69,9 +86,16 @@ async def list_missions(org_id: uuid.UUID | str):
     """Missions: filters `status`, `destination`, `q`; `sort=name:asc` (name, created_at, launch_date, crew_size,
     status); cursor pagination with `limit` and `cursor`."""
     args = request.args
-    page = await queries.list_missions(db_session(), g.ctx.org_id, q=args.get("q"), status=args.get("status"),
-                                       destination=args.get("destination"), sort=args.get("sort"),
-                                       cursor=args.get("cursor") or None, limit=parse_limit(args.get("limit")))
+    page = await queries.list_missions(
+        db_session(),
+        g.ctx.org_id,
+        q=args.get("q"),
+        status=args.get("status"),
+        destination=args.get("destination"),
+        sort=args.get("sort"),
+        cursor=args.get("cursor") or None,
+        limit=parse_limit(args.get("limit")),
+    )
     return {"items": [mission_out(m) for m in page.items], "next_cursor": page.next_cursor}
 
 
@@ -108,8 +132,9 @@ async def get_mission(mission_id: uuid.UUID):
 async def update_mission(mission_id: uuid.UUID):
     """Change fields; 409 with `details.current` when `version` is stale."""
     data = await parse_body(MissionPatch)
-    mission = await service.update_mission(db_session(), g.ctx, mission_id, _values(data, partial=True),
-                                           version=data.version)
+    mission = await service.update_mission(
+        db_session(), g.ctx, mission_id, _values(data, partial=True), version=data.version
+    )
     return mission_out(mission)
 
 
@@ -154,11 +179,15 @@ async def assign_crew(mission_id: uuid.UUID):
     """Assign a member: 201 + Location."""
     data = await parse_body(CrewIn)
     session = db_session()
-    crew = await service.assign_crew(session, g.ctx, mission_id, user_id=data.user_id, crew_role=data.role,
-                                     specialization=data.specialization)
+    crew = await service.assign_crew(
+        session, g.ctx, mission_id, user_id=data.user_id, crew_role=data.role, specialization=data.specialization
+    )
     row = await queries.get_crew(session, mission_id, crew.id)
-    return (crew_out(row).model_dump(mode="json"), 201,
-            {"Location": url_for("mission_api.get_crew", mission_id=mission_id, crew_id=crew.id)})
+    return (
+        crew_out(row).model_dump(mode="json"),
+        201,
+        {"Location": url_for("mission_api.get_crew", mission_id=mission_id, crew_id=crew.id)},
+    )
 
 
 @bp.get("/<uuid:mission_id>/crew/<uuid:crew_id>")
@@ -180,8 +209,15 @@ async def update_crew(mission_id: uuid.UUID, crew_id: uuid.UUID):
     """Change a crew role or specialization."""
     data = await parse_body(CrewPatch)
     session = db_session()
-    await service.update_crew(session, g.ctx, mission_id, crew_id, crew_role=data.role,
-                              specialization=data.specialization, version=data.version)
+    await service.update_crew(
+        session,
+        g.ctx,
+        mission_id,
+        crew_id,
+        crew_role=data.role,
+        specialization=data.specialization,
+        version=data.version,
+    )
     return crew_out(await queries.get_crew(session, mission_id, crew_id)).model_dump(mode="json")
 
 

@@ -1,4 +1,5 @@
 """Crew routes on the mission page: assign, change role inline, remove (kept as history) and undo."""
+
 from __future__ import annotations
 
 import uuid
@@ -16,8 +17,9 @@ from webapp.missions.forms import CrewEditForm, CrewForm
 from webapp.missions.views import bp, crew_form, dashboard_context
 
 
-async def _crew_section(mission_id: uuid.UUID, *, form: CrewForm | None = None, status: int = 200,
-                        error: str | None = None):
+async def _crew_section(
+    mission_id: uuid.UUID, *, form: CrewForm | None = None, status: int = 200, error: str | None = None
+):
     session = db_session()
     mission = await queries.get_mission(session, g.ctx.org_id, mission_id)
     choices = await crew_form(session)
@@ -25,9 +27,16 @@ async def _crew_section(mission_id: uuid.UUID, *, form: CrewForm | None = None, 
         form.user_id.choices = choices.user_id.choices
     if not is_htmx() and status < 400:
         return redirect(url_for("missions.show", mission_id=mission_id) + "#crew", 303)
-    return await render("missions/show.html", "missions/_crew.html", mission=mission, status=status, error=error,
-                        crew=await queries.list_crew(session, mission_id, include_removed=True),
-                        crew_form=form or choices, **({} if is_htmx() else await dashboard_context(mission)))
+    return await render(
+        "missions/show.html",
+        "missions/_crew.html",
+        mission=mission,
+        status=status,
+        error=error,
+        crew=await queries.list_crew(session, mission_id, include_removed=True),
+        crew_form=form or choices,
+        **({} if is_htmx() else await dashboard_context(mission)),
+    )
 
 
 @bp.post("/<uuid:mission_id>/crew")
@@ -36,8 +45,14 @@ async def assign_crew(mission_id: uuid.UUID):
     """Put a member on the crew."""
     form = CrewForm(formdata=MultiDict(await request.form))
     try:
-        await service.assign_crew(db_session(), g.ctx, mission_id, user_id=form.user_id.data,
-                                  crew_role=form.crew_role.data, specialization=form.specialization.data or "")
+        await service.assign_crew(
+            db_session(),
+            g.ctx,
+            mission_id,
+            user_id=form.user_id.data,
+            crew_role=form.crew_role.data,
+            specialization=form.specialization.data or "",
+        )
     except (ValidationError, Conflict) as exc:
         show_errors(form, exc)
         return await _crew_section(mission_id, form=form, status=exc.status_code, error=exc.message)
@@ -49,8 +64,9 @@ async def assign_crew(mission_id: uuid.UUID):
 async def edit_crew(mission_id: uuid.UUID, crew_id: uuid.UUID):
     """The inline edit row."""
     member = await queries.get_crew(db_session(), mission_id, crew_id)
-    form = CrewEditForm(data={"crew_role": member.crew_role.value, "specialization": member.specialization,
-                              "version": member.version})
+    form = CrewEditForm(
+        data={"crew_role": member.crew_role.value, "specialization": member.specialization, "version": member.version}
+    )
     return await render("missions/_crew_edit_row.html", mission_id=mission_id, member=member, form=form)
 
 
@@ -59,8 +75,11 @@ async def edit_crew(mission_id: uuid.UUID, crew_id: uuid.UUID):
 async def crew_row(mission_id: uuid.UUID, crew_id: uuid.UUID):
     """One crew row (Cancel on the inline edit)."""
     await queries.get_mission(db_session(), g.ctx.org_id, mission_id)
-    return await render("missions/_crew_row.html", mission_id=mission_id,
-                        member=await queries.get_crew(db_session(), mission_id, crew_id))
+    return await render(
+        "missions/_crew_row.html",
+        mission_id=mission_id,
+        member=await queries.get_crew(db_session(), mission_id, crew_id),
+    )
 
 
 @bp.post("/<uuid:mission_id>/crew/<uuid:crew_id>")
@@ -71,19 +90,33 @@ async def update_crew(mission_id: uuid.UUID, crew_id: uuid.UUID):
     form = CrewEditForm(formdata=MultiDict(await request.form))
     version = int(form.version.data) if (form.version.data or "").isdigit() else None
     try:
-        await service.update_crew(session, g.ctx, mission_id, crew_id, crew_role=form.crew_role.data,
-                                  specialization=form.specialization.data, version=version)
+        await service.update_crew(
+            session,
+            g.ctx,
+            mission_id,
+            crew_id,
+            crew_role=form.crew_role.data,
+            specialization=form.specialization.data,
+            version=version,
+        )
     except (ValidationError, Conflict) as exc:
         show_errors(form, exc)
         member = await queries.get_crew(session, mission_id, crew_id)
         if "current" in exc.details:
             form.version.data = exc.details["current"]["version"]
-        return await render("missions/_crew_edit_row.html", mission_id=mission_id, member=member, form=form,
-                            error=exc.message, status=exc.status_code)
+        return await render(
+            "missions/_crew_edit_row.html",
+            mission_id=mission_id,
+            member=member,
+            form=form,
+            error=exc.message,
+            status=exc.status_code,
+        )
     if not is_htmx():
         return redirect(url_for("missions.show", mission_id=mission_id) + "#crew", 303)
-    return await render("missions/_crew_row.html", mission_id=mission_id,
-                        member=await queries.get_crew(session, mission_id, crew_id))
+    return await render(
+        "missions/_crew_row.html", mission_id=mission_id, member=await queries.get_crew(session, mission_id, crew_id)
+    )
 
 
 @bp.post("/<uuid:mission_id>/crew/<uuid:crew_id>/remove")

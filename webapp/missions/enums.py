@@ -1,4 +1,5 @@
 """Mission statuses, destinations and crew roles."""
+
 from enum import StrEnum
 
 

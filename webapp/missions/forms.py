@@ -1,4 +1,5 @@
 """WTForms for missions and crew: they carry the input; the service's rules decide (one set of messages)."""
+
 from __future__ import annotations
 
 from wtforms import Form, HiddenField, SelectField, StringField, TextAreaField
@@ -35,8 +36,9 @@ class CrewForm(Form):
     """Assign a member to the crew."""
 
     user_id = SelectField("Member", validate_choice=False)
-    crew_role = SelectField("Crew role", choices=choices((r.value, r.label) for r in CrewRole),
-                            default=CrewRole.MISSION_SPECIALIST.value)
+    crew_role = SelectField(
+        "Crew role", choices=choices((r.value, r.label) for r in CrewRole), default=CrewRole.MISSION_SPECIALIST.value
+    )
     specialization = StringField("Specialization")
 
 

@@ -1,4 +1,5 @@
 """missions and mission_crew (tenant-owned, RLS)."""
+
 from __future__ import annotations
 
 import uuid
@@ -42,16 +43,27 @@ class Mission(UUIDPrimaryKey, TenantOwned, Timestamps, SoftDelete, Versioned, Ba
     __tablename__ = "missions"
     __table_args__ = (
         UniqueConstraint("organization_id", "id"),
-        Index("uq_missions_org_name_live", "organization_id", func.lower(text("name")), unique=True,
-              postgresql_where=text("deleted_at IS NULL")),
-        Index("ix_missions_org_created_live", "organization_id", "created_at", "id",
-              postgresql_where=text("deleted_at IS NULL")),
+        Index(
+            "uq_missions_org_name_live",
+            "organization_id",
+            func.lower(text("name")),
+            unique=True,
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+        Index(
+            "ix_missions_org_created_live",
+            "organization_id",
+            "created_at",
+            "id",
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
         Index("ix_missions_search", "search_vector", postgresql_using="gin"),
         CheckConstraint("char_length(name) BETWEEN 1 AND 120", name="name_length"),
         CheckConstraint("char_length(description) <= 4000", name="description_length"),
         CheckConstraint("crew_size BETWEEN 1 AND 100", name="crew_size_range"),
-        CheckConstraint("landing_date IS NULL OR launch_date IS NULL OR landing_date >= launch_date",
-                        name="landing_after_launch"),
+        CheckConstraint(
+            "landing_date IS NULL OR launch_date IS NULL OR landing_date >= launch_date", name="landing_after_launch"
+        ),
         CheckConstraint("recycle_target_kg_per_day >= 0", name="recycle_target_nonnegative"),
         CheckConstraint("energy_budget_kwh_per_day >= 0", name="energy_budget_nonnegative"),
         CheckConstraint("crew_time_h_per_day >= 0 AND crew_time_h_per_day <= 24 * crew_size", name="crew_time_range"),
@@ -62,8 +74,9 @@ class Mission(UUIDPrimaryKey, TenantOwned, Timestamps, SoftDelete, Versioned, Ba
 
     name: Mapped[str] = mapped_column(String(120))
     description: Mapped[str] = mapped_column(Text, server_default="")
-    status: Mapped[MissionStatus] = mapped_column(pg_enum(MissionStatus, "mission_status"),
-                                                  server_default=MissionStatus.PLANNING.value)
+    status: Mapped[MissionStatus] = mapped_column(
+        pg_enum(MissionStatus, "mission_status"), server_default=MissionStatus.PLANNING.value
+    )
     destination: Mapped[Destination] = mapped_column(pg_enum(Destination, "mission_destination"))
     crew_size: Mapped[int] = mapped_column(Integer)
     launch_date: Mapped[datetime | None] = mapped_column()
@@ -84,16 +97,28 @@ class MissionCrew(UUIDPrimaryKey, TenantOwned, Versioned, Base):
     __tablename__ = "mission_crew"
     __table_args__ = (
         UniqueConstraint("organization_id", "id"),
-        ForeignKeyConstraint(["organization_id", "mission_id"], ["missions.organization_id", "missions.id"],
-                             ondelete="CASCADE"),
+        ForeignKeyConstraint(
+            ["organization_id", "mission_id"], ["missions.organization_id", "missions.id"], ondelete="CASCADE"
+        ),
         # the person must be a member of the same organization: the schema, not only the service, says so
-        ForeignKeyConstraint(["organization_id", "membership_id", "user_id"],
-                             ["memberships.organization_id", "memberships.id", "memberships.user_id"],
-                             ondelete="CASCADE"),
-        Index("uq_mission_crew_person_live", "mission_id", "user_id", unique=True,
-              postgresql_where=text("removed_at IS NULL")),
-        Index("uq_mission_crew_commander_live", "mission_id", unique=True,
-              postgresql_where=text("removed_at IS NULL AND crew_role = 'commander'")),
+        ForeignKeyConstraint(
+            ["organization_id", "membership_id", "user_id"],
+            ["memberships.organization_id", "memberships.id", "memberships.user_id"],
+            ondelete="CASCADE",
+        ),
+        Index(
+            "uq_mission_crew_person_live",
+            "mission_id",
+            "user_id",
+            unique=True,
+            postgresql_where=text("removed_at IS NULL"),
+        ),
+        Index(
+            "uq_mission_crew_commander_live",
+            "mission_id",
+            unique=True,
+            postgresql_where=text("removed_at IS NULL AND crew_role = 'commander'"),
+        ),
         Index("ix_mission_crew_user", "user_id"),
         CheckConstraint("char_length(specialization) <= 120", name="specialization_length"),
         CheckConstraint("removed_at IS NULL OR removed_at >= assigned_at", name="removed_after_assigned"),

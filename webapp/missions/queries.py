@@ -1,4 +1,5 @@
 """Mission reads: the list (search, filters, sorts, cursor), one mission, its crew and its dashboard figures."""
+
 from __future__ import annotations
 
 import uuid
@@ -56,27 +57,44 @@ MISSIONS = Listing(
     filters={
         "status": choice(MissionStatus, lambda p: Mission.status == p),
         "destination": choice(Destination, lambda p: Mission.destination == p),
-        "q": search(tsvector_match(Mission.search_vector), description="Words of the name and description, as "
-                    "prefixes: `mars alp` finds Mars Settlement Alpha."),
+        "q": search(
+            tsvector_match(Mission.search_vector),
+            description="Words of the name and description, as prefixes: `mars alp` finds Mars Settlement Alpha.",
+        ),
     },
     default_sort="created_at:desc",
 )
 
 
-async def list_missions(session: AsyncSession, org_id: uuid.UUID, *, q: str | None = None, status: str | None = None,
-                        destination: str | None = None, sort: str | None = None, cursor: str | None = None,
-                        limit: int = 25) -> Page[MissionRow]:
+async def list_missions(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    *,
+    q: str | None = None,
+    status: str | None = None,
+    destination: str | None = None,
+    sort: str | None = None,
+    cursor: str | None = None,
+    limit: int = 25,
+) -> Page[MissionRow]:
     """Live missions of the current organization, one page; `q` matches words of the name and description."""
-    page = await MISSIONS.page(session, {"org_id": org_id}, sort=sort, cursor=cursor, limit=limit,
-                               filters={"q": q, "status": status, "destination": destination})
-    page.items = [MissionRow(*row[:len(_COLUMNS)]) for row in page.items]
+    page = await MISSIONS.page(
+        session,
+        {"org_id": org_id},
+        sort=sort,
+        cursor=cursor,
+        limit=limit,
+        filters={"q": q, "status": status, "destination": destination},
+    )
+    page.items = [MissionRow(*row[: len(_COLUMNS)]) for row in page.items]
     return page
 
 
 async def get_mission(session: AsyncSession, org_id: uuid.UUID, mission_id: uuid.UUID) -> Mission:
     """The live mission; NotFound otherwise (also for another organization's)."""
-    stmt = select(Mission).where(Mission.id == mission_id, Mission.organization_id == org_id,
-                                 Mission.deleted_at.is_(None))
+    stmt = select(Mission).where(
+        Mission.id == mission_id, Mission.organization_id == org_id, Mission.deleted_at.is_(None)
+    )
     mission = (await session.execute(stmt)).scalar_one_or_none()
     if mission is None:
         raise NotFound("No such mission.")
@@ -85,8 +103,9 @@ async def get_mission(session: AsyncSession, org_id: uuid.UUID, mission_id: uuid
 
 async def get_mission_row(session: AsyncSession, org_id: uuid.UUID, mission_id: uuid.UUID) -> MissionRow:
     """One live mission as a list row; NotFound otherwise."""
-    stmt = select(*_COLUMNS).where(Mission.id == mission_id, Mission.organization_id == org_id,
-                                   Mission.deleted_at.is_(None))
+    stmt = select(*_COLUMNS).where(
+        Mission.id == mission_id, Mission.organization_id == org_id, Mission.deleted_at.is_(None)
+    )
     row = (await fetch_rows(session, stmt)).one_or_none()
     if row is None:
         raise NotFound("No such mission.")
@@ -95,15 +114,23 @@ async def get_mission_row(session: AsyncSession, org_id: uuid.UUID, mission_id: 
 
 async def list_deleted_missions(session: AsyncSession, org_id: uuid.UUID, limit: int = 20) -> list[MissionRow]:
     """Recently deleted missions (to restore)."""
-    stmt = (select(*_COLUMNS).where(Mission.organization_id == org_id, Mission.deleted_at.is_not(None))
-            .order_by(Mission.deleted_at.desc()).limit(limit))
+    stmt = (
+        select(*_COLUMNS)
+        .where(Mission.organization_id == org_id, Mission.deleted_at.is_not(None))
+        .order_by(Mission.deleted_at.desc())
+        .limit(limit)
+    )
     return [MissionRow(*row) for row in (await fetch_rows(session, stmt)).all()]
 
 
 async def mission_names(session: AsyncSession, org_id: uuid.UUID) -> list[tuple[uuid.UUID, str]]:
     """(id, name) of every live mission, by name (pickers)."""
-    stmt = (select(Mission.id, Mission.name).where(Mission.organization_id == org_id, Mission.deleted_at.is_(None))
-            .order_by(Mission.name).limit(500))
+    stmt = (
+        select(Mission.id, Mission.name)
+        .where(Mission.organization_id == org_id, Mission.deleted_at.is_(None))
+        .order_by(Mission.name)
+        .limit(500)
+    )
     return [tuple(r) for r in (await fetch_rows(session, stmt)).all()]
 
 
@@ -124,11 +151,27 @@ class CrewRow:
 
 async def list_crew(session: AsyncSession, mission_id: uuid.UUID, *, include_removed: bool = False) -> list[CrewRow]:
     """The crew (commander first, then by name); with include_removed, past members after them."""
-    stmt = (select(MissionCrew.id, MissionCrew.user_id, User.name, User.email, MissionCrew.crew_role,
-                   MissionCrew.specialization, MissionCrew.assigned_at, MissionCrew.removed_at, MissionCrew.version)
-            .join(User, User.id == MissionCrew.user_id).where(MissionCrew.mission_id == mission_id)
-            .order_by(MissionCrew.removed_at.is_not(None), MissionCrew.removed_at.desc(),
-                      (MissionCrew.crew_role != CrewRole.COMMANDER), User.name))
+    stmt = (
+        select(
+            MissionCrew.id,
+            MissionCrew.user_id,
+            User.name,
+            User.email,
+            MissionCrew.crew_role,
+            MissionCrew.specialization,
+            MissionCrew.assigned_at,
+            MissionCrew.removed_at,
+            MissionCrew.version,
+        )
+        .join(User, User.id == MissionCrew.user_id)
+        .where(MissionCrew.mission_id == mission_id)
+        .order_by(
+            MissionCrew.removed_at.is_not(None),
+            MissionCrew.removed_at.desc(),
+            (MissionCrew.crew_role != CrewRole.COMMANDER),
+            User.name,
+        )
+    )
     if not include_removed:
         stmt = stmt.where(MissionCrew.removed_at.is_(None))
     return [CrewRow(*row) for row in (await fetch_rows(session, stmt)).all()]

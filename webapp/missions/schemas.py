@@ -1,5 +1,6 @@
 """JSON shapes of the missions and crew API (seed 000 §4: planning numbers travel in `settings`); the limits mirror
 the service's rules (missions.service.RULES), which still decide."""
+
 from __future__ import annotations
 
 import uuid
@@ -11,8 +12,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from webapp.core.openapi import VERSION, Body, places, whole
 from webapp.missions.enums import CrewRole, Destination, MissionStatus
 
-When = Annotated[AwareDatetime | date, Field(description="A date (2031-07-10) or a time with its offset "
-                                                         "(2031-07-10T12:00:00Z)")]
+When = Annotated[
+    AwareDatetime | date, Field(description="A date (2031-07-10) or a time with its offset (2031-07-10T12:00:00Z)")
+]
 
 
 class MissionSettings(Body):
@@ -23,10 +25,12 @@ class MissionSettings(Body):
     energy_budget_kwh_per_day: float | None = Field(None, ge=0, le=1_000_000, json_schema_extra=places(3))
     crew_time_h_per_day: float | None = Field(None, ge=0, le=2400, json_schema_extra=places(3))
     regolith_supply_kg_per_day: float | None = Field(None, ge=0, le=1_000_000, json_schema_extra=places(3))
-    storage_volume_m3: float | None = Field(None, gt=0, le=1_000_000, description="null: no limit",
-                                            json_schema_extra=places(3))
-    wet_waste_cap_days: float | None = Field(None, gt=0, le=3650, description="null: no cap",
-                                             json_schema_extra=places(2))
+    storage_volume_m3: float | None = Field(
+        None, gt=0, le=1_000_000, description="null: no limit", json_schema_extra=places(3)
+    )
+    wet_waste_cap_days: float | None = Field(
+        None, gt=0, le=3650, description="null: no cap", json_schema_extra=places(2)
+    )
 
 
 class MissionIn(Body):

@@ -1,4 +1,5 @@
 """Mission writes: create, edit (versioned), delete/restore; crew assignment, edits, removal (kept as history)."""
+
 from __future__ import annotations
 
 import uuid
@@ -17,8 +18,14 @@ from webapp.core.validation import Moment, Number, Text, choice, clean, partitio
 from webapp.missions.enums import CrewRole, Destination, MissionStatus
 from webapp.missions.models import Mission, MissionCrew
 
-SETTINGS = ("recycle_target_kg_per_day", "energy_budget_kwh_per_day", "crew_time_h_per_day",
-            "regolith_supply_kg_per_day", "storage_volume_m3", "wet_waste_cap_days")
+SETTINGS = (
+    "recycle_target_kg_per_day",
+    "energy_budget_kwh_per_day",
+    "crew_time_h_per_day",
+    "regolith_supply_kg_per_day",
+    "storage_volume_m3",
+    "wet_waste_cap_days",
+)
 RULES = (
     Text("name", "Name", max=120, min=1),
     Text("description", "Description", max=4000),
@@ -34,9 +41,13 @@ RULES = (
 )
 FIELDS = ("name", "description", "status", "destination", "crew_size", "launch_date", "landing_date") + SETTINGS
 # habitat.md §4 "suggested default budgets for a 4-crew surface mission" (all estimates)
-DEFAULTS = {"energy_budget_kwh_per_day": Decimal(60), "crew_time_h_per_day": Decimal(2),
-            "regolith_supply_kg_per_day": Decimal(60), "wet_waste_cap_days": Decimal(3),
-            "recycle_target_kg_per_day": Decimal(0)}
+DEFAULTS = {
+    "energy_budget_kwh_per_day": Decimal(60),
+    "crew_time_h_per_day": Decimal(2),
+    "regolith_supply_kg_per_day": Decimal(60),
+    "wet_waste_cap_days": Decimal(3),
+    "recycle_target_kg_per_day": Decimal(0),
+}
 CREW_RULES = (Text("specialization", "Specialization", max=120),)
 
 
@@ -75,8 +86,10 @@ async def _flush_unique_name(session: AsyncSession) -> None:
             await session.flush()
     except IntegrityError as exc:
         if "uq_missions_org_name_live" in str(exc.orig):
-            raise Conflict("Another mission already has this name.",
-                           {"fields": {"name": ["Another live mission has this name; pick another."]}}) from exc
+            raise Conflict(
+                "Another mission already has this name.",
+                {"fields": {"name": ["Another live mission has this name; pick another."]}},
+            ) from exc
         raise
 
 
@@ -87,27 +100,34 @@ async def create_mission(session: AsyncSession, ctx: RequestContext, values: dic
     mission = Mission(id=new_id(), organization_id=ctx.org_id, created_by=ctx.user_id, **data)
     session.add(mission)
     await _flush_unique_name(session)
-    await audit.record(session, ctx, "mission.create", entity_type="mission", entity_id=mission.id,
-                       after=snapshot(mission))
+    await audit.record(
+        session, ctx, "mission.create", entity_type="mission", entity_id=mission.id, after=snapshot(mission)
+    )
     return mission
 
 
 async def _lock(session: AsyncSession, ctx: RequestContext, mission_id: uuid.UUID, *, deleted: bool = False) -> Mission:
-    stmt = select(Mission).where(Mission.id == mission_id, Mission.organization_id == ctx.org_id,
-                                 Mission.deleted_at.is_not(None) if deleted else Mission.deleted_at.is_(None))
+    stmt = select(Mission).where(
+        Mission.id == mission_id,
+        Mission.organization_id == ctx.org_id,
+        Mission.deleted_at.is_not(None) if deleted else Mission.deleted_at.is_(None),
+    )
     mission = (await session.execute(stmt.with_for_update())).scalar_one_or_none()
     if mission is None:
         raise NotFound("No such mission.")
     return mission
 
 
-async def update_mission(session: AsyncSession, ctx: RequestContext, mission_id: uuid.UUID, values: dict, *,
-                         version: int | None) -> Mission:
+async def update_mission(
+    session: AsyncSession, ctx: RequestContext, mission_id: uuid.UUID, values: dict, *, version: int | None
+) -> Mission:
     """Change some fields; a stale `version` is a 409 with the saved values; fewer seats than crew is refused."""
     mission = await _lock(session, ctx, mission_id)
     if version is not None and version != mission.version:
-        raise Conflict("This mission was changed by someone else first.",
-                       {"current": snapshot(mission) | {"version": mission.version}})
+        raise Conflict(
+            "This mission was changed by someone else first.",
+            {"current": snapshot(mission) | {"version": mission.version}},
+        )
     data = _clean(values, partial=True, current=mission)
     if data.get("crew_size") is not None and data["crew_size"] < (crew := await count_crew(session, mission.id)):
         raise ValidationError.field("crew_size", f"{crew} people are assigned; remove some before shrinking the crew.")
@@ -117,8 +137,15 @@ async def update_mission(session: AsyncSession, ctx: RequestContext, mission_id:
     if snapshot(mission) == before:
         return mission
     await _flush_unique_name(session)
-    await audit.record(session, ctx, "mission.update", entity_type="mission", entity_id=mission.id, before=before,
-                       after=snapshot(mission))
+    await audit.record(
+        session,
+        ctx,
+        "mission.update",
+        entity_type="mission",
+        entity_id=mission.id,
+        before=before,
+        after=snapshot(mission),
+    )
     return mission
 
 
@@ -127,8 +154,9 @@ async def delete_mission(session: AsyncSession, ctx: RequestContext, mission_id:
     mission = await _lock(session, ctx, mission_id)
     mission.deleted_at = _now()
     await session.flush()
-    await audit.record(session, ctx, "mission.delete", entity_type="mission", entity_id=mission.id,
-                       before={"name": mission.name})
+    await audit.record(
+        session, ctx, "mission.delete", entity_type="mission", entity_id=mission.id, before={"name": mission.name}
+    )
     return mission
 
 
@@ -137,8 +165,9 @@ async def restore_mission(session: AsyncSession, ctx: RequestContext, mission_id
     mission = await _lock(session, ctx, mission_id, deleted=True)
     mission.deleted_at = None
     await _flush_unique_name(session)
-    await audit.record(session, ctx, "mission.restore", entity_type="mission", entity_id=mission.id,
-                       after={"name": mission.name})
+    await audit.record(
+        session, ctx, "mission.restore", entity_type="mission", entity_id=mission.id, after={"name": mission.name}
+    )
     return mission
 
 
@@ -147,34 +176,48 @@ async def restore_mission(session: AsyncSession, ctx: RequestContext, mission_id
 
 async def count_crew(session: AsyncSession, mission_id: uuid.UUID) -> int:
     """People currently on the mission."""
-    stmt = select(func.count()).select_from(MissionCrew).where(MissionCrew.mission_id == mission_id,
-                                                               MissionCrew.removed_at.is_(None))
+    stmt = (
+        select(func.count())
+        .select_from(MissionCrew)
+        .where(MissionCrew.mission_id == mission_id, MissionCrew.removed_at.is_(None))
+    )
     return (await session.execute(stmt)).scalar_one()
 
 
 def crew_snapshot(crew: MissionCrew) -> dict:
     """What an audit row and a conflict answer show about one assignment."""
-    return {"user_id": crew.user_id, "crew_role": crew.crew_role, "specialization": crew.specialization,
-            "removed_at": crew.removed_at}
+    return {
+        "user_id": crew.user_id,
+        "crew_role": crew.crew_role,
+        "specialization": crew.specialization,
+        "removed_at": crew.removed_at,
+    }
 
 
 async def _check_seat(session: AsyncSession, mission: Mission, user_id: uuid.UUID, role: CrewRole) -> None:
     if await count_crew(session, mission.id) >= mission.crew_size:
-        raise Conflict(f"{mission.name} has all {mission.crew_size} seats filled; raise the crew size first.",
-                       {"fields": {"user_id": ["No free seat on this mission."]}})
+        raise Conflict(
+            f"{mission.name} has all {mission.crew_size} seats filled; raise the crew size first.",
+            {"fields": {"user_id": ["No free seat on this mission."]}},
+        )
     taken = select(MissionCrew.user_id, MissionCrew.crew_role).where(
-        MissionCrew.mission_id == mission.id, MissionCrew.removed_at.is_(None))
+        MissionCrew.mission_id == mission.id, MissionCrew.removed_at.is_(None)
+    )
     for other, other_role in (await session.execute(taken)).all():
         if other == user_id:
-            raise Conflict("This person is already on the crew.",
-                           {"fields": {"user_id": ["Already on this mission's crew."]}})
+            raise Conflict(
+                "This person is already on the crew.", {"fields": {"user_id": ["Already on this mission's crew."]}}
+            )
         if role == CrewRole.COMMANDER and other_role == CrewRole.COMMANDER:
-            raise Conflict("The mission already has a commander.",
-                           {"fields": {"crew_role": ["Only one commander per mission; change the other one first."]}})
+            raise Conflict(
+                "The mission already has a commander.",
+                {"fields": {"crew_role": ["Only one commander per mission; change the other one first."]}},
+            )
 
 
-async def assign_crew(session: AsyncSession, ctx: RequestContext, mission_id: uuid.UUID, *, user_id,
-                      crew_role, specialization: str = "") -> MissionCrew:
+async def assign_crew(
+    session: AsyncSession, ctx: RequestContext, mission_id: uuid.UUID, *, user_id, crew_role, specialization: str = ""
+) -> MissionCrew:
     """Put a member of this organization on the mission (one seat per crew_size, one commander)."""
     from webapp.organizations.queries import find_live_membership
 
@@ -195,34 +238,57 @@ async def assign_crew(session: AsyncSession, ctx: RequestContext, mission_id: uu
     if errors:
         raise ValidationError(details={"fields": errors})
     await _check_seat(session, mission, person, role)
-    crew = MissionCrew(id=new_id(), organization_id=ctx.org_id, mission_id=mission.id, membership_id=membership.id,
-                       user_id=person, crew_role=role, specialization=spec, assigned_by=ctx.user_id)
+    crew = MissionCrew(
+        id=new_id(),
+        organization_id=ctx.org_id,
+        mission_id=mission.id,
+        membership_id=membership.id,
+        user_id=person,
+        crew_role=role,
+        specialization=spec,
+        assigned_by=ctx.user_id,
+    )
     session.add(crew)
     await session.flush()
-    await audit.record(session, ctx, "mission.crew_assign", entity_type="mission", entity_id=mission.id,
-                       after=crew_snapshot(crew))
+    await audit.record(
+        session, ctx, "mission.crew_assign", entity_type="mission", entity_id=mission.id, after=crew_snapshot(crew)
+    )
     return crew
 
 
-async def _lock_crew(session: AsyncSession, ctx: RequestContext, mission_id: uuid.UUID, crew_id: uuid.UUID,
-                     *, removed: bool = False) -> MissionCrew:
-    stmt = select(MissionCrew).where(MissionCrew.id == crew_id, MissionCrew.mission_id == mission_id,
-                                     MissionCrew.organization_id == ctx.org_id,
-                                     MissionCrew.removed_at.is_not(None) if removed else MissionCrew.removed_at.is_(None))
+async def _lock_crew(
+    session: AsyncSession, ctx: RequestContext, mission_id: uuid.UUID, crew_id: uuid.UUID, *, removed: bool = False
+) -> MissionCrew:
+    stmt = select(MissionCrew).where(
+        MissionCrew.id == crew_id,
+        MissionCrew.mission_id == mission_id,
+        MissionCrew.organization_id == ctx.org_id,
+        MissionCrew.removed_at.is_not(None) if removed else MissionCrew.removed_at.is_(None),
+    )
     crew = (await session.execute(stmt.with_for_update())).scalar_one_or_none()
     if crew is None:
         raise NotFound("No such crew assignment.")
     return crew
 
 
-async def update_crew(session: AsyncSession, ctx: RequestContext, mission_id: uuid.UUID, crew_id: uuid.UUID, *,
-                      crew_role=None, specialization: str | None = None, version: int | None = None) -> MissionCrew:
+async def update_crew(
+    session: AsyncSession,
+    ctx: RequestContext,
+    mission_id: uuid.UUID,
+    crew_id: uuid.UUID,
+    *,
+    crew_role=None,
+    specialization: str | None = None,
+    version: int | None = None,
+) -> MissionCrew:
     """Change someone's crew role or specialization; a stale `version` is a 409."""
     await _lock(session, ctx, mission_id)
     crew = await _lock_crew(session, ctx, mission_id, crew_id)
     if version is not None and version != crew.version:
-        raise Conflict("This assignment was changed by someone else first.",
-                       {"current": crew_snapshot(crew) | {"version": crew.version}})
+        raise Conflict(
+            "This assignment was changed by someone else first.",
+            {"current": crew_snapshot(crew) | {"version": crew.version}},
+        )
     errors: dict = {}
     role = choice({"crew_role": crew_role}, "crew_role", CrewRole, errors, required=False, label="a crew role")
     spec = None
@@ -235,35 +301,59 @@ async def update_crew(session: AsyncSession, ctx: RequestContext, mission_id: uu
         raise ValidationError(details={"fields": errors})
     before = crew_snapshot(crew)
     if role == CrewRole.COMMANDER and crew.crew_role != CrewRole.COMMANDER:
-        others = select(func.count()).select_from(MissionCrew).where(
-            MissionCrew.mission_id == mission_id, MissionCrew.removed_at.is_(None),
-            MissionCrew.crew_role == CrewRole.COMMANDER)
+        others = (
+            select(func.count())
+            .select_from(MissionCrew)
+            .where(
+                MissionCrew.mission_id == mission_id,
+                MissionCrew.removed_at.is_(None),
+                MissionCrew.crew_role == CrewRole.COMMANDER,
+            )
+        )
         if (await session.execute(others)).scalar_one():
-            raise Conflict("The mission already has a commander.",
-                           {"fields": {"crew_role": ["Only one commander per mission; change the other one first."]}})
+            raise Conflict(
+                "The mission already has a commander.",
+                {"fields": {"crew_role": ["Only one commander per mission; change the other one first."]}},
+            )
     crew.crew_role = role or crew.crew_role
     crew.specialization = crew.specialization if spec is None else spec
     if crew_snapshot(crew) != before:
         await session.flush()
-        await audit.record(session, ctx, "mission.crew_update", entity_type="mission", entity_id=mission_id,
-                           before=before, after=crew_snapshot(crew))
+        await audit.record(
+            session,
+            ctx,
+            "mission.crew_update",
+            entity_type="mission",
+            entity_id=mission_id,
+            before=before,
+            after=crew_snapshot(crew),
+        )
     return crew
 
 
-async def remove_crew(session: AsyncSession, ctx: RequestContext, mission_id: uuid.UUID,
-                      crew_id: uuid.UUID) -> MissionCrew:
+async def remove_crew(
+    session: AsyncSession, ctx: RequestContext, mission_id: uuid.UUID, crew_id: uuid.UUID
+) -> MissionCrew:
     """Take someone off the crew; the row stays as history (removed_at, removed_by) and can be undone."""
     await _lock(session, ctx, mission_id)
     crew = await _lock_crew(session, ctx, mission_id, crew_id)
     crew.removed_at, crew.removed_by = _now(), ctx.user_id
     await session.flush()
-    await audit.record(session, ctx, "mission.crew_remove", entity_type="mission", entity_id=mission_id,
-                       before=crew_snapshot(crew) | {"removed_at": None}, after=crew_snapshot(crew))
+    await audit.record(
+        session,
+        ctx,
+        "mission.crew_remove",
+        entity_type="mission",
+        entity_id=mission_id,
+        before=crew_snapshot(crew) | {"removed_at": None},
+        after=crew_snapshot(crew),
+    )
     return crew
 
 
-async def undo_crew_removal(session: AsyncSession, ctx: RequestContext, mission_id: uuid.UUID,
-                            crew_id: uuid.UUID) -> MissionCrew:
+async def undo_crew_removal(
+    session: AsyncSession, ctx: RequestContext, mission_id: uuid.UUID, crew_id: uuid.UUID
+) -> MissionCrew:
     """Put a removed person back (the seat, one-commander and membership rules apply again)."""
     from webapp.organizations.queries import find_live_membership
 
@@ -274,15 +364,18 @@ async def undo_crew_removal(session: AsyncSession, ctx: RequestContext, mission_
     await _check_seat(session, mission, crew.user_id, crew.crew_role)
     crew.removed_at = crew.removed_by = None
     await session.flush()
-    await audit.record(session, ctx, "mission.crew_restore", entity_type="mission", entity_id=mission_id,
-                       after=crew_snapshot(crew))
+    await audit.record(
+        session, ctx, "mission.crew_restore", entity_type="mission", entity_id=mission_id, after=crew_snapshot(crew)
+    )
     return crew
 
 
 async def end_crew_assignments(session: AsyncSession, ctx: RequestContext | None, user_id: uuid.UUID) -> int:
     """Take a person off every crew of the current organization (they left it); returns how many."""
     result = await session.execute(
-        update(MissionCrew).where(MissionCrew.user_id == user_id, MissionCrew.removed_at.is_(None))
+        update(MissionCrew)
+        .where(MissionCrew.user_id == user_id, MissionCrew.removed_at.is_(None))
         .values(removed_at=_now(), removed_by=ctx.user_id if ctx else None)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     return result.rowcount

@@ -1,5 +1,6 @@
 """Mission pages: the list (search-as-you-type, filters, sortable columns, load more, CSV), the dashboard,
 create/edit with conflict fragments, delete with undo; crew routes are in crew_views."""
+
 from __future__ import annotations
 
 import uuid
@@ -21,14 +22,27 @@ from webapp.missions.enums import Destination, MissionStatus
 from webapp.missions.forms import CrewForm, MissionForm
 
 bp = Blueprint("missions", __name__, url_prefix="/o/<org_slug>/missions")
-CSV_COLUMNS = ["id", "name", "status", "destination", "crew_size", "launch_date", "landing_date",
-               "recycle_target_kg_per_day", "created_at"]
+CSV_COLUMNS = [
+    "id",
+    "name",
+    "status",
+    "destination",
+    "crew_size",
+    "launch_date",
+    "landing_date",
+    "recycle_target_kg_per_day",
+    "created_at",
+]
 
 
 def _list_args() -> dict:
     args = request.args
-    return {"q": args.get("q", "").strip()[:200], "status": args.get("status", ""),
-            "destination": args.get("destination", ""), "sort": args.get("sort", "")}
+    return {
+        "q": args.get("q", "").strip()[:200],
+        "status": args.get("status", ""),
+        "destination": args.get("destination", ""),
+        "sort": args.get("sort", ""),
+    }
 
 
 @bp.get("")
@@ -37,11 +51,21 @@ def _list_args() -> dict:
 async def index():
     """Missions with search, filters and sorting; htmx asks for the rows only (`_mission_rows.html`)."""
     session, filters = db_session(), _list_args()
-    page = await queries.list_missions(session, g.ctx.org_id, cursor=request.args.get("cursor") or None,
-                                       limit=parse_limit(request.args.get("limit")), **filters)
+    page = await queries.list_missions(
+        session,
+        g.ctx.org_id,
+        cursor=request.args.get("cursor") or None,
+        limit=parse_limit(request.args.get("limit")),
+        **filters,
+    )
     sort = queries.MISSIONS.parse_sort(filters["sort"])
-    context = {"page": page, "filters": filters, "sort": sort, "statuses": list(MissionStatus),
-               "destinations": list(Destination)}
+    context = {
+        "page": page,
+        "filters": filters,
+        "sort": sort,
+        "statuses": list(MissionStatus),
+        "destinations": list(Destination),
+    }
     if is_htmx() and request.args.get("cursor"):
         return await render("missions/_mission_rows.html", **context)  # "load more": the next rows only
     if is_htmx() and request.headers.get("HX-Target") == "mission-results":
@@ -56,11 +80,23 @@ async def index():
 async def export_csv():
     """The filtered list as CSV (up to 100,000 rows)."""
     session, filters = db_session(), _list_args()
-    missions = await collect_pages(lambda cursor: queries.list_missions(session, g.ctx.org_id, cursor=cursor,
-                                                                        limit=1000, **filters))
-    rows = [[m.id, m.name, m.status, m.destination, m.crew_size, m.launch_date and m.launch_date.isoformat(),
-             m.landing_date and m.landing_date.isoformat(), m.recycle_target_kg_per_day, m.created_at.isoformat()]
-            for m in missions]
+    missions = await collect_pages(
+        lambda cursor: queries.list_missions(session, g.ctx.org_id, cursor=cursor, limit=1000, **filters)
+    )
+    rows = [
+        [
+            m.id,
+            m.name,
+            m.status,
+            m.destination,
+            m.crew_size,
+            m.launch_date and m.launch_date.isoformat(),
+            m.landing_date and m.landing_date.isoformat(),
+            m.recycle_target_kg_per_day,
+            m.created_at.isoformat(),
+        ]
+        for m in missions
+    ]
     return csv_response(f"missions-{g.ctx.org_slug}.csv", CSV_COLUMNS, rows)
 
 
@@ -104,8 +140,11 @@ async def show(mission_id: uuid.UUID):
     session = db_session()
     mission = await queries.get_mission(session, g.ctx.org_id, mission_id)
     return await render(
-        "missions/show.html", mission=mission, **await dashboard_context(mission),
-        crew=await queries.list_crew(session, mission.id, include_removed=True), crew_form=await crew_form(session),
+        "missions/show.html",
+        mission=mission,
+        **await dashboard_context(mission),
+        crew=await queries.list_crew(session, mission.id, include_removed=True),
+        crew_form=await crew_form(session),
     )
 
 
@@ -117,8 +156,7 @@ async def dashboard_context(mission) -> dict:
 
     session, org_id = db_session(), g.ctx.org_id
     waste = await catalog_queries.daily_waste(session, org_id, mission.crew_size)
-    runs = (await products.list_runs(session, org_id, mission.id, limit=10)
-            if g.ctx.can("simulations:read") else None)
+    runs = await products.list_runs(session, org_id, mission.id, limit=10) if g.ctx.can("simulations:read") else None
     plan = await products.latest_plan(session, org_id, mission.id)
     recorded = await products.daily_kg(session, org_id, mission.id)
     planned = await products.daily_kg(session, org_id, mission.id, run_id=plan.run_id) if plan else {}
@@ -127,10 +165,15 @@ async def dashboard_context(mission) -> dict:
     else:
         days = [day for by_day in recorded.values() for day in by_day]
         chart = plan_vs_record_chart(min(days), max(days), {}, recorded) if days else None
-    return {"waste": waste, "waste_total": sum(w.kg_per_day for w in waste),
-            "modules": await catalog_queries.module_summaries(session, org_id),
-            "product_totals": await products.product_totals(session, org_id, mission.id, plan),
-            "plan": plan, "products_chart": chart, "runs": runs}
+    return {
+        "waste": waste,
+        "waste_total": sum(w.kg_per_day for w in waste),
+        "modules": await catalog_queries.module_summaries(session, org_id),
+        "product_totals": await products.product_totals(session, org_id, mission.id, plan),
+        "plan": plan,
+        "products_chart": chart,
+        "runs": runs,
+    }
 
 
 async def crew_form(session) -> CrewForm:
@@ -138,8 +181,9 @@ async def crew_form(session) -> CrewForm:
     from webapp.organizations.queries import list_members
 
     form = CrewForm()
-    form.user_id.choices = choices((m.user_id, f"{m.name} ({m.email})") for m in
-                                   await list_members(session, g.ctx.org_id) if m.active)
+    form.user_id.choices = choices(
+        (m.user_id, f"{m.name} ({m.email})") for m in await list_members(session, g.ctx.org_id) if m.active
+    )
     return form
 
 
@@ -166,8 +210,14 @@ async def update(mission_id: uuid.UUID):
             show_errors(form, exc)
             return await render("missions/form.html", "missions/_form.html", form=form, mission=mission, status=409)
         form.version.data = exc.details["current"]["version"]
-        return await render("missions/form.html", "missions/_form.html", form=form, mission=mission,
-                            conflict=exc.details["current"], status=409)
+        return await render(
+            "missions/form.html",
+            "missions/_form.html",
+            form=form,
+            mission=mission,
+            conflict=exc.details["current"],
+            status=409,
+        )
     except ValidationError as exc:
         show_errors(form, exc)
         mission = await queries.get_mission(session, g.ctx.org_id, mission_id)

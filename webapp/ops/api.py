@@ -1,4 +1,5 @@
 """JSON API for system checks (cookie session or API key)."""
+
 from __future__ import annotations
 
 import uuid
@@ -21,9 +22,16 @@ bp = Blueprint("ops_api", __name__, url_prefix="/api/v1/organizations/<org:org_i
 def to_out(check: SystemCheck) -> CheckOut:
     """Model -> response schema."""
     return CheckOut(
-        id=check.id, organization_id=check.organization_id, status=check.status,
-        progress=check.progress, attempt=check.attempt, steps=check.steps, error=check.error,
-        created_at=check.created_at, started_at=check.started_at, finished_at=check.finished_at,
+        id=check.id,
+        organization_id=check.organization_id,
+        status=check.status,
+        progress=check.progress,
+        attempt=check.attempt,
+        steps=check.steps,
+        error=check.error,
+        created_at=check.created_at,
+        started_at=check.started_at,
+        finished_at=check.finished_at,
     )
 
 
@@ -48,8 +56,7 @@ async def create(org_id: uuid.UUID | str):
 async def index(org_id: uuid.UUID | str):
     """Checks, newest first, with cursor pagination."""
     args = parse_query(PageQuery)
-    page = await queries.list_checks(db_session(), g.ctx.org_id, cursor=args.cursor or None,
-                                     limit=args.limit)
+    page = await queries.list_checks(db_session(), g.ctx.org_id, cursor=args.cursor or None, limit=args.limit)
     return {"items": [to_out(c).model_dump(mode="json") for c in page.items], "next_cursor": page.next_cursor}
 
 

@@ -1,4 +1,5 @@
 """System-check states."""
+
 from enum import StrEnum
 
 

@@ -1,4 +1,5 @@
 """Pub/sub channel and payload of system-check progress."""
+
 from __future__ import annotations
 
 from webapp.core.pubsub import channel

@@ -1,4 +1,5 @@
 """The form that starts a system check."""
+
 from wtforms import Form, SelectMultipleField, widgets
 
 from webapp.core.forms import choices
@@ -16,7 +17,9 @@ class CheckForm(Form):
     """Which steps to run (all when none are ticked)."""
 
     steps = SelectMultipleField(
-        "Steps", choices=choices((s.value, STEP_LABELS[s]) for s in StepName),
-        option_widget=widgets.CheckboxInput(), widget=widgets.ListWidget(prefix_label=False),
+        "Steps",
+        choices=choices((s.value, STEP_LABELS[s]) for s in StepName),
+        option_widget=widgets.CheckboxInput(),
+        widget=widgets.ListWidget(prefix_label=False),
         validate_choice=False,
     )

@@ -1,4 +1,5 @@
 """Prometheus metrics: request latency and status per process, queue depth and job durations from Redis."""
+
 from __future__ import annotations
 
 import time
@@ -16,12 +17,17 @@ class WebMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.latency = Histogram(
-            "closedloop_http_request_duration_seconds", "Request latency by route",
-            ["method", "route"], buckets=LATENCY_BUCKETS, registry=self.registry,
+            "closedloop_http_request_duration_seconds",
+            "Request latency by route",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.requests = Counter(
-            "closedloop_http_requests_total", "Requests by route and status",
-            ["method", "route", "status"], registry=self.registry,
+            "closedloop_http_requests_total",
+            "Requests by route and status",
+            ["method", "route", "status"],
+            registry=self.registry,
         )
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:

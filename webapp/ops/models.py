@@ -1,4 +1,5 @@
 """system_checks: one row per check run, progress included, so reconnects re-sync from Postgres."""
+
 from __future__ import annotations
 
 import uuid
@@ -33,7 +34,9 @@ class SystemCheck(UUIDPrimaryKey, TenantOwned, Timestamps, Versioned, Base):
     )
 
     requested_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    status: Mapped[CheckStatus] = mapped_column(pg_enum(CheckStatus, "check_status"), server_default=CheckStatus.QUEUED.value)
+    status: Mapped[CheckStatus] = mapped_column(
+        pg_enum(CheckStatus, "check_status"), server_default=CheckStatus.QUEUED.value
+    )
     progress: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     steps: Mapped[list] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     attempt: Mapped[int] = mapped_column(Integer, server_default=text("0"))

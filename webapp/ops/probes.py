@@ -1,4 +1,5 @@
 """The measurements a system check runs: each returns ok + a one-line finding a person can act on."""
+
 from __future__ import annotations
 
 import os
@@ -66,10 +67,14 @@ async def probe_postgres(session: AsyncSession) -> Finding:
     """Version, round-trip latency, and proof that the app role cannot bypass RLS."""
     start = time.perf_counter()
     try:
-        row = (await session.execute(text(
-            "SELECT current_setting('server_version'), current_user, r.rolsuper, r.rolbypassrls "
-            "FROM pg_roles r WHERE r.rolname = current_user"
-        ))).one()
+        row = (
+            await session.execute(
+                text(
+                    "SELECT current_setting('server_version'), current_user, r.rolsuper, r.rolbypassrls "
+                    "FROM pg_roles r WHERE r.rolname = current_user"
+                )
+            )
+        ).one()
         samples = []
         for _ in range(ROUND_TRIPS):
             t0 = time.perf_counter()
@@ -80,7 +85,11 @@ async def probe_postgres(session: AsyncSession) -> Finding:
     version, role, superuser, bypass = row
     if superuser or bypass:
         return Finding(False, f"PostgreSQL {version}: role {role} can bypass row-level security", _elapsed(start))
-    return Finding(True, f"PostgreSQL {version} · {ROUND_TRIPS} round trips, median {_ms(samples)} · role {role}, RLS enforced", _elapsed(start))
+    return Finding(
+        True,
+        f"PostgreSQL {version} · {ROUND_TRIPS} round trips, median {_ms(samples)} · role {role}, RLS enforced",
+        _elapsed(start),
+    )
 
 
 async def probe_redis(redis) -> Finding:
@@ -95,7 +104,9 @@ async def probe_redis(redis) -> Finding:
             samples.append(time.perf_counter() - t0)
     except Exception as exc:
         return Finding(False, f"Redis unreachable: {type(exc).__name__}: {exc}"[:300], _elapsed(start))
-    return Finding(True, f"Redis {info.get('redis_version', '?')} · {ROUND_TRIPS} pings, median {_ms(samples)}", _elapsed(start))
+    return Finding(
+        True, f"Redis {info.get('redis_version', '?')} · {ROUND_TRIPS} pings, median {_ms(samples)}", _elapsed(start)
+    )
 
 
 async def probe_workers(redis, namespace: str, queue_name: str) -> Finding:

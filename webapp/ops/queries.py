@@ -1,4 +1,5 @@
 """Reads for system checks."""
+
 from __future__ import annotations
 
 import uuid
@@ -21,18 +22,31 @@ async def get_check(session: AsyncSession, org_id: uuid.UUID, check_id: uuid.UUI
 
 
 LIST_COLUMNS = (
-    SystemCheck.id, SystemCheck.organization_id, SystemCheck.status, SystemCheck.progress, SystemCheck.steps,
-    SystemCheck.error, SystemCheck.attempt, SystemCheck.created_at, SystemCheck.started_at, SystemCheck.finished_at,
+    SystemCheck.id,
+    SystemCheck.organization_id,
+    SystemCheck.status,
+    SystemCheck.progress,
+    SystemCheck.steps,
+    SystemCheck.error,
+    SystemCheck.attempt,
+    SystemCheck.created_at,
+    SystemCheck.started_at,
+    SystemCheck.finished_at,
 )
 
 
 _CHECK_LIST = KeysetQuery(
-    select(*LIST_COLUMNS).where(SystemCheck.organization_id == bindparam("org_id")), keys=[SystemCheck.id],
+    select(*LIST_COLUMNS).where(SystemCheck.organization_id == bindparam("org_id")),
+    keys=[SystemCheck.id],
 )
 
 
 async def list_checks(
-    session: AsyncSession, org_id: uuid.UUID, *, cursor: str | None = None, limit: int = 25,
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    *,
+    cursor: str | None = None,
+    limit: int = 25,
 ) -> Page:
     """Checks of the organization, newest first (UUIDv7 ids follow creation order); column rows, not entities."""
     return await _CHECK_LIST.page(session, {"org_id": org_id}, cursor=cursor, limit=limit)

@@ -1,4 +1,5 @@
 """JSON shapes of the system-check API."""
+
 from __future__ import annotations
 
 import uuid

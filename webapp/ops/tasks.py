@@ -1,4 +1,5 @@
 """Task shells for ops: run a system check, scheduler tick, reaper, partition upkeep."""
+
 from __future__ import annotations
 
 import time
@@ -17,9 +18,12 @@ async def run_system_check(check_id: str, org_id: str) -> str | None:
 
     async def body():
         status = await service.run_check(
-            s.sessionmaker, s.redis, namespace=s.settings.redis_namespace,
+            s.sessionmaker,
+            s.redis,
+            namespace=s.settings.redis_namespace,
             queue_name=queue_name(s.settings.redis_namespace),
-            org_id=uuid.UUID(org_id), check_id=uuid.UUID(check_id),
+            org_id=uuid.UUID(org_id),
+            check_id=uuid.UUID(check_id),
         )
         return str(status) if status else None
 
@@ -37,8 +41,10 @@ async def scheduler_tick() -> None:
 async def reap_abandoned_checks() -> int:
     """Fail checks whose worker died."""
     s = state()
-    return await timed("ops.reap_abandoned_checks",
-                       lambda: service.reap_abandoned_checks(s.sessionmaker, s.redis, s.settings.redis_namespace))
+    return await timed(
+        "ops.reap_abandoned_checks",
+        lambda: service.reap_abandoned_checks(s.sessionmaker, s.redis, s.settings.redis_namespace),
+    )
 
 
 @broker.task(task_name="ops.ensure_partitions", schedule=[{"cron": "17 3 * * *", "schedule_id": "ops-partitions"}])

@@ -1,4 +1,5 @@
 """System-check pages (live progress over SSE, polling fallback) and the platform endpoints."""
+
 from __future__ import annotations
 
 import json
@@ -53,8 +54,9 @@ def _check_id(raw: str):
 @requires(Perm.OPS_READ)
 async def check_page():
     """Start a check, watch the latest one, browse earlier ones."""
-    page = await queries.list_checks(db_session(), g.ctx.org_id, cursor=request.args.get("cursor"),
-                                     limit=parse_limit(request.args.get("limit")))
+    page = await queries.list_checks(
+        db_session(), g.ctx.org_id, cursor=request.args.get("cursor"), limit=parse_limit(request.args.get("limit"))
+    )
     if is_htmx() and request.args.get("cursor"):
         return await render("ops/_check_rows.html", page=page)
     latest = page.items[0] if page.items and not request.args.get("cursor") else None
@@ -189,8 +191,12 @@ def _git_sha() -> str:
     if settings.git_sha:
         return settings.git_sha
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=2,
-                              cwd=current_app.root_path).stdout.strip() or "unknown"
+        return (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=2, cwd=current_app.root_path
+            ).stdout.strip()
+            or "unknown"
+        )
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 
@@ -211,8 +217,11 @@ async def version():
     """Package version, git commit, the code's migration head and the database's revision."""
     state = _state()
     if "version_static" not in state:
-        state["version_static"] = {"version": package_version("closedloop"), "git_sha": _git_sha(),
-                                   "migration_head": _migration_head()}
+        state["version_static"] = {
+            "version": package_version("closedloop"),
+            "git_sha": _git_sha(),
+            "migration_head": _migration_head(),
+        }
     try:
         async with state["engine"].connect() as conn:
             revision = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one_or_none()
@@ -240,8 +249,10 @@ async def metrics():
     body = generate_latest(state["metrics"].registry)
     from webapp.core import sse
 
-    body += (b"# HELP closedloop_sse_open_streams Server-sent event streams this process holds open.\n"
-             b"# TYPE closedloop_sse_open_streams gauge\n" + f"closedloop_sse_open_streams {sse.open_streams}\n".encode())
+    body += (
+        b"# HELP closedloop_sse_open_streams Server-sent event streams this process holds open.\n"
+        b"# TYPE closedloop_sse_open_streams gauge\n" + f"closedloop_sse_open_streams {sse.open_streams}\n".encode()
+    )
     try:
         families = await collect_shared(state["redis"], settings.redis_namespace, queue_name(settings.redis_namespace))
         from prometheus_client import CollectorRegistry

@@ -1,4 +1,5 @@
 """JSON API: members and invitations of an organization."""
+
 from __future__ import annotations
 
 import uuid
@@ -30,9 +31,16 @@ orgs_bp = Blueprint("orgs_api", __name__, url_prefix="/api/v1/organizations")
 
 def org_out(org, role: str | None = None) -> dict:
     """Organization -> response JSON."""
-    return OrganizationOut(id=org.id, slug=org.slug, name=org.name, status=org.status,
-                           require_mfa=org.require_mfa, created_at=org.created_at, version=org.version,
-                           role=role).model_dump(mode="json")
+    return OrganizationOut(
+        id=org.id,
+        slug=org.slug,
+        name=org.name,
+        status=org.status,
+        require_mfa=org.require_mfa,
+        created_at=org.created_at,
+        version=org.version,
+        role=role,
+    ).model_dump(mode="json")
 
 
 @orgs_bp.get("")
@@ -48,14 +56,28 @@ async def list_organizations():
 
         staff_only()
         rows = await list_every_organization(status=args.status, q=args.q)
-        items = [OrganizationListed(id=r.id, slug=r.slug, name=r.name, status=r.status, require_mfa=r.require_mfa,
-                                    members=r.members, created_at=r.created_at) for r in rows]
+        items = [
+            OrganizationListed(
+                id=r.id,
+                slug=r.slug,
+                name=r.name,
+                status=r.status,
+                require_mfa=r.require_mfa,
+                members=r.members,
+                created_at=r.created_at,
+            )
+            for r in rows
+        ]
         return {"items": [i.model_dump(mode="json", exclude={"role"}) for i in items]}
     memberships = await queries.list_memberships(db_session(), g.ctx.user_id)
     if g.ctx.bound_org_id is not None:  # a key or token sees the organization it is bound to
         memberships = [m for m in memberships if m.org_id == g.ctx.bound_org_id]
-    items = [OrganizationListed(id=m.org_id, slug=m.slug, name=m.name, status=m.status, require_mfa=m.require_mfa,
-                                role=m.role) for m in memberships]
+    items = [
+        OrganizationListed(
+            id=m.org_id, slug=m.slug, name=m.name, status=m.status, require_mfa=m.require_mfa, role=m.role
+        )
+        for m in memberships
+    ]
     return {"items": [i.model_dump(mode="json", exclude={"members", "created_at"}) for i in items]}
 
 
@@ -69,8 +91,9 @@ async def create_organization():
     refuse_api_keys()
     data = await parse_body(OrganizationIn)
     session = db_session()
-    org = await service.create_organization_for(session, g.ctx, name=data.name,
-                                                slug=data.slug or service.suggest_slug(data.name))
+    org = await service.create_organization_for(
+        session, g.ctx, name=data.name, slug=data.slug or service.suggest_slug(data.name)
+    )
     return org_out(org, role="owner"), 201, {"Location": url_for("organizations_api.get_organization", org_id=org.id)}
 
 
@@ -87,9 +110,17 @@ async def restore_organization(target_id: uuid.UUID):
 
 def member_out(row: queries.MemberRow) -> MemberOut:
     """MemberRow -> response schema."""
-    return MemberOut(user_id=row.user_id, name=row.name, email=row.email, role_id=row.role_id, role=row.role,
-                     role_name=row.role_name, mfa_enabled=row.mfa_enabled, joined_at=row.joined_at,
-                     version=row.version)
+    return MemberOut(
+        user_id=row.user_id,
+        name=row.name,
+        email=row.email,
+        role_id=row.role_id,
+        role=row.role,
+        role_name=row.role_name,
+        mfa_enabled=row.mfa_enabled,
+        joined_at=row.joined_at,
+        version=row.version,
+    )
 
 
 def invitation_out(row: dict) -> InvitationOut:
@@ -113,8 +144,15 @@ async def get_organization(org_id: uuid.UUID | str):
 async def update_organization(org_id: uuid.UUID | str):
     """Edit name, slug, require_mfa, status (active/archived); 409 with `details.current` on a stale `version`."""
     data = await parse_body(OrganizationPatch)
-    org = await service.update_organization(db_session(), g.ctx, name=data.name, slug=data.slug,
-                                            require_mfa=data.require_mfa, status=data.status, version=data.version)
+    org = await service.update_organization(
+        db_session(),
+        g.ctx,
+        name=data.name,
+        slug=data.slug,
+        require_mfa=data.require_mfa,
+        status=data.status,
+        version=data.version,
+    )
     return org_out(org, role=g.ctx.role)
 
 
@@ -175,11 +213,19 @@ async def delete_member(org_id: uuid.UUID | str, user_id: uuid.UUID):
 async def invite(org_id: uuid.UUID | str):
     """Invite someone by email: 201 with the pending invitation (they join when they accept)."""
     data = await parse_body(InvitationIn)
-    invitation = await service.invite_member(db_session(), g.ctx, email=data.email, role_id=data.role_id,
-                                             base_url=current_app.extensions["closedloop"]["settings"].base_url)
+    invitation = await service.invite_member(
+        db_session(),
+        g.ctx,
+        email=data.email,
+        role_id=data.role_id,
+        base_url=current_app.extensions["closedloop"]["settings"].base_url,
+    )
     [row] = await queries.list_invitations(db_session(), g.ctx.org_id, invitation_id=invitation.id)
-    return invitation_out(row).model_dump(mode="json"), 201, {
-        "Location": url_for("organizations_api.get_invitation", org_id=g.ctx.org_id, invitation_id=invitation.id)}
+    return (
+        invitation_out(row).model_dump(mode="json"),
+        201,
+        {"Location": url_for("organizations_api.get_invitation", org_id=g.ctx.org_id, invitation_id=invitation.id)},
+    )
 
 
 @bp.get("/invitations/<uuid:invitation_id>")
@@ -208,8 +254,9 @@ async def list_invitations(org_id: uuid.UUID | str):
 @raises(409, 429)
 async def resend(org_id: uuid.UUID | str, invitation_id: uuid.UUID):
     """Send a fresh link (the old one stops working): 204."""
-    await service.resend_invitation(db_session(), g.ctx, invitation_id,
-                                    base_url=current_app.extensions["closedloop"]["settings"].base_url)
+    await service.resend_invitation(
+        db_session(), g.ctx, invitation_id, base_url=current_app.extensions["closedloop"]["settings"].base_url
+    )
     return "", 204
 
 

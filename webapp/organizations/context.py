@@ -1,4 +1,5 @@
 """Resolve the organization of an /o/<org_slug>/ (or JSON org id) route and scope the transaction to it."""
+
 from __future__ import annotations
 
 import uuid
@@ -37,16 +38,20 @@ def enter_org(ctx, membership: queries.OrgMembership | None) -> None:
     if membership.status == OrgStatus.SUSPENDED:
         raise Forbidden("This organization is suspended. Contact its owner.")
     if membership.require_mfa and not ctx.mfa_enabled:
-        raise Forbidden("This organization requires two-factor authentication. Turn it on under "
-                        "Security & two-factor (/me/security), then come back.", {"action": "/me/security"})
+        raise Forbidden(
+            "This organization requires two-factor authentication. Turn it on under "
+            "Security & two-factor (/me/security), then come back.",
+            {"action": "/me/security"},
+        )
     ctx.org_id, ctx.org_slug, ctx.org_name = membership.org_id, membership.slug, membership.name
     ctx.role, ctx.org_status = membership.role, membership.status
     apply_grants(ctx, membership)
     if membership.status == OrgStatus.ARCHIVED:
         # read-only: reading stays, and whoever may edit the organization may re-activate it
         ctx.permissions = frozenset(p for p in ctx.permissions if p.endswith(":read") or p == Perm.ORG_WRITE)
-        ctx.mission_permissions = {m: frozenset(p for p in ps if p.endswith(":read"))
-                                   for m, ps in ctx.mission_permissions.items()}
+        ctx.mission_permissions = {
+            m: frozenset(p for p in ps if p.endswith(":read")) for m, ps in ctx.mission_permissions.items()
+        }
 
 
 def apply_grants(ctx, membership: queries.OrgMembership) -> None:

@@ -1,4 +1,5 @@
 """Organization statuses."""
+
 from enum import StrEnum
 
 

@@ -1,4 +1,5 @@
 """Organization, invitation and member forms."""
+
 from wtforms import (
     BooleanField,
     EmailField,
@@ -35,8 +36,9 @@ class AcceptNewAccountForm(Form):
     token = HiddenField(validators=[DataRequired(), Length(max=128)])
     name = StringField("Your name", validators=[DataRequired(), Length(max=120)])
     password = PasswordField("Choose a password", validators=[DataRequired(), PASSWORD_LENGTH])
-    confirm = PasswordField("Repeat the password",
-                            validators=[DataRequired(), EqualTo("password", message="The two passwords differ.")])
+    confirm = PasswordField(
+        "Repeat the password", validators=[DataRequired(), EqualTo("password", message="The two passwords differ.")]
+    )
 
 
 class OrganizationForm(Form):
@@ -65,6 +67,7 @@ class DeleteOrganizationForm(Form):
 class PlatformStatusForm(Form):
     """Platform staff change an organization's status with a reason."""
 
-    status = SelectField("Status", choices=choices([("active", "Active"), ("suspended", "Suspended"),
-                                                    ("archived", "Archived")]))
+    status = SelectField(
+        "Status", choices=choices([("active", "Active"), ("suspended", "Suspended"), ("archived", "Archived")])
+    )
     reason = StringField("Reason", validators=[DataRequired(), Length(min=10, max=500)])

@@ -1,4 +1,5 @@
 """organizations (tenant root) and memberships (tenant-owned, RLS)."""
+
 from __future__ import annotations
 
 import uuid
@@ -55,8 +56,11 @@ class Membership(UUIDPrimaryKey, TenantOwned, Timestamps, SoftDelete, Versioned,
         ForeignKeyConstraint(["organization_id", "role_id"], ["roles.organization_id", "roles.id"]),
         Index("ix_memberships_role", "role_id"),
         Index(
-            "uq_memberships_org_user_live", "organization_id", "user_id",
-            unique=True, postgresql_where=text("deleted_at IS NULL"),
+            "uq_memberships_org_user_live",
+            "organization_id",
+            "user_id",
+            unique=True,
+            postgresql_where=text("deleted_at IS NULL"),
         ),
         Index("ix_memberships_user", "user_id"),
     )
@@ -72,8 +76,11 @@ class Invitation(UUIDPrimaryKey, TenantOwned, Timestamps, Versioned, Base):
     __table_args__ = (
         ForeignKeyConstraint(["organization_id", "role_id"], ["roles.organization_id", "roles.id"], ondelete="CASCADE"),
         Index(
-            "uq_invitations_pending_email", "organization_id", text("lower(email)"),
-            unique=True, postgresql_where=text("accepted_at IS NULL AND revoked_at IS NULL"),
+            "uq_invitations_pending_email",
+            "organization_id",
+            text("lower(email)"),
+            unique=True,
+            postgresql_where=text("accepted_at IS NULL AND revoked_at IS NULL"),
         ),
         CheckConstraint("char_length(email) BETWEEN 3 AND 254", name="email_length"),
         CheckConstraint("NOT (accepted_at IS NOT NULL AND revoked_at IS NOT NULL)", name="accepted_or_revoked"),

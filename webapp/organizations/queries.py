@@ -1,4 +1,5 @@
 """Reads for organizations and memberships (always through RLS)."""
+
 from __future__ import annotations
 
 import uuid
@@ -38,8 +39,18 @@ class OrgMembership:
 
 
 def _membership_select(*, with_grants: bool = False):
-    columns = [Organization.id, Organization.slug, Organization.name, Organization.status, Role.key,
-               Organization.require_mfa, Role.name, Role.is_system, Role.permissions, Membership.id]
+    columns = [
+        Organization.id,
+        Organization.slug,
+        Organization.name,
+        Organization.status,
+        Role.key,
+        Organization.require_mfa,
+        Role.name,
+        Role.is_system,
+        Role.permissions,
+        Membership.id,
+    ]
     if with_grants:
         columns += [iam_queries.grants_column(Membership.id), iam_queries.break_glass_column(Membership.id)]
     return (
@@ -53,15 +64,18 @@ def _membership_select(*, with_grants: bool = False):
 def live_membership_roles(org_id: uuid.UUID):
     """(role_id, user_id) of every live member's main role (iam counts holders with it)."""
     return select(Membership.role_id, Membership.user_id).where(
-        Membership.organization_id == org_id, Membership.deleted_at.is_(None),
+        Membership.organization_id == org_id,
+        Membership.deleted_at.is_(None),
     )
 
 
-async def get_live_membership(session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID, *,
-                              lock: bool = False) -> Membership:
+async def get_live_membership(
+    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID, *, lock: bool = False
+) -> Membership:
     """The live membership of a user in the organization; NotFound otherwise."""
-    stmt = select(Membership).where(Membership.organization_id == org_id, Membership.user_id == user_id,
-                                    Membership.deleted_at.is_(None))
+    stmt = select(Membership).where(
+        Membership.organization_id == org_id, Membership.user_id == user_id, Membership.deleted_at.is_(None)
+    )
     found = (await session.execute(stmt.with_for_update() if lock else stmt)).scalar_one_or_none()
     if found is None:
         raise NotFound("No such member.")
@@ -82,7 +96,11 @@ def _membership_filter(stmt, user_id, slug, org_id):
 
 
 async def find_membership(
-    session: AsyncSession, *, user_id: uuid.UUID, slug: str | None = None, org_id: uuid.UUID | None = None,
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    slug: str | None = None,
+    org_id: uuid.UUID | None = None,
 ) -> OrgMembership | None:
     """The user's membership in the organization with this slug or id; None if missing or not a member."""
     row = (await session.execute(_membership_filter(_membership_select(), user_id, slug, org_id))).one_or_none()
@@ -99,7 +117,11 @@ _ENTER_BY = {
 
 
 async def enter_membership(
-    session: AsyncSession, *, user_id: uuid.UUID, slug: str | None = None, org_id: uuid.UUID | None = None,
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    slug: str | None = None,
+    org_id: uuid.UUID | None = None,
 ) -> OrgMembership | None:
     """find_membership that also sets app.org_id to the found organization in the same round trip."""
     stmt, key = (_ENTER_BY["slug"], slug) if slug is not None else (_ENTER_BY["org_id"], org_id)
@@ -138,8 +160,18 @@ async def sole_owner_orgs(session: AsyncSession, user_id: uuid.UUID) -> list[Org
 
 def _deleted_membership_select():
     return (
-        select(Organization.id, Organization.slug, Organization.name, Organization.status, Role.key,
-               Organization.require_mfa, Role.name, Role.is_system, Role.permissions, Membership.id)
+        select(
+            Organization.id,
+            Organization.slug,
+            Organization.name,
+            Organization.status,
+            Role.key,
+            Organization.require_mfa,
+            Role.name,
+            Role.is_system,
+            Role.permissions,
+            Membership.id,
+        )
         .join(Membership, Membership.organization_id == Organization.id)
         .join(Role, Role.id == Membership.role_id)
         .where(Organization.deleted_at.is_not(None), Membership.deleted_at.is_(None))
@@ -152,7 +184,9 @@ async def list_deleted_memberships(session: AsyncSession, user_id: uuid.UUID) ->
     return [OrgMembership(*row) for row in (await session.execute(stmt)).all()]
 
 
-async def find_deleted_membership(session: AsyncSession, *, user_id: uuid.UUID, org_id: uuid.UUID) -> OrgMembership | None:
+async def find_deleted_membership(
+    session: AsyncSession, *, user_id: uuid.UUID, org_id: uuid.UUID
+) -> OrgMembership | None:
     """The user's membership in one deleted organization, or None."""
     stmt = _deleted_membership_select().where(Membership.user_id == user_id, Organization.id == org_id)
     row = (await session.execute(stmt)).one_or_none()
@@ -182,14 +216,31 @@ class PlatformOrgRow:
     members: int
 
 
-async def list_all_organizations(session: AsyncSession, *, status: str | None = None, q: str | None = None,
-                                 include_deleted: bool = False, limit: int = 200) -> list[PlatformOrgRow]:
+async def list_all_organizations(
+    session: AsyncSession,
+    *,
+    status: str | None = None,
+    q: str | None = None,
+    include_deleted: bool = False,
+    limit: int = 200,
+) -> list[PlatformOrgRow]:
     """Every organization with its member count; only under the audited RLS bypass (platform admins)."""
-    members = (select(func.count()).select_from(Membership)
-               .where(Membership.organization_id == Organization.id, Membership.deleted_at.is_(None))
-               .scalar_subquery())
-    stmt = select(Organization.id, Organization.slug, Organization.name, Organization.status, Organization.require_mfa,
-                  Organization.created_at, Organization.deleted_at, members)
+    members = (
+        select(func.count())
+        .select_from(Membership)
+        .where(Membership.organization_id == Organization.id, Membership.deleted_at.is_(None))
+        .scalar_subquery()
+    )
+    stmt = select(
+        Organization.id,
+        Organization.slug,
+        Organization.name,
+        Organization.status,
+        Organization.require_mfa,
+        Organization.created_at,
+        Organization.deleted_at,
+        members,
+    )
     if not include_deleted:
         stmt = stmt.where(Organization.deleted_at.is_(None))
     if status:
@@ -226,9 +277,19 @@ class MemberRow:
 
 def _members_select(org_id: uuid.UUID):
     return (
-        select(User.id, User.name, User.email, Role.key, Membership.created_at, Role.id, Role.name,
-               Membership.version, User.mfa_enabled_at.is_not(None), User.status == UserStatus.ACTIVE,
-               User.email_preferences)
+        select(
+            User.id,
+            User.name,
+            User.email,
+            Role.key,
+            Membership.created_at,
+            Role.id,
+            Role.name,
+            Membership.version,
+            User.mfa_enabled_at.is_not(None),
+            User.status == UserStatus.ACTIVE,
+            User.email_preferences,
+        )
         .join(Membership, Membership.user_id == User.id)
         .join(Role, Role.id == Membership.role_id)
         .where(Membership.organization_id == org_id, Membership.deleted_at.is_(None), User.deleted_at.is_(None))
@@ -254,8 +315,11 @@ async def get_member(session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUI
 
 async def count_members(session: AsyncSession, org_id: uuid.UUID) -> int:
     """Live members (the seat count)."""
-    stmt = select(func.count()).select_from(Membership).where(
-        Membership.organization_id == org_id, Membership.deleted_at.is_(None))
+    stmt = (
+        select(func.count())
+        .select_from(Membership)
+        .where(Membership.organization_id == org_id, Membership.deleted_at.is_(None))
+    )
     return (await session.execute(stmt)).scalar_one()
 
 
@@ -283,12 +347,20 @@ async def list_recent_activity(session: AsyncSession, org_id: uuid.UUID, limit: 
     return [ActivityRow(*row) for row in (await session.execute(stmt)).all()]
 
 
-async def list_invitations(session: AsyncSession, org_id: uuid.UUID, *,
-                           invitation_id: uuid.UUID | None = None) -> list[dict]:
-    """Pending invitations (also expired ones, so they can be resent), newest first, with role name and whether they have expired."""
+async def list_invitations(
+    session: AsyncSession, org_id: uuid.UUID, *, invitation_id: uuid.UUID | None = None
+) -> list[dict]:
+    """Pending invitations (also expired ones, so they can be resent), newest first, with role name and expiry."""
     stmt = (
-        select(Invitation.id, Invitation.email, Role.name, Invitation.expires_at, Invitation.send_count,
-               Invitation.created_at, Invitation.expires_at <= func.now())
+        select(
+            Invitation.id,
+            Invitation.email,
+            Role.name,
+            Invitation.expires_at,
+            Invitation.send_count,
+            Invitation.created_at,
+            Invitation.expires_at <= func.now(),
+        )
         .join(Role, Role.id == Invitation.role_id)
         .where(Invitation.organization_id == org_id, Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None))
         .order_by(Invitation.created_at.desc())
@@ -296,4 +368,4 @@ async def list_invitations(session: AsyncSession, org_id: uuid.UUID, *,
     if invitation_id is not None:
         stmt = stmt.where(Invitation.id == invitation_id)
     keys = ("id", "email", "role_name", "expires_at", "send_count", "created_at", "expired")
-    return [dict(zip(keys, row)) for row in (await fetch_rows(session, stmt)).all()]
+    return [dict(zip(keys, row, strict=True)) for row in (await fetch_rows(session, stmt)).all()]

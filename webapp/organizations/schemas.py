@@ -1,4 +1,5 @@
 """JSON shapes of the organizations, members and invitations API."""
+
 from __future__ import annotations
 
 import uuid

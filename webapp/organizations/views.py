@@ -1,4 +1,5 @@
 """Organization home, the organization switcher, members and invitations."""
+
 from __future__ import annotations
 
 import uuid
@@ -47,8 +48,11 @@ async def switcher():
     """Every organization the signed-in user belongs to, and deleted ones they may restore."""
     session = db_session()
     memberships = await queries.list_memberships(session, g.ctx.user_id)
-    deleted = [m for m in await queries.list_deleted_memberships(session, g.ctx.user_id)
-               if Perm.ORG_DELETE in role_permissions(m.role, m.role_is_system, m.role_permissions)]
+    deleted = [
+        m
+        for m in await queries.list_deleted_memberships(session, g.ctx.user_id)
+        if Perm.ORG_DELETE in role_permissions(m.role, m.role_is_system, m.role_permissions)
+    ]
     return await render("organizations/switcher.html", memberships=memberships, deleted=deleted)
 
 
@@ -68,8 +72,9 @@ async def create_org():
         return await render("organizations/new.html", form=form, status=422)
     session = db_session()
     try:
-        org = await service.create_organization_for(session, g.ctx, name=form.name.data,
-                                                    slug=form.slug.data or service.suggest_slug(form.name.data))
+        org = await service.create_organization_for(
+            session, g.ctx, name=form.name.data, slug=form.slug.data or service.suggest_slug(form.name.data)
+        )
     except (ValidationError, Conflict) as exc:
         show_errors(form, exc)
         return await render("organizations/new.html", form=form, status=exc.status_code)
@@ -87,16 +92,33 @@ async def restore_org(target_id: uuid.UUID):
 
 
 def _settings_form(org, formdata=None) -> OrganizationSettingsForm:
-    return OrganizationSettingsForm(formdata=formdata, data=None if formdata else {
-        "version": org.version, "name": org.name, "slug": org.slug, "require_mfa": org.require_mfa,
-        "archived": org.status == OrgStatus.ARCHIVED})
+    return OrganizationSettingsForm(
+        formdata=formdata,
+        data=None
+        if formdata
+        else {
+            "version": org.version,
+            "name": org.name,
+            "slug": org.slug,
+            "require_mfa": org.require_mfa,
+            "archived": org.status == OrgStatus.ARCHIVED,
+        },
+    )
 
 
-async def _settings_page(org, *, form=None, status: int = 200, conflict=None, saved: bool = False,
-                         delete_form=None, fragment: bool = False):
+async def _settings_page(
+    org, *, form=None, status: int = 200, conflict=None, saved: bool = False, delete_form=None, fragment: bool = False
+):
     template = "organizations/_settings_form.html" if fragment else "organizations/settings.html"
-    return await render(template, org=org, form=form or _settings_form(org), conflict=conflict, saved=saved,
-                        delete_form=delete_form or DeleteOrganizationForm(), status=status)
+    return await render(
+        template,
+        org=org,
+        form=form or _settings_form(org),
+        conflict=conflict,
+        saved=saved,
+        delete_form=delete_form or DeleteOrganizationForm(),
+        status=status,
+    )
 
 
 @bp.get("/o/<org_slug>/settings")
@@ -119,9 +141,14 @@ async def update_settings():
     else:
         try:
             org = await service.update_organization(
-                session, g.ctx, name=form.name.data, slug=form.slug.data, require_mfa=form.require_mfa.data,
+                session,
+                g.ctx,
+                name=form.name.data,
+                slug=form.slug.data,
+                require_mfa=form.require_mfa.data,
                 status=OrgStatus.ARCHIVED if form.archived.data else OrgStatus.ACTIVE,
-                version=int(form.version.data or 0) or None)
+                version=int(form.version.data or 0) or None,
+            )
             saved = True
         except Conflict as exc:
             if "current" not in exc.details:
@@ -170,7 +197,9 @@ async def home():
     session = db_session()
     members = await queries.list_members(session, g.ctx.org_id)
     checks = await ops_queries.list_checks(session, g.ctx.org_id, limit=5)
-    activity = await queries.list_recent_activity(session, g.ctx.org_id, limit=10) if g.ctx.can(Perm.AUDIT_READ) else None
+    activity = (
+        await queries.list_recent_activity(session, g.ctx.org_id, limit=10) if g.ctx.can(Perm.AUDIT_READ) else None
+    )
     return await render("organizations/home.html", members=members, checks=checks.items, activity=activity)
 
 
@@ -184,8 +213,13 @@ def _settings():
 async def _grantable_roles(session) -> list:
     """Roles the acting member may hand out as a main role (no escalation, owners by owners only)."""
     roles = await iam_queries.list_roles(session, g.ctx.org_id, with_holders=False)
-    return [r for r in roles if not r.break_glass and r.permissions <= g.ctx.permissions
-            and (r.key != SystemRole.OWNER or iam.can_manage_owners(g.ctx))]
+    return [
+        r
+        for r in roles
+        if not r.break_glass
+        and r.permissions <= g.ctx.permissions
+        and (r.key != SystemRole.OWNER or iam.can_manage_owners(g.ctx))
+    ]
 
 
 def _invite_form(roles, formdata=None) -> InviteForm:
@@ -201,8 +235,15 @@ async def _members_page(form: InviteForm | None = None, status: int = 200, error
     roles = await _grantable_roles(session)
     members = await queries.list_members(session, g.ctx.org_id)
     invitations = await queries.list_invitations(session, g.ctx.org_id) if g.ctx.can(Perm.MEMBERS_READ) else []
-    return await render("organizations/members.html", members=members, roles=roles, invitations=invitations,
-                        form=form or _invite_form(roles), error=error, status=status)
+    return await render(
+        "organizations/members.html",
+        members=members,
+        roles=roles,
+        invitations=invitations,
+        form=form or _invite_form(roles),
+        error=error,
+        status=status,
+    )
 
 
 @bp.get("/o/<org_slug>/members")
@@ -215,8 +256,13 @@ async def members():
 async def _member_row(user_id: uuid.UUID, *, status: int = 200, conflict: dict | None = None):
     session = db_session()
     member = await queries.get_member(session, g.ctx.org_id, user_id)
-    return await render("organizations/_member_row.html", member=member, roles=await _grantable_roles(session),
-                        conflict=conflict, status=status)
+    return await render(
+        "organizations/_member_row.html",
+        member=member,
+        roles=await _grantable_roles(session),
+        conflict=conflict,
+        status=status,
+    )
 
 
 @bp.post("/o/<org_slug>/members/<uuid:user_id>/role")
@@ -227,8 +273,9 @@ async def change_role(user_id: uuid.UUID):
     if not form.validate():
         raise_for_form(form)
     try:
-        await service.change_member_role(db_session(), g.ctx, user_id, role_id=require_id(form.role_id.data, "role_id"),
-                                         version=form.version.data)
+        await service.change_member_role(
+            db_session(), g.ctx, user_id, role_id=require_id(form.role_id.data, "role_id"), version=form.version.data
+        )
     except Conflict as exc:
         if "current" not in exc.details:
             raise
@@ -264,8 +311,13 @@ async def invite():
     if not form.validate():
         return await _members_page(form, status=422)
     try:
-        await service.invite_member(session, g.ctx, email=form.email.data, role_id=require_id(form.role_id.data, "role_id"),
-                                    base_url=_settings().base_url)
+        await service.invite_member(
+            session,
+            g.ctx,
+            email=form.email.data,
+            role_id=require_id(form.role_id.data, "role_id"),
+            base_url=_settings().base_url,
+        )
     except (ValidationError, Conflict) as exc:
         if not exc.details.get("fields"):
             raise
@@ -304,8 +356,9 @@ async def invitation():
     has_account = me is None and await find_user_by_email(session, view.email) is not None
     form = AcceptNewAccountForm(data={"token": token})
     await scope_session(session, user_id=g.ctx.user_id)  # leave the invitation's organization scope
-    return await render("organizations/invitation.html", invitation=view, me=me, has_account=has_account, form=form,
-                        token=token)
+    return await render(
+        "organizations/invitation.html", invitation=view, me=me, has_account=has_account, form=form, token=token
+    )
 
 
 @bp.post("/invitations/accept")
@@ -320,19 +373,35 @@ async def accept_invitation():
     else:
         if not form.validate():
             _, view = await invitations.open_invitation(session, form.token.data or "")
-            return await render("organizations/invitation.html", invitation=view, me=None, has_account=False,
-                                form=form, token=form.token.data, status=422)
+            return await render(
+                "organizations/invitation.html",
+                invitation=view,
+                me=None,
+                has_account=False,
+                form=form,
+                token=form.token.data,
+                status=422,
+            )
         try:
-            me, view = await invitations.accept_invitation(session, g.ctx, form.token.data, name=form.name.data,
-                                                           password=form.password.data)
+            me, view = await invitations.accept_invitation(
+                session, g.ctx, form.token.data, name=form.name.data, password=form.password.data
+            )
         except ValidationError as exc:
             await session.rollback()
             _, view = await invitations.open_invitation(session, form.token.data)
             show_errors(form, exc)
-            return await render("organizations/invitation.html", invitation=view, me=None, has_account=False,
-                                form=form, token=form.token.data, status=422)
+            return await render(
+                "organizations/invitation.html",
+                invitation=view,
+                me=None,
+                has_account=False,
+                form=form,
+                token=form.token.data,
+                status=422,
+            )
         token, _ = await identity_service.start_session(
-            session, g.ctx, me, absolute=timedelta(hours=_settings().session_absolute_hours))
+            session, g.ctx, me, absolute=timedelta(hours=_settings().session_absolute_hours)
+        )
         login_user(AuthUser(token))
         rotate_csrf()
     await flash(f"Welcome to {view.org_name}.", "success")

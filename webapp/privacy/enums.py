@@ -1,4 +1,5 @@
 """Kinds and states of data subject requests."""
+
 from enum import StrEnum
 
 

@@ -1,4 +1,5 @@
 """privacy_subject_requests: what a person asked us to do with their data, and when it is due."""
+
 from __future__ import annotations
 
 import uuid
@@ -17,7 +18,9 @@ class PrivacySubjectRequest(UUIDPrimaryKey, Timestamps, Versioned, Base):
 
     __tablename__ = "privacy_subject_requests"
     __table_args__ = (
-        Index("ix_privacy_subject_requests_open", "due_at", postgresql_where=text("status IN ('pending', 'in_progress')")),
+        Index(
+            "ix_privacy_subject_requests_open", "due_at", postgresql_where=text("status IN ('pending', 'in_progress')")
+        ),
         Index("ix_privacy_subject_requests_user", "user_id"),
         CheckConstraint("due_at > requested_at", name="due_after_request"),
     )
@@ -28,7 +31,8 @@ class PrivacySubjectRequest(UUIDPrimaryKey, Timestamps, Versioned, Base):
     subject_email: Mapped[str] = mapped_column(String(254))
     request_type: Mapped[SubjectRequestType] = mapped_column(pg_enum(SubjectRequestType, "subject_request_type"))
     status: Mapped[SubjectRequestStatus] = mapped_column(
-        pg_enum(SubjectRequestStatus, "subject_request_status"), server_default=SubjectRequestStatus.PENDING.value)
+        pg_enum(SubjectRequestStatus, "subject_request_status"), server_default=SubjectRequestStatus.PENDING.value
+    )
     reason: Mapped[str | None] = mapped_column(Text)
     requested_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
     due_at: Mapped[datetime]  # GDPR Art. 12(3): one month

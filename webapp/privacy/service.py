@@ -1,4 +1,5 @@
 """Recording data subject requests; the processing workflow belongs to the privacy issue."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -15,18 +16,35 @@ RESPONSE_DEADLINE = timedelta(days=30)  # GDPR Art. 12(3): without undue delay, 
 
 
 async def record_subject_request(
-    session: AsyncSession, ctx: RequestContext | None, *, user_id, email: str,
-    request_type: SubjectRequestType, reason: str | None = None,
+    session: AsyncSession,
+    ctx: RequestContext | None,
+    *,
+    user_id,
+    email: str,
+    request_type: SubjectRequestType,
+    reason: str | None = None,
 ) -> PrivacySubjectRequest:
     """Log a request with its response deadline; audited."""
     now = datetime.now(UTC)
-    row = PrivacySubjectRequest(id=new_id(), user_id=user_id, subject_email=email, request_type=request_type,
-                                status=SubjectRequestStatus.PENDING,
-                                reason=(reason or "").strip()[:2000] or None, requested_at=now,
-                                due_at=now + RESPONSE_DEADLINE)
+    row = PrivacySubjectRequest(
+        id=new_id(),
+        user_id=user_id,
+        subject_email=email,
+        request_type=request_type,
+        status=SubjectRequestStatus.PENDING,
+        reason=(reason or "").strip()[:2000] or None,
+        requested_at=now,
+        due_at=now + RESPONSE_DEADLINE,
+    )
     session.add(row)
     await session.flush()
-    await audit.record(session, ctx, f"privacy.{request_type.value}_requested", entity_type="privacy_subject_request",
-                       entity_id=row.id, after={"user_id": user_id, "type": request_type.value,
-                                                "due_at": row.due_at.isoformat()}, organization_id=None)
+    await audit.record(
+        session,
+        ctx,
+        f"privacy.{request_type.value}_requested",
+        entity_type="privacy_subject_request",
+        entity_id=row.id,
+        after={"user_id": user_id, "type": request_type.value, "due_at": row.due_at.isoformat()},
+        organization_id=None,
+    )
     return row

@@ -1,4 +1,5 @@
 """Security event kinds and severities."""
+
 from enum import StrEnum
 
 

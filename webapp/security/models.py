@@ -1,4 +1,5 @@
 """security_events: append-only, partitioned by month like the audit log."""
+
 from __future__ import annotations
 
 import uuid
@@ -30,7 +31,9 @@ class SecurityEvent(Base):
     organization_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     event_type: Mapped[str] = mapped_column(String(60))
-    severity: Mapped[Severity] = mapped_column(pg_enum(Severity, "security_severity"), server_default=Severity.INFO.value)
+    severity: Mapped[Severity] = mapped_column(
+        pg_enum(Severity, "security_severity"), server_default=Severity.INFO.value
+    )
     ip: Mapped[str | None] = mapped_column(INET)
     user_agent: Mapped[str | None] = mapped_column(Text)
     request_id: Mapped[str | None] = mapped_column(String(64))

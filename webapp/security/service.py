@@ -1,4 +1,5 @@
 """Write security events in the caller's transaction."""
+
 from __future__ import annotations
 
 import uuid
@@ -29,10 +30,15 @@ async def record_event(
     await session.execute(
         # every key sent, no RETURNING: the app role may insert rows it cannot read back
         insert(SecurityEvent.__table__).values(
-            id=new_id(), created_at=datetime.now(UTC), organization_id=org,
+            id=new_id(),
+            created_at=datetime.now(UTC),
+            organization_id=org,
             user_id=user_id if user_id is not None else (ctx.user_id if ctx else None),
-            event_type=str(event_type), severity=severity,
-            ip=ctx.ip if ctx else None, user_agent=ctx.user_agent if ctx else None,
-            request_id=ctx.request_id if ctx else None, metadata=jsonable(metadata or {}),
+            event_type=str(event_type),
+            severity=severity,
+            ip=ctx.ip if ctx else None,
+            user_agent=ctx.user_agent if ctx else None,
+            request_id=ctx.request_id if ctx else None,
+            metadata=jsonable(metadata or {}),
         )
     )

@@ -1,4 +1,5 @@
 """JSON API: products (by mission, by id, under the organization) and simulation runs (start, follow, cancel)."""
+
 from __future__ import annotations
 
 import uuid
@@ -38,20 +39,35 @@ def _id(value) -> str | None:
 
 def product_out(row: queries.ProductRow) -> dict:
     """ProductRow -> response JSON (built directly: lists of thousands are served from here)."""
-    return {"id": str(row.id), "mission_id": str(row.mission_id), "product_type": row.product_type.value,
-            "quantity_kg": float(row.quantity_kg), "produced_at": row.produced_at.isoformat(),
-            "recipe_id": _id(row.recipe_id), "kind": row.kind.value,
-            "simulation_run_id": _id(row.simulation_run_id), "notes": row.notes,
-            "created_at": row.created_at.isoformat(), "updated_at": row.updated_at.isoformat(),
-            "version": row.version}
+    return {
+        "id": str(row.id),
+        "mission_id": str(row.mission_id),
+        "product_type": row.product_type.value,
+        "quantity_kg": float(row.quantity_kg),
+        "produced_at": row.produced_at.isoformat(),
+        "recipe_id": _id(row.recipe_id),
+        "kind": row.kind.value,
+        "simulation_run_id": _id(row.simulation_run_id),
+        "notes": row.notes,
+        "created_at": row.created_at.isoformat(),
+        "updated_at": row.updated_at.isoformat(),
+        "version": row.version,
+    }
 
 
 async def _page(mission_id: uuid.UUID | None):
     args = request.args
     page = await queries.list_products(
-        db_session(), g.ctx.org_id, mission_id=mission_id or args.get("mission_id"), product_type=args.get("product_type"),
-        kind=args.get("kind"), q=args.get("q"), sort=args.get("sort"), cursor=args.get("cursor") or None,
-        limit=parse_limit(args.get("limit")))
+        db_session(),
+        g.ctx.org_id,
+        mission_id=mission_id or args.get("mission_id"),
+        product_type=args.get("product_type"),
+        kind=args.get("kind"),
+        q=args.get("q"),
+        sort=args.get("sort"),
+        cursor=args.get("cursor") or None,
+        limit=parse_limit(args.get("limit")),
+    )
     return {"items": [product_out(r) for r in page.items], "next_cursor": page.next_cursor}
 
 
@@ -60,7 +76,9 @@ async def _page(mission_id: uuid.UUID | None):
 @lists(queries.PRODUCTS)
 @returns(Page[ProductOut])
 async def list_products(org_id: uuid.UUID | str):
-    """Products of the organization: filters `mission_id`, `product_type`, `kind` (recorded or planned), `q` (notes); `sort=`
+    """Products of the organization.
+
+    Filters `mission_id`, `product_type`, `kind` (recorded or planned), `q` (notes); `sort=`
     produced_at, quantity_kg, product_type or created_at with :asc/:desc; `limit` and `cursor`."""
     return await _page(None)
 
@@ -120,8 +138,9 @@ async def update_product(product_id: uuid.UUID):
     """Correct a hand-recorded product; 409 with `details.current` when `version` is stale."""
     data = await parse_body(ProductPatch)
     session = db_session()
-    await service.update_product(session, g.ctx, product_id, data.model_dump(exclude_unset=True, exclude={"version"}),
-                                 version=data.version)
+    await service.update_product(
+        session, g.ctx, product_id, data.model_dump(exclude_unset=True, exclude={"version"}), version=data.version
+    )
     return product_out(await queries.get_product(session, g.ctx.org_id, product_id))
 
 
@@ -155,13 +174,26 @@ def _iso(value) -> str | None:
 
 def run_out(row, *, results: dict | None = None, snapshot: dict | None = None) -> dict:
     """A run (list row or full run) as JSON; results and the input snapshot only on the detail route."""
-    body = {"id": str(row.id), "mission_id": str(row.mission_id), "name": row.name, "run_type": row.run_type.value,
-            "status": row.status.value, "progress_percent": row.progress_percent, "message": row.progress_message,
-            "config": row.config, "seed": row.seed, "engine_version": row.engine_version, "summary": row.summary,
-            "error": row.error, "attempt": row.attempt, "rerun_of": _id(row.rerun_of),
-            "cancel_requested_at": _iso(row.cancel_requested_at),
-            "created_at": _iso(row.created_at), "started_at": _iso(row.started_at),
-            "finished_at": _iso(row.finished_at)}
+    body = {
+        "id": str(row.id),
+        "mission_id": str(row.mission_id),
+        "name": row.name,
+        "run_type": row.run_type.value,
+        "status": row.status.value,
+        "progress_percent": row.progress_percent,
+        "message": row.progress_message,
+        "config": row.config,
+        "seed": row.seed,
+        "engine_version": row.engine_version,
+        "summary": row.summary,
+        "error": row.error,
+        "attempt": row.attempt,
+        "rerun_of": _id(row.rerun_of),
+        "cancel_requested_at": _iso(row.cancel_requested_at),
+        "created_at": _iso(row.created_at),
+        "started_at": _iso(row.started_at),
+        "finished_at": _iso(row.finished_at),
+    }
     if results is not None or snapshot is not None:
         body |= {"results": results, "input_snapshot": snapshot}
     return body
@@ -244,8 +276,19 @@ async def run_logs(run_id: uuid.UUID):
     session = db_session()
     await queries.get_run_state(session, g.ctx.org_id, run_id)
     rows = await queries.run_logs(session, g.ctx.org_id, run_id, after=args.after, limit=args.limit)
-    return {"items": [{"id": str(r.id), "attempt": r.attempt, "level": r.level.value, "message": r.message,
-                       "progress_percent": r.progress_percent, "at": r.created_at.isoformat()} for r in rows]}
+    return {
+        "items": [
+            {
+                "id": str(r.id),
+                "attempt": r.attempt,
+                "level": r.level.value,
+                "message": r.message,
+                "progress_percent": r.progress_percent,
+                "at": r.created_at.isoformat(),
+            }
+            for r in rows
+        ]
+    }
 
 
 @bp.get("/simulations/<uuid:run_id>/subscribe")

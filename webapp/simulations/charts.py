@@ -1,4 +1,5 @@
 """Geometry of the result charts (server-rendered SVG: no script, CSP-safe, readable without JS)."""
+
 from __future__ import annotations
 
 import math
@@ -17,15 +18,23 @@ def _nice_max(value: float) -> float:
     return 10 * magnitude
 
 
-def line_chart(title: str, unit: str, series: list[tuple], *, limit: float | None = None,
-               band: tuple[list[float], list[float]] | None = None, x_labels: list[str] | None = None,
-               per: str = "by day") -> dict:
+def line_chart(
+    title: str,
+    unit: str,
+    series: list[tuple],
+    *,
+    limit: float | None = None,
+    band: tuple[list[float], list[float]] | None = None,
+    x_labels: list[str] | None = None,
+    per: str = "by day",
+) -> dict:
     """Polylines (and an optional shaded band and limit line) scaled into one SVG viewBox. A series is
     (name, values) or (name, values, {"index": colour, "dashed": bool}); `x_labels` name the days (default 1, 2…)."""
     series = [(item[0], item[1], item[2] if len(item) > 2 else {}) for item in series]
     days = max((len(values) for _, values, _ in series), default=0)
-    peak = max([max(values, default=0) for _, values, _ in series] + [limit or 0]
-               + [max(band[1], default=0) if band else 0])
+    peak = max(
+        [max(values, default=0) for _, values, _ in series] + [limit or 0] + [max(band[1], default=0) if band else 0]
+    )
     top = _nice_max(peak)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
@@ -35,22 +44,39 @@ def line_chart(title: str, unit: str, series: list[tuple], *, limit: float | Non
     def y(v: float) -> float:
         return TOP + plot_h * (1 - v / top)
 
-    lines = [{"name": name, "index": style.get("index", n) % 8, "dashed": style.get("dashed", False),
-              "last": values[-1] if values else 0,
-              "points": " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))}
-             for n, (name, values, style) in enumerate(series)]
+    lines = [
+        {
+            "name": name,
+            "index": style.get("index", n) % 8,
+            "dashed": style.get("dashed", False),
+            "last": values[-1] if values else 0,
+            "points": " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values)),
+        }
+        for n, (name, values, style) in enumerate(series)
+    ]
     area = None
     if band:
         low, high = band
-        area = " ".join([f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(high)] +
-                        [f"{x(i):.1f},{y(v):.1f}" for i, v in reversed(list(enumerate(low)))])
+        area = " ".join(
+            [f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(high)]
+            + [f"{x(i):.1f},{y(v):.1f}" for i, v in reversed(list(enumerate(low)))]
+        )
     step = max(1, round(days / 6))
     return {
-        "title": title, "unit": unit, "per": per, "width": WIDTH, "height": HEIGHT, "lines": lines, "band": area,
-        "limit_y": y(limit) if limit is not None else None, "limit": limit,
+        "title": title,
+        "unit": unit,
+        "per": per,
+        "width": WIDTH,
+        "height": HEIGHT,
+        "lines": lines,
+        "band": area,
+        "limit_y": y(limit) if limit is not None else None,
+        "limit": limit,
         "y_ticks": [(y(top * k / 4), top * k / 4) for k in range(5)],
         "x_ticks": [(x(i), x_labels[i] if x_labels else i + 1) for i in range(0, days, step)],
-        "left": LEFT, "right": WIDTH - RIGHT, "bottom": HEIGHT - BOTTOM,
+        "left": LEFT,
+        "right": WIDTH - RIGHT,
+        "bottom": HEIGHT - BOTTOM,
     }
 
 
@@ -59,19 +85,35 @@ def result_charts(results: dict, snapshot: dict) -> list[dict]:
     names = {item["key"]: item["name"] for item in results["items"]}
     waste = [key for key, item in ((i["key"], i) for i in results["items"]) if item["kind"] == "waste"]
     charts = [
-        line_chart("Waste in storage by material", "kg", [(names[k], results["inventory"][k]) for k in waste
-                                                          if max(results["inventory"][k], default=0) > 0]),
-        line_chart("Production per day", "kg/day", [(names.get(k, k), v) for k, v in results["production"].items()
-                                                    if max(v, default=0) > 0]),
-        line_chart("Energy per day", "kWh", [("Energy used", results["energy_kwh"])],
-                   limit=snapshot["mission"]["energy_budget_kwh_per_day"]),
+        line_chart(
+            "Waste in storage by material",
+            "kg",
+            [(names[k], results["inventory"][k]) for k in waste if max(results["inventory"][k], default=0) > 0],
+        ),
+        line_chart(
+            "Production per day",
+            "kg/day",
+            [(names.get(k, k), v) for k, v in results["production"].items() if max(v, default=0) > 0],
+        ),
+        line_chart(
+            "Energy per day",
+            "kWh",
+            [("Energy used", results["energy_kwh"])],
+            limit=snapshot["mission"]["energy_budget_kwh_per_day"],
+        ),
     ]
     mc = results.get("monte_carlo")
     if mc:
         band = mc["bands"]["target_cumulative"]
-        charts.insert(0, line_chart(f"Cumulative {results['target']} across {mc['scenarios']} scenarios", "kg",
-                                    [("P50", band["p50"]), ("No failures", _cumulative(results, results["target"]))],
-                                    band=(band["p10"], band["p90"])))
+        charts.insert(
+            0,
+            line_chart(
+                f"Cumulative {results['target']} across {mc['scenarios']} scenarios",
+                "kg",
+                [("P50", band["p50"]), ("No failures", _cumulative(results, results["target"]))],
+                band=(band["p10"], band["p90"]),
+            ),
+        )
     return charts
 
 
@@ -104,5 +146,10 @@ def plan_vs_record_chart(first_day: date, last_day: date, planned: dict, recorde
         if kind in planned:
             series.append((f"{kind.label} planned", cumulative(planned[kind]), {"index": colour, "dashed": True}))
         series.append((f"{kind.label} recorded", cumulative(recorded.get(kind, {})), {"index": colour}))
-    return line_chart("Planned and recorded products", "kg", series, per="cumulative",
-                      x_labels=[day.strftime("%d %b") for day in days])
+    return line_chart(
+        "Planned and recorded products",
+        "kg",
+        series,
+        per="cumulative",
+        x_labels=[day.strftime("%d %b") for day in days],
+    )

@@ -1,4 +1,5 @@
 """Kinds and statuses of the simulations domain: products, runs and their log lines."""
+
 from enum import StrEnum
 
 
@@ -25,8 +26,12 @@ class RunType(StrEnum):
     @property
     def label(self) -> str:
         """Human name."""
-        return {"mass_balance": "Mass balance (fixed policy)", "throughput_optimization": "Maximise a product",
-                "waste_minimization": "Minimise stored waste", "monte_carlo": "Monte Carlo failures"}[self.value]
+        return {
+            "mass_balance": "Mass balance (fixed policy)",
+            "throughput_optimization": "Maximise a product",
+            "waste_minimization": "Minimise stored waste",
+            "monte_carlo": "Monte Carlo failures",
+        }[self.value]
 
 
 class RunStatus(StrEnum):

@@ -1,4 +1,5 @@
 """Pub/sub channels and payloads of simulation runs: one per run, one per mission's run list."""
+
 from __future__ import annotations
 
 from webapp.core.pubsub import channel

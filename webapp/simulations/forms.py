@@ -1,4 +1,5 @@
 """WTForms for products and for starting simulation runs (the services' rules decide)."""
+
 from __future__ import annotations
 
 from wtforms import (
@@ -36,20 +37,33 @@ class RunForm(Form):
 
     name = StringField("Name")
     run_type = SelectField("What to plan", choices=choices((t.value, t.label) for t in RunType))
-    target = SelectField("Product to maximise", choices=choices((p.value, p.label) for p in PRODUCT_TYPES),
-                         default="brick")
+    target = SelectField(
+        "Product to maximise", choices=choices((p.value, p.label) for p in PRODUCT_TYPES), default="brick"
+    )
     time_horizon_days = IntegerField("Horizon (days)", default=30)
     scenarios = IntegerField("Scenarios (Monte Carlo)", default=200)
-    plan = SelectField("Each scenario re-plans to", choices=choices((
-        ("throughput_optimization", "Maximise the product"), ("waste_minimization", "Minimise stored waste"),
-        ("mass_balance", "Follow the fixed policy"))))
+    plan = SelectField(
+        "Each scenario re-plans to",
+        choices=choices(
+            (
+                ("throughput_optimization", "Maximise the product"),
+                ("waste_minimization", "Minimise stored waste"),
+                ("mass_balance", "Follow the fixed policy"),
+            )
+        ),
+    )
     seed = StringField("Seed (optional)")
 
     def request_values(self) -> dict:
         """The shape parse_run_request reads (same as the JSON body)."""
-        config = {"target": self.target.data, "time_horizon_days": self.time_horizon_days.raw_data[0]
-                  if self.time_horizon_days.raw_data else None, "seed": self.seed.data or None}
+        config = {
+            "target": self.target.data,
+            "time_horizon_days": self.time_horizon_days.raw_data[0] if self.time_horizon_days.raw_data else None,
+            "seed": self.seed.data or None,
+        }
         if self.run_type.data == "monte_carlo":
-            config |= {"scenarios": self.scenarios.raw_data[0] if self.scenarios.raw_data else None,
-                       "plan": self.plan.data}
+            config |= {
+                "scenarios": self.scenarios.raw_data[0] if self.scenarios.raw_data else None,
+                "plan": self.plan.data,
+            }
         return {"name": self.name.data, "run_type": self.run_type.data, "config": config}

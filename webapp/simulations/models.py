@@ -1,4 +1,5 @@
 """simulation_runs, simulation_logs and products (tenant-owned, RLS)."""
+
 from __future__ import annotations
 
 import uuid
@@ -41,26 +42,56 @@ class Product(UUIDPrimaryKey, TenantOwned, Timestamps, SoftDelete, Versioned, Ba
     __tablename__ = "products"
     __table_args__ = (
         UniqueConstraint("organization_id", "id"),
-        ForeignKeyConstraint(["organization_id", "mission_id"], ["missions.organization_id", "missions.id"],
-                             ondelete="CASCADE"),
-        ForeignKeyConstraint(["organization_id", "recipe_id"],
-                             ["processing_recipes.organization_id", "processing_recipes.id"]),
-        Index("ix_products_mission_produced_live", "organization_id", "mission_id", "produced_at", "id",
-              postgresql_where=text("deleted_at IS NULL")),
-        Index("ix_products_org_produced_live", "organization_id", "produced_at", "id",
-              postgresql_where=text("deleted_at IS NULL")),
+        ForeignKeyConstraint(
+            ["organization_id", "mission_id"], ["missions.organization_id", "missions.id"], ondelete="CASCADE"
+        ),
+        ForeignKeyConstraint(
+            ["organization_id", "recipe_id"], ["processing_recipes.organization_id", "processing_recipes.id"]
+        ),
+        Index(
+            "ix_products_mission_produced_live",
+            "organization_id",
+            "mission_id",
+            "produced_at",
+            "id",
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+        Index(
+            "ix_products_org_produced_live",
+            "organization_id",
+            "produced_at",
+            "id",
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
         Index("ix_products_recipe", "recipe_id", postgresql_where=text("recipe_id IS NOT NULL")),
         CheckConstraint("quantity_kg > 0", name="quantity_positive"),
         CheckConstraint("product_type NOT IN ('regolith', 'loss')", name="product_type_is_product"),
         CheckConstraint("char_length(notes) <= 2000", name="notes_length"),
         CheckConstraint("(kind = 'planned') = (simulation_run_id IS NOT NULL)", name="planned_has_run"),
-        ForeignKeyConstraint(["organization_id", "simulation_run_id"],
-                             ["simulation_runs.organization_id", "simulation_runs.id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(
+            ["organization_id", "simulation_run_id"],
+            ["simulation_runs.organization_id", "simulation_runs.id"],
+            ondelete="CASCADE",
+        ),
         # a run plans each (recipe, product, day) once, even if its task is delivered twice
-        Index("uq_products_run_recipe_type_day", "simulation_run_id", "recipe_id", "product_type", "produced_at",
-              unique=True, postgresql_where=text("simulation_run_id IS NOT NULL"), postgresql_nulls_not_distinct=True),
-        Index("ix_products_mission_kind_live", "organization_id", "mission_id", "kind", "product_type",
-              postgresql_where=text("deleted_at IS NULL")),
+        Index(
+            "uq_products_run_recipe_type_day",
+            "simulation_run_id",
+            "recipe_id",
+            "product_type",
+            "produced_at",
+            unique=True,
+            postgresql_where=text("simulation_run_id IS NOT NULL"),
+            postgresql_nulls_not_distinct=True,
+        ),
+        Index(
+            "ix_products_mission_kind_live",
+            "organization_id",
+            "mission_id",
+            "kind",
+            "product_type",
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
     )
 
     mission_id: Mapped[uuid.UUID] = mapped_column()
@@ -68,8 +99,9 @@ class Product(UUIDPrimaryKey, TenantOwned, Timestamps, SoftDelete, Versioned, Ba
     quantity_kg: Mapped[Decimal] = mapped_column(Numeric(14, 4))
     produced_at: Mapped[datetime] = mapped_column(server_default=func.now())
     recipe_id: Mapped[uuid.UUID | None] = mapped_column()
-    kind: Mapped[ProductKind] = mapped_column(pg_enum(ProductKind, "product_kind"),
-                                              server_default=ProductKind.RECORDED.value)
+    kind: Mapped[ProductKind] = mapped_column(
+        pg_enum(ProductKind, "product_kind"), server_default=ProductKind.RECORDED.value
+    )
     simulation_run_id: Mapped[uuid.UUID | None] = mapped_column()
     notes: Mapped[str] = mapped_column(Text, server_default="")
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -81,28 +113,43 @@ class SimulationRun(UUIDPrimaryKey, TenantOwned, Timestamps, SoftDelete, Version
     __tablename__ = "simulation_runs"
     __table_args__ = (
         UniqueConstraint("organization_id", "id"),
-        ForeignKeyConstraint(["organization_id", "mission_id"], ["missions.organization_id", "missions.id"],
-                             ondelete="CASCADE"),
-        ForeignKeyConstraint(["organization_id", "rerun_of"], ["simulation_runs.organization_id", "simulation_runs.id"]),
-        Index("ix_simulation_runs_mission_live", "organization_id", "mission_id", "id",
-              postgresql_where=text("deleted_at IS NULL")),
-        Index("ix_simulation_runs_active", "status", "heartbeat_at",
-              postgresql_where=text("status IN ('queued', 'running')")),
+        ForeignKeyConstraint(
+            ["organization_id", "mission_id"], ["missions.organization_id", "missions.id"], ondelete="CASCADE"
+        ),
+        ForeignKeyConstraint(
+            ["organization_id", "rerun_of"], ["simulation_runs.organization_id", "simulation_runs.id"]
+        ),
+        Index(
+            "ix_simulation_runs_mission_live",
+            "organization_id",
+            "mission_id",
+            "id",
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+        Index(
+            "ix_simulation_runs_active",
+            "status",
+            "heartbeat_at",
+            postgresql_where=text("status IN ('queued', 'running')"),
+        ),
         CheckConstraint("char_length(name) BETWEEN 1 AND 120", name="name_length"),
         CheckConstraint("progress_percent BETWEEN 0 AND 100", name="progress_range"),
         CheckConstraint("attempt >= 0", name="attempt_nonnegative"),
         CheckConstraint("jsonb_typeof(config) = 'object'", name="config_object"),
-        CheckConstraint("status <> 'succeeded' OR (results IS NOT NULL AND progress_percent = 100)",
-                        name="succeeded_has_results"),
-        CheckConstraint("(status IN ('succeeded', 'failed', 'cancelled')) = (finished_at IS NOT NULL)",
-                        name="finished_when_final"),
+        CheckConstraint(
+            "status <> 'succeeded' OR (results IS NOT NULL AND progress_percent = 100)", name="succeeded_has_results"
+        ),
+        CheckConstraint(
+            "(status IN ('succeeded', 'failed', 'cancelled')) = (finished_at IS NOT NULL)", name="finished_when_final"
+        ),
     )
 
     mission_id: Mapped[uuid.UUID] = mapped_column()
     name: Mapped[str] = mapped_column(String(120))
     run_type: Mapped[RunType] = mapped_column(pg_enum(RunType, "simulation_run_type"))
-    status: Mapped[RunStatus] = mapped_column(pg_enum(RunStatus, "simulation_run_status"),
-                                              server_default=RunStatus.QUEUED.value)
+    status: Mapped[RunStatus] = mapped_column(
+        pg_enum(RunStatus, "simulation_run_status"), server_default=RunStatus.QUEUED.value
+    )
     config: Mapped[dict] = mapped_column(JSONB)
     input_snapshot: Mapped[dict] = mapped_column(JSONB)
     engine_version: Mapped[str] = mapped_column(String(20))
@@ -127,8 +174,9 @@ class SimulationLog(UUIDPrimaryKey, TenantOwned, Base):
 
     __tablename__ = "simulation_logs"
     __table_args__ = (
-        ForeignKeyConstraint(["organization_id", "run_id"], ["simulation_runs.organization_id", "simulation_runs.id"],
-                             ondelete="CASCADE"),
+        ForeignKeyConstraint(
+            ["organization_id", "run_id"], ["simulation_runs.organization_id", "simulation_runs.id"], ondelete="CASCADE"
+        ),
         Index("ix_simulation_logs_run", "run_id", "id"),
         CheckConstraint("char_length(message) BETWEEN 1 AND 2000", name="message_length"),
     )

@@ -1,4 +1,5 @@
 """Simulation-run pages: start from a mission, watch live (SSE, polling without it), results with charts, compare."""
+
 from __future__ import annotations
 
 import uuid
@@ -32,8 +33,13 @@ async def index(mission_id: uuid.UUID):
     """A mission's runs, newest first, updating live; the fragment is the dashboard's runs section."""
     session = db_session()
     mission = await get_mission(session, g.ctx.org_id, mission_id)
-    page = await queries.list_runs(session, g.ctx.org_id, mission_id, cursor=request.args.get("cursor") or None,
-                                   limit=parse_limit(request.args.get("limit")))
+    page = await queries.list_runs(
+        session,
+        g.ctx.org_id,
+        mission_id,
+        cursor=request.args.get("cursor") or None,
+        limit=parse_limit(request.args.get("limit")),
+    )
     return await render("simulations/index.html", "simulations/_runs.html", mission=mission, page=page)
 
 
@@ -47,7 +53,11 @@ async def index_events(mission_id: uuid.UUID):
     async def frames(state: dict) -> list[bytes]:
         html = await template.render_async(state=state)
         out = [format_event(html, event=f"run-{state['id']}")]
-        if state["finished"] or state["status"] == "queued" or (state["status"] == "running" and state["progress"] == 0):
+        if (
+            state["finished"]
+            or state["status"] == "queued"
+            or (state["status"] == "running" and state["progress"] == 0)
+        ):
             out.append(format_event("changed", event="runs-changed"))
         return out
 
@@ -79,9 +89,14 @@ async def create(mission_id: uuid.UUID):
         run = await run_service.start_run(session, g.ctx, mission_id, name, run_type, config, enqueue_run)
     except ValidationError as exc:
         show_errors(form, exc)
-        return await render("simulations/new.html", "simulations/_form.html", form=form, mission=mission,
-                            problem=exc.message if not exc.details.get("fields") or exc.message != exc.default_message
-                            else None, status=422)
+        return await render(
+            "simulations/new.html",
+            "simulations/_form.html",
+            form=form,
+            mission=mission,
+            problem=exc.message if not exc.details.get("fields") or exc.message != exc.default_message else None,
+            status=422,
+        )
     target = url_for("simulations.show", run_id=run.id)
     return ("", 204, {"HX-Redirect": target}) if is_htmx() else redirect(target, 303)
 
@@ -89,13 +104,19 @@ async def create(mission_id: uuid.UUID):
 async def _run_context(run) -> dict:
     session = db_session()
     logs = await queries.run_logs(session, g.ctx.org_id, run.id, limit=500)
-    context = {"run": run, "state": run_payload(run), "logs": logs[-LOG_TAIL:],
-               "mission": await get_mission(session, g.ctx.org_id, run.mission_id),
-               "results_url": url_for("simulations.results", run_id=run.id),
-               "previous_run": await queries.previous_finished_run(session, g.ctx.org_id, run)}
+    context = {
+        "run": run,
+        "state": run_payload(run),
+        "logs": logs[-LOG_TAIL:],
+        "mission": await get_mission(session, g.ctx.org_id, run.mission_id),
+        "results_url": url_for("simulations.results", run_id=run.id),
+        "previous_run": await queries.previous_finished_run(session, g.ctx.org_id, run),
+    }
     if run.results:
-        context |= {"charts": result_charts(run.results, run.input_snapshot),
-                    "products": await queries.run_products(session, g.ctx.org_id, run.id)}
+        context |= {
+            "charts": result_charts(run.results, run.input_snapshot),
+            "products": await queries.run_products(session, g.ctx.org_id, run.id),
+        }
     return context
 
 
@@ -122,8 +143,14 @@ async def progress(run_id: uuid.UUID):
     row = await queries.get_run_state(db_session(), g.ctx.org_id, run_id)
     state = run_payload(row)
     logs = (await queries.run_logs(db_session(), g.ctx.org_id, run_id, limit=500))[-LOG_TAIL:]
-    response = await render("simulations/_progress.html", "simulations/_progress.html", state=state, logs=logs,
-                            run_id=run_id, results_url=url_for("simulations.results", run_id=run_id))
+    response = await render(
+        "simulations/_progress.html",
+        "simulations/_progress.html",
+        state=state,
+        logs=logs,
+        run_id=run_id,
+        results_url=url_for("simulations.results", run_id=run_id),
+    )
     if state["finished"] and is_htmx():
         response.status_code = 286
     return response
@@ -139,8 +166,11 @@ async def subscribe(run_id: uuid.UUID):
     results_url = url_for("simulations.results", run_id=run_id)
 
     async def frames(state: dict) -> list[bytes]:
-        out = [format_event(await template.render_async(state=state, run_id=run_id, results_url=results_url),
-                            event="progress")]
+        out = [
+            format_event(
+                await template.render_async(state=state, run_id=run_id, results_url=results_url), event="progress"
+            )
+        ]
         for entry in state.get("logs", []):
             out.append(format_event(await line.render_async(entry=entry), event="log"))
         if state["finished"]:

@@ -1,4 +1,5 @@
 """JSON shapes of the products and simulation-runs API (the services' rules still decide; these fix the shape)."""
+
 from __future__ import annotations
 
 import uuid
@@ -22,8 +23,9 @@ class ProductIn(Body):
     mission_id: uuid.UUID
     product_type: ProductType
     quantity_kg: float = Field(gt=0, le=10**9, json_schema_extra=places(4))
-    produced_at: AwareDatetime | date | None = Field(None, description="when it was made; default now (not in "
-                                                                       "the future)")
+    produced_at: AwareDatetime | date | None = Field(
+        None, description="when it was made; default now (not in the future)"
+    )
     recipe_id: uuid.UUID | None = None
     notes: str = Field("", max_length=2000)
 
@@ -62,10 +64,12 @@ class RunConfig(Body):
     target: ProductType | None = Field(None, description="the product to maximise; default brick")
     time_horizon_days: whole(1, 730) | None = Field(None, description="default 30")
     seed: whole(0, 2**31 - 1) | None = Field(None, description="default: random (kept on the run)")
-    tau: float | None = Field(None, ge=0, le=0.5, description="share of the optimum the second objective may give "
-                                                              "up; default 0.02")
-    scenarios: whole(1, 5000) | None = Field(None, description="monte_carlo: failure scenarios; default 200 "
-                                                               "(scenarios × days at most 200,000)")
+    tau: float | None = Field(
+        None, ge=0, le=0.5, description="share of the optimum the second objective may give up; default 0.02"
+    )
+    scenarios: whole(1, 5000) | None = Field(
+        None, description="monte_carlo: failure scenarios; default 200 (scenarios × days at most 200,000)"
+    )
     plan: Plan | None = Field(None, description="monte_carlo: what each scenario re-plans")
 
 

@@ -1,4 +1,5 @@
 """Live streams of runs (SSE): current state from Postgres first, then every published change until final."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Task shells for simulations: run one, and the reaper that rescues runs whose worker died."""
+
 from __future__ import annotations
 
 import uuid
@@ -16,8 +17,13 @@ async def run_simulation(run_id: str, org_id: str) -> str | None:
 
     async def body():
         status = await execution.execute_run(
-            s.sessionmaker, s.redis, s.settings.redis_namespace, uuid.UUID(org_id), uuid.UUID(run_id),
-            stale=timedelta(seconds=s.settings.simulation_stale_seconds))
+            s.sessionmaker,
+            s.redis,
+            s.settings.redis_namespace,
+            uuid.UUID(org_id),
+            uuid.UUID(run_id),
+            stale=timedelta(seconds=s.settings.simulation_stale_seconds),
+        )
         return str(status) if status else None
 
     return await timed("simulations.run", body)
@@ -27,9 +33,17 @@ async def run_simulation(run_id: str, org_id: str) -> str | None:
 async def reap_stale_runs() -> int:
     """Re-queue runs whose heartbeat stopped; fail those that keep dying."""
     s = state()
-    return await timed("simulations.reap", lambda: execution.reap_stale_runs(
-        s.sessionmaker, s.redis, s.settings.redis_namespace, enqueue_run,
-        stale_seconds=s.settings.simulation_stale_seconds, max_attempts=s.settings.simulation_max_attempts))
+    return await timed(
+        "simulations.reap",
+        lambda: execution.reap_stale_runs(
+            s.sessionmaker,
+            s.redis,
+            s.settings.redis_namespace,
+            enqueue_run,
+            stale_seconds=s.settings.simulation_stale_seconds,
+            max_attempts=s.settings.simulation_max_attempts,
+        ),
+    )
 
 
 async def enqueue_run(run_id: str, org_id: str) -> None:

@@ -1,5 +1,6 @@
 """Product pages: the list (filters, notes search, sorts, load more, CSV), record by hand in a modal, detail,
 inline correction with a conflict row, delete with Undo."""
+
 from __future__ import annotations
 
 import uuid
@@ -29,15 +30,27 @@ CSV_COLUMNS = ["id", "mission", "product_type", "quantity_kg", "produced_at", "r
 def _list_args() -> dict:
     """The list's filters as sent; the page shows records unless asked for plans (`kind=planned`) or both (`kind=`)."""
     args = request.args
-    return {"q": args.get("q", "").strip()[:200], "mission_id": args.get("mission_id", ""),
-            "product_type": args.get("product_type", ""), "kind": args.get("kind", ProductKind.RECORDED.value),
-            "sort": args.get("sort", "")}
+    return {
+        "q": args.get("q", "").strip()[:200],
+        "mission_id": args.get("mission_id", ""),
+        "product_type": args.get("product_type", ""),
+        "kind": args.get("kind", ProductKind.RECORDED.value),
+        "sort": args.get("sort", ""),
+    }
 
 
 async def _page(filters: dict, cursor: str | None, limit: int):
     return await queries.list_products(
-        db_session(), g.ctx.org_id, mission_id=filters["mission_id"], product_type=filters["product_type"],
-        kind=filters["kind"], q=filters["q"], sort=filters["sort"] or None, cursor=cursor, limit=limit)
+        db_session(),
+        g.ctx.org_id,
+        mission_id=filters["mission_id"],
+        product_type=filters["product_type"],
+        kind=filters["kind"],
+        q=filters["q"],
+        sort=filters["sort"] or None,
+        cursor=cursor,
+        limit=limit,
+    )
 
 
 @bp.get("")
@@ -47,10 +60,15 @@ async def index():
     """Products of every live mission; htmx asks for the results or the next rows only."""
     filters = _list_args()
     page = await _page(filters, request.args.get("cursor") or None, parse_limit(request.args.get("limit")))
-    context = {"page": page, "filters": filters, "sort": queries.PRODUCTS.parse_sort(filters["sort"] or None),
-               "missions": await mission_names(db_session(), g.ctx.org_id), "types": PRODUCT_TYPES,
-               "kinds": list(ProductKind),
-               "filtered": any(v for k, v in filters.items() if k not in ("sort", "kind")) or filters["kind"] != "recorded"}
+    context = {
+        "page": page,
+        "filters": filters,
+        "sort": queries.PRODUCTS.parse_sort(filters["sort"] or None),
+        "missions": await mission_names(db_session(), g.ctx.org_id),
+        "types": PRODUCT_TYPES,
+        "kinds": list(ProductKind),
+        "filtered": any(v for k, v in filters.items() if k not in ("sort", "kind")) or filters["kind"] != "recorded",
+    }
     if is_htmx() and request.args.get("cursor"):
         return await render("products/_rows.html", **context)
     if is_htmx() and request.headers.get("HX-Target") == "product-results":
@@ -65,8 +83,19 @@ async def export_csv():
     """The filtered list as CSV."""
     filters = _list_args()
     products = await collect_pages(lambda cursor: _page(filters, cursor, 1000))
-    rows = [[p.id, p.mission_name, p.product_type, p.quantity_kg, p.produced_at.isoformat(), p.recipe_name or "",
-             p.kind, p.notes] for p in products]
+    rows = [
+        [
+            p.id,
+            p.mission_name,
+            p.product_type,
+            p.quantity_kg,
+            p.produced_at.isoformat(),
+            p.recipe_name or "",
+            p.kind,
+            p.notes,
+        ]
+        for p in products
+    ]
     return csv_response(f"products-{g.ctx.org_slug}.csv", CSV_COLUMNS, rows)
 
 
@@ -100,8 +129,9 @@ async def create():
         product = await service.record_product(db_session(), g.ctx, form.values(posted))
     except (ValidationError, Conflict) as exc:
         show_errors(form, exc)
-        return await render("products/form.html", "products/_form.html", form=form, product=None,
-                            status=exc.status_code)
+        return await render(
+            "products/form.html", "products/_form.html", form=form, product=None, status=exc.status_code
+        )
     await flash("Product recorded.", "success")
     target = url_for("products.show", product_id=product.id)
     return ("", 204, {"HX-Redirect": target}) if is_htmx() else redirect(target, 303)
@@ -116,9 +146,15 @@ async def show(product_id: uuid.UUID):
 
 
 def _data(product) -> dict:
-    return {"mission_id": str(product.mission_id), "product_type": product.product_type.value,
-            "quantity_kg": f"{product.quantity_kg.normalize():f}", "produced_at": product.produced_at.date().isoformat(),
-            "recipe_id": str(product.recipe_id or ""), "notes": product.notes, "version": product.version}
+    return {
+        "mission_id": str(product.mission_id),
+        "product_type": product.product_type.value,
+        "quantity_kg": f"{product.quantity_kg.normalize():f}",
+        "produced_at": product.produced_at.date().isoformat(),
+        "recipe_id": str(product.recipe_id or ""),
+        "notes": product.notes,
+        "version": product.version,
+    }
 
 
 @bp.get("/<uuid:product_id>/edit")
@@ -159,8 +195,13 @@ async def update(product_id: uuid.UUID):
         saved = _data(product) if conflict else {}
         if conflict:
             form.version.data = conflict["version"]
-        context = {"product": product, "form": form, "error": exc.message, "conflict": saved,
-                   "differs": {k for k in values if k in saved and str(saved[k]) != str(values[k])}}
+        context = {
+            "product": product,
+            "form": form,
+            "error": exc.message,
+            "conflict": saved,
+            "differs": {k for k in values if k in saved and str(saved[k]) != str(values[k])},
+        }
         if _row_request(product_id):
             return await render("products/_edit_row.html", **context, status=exc.status_code)
         return await render("products/form.html", "products/_form.html", **context, status=exc.status_code)

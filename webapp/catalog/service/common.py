@@ -1,4 +1,5 @@
 """What every catalog write shares: rules for key/name/description, provenance, locking, versions, soft delete."""
+
 from __future__ import annotations
 
 import re
@@ -17,8 +18,14 @@ from webapp.core.validation import Text
 
 KEY_PATTERN = r"[a-z][a-z0-9_]{1,47}"
 ITEM_RULES = (
-    Text("key", "Key", max=48, min=2, pattern=KEY_PATTERN,
-         hint="2-48 lower-case letters, digits or underscores, starting with a letter, e.g. food_waste."),
+    Text(
+        "key",
+        "Key",
+        max=48,
+        min=2,
+        pattern=KEY_PATTERN,
+        hint="2-48 lower-case letters, digits or underscores, starting with a letter, e.g. food_waste.",
+    ),
     Text("name", "Name", max=120, min=1),
     Text("description", "Description", max=2000),
 )
@@ -79,11 +86,15 @@ def next_provenance(current: dict, changed: set[str], given: dict) -> dict:
     return result
 
 
-async def lock_item(session: AsyncSession, model, org_id: uuid.UUID, item_id: uuid.UUID, *,
-                    deleted: bool = False, what: str = "item"):
+async def lock_item(
+    session: AsyncSession, model, org_id: uuid.UUID, item_id: uuid.UUID, *, deleted: bool = False, what: str = "item"
+):
     """The live (or, with deleted=True, the deleted) row of this organization, locked; 404 otherwise."""
-    stmt = select(model).where(model.id == item_id, model.organization_id == org_id,
-                               model.deleted_at.is_not(None) if deleted else model.deleted_at.is_(None))
+    stmt = select(model).where(
+        model.id == item_id,
+        model.organization_id == org_id,
+        model.deleted_at.is_not(None) if deleted else model.deleted_at.is_(None),
+    )
     item = (await session.execute(stmt.with_for_update())).scalar_one_or_none()
     if item is None:
         raise NotFound(f"No such {what}.")
@@ -93,8 +104,9 @@ async def lock_item(session: AsyncSession, model, org_id: uuid.UUID, item_id: uu
 def check_version(item, version: int | None, snapshot: dict, what: str) -> None:
     """409 with the saved values when the caller edited an older version."""
     if version is not None and version != item.version:
-        raise Conflict(f"This {what} was changed by someone else first.",
-                       {"current": snapshot | {"version": item.version}})
+        raise Conflict(
+            f"This {what} was changed by someone else first.", {"current": snapshot | {"version": item.version}}
+        )
 
 
 async def flush_unique_key(session: AsyncSession, what: str) -> None:
@@ -104,8 +116,10 @@ async def flush_unique_key(session: AsyncSession, what: str) -> None:
             await session.flush()
     except IntegrityError as exc:
         if "org_key_live" in str(exc.orig):
-            raise Conflict(f"Another {what} already uses this key.",
-                           {"fields": {"key": ["This key is taken by another live item; pick another."]}}) from exc
+            raise Conflict(
+                f"Another {what} already uses this key.",
+                {"fields": {"key": ["This key is taken by another live item; pick another."]}},
+            ) from exc
         raise
 
 
@@ -113,13 +127,25 @@ async def soft_delete(session: AsyncSession, ctx: RequestContext, item, entity_t
     """Mark deleted (restore undoes it) and audit."""
     item.deleted_at = now()
     await session.flush()
-    await audit.record(session, ctx, f"{entity_type}.delete", entity_type=entity_type, entity_id=item.id,
-                       before={"key": item.key, "name": item.name})
+    await audit.record(
+        session,
+        ctx,
+        f"{entity_type}.delete",
+        entity_type=entity_type,
+        entity_id=item.id,
+        before={"key": item.key, "name": item.name},
+    )
 
 
 async def restore(session: AsyncSession, ctx: RequestContext, item, entity_type: str, what: str) -> None:
     """Undo a soft delete; refused (409) when another live item took its key meanwhile."""
     item.deleted_at = None
     await flush_unique_key(session, what)
-    await audit.record(session, ctx, f"{entity_type}.restore", entity_type=entity_type, entity_id=item.id,
-                       after={"key": item.key, "name": item.name})
+    await audit.record(
+        session,
+        ctx,
+        f"{entity_type}.restore",
+        entity_type=entity_type,
+        entity_id=item.id,
+        after={"key": item.key, "name": item.name},
+    )

@@ -1,6 +1,7 @@
 """CSV import of waste materials and processing modules: every row is checked before anything is written, and
 either all rows land (new keys are created, existing keys updated) or none do, with each problem named by
 row and column."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -70,21 +71,41 @@ async def import_rows(session: AsyncSession, ctx: RequestContext, kind: Kind, ro
         try:
             data = clean_values(kind, _for_new_item(kind, values), partial=False)
         except ValidationError as exc:
-            problems += [{"row": line, "column": col, "message": " ".join(map(str, msgs))}
-                         for col, msgs in exc.details["fields"].items()]
+            problems += [
+                {"row": line, "column": col, "message": " ".join(map(str, msgs))}
+                for col, msgs in exc.details["fields"].items()
+            ]
             continue
         if data["key"] in seen:
-            problems.append({"row": line, "column": "key",
-                             "message": f"The key {data['key']} is already on row {seen[data['key']]}."})
+            problems.append(
+                {
+                    "row": line,
+                    "column": "key",
+                    "message": f"The key {data['key']} is already on row {seen[data['key']]}.",
+                }
+            )
             continue
         seen[data["key"]] = line
         cleaned.append((line, values))
     if problems:
-        raise ValidationError(f"Nothing was imported: {len(problems)} problem(s) in the file.",
-                              {"rows": sorted(problems, key=lambda p: (p["row"], p["column"]))})
-    existing = {item.key: item for item in (await session.execute(select(kind.model).where(
-        kind.model.organization_id == ctx.org_id, kind.model.deleted_at.is_(None),
-        kind.model.key.in_(list(seen))).with_for_update())).scalars()}
+        raise ValidationError(
+            f"Nothing was imported: {len(problems)} problem(s) in the file.",
+            {"rows": sorted(problems, key=lambda p: (p["row"], p["column"]))},
+        )
+    existing = {
+        item.key: item
+        for item in (
+            await session.execute(
+                select(kind.model)
+                .where(
+                    kind.model.organization_id == ctx.org_id,
+                    kind.model.deleted_at.is_(None),
+                    kind.model.key.in_(list(seen)),
+                )
+                .with_for_update()
+            )
+        ).scalars()
+    }
     created, updated, unchanged = [], [], 0
     async with session.begin_nested():  # a failure below undoes every row, not just the last
         for _line, values in cleaned:
@@ -94,8 +115,14 @@ async def import_rows(session: AsyncSession, ctx: RequestContext, kind: Kind, ro
                 session.add(item)
                 await session.flush()
                 created.append(item.key)
-                await audit.record(session, ctx, f"{kind.entity_type}.import", entity_type=kind.entity_type,
-                                   entity_id=item.id, after=snapshot(kind, item))
+                await audit.record(
+                    session,
+                    ctx,
+                    f"{kind.entity_type}.import",
+                    entity_type=kind.entity_type,
+                    entity_id=item.id,
+                    after=snapshot(kind, item),
+                )
                 continue
             data = clean_values(kind, values, partial=True)
             status = data.pop("status", None) if kind is MODULES else None
@@ -107,7 +134,14 @@ async def import_rows(session: AsyncSession, ctx: RequestContext, kind: Kind, ro
                 unchanged += 1
                 continue
             updated.append(item.key)
-            await audit.record(session, ctx, f"{kind.entity_type}.import", entity_type=kind.entity_type,
-                               entity_id=item.id, before=before, after=snapshot(kind, item))
+            await audit.record(
+                session,
+                ctx,
+                f"{kind.entity_type}.import",
+                entity_type=kind.entity_type,
+                entity_id=item.id,
+                before=before,
+                after=snapshot(kind, item),
+            )
         await flush_unique_key(session, kind.what)
     return ImportResult(created, updated, unchanged)

@@ -1,4 +1,5 @@
 """Create, edit, delete, restore and reset for any catalog kind, driven by its `Kind` description."""
+
 from __future__ import annotations
 
 import uuid
@@ -32,22 +33,27 @@ class Kind:
     """One catalog kind: its model, vocabulary and rules."""
 
     model: type
-    entity_type: str              # audit entity type, e.g. waste_material
-    what: str                     # human name, e.g. "waste material"
-    reference_kind: str           # section of the reference catalog
-    numbers: tuple[str, ...]      # the numbers that carry provenance
+    entity_type: str  # audit entity type, e.g. waste_material
+    what: str  # human name, e.g. "waste material"
+    reference_kind: str  # section of the reference catalog
+    numbers: tuple[str, ...]  # the numbers that carry provenance
     number_rules: tuple
-    choices: dict = field(default_factory=dict)   # field -> (enum, label)
-    flags: tuple[str, ...] = ()                   # boolean fields
-    plain: tuple = ()                             # other rules (dates, integers)
+    choices: dict = field(default_factory=dict)  # field -> (enum, label)
+    flags: tuple[str, ...] = ()  # boolean fields
+    plain: tuple = ()  # other rules (dates, integers)
     in_use: Callable[[AsyncSession, uuid.UUID], Awaitable[list[str]]] | None = None  # blocks delete
-    extra_provenance: tuple[str, ...] = ()        # provenance keys that are not columns (a recipe's lines)
+    extra_provenance: tuple[str, ...] = ()  # provenance keys that are not columns (a recipe's lines)
 
     @property
     def fields(self) -> tuple[str, ...]:
         """Every editable column."""
-        return (("key", "name", "description") + tuple(self.choices) + self.flags
-                + tuple(r.field for r in self.plain) + self.numbers)
+        return (
+            ("key", "name", "description")
+            + tuple(self.choices)
+            + self.flags
+            + tuple(r.field for r in self.plain)
+            + self.numbers
+        )
 
 
 def snapshot(kind: Kind, item) -> dict:
@@ -95,8 +101,9 @@ def new_item(kind: Kind, ctx: RequestContext, values: dict):
     columns = kind.model.__table__.c
     # an optional number left empty takes the column's default (e.g. moisture 0) instead of NULL
     data = {k: v for k, v in data.items() if v is not None or k not in columns or columns[k].nullable}
-    return kind.model(id=new_id(), organization_id=ctx.org_id, **data,
-                      provenance=next_provenance({}, set(kind.numbers), given))
+    return kind.model(
+        id=new_id(), organization_id=ctx.org_id, **data, provenance=next_provenance({}, set(kind.numbers), given)
+    )
 
 
 async def create_item(session: AsyncSession, ctx: RequestContext, kind: Kind, values: dict):
@@ -104,8 +111,14 @@ async def create_item(session: AsyncSession, ctx: RequestContext, kind: Kind, va
     item = new_item(kind, ctx, values)
     session.add(item)
     await flush_unique_key(session, kind.what)
-    await audit.record(session, ctx, f"{kind.entity_type}.create", entity_type=kind.entity_type, entity_id=item.id,
-                       after=snapshot(kind, item))
+    await audit.record(
+        session,
+        ctx,
+        f"{kind.entity_type}.create",
+        entity_type=kind.entity_type,
+        entity_id=item.id,
+        after=snapshot(kind, item),
+    )
     return item
 
 
@@ -119,8 +132,9 @@ def apply_changes(kind: Kind, item, data: dict) -> set[str]:
     return changed
 
 
-async def update_item(session: AsyncSession, ctx: RequestContext, kind: Kind, item_id: uuid.UUID, values: dict, *,
-                      version: int | None):
+async def update_item(
+    session: AsyncSession, ctx: RequestContext, kind: Kind, item_id: uuid.UUID, values: dict, *, version: int | None
+):
     """Change some fields; a stale `version` is a 409 with the saved values."""
     item = await lock_item(session, kind.model, ctx.org_id, item_id, what=kind.what)
     check_version(item, version, snapshot(kind, item), kind.what)
@@ -130,8 +144,15 @@ async def update_item(session: AsyncSession, ctx: RequestContext, kind: Kind, it
     if snapshot(kind, item) == before:
         return item
     await flush_unique_key(session, kind.what)
-    await audit.record(session, ctx, f"{kind.entity_type}.update", entity_type=kind.entity_type, entity_id=item.id,
-                       before=before, after=snapshot(kind, item))
+    await audit.record(
+        session,
+        ctx,
+        f"{kind.entity_type}.update",
+        entity_type=kind.entity_type,
+        entity_id=item.id,
+        before=before,
+        after=snapshot(kind, item),
+    )
     return item
 
 
@@ -139,8 +160,9 @@ async def delete_item(session: AsyncSession, ctx: RequestContext, kind: Kind, it
     """Soft delete; refused while live recipes depend on the item."""
     item = await lock_item(session, kind.model, ctx.org_id, item_id, what=kind.what)
     if kind.in_use and (users := await kind.in_use(session, item.id)):
-        raise Conflict(f"Recipes still use {item.name}: {', '.join(users)}. Change or delete them first.",
-                       {"recipes": users})
+        raise Conflict(
+            f"Recipes still use {item.name}: {', '.join(users)}. Change or delete them first.", {"recipes": users}
+        )
     await soft_delete(session, ctx, item, kind.entity_type)
     return item
 
@@ -155,7 +177,8 @@ async def restore_item(session: AsyncSession, ctx: RequestContext, kind: Kind, i
 def reference_values(kind: Kind, entry: dict) -> dict:
     """Column values of a reference entry (the key stays the organization's own)."""
     values = {f: entry.get(f) for f in kind.fields if f != "key" and f in entry} | {
-        f: entry.get(f) for f in kind.numbers}
+        f: entry.get(f) for f in kind.numbers
+    }
     for name, (enum_cls, _) in kind.choices.items():
         if name in entry:
             values[name] = enum_cls(entry[name])
@@ -173,8 +196,15 @@ async def reset_item(session: AsyncSession, ctx: RequestContext, kind: Kind, ite
         setattr(item, name, value)
     if snapshot(kind, item) != before:
         await session.flush()
-        await audit.record(session, ctx, f"{kind.entity_type}.reset", entity_type=kind.entity_type,
-                           entity_id=item.id, before=before, after=snapshot(kind, item))
+        await audit.record(
+            session,
+            ctx,
+            f"{kind.entity_type}.reset",
+            entity_type=kind.entity_type,
+            entity_id=item.id,
+            before=before,
+            after=snapshot(kind, item),
+        )
     return item
 
 
@@ -183,6 +213,9 @@ def edited_numbers(kind: Kind, item) -> set[str]:
     entry = reference_entry(kind.reference_kind, item.reference_key or "")
     if entry is None:
         return set()
-    return {f for f in kind.numbers
-            if (getattr(item, f) is None) != (entry[f] is None)
-            or (entry[f] is not None and Decimal(str(getattr(item, f))) != entry[f])}
+    return {
+        f
+        for f in kind.numbers
+        if (getattr(item, f) is None) != (entry[f] is None)
+        or (entry[f] is not None and Decimal(str(getattr(item, f))) != entry[f])
+    }

@@ -1,4 +1,5 @@
 """Waste materials: the catalog kind description and the one rule of their own (recipes block deletion)."""
+
 from __future__ import annotations
 
 import uuid
@@ -15,13 +16,21 @@ from webapp.core.validation import Number
 
 async def recipes_using_material(session: AsyncSession, material_id: uuid.UUID) -> list[str]:
     """Names of live recipes with a line on this material."""
-    stmt = (select(Recipe.name).join(RecipeLine, RecipeLine.recipe_id == Recipe.id)
-            .where(RecipeLine.material_id == material_id, Recipe.deleted_at.is_(None)).distinct().order_by(Recipe.name))
+    stmt = (
+        select(Recipe.name)
+        .join(RecipeLine, RecipeLine.recipe_id == Recipe.id)
+        .where(RecipeLine.material_id == material_id, Recipe.deleted_at.is_(None))
+        .distinct()
+        .order_by(Recipe.name)
+    )
     return list((await session.execute(stmt)).scalars())
 
 
 MATERIALS = Kind(
-    model=WasteMaterial, entity_type="waste_material", what="waste material", reference_kind="materials",
+    model=WasteMaterial,
+    entity_type="waste_material",
+    what="waste material",
+    reference_kind="materials",
     numbers=MATERIAL_NUMBERS,
     number_rules=(
         Number("generation_kg_per_cm_day", "Generation rate", "kg per crew-member-day", max=50),

@@ -1,4 +1,5 @@
 """Processing modules: the catalog kind description, status changes and the maintenance log."""
+
 from __future__ import annotations
 
 import uuid
@@ -26,7 +27,10 @@ async def recipes_on_module(session: AsyncSession, module_id: uuid.UUID) -> list
 
 
 MODULES = Kind(
-    model=ProcessingModule, entity_type="processing_module", what="processing module", reference_kind="modules",
+    model=ProcessingModule,
+    entity_type="processing_module",
+    what="processing module",
+    reference_kind="modules",
     numbers=MODULE_NUMBERS,
     number_rules=(
         Number("throughput_kg_h", "Throughput", "kg/h", max=100000),
@@ -46,8 +50,14 @@ LOG_RULES = (
 )
 
 
-async def log_maintenance(session: AsyncSession, ctx: RequestContext, module_id: uuid.UUID, values: dict, *,
-                          status: ModuleStatus | str | None = None) -> ModuleMaintenance:
+async def log_maintenance(
+    session: AsyncSession,
+    ctx: RequestContext,
+    module_id: uuid.UUID,
+    values: dict,
+    *,
+    status: ModuleStatus | str | None = None,
+) -> ModuleMaintenance:
     """Append a maintenance log entry; with `status`, also move the module to it (a status_change entry)."""
     module = await lock_item(session, ProcessingModule, ctx.org_id, module_id, what="processing module")
     errors: dict = {}
@@ -68,9 +78,14 @@ async def log_maintenance(session: AsyncSession, ctx: RequestContext, module_id:
     if errors:
         raise ValidationError(details={"fields": errors})
     entry = ModuleMaintenance(
-        id=new_id(), organization_id=ctx.org_id, module_id=module.id,
-        kind=kind or MaintenanceKind.STATUS_CHANGE, note=data["note"], downtime_h=data.get("downtime_h"),
-        performed_at=performed_at or now(), recorded_by=ctx.user_id,
+        id=new_id(),
+        organization_id=ctx.org_id,
+        module_id=module.id,
+        kind=kind or MaintenanceKind.STATUS_CHANGE,
+        note=data["note"],
+        downtime_h=data.get("downtime_h"),
+        performed_at=performed_at or now(),
+        recorded_by=ctx.user_id,
     )
     before = module.status
     if new_status is not None and new_status != module.status:
@@ -78,20 +93,29 @@ async def log_maintenance(session: AsyncSession, ctx: RequestContext, module_id:
         module.status = new_status
     session.add(entry)
     await session.flush()
-    await audit.record(session, ctx, "processing_module.maintenance", entity_type="processing_module",
-                       entity_id=module.id, before={"status": before}, after={"status": module.status},
-                       metadata={"kind": entry.kind, "note": entry.note[:200]})
+    await audit.record(
+        session,
+        ctx,
+        "processing_module.maintenance",
+        entity_type="processing_module",
+        entity_id=module.id,
+        before={"status": before},
+        after={"status": module.status},
+        metadata={"kind": entry.kind, "note": entry.note[:200]},
+    )
     return entry
 
 
-async def set_module_status(session: AsyncSession, ctx: RequestContext, module_id: uuid.UUID,
-                            status: ModuleStatus | str, note: str = "") -> ModuleMaintenance:
+async def set_module_status(
+    session: AsyncSession, ctx: RequestContext, module_id: uuid.UUID, status: ModuleStatus | str, note: str = ""
+) -> ModuleMaintenance:
     """Move a module to another status, logging who, when and why."""
     return await log_maintenance(session, ctx, module_id, {"note": note}, status=status)
 
 
-async def update_module(session: AsyncSession, ctx: RequestContext, module_id: uuid.UUID, values: dict, *,
-                        version: int | None) -> ProcessingModule:
+async def update_module(
+    session: AsyncSession, ctx: RequestContext, module_id: uuid.UUID, values: dict, *, version: int | None
+) -> ProcessingModule:
     """Edit a module; a status change goes through the maintenance log so it is never silent."""
     values = dict(values)
     status, note = values.pop("status", None), values.pop("status_note", "")

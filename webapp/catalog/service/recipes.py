@@ -1,4 +1,5 @@
 """Recipes: a module, balanced input and output lines, time, energy and crew time per batch."""
+
 from __future__ import annotations
 
 import uuid
@@ -31,7 +32,10 @@ from webapp.core.tenancy import RequestContext
 from webapp.core.validation import Number, Text
 
 RECIPES = Kind(
-    model=Recipe, entity_type="processing_recipe", what="recipe", reference_kind="recipes",
+    model=Recipe,
+    entity_type="processing_recipe",
+    what="recipe",
+    reference_kind="recipes",
     numbers=RECIPE_NUMBERS,
     number_rules=(
         Number("duration_h", "Duration", "h per batch", min_exclusive=True, max=10000, places=3),
@@ -99,9 +103,11 @@ def _balance_errors(lines: list[dict]) -> list[str]:
     if kg_in != kg_out:
         gap = abs(kg_in - kg_out)
         side = "outputs" if kg_in > kg_out else "inputs"
-        return [f"Mass does not balance: inputs total {kg_in.normalize():f} kg, outputs {kg_out.normalize():f} kg. "
-                f"Add {gap.normalize():f} kg to the {side} (vented gas, ash and lost moisture go to loss) "
-                "or change the amounts."]
+        return [
+            f"Mass does not balance: inputs total {kg_in.normalize():f} kg, outputs {kg_out.normalize():f} kg. "
+            f"Add {gap.normalize():f} kg to the {side} (vented gas, ash and lost moisture go to loss) "
+            "or change the amounts."
+        ]
     seen = set()
     for x in lines:
         ident = (x["direction"], x["material_id"] or x["resource"])
@@ -120,16 +126,30 @@ async def _check_references(session: AsyncSession, org_id: uuid.UUID, module_id,
         except ValueError:
             module_uuid = None
         if module_uuid is not None:
-            module = (await session.execute(select(ProcessingModule.id).where(
-                ProcessingModule.id == module_uuid, ProcessingModule.organization_id == org_id,
-                ProcessingModule.deleted_at.is_(None)))).scalar_one_or_none()
+            module = (
+                await session.execute(
+                    select(ProcessingModule.id).where(
+                        ProcessingModule.id == module_uuid,
+                        ProcessingModule.organization_id == org_id,
+                        ProcessingModule.deleted_at.is_(None),
+                    )
+                )
+            ).scalar_one_or_none()
         if module is None:
             errors["module_id"] = ["Choose one of this organization's processing modules."]
     wanted = {x["material_id"] for x in lines if x["material_id"]}
     if wanted:
-        found = set((await session.execute(select(WasteMaterial.id).where(
-            WasteMaterial.id.in_(wanted), WasteMaterial.organization_id == org_id,
-            WasteMaterial.deleted_at.is_(None)))).scalars())
+        found = set(
+            (
+                await session.execute(
+                    select(WasteMaterial.id).where(
+                        WasteMaterial.id.in_(wanted),
+                        WasteMaterial.organization_id == org_id,
+                        WasteMaterial.deleted_at.is_(None),
+                    )
+                )
+            ).scalars()
+        )
         if wanted - found:
             errors["lines"] = ["A line names a waste material that does not exist here (or was deleted)."]
     return errors
@@ -141,15 +161,15 @@ async def _clean_lines(session: AsyncSession, org_id: uuid.UUID, module_id, raw_
         problems = _balance_errors(lines)
     if problems:
         errors["lines"] = problems
-    errors |= {k: v for k, v in (await _check_references(session, org_id, module_id, lines)).items()
-               if k not in errors}
+    errors |= {k: v for k, v in (await _check_references(session, org_id, module_id, lines)).items() if k not in errors}
     return lines
 
 
 async def load_lines(session: AsyncSession, recipe_id: uuid.UUID) -> list[dict]:
     """A recipe's lines in order, as plain dicts."""
-    rows = (await session.execute(select(RecipeLine).where(RecipeLine.recipe_id == recipe_id)
-                                  .order_by(RecipeLine.position))).scalars()
+    rows = (
+        await session.execute(select(RecipeLine).where(RecipeLine.recipe_id == recipe_id).order_by(RecipeLine.position))
+    ).scalars()
     return [{"direction": r.direction, "material_id": r.material_id, "resource": r.resource, "kg": r.kg} for r in rows]
 
 
@@ -159,15 +179,20 @@ def _line_key(line: dict) -> tuple:
 
 async def snapshot(session: AsyncSession, recipe: Recipe) -> dict:
     """Editable fields and lines, for audit rows and conflict answers."""
-    return item_snapshot(RECIPES, recipe) | {"module_id": recipe.module_id, "lines": await load_lines(session, recipe.id)}
+    return item_snapshot(RECIPES, recipe) | {
+        "module_id": recipe.module_id,
+        "lines": await load_lines(session, recipe.id),
+    }
 
 
 async def _write_lines(session: AsyncSession, recipe: Recipe, lines: list[dict]) -> None:
     await session.execute(delete(RecipeLine).where(RecipeLine.recipe_id == recipe.id))
-    session.add_all([
-        RecipeLine(id=new_id(), organization_id=recipe.organization_id, recipe_id=recipe.id, position=i, **line)
-        for i, line in enumerate(lines)
-    ])
+    session.add_all(
+        [
+            RecipeLine(id=new_id(), organization_id=recipe.organization_id, recipe_id=recipe.id, position=i, **line)
+            for i, line in enumerate(lines)
+        ]
+    )
 
 
 async def create_recipe(session: AsyncSession, ctx: RequestContext, values: dict) -> Recipe:
@@ -189,13 +214,20 @@ async def create_recipe(session: AsyncSession, ctx: RequestContext, values: dict
     await flush_unique_key(session, RECIPES.what)
     await _write_lines(session, recipe, lines)
     await session.flush()
-    await audit.record(session, ctx, "processing_recipe.create", entity_type="processing_recipe", entity_id=recipe.id,
-                       after=await snapshot(session, recipe))
+    await audit.record(
+        session,
+        ctx,
+        "processing_recipe.create",
+        entity_type="processing_recipe",
+        entity_id=recipe.id,
+        after=await snapshot(session, recipe),
+    )
     return recipe
 
 
-async def update_recipe(session: AsyncSession, ctx: RequestContext, recipe_id: uuid.UUID, values: dict, *,
-                        version: int | None) -> Recipe:
+async def update_recipe(
+    session: AsyncSession, ctx: RequestContext, recipe_id: uuid.UUID, values: dict, *, version: int | None
+) -> Recipe:
     """Change fields and/or replace the lines (all of them, still balanced); stale `version` is a 409."""
     recipe = await lock_item(session, Recipe, ctx.org_id, recipe_id, what=RECIPES.what)
     before = await snapshot(session, recipe)
@@ -223,8 +255,15 @@ async def update_recipe(session: AsyncSession, ctx: RequestContext, recipe_id: u
     if after == before:
         return recipe
     await flush_unique_key(session, RECIPES.what)
-    await audit.record(session, ctx, "processing_recipe.update", entity_type="processing_recipe", entity_id=recipe.id,
-                       before=before, after=await snapshot(session, recipe))
+    await audit.record(
+        session,
+        ctx,
+        "processing_recipe.update",
+        entity_type="processing_recipe",
+        entity_id=recipe.id,
+        before=before,
+        after=await snapshot(session, recipe),
+    )
     return recipe
 
 
@@ -243,9 +282,14 @@ def reference_lines(entry: dict, materials_by_key: dict[str, uuid.UUID]) -> list
     for direction, side in ((LineDirection.INPUT, "inputs"), (LineDirection.OUTPUT, "outputs")):
         for line in entry[side]:
             material = line.get("material")
-            lines.append({"direction": direction, "kg": line["kg"],
-                          "material_id": materials_by_key[material] if material else None,
-                          "resource": Resource(line["resource"]) if "resource" in line else None})
+            lines.append(
+                {
+                    "direction": direction,
+                    "kg": line["kg"],
+                    "material_id": materials_by_key[material] if material else None,
+                    "resource": Resource(line["resource"]) if "resource" in line else None,
+                }
+            )
     return lines
 
 
@@ -255,17 +299,36 @@ async def reset_recipe(session: AsyncSession, ctx: RequestContext, recipe_id: uu
     entry = reference_entry("recipes", recipe.reference_key or "")
     if entry is None:
         raise Conflict("This recipe did not come from the reference catalog, so there is nothing to reset to.")
-    materials = dict((await session.execute(select(WasteMaterial.reference_key, WasteMaterial.id).where(
-        WasteMaterial.organization_id == ctx.org_id, WasteMaterial.deleted_at.is_(None),
-        WasteMaterial.reference_key.is_not(None)))).all())
-    module = (await session.execute(select(ProcessingModule.id).where(
-        ProcessingModule.organization_id == ctx.org_id, ProcessingModule.deleted_at.is_(None),
-        ProcessingModule.reference_key == entry["module"]))).scalars().first()
+    materials = dict(
+        (
+            await session.execute(
+                select(WasteMaterial.reference_key, WasteMaterial.id).where(
+                    WasteMaterial.organization_id == ctx.org_id,
+                    WasteMaterial.deleted_at.is_(None),
+                    WasteMaterial.reference_key.is_not(None),
+                )
+            )
+        ).all()
+    )
+    module = (
+        (
+            await session.execute(
+                select(ProcessingModule.id).where(
+                    ProcessingModule.organization_id == ctx.org_id,
+                    ProcessingModule.deleted_at.is_(None),
+                    ProcessingModule.reference_key == entry["module"],
+                )
+            )
+        )
+        .scalars()
+        .first()
+    )
     needed = {line["material"] for line in entry["inputs"] + entry["outputs"] if "material" in line}
     if module is None or needed - set(materials):
         missing = sorted(needed - set(materials)) + ([entry["module"]] if module is None else [])
-        raise Conflict(f"Reset needs the reference items {', '.join(missing)}; restore or reset them first.",
-                       {"missing": missing})
+        raise Conflict(
+            f"Reset needs the reference items {', '.join(missing)}; restore or reset them first.", {"missing": missing}
+        )
     before = await snapshot(session, recipe)
     for name in ("name", "description", "priority") + RECIPE_NUMBERS:
         setattr(recipe, name, entry[name])
@@ -275,6 +338,13 @@ async def reset_recipe(session: AsyncSession, ctx: RequestContext, recipe_id: uu
     await session.flush()
     after = await snapshot(session, recipe)
     if after != before:
-        await audit.record(session, ctx, "processing_recipe.reset", entity_type="processing_recipe",
-                           entity_id=recipe.id, before=before, after=after)
+        await audit.record(
+            session,
+            ctx,
+            "processing_recipe.reset",
+            entity_type="processing_recipe",
+            entity_id=recipe.id,
+            before=before,
+            after=after,
+        )
     return recipe

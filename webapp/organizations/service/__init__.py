@@ -1,4 +1,5 @@
 """Organization writes: organizations, members, invitations."""
+
 from webapp.organizations.service.invitations import (  # noqa: F401
     accept_invitation,
     invite_member,

@@ -1,5 +1,6 @@
 """Invitations: emailed single-use links (stored as SHA-256) that expire, can be resent or revoked, and are
 accepted by the invited address only — by a signed-in user or by creating an account on the spot."""
+
 from __future__ import annotations
 
 import secrets
@@ -51,17 +52,28 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def _send(session: AsyncSession, ctx: RequestContext, invitation: Invitation, raw: str, base_url: str,
-                role_name: str) -> None:
+async def _send(
+    session: AsyncSession, ctx: RequestContext, invitation: Invitation, raw: str, base_url: str, role_name: str
+) -> None:
     await queue_email(
-        session, to=invitation.email, template="invitation", inviter=ctx.user_name or "A member",
-        org_name=ctx.org_name, role_name=role_name, expires_at=invitation.expires_at.strftime("%d %b %Y"),
+        session,
+        to=invitation.email,
+        template="invitation",
+        inviter=ctx.user_name or "A member",
+        org_name=ctx.org_name,
+        role_name=role_name,
+        expires_at=invitation.expires_at.strftime("%d %b %Y"),
         link=f"{base_url}/invitations/accept?token={raw}",
     )
 
 
 async def invite_member(
-    session: AsyncSession, ctx: RequestContext, *, email: str, role_id: uuid.UUID, base_url: str,
+    session: AsyncSession,
+    ctx: RequestContext,
+    *,
+    email: str,
+    role_id: uuid.UUID,
+    base_url: str,
 ) -> Invitation:
     """Invite an address to the current organization with a main role; the email goes out after commit."""
     email = identity.normalize_email(email)
@@ -72,27 +84,52 @@ async def invite_member(
         raise Forbidden("Only an owner can invite another owner.")
     iam.ensure_can_grant(ctx, role_permissions(role.key, role.is_system, role.permissions))
     member = await session.execute(
-        select(Membership.id).join(User, User.id == Membership.user_id)
-        .where(Membership.organization_id == ctx.org_id, Membership.deleted_at.is_(None),
-               func.lower(User.email) == email.lower())
+        select(Membership.id)
+        .join(User, User.id == Membership.user_id)
+        .where(
+            Membership.organization_id == ctx.org_id,
+            Membership.deleted_at.is_(None),
+            func.lower(User.email) == email.lower(),
+        )
     )
     if member.first() is not None:
         raise Conflict("This person is already a member.", {"fields": {"email": ["Already a member."]}})
-    pending = (await session.execute(
-        select(Invitation.id).where(Invitation.organization_id == ctx.org_id, func.lower(Invitation.email) == email.lower(),
-                                    Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None))
-    )).scalar_one_or_none()
+    pending = (
+        await session.execute(
+            select(Invitation.id).where(
+                Invitation.organization_id == ctx.org_id,
+                func.lower(Invitation.email) == email.lower(),
+                Invitation.accepted_at.is_(None),
+                Invitation.revoked_at.is_(None),
+            )
+        )
+    ).scalar_one_or_none()
     if pending is not None:
-        raise Conflict("This address already has an invitation. Resend it or revoke it first.",
-                       {"fields": {"email": ["Already invited."]}, "invitation_id": str(pending)})
+        raise Conflict(
+            "This address already has an invitation. Resend it or revoke it first.",
+            {"fields": {"email": ["Already invited."]}, "invitation_id": str(pending)},
+        )
     raw, digest = _new_token()
-    invitation = Invitation(id=new_id(), organization_id=ctx.org_id, email=email, role_id=role.id, token_hash=digest,
-                            invited_by=ctx.user_id, expires_at=_now() + INVITATION_LIFETIME)
+    invitation = Invitation(
+        id=new_id(),
+        organization_id=ctx.org_id,
+        email=email,
+        role_id=role.id,
+        token_hash=digest,
+        invited_by=ctx.user_id,
+        expires_at=_now() + INVITATION_LIFETIME,
+    )
     session.add(invitation)
     await session.flush()
     await _send(session, ctx, invitation, raw, base_url, role.name)
-    await audit.record(session, ctx, "invitation.create", entity_type="invitation", entity_id=invitation.id,
-                       after={"email": email, "role": role.key, "expires_at": invitation.expires_at})
+    await audit.record(
+        session,
+        ctx,
+        "invitation.create",
+        entity_type="invitation",
+        entity_id=invitation.id,
+        after={"email": email, "role": role.key, "expires_at": invitation.expires_at},
+    )
     return invitation
 
 
@@ -106,8 +143,9 @@ async def _pending(session: AsyncSession, ctx: RequestContext, invitation_id: uu
     return invitation
 
 
-async def resend_invitation(session: AsyncSession, ctx: RequestContext, invitation_id: uuid.UUID, *,
-                            base_url: str) -> Invitation:
+async def resend_invitation(
+    session: AsyncSession, ctx: RequestContext, invitation_id: uuid.UUID, *, base_url: str
+) -> Invitation:
     """A fresh link (the old one stops working) and a fresh expiry; at most MAX_SENDS emails per invitation."""
     invitation = await _pending(session, ctx, invitation_id)
     if invitation.send_count >= MAX_SENDS:
@@ -118,8 +156,14 @@ async def resend_invitation(session: AsyncSession, ctx: RequestContext, invitati
     invitation.send_count += 1
     await session.flush()
     await _send(session, ctx, invitation, raw, base_url, role.name)
-    await audit.record(session, ctx, "invitation.resend", entity_type="invitation", entity_id=invitation.id,
-                       after={"email": invitation.email, "send_count": invitation.send_count})
+    await audit.record(
+        session,
+        ctx,
+        "invitation.resend",
+        entity_type="invitation",
+        entity_id=invitation.id,
+        after={"email": invitation.email, "send_count": invitation.send_count},
+    )
     return invitation
 
 
@@ -128,8 +172,14 @@ async def revoke_invitation(session: AsyncSession, ctx: RequestContext, invitati
     invitation = await _pending(session, ctx, invitation_id)
     invitation.revoked_at = _now()
     await session.flush()
-    await audit.record(session, ctx, "invitation.revoke", entity_type="invitation", entity_id=invitation.id,
-                       before={"email": invitation.email})
+    await audit.record(
+        session,
+        ctx,
+        "invitation.revoke",
+        entity_type="invitation",
+        entity_id=invitation.id,
+        before={"email": invitation.email},
+    )
     return invitation
 
 
@@ -149,7 +199,8 @@ class InvitationView:
 
 
 _BY_TOKEN = select(
-    set_scope_column("org_id", Invitation.organization_id), Invitation,
+    set_scope_column("org_id", Invitation.organization_id),
+    Invitation,
 ).where(Invitation.token_hash == bindparam("digest"))
 
 
@@ -169,19 +220,36 @@ async def open_invitation(session: AsyncSession, raw: str, *, lock: bool = False
         raise BadRequest("This invitation was revoked. Ask the organization for a new one.")
     if invitation.expires_at <= _now():
         raise BadRequest("This invitation has expired. Ask the organization to resend it.")
-    org = (await session.execute(select(Organization).where(Organization.id == invitation.organization_id,
-                                                            Organization.deleted_at.is_(None)))).scalar_one_or_none()
+    org = (
+        await session.execute(
+            select(Organization).where(Organization.id == invitation.organization_id, Organization.deleted_at.is_(None))
+        )
+    ).scalar_one_or_none()
     if org is None:
         raise NotFound("This organization no longer exists.")
     role = await iam_queries.get_role(session, org.id, invitation.role_id)
     inviter = await session.get(User, invitation.invited_by) if invitation.invited_by else None
-    return invitation, InvitationView(invitation.id, org.id, org.slug, org.name, invitation.email, role.id, role.name,
-                                      inviter.name if inviter else None, invitation.expires_at)
+    return invitation, InvitationView(
+        invitation.id,
+        org.id,
+        org.slug,
+        org.name,
+        invitation.email,
+        role.id,
+        role.name,
+        inviter.name if inviter else None,
+        invitation.expires_at,
+    )
 
 
 async def accept_invitation(
-    session: AsyncSession, ctx: RequestContext, raw: str, *, user: User | None = None,
-    name: str | None = None, password: str | None = None,
+    session: AsyncSession,
+    ctx: RequestContext,
+    raw: str,
+    *,
+    user: User | None = None,
+    name: str | None = None,
+    password: str | None = None,
 ) -> tuple[User, InvitationView]:
     """Join as the signed-in `user` (same address only) or as a new account made from `name` and `password`."""
     invitation, view = await open_invitation(session, raw, lock=True)
@@ -191,23 +259,43 @@ async def accept_invitation(
         if not (name or "").strip():
             raise ValidationError(details={"fields": {"name": ["Your name is required."]}})
         # following the emailed link proves the address, so the account starts verified
-        user = await identity.create_user(session, ctx, email=invitation.email, name=name, password=password or "",
-                                          verified=True)
+        user = await identity.create_user(
+            session, ctx, email=invitation.email, name=name, password=password or "", verified=True
+        )
     elif user.email.lower() != invitation.email.lower():
         raise Forbidden(f"This invitation is for {invitation.email}. Sign in with that account to accept it.")
     await scope_session(session, org_id=invitation.organization_id, user_id=user.id)
-    existing = (await session.execute(select(Membership.id).where(
-        Membership.organization_id == invitation.organization_id, Membership.user_id == user.id,
-        Membership.deleted_at.is_(None)))).first()
+    existing = (
+        await session.execute(
+            select(Membership.id).where(
+                Membership.organization_id == invitation.organization_id,
+                Membership.user_id == user.id,
+                Membership.deleted_at.is_(None),
+            )
+        )
+    ).first()
     if existing is not None:
         raise Conflict("You are already a member of this organization.")
-    acting = RequestContext(user_id=user.id, user_email=user.email, user_name=user.name, org_id=invitation.organization_id,
-                            request_id=ctx.request_id, ip=ctx.ip, user_agent=ctx.user_agent)
+    acting = RequestContext(
+        user_id=user.id,
+        user_email=user.email,
+        user_name=user.name,
+        org_id=invitation.organization_id,
+        request_id=ctx.request_id,
+        ip=ctx.ip,
+        user_agent=ctx.user_agent,
+    )
     await add_member(session, acting, org_id=invitation.organization_id, user_id=user.id, role=invitation.role_id)
     invitation.accepted_at, invitation.accepted_by = _now(), user.id
     await session.flush()
-    await audit.record(session, acting, "invitation.accept", entity_type="invitation", entity_id=invitation.id,
-                       after={"email": invitation.email, "user_id": user.id})
+    await audit.record(
+        session,
+        acting,
+        "invitation.accept",
+        entity_type="invitation",
+        entity_id=invitation.id,
+        after={"email": invitation.email, "user_id": user.id},
+    )
     await _tell_inviter(session, invitation, user, view)
     return user, view
 
@@ -220,6 +308,14 @@ async def _tell_inviter(session: AsyncSession, invitation: Invitation, user: Use
     if inviter is None or inviter.status != UserStatus.ACTIVE or inviter.id == user.id:
         return
     if wants_email(inviter.email_preferences, "invitation_accepted"):
-        await queue_email(session, to=inviter.email, template="invitation_accepted", user_id=inviter.id,
-                          name=inviter.name, member=user.name, member_email=user.email, org_name=view.org_name,
-                          role_name=view.role_name)
+        await queue_email(
+            session,
+            to=inviter.email,
+            template="invitation_accepted",
+            user_id=inviter.id,
+            name=inviter.name,
+            member=user.name,
+            member_email=user.email,
+            org_name=view.org_name,
+            role_name=view.role_name,
+        )

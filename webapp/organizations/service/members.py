@@ -1,4 +1,5 @@
 """Member writes: change a member's main role, remove a member; an organization always keeps an owner."""
+
 from __future__ import annotations
 
 import uuid
@@ -29,19 +30,34 @@ async def _guard_owner_change(session: AsyncSession, ctx: RequestContext, member
 
 
 async def change_member_role(
-    session: AsyncSession, ctx: RequestContext, user_id: uuid.UUID, *, role_id: uuid.UUID, version: int | None = None,
+    session: AsyncSession,
+    ctx: RequestContext,
+    user_id: uuid.UUID,
+    *,
+    role_id: uuid.UUID,
+    version: int | None = None,
 ) -> Membership:
     """Give a member another main role; `version` (when given) guards against a stale form."""
     membership = await get_live_membership(session, ctx.org_id, user_id, lock=True)
     old = await iam_queries.get_role(session, ctx.org_id, membership.role_id)
     if version is not None and membership.version != version:
-        raise Conflict(details={"current": {"role_id": str(old.id), "role": old.key, "role_name": old.name,
-                                            "version": membership.version}})
+        raise Conflict(
+            details={
+                "current": {
+                    "role_id": str(old.id),
+                    "role": old.key,
+                    "role_name": old.name,
+                    "version": membership.version,
+                }
+            }
+        )
     new = await iam_queries.get_role(session, ctx.org_id, role_id)
     if new.id == old.id:
         return membership
     if new.break_glass:
-        raise ValidationError("A break-glass role cannot be a main role.", {"fields": {"role_id": ["Break-glass role."]}})
+        raise ValidationError(
+            "A break-glass role cannot be a main role.", {"fields": {"role_id": ["Break-glass role."]}}
+        )
     if new.key == SystemRole.OWNER and not iam.can_manage_owners(ctx):
         raise Forbidden("Only an owner can make someone an owner.")
     await _guard_owner_change(session, ctx, membership, old)
@@ -49,8 +65,15 @@ async def change_member_role(
     await iam.check_cap(session, ctx.org_id, new, user_id)
     membership.role_id = new.id
     await session.flush()
-    await audit.record(session, ctx, "membership.role_change", entity_type="membership", entity_id=membership.id,
-                       before={"user_id": user_id, "role": old.key}, after={"user_id": user_id, "role": new.key})
+    await audit.record(
+        session,
+        ctx,
+        "membership.role_change",
+        entity_type="membership",
+        entity_id=membership.id,
+        before={"user_id": user_id, "role": old.key},
+        after={"user_id": user_id, "role": new.key},
+    )
     return membership
 
 
@@ -70,9 +93,18 @@ async def remove_member(session: AsyncSession, ctx: RequestContext, user_id: uui
         "assignments": await iam.revoke_member_assignments(session, ctx, membership.id),
         "api_keys": await apikeys.delete_member_keys(session, ctx, membership.id),
         "break_glass": await breakglass.end_member_activations(session, ctx, membership.id),
-        "api_sessions": await identity.revoke_org_sessions(session, ctx, user_id, ctx.org_id, reason="membership_removed"),
+        "api_sessions": await identity.revoke_org_sessions(
+            session, ctx, user_id, ctx.org_id, reason="membership_removed"
+        ),
         "crew_seats": await missions.end_crew_assignments(session, ctx, user_id),
     }
-    await audit.record(session, ctx, "membership.remove", entity_type="membership", entity_id=membership.id,
-                       before={"user_id": user_id, "role": role.key}, metadata={"ended": ended})
+    await audit.record(
+        session,
+        ctx,
+        "membership.remove",
+        entity_type="membership",
+        entity_id=membership.id,
+        before={"user_id": user_id, "role": role.key},
+        metadata={"ended": ended},
+    )
     return membership

@@ -1,4 +1,5 @@
 """Organization writes: create (with its system roles and owner), and adding a member."""
+
 from __future__ import annotations
 
 import re
@@ -39,7 +40,12 @@ def validate_slug(slug: str) -> str:
 
 
 async def create_organization(
-    session: AsyncSession, ctx: RequestContext | None, *, slug: str, name: str, owner_id: uuid.UUID,
+    session: AsyncSession,
+    ctx: RequestContext | None,
+    *,
+    slug: str,
+    name: str,
+    owner_id: uuid.UUID,
 ) -> Organization:
     """Create an organization and make `owner_id` its owner; the session is scoped to it afterwards."""
     validate_slug(slug)
@@ -54,30 +60,45 @@ async def create_organization(
     session.add(membership)
     await session.flush()
     await audit.record(
-        session, ctx, "organization.create", entity_type="organization", entity_id=org.id,
-        after={"slug": slug, "name": org.name}, organization_id=org.id,
+        session,
+        ctx,
+        "organization.create",
+        entity_type="organization",
+        entity_id=org.id,
+        after={"slug": slug, "name": org.name},
+        organization_id=org.id,
     )
     await install_reference_catalog(session, ctx, org.id)
     return org
 
 
-async def create_organization_for(session: AsyncSession, ctx: RequestContext, *, name: str, slug: str,
-                                  owner_id: uuid.UUID | None = None) -> Organization:
+async def create_organization_for(
+    session: AsyncSession, ctx: RequestContext, *, name: str, slug: str, owner_id: uuid.UUID | None = None
+) -> Organization:
     """A new organization owned by `owner_id` (default: the acting user); a taken address is a 409 on `slug`."""
     try:
         async with session.begin_nested():  # a taken slug must not abort the whole transaction
             return await create_organization(session, ctx, slug=slug, name=name, owner_id=owner_id or ctx.user_id)
     except IntegrityError as exc:
-        raise Conflict("That organization address is taken.",
-                       {"fields": {"slug": ["That address is taken; try another."]}}) from exc
+        raise Conflict(
+            "That organization address is taken.", {"fields": {"slug": ["That address is taken; try another."]}}
+        ) from exc
 
 
 async def add_member(
-    session: AsyncSession, ctx: RequestContext | None, *, org_id: uuid.UUID, user_id: uuid.UUID, role: str | uuid.UUID,
+    session: AsyncSession,
+    ctx: RequestContext | None,
+    *,
+    org_id: uuid.UUID,
+    user_id: uuid.UUID,
+    role: str | uuid.UUID,
 ) -> Membership:
     """Add a user to the current organization with a main role (a role key or id); the role's cap applies."""
-    role_row = (await iam_queries.get_role(session, org_id, role) if isinstance(role, uuid.UUID)
-                else await iam_queries.find_role_by_key(session, org_id, str(role)))
+    role_row = (
+        await iam_queries.get_role(session, org_id, role)
+        if isinstance(role, uuid.UUID)
+        else await iam_queries.find_role_by_key(session, org_id, str(role))
+    )
     if role_row is None:
         raise ValidationError(details={"fields": {"role": ["No such role."]}})
     await iam.check_cap(session, org_id, role_row, user_id)
@@ -85,15 +106,25 @@ async def add_member(
     session.add(membership)
     await session.flush()
     await audit.record(
-        session, ctx, "membership.create", entity_type="membership", entity_id=membership.id,
-        after={"user_id": user_id, "role": role_row.key}, organization_id=org_id,
+        session,
+        ctx,
+        "membership.create",
+        entity_type="membership",
+        entity_id=membership.id,
+        after={"user_id": user_id, "role": role_row.key},
+        organization_id=org_id,
     )
     return membership
 
 
 def _org_snapshot(org: Organization) -> dict:
-    return {"name": org.name, "slug": org.slug, "status": org.status.value, "require_mfa": org.require_mfa,
-            "version": org.version}
+    return {
+        "name": org.name,
+        "slug": org.slug,
+        "status": org.status.value,
+        "require_mfa": org.require_mfa,
+        "version": org.version,
+    }
 
 
 async def _lock_org(session: AsyncSession, org_id: uuid.UUID, *, deleted: bool = False) -> Organization:
@@ -106,8 +137,14 @@ async def _lock_org(session: AsyncSession, org_id: uuid.UUID, *, deleted: bool =
 
 
 async def update_organization(
-    session: AsyncSession, ctx: RequestContext, *, name: str | None = None, slug: str | None = None,
-    require_mfa: bool | None = None, status: OrgStatus | str | None = None, version: int | None = None,
+    session: AsyncSession,
+    ctx: RequestContext,
+    *,
+    name: str | None = None,
+    slug: str | None = None,
+    require_mfa: bool | None = None,
+    status: OrgStatus | str | None = None,
+    version: int | None = None,
 ) -> Organization:
     """Edit the current organization; a stale `version` is a 409 carrying the saved values.
 
@@ -150,14 +187,21 @@ async def update_organization(
             await session.flush()
     except IntegrityError as exc:
         raise Conflict("That address is taken.", {"fields": {"slug": ["That address is taken; try another."]}}) from exc
-    await audit.record(session, ctx, "organization.update", entity_type="organization", entity_id=org.id,
-                       before={k: v for k, v in before.items() if k != "version"},
-                       after={k: v for k, v in _org_snapshot(org).items() if k != "version"})
+    await audit.record(
+        session,
+        ctx,
+        "organization.update",
+        entity_type="organization",
+        entity_id=org.id,
+        before={k: v for k, v in before.items() if k != "version"},
+        after={k: v for k, v in _org_snapshot(org).items() if k != "version"},
+    )
     return org
 
 
-async def delete_organization(session: AsyncSession, ctx: RequestContext, *,
-                              confirm_slug: str | None = None) -> Organization:
+async def delete_organization(
+    session: AsyncSession, ctx: RequestContext, *, confirm_slug: str | None = None
+) -> Organization:
     """Soft-delete the current organization (owners: org:delete); its owners can restore it.
 
     The browser asks for the address typed back (`confirm_slug`); a JSON DELETE is explicit enough.
@@ -167,8 +211,14 @@ async def delete_organization(session: AsyncSession, ctx: RequestContext, *,
         raise ValidationError.field("confirm", f"Type {org.slug} to confirm.")
     org.deleted_at = datetime.now(UTC)
     await session.flush()
-    await audit.record(session, ctx, "organization.delete", entity_type="organization", entity_id=org.id,
-                       before={"slug": org.slug, "name": org.name})
+    await audit.record(
+        session,
+        ctx,
+        "organization.delete",
+        entity_type="organization",
+        entity_id=org.id,
+        before={"slug": org.slug, "name": org.name},
+    )
     return org
 
 
@@ -177,8 +227,9 @@ async def restore_organization(session: AsyncSession, ctx: RequestContext, org_i
     from webapp.organizations.queries import find_deleted_membership
 
     membership = await find_deleted_membership(session, user_id=ctx.user_id, org_id=org_id)
-    if membership is None or Perm.ORG_DELETE not in role_permissions(membership.role, membership.role_is_system,
-                                                                     membership.role_permissions):
+    if membership is None or Perm.ORG_DELETE not in role_permissions(
+        membership.role, membership.role_is_system, membership.role_permissions
+    ):
         raise NotFound("No such deleted organization.")
     await scope_session(session, org_id=org_id, user_id=ctx.user_id)
     org = await _lock_org(session, org_id, deleted=True)
@@ -187,16 +238,26 @@ async def restore_organization(session: AsyncSession, ctx: RequestContext, org_i
         async with session.begin_nested():
             await session.flush()
     except IntegrityError as exc:
-        raise Conflict(f"Another organization now uses the address {org.slug}; it cannot be restored under it.") from exc
-    acting = RequestContext(user_id=ctx.user_id, org_id=org_id, request_id=ctx.request_id, ip=ctx.ip,
-                            user_agent=ctx.user_agent)
-    await audit.record(session, acting, "organization.restore", entity_type="organization", entity_id=org.id,
-                       after={"slug": org.slug, "name": org.name})
+        raise Conflict(
+            f"Another organization now uses the address {org.slug}; it cannot be restored under it."
+        ) from exc
+    acting = RequestContext(
+        user_id=ctx.user_id, org_id=org_id, request_id=ctx.request_id, ip=ctx.ip, user_agent=ctx.user_agent
+    )
+    await audit.record(
+        session,
+        acting,
+        "organization.restore",
+        entity_type="organization",
+        entity_id=org.id,
+        after={"slug": org.slug, "name": org.name},
+    )
     return org
 
 
-async def set_status_as_platform(session: AsyncSession, ctx: RequestContext, org_id: uuid.UUID, *, status: str,
-                                 reason: str) -> Organization:
+async def set_status_as_platform(
+    session: AsyncSession, ctx: RequestContext, org_id: uuid.UUID, *, status: str, reason: str
+) -> Organization:
     """Platform staff suspend, reinstate or archive any organization, with a reason; audited in that organization."""
     from webapp.core.tenancy import enable_rls_bypass
 
@@ -212,7 +273,15 @@ async def set_status_as_platform(session: AsyncSession, ctx: RequestContext, org
     before = org.status
     org.status = status
     await session.flush()
-    await audit.record(session, ctx, "organization.status_set_by_platform", entity_type="organization",
-                       entity_id=org.id, before={"status": before.value}, after={"status": status.value},
-                       metadata={"reason": reason, "rls_bypass": True}, organization_id=org.id)
+    await audit.record(
+        session,
+        ctx,
+        "organization.status_set_by_platform",
+        entity_type="organization",
+        entity_id=org.id,
+        before={"status": before.value},
+        after={"status": status.value},
+        metadata={"reason": reason, "rls_bypass": True},
+        organization_id=org.id,
+    )
     return org

@@ -1,4 +1,5 @@
 """The planning engine: pure functions from a run's snapshot and config to its results (no I/O)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -58,8 +59,11 @@ def simulate(snapshot: dict, run_type: str, config: dict, progress: Progress | N
         raise EngineError(f"Unknown plan {plan!r} for the Monte Carlo scenarios.", "plan")
     base = planner(problem, plan, tau)()
     result = {
-        "engine_version": ENGINE_VERSION, "run_type": run_type, "target": problem.target,
-        "notes": problem.notes, "start_date": problem.start.isoformat(),
+        "engine_version": ENGINE_VERSION,
+        "run_type": run_type,
+        "target": problem.target,
+        "notes": problem.notes,
+        "start_date": problem.start.isoformat(),
         **build_report(problem, base, problem.hours),
     }
     if run_type != "monte_carlo":

@@ -1,4 +1,5 @@
 """What the engine raises: a configuration it cannot plan, named so a person can fix it."""
+
 from __future__ import annotations
 
 

@@ -1,4 +1,5 @@
 """Module failures and repairs (habitat.md §3.5): an alternating renewal process, reduced to hours per day."""
+
 from __future__ import annotations
 
 import numpy as np

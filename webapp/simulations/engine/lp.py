@@ -8,6 +8,7 @@ Days after the first week are grouped into blocks of up to a week in which every
 batches are spread evenly over its days. Stock changes linearly inside a block, so a block that keeps its limits at
 both ends keeps them on every day: the daily plan is feasible by construction, and the LP is a fraction of the size.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,7 +30,9 @@ EXCESS_PENALTY = 1e4
 OBJECTIVES = ("throughput_optimization", "waste_minimization")
 
 
-def blocks(hours: np.ndarray, crew: np.ndarray, head: int = DAILY_HEAD_DAYS, longest: int = MAX_BLOCK_DAYS) -> np.ndarray:
+def blocks(
+    hours: np.ndarray, crew: np.ndarray, head: int = DAILY_HEAD_DAYS, longest: int = MAX_BLOCK_DAYS
+) -> np.ndarray:
     """Start day of each planning block: single days first, then runs of identical budgets up to `longest` days."""
     starts = [0]
     for t in range(1, hours.shape[1]):
@@ -52,8 +55,9 @@ class PlanningLP:
     """The LP of one problem. `daily` gives every day its own block, so module hours and crew time can change
     between solves (Monte Carlo scenarios) while HiGHS keeps its basis."""
 
-    def __init__(self, problem: Problem, hours: np.ndarray | None = None, crew: np.ndarray | None = None,
-                 daily: bool = False):
+    def __init__(
+        self, problem: Problem, hours: np.ndarray | None = None, crew: np.ndarray | None = None, daily: bool = False
+    ):
         self.p = p = problem
         hours = p.hours if hours is None else hours
         crew = np.full(p.days, p.crew_h_per_day) if crew is None else crew
@@ -91,9 +95,15 @@ class PlanningLP:
         per_batch[p.recipe_module, np.arange(R)] = p.duration_h
         per_batch[K], per_batch[K + 1] = p.energy_kwh, p.crew_h
         m_nz, r_nz = np.nonzero(per_batch)
-        parts = [coo_matrix((np.tile(per_batch[m_nz, r_nz], P),
-                             ((np.arange(P)[:, None] * (K + 2) + m_nz).ravel(),
-                              (np.arange(P)[:, None] * R + r_nz).ravel())), shape=(P * (K + 2), width))]
+        parts = [
+            coo_matrix(
+                (
+                    np.tile(per_batch[m_nz, r_nz], P),
+                    ((np.arange(P)[:, None] * (K + 2) + m_nz).ravel(), (np.arange(P)[:, None] * R + r_nz).ravel()),
+                ),
+                shape=(P * (K + 2), width),
+            )
+        ]
         fixed_rhs = []
 
         # wet-waste caps and storage volume at block ends, each with an excess column (held at 0 unless elastic)
@@ -101,9 +111,15 @@ class PlanningLP:
             C = len(capped)
             r = np.arange(P * C)
             inv_cols = n_x + (np.arange(P)[:, None] * J + np.array(capped)[None, :]).ravel()
-            parts.append(coo_matrix((np.concatenate([np.ones(r.size), -np.ones(r.size)]),
-                                     (np.concatenate([r, r]), np.concatenate([inv_cols, n_x + n_inv + r]))),
-                                    shape=(P * C, width)))
+            parts.append(
+                coo_matrix(
+                    (
+                        np.concatenate([np.ones(r.size), -np.ones(r.size)]),
+                        (np.concatenate([r, r]), np.concatenate([inv_cols, n_x + n_inv + r])),
+                    ),
+                    shape=(P * C, width),
+                )
+            )
             fixed_rhs.append(np.tile(p.wet_cap_kg[tracked[capped]], P))
         if has_volume:
             fixed_rhs.append(self._volume_rows(parts, tracked, P, J, len(capped)))
@@ -131,18 +147,22 @@ class PlanningLP:
         if fixed[-1] > p.storage_m3:
             raise EngineError(
                 f"Storage volume of {p.storage_m3:g} m³ is full by day {int(np.ceil(p.storage_m3 / per_day))} "
-                f"with waste no recipe processes ({', '.join(p.items[i].name for i in untracked)}).", "storage_volume")
+                f"with waste no recipe processes ({', '.join(p.items[i].name for i in untracked)}).",
+                "storage_volume",
+            )
         tw = np.array([j for j, i in enumerate(tracked) if waste[i]], dtype=int)
         rows = np.concatenate([np.repeat(np.arange(P), tw.size), np.arange(P)])
-        cols = np.concatenate([n_x + (np.arange(P)[:, None] * J + tw[None, :]).ravel(),
-                               n_x + n_inv + P * n_capped + np.arange(P)])
+        cols = np.concatenate(
+            [n_x + (np.arange(P)[:, None] * J + tw[None, :]).ravel(), n_x + n_inv + P * n_capped + np.arange(P)]
+        )
         vals = np.concatenate([np.tile(1.0 / density[tracked[tw]], P), -np.ones(P)])
         parts.append(coo_matrix((vals, (rows, cols)), shape=(P, self.width)))
         return p.storage_m3 - fixed
 
     def _row_upper(self, hours: np.ndarray, crew: np.ndarray) -> np.ndarray:
-        budget = np.column_stack([hours[:, self.starts].T, np.full(len(self.starts), self.p.energy_per_day),
-                                  crew[self.starts]])
+        budget = np.column_stack(
+            [hours[:, self.starts].T, np.full(len(self.starts), self.p.energy_per_day), crew[self.starts]]
+        )
         return np.concatenate([(budget * self.length[:, None]).ravel(), self._fixed_rhs])
 
     def _col_upper(self, hours: np.ndarray, elastic: bool = False) -> np.ndarray:
@@ -174,8 +194,9 @@ class PlanningLP:
 
     def _update(self, h: highspy.Highs, hours, crew) -> None:
         ub_rows = np.arange(self.n_eq, self.n_eq + self.n_ub, dtype=np.int32)
-        h.changeRowsBounds(ub_rows.size, ub_rows, np.full(ub_rows.size, -highspy.kHighsInf),
-                           self._row_upper(hours, crew))
+        h.changeRowsBounds(
+            ub_rows.size, ub_rows, np.full(ub_rows.size, -highspy.kHighsInf), self._row_upper(hours, crew)
+        )
         cols = np.arange(self.width, dtype=np.int32)
         h.changeColsBounds(cols.size, cols, np.zeros(self.width), self._col_upper(hours))
 
@@ -195,8 +216,14 @@ class PlanningLP:
             return self.waste_x, self.target_x
         raise EngineError(f"Unknown objective {objective!r}.", "run_type")
 
-    def solve(self, objective: str, tau: float = DEFAULT_TAU, elastic: bool = False,
-              hours: np.ndarray | None = None, crew: np.ndarray | None = None) -> np.ndarray:
+    def solve(
+        self,
+        objective: str,
+        tau: float = DEFAULT_TAU,
+        elastic: bool = False,
+        hours: np.ndarray | None = None,
+        crew: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Daily batches (T, R): the primary objective's optimum, then the secondary within tau of it.
 
         Infeasible stock limits raise an EngineError naming the limit, or with `elastic` are exceeded as little
@@ -217,15 +244,23 @@ class PlanningLP:
         best = float(primary @ x1[: self.lay.n_x])
         if best <= 1e-9:
             return self._daily(x1)
-        second = self._stage(objective, 2, self._pad(-(secondary - EPS_ENERGY * self.energy_x)), hours, crew,
-                             changed, keep=(self._pad(primary), (1.0 - tau) * best))
+        second = self._stage(
+            objective,
+            2,
+            self._pad(-(secondary - EPS_ENERGY * self.energy_x)),
+            hours,
+            crew,
+            changed,
+            keep=(self._pad(primary), (1.0 - tau) * best),
+        )
         second.run()
         if self._outcome(second) != "optimal":  # numerically the first stage is always an answer
             return self._daily(x1)
         return self._daily(np.array(second.getSolution().col_value))
 
-    def _stage(self, objective: str, stage: int, cost: np.ndarray, hours, crew, changed: bool,
-               keep: tuple | None = None) -> highspy.Highs:
+    def _stage(
+        self, objective: str, stage: int, cost: np.ndarray, hours, crew, changed: bool, keep: tuple | None = None
+    ) -> highspy.Highs:
         h = self._solvers.get((objective, stage))
         if h is None:
             h = self._new_solver(cost, hours, crew)
@@ -254,7 +289,7 @@ class PlanningLP:
         """Cap excess (blocks × capped items) and volume excess (blocks) of a solution."""
         P, C = len(self.starts), len(self.lay.capped)
         start = self.lay.n_x + self.lay.n_inv
-        return solution[start:start + P * C].reshape(P, C), solution[start + P * C:]
+        return solution[start : start + P * C].reshape(P, C), solution[start + P * C :]
 
     def _raise_for(self, solution: np.ndarray) -> None:
         p = self.p
@@ -265,12 +300,16 @@ class PlanningLP:
             raise EngineError(
                 f"The wet-waste cap cannot hold: {item.name} goes over its {p.wet_cap_kg[p.index(item.key)]:.2f} kg "
                 f"limit by day {int(self.starts[b] + self.length[b])} (by {cap[b].max():.2f} kg) even processing all "
-                "it can. Raise the cap, the energy or crew time, or bring its module back.", "wet_waste_cap")
+                "it can. Raise the cap, the energy or crew time, or bring its module back.",
+                "wet_waste_cap",
+            )
         if volume.size and volume.max() > 1e-9:
             b = int(np.argmax(volume > 1e-9))
             raise EngineError(
                 f"Storage volume of {p.storage_m3:g} m³ is exceeded by day {int(self.starts[b] + self.length[b])} "
-                f"(by {volume[b]:.3f} m³) even processing all it can.", "storage_volume")
+                f"(by {volume[b]:.3f} m³) even processing all it can.",
+                "storage_volume",
+            )
         raise EngineError("The plan is infeasible.", "solver")
 
     def _daily(self, solution: np.ndarray) -> np.ndarray:

@@ -1,4 +1,5 @@
 """The engine's view of a mission: items, recipes and budgets as numpy arrays, validated from a snapshot."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -104,7 +105,9 @@ def build_problem(snapshot: dict, config: dict) -> Problem:
     mission = snapshot["mission"]
     days = config.get("time_horizon_days", 30)
     if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_HORIZON_DAYS:
-        raise EngineError(f"The horizon must be a whole number of days from 1 to {MAX_HORIZON_DAYS}.", "time_horizon_days")
+        raise EngineError(
+            f"The horizon must be a whole number of days from 1 to {MAX_HORIZON_DAYS}.", "time_horizon_days"
+        )
     crew = int(mission["crew_size"])
     if crew < 1:
         raise EngineError("The mission has no crew to generate waste.", "crew_size")
@@ -115,24 +118,35 @@ def build_problem(snapshot: dict, config: dict) -> Problem:
     material_keys = set()
     for m in snapshot["materials"]:
         moisture = _number(m.get("moisture_fraction", 0), f"Moisture of {m['name']}")
-        items.append(Item(
-            key=m["key"], name=m["name"], kind="waste",
-            generation_per_day=crew * _number(m["generation_kg_per_cm_day"], f"Generation rate of {m['name']}"),
-            density_kg_m3=_number(m["density_kg_m3"], f"Density of {m['name']}", minimum=1e-9),
-            wet=bool(m.get("hazardous")) or moisture >= WET_MOISTURE,
-        ))
+        items.append(
+            Item(
+                key=m["key"],
+                name=m["name"],
+                kind="waste",
+                generation_per_day=crew * _number(m["generation_kg_per_cm_day"], f"Generation rate of {m['name']}"),
+                density_kg_m3=_number(m["density_kg_m3"], f"Density of {m['name']}", minimum=1e-9),
+                wet=bool(m.get("hazardous")) or moisture >= WET_MOISTURE,
+            )
+        )
         material_keys.add(m["key"])
     referenced = {key for r in snapshot["recipes"] for key in (*r["inputs"], *r["outputs"])}
     resources = sorted(referenced - material_keys)
     clash = sorted(material_keys & set(snapshot.get("resource_names", [])))
     if clash:
-        raise EngineError(f"Waste material key {clash[0]!r} is also the name of a resource; rename the material.",
-                          "catalog")
+        raise EngineError(
+            f"Waste material key {clash[0]!r} is also the name of a resource; rename the material.", "catalog"
+        )
     supply = _number(mission.get("regolith_supply_kg_per_day", 0), "Regolith supply")
     for key in resources:
         kind = "loss" if key == LOSS else "regolith" if key == REGOLITH else "resource"
-        items.append(Item(key=key, name=key.replace("_", " ").capitalize() if key != "hmc_tile" else "HMC tile",
-                          kind=kind, generation_per_day=supply if kind == "regolith" else 0.0))
+        items.append(
+            Item(
+                key=key,
+                name=key.replace("_", " ").capitalize() if key != "hmc_tile" else "HMC tile",
+                kind=kind,
+                generation_per_day=supply if kind == "regolith" else 0.0,
+            )
+        )
     if not any(i.kind == "loss" for i in items):
         items.append(Item(key=LOSS, name="Loss", kind="loss"))
     index = {item.key: i for i, item in enumerate(items)}
@@ -179,7 +193,9 @@ def build_problem(snapshot: dict, config: dict) -> Problem:
         if abs(gap) > CLOSURE_TOLERANCE_KG * max(1.0, inputs[r].sum()):
             raise EngineError(
                 f"Recipe {recipe['name']} does not close its mass: {inputs[r].sum():g} kg in, "
-                f"{outputs[r].sum():g} kg out. Add the difference as loss.", "mass_closure")
+                f"{outputs[r].sum():g} kg out. Add the difference as loss.",
+                "mass_closure",
+            )
 
     target = config.get("target") or "brick"
     if target not in index or items[index[target]].kind in ("waste", "loss", "regolith"):
@@ -188,8 +204,14 @@ def build_problem(snapshot: dict, config: dict) -> Problem:
     if not any(hours[recipe_module[r]].any() for r in makers):
         raise EngineError(
             f"No available module can make {target}: "
-            + ", ".join(f"{recipes[r]['name']} needs {modules[recipe_module[r]]['name']} "
-                        f"({modules[recipe_module[r]]['status']})" for r in makers) + ".", "module_hours")
+            + ", ".join(
+                f"{recipes[r]['name']} needs {modules[recipe_module[r]]['name']} "
+                f"({modules[recipe_module[r]]['status']})"
+                for r in makers
+            )
+            + ".",
+            "module_hours",
+        )
 
     cap_days = _number(mission.get("wet_waste_cap_days"), "Wet-waste cap", allow_none=True)
     wet_cap = np.full(n_items, np.inf)
@@ -200,23 +222,35 @@ def build_problem(snapshot: dict, config: dict) -> Problem:
                 if consumed[i]:
                     wet_cap[i] = cap_days * item.generation_per_day
                 else:
-                    notes.append(f"No recipe processes {item.name}, so the wet-waste cap cannot apply to it; "
-                                 "it is stored.")
+                    notes.append(
+                        f"No recipe processes {item.name}, so the wet-waste cap cannot apply to it; it is stored."
+                    )
     storage = _number(mission.get("storage_volume_m3"), "Storage volume", minimum=1e-9, allow_none=True)
 
     return Problem(
-        days=days, start=start, crew=crew, items=items,
-        recipe_keys=[r["key"] for r in recipes], recipe_names=[r["name"] for r in recipes],
-        recipe_module=recipe_module, inputs=inputs, outputs=outputs,
+        days=days,
+        start=start,
+        crew=crew,
+        items=items,
+        recipe_keys=[r["key"] for r in recipes],
+        recipe_names=[r["name"] for r in recipes],
+        recipe_module=recipe_module,
+        inputs=inputs,
+        outputs=outputs,
         duration_h=np.array([_number(r["duration_h"], f"Duration of {r['name']}", minimum=1e-9) for r in recipes]),
         energy_kwh=np.array([_number(r["energy_kwh"], f"Energy of {r['name']}") for r in recipes]),
         crew_h=np.array([_number(r["crew_h"], f"Crew time of {r['name']}") for r in recipes]),
         priority=np.array([r.get("priority", 100) for r in recipes]),
-        module_keys=[m["key"] for m in modules], module_names=[m["name"] for m in modules],
-        hours=hours, mtbf_h=mtbf, mttr_h=mttr,
+        module_keys=[m["key"] for m in modules],
+        module_names=[m["name"] for m in modules],
+        hours=hours,
+        mtbf_h=mtbf,
+        mttr_h=mttr,
         energy_per_day=_number(mission["energy_budget_kwh_per_day"], "Energy budget"),
         crew_h_per_day=_number(mission["crew_time_h_per_day"], "Crew time"),
-        storage_m3=storage, wet_cap_kg=wet_cap,
+        storage_m3=storage,
+        wet_cap_kg=wet_cap,
         recycle_target_kg_per_day=_number(mission.get("recycle_target_kg_per_day", 0), "Recycling target"),
-        target=target, notes=notes,
+        target=target,
+        notes=notes,
     )

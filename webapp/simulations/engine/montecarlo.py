@@ -3,6 +3,7 @@
 Scenarios are sampled up front from one seeded generator (so results do not depend on how the work is split) and
 planned in chunks, on a small process pool when there are enough of them to pay for it.
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -22,8 +23,17 @@ from webapp.simulations.engine.model import Problem
 from webapp.simulations.engine.report import flows, kpis, warnings
 
 PERCENTILES = (10, 50, 90)
-BAND_KPIS = ("target_kg", "recycling_rate", "waste_stored_kg", "energy_kwh", "waste_processed_kg",
-             "water_recovered_kg", "useful_recovery_rate", "waste_derived_share", "kwh_per_kg")
+BAND_KPIS = (
+    "target_kg",
+    "recycling_rate",
+    "waste_stored_kg",
+    "energy_kwh",
+    "waste_processed_kg",
+    "water_recovered_kg",
+    "useful_recovery_rate",
+    "waste_derived_share",
+    "kwh_per_kg",
+)
 MAX_CHUNK = 25
 INLINE_CHUNK = 5  # inline scenarios report progress (and notice a cancel) every few re-plans
 PARALLEL_FROM = 100  # fewer scenarios than this run inline: a pool's start-up would cost more than it saves
@@ -79,27 +89,39 @@ def _plan_chunk(p: Problem, plan: str, tau: float, base: np.ndarray, downs: list
         fits = (used <= hours + 1e-9).all() and (base_crew <= crew + 1e-9).all()
         batches = base if fits else solve(hours, crew, elastic=True)
         f = flows(p, batches)
-        out.append((kpis(p, batches, f) | {"limits_held": not warnings(p, f)},
-                    np.cumsum(f["produced"][:, target] - f["consumed"][:, target]),
-                    f["stock"][:, waste].sum(axis=1), not fits))
+        out.append(
+            (
+                kpis(p, batches, f) | {"limits_held": not warnings(p, f)},
+                np.cumsum(f["produced"][:, target] - f["consumed"][:, target]),
+                f["stock"][:, waste].sum(axis=1),
+                not fits,
+            )
+        )
     return out
 
 
-def run_monte_carlo(p: Problem, plan: str, tau: float, base: np.ndarray, scenarios: int, seed: int,
-                    progress: Callable[[float], None] | None = None) -> dict:
+def run_monte_carlo(
+    p: Problem,
+    plan: str,
+    tau: float,
+    base: np.ndarray,
+    scenarios: int,
+    seed: int,
+    progress: Callable[[float], None] | None = None,
+) -> dict:
     """Sample, plan and summarise `scenarios` failure scenarios."""
     rng = np.random.default_rng(seed)
     downs = [sample_downtime(p, rng) for _ in range(scenarios)]
     report = progress or (lambda fraction: None)
     done: dict[int, list[tuple]] = {}
     if scenarios < PARALLEL_FROM:
-        chunks = [downs[i:i + INLINE_CHUNK] for i in range(0, scenarios, INLINE_CHUNK)]
+        chunks = [downs[i : i + INLINE_CHUNK] for i in range(0, scenarios, INLINE_CHUNK)]
         for i, chunk in enumerate(chunks):
             done[i] = _plan_chunk(p, plan, tau, base, chunk)
             report(sum(map(len, done.values())) / scenarios)
     else:
         size = _chunk_size(scenarios)
-        chunks = [downs[i:i + size] for i in range(0, scenarios, size)]
+        chunks = [downs[i : i + size] for i in range(0, scenarios, size)]
         pool = _executor()
         futures = {pool.submit(_plan_chunk, p, plan, tau, base, chunk): i for i, chunk in enumerate(chunks)}
         pending = set(futures)
@@ -138,10 +160,12 @@ def run_monte_carlo(p: Problem, plan: str, tau: float, base: np.ndarray, scenari
         "probability_limits_held": round(float(np.mean([r["limits_held"] for r in results])), 4),
         "max_mass_balance_residual_kg": max(r["mass_balance_residual_kg"] for r in results),
         "bands": {
-            "target_cumulative": {f"p{q}": [round(float(v), 4) for v in np.percentile(cumulative_target, q, axis=0)]
-                                  for q in PERCENTILES},
-            "waste_stored": {f"p{q}": [round(float(v), 4) for v in np.percentile(stored_waste, q, axis=0)]
-                             for q in PERCENTILES},
+            "target_cumulative": {
+                f"p{q}": [round(float(v), 4) for v in np.percentile(cumulative_target, q, axis=0)] for q in PERCENTILES
+            },
+            "waste_stored": {
+                f"p{q}": [round(float(v), 4) for v in np.percentile(stored_waste, q, axis=0)] for q in PERCENTILES
+            },
         },
         "mean_hours_lost": {key: round(float(lost_hours[k] / scenarios), 3) for k, key in enumerate(p.module_keys)},
     }

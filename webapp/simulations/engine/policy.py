@@ -1,4 +1,5 @@
 """The fixed operating policy of a `mass_balance` run: whole batches in priority order, as a crew would run them."""
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """From batches per day to what people read: daily series, KPIs (habitat.md §3.6) and the mass-balance check."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -53,7 +54,7 @@ def kpis(p: Problem, batches: np.ndarray, f: dict[str, np.ndarray] | None = None
     target_from_waste = float((p.outputs[:, target] * totals * share).sum())
     energy = float((batches @ p.energy_kwh).sum())
     resources = p.mask("resource")
-    net_products = (f["produced"][:, resources].sum(axis=0) - f["consumed"][:, resources].sum(axis=0))
+    net_products = f["produced"][:, resources].sum(axis=0) - f["consumed"][:, resources].sum(axis=0)
     product_mass = float(net_products[net_products > 0].sum())
     density = np.array([item.density_kg_m3 or np.inf for item in p.items])
     end = f["stock"][-1]
@@ -125,9 +126,15 @@ def build_report(p: Problem, batches: np.ndarray, hours: np.ndarray) -> dict:
         "energy_kwh": _series(batches @ p.energy_kwh),
         "crew_h": _series(batches @ p.crew_h),
         "recipes": [
-            {"key": key, "name": p.recipe_names[r], "batches": round(float(totals[r]), ROUND),
-             "outputs": {p.items[i].key: round(float(p.outputs[r, i] * totals[r]), ROUND)
-                         for i in np.flatnonzero(p.outputs[r])}}
+            {
+                "key": key,
+                "name": p.recipe_names[r],
+                "batches": round(float(totals[r]), ROUND),
+                "outputs": {
+                    p.items[i].key: round(float(p.outputs[r, i] * totals[r]), ROUND)
+                    for i in np.flatnonzero(p.outputs[r])
+                },
+            }
             for r, key in enumerate(p.recipe_keys)
         ],
         "totals": {p.items[i].key: round(float(f["produced"][:, i].sum()), ROUND) for i in resources},

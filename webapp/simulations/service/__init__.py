@@ -1,4 +1,5 @@
 """Simulation-domain writes: products by hand (`products`), runs (`runs`) and their execution (`execution`)."""
+
 from webapp.simulations.service.products import (  # noqa: F401  (the products API of this package)
     RULES,
     delete_product,

@@ -3,6 +3,7 @@
 The engine is CPU-bound and pure, so it runs in a thread; this coroutine watches it: every tick it writes progress
 and log lines (throttled), heartbeats, and learns of cancellation or of a newer attempt having taken the run.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -43,8 +44,15 @@ WRITE_EVERY_SECONDS = 0.5
 # well inside SIMULATION_STALE_SECONDS, so a live run is never mistaken for a dead one
 HEARTBEAT_SECONDS = 2.0
 PUBLISH_TIMEOUT_SECONDS = 1.0
-SUMMARY_KEYS = ("target_kg", "recycling_rate", "waste_processed_kg", "waste_stored_kg", "energy_kwh",
-                "water_recovered_kg", "waste_derived_share")
+SUMMARY_KEYS = (
+    "target_kg",
+    "recycling_rate",
+    "waste_processed_kg",
+    "waste_stored_kg",
+    "energy_kwh",
+    "water_recovered_kg",
+    "waste_derived_share",
+)
 
 
 class _Watch:
@@ -100,42 +108,71 @@ async def _publish(redis, namespace: str, payload: dict) -> None:
 
 
 def _log_rows(org_id, run_id, attempt: int, lines: list[str], level: LogLevel, progress: int | None) -> list[dict]:
-    return [{"id": new_id(), "organization_id": org_id, "run_id": run_id, "attempt": attempt,
-             "level": level, "message": line, "progress_percent": progress} for line in lines]
+    return [
+        {
+            "id": new_id(),
+            "organization_id": org_id,
+            "run_id": run_id,
+            "attempt": attempt,
+            "level": level,
+            "message": line,
+            "progress_percent": progress,
+        }
+        for line in lines
+    ]
 
 
 async def _claim(session: AsyncSession, org_id, run_id, stale: timedelta) -> SimulationRun | None:
     """Take the run: queued, or running with a dead heartbeat. Bumps the attempt (our fencing token)."""
-    return (await session.execute(
-        update(SimulationRun)
-        .where(SimulationRun.id == run_id, SimulationRun.organization_id == org_id,
-               SimulationRun.deleted_at.is_(None),
-               (SimulationRun.status == RunStatus.QUEUED)
-               | ((SimulationRun.status == RunStatus.RUNNING) & (SimulationRun.heartbeat_at < func.now() - stale)))
-        .values(status=RunStatus.RUNNING, attempt=SimulationRun.attempt + 1, heartbeat_at=func.now(),
-                started_at=func.coalesce(SimulationRun.started_at, func.now()), progress_percent=0,
-                progress_message="Starting.", version=SimulationRun.version + 1)
-        .returning(SimulationRun)
-        .execution_options(synchronize_session=False)
-    )).scalar_one_or_none()
+    return (
+        await session.execute(
+            update(SimulationRun)
+            .where(
+                SimulationRun.id == run_id,
+                SimulationRun.organization_id == org_id,
+                SimulationRun.deleted_at.is_(None),
+                (SimulationRun.status == RunStatus.QUEUED)
+                | ((SimulationRun.status == RunStatus.RUNNING) & (SimulationRun.heartbeat_at < func.now() - stale)),
+            )
+            .values(
+                status=RunStatus.RUNNING,
+                attempt=SimulationRun.attempt + 1,
+                heartbeat_at=func.now(),
+                started_at=func.coalesce(SimulationRun.started_at, func.now()),
+                progress_percent=0,
+                progress_message="Starting.",
+                version=SimulationRun.version + 1,
+            )
+            .returning(SimulationRun)
+            .execution_options(synchronize_session=False)
+        )
+    ).scalar_one_or_none()
 
 
-async def _write(maker, org_id, run_id, attempt: int, values: dict, lines: list[str] = (),
-                 level: LogLevel = LogLevel.INFO) -> SimulationRun | None:
+async def _write(
+    maker, org_id, run_id, attempt: int, values: dict, lines: list[str] = (), level: LogLevel = LogLevel.INFO
+) -> SimulationRun | None:
     """Update the run while we hold its attempt, with log lines, in one transaction; None when fenced out."""
     async with unit_of_work(maker) as session:
         await scope_session(session, org_id=org_id)
-        run = (await session.execute(
-            update(SimulationRun)
-            .where(SimulationRun.id == run_id, SimulationRun.organization_id == org_id,
-                   SimulationRun.attempt == attempt, SimulationRun.status == RunStatus.RUNNING)
-            .values(heartbeat_at=func.now(), version=SimulationRun.version + 1, **values)
-            .returning(SimulationRun)
-            .execution_options(synchronize_session=False)
-        )).scalar_one_or_none()
+        run = (
+            await session.execute(
+                update(SimulationRun)
+                .where(
+                    SimulationRun.id == run_id,
+                    SimulationRun.organization_id == org_id,
+                    SimulationRun.attempt == attempt,
+                    SimulationRun.status == RunStatus.RUNNING,
+                )
+                .values(heartbeat_at=func.now(), version=SimulationRun.version + 1, **values)
+                .returning(SimulationRun)
+                .execution_options(synchronize_session=False)
+            )
+        ).scalar_one_or_none()
         if run is not None and lines:
-            await session.execute(insert(SimulationLog),
-                                  _log_rows(org_id, run_id, attempt, list(lines), level, run.progress_percent))
+            await session.execute(
+                insert(SimulationLog), _log_rows(org_id, run_id, attempt, list(lines), level, run.progress_percent)
+            )
         return run
 
 
@@ -155,14 +192,20 @@ def _products(run: SimulationRun, results: dict, org_id) -> list[dict]:
                 quantity = (Decimal(str(count)) * Decimal(str(per_batch))).quantize(Decimal("0.0001"))
                 if quantity <= 0:
                     continue
-                rows.append({
-                    "id": new_id(), "organization_id": org_id, "mission_id": run.mission_id,
-                    "product_type": Resource(item), "quantity_kg": quantity,
-                    "produced_at": datetime.combine(start + timedelta(days=day), datetime.min.time(), UTC),
-                    "recipe_id": uuid.UUID(recipe["id"]) if recipe.get("id") else None,
-                    "kind": ProductKind.PLANNED, "simulation_run_id": run.id,
-                    "notes": f"Planned by run “{run.name}”, day {day + 1} of {results['days']}.",
-                })
+                rows.append(
+                    {
+                        "id": new_id(),
+                        "organization_id": org_id,
+                        "mission_id": run.mission_id,
+                        "product_type": Resource(item),
+                        "quantity_kg": quantity,
+                        "produced_at": datetime.combine(start + timedelta(days=day), datetime.min.time(), UTC),
+                        "recipe_id": uuid.UUID(recipe["id"]) if recipe.get("id") else None,
+                        "kind": ProductKind.PLANNED,
+                        "simulation_run_id": run.id,
+                        "notes": f"Planned by run “{run.name}”, day {day + 1} of {results['days']}.",
+                    }
+                )
     return rows
 
 
@@ -171,48 +214,77 @@ def summarise(results: dict) -> dict:
     summary = {k: results["kpis"][k] for k in SUMMARY_KEYS}
     if "monte_carlo" in results:
         mc = results["monte_carlo"]
-        summary |= {"target_p10": mc["kpis"]["target_kg"]["p10"], "target_p50": mc["kpis"]["target_kg"]["p50"],
-                    "target_p90": mc["kpis"]["target_kg"]["p90"],
-                    "probability_recycling_target": mc["probability_recycling_target"]}
+        summary |= {
+            "target_p10": mc["kpis"]["target_kg"]["p10"],
+            "target_p50": mc["kpis"]["target_kg"]["p50"],
+            "target_p90": mc["kpis"]["target_kg"]["p90"],
+            "probability_recycling_target": mc["probability_recycling_target"],
+        }
     return summary
 
 
 def _finish_lines(results: dict) -> list[str]:
-    return [f"Finished: {results['kpis']['target_kg']:.1f} kg {results['target']}, "
-            f"recycling rate {results['kpis']['recycling_rate']:.0%}."] + \
-        [f"Warning: {w}" for w in results.get("warnings", [])]
+    return [
+        f"Finished: {results['kpis']['target_kg']:.1f} kg {results['target']}, "
+        f"recycling rate {results['kpis']['recycling_rate']:.0%}."
+    ] + [f"Warning: {w}" for w in results.get("warnings", [])]
 
 
 async def _succeed(maker, run: SimulationRun, attempt: int, results: dict) -> SimulationRun | None:
     """Results and products in one transaction, only while our attempt holds the run: exactly once."""
     async with unit_of_work(maker) as session:
         await scope_session(session, org_id=run.organization_id)
-        done = (await session.execute(
-            update(SimulationRun)
-            .where(SimulationRun.id == run.id, SimulationRun.organization_id == run.organization_id,
-                   SimulationRun.attempt == attempt, SimulationRun.status == RunStatus.RUNNING)
-            .values(status=RunStatus.SUCCEEDED, progress_percent=100, results=results, summary=summarise(results),
-                    finished_at=func.now(), heartbeat_at=func.now(), progress_message="Done.",
-                    version=SimulationRun.version + 1)
-            .returning(SimulationRun)
-            .execution_options(synchronize_session=False)
-        )).scalar_one_or_none()
+        done = (
+            await session.execute(
+                update(SimulationRun)
+                .where(
+                    SimulationRun.id == run.id,
+                    SimulationRun.organization_id == run.organization_id,
+                    SimulationRun.attempt == attempt,
+                    SimulationRun.status == RunStatus.RUNNING,
+                )
+                .values(
+                    status=RunStatus.SUCCEEDED,
+                    progress_percent=100,
+                    results=results,
+                    summary=summarise(results),
+                    finished_at=func.now(),
+                    heartbeat_at=func.now(),
+                    progress_message="Done.",
+                    version=SimulationRun.version + 1,
+                )
+                .returning(SimulationRun)
+                .execution_options(synchronize_session=False)
+            )
+        ).scalar_one_or_none()
         if done is None:
             return None
         if results["run_type"] != "monte_carlo":
             rows = _products(done, results, run.organization_id)
             if rows:
                 # the unique (run, recipe, product, day) index makes a second writer a no-op, whatever happens above
-                await session.execute(pg_insert(Product).on_conflict_do_nothing(
-                    index_elements=["simulation_run_id", "recipe_id", "product_type", "produced_at"],
-                    index_where=Product.simulation_run_id.isnot(None)), rows)
-        await session.execute(insert(SimulationLog), _log_rows(run.organization_id, run.id, attempt,
-                                                               _finish_lines(results), LogLevel.INFO, 100))
+                await session.execute(
+                    pg_insert(Product).on_conflict_do_nothing(
+                        index_elements=["simulation_run_id", "recipe_id", "product_type", "produced_at"],
+                        index_where=Product.simulation_run_id.isnot(None),
+                    ),
+                    rows,
+                )
+        await session.execute(
+            insert(SimulationLog),
+            _log_rows(run.organization_id, run.id, attempt, _finish_lines(results), LogLevel.INFO, 100),
+        )
         return done
 
 
-async def execute_run(maker: async_sessionmaker, redis, namespace: str, org_id: uuid.UUID, run_id: uuid.UUID,
-                      stale: timedelta = timedelta(seconds=60)) -> RunStatus | None:
+async def execute_run(
+    maker: async_sessionmaker,
+    redis,
+    namespace: str,
+    org_id: uuid.UUID,
+    run_id: uuid.UUID,
+    stale: timedelta = timedelta(seconds=60),
+) -> RunStatus | None:
     """Run one simulation end to end; safe to call twice for one run (the second finds nothing to claim)."""
     async with unit_of_work(maker) as session:
         await scope_session(session, org_id=org_id)
@@ -235,12 +307,15 @@ async def execute_run(maker: async_sessionmaker, redis, namespace: str, org_id: 
             await listener
 
 
-async def _follow(maker, redis, namespace: str, org_id: uuid.UUID, run: SimulationRun, watch: _Watch) -> RunStatus | None:
+async def _follow(
+    maker, redis, namespace: str, org_id: uuid.UUID, run: SimulationRun, watch: _Watch
+) -> RunStatus | None:
     """Run the engine on a thread and write its progress, heartbeat and end while our attempt holds the run."""
     run_id, attempt = run.id, run.attempt
     config = dict(run.config, seed=run.seed)
-    engine = asyncio.ensure_future(asyncio.to_thread(simulate, run.input_snapshot, str(run.run_type), config,
-                                                     watch.progress))
+    engine = asyncio.ensure_future(
+        asyncio.to_thread(simulate, run.input_snapshot, str(run.run_type), config, watch.progress)
+    )
     last_write, last_percent, fenced = 0.0, -1, False
     while not engine.done():
         await asyncio.wait({engine}, timeout=TICK_SECONDS)
@@ -254,9 +329,14 @@ async def _follow(maker, redis, namespace: str, org_id: uuid.UUID, run: Simulati
             with watch.lock:  # throttled: keep the lines for the next write
                 watch.lines[:0] = lines
             continue
-        current = await _write(maker, org_id, run_id, attempt,
-                               {"progress_percent": percent, "progress_message": lines[-1] if lines else
-                                f"{percent} % done."}, lines)
+        current = await _write(
+            maker,
+            org_id,
+            run_id,
+            attempt,
+            {"progress_percent": percent, "progress_message": lines[-1] if lines else f"{percent} % done."},
+            lines,
+        )
         last_write, last_percent = now, percent
         if current is None:
             fenced = True
@@ -274,10 +354,20 @@ async def _follow(maker, redis, namespace: str, org_id: uuid.UUID, run: Simulati
             log.warning("simulation run fenced out by a newer attempt", extra={"run_id": str(run_id)})
             return None
         percent = watch.take()[0]  # the bar ends where the message says it stopped
-        final = await _write(maker, org_id, run_id, attempt,
-                             {"status": RunStatus.CANCELLED, "finished_at": func.now(), "progress_percent": percent,
-                              "progress_message": f"Cancelled at {percent} %."}, ["Cancelled on request."],
-                             LogLevel.WARNING)
+        final = await _write(
+            maker,
+            org_id,
+            run_id,
+            attempt,
+            {
+                "status": RunStatus.CANCELLED,
+                "finished_at": func.now(),
+                "progress_percent": percent,
+                "progress_message": f"Cancelled at {percent} %.",
+            },
+            ["Cancelled on request."],
+            LogLevel.WARNING,
+        )
         lines = [{"level": "warning", "message": "Cancelled on request."}]
     except (BrokenProcessPool, asyncio.CancelledError):
         # the worker is going down (or lost its pool), not the run: leave it running; its heartbeat stops and a
@@ -285,18 +375,39 @@ async def _follow(maker, redis, namespace: str, org_id: uuid.UUID, run: Simulati
         log.warning("simulation interrupted by the worker; another attempt will take it", extra={"run_id": str(run_id)})
         return None
     except EngineError as exc:
-        final = await _write(maker, org_id, run_id, attempt,
-                             {"status": RunStatus.FAILED, "finished_at": func.now(), "error": exc.message,
-                              "error_constraint": exc.constraint, "progress_message": "Failed."},
-                             [exc.message], LogLevel.ERROR)
+        final = await _write(
+            maker,
+            org_id,
+            run_id,
+            attempt,
+            {
+                "status": RunStatus.FAILED,
+                "finished_at": func.now(),
+                "error": exc.message,
+                "error_constraint": exc.constraint,
+                "progress_message": "Failed.",
+            },
+            [exc.message],
+            LogLevel.ERROR,
+        )
         lines = [{"level": "error", "message": exc.message}]
     except Exception:
         log.exception("simulation engine crashed", extra={"run_id": str(run_id)})
-        final = await _write(maker, org_id, run_id, attempt,
-                             {"status": RunStatus.FAILED, "finished_at": func.now(),
-                              "error": "The engine stopped on an internal error; it has been logged for the team.",
-                              "error_constraint": "internal", "progress_message": "Failed."},
-                             ["Internal engine error."], LogLevel.ERROR)
+        final = await _write(
+            maker,
+            org_id,
+            run_id,
+            attempt,
+            {
+                "status": RunStatus.FAILED,
+                "finished_at": func.now(),
+                "error": "The engine stopped on an internal error; it has been logged for the team.",
+                "error_constraint": "internal",
+                "progress_message": "Failed.",
+            },
+            ["Internal engine error."],
+            LogLevel.ERROR,
+        )
     else:
         final = await _succeed(maker, run, attempt, results)
         lines = [{"level": "info", "message": m} for m in _finish_lines(results)]
@@ -306,20 +417,32 @@ async def _follow(maker, redis, namespace: str, org_id: uuid.UUID, run: Simulati
     return final.status
 
 
-async def reap_stale_runs(maker: async_sessionmaker, redis, namespace: str, enqueue, *, stale_seconds: int,
-                          max_attempts: int) -> int:
+async def reap_stale_runs(
+    maker: async_sessionmaker, redis, namespace: str, enqueue, *, stale_seconds: int, max_attempts: int
+) -> int:
     """Re-queue runs whose worker died (or fail them after `max_attempts`); re-send runs queued too long."""
     now = datetime.now(UTC)
     stale = now - timedelta(seconds=stale_seconds)
     async with unit_of_work(maker) as session:
         # system maintenance across tenants: the bypass is explicit, and every change is audited
         await enable_rls_bypass(session, reason="reap stale simulation runs")
-        runs = (await session.execute(
-            select(SimulationRun).where(
-                ((SimulationRun.status == RunStatus.RUNNING) & (SimulationRun.heartbeat_at < stale))
-                | ((SimulationRun.status == RunStatus.QUEUED) & (SimulationRun.updated_at < now - timedelta(minutes=2)))
-            ).with_for_update(skip_locked=True)
-        )).scalars().all()
+        runs = (
+            (
+                await session.execute(
+                    select(SimulationRun)
+                    .where(
+                        ((SimulationRun.status == RunStatus.RUNNING) & (SimulationRun.heartbeat_at < stale))
+                        | (
+                            (SimulationRun.status == RunStatus.QUEUED)
+                            & (SimulationRun.updated_at < now - timedelta(minutes=2))
+                        )
+                    )
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            .scalars()
+            .all()
+        )
         for run in runs:
             before = {"status": run.status.value, "attempt": run.attempt}
             if run.status is RunStatus.RUNNING and run.attempt >= max_attempts:
@@ -328,17 +451,35 @@ async def reap_stale_runs(maker: async_sessionmaker, redis, namespace: str, enqu
                 run.error_constraint = "worker"
                 message = run.error
             else:
-                message = ("The worker stopped responding; the run was queued again." if run.status is RunStatus.RUNNING
-                           else "Still waiting for a worker; the run was sent again.")
+                message = (
+                    "The worker stopped responding; the run was queued again."
+                    if run.status is RunStatus.RUNNING
+                    else "Still waiting for a worker; the run was sent again."
+                )
                 run.status, run.progress_message = RunStatus.QUEUED, message
                 run_id, org_id = str(run.id), str(run.organization_id)
                 after_commit(session, lambda r=run_id, o=org_id: enqueue(r, o))
             run.updated_at, run.version = now, run.version + 1
-            session.add(SimulationLog(id=new_id(), organization_id=run.organization_id,
-                                      run_id=run.id, attempt=run.attempt, level=LogLevel.WARNING, message=message))
-            await audit.record(session, None, "simulation_run.reaped", entity_type="simulation_run",
-                               entity_id=run.id, before=before, after={"status": run.status.value},
-                               organization_id=run.organization_id)
+            session.add(
+                SimulationLog(
+                    id=new_id(),
+                    organization_id=run.organization_id,
+                    run_id=run.id,
+                    attempt=run.attempt,
+                    level=LogLevel.WARNING,
+                    message=message,
+                )
+            )
+            await audit.record(
+                session,
+                None,
+                "simulation_run.reaped",
+                entity_type="simulation_run",
+                entity_id=run.id,
+                before=before,
+                after={"status": run.status.value},
+                organization_id=run.organization_id,
+            )
             payload = run_payload(run)
             after_commit(session, lambda p=payload: _publish(redis, namespace, p))
     return len(runs)

@@ -1,4 +1,5 @@
 """Product records: record by hand, correct (versioned), delete/restore. Planned products belong to their run."""
+
 from __future__ import annotations
 
 import uuid
@@ -51,15 +52,31 @@ async def _clean(session: AsyncSession, ctx: RequestContext, values: dict, *, pa
             errors["product_type"] = [f"Choose one of: {', '.join(p.value for p in PRODUCT_TYPES)}."]
     if "mission_id" in values or not partial:
         mission = parse_id(values.get("mission_id"))
-        found = mission and (await session.execute(select(Mission.id).where(
-            Mission.id == mission, Mission.organization_id == ctx.org_id, Mission.deleted_at.is_(None)))).scalar()
+        found = (
+            mission
+            and (
+                await session.execute(
+                    select(Mission.id).where(
+                        Mission.id == mission, Mission.organization_id == ctx.org_id, Mission.deleted_at.is_(None)
+                    )
+                )
+            ).scalar()
+        )
         if not found:
             errors["mission_id"] = ["Choose one of this organization's missions."]
         data["mission_id"] = mission
     if values.get("recipe_id") not in (None, ""):
         recipe = parse_id(values["recipe_id"])
-        outputs = recipe and (await session.execute(select(Recipe.id).where(
-            Recipe.id == recipe, Recipe.organization_id == ctx.org_id, Recipe.deleted_at.is_(None)))).scalar()
+        outputs = (
+            recipe
+            and (
+                await session.execute(
+                    select(Recipe.id).where(
+                        Recipe.id == recipe, Recipe.organization_id == ctx.org_id, Recipe.deleted_at.is_(None)
+                    )
+                )
+            ).scalar()
+        )
         if not outputs:
             errors["recipe_id"] = ["Choose one of this organization's recipes, or none."]
         data["recipe_id"] = recipe
@@ -73,31 +90,39 @@ async def _clean(session: AsyncSession, ctx: RequestContext, values: dict, *, pa
 async def record_product(session: AsyncSession, ctx: RequestContext, values: dict) -> Product:
     """A product recorded by hand for one mission."""
     data = await _clean(session, ctx, values, partial=False)
-    product = Product(id=new_id(), organization_id=ctx.org_id, kind=ProductKind.RECORDED, created_by=ctx.user_id,
-                      **data)
+    product = Product(
+        id=new_id(), organization_id=ctx.org_id, kind=ProductKind.RECORDED, created_by=ctx.user_id, **data
+    )
     session.add(product)
     await session.flush()
-    await audit.record(session, ctx, "product.create", entity_type="product", entity_id=product.id,
-                       after=snapshot(product))
+    await audit.record(
+        session, ctx, "product.create", entity_type="product", entity_id=product.id, after=snapshot(product)
+    )
     return product
 
 
 async def _lock(session: AsyncSession, ctx: RequestContext, product_id: uuid.UUID, *, deleted: bool = False) -> Product:
-    stmt = select(Product).where(Product.id == product_id, Product.organization_id == ctx.org_id,
-                                 Product.deleted_at.is_not(None) if deleted else Product.deleted_at.is_(None))
+    stmt = select(Product).where(
+        Product.id == product_id,
+        Product.organization_id == ctx.org_id,
+        Product.deleted_at.is_not(None) if deleted else Product.deleted_at.is_(None),
+    )
     product = (await session.execute(stmt.with_for_update())).scalar_one_or_none()
     if product is None:
         raise NotFound("No such product.")
     return product
 
 
-async def update_product(session: AsyncSession, ctx: RequestContext, product_id: uuid.UUID, values: dict, *,
-                         version: int | None) -> Product:
+async def update_product(
+    session: AsyncSession, ctx: RequestContext, product_id: uuid.UUID, values: dict, *, version: int | None
+) -> Product:
     """Correct a record; a stale `version` is a 409 with the saved values. Simulation output stays as computed."""
     product = await _lock(session, ctx, product_id)
     if version is not None and version != product.version:
-        raise Conflict("This product was changed by someone else first.",
-                       {"current": snapshot(product) | {"version": product.version}})
+        raise Conflict(
+            "This product was changed by someone else first.",
+            {"current": snapshot(product) | {"version": product.version}},
+        )
     if product.kind == ProductKind.PLANNED:
         raise Conflict("Planned products are part of their simulation run's plan; run the plan again to change it.")
     data = await _clean(session, ctx, values, partial=True)
@@ -106,8 +131,15 @@ async def update_product(session: AsyncSession, ctx: RequestContext, product_id:
         setattr(product, name, value)
     if snapshot(product) != before:
         await session.flush()
-        await audit.record(session, ctx, "product.update", entity_type="product", entity_id=product.id,
-                           before=before, after=snapshot(product))
+        await audit.record(
+            session,
+            ctx,
+            "product.update",
+            entity_type="product",
+            entity_id=product.id,
+            before=before,
+            after=snapshot(product),
+        )
     return product
 
 
@@ -118,20 +150,23 @@ async def delete_product(session: AsyncSession, ctx: RequestContext, product_id:
         raise Conflict("Planned products are part of their simulation run's plan; delete the run to drop the plan.")
     product.deleted_at = _now()
     await session.flush()
-    await audit.record(session, ctx, "product.delete", entity_type="product", entity_id=product.id,
-                       before=snapshot(product))
+    await audit.record(
+        session, ctx, "product.delete", entity_type="product", entity_id=product.id, before=snapshot(product)
+    )
     return product
 
 
 async def restore_product(session: AsyncSession, ctx: RequestContext, product_id: uuid.UUID) -> Product:
     """Undo a delete (refused while its mission is deleted)."""
     product = await _lock(session, ctx, product_id, deleted=True)
-    live = (await session.execute(select(Mission.id).where(Mission.id == product.mission_id,
-                                                           Mission.deleted_at.is_(None)))).scalar()
+    live = (
+        await session.execute(select(Mission.id).where(Mission.id == product.mission_id, Mission.deleted_at.is_(None)))
+    ).scalar()
     if not live:
         raise Conflict("Restore the product's mission first.")
     product.deleted_at = None
     await session.flush()
-    await audit.record(session, ctx, "product.restore", entity_type="product", entity_id=product.id,
-                       after=snapshot(product))
+    await audit.record(
+        session, ctx, "product.restore", entity_type="product", entity_id=product.id, after=snapshot(product)
+    )
     return product

@@ -1,4 +1,5 @@
 """Simulation runs: validate a request, freeze its inputs, queue it; cancel, re-run, delete."""
+
 from __future__ import annotations
 
 import secrets
@@ -77,8 +78,9 @@ def parse_run_request(values: dict) -> tuple[str, RunType, dict]:
     if not isinstance(target, str) or target not in {p.value for p in PRODUCT_TYPES}:
         errors["target"] = [f"Choose a product: {', '.join(p.value for p in PRODUCT_TYPES)}."]
     config["target"] = target
-    config["time_horizon_days"] = _whole(raw_config.get("time_horizon_days", 30), "time_horizon_days", 1,
-                                         MAX_HORIZON_DAYS, errors) or 30
+    config["time_horizon_days"] = (
+        _whole(raw_config.get("time_horizon_days", 30), "time_horizon_days", 1, MAX_HORIZON_DAYS, errors) or 30
+    )
     seed = _whole(raw_config.get("seed"), "seed", 0, MAX_SEED, errors)
     if run_type is RunType.MONTE_CARLO:
         config["scenarios"] = _whole(raw_config.get("scenarios", 200), "scenarios", 1, MAX_SCENARIOS, errors) or 200
@@ -107,18 +109,38 @@ def parse_run_request(values: dict) -> tuple[str, RunType, dict]:
 async def capture_snapshot(session: AsyncSession, ctx: RequestContext, mission_id: uuid.UUID) -> dict:
     """The mission's planning settings and the organization's live catalog, as plain JSON."""
     mission = await missions.get_mission(session, ctx.org_id, mission_id)
-    row = {k: getattr(mission, k) for k in ("name", "destination", "crew_size", "recycle_target_kg_per_day",
-                                           "energy_budget_kwh_per_day", "crew_time_h_per_day",
-                                           "regolith_supply_kg_per_day", "storage_volume_m3", "wet_waste_cap_days")}
+    row = {
+        k: getattr(mission, k)
+        for k in (
+            "name",
+            "destination",
+            "crew_size",
+            "recycle_target_kg_per_day",
+            "energy_budget_kwh_per_day",
+            "crew_time_h_per_day",
+            "regolith_supply_kg_per_day",
+            "storage_volume_m3",
+            "wet_waste_cap_days",
+        )
+    }
     row["id"], row["destination"] = str(mission.id), str(mission.destination)
     items = await catalog.planning_catalog(session, ctx.org_id)
     start = max(date.today(), mission.landing_date.date()) if mission.landing_date else date.today()
     return make_snapshot(row, items["materials"], items["modules"], items["recipes"], start)
 
 
-async def start_run(session: AsyncSession, ctx: RequestContext, mission_id: uuid.UUID, name: str, run_type: RunType,
-                    config: dict, enqueue, *, snapshot: dict | None = None,
-                    rerun_of: uuid.UUID | None = None) -> SimulationRun:
+async def start_run(
+    session: AsyncSession,
+    ctx: RequestContext,
+    mission_id: uuid.UUID,
+    name: str,
+    run_type: RunType,
+    config: dict,
+    enqueue,
+    *,
+    snapshot: dict | None = None,
+    rerun_of: uuid.UUID | None = None,
+) -> SimulationRun:
     """Insert a queued run with its frozen inputs and enqueue it after commit; inputs the engine refuses are 422."""
     await missions.get_mission(session, ctx.org_id, mission_id)
     snapshot = snapshot or await capture_snapshot(session, ctx, mission_id)
@@ -127,26 +149,54 @@ async def start_run(session: AsyncSession, ctx: RequestContext, mission_id: uuid
     except EngineError as exc:
         raise ValidationError(exc.message, details={"fields": {exc.constraint: [exc.message]}}) from None
     run = SimulationRun(
-        id=new_id(), organization_id=ctx.org_id, mission_id=mission_id, name=name, run_type=run_type,
-        status=RunStatus.QUEUED, config=config, input_snapshot=snapshot, engine_version=ENGINE_VERSION,
-        seed=config["seed"], progress_percent=0, progress_message="Waiting for a worker.", attempt=0,
-        created_by=ctx.user_id, rerun_of=rerun_of,
+        id=new_id(),
+        organization_id=ctx.org_id,
+        mission_id=mission_id,
+        name=name,
+        run_type=run_type,
+        status=RunStatus.QUEUED,
+        config=config,
+        input_snapshot=snapshot,
+        engine_version=ENGINE_VERSION,
+        seed=config["seed"],
+        progress_percent=0,
+        progress_message="Waiting for a worker.",
+        attempt=0,
+        created_by=ctx.user_id,
+        rerun_of=rerun_of,
     )
     session.add(run)
     await session.flush()
-    await audit.record(session, ctx, "simulation_run.start", entity_type="simulation_run", entity_id=run.id,
-                       after={"name": name, "run_type": run_type.value, "config": config,
-                              "rerun_of": str(rerun_of) if rerun_of else None})
+    await audit.record(
+        session,
+        ctx,
+        "simulation_run.start",
+        entity_type="simulation_run",
+        entity_id=run.id,
+        after={
+            "name": name,
+            "run_type": run_type.value,
+            "config": config,
+            "rerun_of": str(rerun_of) if rerun_of else None,
+        },
+    )
     run_id, org_id = str(run.id), str(ctx.org_id)
     after_commit(session, lambda: enqueue(run_id, org_id))
     return run
 
 
 async def _lock(session: AsyncSession, ctx: RequestContext, run_id: uuid.UUID) -> SimulationRun:
-    run = (await session.execute(
-        select(SimulationRun).where(SimulationRun.id == run_id, SimulationRun.organization_id == ctx.org_id,
-                                    SimulationRun.deleted_at.is_(None)).with_for_update()
-    )).scalar_one_or_none()
+    run = (
+        await session.execute(
+            select(SimulationRun)
+            .where(
+                SimulationRun.id == run_id,
+                SimulationRun.organization_id == ctx.org_id,
+                SimulationRun.deleted_at.is_(None),
+            )
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
     if run is None:
         raise NotFound("No such simulation run.")
     return run
@@ -163,7 +213,9 @@ def announce(session: AsyncSession, redis, namespace: str, run: SimulationRun, l
     after_commit(session, send)
 
 
-async def cancel_run(session: AsyncSession, ctx: RequestContext, run_id: uuid.UUID, redis, namespace: str) -> SimulationRun:
+async def cancel_run(
+    session: AsyncSession, ctx: RequestContext, run_id: uuid.UUID, redis, namespace: str
+) -> SimulationRun:
     """Cancel: a queued run ends now; a running one is flagged and its worker stops within a second."""
     run = await _lock(session, ctx, run_id)
     if run.status.is_final:
@@ -178,8 +230,15 @@ async def cancel_run(session: AsyncSession, ctx: RequestContext, run_id: uuid.UU
         after_commit(session, lambda: publish_json(redis, cancel_channel(namespace, run.id), {"id": str(run.id)}))
     run.version += 1
     await session.flush()
-    await audit.record(session, ctx, "simulation_run.cancel", entity_type="simulation_run", entity_id=run.id,
-                       before=before, after={"status": run.status.value})
+    await audit.record(
+        session,
+        ctx,
+        "simulation_run.cancel",
+        entity_type="simulation_run",
+        entity_id=run.id,
+        before=before,
+        after={"status": run.status.value},
+    )
     announce(session, redis, namespace, run)
     return run
 
@@ -187,8 +246,17 @@ async def cancel_run(session: AsyncSession, ctx: RequestContext, run_id: uuid.UU
 async def rerun(session: AsyncSession, ctx: RequestContext, run_id: uuid.UUID, enqueue) -> SimulationRun:
     """A new run with the same frozen inputs, config and seed (so it reproduces the first, engine permitting)."""
     original = await _lock(session, ctx, run_id)
-    return await start_run(session, ctx, original.mission_id, f"{original.name} (re-run)"[:120], original.run_type,
-                           dict(original.config), enqueue, snapshot=original.input_snapshot, rerun_of=original.id)
+    return await start_run(
+        session,
+        ctx,
+        original.mission_id,
+        f"{original.name} (re-run)"[:120],
+        original.run_type,
+        dict(original.config),
+        enqueue,
+        snapshot=original.input_snapshot,
+        rerun_of=original.id,
+    )
 
 
 async def delete_run(session: AsyncSession, ctx: RequestContext, run_id: uuid.UUID) -> SimulationRun:
@@ -197,17 +265,30 @@ async def delete_run(session: AsyncSession, ctx: RequestContext, run_id: uuid.UU
     if not run.status.is_final:
         raise Conflict("Cancel the run before deleting it.")
     run.deleted_at = datetime.now(UTC)
-    await session.execute(update(Product).where(Product.organization_id == ctx.org_id,
-                                                Product.simulation_run_id == run.id, Product.deleted_at.is_(None))
-                          .values(deleted_at=run.deleted_at).execution_options(synchronize_session=False))
+    await session.execute(
+        update(Product)
+        .where(Product.organization_id == ctx.org_id, Product.simulation_run_id == run.id, Product.deleted_at.is_(None))
+        .values(deleted_at=run.deleted_at)
+        .execution_options(synchronize_session=False)
+    )
     run.version += 1
-    await audit.record(session, ctx, "simulation_run.delete", entity_type="simulation_run", entity_id=run.id,
-                       before={"name": run.name, "status": run.status.value})
+    await audit.record(
+        session,
+        ctx,
+        "simulation_run.delete",
+        entity_type="simulation_run",
+        entity_id=run.id,
+        before={"name": run.name, "status": run.status.value},
+    )
     return run
 
 
 async def touch_queued(session: AsyncSession, run_ids: list[uuid.UUID]) -> None:
     """Mark re-enqueued runs so the reaper does not queue them again next minute."""
     if run_ids:
-        await session.execute(update(SimulationRun).where(SimulationRun.id.in_(run_ids))
-                              .values(updated_at=datetime.now(UTC)).execution_options(synchronize_session=False))
+        await session.execute(
+            update(SimulationRun)
+            .where(SimulationRun.id.in_(run_ids))
+            .values(updated_at=datetime.now(UTC))
+            .execution_options(synchronize_session=False)
+        )
