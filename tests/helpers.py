@@ -25,3 +25,13 @@ async def api_key_headers(client, member, permissions: list[str]) -> dict:
     )
     assert created.status_code == 201, await created.get_json()
     return {"Authorization": f"Bearer {(await created.get_json())['key']}"}
+
+
+async def token_headers(client, member) -> dict:
+    """Log `member` in over JSON (`POST /api/v1/auth/login`); returns the access token's Authorization header."""
+    answer = await client.post(
+        "/api/v1/auth/login",
+        json={"email": member.email, "password": member.password, "organization": member.org_slug},
+    )
+    assert answer.status_code == 201, await answer.get_json()
+    return {"Authorization": f"Bearer {(await answer.get_json())['access_token']}"}

@@ -21,6 +21,7 @@ import threading
 import time
 from pathlib import Path
 
+from webapp.embedded import pid_alive
 from webapp.settings import PROJECT_ROOT
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -101,16 +102,6 @@ def port_in_use(host: str, port: int) -> bool:
     return False
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _stop_group(pid: int, grace: float = 10) -> None:
     """SIGTERM a process group, SIGKILL what is left after `grace` seconds."""
     try:
@@ -145,7 +136,7 @@ def stop_leftovers(root: Path, say=print) -> list[str]:
         except ValueError:
             pids = []
         for pid in pids:
-            if isinstance(pid, int) and _alive(pid):
+            if isinstance(pid, int) and pid_alive(pid):
                 _stop_group(pid)
                 stopped.append(f"process group {pid}")
         pids_file.unlink(missing_ok=True)
@@ -164,10 +155,10 @@ def stop(root: Path | None = None) -> int:
     """`make stop`: end the runner holding `root` (it cleans up after itself), or clean up after a dead one."""
     root = root or var_dir()
     pid = holder_pid(root)
-    if pid is not None and _alive(pid):
+    if pid is not None and pid_alive(pid):
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 30
-        while _alive(pid) and time.monotonic() < deadline:
+        while pid_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.2)
         print(f"stopped the ClosedLoop runner (pid {pid})")
         return 0

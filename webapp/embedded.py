@@ -15,7 +15,8 @@ from urllib.parse import quote
 log = logging.getLogger(__name__)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (one of another user's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -27,9 +28,9 @@ def _pid_alive(pid: int) -> bool:
 
 def _wait_gone(pid: int, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
-    while _pid_alive(pid) and time.monotonic() < deadline:
+    while pid_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    return not _pid_alive(pid)
+    return not pid_alive(pid)
 
 
 @dataclass
@@ -48,7 +49,7 @@ class EmbeddedPostgres:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         self._prune_handles()
         pid = self._postmaster_pid()
-        self._adopted = pid is not None and _pid_alive(pid)
+        self._adopted = pid is not None and pid_alive(pid)
         self._server = pgserver.get_server(self.data_dir, cleanup_mode=None)
 
     def _prune_handles(self) -> None:
@@ -58,7 +59,7 @@ class EmbeddedPostgres:
             pids = json.loads(path.read_text())
         except (OSError, ValueError):
             return
-        alive = [pid for pid in pids if isinstance(pid, int) and _pid_alive(pid)]
+        alive = [pid for pid in pids if isinstance(pid, int) and pid_alive(pid)]
         if alive != pids:
             path.write_text(json.dumps(alive))
 
@@ -83,7 +84,7 @@ class EmbeddedPostgres:
     def stop_stale(self) -> bool:
         """Stop a cluster still running on this directory (nobody holds it any more); True when there was one."""
         pid = self._postmaster_pid()
-        if pid is None or not _pid_alive(pid):
+        if pid is None or not pid_alive(pid):
             return False
         self._pg_ctl_stop()
         if not _wait_gone(pid, 10):
@@ -211,7 +212,7 @@ class EmbeddedRedis:
     def stop_stale(self) -> bool:
         """Stop a redis-server still serving this directory (nobody holds it any more); True when there was one."""
         pid = self._recorded_pid()
-        if not self._alive() or pid is None or not _pid_alive(pid):
+        if not self._alive() or pid is None or not pid_alive(pid):
             return False
         self._terminate(pid)
         self.socket_path.unlink(missing_ok=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 from tests.conftest import csrf_from
-from tests.helpers import login
+from tests.helpers import login, token_headers
 
 
 async def _me_page(client) -> tuple[str, str]:
@@ -43,13 +43,7 @@ async def test_profile_saves_and_a_stale_form_shows_the_conflict(app, client, fa
 async def test_me_over_json_with_version_check(app, factory):
     owner = await factory.org_with_owner()
     api = app.test_client()
-    tokens = await (
-        await api.post(
-            "/api/v1/auth/login",
-            json={"email": owner.email, "password": owner.password, "organization": owner.org_slug},
-        )
-    ).get_json()
-    auth = {"Authorization": f"Bearer {tokens['access_token']}"}
+    auth = await token_headers(api, owner)
     me = await (await api.get("/api/v1/me", headers=auth)).get_json()
     assert me["email"] == owner.email and me["version"] == 1 and "password_hash" not in me
     assert me["email_preferences"] == {"approval_requests": True, "invitation_accepted": True}
@@ -243,13 +237,7 @@ async def test_concurrent_edits_of_one_account_queue_up_instead_of_failing(app, 
 
     owner = await factory.org_with_owner()
     api = app.test_client()
-    tokens = await (
-        await api.post(
-            "/api/v1/auth/login",
-            json={"email": owner.email, "password": owner.password, "organization": owner.org_slug},
-        )
-    ).get_json()
-    auth = {"Authorization": f"Bearer {tokens['access_token']}"}
+    auth = await token_headers(api, owner)
     answers = await asyncio.gather(
         *[
             app.test_client().patch(

@@ -8,7 +8,7 @@ import secrets
 from sqlalchemy import text
 
 from tests.conftest import csrf_from
-from tests.helpers import login
+from tests.helpers import login, token_headers
 from webapp.core.permissions import SystemRole
 
 
@@ -180,13 +180,7 @@ async def test_organizations_over_json(app, client, factory):
 
     owner = await factory.org_with_owner()
     api = app.test_client()
-    tokens = await (
-        await api.post(
-            "/api/v1/auth/login",
-            json={"email": owner.email, "password": owner.password, "organization": owner.org_slug},
-        )
-    ).get_json()
-    auth = {"Authorization": f"Bearer {tokens['access_token']}"}
+    auth = await token_headers(api, owner)
     slug = f"json-{secrets.token_hex(3)}"
     created = await api.post("/api/v1/organizations", json={"name": "Json Base", "slug": slug}, headers=auth)
     assert created.status_code == 201 and created.headers["Location"].endswith((await created.get_json())["id"])
