@@ -22,6 +22,7 @@ from quart import Quart, Response, g, render_template, request
 
 from webapp import create_app
 from webapp.core.forms import choices
+from webapp.core.ids import OrgRefConverter
 from webapp.core.listing import Sort, prefix_query
 from webapp.core.pagination import encode_cursor
 from webapp.core.templating import install_template_helpers
@@ -39,6 +40,7 @@ settings = load_settings()
 real = create_app(settings)
 app = Quart(__name__, template_folder=str(PROJECT_ROOT / "templates"), static_folder=str(PROJECT_ROOT / "static"))
 app.secret_key = settings.secret_key
+app.url_map.converters["org"] = OrgRefConverter  # the copied API rules name organizations by id or address
 app.config.update(SESSION_COOKIE_SECURE=settings.cookie_secure)
 install_template_helpers(app)
 
