@@ -22,13 +22,64 @@
     });
   }
 
-  // Destructive forms ask first (data-confirm holds the question).
+  // Irreversible actions ask first, in the app's own dialog: data-confirm holds the question, data-confirm-label
+  // the button ("Delete key"). Reversible ones never ask: they offer Undo. The capture-phase listener stops the
+  // submit before htmx sees it, and lets the confirmed resubmission through.
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    if (form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
-      event.preventDefault();
-    }
+    if (!form.dataset || !form.dataset.confirm) { return; }
+    if (form.dataset.confirmed === "true") { delete form.dataset.confirmed; return; }
+    event.preventDefault();
+    event.stopPropagation();
+    askToConfirm(form, event.submitter);
   }, true);
+  function askToConfirm(form, submitter) {
+    var dialog = document.getElementById("confirm");
+    if (!dialog || !dialog.showModal) {
+      if (window.confirm(form.dataset.confirm)) { form.dataset.confirmed = "true"; form.requestSubmit(submitter); }
+      return;
+    }
+    dialog.querySelector("#confirm-text").textContent = form.dataset.confirm;
+    var ok = dialog.querySelector("[data-confirm-ok]");
+    ok.textContent = form.dataset.confirmLabel || "Confirm";
+    dialog.returnValue = "";
+    dialog.onclose = function () {
+      if (dialog.returnValue === "ok") { form.dataset.confirmed = "true"; form.requestSubmit(submitter); }
+      else if (submitter) { submitter.focus(); }
+    };
+    dialog.showModal();
+    dialog.querySelector("[data-confirm-cancel]").focus();
+  }
+
+  // htmx requests with hx-confirm ask in the same dialog; a select's form can word the question with the chosen
+  // option (data-confirm-template, "{role}"). Cancelling puts the select back.
+  document.addEventListener("htmx:confirm", function (event) {
+    var el = event.detail.elt;
+    if (!event.detail.question || !el) { return; }
+    event.preventDefault();
+    var select = el.querySelector ? el.querySelector("select") : null;
+    var question = event.detail.question;
+    if (el.dataset.confirmTemplate && select) {
+      question = el.dataset.confirmTemplate.replace("{role}", select.options[select.selectedIndex].text);
+    }
+    var dialog = document.getElementById("confirm");
+    function cancel() {
+      if (select) { Array.prototype.forEach.call(select.options, function (o) { o.selected = o.defaultSelected; }); }
+    }
+    if (!dialog || !dialog.showModal) {
+      if (window.confirm(question)) { event.detail.issueRequest(true); } else { cancel(); }
+      return;
+    }
+    dialog.querySelector("#confirm-text").textContent = question;
+    dialog.querySelector("[data-confirm-ok]").textContent = el.dataset.confirmLabel || "Confirm";
+    dialog.returnValue = "";
+    dialog.onclose = function () {
+      if (dialog.returnValue === "ok") { event.detail.issueRequest(true); }
+      else { cancel(); if (select) { select.focus(); } }
+    };
+    dialog.showModal();
+    dialog.querySelector("[data-confirm-cancel]").focus();
+  });
 
   // An inline select whose change the server refused goes back to the value it showed.
   document.addEventListener("htmx:responseError", function (event) {
@@ -88,5 +139,187 @@
     window.setTimeout(function () { button.disabled = true; }, 0);  // after the form's data is collected
   });
 
-  document.addEventListener("DOMContentLoaded", function () { enablePolling(document); mirrorLiveState(); });
+  // ---------------------------------------------------------------- menus: <details data-menu>
+  // One open at a time; Escape closes and gives focus back to its button; a click elsewhere closes.
+  function closeMenus(except) {
+    document.querySelectorAll("details[data-menu][open]").forEach(function (menu) {
+      if (menu !== except) { menu.open = false; }
+    });
+  }
+  document.addEventListener("toggle", function (event) {
+    var menu = event.target;
+    if (menu.matches && menu.matches("details[data-menu]") && menu.open) { closeMenus(menu); }
+  }, true);
+  document.addEventListener("click", function (event) {
+    if (!event.target.closest || !event.target.closest("details[data-menu]")) { closeMenus(null); }
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") { return; }
+    var menu = document.querySelector("details[data-menu][open]");
+    if (menu) {
+      menu.open = false;
+      menu.querySelector("summary").focus();
+      event.preventDefault();
+      return;
+    }
+    if (document.body.classList.contains("nav-open")) { setNav(false); }
+  });
+
+  // ---------------------------------------------------------------- the sidebar as a drawer on a phone
+  function setNav(open) {
+    var toggle = document.querySelector(".nav-toggle");
+    var backdrop = document.querySelector(".nav-backdrop");
+    document.body.classList.toggle("nav-open", open);
+    if (backdrop) { backdrop.hidden = !open; }
+    if (toggle) { toggle.setAttribute("aria-expanded", open ? "true" : "false"); }
+    if (open) {
+      var first = document.querySelector("#sidebar .nav-close");
+      if (first) { first.focus(); }
+    } else if (toggle && document.activeElement && document.activeElement.closest("#sidebar")) {
+      toggle.focus();
+    }
+  }
+  document.addEventListener("click", function (event) {
+    if (!event.target.closest) { return; }
+    if (event.target.closest(".nav-toggle")) { setNav(true); }
+    else if (event.target.closest("[data-nav-close]")) { setNav(false); }
+  });
+
+  // ---------------------------------------------------------------- toasts
+  // Flashed messages arrive as [data-toast] in #toasts; htmx answers send {"toast": {"message", "kind"}} in
+  // HX-Trigger. They leave after 6 s (10 s with an action such as Undo), not while hovered or focused; errors
+  // ([data-sticky]) stay until dismissed.
+  function scheduleToast(toast) {
+    if (toast.dataset.scheduled || toast.hasAttribute("data-sticky")) { return; }
+    toast.dataset.scheduled = "true";
+    var wait = toast.querySelector("a, form") ? 10000 : 6000;
+    function leave() {
+      if (toast.matches(":hover") || toast.contains(document.activeElement)) {
+        window.setTimeout(leave, 2000);
+        return;
+      }
+      dismissToast(toast);
+    }
+    window.setTimeout(leave, wait);
+  }
+  function dismissToast(toast) {
+    toast.setAttribute("data-leaving", "");
+    window.setTimeout(function () { toast.remove(); }, 200);
+  }
+  function showToast(message, kind) {
+    var region = document.getElementById("toasts");
+    if (!region) { return; }
+    var toast = document.createElement("div");
+    toast.className = "toast toast-" + (kind || "success");
+    toast.setAttribute("data-toast", "");
+    var text = document.createElement("span");
+    text.className = "toast-text";
+    text.textContent = message;
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "icon-button toast-close";
+    close.setAttribute("data-toast-close", "");
+    close.setAttribute("aria-label", "Dismiss");
+    close.textContent = "×";
+    toast.appendChild(text);
+    toast.appendChild(close);
+    region.appendChild(toast);
+    scheduleToast(toast);
+  }
+  document.body.addEventListener("toast", function (event) {
+    var detail = event.detail || {};
+    if (detail.message) { showToast(detail.message, detail.kind); }
+  });
+  document.addEventListener("click", function (event) {
+    var close = event.target.closest && event.target.closest("[data-toast-close]");
+    if (close) { dismissToast(close.closest("[data-toast]")); }
+  });
+
+  // ---------------------------------------------------------------- tables that scroll sideways
+  // A wrapper that really scrolls becomes a focusable, named region, so keyboard users can scroll it too.
+  function markScrollers(root) {
+    (root || document).querySelectorAll(".table-wrap, .matrix-wrap").forEach(function (wrap) {
+      var scrolls = wrap.scrollWidth > wrap.clientWidth + 1 || wrap.scrollHeight > wrap.clientHeight + 1;
+      if (scrolls) {
+        var heading = wrap.closest("section, .card");
+        heading = heading && heading.querySelector("h1, h2, h3");
+        wrap.setAttribute("tabindex", "0");
+        wrap.setAttribute("role", "region");
+        wrap.setAttribute("aria-label", (heading ? heading.textContent.trim() : "Table") + " (scrolls)");
+      } else if (wrap.getAttribute("role") === "region") {
+        wrap.removeAttribute("tabindex");
+        wrap.removeAttribute("role");
+        wrap.removeAttribute("aria-label");
+      }
+    });
+  }
+  window.addEventListener("resize", function () { markScrollers(document); });
+
+  // ---------------------------------------------------------------- toggletips: a button[data-tip] shows its text
+  // on click, tap or Enter (not only on hover); Escape or a click elsewhere hides it.
+  var openTip = null;
+  function hideTip() {
+    if (openTip) { openTip.tip.remove(); openTip.button.setAttribute("aria-expanded", "false"); openTip = null; }
+  }
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button[data-tip]");
+    var wasOpen = openTip && openTip.button === button;
+    hideTip();
+    if (!button || wasOpen) { return; }
+    var tip = document.createElement("div");
+    tip.className = "prov-tip";
+    tip.setAttribute("role", "status");
+    tip.textContent = button.dataset.tip;
+    document.body.appendChild(tip);
+    var box = button.getBoundingClientRect();
+    var left = Math.min(window.scrollX + box.left, window.scrollX + document.documentElement.clientWidth - tip.offsetWidth - 8);
+    tip.style.left = Math.max(8, left) + "px";
+    tip.style.top = (window.scrollY + box.bottom + 6) + "px";
+    button.setAttribute("aria-expanded", "true");
+    openTip = {button: button, tip: tip};
+  });
+  document.addEventListener("keydown", function (event) { if (event.key === "Escape") { hideTip(); } });
+
+  // ---------------------------------------------------------------- scope presets: button[data-preset] ticks the
+  // checkboxes of its fieldset whose data-presets name it (and unticks the rest)
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button[data-preset]");
+    if (!button) { return; }
+    var box = button.closest("fieldset") || document;
+    var preset = button.dataset.preset;
+    box.querySelectorAll("input[type=checkbox][data-presets]").forEach(function (input) {
+      input.checked = preset !== "none" && input.dataset.presets.split(" ").indexOf(preset) >= 0;
+    });
+  });
+
+  // ---------------------------------------------------------------- copy buttons: data-copy="#input-id"
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-copy]");
+    if (!button) { return; }
+    var source = document.querySelector(button.dataset.copy);
+    if (!source) { return; }
+    var text = source.value || source.textContent;
+    function done() {
+      var label = button.dataset.label || button.textContent;
+      button.dataset.label = label;
+      button.textContent = "Copied";
+      showToast("Copied to the clipboard.", "success");
+      window.setTimeout(function () { button.textContent = label; }, 2000);
+    }
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done, function () { source.select(); document.execCommand("copy"); done(); });
+    } else {
+      source.select();
+      document.execCommand("copy");
+      done();
+    }
+  });
+
+  document.addEventListener("htmx:afterSettle", function (event) { markScrollers(event.target.parentNode || document); });
+  document.addEventListener("DOMContentLoaded", function () {
+    enablePolling(document);
+    mirrorLiveState();
+    markScrollers(document);
+    document.querySelectorAll("#toasts [data-toast]").forEach(scheduleToast);
+  });
 })();

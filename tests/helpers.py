@@ -35,3 +35,13 @@ async def token_headers(client, member) -> dict:
     )
     assert answer.status_code == 201, await answer.get_json()
     return {"Authorization": f"Bearer {(await answer.get_json())['access_token']}"}
+
+
+async def status_of(client, path: str) -> int:
+    """The status a GET of `path` answers, without waiting for the body to end (an event stream never does)."""
+    async with client.request(path, method="GET") as connection:
+        await connection.send_complete()
+        await connection.receive()  # the first body bytes: the status line came before them
+        status = connection.status_code
+        await connection.disconnect()
+    return status

@@ -15,15 +15,16 @@ from webapp.core.db import make_engine, make_sessionmaker
 from webapp.core.edge import screen_request
 from webapp.core.errors import DomainError, Unauthorized, register_error_handlers
 from webapp.core.forms import check_csrf, set_csrf_cookie
+from webapp.core.htmx import is_htmx
 from webapp.core.ids import OrgRefConverter
 from webapp.core.logging import configure_logging, request_id_var
 from webapp.core.openapi import ApiDocument
-from webapp.core.permissions import ACCESS_ATTR
+from webapp.core.permissions import ACCESS_ATTR, Perm
 from webapp.core.pubsub import make_redis
 from webapp.core.security_headers import apply_security_headers
 from webapp.core.templating import install_template_helpers
 from webapp.core.tenancy import RequestContext
-from webapp.core.transaction import end_request_transaction
+from webapp.core.transaction import db_session, end_request_transaction
 from webapp.ops.metrics import Stopwatch, WebMetrics
 from webapp.settings import PROJECT_ROOT, Settings, load_settings
 
@@ -277,4 +278,20 @@ def _register_template_helpers(app: Quart) -> None:
 
     @app.context_processor
     async def _inject() -> dict:
-        return {"ctx": g.get("ctx"), "settings": app.extensions["closedloop"]["settings"]}
+        ctx = g.get("ctx")
+        return {
+            "ctx": ctx,
+            "settings": app.extensions["closedloop"]["settings"],
+            "pending_approvals": await _pending_approvals(ctx),
+        }
+
+
+async def _pending_approvals(ctx) -> int:
+    """Break-glass requests waiting for this approver: the badge in the frame of a full page (never a fragment)."""
+    from webapp.iam.breakglass import count_awaiting  # the domain loads after the app's core
+
+    if ctx is None or ctx.org_id is None or ctx.api_key_id or not ctx.can(Perm.BREAKGLASS_APPROVE):
+        return 0
+    if is_htmx() or g.get("error_page"):  # an error page may follow a failed transaction: no more queries
+        return 0
+    return await count_awaiting(db_session(), ctx.org_id, ctx.user_id)

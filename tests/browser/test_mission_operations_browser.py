@@ -8,7 +8,6 @@ import pytest
 from playwright.async_api import expect
 
 from tests.browser.test_simulation_browser import CSP_WATCH
-from tests.browser.test_system_check_browser import browser  # noqa: F401 (fixture)
 from tests.conftest import OUTPUT
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
@@ -21,7 +20,7 @@ BROKEN_CSV = (
 )
 
 
-async def test_plan_a_mission_crew_it_edit_a_module_inline_and_import_materials(browser, live_stack, factory):  # noqa: F811
+async def test_plan_a_mission_crew_it_edit_a_module_inline_and_import_materials(browser, live_stack, factory):
     owner = await factory.org_with_owner(name="Jezero Outpost")
     crew = await factory.member(owner)
     context = await browser.new_context(viewport={"width": 1280, "height": 900})

@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import expect
 
-from tests.browser.test_system_check_browser import browser  # noqa: F401 (fixture)
 from tests.conftest import OUTPUT
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
@@ -53,7 +52,7 @@ async def _start_monte_carlo(page, name: str, scenarios: int, days: int = 30) ->
     await expect(page.get_by_role("heading", name=name)).to_be_visible()
 
 
-async def test_start_a_run_watch_it_finish_and_read_the_charts(browser, live_stack, factory):  # noqa: F811
+async def test_start_a_run_watch_it_finish_and_read_the_charts(browser, live_stack, factory):
     owner = await factory.org_with_owner(name="Shackleton Works")
     errors, missing = [], []
     page = await _signed_in_page(browser, live_stack, owner, errors, missing)
@@ -85,7 +84,7 @@ async def test_start_a_run_watch_it_finish_and_read_the_charts(browser, live_sta
     assert await page.evaluate("window.__csp") == []
 
 
-async def test_cancel_a_running_monte_carlo(browser, live_stack, factory, count_rows):  # noqa: F811
+async def test_cancel_a_running_monte_carlo(browser, live_stack, factory, count_rows):
     owner = await factory.org_with_owner(name="Jezero Works")
     errors, missing = [], []
     page = await _signed_in_page(browser, live_stack, owner, errors, missing)

@@ -3,33 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import expect
 
-from tests.conftest import OUTPUT, chromium_path
+from tests.conftest import OUTPUT
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
-
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
-
-
-@pytest.fixture
-async def browser():
-    path = chromium_path()
-    assert path, "Debian chromium is required for browser tests (.ci/run installs it)"
-    async with async_playwright() as pw:
-        instance = await pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
-        yield instance
-        await instance.close()
 
 
 async def test_sign_in_and_watch_the_system_check(browser, live_stack, factory):

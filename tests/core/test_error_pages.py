@@ -13,7 +13,7 @@ async def test_404_keeps_the_signed_in_header_and_says_it_once(client, factory):
         response = await client.get(path)
         body = await response.get_data(as_text=True)
         assert response.status_code == 404
-        assert "Account menu" in body and member.email in body, path  # the header knows who is signed in
+        assert "Account: </span>" in body and member.email in body, path  # the header knows who is signed in
         assert body.count("There is nothing at this address") == 1 and "Not found. Not found." not in body
     inside = await (await client.get(f"/o/{member.org_slug}/no-such-page")).get_data(as_text=True)
     assert f'href="/o/{member.org_slug}/missions"' in inside and "Back to Jezero Outpost" in inside
@@ -35,7 +35,7 @@ async def test_unsupported_methods_are_405_with_allow(client, factory):
             body = await response.get_json()
             assert body["error"] == "MethodNotAllowed" and method in body["message"]
         else:
-            assert "Account menu" in await response.get_data(as_text=True)
+            assert "Account: </span>" in await response.get_data(as_text=True)
 
 
 async def test_403_names_the_missing_permission_and_whom_to_ask(client, factory):
@@ -47,7 +47,7 @@ async def test_403_names_the_missing_permission_and_whom_to_ask(client, factory)
     assert response.status_code == 403
     assert "<code>missions:write</code>" in body and "Create, edit, delete and restore missions" in body
     assert f'href="mailto:{owner.email}"' in body and "(owner)" in body
-    assert "Account menu" in body
+    assert "Account: </span>" in body
     fragment = await client.get(f"/o/{owner.org_slug}/missions/new", headers={"HX-Request": "true"})
     assert "missions:write" in await fragment.get_data(as_text=True)
 

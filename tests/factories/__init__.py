@@ -53,11 +53,11 @@ class Factory:
                 )
         return Member(user.id, email, PASSWORD, org.id, slug, str(role))
 
-    async def member(self, owner: Member, role=SystemRole.CREW_MEMBER) -> Member:
+    async def member(self, owner: Member, role=SystemRole.CREW_MEMBER, name: str = "Crew Person") -> Member:
         """Another user in `owner`'s organization."""
         email = f"{owner.org_slug}-{secrets.token_hex(3)}@example.org"
         async with unit_of_work(self.maker) as session:
-            user = await identity.create_user(session, None, email=email, name="Crew Person", password=PASSWORD)
+            user = await identity.create_user(session, None, email=email, name=name, password=PASSWORD)
             await scope_session(session, org_id=owner.org_id, user_id=owner.id)
             await organizations.add_member(session, None, org_id=owner.org_id, user_id=user.id, role=role)
         return Member(user.id, email, PASSWORD, owner.org_id, owner.org_slug, str(role))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 from tests.helpers import login
 
@@ -107,7 +108,10 @@ async def test_a_stale_edit_shows_both_versions_and_changes_nothing(client, fact
         mission_url, form=form | {"energy_budget_kwh_per_day": "40"}, headers={"HX-Request": "true"}
     )
     html = await stale.get_data(as_text=True)
-    assert stale.status_code == 409 and "Someone saved this mission" in html and "Saved: 80" in html
+    assert stale.status_code == 409 and "Someone saved this mission" in html
+    rows = re.findall(r'<tr><th scope="row">([^<]+)</th><td>([^<]+)</td><td>([^<]+)</td></tr>', html)
+    assert [(theirs, mine) for _, theirs, mine in rows] == [("80", "40")]  # 60 and 60.000 are no conflict
+    assert "Keep mine" in html and "Use theirs" in html
     assert '<form id="mission-form"' in html and "<html" not in html
     async with owner_engine.connect() as conn:
         saved = (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import text
 
 from tests.helpers import login
@@ -111,7 +113,7 @@ async def test_removing_a_member_ends_their_access_assignments_and_keys(client, 
     )
     assert created.status_code == 303
     body = await (await crew_client.get(created.headers["Location"])).get_data(as_text=True)
-    raw = body.split('id="new-key-value">')[1].split("<")[0]
+    raw = re.search(r'id="new-key-value"[^>]*value="([^"]+)"', body).group(1)
 
     token = await login(client, owner.email, owner.password)
     removed = await client.post(f"/o/{owner.org_slug}/members/{crew.id}/remove", form={"csrf_token": token})

@@ -33,7 +33,7 @@ async def test_htmx_request_without_csrf_header_gets_a_fragment(client, factory,
     before = await count_rows("system_checks")
     response = await client.post(f"/o/{member.org_slug}/ops/checks", headers={"HX-Request": "true"})
     body = await response.get_data(as_text=True)
-    assert response.status_code == 403 and response.headers["HX-Retarget"] == "#flash"
+    assert response.status_code == 403 and response.headers["HX-Retarget"] == "#toasts"
     assert "<html" not in body and "form expired" in body
     assert await count_rows("system_checks") == before
 

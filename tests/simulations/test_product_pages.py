@@ -94,7 +94,10 @@ async def test_record_list_correct_and_delete_products(client, factory, count_ro
     assert saved.status_code == 200 and "5.5" in await saved.get_data(as_text=True)
     stale = await client.post(f"{base}/{product}", form=form | {"quantity_kg": "7"}, headers=row)
     html = await stale.get_data(as_text=True)
-    assert stale.status_code == 409 and "Saved: 5.5" in html
+    assert stale.status_code == 409 and "Someone saved this record" in html
+    theirs_and_mine = '<th scope="row">Quantity (kg)</th><td>5.5</td><td>7</td>'
+    assert theirs_and_mine in html and "Produced on</th>" not in html  # only what really differs: 5.5 vs 7
+    assert "Keep mine" in html and "Use theirs" in html
     deleted = await client.post(f"{base}/{product}/delete", form={"csrf_token": token}, headers=row)
     assert "was deleted" in await deleted.get_data(as_text=True)
     assert await count_rows("products", "id = :i AND deleted_at IS NOT NULL", i=product) == 1

@@ -60,7 +60,7 @@ async def test_start_watch_and_read_a_run(app, client, factory, maker, count_row
     assert "Simulation runs" in dashboard and "No simulation runs yet" in dashboard
     base = f"/o/{slug}/missions/{mission}/simulations"
     modal = await (await client.get(f"{base}/new", headers=HX)).get_data(as_text=True)
-    assert '<form id="run-form"' in modal and "Monte Carlo only" in modal
+    assert '<form id="run-form"' in modal and '<fieldset class="for-type-monte_carlo">' in modal  # shown for its type
 
     bad = await client.post(
         base,

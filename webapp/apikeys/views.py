@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from quart import Blueprint, current_app, flash, g, redirect, request, url_for
 
 from webapp.apikeys import queries, service
-from webapp.apikeys.forms import ApiKeyForm
+from webapp.apikeys.forms import PRESETS, ApiKeyForm, presets_of
 from webapp.core.errors import Conflict, ValidationError
 from webapp.core.forms import choices, show_errors
 from webapp.core.htmx import render
@@ -40,6 +40,8 @@ async def _page(form: ApiKeyForm | None = None, *, status: int = 200, created=No
         raw=raw,
         everyone=everyone,
         descriptions=PERMISSION_DESCRIPTIONS,
+        presets=PRESETS,
+        presets_of=presets_of,
         status=status,
     )
 

@@ -20,8 +20,9 @@ from webapp.catalog.pages import PAGES, CatalogPage, Filter
 from webapp.catalog.service import items, modules, recipes
 from webapp.core.csvio import collect_pages, csv_response
 from webapp.core.errors import BadRequest, Conflict, ValidationError
+from webapp.core.feedback import flash_undo
 from webapp.core.forms import show_errors
-from webapp.core.htmx import is_htmx, render
+from webapp.core.htmx import is_htmx, render, toast
 from webapp.core.listing import lists
 from webapp.core.pagination import parse_limit
 from webapp.core.permissions import Perm, requires
@@ -100,6 +101,10 @@ async def index(kind: str):
     context = await _list_context(spec)
     if is_htmx() and request.args.get("cursor"):
         return await render("catalog/_rows.html", **context)
+    listed = {k: v for k, v in context["filters"].items() if k != "sort"}
+    context["total"] = await queries.LISTINGS[spec.kind].total(
+        db_session(), {"org_id": g.ctx.org_id}, listed, context["page"]
+    )
     if is_htmx() and request.headers.get("HX-Target") == "catalog-results":
         return await render("catalog/_results.html", **context)
     deleted = await queries.list_deleted(db_session(), g.ctx.org_id, kind)
@@ -394,9 +399,9 @@ async def delete(kind: str, item_id: uuid.UUID):
         await flash(exc.message, "error")
         return redirect(url_for("catalog.show", kind=kind, item_id=item_id), 303)
     if _is_row_request(item_id):
-        return await render("catalog/_deleted_row.html", spec=spec, item=item)
-    await flash(f"{item.name} was deleted.", "info")
-    return redirect(url_for("catalog.index", kind=kind, deleted=item.id), 303)
+        return toast(await render("catalog/_deleted_row.html", spec=spec, item=item), f"{item.name} deleted.")
+    await flash_undo(f"{item.name} deleted.", url_for("catalog.restore", kind=kind, item_id=item.id))
+    return redirect(url_for("catalog.index", kind=kind), 303)
 
 
 @bp.post(f"/{KINDS}/<uuid:item_id>/restore")

@@ -130,15 +130,16 @@ async def _page_context(exc: DomainError) -> dict:
 
 
 async def render_error(exc: DomainError) -> Response:
-    """Render an error as JSON, an htmx fragment (into #flash) or a full page."""
+    """Render an error as JSON, an htmx fragment (an error toast added to #toasts) or a full page."""
     status = exc.status_code
+    g.error_page = True
     if wants_json():
         response = jsonify({"error": exc.error, "message": exc.message, "details": exc.details})
     elif is_htmx():
         body = await render_template("errors/_error.html", error=exc, status=status, **await _page_context(exc))
         response = Response(body, content_type="text/html; charset=utf-8")
-        response.headers["HX-Retarget"] = "#flash"
-        response.headers["HX-Reswap"] = "innerHTML"
+        response.headers["HX-Retarget"] = "#toasts"
+        response.headers["HX-Reswap"] = "beforeend"
     else:
         body = await render_template("errors/error.html", error=exc, status=status, **await _page_context(exc))
         response = Response(body, content_type="text/html; charset=utf-8")

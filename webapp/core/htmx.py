@@ -32,6 +32,13 @@ async def render(page: str, partial: str | None = None, /, *, status: int = 200,
 
 
 def hx_trigger(response: Response, event: str, detail: object = None) -> Response:
-    """Ask htmx to fire a client-side event after the swap."""
-    response.headers["HX-Trigger"] = json.dumps({event: detail if detail is not None else True})
+    """Ask htmx to fire a client-side event after the swap (added to any events the response already fires)."""
+    events = json.loads(response.headers.get("HX-Trigger") or "{}")
+    events[event] = detail if detail is not None else True
+    response.headers["HX-Trigger"] = json.dumps(events)
     return response
+
+
+def toast(response: Response, message: str, kind: str = "success") -> Response:
+    """Show `message` as a toast once htmx has swapped this answer in (static/app.js); kind: success, info, error."""
+    return hx_trigger(response, "toast", {"message": message, "kind": kind})

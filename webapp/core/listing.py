@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from sqlalchemy import Select, bindparam, func
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.core.errors import BadRequest
@@ -115,6 +115,7 @@ class Listing:
         self.base, self.id_column, self.sorts, self.filters = base, id_column, sorts, filters
         self.default_sort = self.parse_sort(default_sort)
         self._shapes: dict[tuple, KeysetQuery] = {}
+        self._counts: dict[tuple, Select] = {}
 
     def parse_sort(self, raw: str | None) -> Sort:
         """`name:asc` -> Sort; unknown fields or directions are a 400 listing the choices."""
@@ -137,6 +138,23 @@ class Listing:
                 stmt = stmt.where(self.filters[name].where(bindparam(name)))
             self._shapes[shape] = KeysetQuery(stmt, keys=[sort_value, self.id_column], descending=sort.descending)
         return self._shapes[shape]
+
+    async def total(self, session: AsyncSession, scope: dict, filters: dict, first_page: Page) -> int:
+        """The count above a list: the first page's length when it is the only page, else a COUNT query."""
+        if not first_page.next_cursor:
+            return len(first_page.items)
+        return await self.count(session, scope, filters)
+
+    async def count(self, session: AsyncSession, scope: dict, filters: dict) -> int:
+        """How many rows match `filters` (as `page` takes them): the total a list shows above its first page."""
+        filters = self.clean_filters(filters)
+        present = tuple(sorted(filters))
+        if present not in self._counts:
+            stmt = self.base
+            for name in present:
+                stmt = stmt.where(self.filters[name].where(bindparam(name)))
+            self._counts[present] = select(func.count()).select_from(stmt.subquery())
+        return (await session.execute(self._counts[present], scope | filters)).scalar_one()
 
     def clean_filters(self, raw: dict) -> dict:
         """Bound values for the filters present in `raw` (as sent: strings, ids or enum members); a 400 naming

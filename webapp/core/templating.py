@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from markupsafe import Markup, escape
 from quart import g
 
+from webapp.core.feedback import toasts
 from webapp.core.forms import csrf_field, csrf_token
 
 _URL = re.compile(r"https?://[^\s<>\"']+")
@@ -64,10 +65,17 @@ def num(value, places: int | None = None) -> str:
     return text
 
 
+def initials(name: str | None) -> str:
+    """'AL' for 'Ada Lovelace', '?' for nobody: the avatar of the account menu."""
+    words = [w for w in (name or "").split() if w[:1].isalnum()]
+    return "".join(w[0] for w in (words[:1] + words[1:][-1:])).upper() or "?"
+
+
 def install_template_helpers(app) -> None:
     """Register globals and filters on a Quart app's Jinja environment."""
-    app.jinja_env.globals.update(csrf_field=csrf_field, csrf_token=csrf_token)
+    app.jinja_env.globals.update(csrf_field=csrf_field, csrf_token=csrf_token, toasts=toasts)
     app.jinja_env.filters["step_names"] = step_names
     app.jinja_env.filters["linkify"] = linkify
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["num"] = num
+    app.jinja_env.filters["initials"] = initials

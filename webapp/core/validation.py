@@ -35,9 +35,10 @@ class Number:
         if not number.is_finite():
             return None, "Enter a finite number."
         if self.min is not None and (number < self.min or (self.min_exclusive and number == self.min)):
-            return None, f"Must be {'more than' if self.min_exclusive else 'at least'} {self.min}{_unit(self.unit)}."
+            least = "more than" if self.min_exclusive else "at least"
+            return None, f"Must be {least} {self.min}{_unit(self.unit, self.min)}."
         if self.max is not None and number > self.max:
-            return None, f"Must be at most {self.max}{_unit(self.unit)}."
+            return None, f"Must be at most {self.max}{_unit(self.unit, self.max)}."
         if number != number.quantize(Decimal(1).scaleb(-self.places)):
             return None, f"Use at most {self.places} decimal places."
         return number, None
@@ -86,8 +87,14 @@ class Day:
             return None, "Enter a date as YYYY-MM-DD."
 
 
-def _unit(unit: str) -> str:
-    return f" {unit}" if unit else ""
+SINGULAR = {"people": "person", "days": "day", "hours": "hour", "scenarios": "scenario"}
+
+
+def _unit(unit: str, amount=None) -> str:
+    """' people', or ' person' after exactly 1 ('at least 1 person')."""
+    if not unit:
+        return ""
+    return f" {SINGULAR.get(unit, unit)}" if amount is not None and amount == 1 else f" {unit}"
 
 
 def partition(values: dict, rules: tuple, *, partial: bool = False) -> tuple[dict, dict]:

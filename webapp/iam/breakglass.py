@@ -191,10 +191,13 @@ async def deny(session: AsyncSession, ctx: RequestContext, activation_id: uuid.U
 
 
 async def end(session: AsyncSession, ctx: RequestContext, activation_id: uuid.UUID) -> BreakGlassActivation:
-    """Stop early (the requester) or withdraw a pending request; approvers may end anyone's."""
+    """Stop early (the requester, or any approver) or withdraw a pending request (its requester only: an approver
+    denies it instead, which says so)."""
     activation = await _locked(session, ctx, activation_id)
     if activation.user_id != ctx.user_id and not ctx.can(Perm.BREAKGLASS_APPROVE):
         raise NotFound("No such break-glass request.")
+    if activation.status == BreakGlassStatus.PENDING and activation.user_id != ctx.user_id:
+        raise Conflict("Only the person who asked can withdraw a request; deny it instead.")
     if activation.status == BreakGlassStatus.PENDING:
         activation.status = BreakGlassStatus.CANCELLED
     elif activation.status == BreakGlassStatus.APPROVED and activation.expires_at > _now():
@@ -335,3 +338,13 @@ async def list_activations(
     if user_id is not None:
         stmt = stmt.where(BreakGlassActivation.user_id == user_id)
     return [ActivationRow(*row) for row in (await session.execute(stmt)).all()]
+
+
+async def count_awaiting(session: AsyncSession, org_id: uuid.UUID, approver_id: uuid.UUID) -> int:
+    """Pending requests `approver_id` could decide (everyone's but their own): the navigation badge."""
+    stmt = select(func.count()).where(
+        BreakGlassActivation.organization_id == org_id,
+        BreakGlassActivation.status == BreakGlassStatus.PENDING,
+        BreakGlassActivation.user_id != approver_id,
+    )
+    return (await session.execute(stmt)).scalar_one()

@@ -7,9 +7,10 @@ from datetime import UTC
 
 from quart import Blueprint, current_app, flash, g, redirect, request, url_for
 
+from webapp.core.conflicts import differences
 from webapp.core.errors import Conflict, ValidationError
 from webapp.core.forms import choices, require_id, show_errors
-from webapp.core.htmx import is_htmx, render
+from webapp.core.htmx import is_htmx, render, toast
 from webapp.core.permissions import Perm, requires
 from webapp.core.transaction import db_session
 from webapp.iam import breakglass, queries, service
@@ -140,20 +141,21 @@ async def update_role(role_id: uuid.UUID):
             show_errors(form, exc)
             return await _role_page(role, form, status=409, error=exc.message)
         form.version.data = str(current["version"])  # saving again now overwrites deliberately
-        return await _role_page(role, form, status=409, conflict=current)
+        labels = {"name": "Name", "description": "Description", "permissions": "Permissions"}
+        labels |= {"max_holders": "Holder limit", "break_glass": "Break-glass role"}
+        conflict = differences(current, {k: v for k, v in form.data.items() if k in labels}, labels)
+        return await _role_page(role, form, status=409, conflict=conflict)
     except ValidationError as exc:
         show_errors(form, exc)
         return await _role_page(role, form, status=422)
     if is_htmx():
         await session.refresh(role)
-        return await _role_page(role, _filled_form(role), status=200, saved=True)
+        return toast(await _role_page(role, _filled_form(role), status=200), f"{role.name} saved.")
     await flash("Role saved.", "success")
     return redirect(url_for("iam.role_detail", role_id=role.id), 303)
 
 
-async def _role_page(
-    role, form, *, status: int, conflict: dict | None = None, error: str | None = None, saved: bool = False
-):
+async def _role_page(role, form, *, status: int, conflict: list | None = None, error: str | None = None):
     session = db_session()
     row = next(r for r in await queries.list_roles(session, g.ctx.org_id) if r.id == role.id)
     members = [m for m in await org_queries.list_members(session, g.ctx.org_id) if m.role_id == role.id]
@@ -168,7 +170,6 @@ async def _role_page(
         descriptions=PERMISSION_DESCRIPTIONS,
         conflict=conflict,
         error=error,
-        saved=saved,
         status=status,
     )
 

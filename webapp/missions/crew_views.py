@@ -22,7 +22,8 @@ async def _crew_section(
 ):
     session = db_session()
     mission = await queries.get_mission(session, g.ctx.org_id, mission_id)
-    choices = await crew_form(session)
+    crew = await queries.list_crew(session, mission_id, include_removed=True)
+    choices = await crew_form(session, crew)
     if form is not None:
         form.user_id.choices = choices.user_id.choices
     if not is_htmx() and status < 400:
@@ -33,7 +34,7 @@ async def _crew_section(
         mission=mission,
         status=status,
         error=error,
-        crew=await queries.list_crew(session, mission_id, include_removed=True),
+        crew=crew,
         crew_form=form or choices,
         **({} if is_htmx() else await dashboard_context(mission)),
     )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import bindparam, func, literal_column, select
+from sqlalchemy import bindparam, case, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.core.db import fetch_rows
@@ -183,3 +183,39 @@ async def get_crew(session: AsyncSession, mission_id: uuid.UUID, crew_id: uuid.U
         if row.id == crew_id:
             return row
     raise NotFound("No such crew assignment.")
+
+
+@dataclass(frozen=True)
+class MissionBrief:
+    """A mission as the overview lists it: status, where, and how full its crew is."""
+
+    id: uuid.UUID
+    name: str
+    status: MissionStatus
+    destination: Destination
+    crew_size: int
+    launch_date: datetime | None
+    crew: int
+
+
+async def overview_missions(session: AsyncSession, org_id: uuid.UUID, limit: int = 6) -> list[MissionBrief]:
+    """Live missions, flying ones first, then those being planned, newest first within each."""
+    crew = (
+        select(func.count())
+        .select_from(MissionCrew)
+        .where(MissionCrew.mission_id == Mission.id, MissionCrew.removed_at.is_(None))
+        .scalar_subquery()
+    )
+    order = {MissionStatus.ACTIVE: 0, MissionStatus.PLANNING: 1}
+    stmt = (
+        select(
+            Mission.id, Mission.name, Mission.status, Mission.destination, Mission.crew_size, Mission.launch_date, crew
+        )
+        .where(Mission.organization_id == org_id, Mission.deleted_at.is_(None))
+        .order_by(
+            case(*((Mission.status == s, rank) for s, rank in order.items()), else_=len(order)),
+            Mission.created_at.desc(),
+        )
+        .limit(limit)
+    )
+    return [MissionBrief(*row) for row in (await fetch_rows(session, stmt)).all()]

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import uuid
 
-from quart import Blueprint, g, redirect, request, url_for
+from quart import Blueprint, flash, g, redirect, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from webapp.catalog import queries as catalog_queries
+from webapp.core.conflicts import differences, form_labels
 from webapp.core.csvio import collect_pages, csv_response
 from webapp.core.errors import Conflict, ValidationError
+from webapp.core.feedback import flash_undo
 from webapp.core.forms import choices, show_errors
-from webapp.core.htmx import is_htmx, render
+from webapp.core.htmx import is_htmx, render, toast
 from webapp.core.listing import lists
 from webapp.core.pagination import parse_limit
 from webapp.core.permissions import Perm, requires
@@ -68,6 +70,9 @@ async def index():
     }
     if is_htmx() and request.args.get("cursor"):
         return await render("missions/_mission_rows.html", **context)  # "load more": the next rows only
+    context["total"] = await queries.MISSIONS.total(
+        session, {"org_id": g.ctx.org_id}, {k: v for k, v in filters.items() if k != "sort"}, page
+    )
     if is_htmx() and request.headers.get("HX-Target") == "mission-results":
         return await render("missions/_mission_results.html", **context)
     deleted = await queries.list_deleted_missions(session, g.ctx.org_id, limit=5)
@@ -130,6 +135,7 @@ async def create():
     except (ValidationError, Conflict) as exc:
         show_errors(form, exc)
         return await render("missions/form.html", form=form, mission=None, status=exc.status_code)
+    await flash(f"{mission.name} created.", "success")
     return redirect(url_for("missions.show", mission_id=mission.id), 303)
 
 
@@ -139,12 +145,13 @@ async def show(mission_id: uuid.UUID):
     """The mission dashboard: planning settings, crew, daily waste by material (chart), modules, products."""
     session = db_session()
     mission = await queries.get_mission(session, g.ctx.org_id, mission_id)
+    crew = await queries.list_crew(session, mission.id, include_removed=True)
     return await render(
         "missions/show.html",
         mission=mission,
         **await dashboard_context(mission),
-        crew=await queries.list_crew(session, mission.id, include_removed=True),
-        crew_form=await crew_form(session),
+        crew=crew,
+        crew_form=await crew_form(session, crew),
     )
 
 
@@ -176,13 +183,16 @@ async def dashboard_context(mission) -> dict:
     }
 
 
-async def crew_form(session) -> CrewForm:
-    """The assign form with the organization's members as choices."""
+async def crew_form(session, crew: list) -> CrewForm:
+    """The assign form offering the organization's active members who are not on this crew already."""
     from webapp.organizations.queries import list_members
 
+    aboard = {c.user_id for c in crew if c.removed_at is None}
     form = CrewForm()
     form.user_id.choices = choices(
-        (m.user_id, f"{m.name} ({m.email})") for m in await list_members(session, g.ctx.org_id) if m.active
+        (m.user_id, f"{m.name} ({m.email})")
+        for m in await list_members(session, g.ctx.org_id)
+        if m.active and m.user_id not in aboard
     )
     return form
 
@@ -209,19 +219,20 @@ async def update(mission_id: uuid.UUID):
         if "current" not in exc.details:
             show_errors(form, exc)
             return await render("missions/form.html", "missions/_form.html", form=form, mission=mission, status=409)
-        form.version.data = exc.details["current"]["version"]
+        form.version.data = mission.version
         return await render(
             "missions/form.html",
             "missions/_form.html",
             form=form,
             mission=mission,
-            conflict=exc.details["current"],
+            conflict=differences(service.snapshot(mission), form.values(), form_labels(form, service.FIELDS)),
             status=409,
         )
     except ValidationError as exc:
         show_errors(form, exc)
         mission = await queries.get_mission(session, g.ctx.org_id, mission_id)
         return await render("missions/form.html", "missions/_form.html", form=form, mission=mission, status=422)
+    await flash("Mission saved.", "success")
     target = url_for("missions.show", mission_id=mission_id)
     if is_htmx():
         return "", 204, {"HX-Redirect": target}
@@ -234,8 +245,10 @@ async def delete(mission_id: uuid.UUID):
     """Soft delete; the list offers Undo (htmx swaps the row into an undo row)."""
     mission = await service.delete_mission(db_session(), g.ctx, mission_id)
     if is_htmx() and request.headers.get("HX-Target", "").startswith("mission-"):
-        return await render("missions/_mission_deleted_row.html", mission=mission)
-    return redirect(url_for("missions.index", deleted=mission.id), 303)
+        response = await render("missions/_mission_deleted_row.html", mission=mission)
+        return toast(response, f"{mission.name} deleted.")
+    await flash_undo(f"{mission.name} deleted.", url_for("missions.restore", mission_id=mission.id))
+    return redirect(url_for("missions.index"), 303)
 
 
 @bp.post("/<uuid:mission_id>/restore")
@@ -246,5 +259,6 @@ async def restore(mission_id: uuid.UUID):
     mission = await service.restore_mission(session, g.ctx, mission_id)
     if is_htmx() and request.headers.get("HX-Target", "").startswith("mission-"):
         row = await queries.get_mission_row(session, g.ctx.org_id, mission.id)
-        return await render("missions/_mission_row.html", mission=row)
+        return toast(await render("missions/_mission_row.html", mission=row), f"{mission.name} restored.")
+    await flash(f"{mission.name} restored.", "success")
     return redirect(url_for("missions.show", mission_id=mission.id), 303)

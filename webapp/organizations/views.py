@@ -8,6 +8,7 @@ from datetime import timedelta
 from quart import Blueprint, current_app, flash, g, redirect, request, url_for
 from quart_auth import AuthUser, login_user
 
+from webapp.core.conflicts import differences
 from webapp.core.errors import Conflict, ValidationError
 from webapp.core.forms import (
     choices,
@@ -17,17 +18,20 @@ from webapp.core.forms import (
     rotate_csrf,
     show_errors,
 )
-from webapp.core.htmx import hx_trigger, is_htmx, render
+from webapp.core.htmx import hx_trigger, is_htmx, render, toast
 from webapp.core.permissions import Perm, SystemRole, public, requires
 from webapp.core.tenancy import scope_session
 from webapp.core.transaction import db_session
+from webapp.iam import breakglass
 from webapp.iam import queries as iam_queries
 from webapp.iam import service as iam
 from webapp.iam.catalog import role_permissions
 from webapp.identity import service as identity_service
 from webapp.identity.queries import find_user_by_email, get_user
+from webapp.missions import queries as mission_queries
 from webapp.ops import queries as ops_queries
-from webapp.organizations import queries, service
+from webapp.organizations import overview, queries, service
+from webapp.organizations.activity import recent_activity
 from webapp.organizations.enums import OrgStatus
 from webapp.organizations.forms import (
     AcceptNewAccountForm,
@@ -38,6 +42,7 @@ from webapp.organizations.forms import (
     RoleChangeForm,
 )
 from webapp.organizations.service import invitations
+from webapp.simulations import queries as run_queries
 
 bp = Blueprint("organizations", __name__)
 
@@ -53,7 +58,9 @@ async def switcher():
         for m in await queries.list_deleted_memberships(session, g.ctx.user_id)
         if Perm.ORG_DELETE in role_permissions(m.role, m.role_is_system, m.role_permissions)
     ]
-    return await render("organizations/switcher.html", memberships=memberships, deleted=deleted)
+    return await render(
+        "organizations/switcher.html", "organizations/_org_menu.html", memberships=memberships, deleted=deleted
+    )
 
 
 @bp.get("/orgs/new")
@@ -106,16 +113,13 @@ def _settings_form(org, formdata=None) -> OrganizationSettingsForm:
     )
 
 
-async def _settings_page(
-    org, *, form=None, status: int = 200, conflict=None, saved: bool = False, delete_form=None, fragment: bool = False
-):
+async def _settings_page(org, *, form=None, status: int = 200, conflict=None, delete_form=None, fragment: bool = False):
     template = "organizations/_settings_form.html" if fragment else "organizations/settings.html"
     return await render(
         template,
         org=org,
         form=form or _settings_form(org),
         conflict=conflict,
-        saved=saved,
         delete_form=delete_form or DeleteOrganizationForm(),
         status=status,
     )
@@ -155,8 +159,16 @@ async def update_settings():
                 show_errors(form, exc)
                 status = exc.status_code
             else:
-                status, conflict = 409, exc.details["current"]
-                form.version.data = conflict["version"]
+                current = exc.details["current"]
+                form.version.data = current["version"]
+                typed = {
+                    "name": form.name.data,
+                    "slug": form.slug.data,
+                    "require_mfa": form.require_mfa.data,
+                    "status": "archived" if form.archived.data else "active",
+                }
+                labels = {"name": "Name", "slug": "Address", "status": "Status", "require_mfa": "Two-factor required"}
+                status, conflict = 409, differences(current, typed, labels)
         except ValidationError as exc:
             show_errors(form, exc)
             status = exc.status_code
@@ -164,12 +176,12 @@ async def update_settings():
         await flash("Settings saved.", "success")
         return redirect(url_for("organizations.settings", org_slug=org.slug), 303)
     if saved and org.slug != g.ctx.org_slug:  # the page lives at the new address now
-        response = await _settings_page(org, fragment=True, saved=True)
+        response = await _settings_page(org, fragment=True)
         response.headers["HX-Redirect"] = url_for("organizations.settings", org_slug=org.slug)
         return response
     if saved:
-        form = _settings_form(org)
-    return await _settings_page(org, form=form, status=status, conflict=conflict, saved=saved, fragment=is_htmx())
+        return toast(await _settings_page(org, fragment=True), "Settings saved.")
+    return await _settings_page(org, form=form, status=status, conflict=conflict, fragment=is_htmx())
 
 
 @bp.post("/o/<org_slug>/delete")
@@ -193,14 +205,32 @@ async def delete_org():
 @bp.get("/o/<org_slug>/")
 @requires(Perm.ORG_READ)
 async def home():
-    """Overview: members, the latest system checks, recent activity."""
-    session = db_session()
-    members = await queries.list_members(session, g.ctx.org_id)
-    checks = await ops_queries.list_checks(session, g.ctx.org_id, limit=5)
-    activity = (
-        await queries.list_recent_activity(session, g.ctx.org_id, limit=10) if g.ctx.can(Perm.AUDIT_READ) else None
-    )
-    return await render("organizations/home.html", members=members, checks=checks.items, activity=activity)
+    """Overview: headline figures, missions, running and recent simulations, what waits for the viewer, activity,
+    and a getting-started checklist until a new organization has done the basics."""
+    session, ctx = db_session(), g.ctx
+    figures = await overview.counts(session, ctx.org_id)
+    steps = overview.getting_started(figures, ctx.can)
+    context = {
+        "figures": figures,
+        "steps": steps if not all(step.done for step in steps) else None,
+        "missions": await mission_queries.overview_missions(session, ctx.org_id)
+        if ctx.can(Perm.MISSIONS_READ)
+        else None,
+        "runs": (await run_queries.list_org_runs(session, ctx.org_id, limit=6)).items
+        if ctx.can(Perm.SIMULATIONS_READ)
+        else None,
+        "approvals": [
+            a for a in await breakglass.list_activations(session, ctx.org_id, limit=20) if a.status == "pending"
+        ]
+        if ctx.can(Perm.BREAKGLASS_APPROVE)
+        else [],
+        "invitations": await queries.list_invitations(session, ctx.org_id) if ctx.can(Perm.MEMBERS_INVITE) else [],
+        "activity": await recent_activity(session, ctx.org_id) if ctx.can(Perm.AUDIT_READ) else None,
+        "checks": (await ops_queries.list_checks(session, ctx.org_id, limit=3)).items
+        if ctx.can(Perm.OPS_READ)
+        else None,
+    }
+    return await render("organizations/home.html", **context)
 
 
 # ---------------------------------------------------------------- members and invitations
@@ -281,12 +311,13 @@ async def change_role(user_id: uuid.UUID):
             raise
         if is_htmx():
             return await _member_row(user_id, status=409, conflict=exc.details["current"])
-        await flash("Someone changed this member's role first; the page shows the current role.", "warning")
+        await flash("Someone changed this member's role first; the page shows the current role.", "error")
         return redirect(url_for("organizations.members"), 303)
+    member = await queries.get_member(db_session(), g.ctx.org_id, user_id)
     if is_htmx():
         response = await _member_row(user_id)
-        return hx_trigger(response, "member-changed")
-    await flash("Role changed.", "success")
+        return toast(hx_trigger(response, "member-changed"), f"Saved: {member.name} is now {member.role_name}.")
+    await flash(f"Saved: {member.name} is now {member.role_name}.", "success")
     return redirect(url_for("organizations.members"), 303)
 
 

@@ -1,4 +1,4 @@
-"""Pub/sub channels and payloads of simulation runs: one per run, one per mission's run list."""
+"""Pub/sub channels and payloads of simulation runs: one per run, one per mission's and organization's run list."""
 
 from __future__ import annotations
 
@@ -20,12 +20,18 @@ def mission_runs_channel(namespace: str, mission_id: object) -> str:
     return channel(namespace, "simulations", "mission", mission_id)
 
 
+def org_runs_channel(namespace: str, org_id: object) -> str:
+    """Channel telling the organization's run lists (the Simulations page, the overview) that a run changed."""
+    return channel(namespace, "simulations", "org", org_id)
+
+
 def run_payload(run, logs: list[dict] | None = None) -> dict:
     """What a subscriber needs to redraw a run's progress (results are fetched, not pushed); `run` is a
     SimulationRun or a run-list row read from Postgres, which is also each stream's first event."""
     return {
         "id": str(run.id),
         "mission_id": str(run.mission_id),
+        "org_id": str(run.organization_id),
         "status": str(run.status),
         "progress": run.progress_percent,
         "message": run.progress_message,

@@ -17,7 +17,7 @@ from webapp.core.errors import NotFound
 from webapp.core.listing import Listing, by_id, choice, like_pattern, search
 from webapp.core.pagination import KeysetQuery, Page
 from webapp.missions.models import Mission
-from webapp.simulations.enums import ProductKind, RunStatus
+from webapp.simulations.enums import ProductKind, RunStatus, RunType
 from webapp.simulations.models import Product, SimulationLog, SimulationRun
 
 
@@ -233,6 +233,7 @@ RUN_LIST_COLUMNS = (
     SimulationRun.seed,
     SimulationRun.rerun_of,
     SimulationRun.cancel_requested_at,
+    SimulationRun.organization_id,
 )
 _RUN_LIST = KeysetQuery(
     select(*RUN_LIST_COLUMNS).where(
@@ -249,6 +250,48 @@ async def list_runs(
 ) -> Page:
     """A mission's runs, newest first (column rows: the results stay in the database)."""
     return await _RUN_LIST.page(session, {"org_id": org_id, "mission_id": mission_id}, cursor=cursor, limit=limit)
+
+
+RUNS = Listing(
+    select(*RUN_LIST_COLUMNS, Mission.name.label("mission_name"))
+    .join(
+        Mission, (Mission.id == SimulationRun.mission_id) & (Mission.organization_id == SimulationRun.organization_id)
+    )
+    .where(
+        SimulationRun.organization_id == bindparam("org_id"),
+        SimulationRun.deleted_at.is_(None),
+        Mission.deleted_at.is_(None),
+    ),
+    id_column=SimulationRun.id,
+    sorts={"created_at": SimulationRun.created_at, "name": func.lower(SimulationRun.name)},
+    filters={
+        "mission_id": by_id(lambda p: SimulationRun.mission_id == p),
+        "status": choice(RunStatus, lambda p: SimulationRun.status == p),
+        "run_type": choice(RunType, lambda p: SimulationRun.run_type == p),
+        "q": search(
+            lambda p: func.lower(SimulationRun.name).like(p, escape="\\"), like_pattern, "Text anywhere in the name."
+        ),
+    },
+    default_sort="created_at:desc",
+)
+
+
+async def list_org_runs(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    *,
+    filters: dict | None = None,
+    sort: str | None = None,
+    cursor: str | None = None,
+    limit: int = 25,
+) -> Page:
+    """Runs of every live mission, one page (column rows with `mission_name`; results stay in the database)."""
+    return await RUNS.page(session, {"org_id": org_id}, sort=sort, cursor=cursor, limit=limit, filters=filters or {})
+
+
+async def total_org_runs(session: AsyncSession, org_id: uuid.UUID, filters: dict, first_page: Page) -> int:
+    """How many runs the list shows with these filters, in all (the count above the list)."""
+    return await RUNS.total(session, {"org_id": org_id}, filters, first_page)
 
 
 async def get_run(session: AsyncSession, org_id: uuid.UUID, run_id: uuid.UUID) -> SimulationRun:

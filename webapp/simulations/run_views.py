@@ -11,13 +11,15 @@ from webapp.core.errors import Conflict, ValidationError
 from webapp.core.forms import show_errors
 from webapp.core.htmx import is_htmx, render
 from webapp.core.ids import parse_id
+from webapp.core.listing import lists
 from webapp.core.pagination import parse_limit
 from webapp.core.permissions import Perm, requires
 from webapp.core.sse import format_event
 from webapp.core.transaction import db_session
-from webapp.missions.queries import get_mission
+from webapp.missions.queries import get_mission, mission_names
 from webapp.simulations import queries, streams
 from webapp.simulations.charts import result_charts
+from webapp.simulations.enums import RunStatus, RunType
 from webapp.simulations.events import run_payload
 from webapp.simulations.forms import RunForm
 from webapp.simulations.service import runs as run_service
@@ -43,25 +45,70 @@ async def index(mission_id: uuid.UUID):
     return await render("simulations/index.html", "simulations/_runs.html", mission=mission, page=page)
 
 
+def _run_filters() -> dict:
+    args = request.args
+    return {
+        "q": args.get("q", "").strip()[:200],
+        "mission_id": args.get("mission_id", ""),
+        "status": args.get("status", ""),
+        "run_type": args.get("run_type", ""),
+    }
+
+
+@bp.get("/simulation-runs")
+@requires(Perm.SIMULATIONS_READ)
+@lists(queries.RUNS)
+async def runs():
+    """Every mission's runs, filtered and sorted, statuses live; htmx asks for the results or the next rows only."""
+    session = db_session()
+    filters, sort = _run_filters(), request.args.get("sort", "")
+    page = await queries.list_org_runs(
+        session,
+        g.ctx.org_id,
+        filters=filters,
+        sort=sort or None,
+        cursor=request.args.get("cursor") or None,
+        limit=parse_limit(request.args.get("limit")),
+    )
+    context = {
+        "page": page,
+        "filters": filters,
+        "sort": queries.RUNS.parse_sort(sort or None),
+        "missions": await mission_names(session, g.ctx.org_id),
+        "statuses": list(RunStatus),
+        "run_types": list(RunType),
+        "filtered": any(filters.values()),
+    }
+    if is_htmx() and request.args.get("cursor"):
+        return await render("simulations/_org_run_rows.html", **context)
+    context["total"] = await queries.total_org_runs(session, g.ctx.org_id, filters, page)
+    if is_htmx() and request.headers.get("HX-Target") == "run-results":
+        return await render("simulations/_org_run_results.html", **context)
+    return await render("simulations/runs.html", **context)
+
+
+@bp.get("/simulation-runs/events")
+@requires(Perm.SIMULATIONS_READ)
+async def runs_events():
+    """SSE for the organization's run lists: each run's status cell as it changes; `runs-changed` on start or end."""
+    return await streams.stream_org_runs(g.ctx.org_id, _list_frames)
+
+
+async def _list_frames(state: dict) -> list[bytes]:
+    template = current_app.jinja_env.get_template("simulations/_run_status.html")
+    html = await template.render_async(state=state)
+    out = [format_event(html, event=f"run-{state['id']}")]
+    if state["finished"] or state["status"] == "queued" or (state["status"] == "running" and state["progress"] == 0):
+        out.append(format_event("changed", event="runs-changed"))
+    return out
+
+
 @bp.get("/missions/<uuid:mission_id>/simulations/events")
 @requires(Perm.SIMULATIONS_READ)
 async def index_events(mission_id: uuid.UUID):
     """SSE for a run list: each run's status cell as it changes; `runs-changed` when a run starts or ends."""
     await get_mission(db_session(), g.ctx.org_id, mission_id)
-    template = current_app.jinja_env.get_template("simulations/_run_status.html")
-
-    async def frames(state: dict) -> list[bytes]:
-        html = await template.render_async(state=state)
-        out = [format_event(html, event=f"run-{state['id']}")]
-        if (
-            state["finished"]
-            or state["status"] == "queued"
-            or (state["status"] == "running" and state["progress"] == 0)
-        ):
-            out.append(format_event("changed", event="runs-changed"))
-        return out
-
-    return await streams.stream_mission_runs(mission_id, frames)
+    return await streams.stream_mission_runs(mission_id, _list_frames)
 
 
 @bp.get("/missions/<uuid:mission_id>/simulations/new")

@@ -12,7 +12,7 @@ from redis.exceptions import RedisError
 from webapp.core.sse import format_event, relay, sse_response
 from webapp.core.transaction import db_session, end_request_transaction
 from webapp.simulations import queries
-from webapp.simulations.events import mission_runs_channel, run_channel, run_payload
+from webapp.simulations.events import mission_runs_channel, org_runs_channel, run_channel, run_payload
 
 
 def _state():
@@ -64,8 +64,16 @@ async def stream_run(run_id: uuid.UUID, frames: Callable[[dict], Awaitable[list[
 
 async def stream_mission_runs(mission_id: uuid.UUID, frames: Callable[[dict], Awaitable[list[bytes]]]):
     """SSE of a mission's run list: one event per run change, for as long as the page is open."""
-    settings = _state()["settings"]
-    subscription = await _subscribe(mission_runs_channel(settings.redis_namespace, mission_id))
+    return await _stream_list(mission_runs_channel(_state()["settings"].redis_namespace, mission_id), frames)
+
+
+async def stream_org_runs(org_id: uuid.UUID, frames: Callable[[dict], Awaitable[list[bytes]]]):
+    """SSE of the organization's run lists (the Simulations page, the overview): one event per run change."""
+    return await _stream_list(org_runs_channel(_state()["settings"].redis_namespace, org_id), frames)
+
+
+async def _stream_list(channel_name: str, frames: Callable[[dict], Awaitable[list[bytes]]]):
+    subscription = await _subscribe(channel_name)
     await end_request_transaction(200)
 
     async def on_message(payload: dict) -> tuple[list[bytes], bool]:

@@ -10,13 +10,16 @@ from werkzeug.datastructures import MultiDict
 
 from webapp.catalog.enums import PRODUCT_TYPES
 from webapp.catalog.queries import name_map
+from webapp.core.conflicts import differences, form_labels
 from webapp.core.csvio import collect_pages, csv_response
 from webapp.core.errors import Conflict, ValidationError
+from webapp.core.feedback import flash_undo
 from webapp.core.forms import choices, show_errors
-from webapp.core.htmx import is_htmx, render
+from webapp.core.htmx import is_htmx, render, toast
 from webapp.core.listing import lists
 from webapp.core.pagination import parse_limit
 from webapp.core.permissions import Perm, requires
+from webapp.core.templating import num
 from webapp.core.transaction import db_session
 from webapp.missions.queries import mission_names
 from webapp.simulations import queries, service
@@ -71,6 +74,8 @@ async def index():
     }
     if is_htmx() and request.args.get("cursor"):
         return await render("products/_rows.html", **context)
+    listed = {k: v for k, v in filters.items() if k != "sort"}
+    context["total"] = await queries.PRODUCTS.total(db_session(), {"org_id": g.ctx.org_id}, listed, page)
     if is_htmx() and request.headers.get("HX-Target") == "product-results":
         return await render("products/_results.html", **context)
     return await render("products/index.html", **context)
@@ -157,6 +162,17 @@ def _data(product) -> dict:
     }
 
 
+def _differences(form: ProductForm, saved, typed: dict) -> list:
+    """What the stale save changed differently from the saved record, missions and recipes by name."""
+    names = {c.value: c.label for field in (form.mission_id, form.recipe_id) for c in field.choices}
+    saved_values = {f: getattr(saved, f) for f in service.FIELDS}
+    for field in ("mission_id", "recipe_id"):
+        saved_values[field] = names.get(str(saved_values[field] or ""), "—")
+        if field in typed:
+            typed = typed | {field: names.get(str(typed[field] or ""), "—")}
+    return differences(saved_values, typed, form_labels(form, service.FIELDS))
+
+
 @bp.get("/<uuid:product_id>/edit")
 @requires(Perm.PRODUCTS_WRITE)
 async def edit(product_id: uuid.UUID):
@@ -191,23 +207,21 @@ async def update(product_id: uuid.UUID):
         await service.update_product(session, g.ctx, product_id, values, version=version)
     except (ValidationError, Conflict) as exc:
         show_errors(form, exc)
-        conflict = exc.details.get("current")
-        saved = _data(product) if conflict else {}
-        if conflict:
-            form.version.data = conflict["version"]
+        stale = "current" in exc.details
+        if stale:
+            form.version.data = product.version
         context = {
             "product": product,
             "form": form,
             "error": exc.message,
-            "conflict": saved,
-            "differs": {k for k in values if k in saved and str(saved[k]) != str(values[k])},
+            "conflict": _differences(form, product, values) if stale else None,
         }
         if _row_request(product_id):
             return await render("products/_edit_row.html", **context, status=exc.status_code)
         return await render("products/form.html", "products/_form.html", **context, status=exc.status_code)
     if _row_request(product_id):
-        return await row.__wrapped__(product_id)
-    await flash("Saved.", "success")
+        return toast(await row.__wrapped__(product_id), "Record saved.")
+    await flash("Record saved.", "success")
     target = url_for("products.show", product_id=product_id)
     return ("", 204, {"HX-Redirect": target}) if is_htmx() else redirect(target, 303)
 
@@ -218,8 +232,11 @@ async def delete(product_id: uuid.UUID):
     """Soft delete; the row turns into an Undo row."""
     product = await service.delete_product(db_session(), g.ctx, product_id)
     if _row_request(product_id):
-        return await render("products/_deleted_row.html", product=product)
-    await flash(f"{product.product_type.label} record deleted.", "info")
+        return toast(await render("products/_deleted_row.html", product=product), "Record deleted.")
+    await flash_undo(
+        f"{product.product_type.label} record ({num(product.quantity_kg)} kg) deleted.",
+        url_for("products.restore", product_id=product.id),
+    )
     return redirect(url_for("products.index", mission_id=product.mission_id), 303)
 
 
@@ -229,5 +246,6 @@ async def restore(product_id: uuid.UUID):
     """Undo a delete."""
     await service.restore_product(db_session(), g.ctx, product_id)
     if _row_request(product_id):
-        return await row.__wrapped__(product_id)
+        return toast(await row.__wrapped__(product_id), "Record restored.")
+    await flash("Record restored.", "success")
     return redirect(url_for("products.show", product_id=product_id), 303)

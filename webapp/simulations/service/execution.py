@@ -33,6 +33,7 @@ from webapp.simulations.enums import LogLevel, ProductKind, RunStatus
 from webapp.simulations.events import (
     cancel_channel,
     mission_runs_channel,
+    org_runs_channel,
     run_channel,
     run_payload,
 )
@@ -103,6 +104,7 @@ async def _publish(redis, namespace: str, payload: dict) -> None:
         async with asyncio.timeout(PUBLISH_TIMEOUT_SECONDS):  # a Redis that hangs must not stall the heartbeat
             await publish_json(redis, run_channel(namespace, payload["id"]), payload)
             await publish_json(redis, mission_runs_channel(namespace, payload["mission_id"]), payload)
+            await publish_json(redis, org_runs_channel(namespace, payload["org_id"]), payload)
     except Exception as exc:  # noqa: BLE001 - any Redis failure is survivable here
         log.warning("could not publish run progress: %s", exc)
 

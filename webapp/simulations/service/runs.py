@@ -30,6 +30,7 @@ from webapp.simulations.enums import RunStatus, RunType
 from webapp.simulations.events import (
     cancel_channel,
     mission_runs_channel,
+    org_runs_channel,
     run_channel,
     run_payload,
 )
@@ -209,6 +210,7 @@ def announce(session: AsyncSession, redis, namespace: str, run: SimulationRun, l
     async def send():
         await publish_json(redis, run_channel(namespace, payload["id"]), payload)
         await publish_json(redis, mission_runs_channel(namespace, payload["mission_id"]), payload)
+        await publish_json(redis, org_runs_channel(namespace, payload["org_id"]), payload)
 
     after_commit(session, send)
 
