@@ -146,12 +146,16 @@
       if (menu !== except) { menu.open = false; }
     });
   }
-  document.addEventListener("toggle", function (event) {
-    var menu = event.target;
-    if (menu.matches && menu.matches("details[data-menu]") && menu.open) { closeMenus(menu); }
-  }, true);
+  // on the click that opens a menu (Enter and Space on its summary click too), not on the later "toggle" event:
+  // that one comes a task later and would close a menu opened in between
   document.addEventListener("click", function (event) {
-    if (!event.target.closest || !event.target.closest("details[data-menu]")) { closeMenus(null); }
+    if (!event.target.closest) { return; }
+    var summary = event.target.closest("details[data-menu] > summary");
+    if (summary) {
+      if (!summary.parentElement.open) { closeMenus(summary.parentElement); }
+      return;
+    }
+    if (!event.target.closest("details[data-menu]")) { closeMenus(null); }
   });
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape") { return; }
@@ -290,6 +294,117 @@
     box.querySelectorAll("input[type=checkbox][data-presets]").forEach(function (input) {
       input.checked = preset !== "none" && input.dataset.presets.split(" ").indexOf(preset) >= 0;
     });
+  });
+
+  // ---------------------------------------------------------------- chart tooltips
+  // A line chart's figure carries its values (data-chart); hovering, touching or the arrow keys on its plot pick a
+  // day, which gets a guide line, a dot per series and a tooltip with every series' value.
+  var SVG = "http://www.w3.org/2000/svg";
+  function formatValue(value) {
+    var size = Math.abs(value);
+    var places = size >= 100 ? 1 : size >= 1 ? 2 : 3;
+    if (size > 0 && size < 0.001) { return "< 0.001"; }
+    return value.toLocaleString("en-US", {maximumFractionDigits: places});
+  }
+  function chartOf(figure) {
+    if (!figure._chart) { figure._chart = JSON.parse(figure.dataset.chart); }
+    return figure._chart;
+  }
+  function showDay(figure, index) {
+    var chart = chartOf(figure);
+    var g = chart.geometry;  // left, right, top, bottom, width, height (viewBox units)
+    var days = chart.labels.length;
+    if (!days) { return; }
+    index = Math.max(0, Math.min(days - 1, index));
+    figure._day = index;
+    var svg = figure.querySelector("svg");
+    var x = g[0] + (g[1] - g[0]) * index / Math.max(days - 1, 1);
+    var layer = svg.querySelector(".hover-layer");
+    if (!layer) {
+      layer = document.createElementNS(SVG, "g");
+      layer.setAttribute("class", "hover-layer");
+      svg.appendChild(layer);
+    }
+    while (layer.firstChild) { layer.removeChild(layer.firstChild); }
+    var line = document.createElementNS(SVG, "line");
+    line.setAttribute("class", "hover-line");
+    line.setAttribute("x1", x); line.setAttribute("x2", x);
+    line.setAttribute("y1", g[2]); line.setAttribute("y2", g[3]);
+    layer.appendChild(line);
+    var rows = "";
+    chart.series.forEach(function (series) {
+      var value = series.values[index];
+      if (value === undefined) { return; }
+      if (series.index >= 0) {
+        var dot = document.createElementNS(SVG, "circle");
+        dot.setAttribute("class", "hover-dot series-" + series.index);
+        dot.setAttribute("cx", x);
+        dot.setAttribute("cy", g[2] + (g[3] - g[2]) * (1 - value / chart.top));
+        dot.setAttribute("r", 3.5);
+        layer.appendChild(dot);
+      }
+      rows += "<tr><td>" + (series.index >= 0 ? '<span class="swatch series-' + series.index + '"></span> ' : "") +
+        escapeHtml(series.name) + '</td><td class="num">' + formatValue(value) + " " + escapeHtml(chart.unit) + "</td></tr>";
+    });
+    var tip = figure.querySelector(".chart-tip");
+    if (!tip) {
+      tip = document.createElement("div");
+      tip.className = "chart-tip";
+      tip.setAttribute("role", "status");
+      figure.appendChild(tip);
+    }
+    tip.innerHTML = "<strong>" + escapeHtml(chart.labels[index]) + "</strong><table>" + rows + "</table>";
+    var plot = figure.querySelector(".chart-plot").getBoundingClientRect();
+    var box = figure.getBoundingClientRect();
+    var px = plot.left - box.left + plot.width * x / g[4];
+    var left = px + 12;
+    if (left + tip.offsetWidth > box.width) { left = Math.max(0, px - tip.offsetWidth - 12); }
+    tip.style.left = left + "px";
+    tip.style.top = (plot.top - box.top + 8) + "px";
+  }
+  function hideDay(figure) {
+    var layer = figure.querySelector(".hover-layer");
+    if (layer) { layer.remove(); }
+    var tip = figure.querySelector(".chart-tip");
+    if (tip) { tip.remove(); }
+    figure._day = undefined;
+  }
+  function escapeHtml(text) {
+    return String(text).replace(/[&<>"']/g, function (c) {
+      return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
+    });
+  }
+  function dayAt(figure, clientX) {
+    var chart = chartOf(figure);
+    var g = chart.geometry;
+    var plot = figure.querySelector(".chart-plot").getBoundingClientRect();
+    var x = (clientX - plot.left) * g[4] / plot.width;
+    return Math.round((x - g[0]) / (g[1] - g[0]) * (chart.labels.length - 1));
+  }
+  document.addEventListener("pointermove", function (event) {
+    var plot = event.target.closest && event.target.closest(".chart-plot");
+    document.querySelectorAll("figure[data-chart]").forEach(function (figure) {
+      if (!plot || figure !== plot.closest("figure")) {
+        if (figure._day !== undefined && figure.querySelector(".chart-plot") !== document.activeElement) { hideDay(figure); }
+      }
+    });
+    if (plot) { var figure = plot.closest("figure[data-chart]"); if (figure) { showDay(figure, dayAt(figure, event.clientX)); } }
+  });
+  document.addEventListener("keydown", function (event) {
+    var plot = event.target.closest && event.target.closest(".chart-plot");
+    var figure = plot && plot.closest("figure[data-chart]");
+    if (!figure) { return; }
+    var days = chartOf(figure).labels.length;
+    var day = figure._day === undefined ? -1 : figure._day;
+    var moves = {ArrowRight: day + 1, ArrowLeft: day - 1, Home: 0, End: days - 1, PageUp: day - 7, PageDown: day + 7};
+    if (event.key === "Escape") { hideDay(figure); return; }
+    if (!(event.key in moves)) { return; }
+    event.preventDefault();
+    showDay(figure, day < 0 && event.key === "ArrowLeft" ? days - 1 : moves[event.key]);
+  });
+  document.addEventListener("focusout", function (event) {
+    var figure = event.target.closest && event.target.closest("figure[data-chart]");
+    if (figure && event.target.classList.contains("chart-plot")) { hideDay(figure); }
   });
 
   // ---------------------------------------------------------------- copy buttons: data-copy="#input-id"

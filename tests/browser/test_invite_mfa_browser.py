@@ -76,12 +76,17 @@ async def test_invite_accept_enrol_mfa_and_sign_in_with_totp(browser, live_stack
     await expect(members).to_contain_text(owner.email)
     await expect(page.locator(f"#members tr:has-text('{invitee}') .pill-succeeded")).to_have_text("on")
     await page.screenshot(path=str(OUTPUT / "members-after-invite.png"), full_page=True)
-    await expect(page.locator("#invitations")).to_have_count(0)  # accepted: nothing pending
+    await expect(page.locator("#invitation-list")).to_have_count(0)  # accepted: nothing pending
+    await expect(page.locator("#invitations")).to_contain_text("No invitations are waiting")
 
     # the owner sees the new member and can change their role inline (htmx row swap)
     await admin_page.reload()
     row = admin_page.locator("#members tr", has_text=invitee)
     await row.get_by_role("combobox").select_option(label="Analyst")
+    confirm = admin_page.get_by_role("dialog", name="Are you sure?")  # a role change asks first, in the app's dialog
+    await expect(confirm).to_contain_text("Make Noor Haddad Analyst?")
+    await confirm.get_by_role("button", name="Change role").click()
+    await expect(admin_page.locator("#toasts")).to_contain_text("Noor Haddad is now Analyst")
     await expect(admin_page.locator("#members tr", has_text=invitee).get_by_role("combobox")).to_have_value(
         await row.locator("option", has_text="Analyst").get_attribute("value")
     )

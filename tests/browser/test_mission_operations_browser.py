@@ -98,7 +98,7 @@ async def test_plan_a_mission_crew_it_edit_a_module_inline_and_import_materials(
         files=[{"name": "materials.csv", "mimeType": "text/csv", "buffer": BROKEN_CSV.replace("lots", "2000").encode()}]
     )
     await page.get_by_role("button", name="Import").click()
-    await expect(page.locator(".flash-success")).to_contain_text("3 added, 0 updated")
+    await expect(page.locator("#toasts .toast-success")).to_contain_text("3 added, 0 updated")
     await expect(page.locator("#catalog-results")).to_contain_text("Battery cells")
     await page.screenshot(path=str(OUTPUT / "materials-after-import.png"), full_page=True)
 

@@ -80,7 +80,7 @@ async def test_start_a_run_watch_it_finish_and_read_the_charts(browser, live_sta
     runs = page.locator("#runs")
     await expect(runs).to_contain_text("Brick risk")
     await expect(runs.locator(".pill-succeeded")).to_have_count(1)
-    assert errors == [] and missing == []
+    assert errors == [] and missing == [], (errors, missing)
     assert await page.evaluate("window.__csp") == []
 
 
@@ -120,5 +120,5 @@ async def test_cancel_a_running_monte_carlo(browser, live_stack, factory, count_
         )
         == 0
     )
-    assert errors == [] and missing == []
+    assert errors == [] and missing == [], (errors, missing)
     assert await page.evaluate("window.__csp") == []

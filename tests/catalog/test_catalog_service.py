@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select, text
 
+from webapp.catalog import queries as catalog_queries
 from webapp.catalog.enums import ModuleStatus
 from webapp.catalog.models import ProcessingModule, Recipe, WasteMaterial
 from webapp.catalog.reference import reference_catalog
@@ -237,3 +238,24 @@ async def test_a_status_change_writes_the_maintenance_log(factory, maker, count_
         )
         == 1
     )
+
+
+async def test_a_moon_mission_neither_lists_nor_plans_with_mars_only_equipment(factory, maker):
+    owner = await factory.org_with_owner()
+    async with unit_of_work(maker) as session:
+        await scope_session(session, org_id=owner.org_id, user_id=owner.id)
+        isru = await _by_key(session, ProcessingModule, "o2_isru")
+        # a recipe that needs the Mars-only module (moved onto it here) goes wherever the module goes
+        recipe = await _by_key(session, Recipe, "sinter_brick")
+        recipe.module_id = isru.id
+        await session.flush()
+        moon = await catalog_queries.planning_catalog(session, owner.org_id, "moon")
+        mars = await catalog_queries.planning_catalog(session, owner.org_id, "mars")
+        assert "o2_isru" not in {m["key"] for m in moon["modules"]} and len(moon["modules"]) == 7
+        assert "o2_isru" in {m["key"] for m in mars["modules"]} and len(mars["modules"]) == 8
+        assert "sinter_brick" not in {r["key"] for r in moon["recipes"]}
+        assert "sinter_brick" in {r["key"] for r in mars["recipes"]}
+        listed = {m.key for m in await catalog_queries.module_summaries(session, owner.org_id, "moon")}
+        assert "o2_isru" not in listed and len(listed) == 7
+        listed = {m.key for m in await catalog_queries.module_summaries(session, owner.org_id, "mars")}
+        assert "o2_isru" in listed

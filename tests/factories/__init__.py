@@ -62,6 +62,13 @@ class Factory:
             await organizations.add_member(session, None, org_id=owner.org_id, user_id=user.id, role=role)
         return Member(user.id, email, PASSWORD, owner.org_id, owner.org_slug, str(role))
 
+    async def join(self, owner: Member, user: Member, role=SystemRole.CREW_MEMBER) -> Member:
+        """`user`, a member elsewhere, joins `owner`'s organization too."""
+        async with unit_of_work(self.maker) as session:
+            await scope_session(session, org_id=owner.org_id, user_id=owner.id)
+            await organizations.add_member(session, None, org_id=owner.org_id, user_id=user.id, role=role)
+        return Member(user.id, user.email, user.password, owner.org_id, owner.org_slug, str(role))
+
     async def platform_admin(self) -> Member:
         """A ClosedLoop staff account that belongs to no organization."""
         email = f"staff-{secrets.token_hex(3)}@closedloop.test"

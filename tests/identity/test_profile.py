@@ -21,15 +21,19 @@ async def test_profile_saves_and_a_stale_form_shows_the_conflict(app, client, fa
     assert 'name="version" type="hidden" value="1"' in page
     form = {"csrf_token": token, "version": "1", "name": "Ada Lunar", "locale": "en-GB", "timezone": "Europe/Berlin"}
     saved = await client.post("/me", form=form, headers={"HX-Request": "true"})
-    assert saved.status_code == 200 and "Saved." in await saved.get_data(as_text=True)
+    assert saved.status_code == 200 and "Times now show as Europe/Berlin" in saved.headers["HX-Trigger"]  # a toast
     assert await count_rows("audit_logs", "action = 'user.profile_update' AND entity_id = :u", u=str(owner.id)) == 1
 
     stale = await client.post(
         "/me", form=dict(form, name="Someone Else", timezone="UTC"), headers={"HX-Request": "true"}
     )
     body = await stale.get_data(as_text=True)
-    assert stale.status_code == 409 and "changed elsewhere" in body
-    assert "Ada Lunar" in body and 'value="Someone Else"' in body  # both versions on screen
+    assert stale.status_code == 409 and "Someone saved this profile while you were editing" in body
+    # only what differs, theirs beside yours, selects by their labels
+    conflict = body.split('class="conflict-table')[1].split("</table>")[0]
+    assert "<td>Ada Lunar</td><td>Someone Else</td>" in conflict and "<td>Europe/Berlin</td><td>UTC</td>" in conflict
+    assert "Date and time format" not in conflict  # unchanged fields stay out
+    assert 'value="Someone Else"' in body  # what they typed is still in the form
     assert 'name="version" type="hidden" value="2"' in body  # saving again overrides knowingly
 
     sessions = await (await client.get("/me/sessions")).get_data(as_text=True)

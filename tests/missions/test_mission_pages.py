@@ -168,6 +168,9 @@ async def test_crew_seats_one_commander_members_only_and_history(client, factory
         )
 
     assert (await assign(crew[0].id)).status_code == 200
+    page = await (await client.get(mission_url)).get_data(as_text=True)
+    picker = page.split('name="user_id"')[1].split("</select>")[0]
+    assert str(crew[0].id) not in picker and str(crew[1].id) in picker  # who is on the crew is not offered again
     second_commander = await assign(crew[1].id)
     assert second_commander.status_code == 409 and "already has a commander" in await second_commander.get_data(
         as_text=True
@@ -187,6 +190,11 @@ async def test_crew_seats_one_commander_members_only_and_history(client, factory
                 {"m": mission_id, "u": crew[1].id},
             )
         ).one()
+    edit_url = f"{mission_url}/crew/{pilot_id}/edit"
+    as_row = await (await client.get(edit_url, headers=htmx)).get_data(as_text=True)
+    as_page = await (await client.get(edit_url)).get_data(as_text=True)  # without JavaScript: a page of its own
+    assert as_row.startswith(f'<tr id="crew-{pilot_id}" class="editing"') and "<h1>" not in as_row
+    assert as_page.startswith("<!doctype html>") and f'<tr id="crew-{pilot_id}" class="editing"' in as_page
     edited = await client.post(
         f"{mission_url}/crew/{pilot_id}",
         headers=htmx,

@@ -134,7 +134,11 @@ async def test_start_watch_and_read_a_run(app, client, factory, maker, count_row
     assert "Brick plan (re-run)" in listing and "Compare with newest" in listing
     compare = await client.get(f"/o/{slug}/simulation-runs/compare?a={run_id}&b={second_url.rsplit('/', 1)[1]}")
     text = await compare.get_data(as_text=True)
-    assert compare.status_code == 200 and "+0.00 kg" in text  # same inputs and seed: the same plan
+    assert compare.status_code == 200
+    target_row = text.split('<th scope="row">Target product</th>')[1].split("</tr>")[0]
+    assert target_row.count("kg") == 2 and ">same</td>" in target_row  # same inputs and seed: the same plan
+    # both pickers offer the succeeded runs by mission, name and day, the chosen ones selected
+    assert text.count(f'value="{run_id}" selected') == 1 and "Brick plan (re-run) · " in text
 
     logs = await (await client.get(f"{run_url}/logs")).get_data(as_text=True)
     assert "Attempt 1 on " in logs

@@ -253,3 +253,48 @@ async def test_sse_clients_that_leave_release_their_subscriptions(live_stack, fa
         assert server.pubsub_numsub(channel)[0][1] == 0  # and let go of its subscription
         http.patch(url + "/cancel")
         wait_for(http, url, final)
+
+
+def _signed_in_browser(base_url: str, member) -> httpx.Client:
+    browser = httpx.Client(base_url=base_url, timeout=30)
+    token = csrf_from(browser.get("/login").text)
+    browser.post("/login", data={"csrf_token": token, "email": member.email, "password": member.password})
+    browser.close()  # the cookies stay: a fresh client carries them
+    return httpx.Client(base_url=base_url, timeout=30, cookies=browser.cookies)
+
+
+def _events_until(lines, wanted: set[str]) -> dict[str, str]:
+    """Read an SSE stream until every wanted event name has arrived; returns each one's last data."""
+    seen, event, data = {}, None, []
+    for line in lines:
+        if line.startswith("event: "):
+            event = line[len("event: ") :]
+        elif line.startswith("data: "):
+            data.append(line[len("data: ") :])
+        elif not line and event:  # a blank line ends the event
+            seen[event], event, data = "\n".join(data), None, []
+            if wanted <= seen.keys():
+                return seen
+    raise AssertionError(f"the stream ended with {sorted(seen)} only")
+
+
+async def test_run_lists_follow_a_run_live_on_the_mission_and_organization_streams(live_stack, factory):
+    member = await factory.org_with_owner()
+    with api_client(live_stack, member) as http, _signed_in_browser(live_stack, member) as browser:
+        mission_id = new_mission(http, member)
+        org_url = f"/o/{member.org_slug}/simulation-runs/events"
+        mission_url = f"/o/{member.org_slug}/missions/{mission_id}/simulations/events"
+        with browser.stream("GET", org_url) as org_stream, browser.stream("GET", mission_url) as mission_stream:
+            assert org_stream.status_code == mission_stream.status_code == 200
+            org_lines, mission_lines = org_stream.iter_lines(), mission_stream.iter_lines()
+            assert next(org_lines) == next(mission_lines) == ": subscribed"  # both subscribed before the run starts
+            created = http.post(
+                f"/api/v1/missions/{mission_id}/simulations",
+                json={"name": "Watched", "run_type": "throughput_optimization", "config": {"time_horizon_days": 10}},
+            )
+            assert created.status_code == 201, created.text
+            run_id = created.json()["id"]
+            for lines in (org_lines, mission_lines):
+                seen = _events_until(lines, {f"run-{run_id}", "runs-changed"})
+                assert 'class="pill' in seen[f"run-{run_id}"]  # the rendered status cell, not an error
+        wait_for(http, created.headers["Location"], final)

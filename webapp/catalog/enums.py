@@ -32,6 +32,16 @@ class ModuleType(StrEnum):
     O2_ISRU = "o2_isru"
     OTHER = "other"
 
+    @property
+    def destinations(self) -> frozenset[str]:
+        """Where this kind of equipment can work: MOXIE-class O₂ ISRU splits CO₂ from the air, which only Mars has."""
+        return frozenset({"mars"}) if self is ModuleType.O2_ISRU else frozenset({"moon", "mars"})
+
+
+def module_types_for(destination: str | None) -> list[ModuleType]:
+    """The module types that can work at a mission's destination (every type when it is not known)."""
+    return [t for t in ModuleType if destination is None or str(destination) in t.destinations]
+
 
 class ModuleStatus(StrEnum):
     """Operating state; only operational and degraded modules run recipes."""

@@ -37,7 +37,7 @@ def _text(value) -> str:
     return getattr(value, "value", value)
 
 
-SPECIAL_LABELS = {"hmc": "HMC (heat-melt compactor)", "o2_isru": "O₂ from regolith (ISRU)"}
+SPECIAL_LABELS = {"hmc": "HMC (heat-melt compactor)", "o2_isru": "O₂ from CO₂ (ISRU, Mars only)"}
 
 
 def option_label(value: str) -> str:

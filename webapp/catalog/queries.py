@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from webapp.catalog.enums import MaterialCategory, ModuleStatus, ModuleType
+from webapp.catalog.enums import MaterialCategory, ModuleStatus, ModuleType, module_types_for
 from webapp.catalog.models import (
     ModuleMaintenance,
     ProcessingModule,
@@ -68,8 +68,10 @@ class ModuleSummary:
     recipes: int
 
 
-async def module_summaries(session: AsyncSession, org_id: uuid.UUID) -> list[ModuleSummary]:
-    """Live modules with how many live recipes run on each, available ones first."""
+async def module_summaries(
+    session: AsyncSession, org_id: uuid.UUID, destination: str | None = None
+) -> list[ModuleSummary]:
+    """Live modules that can work at `destination`, with how many live recipes run on each, available ones first."""
     recipes = (
         select(func.count())
         .select_from(Recipe)
@@ -86,7 +88,11 @@ async def module_summaries(session: AsyncSession, org_id: uuid.UUID) -> list[Mod
             ProcessingModule.power_kw,
             recipes,
         )
-        .where(ProcessingModule.organization_id == org_id, ProcessingModule.deleted_at.is_(None))
+        .where(
+            ProcessingModule.organization_id == org_id,
+            ProcessingModule.deleted_at.is_(None),
+            ProcessingModule.module_type.in_(module_types_for(destination)),
+        )
         .order_by(
             ProcessingModule.status.notin_([ModuleStatus.OPERATIONAL, ModuleStatus.DEGRADED]), ProcessingModule.name
         )
@@ -258,8 +264,11 @@ async def maintenance_log(session: AsyncSession, org_id: uuid.UUID, module_id: u
     return list((await fetch_rows(session, stmt)).all())
 
 
-async def planning_catalog(session: AsyncSession, org_id: uuid.UUID) -> dict[str, list[dict]]:
-    """Every live material, module and recipe as plain dicts (recipes with {item key: kg} lines): a run's inputs."""
+async def planning_catalog(
+    session: AsyncSession, org_id: uuid.UUID, destination: str | None = None
+) -> dict[str, list[dict]]:
+    """Every live material, module and recipe as plain dicts (recipes with {item key: kg} lines): a run's inputs.
+    Modules that cannot work at `destination` are left out, and with them the recipes that need them."""
 
     def plain(rows, *names) -> list[dict]:
         return [dict(zip(names, row, strict=True)) for row in rows]
@@ -306,7 +315,11 @@ async def planning_catalog(session: AsyncSession, org_id: uuid.UUID) -> dict[str
                     ProcessingModule.mttr_h,
                     ProcessingModule.next_maintenance_due,
                 )
-                .where(ProcessingModule.organization_id == org_id, ProcessingModule.deleted_at.is_(None))
+                .where(
+                    ProcessingModule.organization_id == org_id,
+                    ProcessingModule.deleted_at.is_(None),
+                    ProcessingModule.module_type.in_(module_types_for(destination)),
+                )
                 .order_by(ProcessingModule.key),
             )
         ).all(),
@@ -357,7 +370,7 @@ async def planning_catalog(session: AsyncSession, org_id: uuid.UUID) -> dict[str
         recipe["outputs"] = {
             (ln.material_key or str(ln.resource)): ln.kg for ln in lines[recipe["id"]] if ln.direction == "output"
         }
-    # a recipe whose module was deleted cannot run: leave it out rather than fail the whole plan
+    # a recipe whose module was deleted (or cannot work here) cannot run: leave it out rather than fail the plan
     recipes = [r for r in recipes if r["module"] is not None]
     for row in materials + modules + recipes:
         row["id"] = str(row["id"])

@@ -43,7 +43,10 @@ def _like(saved, typed):
 
 
 def _key(value):
-    """A comparable form of a value: numbers by amount, empty text as nothing, collections as sorted text."""
+    """A comparable form of a value: numbers by amount, text without outer spaces (empty as nothing), collections
+    as sorted text."""
+    if isinstance(value, str):
+        value = value.strip()
     if value in ("", None):
         return None
     if isinstance(value, Enum):

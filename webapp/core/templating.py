@@ -65,6 +65,29 @@ def num(value, places: int | None = None) -> str:
     return text
 
 
+def human(value) -> str:
+    """A quantity as people read it: 1,928.5 (not 1928.4999), 41 (not 41.00), 0.0123, and "< 0.001" for dust."""
+    if value is None:
+        return "–"
+    number = Decimal(str(value))
+    size = abs(number)
+    if size == 0:
+        return "0"
+    if size < Decimal("0.001"):
+        return "< 0.001" if number > 0 else "> -0.001"
+    places = 1 if size >= 100 else 2 if size >= 1 else 3
+    text = f"{number:,.{places}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def delta(value) -> str:
+    """A difference as people read it: "+12.5", "-0.031", or "same" when nothing changed."""
+    text = human(value)
+    if text == "0":
+        return "same"
+    return text if text.startswith(("-", "<", ">")) else "+" + text
+
+
 def initials(name: str | None) -> str:
     """'AL' for 'Ada Lovelace', '?' for nobody: the avatar of the account menu."""
     words = [w for w in (name or "").split() if w[:1].isalnum()]
@@ -79,3 +102,5 @@ def install_template_helpers(app) -> None:
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["num"] = num
     app.jinja_env.filters["initials"] = initials
+    app.jinja_env.filters["human"] = human
+    app.jinja_env.filters["delta"] = delta

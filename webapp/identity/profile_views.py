@@ -5,9 +5,10 @@ from __future__ import annotations
 from quart import Blueprint, current_app, flash, g, redirect, request, url_for
 from quart_auth import logout_user
 
+from webapp.core.conflicts import differences, form_labels
 from webapp.core.errors import Conflict, DomainError
 from webapp.core.forms import choices, read_form, show_errors
-from webapp.core.htmx import is_htmx, render
+from webapp.core.htmx import is_htmx, render, toast
 from webapp.core.permissions import public, requires
 from webapp.core.transaction import db_session
 from webapp.identity import profile
@@ -33,6 +34,21 @@ def _profile_form(user, formdata=None) -> ProfileForm:
     form.locale.choices = choices(profile.LOCALES.items())
     form.timezone.choices = choices((tz, tz.replace("_", " ")) for tz in profile.timezones())
     return form
+
+
+def _profile_differences(form: ProfileForm, current: dict) -> list:
+    """What the person typed that differs from the saved profile, the selects by their visible labels."""
+    fields = ("name", "locale", "timezone")
+    labelled = {n: {c.value: c.label for c in form[n].choices} if hasattr(form[n], "choices") else None for n in fields}
+
+    def shown(name, value):
+        return labelled[name].get(value, value) if labelled[name] else value
+
+    return differences(
+        {n: shown(n, current[n]) for n in fields},
+        {n: shown(n, form[n].data) for n in fields},
+        form_labels(form, fields),
+    )
 
 
 async def _page(
@@ -101,15 +117,16 @@ async def update():
             )
             saved = True
         except Conflict as exc:
-            status, conflict = 409, exc.details["current"]
-            form.version.data = conflict["version"]  # saving again replaces the current version knowingly
+            status, conflict = 409, _profile_differences(form, exc.details["current"])
+            form.version.data = exc.details["current"]["version"]  # saving again replaces it knowingly
         except DomainError as exc:
             show_errors(form, exc)
             status = exc.status_code
     if is_htmx():
-        return await render(
-            "identity/_profile_form.html", user=user, profile_form=form, conflict=conflict, saved=saved, status=status
+        response = await render(
+            "identity/_profile_form.html", user=user, profile_form=form, conflict=conflict, status=status
         )
+        return toast(response, f"Profile saved. Times now show as {user.timezone}.") if saved else response
     if saved:
         await flash("Profile saved.", "success")
         return redirect(url_for("profile.me"), 303)

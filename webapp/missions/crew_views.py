@@ -63,12 +63,21 @@ async def assign_crew(mission_id: uuid.UUID):
 @bp.get("/<uuid:mission_id>/crew/<uuid:crew_id>/edit")
 @requires(Perm.CREW_WRITE, mission_param="mission_id")
 async def edit_crew(mission_id: uuid.UUID, crew_id: uuid.UUID):
-    """The inline edit row."""
-    member = await queries.get_crew(db_session(), mission_id, crew_id)
+    """The inline edit row for htmx, a page of its own otherwise."""
+    session = db_session()
+    mission = await queries.get_mission(session, g.ctx.org_id, mission_id)
+    member = await queries.get_crew(session, mission_id, crew_id)
     form = CrewEditForm(
         data={"crew_role": member.crew_role.value, "specialization": member.specialization, "version": member.version}
     )
-    return await render("missions/_crew_edit_row.html", mission_id=mission_id, member=member, form=form)
+    return await render(
+        "missions/crew_edit.html",
+        "missions/_crew_edit_row.html",
+        mission=mission,
+        mission_id=mission_id,
+        member=member,
+        form=form,
+    )
 
 
 @bp.get("/<uuid:mission_id>/crew/<uuid:crew_id>")
@@ -106,7 +115,9 @@ async def update_crew(mission_id: uuid.UUID, crew_id: uuid.UUID):
         if "current" in exc.details:
             form.version.data = exc.details["current"]["version"]
         return await render(
+            "missions/crew_edit.html",
             "missions/_crew_edit_row.html",
+            mission=await queries.get_mission(session, g.ctx.org_id, mission_id),
             mission_id=mission_id,
             member=member,
             form=form,

@@ -175,7 +175,7 @@ async def dashboard_context(mission) -> dict:
     return {
         "waste": waste,
         "waste_total": sum(w.kg_per_day for w in waste),
-        "modules": await catalog_queries.module_summaries(session, org_id),
+        "modules": await catalog_queries.module_summaries(session, org_id, str(mission.destination)),
         "product_totals": await products.product_totals(session, org_id, mission.id, plan),
         "plan": plan,
         "products_chart": chart,

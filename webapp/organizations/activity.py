@@ -178,7 +178,8 @@ def _describe(row: _Row, names: _Names) -> tuple[str, str | None]:
         return text, None
     if row.entity_type in ("role", "api_key"):
         noun = {"role": "the role", "api_key": "the API key"}[row.entity_type]
-        return f"{PAST.get(verb, verb)} {noun} {row.get('name') or ''}".rstrip(), None
+        name = row.get("name")
+        return f"{PAST.get(verb, verb)} {noun}" + (f" “{name}”" if name else ""), None
     if row.entity_type == "system_check":
         href = url_for("ops.check_detail", check_id=entity) if entity else None
         if verb == "reaped":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from datetime import date, timedelta
 
-WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 640, 220, 56, 12, 12, 28
+WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 640, 240, 64, 12, 12, 44
 
 
 def _nice_max(value: float) -> float:
@@ -27,9 +27,11 @@ def line_chart(
     band: tuple[list[float], list[float]] | None = None,
     x_labels: list[str] | None = None,
     per: str = "by day",
+    x_title: str = "Day of the plan",
 ) -> dict:
     """Polylines (and an optional shaded band and limit line) scaled into one SVG viewBox. A series is
-    (name, values) or (name, values, {"index": colour, "dashed": bool}); `x_labels` name the days (default 1, 2…)."""
+    (name, values) or (name, values, {"index": colour, "dashed": bool}); `x_labels` name the days (default 1, 2…).
+    `data` carries the values for the tooltips static/app.js draws (every series' value on the hovered day)."""
     series = [(item[0], item[1], item[2] if len(item) > 2 else {}) for item in series]
     days = max((len(values) for _, values, _ in series), default=0)
     peak = max(
@@ -62,6 +64,20 @@ def line_chart(
             + [f"{x(i):.1f},{y(v):.1f}" for i, v in reversed(list(enumerate(low)))]
         )
     step = max(1, round(days / 6))
+    labels = [str(x_labels[i]) if x_labels else f"Day {i + 1}" for i in range(days)]
+    data = {
+        "labels": labels,
+        "unit": unit,
+        "top": top,
+        "geometry": [LEFT, WIDTH - RIGHT, TOP, HEIGHT - BOTTOM, WIDTH, HEIGHT],
+        "series": [
+            {"name": line["name"], "index": line["index"], "values": [round(float(v), 3) for v in values]}
+            for line, (_, values, _) in zip(lines, series, strict=True)
+        ],
+    }
+    if band:
+        data["series"].append({"name": "P10", "index": -1, "values": [round(float(v), 3) for v in band[0]]})
+        data["series"].append({"name": "P90", "index": -1, "values": [round(float(v), 3) for v in band[1]]})
     return {
         "title": title,
         "unit": unit,
@@ -76,7 +92,10 @@ def line_chart(
         "x_ticks": [(x(i), x_labels[i] if x_labels else i + 1) for i in range(0, days, step)],
         "left": LEFT,
         "right": WIDTH - RIGHT,
+        "top": TOP,
         "bottom": HEIGHT - BOTTOM,
+        "x_title": x_title,
+        "data": data,
     }
 
 
@@ -152,4 +171,5 @@ def plan_vs_record_chart(first_day: date, last_day: date, planned: dict, recorde
         series,
         per="cumulative",
         x_labels=[day.strftime("%d %b") for day in days],
+        x_title="Date",
     )

@@ -327,6 +327,23 @@ async def get_run_state(session: AsyncSession, org_id: uuid.UUID, run_id: uuid.U
     return row
 
 
+async def compare_choices(session: AsyncSession, org_id: uuid.UUID, limit: int = 200) -> list:
+    """The organization's newest succeeded runs with their mission's name (the compare page's pickers)."""
+    stmt = (
+        select(SimulationRun.id, SimulationRun.name, SimulationRun.created_at, Mission.name.label("mission_name"))
+        .join(Mission, (Mission.id == SimulationRun.mission_id) & (Mission.organization_id == org_id))
+        .where(
+            SimulationRun.organization_id == org_id,
+            SimulationRun.deleted_at.is_(None),
+            Mission.deleted_at.is_(None),
+            SimulationRun.status == RunStatus.SUCCEEDED,
+        )
+        .order_by(SimulationRun.id.desc())
+        .limit(limit)
+    )
+    return list((await fetch_rows(session, stmt)).all())
+
+
 async def previous_finished_run(session: AsyncSession, org_id: uuid.UUID, run) -> uuid.UUID | None:
     """The mission's newest finished run started before `run` (what its page offers to compare with)."""
     stmt = (

@@ -91,16 +91,25 @@ async def runs():
 @requires(Perm.SIMULATIONS_READ)
 async def runs_events():
     """SSE for the organization's run lists: each run's status cell as it changes; `runs-changed` on start or end."""
-    return await streams.stream_org_runs(g.ctx.org_id, _list_frames)
+    return await streams.stream_org_runs(g.ctx.org_id, _list_frames())
 
 
-async def _list_frames(state: dict) -> list[bytes]:
+def _list_frames():
+    # the template is looked up now, in the request: frames are rendered while streaming, outside the app context
     template = current_app.jinja_env.get_template("simulations/_run_status.html")
-    html = await template.render_async(state=state)
-    out = [format_event(html, event=f"run-{state['id']}")]
-    if state["finished"] or state["status"] == "queued" or (state["status"] == "running" and state["progress"] == 0):
-        out.append(format_event("changed", event="runs-changed"))
-    return out
+
+    async def frames(state: dict) -> list[bytes]:
+        html = await template.render_async(state=state)
+        out = [format_event(html, event=f"run-{state['id']}")]
+        if (
+            state["finished"]
+            or state["status"] == "queued"
+            or (state["status"] == "running" and state["progress"] == 0)
+        ):
+            out.append(format_event("changed", event="runs-changed"))
+        return out
+
+    return frames
 
 
 @bp.get("/missions/<uuid:mission_id>/simulations/events")
@@ -108,7 +117,7 @@ async def _list_frames(state: dict) -> list[bytes]:
 async def index_events(mission_id: uuid.UUID):
     """SSE for a run list: each run's status cell as it changes; `runs-changed` when a run starts or ends."""
     await get_mission(db_session(), g.ctx.org_id, mission_id)
-    return await streams.stream_mission_runs(mission_id, _list_frames)
+    return await streams.stream_mission_runs(mission_id, _list_frames())
 
 
 @bp.get("/missions/<uuid:mission_id>/simulations/new")
@@ -275,9 +284,37 @@ async def delete(run_id: uuid.UUID):
 @requires(Perm.SIMULATIONS_READ)
 async def compare():
     """Two runs side by side: settings, KPIs and their differences."""
-    ids = [parse_id(request.args.get(k, "")) for k in ("a", "b")]
-    if None in ids:
-        return await render("simulations/compare.html", runs=None)
     session = db_session()
-    runs = [await queries.get_run(session, g.ctx.org_id, run_id) for run_id in ids]
-    return await render("simulations/compare.html", runs=runs)
+    ids = [parse_id(request.args.get(k, "")) for k in ("a", "b")]
+    runs = None if None in ids else [await queries.get_run(session, g.ctx.org_id, run_id) for run_id in ids]
+    missions = dict(await mission_names(session, g.ctx.org_id))
+    return await render(
+        "simulations/compare.html",
+        runs=runs,
+        missions=missions,
+        choices=await queries.compare_choices(session, g.ctx.org_id),
+        selected=ids,
+        settings=COMPARED_SETTINGS,
+        kpis=COMPARED_KPIS,
+    )
+
+
+# what the compare page puts side by side: (key, label, unit); KPIs also scale (fractions shown as %)
+COMPARED_SETTINGS = (
+    ("crew_size", "Crew size", "people"),
+    ("recycle_target_kg_per_day", "Recycling target", "kg/day"),
+    ("energy_budget_kwh_per_day", "Energy budget", "kWh/day"),
+    ("crew_time_h_per_day", "Crew time", "h/day"),
+    ("regolith_supply_kg_per_day", "Regolith supply", "kg/day"),
+    ("wet_waste_cap_days", "Wet waste kept at most", "days"),
+)
+COMPARED_KPIS = (
+    ("target_kg", "Target product", 1, "kg"),
+    ("recycling_rate", "Recycling rate", 100, "%"),
+    ("useful_recovery_rate", "Useful recovery", 100, "%"),
+    ("waste_derived_share", "Share of target from waste", 100, "%"),
+    ("water_recovered_kg", "Water recovered", 1, "kg"),
+    ("energy_kwh", "Energy", 1, "kWh"),
+    ("kwh_per_kg", "Energy per kg of product", 1, "kWh/kg"),
+    ("waste_stored_kg", "Waste stored at the end", 1, "kg"),
+)

@@ -125,7 +125,7 @@ async def capture_snapshot(session: AsyncSession, ctx: RequestContext, mission_i
         )
     }
     row["id"], row["destination"] = str(mission.id), str(mission.destination)
-    items = await catalog.planning_catalog(session, ctx.org_id)
+    items = await catalog.planning_catalog(session, ctx.org_id, row["destination"])
     start = max(date.today(), mission.landing_date.date()) if mission.landing_date else date.today()
     return make_snapshot(row, items["materials"], items["modules"], items["recipes"], start)
 

@@ -1,0 +1,127 @@
+"""Every page a signed-in owner and a crew member can reach, in Debian Chromium at 1366×900 and 390×844: no axe-core
+violation, no sideways scroll on a phone, and a screenshot of each under test-output/pages/ for review.
+
+`PAGES=<regular expression>` narrows the walk to matching paths while you work on them.
+The pages come from the URL map (every HTML GET route that renders a page), filled with real objects of an
+organization that has one of everything, a finished simulation run included.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+import httpx
+import pytest
+from axe_playwright_python.async_playwright import Axe
+
+from tests.conftest import OUTPUT, csrf_from
+from tests.routes import objects_of, path_for, populate
+from webapp.core.permissions import SystemRole
+
+pytestmark = [pytest.mark.browser, pytest.mark.live]
+
+SIZES = {"desktop": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
+# routes that answer with a fragment, a file, a stream or JSON, not a page of their own
+NOT_PAGES = re.compile(
+    r"\.(row|crew_row|blank_line|export_csv|index_events|runs_events|check_events|check_progress|progress|"
+    r"results|subscribe|outbox_email)$|^(ops_platform|api_docs)\.|^openapi$"
+)
+SHOTS = OUTPUT / "pages"
+
+
+def _page_rules(app):
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if (
+            "GET" in rule.methods
+            and rule.rule.startswith(("/o/", "/me", "/orgs"))
+            and not NOT_PAGES.search(rule.endpoint)
+        ):
+            yield rule
+
+
+async def _finished_run(live_stack, member) -> str:
+    """A small plan, run by the live worker to the end (its page shows results and charts)."""
+    with httpx.Client(base_url=live_stack, timeout=30) as http:
+        token = csrf_from(http.get("/login").text)
+        http.post("/login", data={"csrf_token": token, "email": member.email, "password": member.password})
+        token = csrf_from(http.get("/me").text)
+        mission = http.post(
+            f"/api/v1/organizations/{member.org_id}/missions",
+            headers={"X-CSRF-Token": token},
+            json={"name": "Shackleton Crew 2", "destination": "moon", "crew_size": 4},
+        ).json()["id"]
+        key = http.post(
+            f"/api/v1/organizations/{member.org_id}/api-keys",
+            headers={"X-CSRF-Token": token},
+            json={"name": "pages", "permissions": ["simulations:run", "simulations:read"]},
+        ).json()["key"]
+    with httpx.Client(base_url=live_stack, timeout=30, headers={"Authorization": f"Bearer {key}"}) as api:
+        run = api.post(
+            f"/api/v1/missions/{mission}/simulations",
+            json={"run_type": "throughput_optimization", "config": {"time_horizon_days": 14}},
+        ).json()
+        deadline = time.monotonic() + 120
+        while api.get(f"/api/v1/simulation-runs/{run['id']}").json()["status"] not in ("succeeded", "failed"):
+            assert time.monotonic() < deadline, "the run did not finish"
+            time.sleep(0.5)
+    return run["id"]
+
+
+async def _sign_in(context, live_stack, member):
+    page = await context.new_page()
+    await page.goto(live_stack + "/login")
+    await page.get_by_label("Email").fill(member.email)
+    await page.get_by_label("Password").fill(member.password)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(re.compile(r".*/o/.*"))
+    return page
+
+
+async def test_every_page_is_accessible_fits_a_phone_and_is_photographed(
+    app,
+    browser,
+    live_stack,
+    factory,
+    owner_engine,
+):
+    owner = await factory.org_with_owner(name="Shackleton Works")
+    await populate(owner_engine, owner.org_id, owner.id)
+    crew = await factory.member(owner, role=SystemRole.CREW_MEMBER)
+    run_id = await _finished_run(live_stack, owner)
+    objects = await objects_of(owner_engine, owner.org_id) | {"run_id": run_id}
+    base = {"org_slug": owner.org_slug, "org_id": str(owner.org_id)}
+    paths = sorted({path_for(rule, base, objects) for rule in _page_rules(app)})
+    paths.append(f"/o/{owner.org_slug}/simulation-runs/compare?a={objects['run_id']}&b={run_id}")
+    only = os.environ.get("PAGES")  # a regular expression: while working on some pages, visit only those
+    paths = [p for p in paths if re.search(only, p)] if only else paths
+    SHOTS.mkdir(exist_ok=True)
+    axe, violations, sideways, statuses, visited = Axe(), [], [], [], 0
+    for who, member in (("owner", owner), ("crew", crew)):
+        for size, viewport in SIZES.items():
+            # axe injects its script; the app's CSP is tested elsewhere (no inline script may run here)
+            context = await browser.new_context(viewport=viewport, bypass_csp=True)
+            page = await _sign_in(context, live_stack, member)
+            for path in paths:
+                response = await page.goto(live_stack + path)
+                if response.status not in (200, 403):
+                    statuses.append(f"{who} {path}: {response.status}")
+                    continue
+                await page.wait_for_load_state("networkidle")
+                visited += 1
+                result = await axe.run(page)
+                for violation in result.response["violations"]:
+                    targets = [n["target"] for n in violation["nodes"]][:3]
+                    violations.append(f"{who} {size} {path}: {violation['id']} ({violation['impact']}) {targets}")
+                if size == "phone":
+                    width = await page.evaluate("document.documentElement.scrollWidth")
+                    if width > viewport["width"]:
+                        sideways.append(f"{who} {path}: {width}px")
+                name = re.sub(r"[^a-z0-9]+", "-", path.replace(owner.org_slug, "org").lower()).strip("-")
+                await page.screenshot(path=str(SHOTS / f"{who}-{size}-{name or 'home'}.png"), full_page=True)
+            await context.close()
+    assert visited >= (4 if only else 4 * 30)
+    assert statuses == [], "\n".join(statuses)
+    assert violations == [], "\n".join(violations)
+    assert sideways == [], "\n".join(sideways)
