@@ -29,6 +29,8 @@ NOT_PAGES = re.compile(
     r"results|subscribe|outbox_email)$|^(ops_platform|api_docs)\.|^openapi$"
 )
 SHOTS = OUTPUT / "pages"
+# axe's defaults plus WCAG 2.2's target size (off by default): every control at least 24 × 24 px, or spaced so
+AXE_OPTIONS = {"resultTypes": ["violations"], "rules": {"target-size": {"enabled": True}}}
 
 
 def _page_rules(app):
@@ -69,13 +71,50 @@ async def _finished_run(live_stack, member) -> str:
     return run["id"]
 
 
+class Report:
+    """What a walk over pages found: unexpected statuses, axe violations, pages wider than a phone."""
+
+    def __init__(self):
+        self.axe, self.visited = Axe(), 0
+        self.statuses: list[str] = []
+        self.violations: list[str] = []
+        self.sideways: list[str] = []
+
+    async def walk(self, browser, live_stack, who, member, paths, *, slug="", expected=None):
+        """Visit `paths` at both sizes (signed in as `member`, or signed out when None): axe, width, screenshot.
+        `expected` maps a path to the status it should answer (200 or 403 otherwise)."""
+        for size, viewport in SIZES.items():
+            # axe injects its script; the app's CSP is tested elsewhere (no inline script may run here)
+            context = await browser.new_context(viewport=viewport, bypass_csp=True)
+            page = await _sign_in(context, live_stack, member) if member else await context.new_page()
+            for path in paths:
+                response = await page.goto(live_stack + path)
+                allowed = {expected[path]} if expected and path in expected else {200, 403}
+                if response.status not in allowed:
+                    self.statuses.append(f"{who} {path}: {response.status}")
+                    continue
+                await page.wait_for_load_state("networkidle")
+                self.visited += 1
+                result = await self.axe.run(page, options=AXE_OPTIONS)
+                for violation in result.response["violations"]:
+                    targets = [n["target"] for n in violation["nodes"]][:3]
+                    self.violations.append(f"{who} {size} {path}: {violation['id']} ({violation['impact']}) {targets}")
+                if size == "phone":
+                    width = await page.evaluate("document.documentElement.scrollWidth")
+                    if width > viewport["width"]:
+                        self.sideways.append(f"{who} {path}: {width}px")
+                name = re.sub(r"[^a-z0-9]+", "-", (path.replace(slug, "org") if slug else path).lower()).strip("-")
+                await page.screenshot(path=str(SHOTS / f"{who}-{size}-{name or 'home'}.png"), full_page=True)
+            await context.close()
+
+
 async def _sign_in(context, live_stack, member):
     page = await context.new_page()
     await page.goto(live_stack + "/login")
     await page.get_by_label("Email").fill(member.email)
     await page.get_by_label("Password").fill(member.password)
     await page.get_by_role("button", name="Sign in").click()
-    await page.wait_for_url(re.compile(r".*/o/.*"))
+    await page.wait_for_url(lambda url: "/login" not in url)  # signed in: an organization's home, or "/"
     return page
 
 
@@ -97,31 +136,40 @@ async def test_every_page_is_accessible_fits_a_phone_and_is_photographed(
     only = os.environ.get("PAGES")  # a regular expression: while working on some pages, visit only those
     paths = [p for p in paths if re.search(only, p)] if only else paths
     SHOTS.mkdir(exist_ok=True)
-    axe, violations, sideways, statuses, visited = Axe(), [], [], [], 0
+    report = Report()
     for who, member in (("owner", owner), ("crew", crew)):
-        for size, viewport in SIZES.items():
-            # axe injects its script; the app's CSP is tested elsewhere (no inline script may run here)
-            context = await browser.new_context(viewport=viewport, bypass_csp=True)
-            page = await _sign_in(context, live_stack, member)
-            for path in paths:
-                response = await page.goto(live_stack + path)
-                if response.status not in (200, 403):
-                    statuses.append(f"{who} {path}: {response.status}")
-                    continue
-                await page.wait_for_load_state("networkidle")
-                visited += 1
-                result = await axe.run(page)
-                for violation in result.response["violations"]:
-                    targets = [n["target"] for n in violation["nodes"]][:3]
-                    violations.append(f"{who} {size} {path}: {violation['id']} ({violation['impact']}) {targets}")
-                if size == "phone":
-                    width = await page.evaluate("document.documentElement.scrollWidth")
-                    if width > viewport["width"]:
-                        sideways.append(f"{who} {path}: {width}px")
-                name = re.sub(r"[^a-z0-9]+", "-", path.replace(owner.org_slug, "org").lower()).strip("-")
-                await page.screenshot(path=str(SHOTS / f"{who}-{size}-{name or 'home'}.png"), full_page=True)
-            await context.close()
+        await report.walk(browser, live_stack, who, member, paths, slug=owner.org_slug)
+    visited, statuses, violations, sideways = report.visited, report.statuses, report.violations, report.sideways
     assert visited >= (4 if only else 4 * 30)
     assert statuses == [], "\n".join(statuses)
     assert violations == [], "\n".join(violations)
     assert sideways == [], "\n".join(sideways)
+
+
+# signed out: the pages before an account, what a bad or used link shows, and the error page
+PUBLIC_PAGES = {
+    "/login": 200,
+    "/signup": 200,
+    "/forgot-password": 200,
+    "/reset-password?token=expired-or-made-up": 200,
+    "/verify-email?token=expired-or-made-up": 200,
+    "/unlock?token=expired-or-made-up": 200,
+    "/invitations/accept?token=expired-or-made-up": 404,
+    "/no-such-page": 404,
+}
+
+
+async def test_signed_out_pages_error_pages_and_the_staff_list_are_accessible_and_fit_a_phone(
+    browser, live_stack, factory
+):
+    await factory.org_with_owner(name="Hellas Depot")  # something for the staff list to show
+    staff = await factory.platform_admin()
+    SHOTS.mkdir(exist_ok=True)
+    report = Report()
+    await report.walk(browser, live_stack, "visitor", None, list(PUBLIC_PAGES), expected=PUBLIC_PAGES)
+    # staff belong to no organization: "/" says so, the staff list shows every organization
+    await report.walk(browser, live_stack, "staff", staff, ["/", "/admin/organizations", "/orgs"])
+    assert report.statuses == [], "\n".join(report.statuses)
+    assert report.visited == 2 * (len(PUBLIC_PAGES) + 3)
+    assert report.violations == [], "\n".join(report.violations)
+    assert report.sideways == [], "\n".join(report.sideways)

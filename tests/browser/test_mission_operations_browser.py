@@ -121,6 +121,7 @@ async def test_plan_a_mission_crew_it_edit_a_module_inline_and_import_materials(
     await page.get_by_role("button", name="Edit mission").click()
     await page.get_by_label("Crew size").fill("5")
     await page.get_by_role("button", name="Save").first.click()
+    await expect(page.locator("#toasts")).to_contain_text("Mission saved.")  # back on the dashboard, told so
     await expect(page.get_by_role("heading", name="Jezero Crew 1")).to_be_visible()
     assert await page.evaluate("window.__csp") == []
 
