@@ -19,8 +19,10 @@ async def objects_of(owner_engine, org_id) -> dict[str, str]:
         "key_id": "SELECT id FROM api_keys WHERE organization_id = :o",
         "activation_id": "SELECT id FROM break_glass_activations WHERE organization_id = :o",
         "check_id": "SELECT id FROM system_checks WHERE organization_id = :o",
-        "mission_id": "SELECT id FROM missions WHERE organization_id = :o",
-        "crew_id": "SELECT id FROM mission_crew WHERE organization_id = :o",
+        # the mission with a crew first: routes name a crew member together with their mission
+        "mission_id": "SELECT m.id FROM missions m WHERE organization_id = :o"
+        " ORDER BY EXISTS (SELECT 1 FROM mission_crew c WHERE c.mission_id = m.id) DESC",
+        "crew_id": "SELECT id FROM mission_crew WHERE organization_id = :o AND mission_id = CAST(:mission_id AS uuid)",
         "product_id": "SELECT id FROM products WHERE organization_id = :o",
         "run_id": "SELECT id FROM simulation_runs WHERE organization_id = :o",
         "materials": "SELECT id FROM waste_materials WHERE organization_id = :o",
@@ -30,7 +32,8 @@ async def objects_of(owner_engine, org_id) -> dict[str, str]:
     found = {}
     async with owner_engine.connect() as conn:
         for name, sql in queries.items():
-            found[name] = str((await conn.execute(text(sql + " LIMIT 1"), {"o": org_id})).scalar_one())
+            params = {"o": org_id} | ({"mission_id": found["mission_id"]} if ":mission_id" in sql else {})
+            found[name] = str((await conn.execute(text(sql + " LIMIT 1"), params)).scalar_one())
     return found
 
 

@@ -23,7 +23,7 @@ from webapp.core.errors import BadRequest, Conflict, ValidationError
 from webapp.core.feedback import flash_undo
 from webapp.core.forms import show_errors
 from webapp.core.htmx import is_htmx, render, toast
-from webapp.core.listing import lists
+from webapp.core.listing import list_args, lists
 from webapp.core.pagination import parse_limit
 from webapp.core.permissions import Perm, requires
 from webapp.core.transaction import db_session
@@ -50,9 +50,8 @@ def _is_row_request(item_id: uuid.UUID) -> bool:
 
 
 def _list_args(spec: CatalogPage) -> dict:
-    args = request.args
     names = [f.name for f in spec.filters] + (["module_id"] if spec.kind == "recipes" else [])
-    return {"q": args.get("q", "").strip()[:200], "sort": args.get("sort", "")} | {n: args.get(n, "") for n in names}
+    return list_args("sort", *names)
 
 
 async def _list_context(spec: CatalogPage) -> dict:

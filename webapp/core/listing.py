@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
+from quart import request
 from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -212,3 +213,13 @@ def listing_of(view: Callable, view_args: dict | None = None) -> Listing | None:
         return None
     listing, by = marked
     return listing[(view_args or {})[by]] if by else listing
+
+
+def list_args(*names: str, **defaults: str) -> dict:
+    """A list page's filters as sent: `q` trimmed to 200 characters, then each of `names` (or `defaults`) as given."""
+    args = request.args
+    return (
+        {"q": args.get("q", "").strip()[:200]}
+        | {name: args.get(name, "") for name in names}
+        | {name: args.get(name, value) for name, value in defaults.items()}
+    )

@@ -15,7 +15,7 @@ from webapp.core.errors import Conflict, ValidationError
 from webapp.core.feedback import flash_undo
 from webapp.core.forms import choices, show_errors
 from webapp.core.htmx import is_htmx, render, toast
-from webapp.core.listing import lists
+from webapp.core.listing import list_args, lists
 from webapp.core.pagination import parse_limit
 from webapp.core.permissions import Perm, requires
 from webapp.core.transaction import db_session
@@ -38,13 +38,7 @@ CSV_COLUMNS = [
 
 
 def _list_args() -> dict:
-    args = request.args
-    return {
-        "q": args.get("q", "").strip()[:200],
-        "status": args.get("status", ""),
-        "destination": args.get("destination", ""),
-        "sort": args.get("sort", ""),
-    }
+    return list_args("status", "destination", "sort")
 
 
 @bp.get("")

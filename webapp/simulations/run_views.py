@@ -11,7 +11,7 @@ from webapp.core.errors import Conflict, ValidationError
 from webapp.core.forms import show_errors
 from webapp.core.htmx import is_htmx, render
 from webapp.core.ids import parse_id
-from webapp.core.listing import lists
+from webapp.core.listing import list_args, lists
 from webapp.core.pagination import parse_limit
 from webapp.core.permissions import Perm, requires
 from webapp.core.sse import format_event
@@ -46,13 +46,7 @@ async def index(mission_id: uuid.UUID):
 
 
 def _run_filters() -> dict:
-    args = request.args
-    return {
-        "q": args.get("q", "").strip()[:200],
-        "mission_id": args.get("mission_id", ""),
-        "status": args.get("status", ""),
-        "run_type": args.get("run_type", ""),
-    }
+    return list_args("mission_id", "status", "run_type")
 
 
 @bp.get("/simulation-runs")

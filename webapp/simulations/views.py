@@ -16,7 +16,7 @@ from webapp.core.errors import Conflict, ValidationError
 from webapp.core.feedback import flash_undo
 from webapp.core.forms import choices, show_errors
 from webapp.core.htmx import is_htmx, render, toast
-from webapp.core.listing import lists
+from webapp.core.listing import list_args, lists
 from webapp.core.pagination import parse_limit
 from webapp.core.permissions import Perm, requires
 from webapp.core.templating import num
@@ -32,14 +32,7 @@ CSV_COLUMNS = ["id", "mission", "product_type", "quantity_kg", "produced_at", "r
 
 def _list_args() -> dict:
     """The list's filters as sent; the page shows records unless asked for plans (`kind=planned`) or both (`kind=`)."""
-    args = request.args
-    return {
-        "q": args.get("q", "").strip()[:200],
-        "mission_id": args.get("mission_id", ""),
-        "product_type": args.get("product_type", ""),
-        "kind": args.get("kind", ProductKind.RECORDED.value),
-        "sort": args.get("sort", ""),
-    }
+    return list_args("mission_id", "product_type", "sort", kind=ProductKind.RECORDED.value)
 
 
 async def _page(filters: dict, cursor: str | None, limit: int):
