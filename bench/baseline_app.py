@@ -108,6 +108,18 @@ async def _enter(conn, org_slug: str):
     return principal, org
 
 
+async def _pending_approvals(conn, principal, org) -> int:
+    """The app frame's break-glass badge: requests this approver could decide (the app counts them on every page)."""
+    if "breakglass:approve" not in permissions_for(org["role"]):
+        return 0
+    return await conn.fetchval(
+        "SELECT count(*) FROM break_glass_activations WHERE organization_id = $1 AND status = 'pending' "
+        "AND user_id <> $2",
+        org["id"],
+        principal["user_id"],
+    )
+
+
 def _context(principal, org) -> RequestContext:
     return RequestContext(
         user_id=principal["user_id"],
@@ -133,6 +145,7 @@ _MEMBERS = (
 async def members_page(org_slug: str):
     async with app.pool.acquire() as conn, conn.transaction():
         principal, org = await _enter(conn, org_slug)
+        pending = await _pending_approvals(conn, principal, org)
         roles = await conn.fetch(
             "SELECT id, key, name, is_system, permissions, break_glass FROM roles "
             "WHERE organization_id = $1 AND deleted_at IS NULL ORDER BY is_system DESC, name",
@@ -163,6 +176,7 @@ async def members_page(org_slug: str):
         form=form,
         error=None,
         ctx=g.ctx,
+        pending_approvals=pending,
         settings=settings,
     )
     return Response(body, content_type="text/html; charset=utf-8")
@@ -283,6 +297,7 @@ async def login_json():
 async def check_page(org_slug: str):
     async with app.pool.acquire() as conn, conn.transaction():
         principal, org = await _enter(conn, org_slug)
+        pending = await _pending_approvals(conn, principal, org)
         rows = await conn.fetch(
             "SELECT id, created_at, status, progress, steps, error, attempt FROM system_checks "
             "WHERE organization_id = $1 ORDER BY id DESC LIMIT 26",
@@ -303,6 +318,7 @@ async def check_page(org_slug: str):
         form=CheckForm(),
         labels=STEP_LABELS,
         ctx=g.ctx,
+        pending_approvals=pending,
         settings=settings,
     )
     return Response(body, content_type="text/html; charset=utf-8")
@@ -330,17 +346,20 @@ async def missions_page(org_slug: str):
         "destination": args.get("destination", ""),
         "sort": "",
     }
-    sql, params = f"SELECT {_MISSION_COLUMNS} FROM missions WHERE organization_id = $1 AND deleted_at IS NULL", []
+    where, params = " FROM missions WHERE organization_id = $1 AND deleted_at IS NULL", []
     if filters["status"]:
         params.append(filters["status"])
-        sql += f" AND status = ${len(params) + 1}"
+        where += f" AND status = ${len(params) + 1}"
     if filters["q"]:
         params.append(prefix_query(filters["q"]))
-        sql += f" AND search_vector @@ to_tsquery('simple', ${len(params) + 1})"
-    sql += " ORDER BY created_at DESC, id DESC LIMIT 26"
+        where += f" AND search_vector @@ to_tsquery('simple', ${len(params) + 1})"
+    sql = f"SELECT {_MISSION_COLUMNS}{where} ORDER BY created_at DESC, id DESC LIMIT 26"
     async with app.pool.acquire() as conn, conn.transaction():
         principal, org = await _enter(conn, org_slug)
+        pending = await _pending_approvals(conn, principal, org)
         rows = await conn.fetch(sql, org["id"], *params)
+        # the count above the list: the page itself when it is the only one (as Listing.total does)
+        total = len(rows) if len(rows) <= 25 else await conn.fetchval(f"SELECT count(*){where}", org["id"], *params)
         deleted = await conn.fetch(
             f"SELECT {_MISSION_COLUMNS} FROM missions WHERE organization_id = $1 "
             "AND deleted_at IS NOT NULL ORDER BY deleted_at DESC LIMIT 5",
@@ -359,7 +378,9 @@ async def missions_page(org_slug: str):
         statuses=list(MissionStatus),
         destinations=list(Destination),
         deleted=[_mission(r) for r in deleted],
+        total=total,
         ctx=g.ctx,
+        pending_approvals=pending,
     )
     return Response(body, content_type="text/html; charset=utf-8")
 
