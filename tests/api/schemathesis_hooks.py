@@ -60,3 +60,28 @@ def _body_fits(case) -> bool:
         return True
     validator_cls = case.operation.schema.adapter.jsonschema_validator_cls
     return make_validator(body.optimized_schema, validator_cls).is_valid(case.body)
+
+
+# A run's size is the engine's business, not the contract's: fuzzing that starts Monte Carlo runs of thousands of
+# scenarios keeps both cores busy for minutes after the operation was checked (and every later request waits for
+# CPU). Valid sizes are scaled down; values outside the documented range are left for the negative checks.
+RUN_LIMITS = {"scenarios": (20, 5_000), "time_horizon_days": (60, 730)}
+
+
+@schemathesis.hook
+def map_body(ctx, body):
+    """Start small simulation runs: a documented scenario count or horizon above the test's cap becomes the cap."""
+    operation = ctx.operation
+    if operation is None or operation.method.upper() != "POST" or not operation.path.endswith("/simulations"):
+        return body
+    config = body.get("config") if isinstance(body, dict) else None
+    if not isinstance(config, dict):
+        return body
+    smaller = dict(config)
+    for name, (cap, most) in RUN_LIMITS.items():
+        value = config.get(name)
+        if type(value) is int and cap < value <= most:
+            smaller[name] = cap
+    if body.get("run_type") == "monte_carlo" and "scenarios" not in config:
+        smaller["scenarios"] = RUN_LIMITS["scenarios"][0]  # instead of the default 200
+    return {**body, "config": smaller}
