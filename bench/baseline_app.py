@@ -108,16 +108,22 @@ async def _enter(conn, org_slug: str):
     return principal, org
 
 
-async def _pending_approvals(conn, principal, org) -> int:
-    """The app frame's break-glass badge: requests this approver could decide (the app counts them on every page)."""
-    if "breakglass:approve" not in permissions_for(org["role"]):
-        return 0
-    return await conn.fetchval(
-        "SELECT count(*) FROM break_glass_activations WHERE organization_id = $1 AND status = 'pending' "
-        "AND user_id <> $2",
-        org["id"],
-        principal["user_id"],
-    )
+_MENTIONS = (
+    "SELECT count(*) FROM comment_mentions cm JOIN comments c ON c.organization_id = cm.organization_id "
+    "AND c.id = cm.comment_id WHERE cm.organization_id = $1 AND cm.user_id = $2 AND cm.read_at IS NULL "
+    "AND c.deleted_at IS NULL"
+)
+_APPROVALS = (
+    "SELECT count(*) FROM break_glass_activations WHERE organization_id = $1 AND status = 'pending' AND user_id <> $2"
+)
+
+
+async def _frame_badges(conn, principal, org) -> dict:
+    """The app frame's badges, in one statement as the app counts them on every page: break-glass requests this
+    approver could decide, and comments mentioning the viewer they have not read."""
+    approvals = f"({_APPROVALS})" if "breakglass:approve" in permissions_for(org["role"]) else "0"
+    row = await conn.fetchrow(f"SELECT {approvals}, ({_MENTIONS})", org["id"], principal["user_id"])
+    return {"pending_approvals": row[0], "unread_mentions": row[1]}
 
 
 def _context(principal, org) -> RequestContext:
@@ -145,7 +151,7 @@ _MEMBERS = (
 async def members_page(org_slug: str):
     async with app.pool.acquire() as conn, conn.transaction():
         principal, org = await _enter(conn, org_slug)
-        pending = await _pending_approvals(conn, principal, org)
+        badges = await _frame_badges(conn, principal, org)
         roles = await conn.fetch(
             "SELECT id, key, name, is_system, permissions, break_glass FROM roles "
             "WHERE organization_id = $1 AND deleted_at IS NULL ORDER BY is_system DESC, name",
@@ -176,7 +182,7 @@ async def members_page(org_slug: str):
         form=form,
         error=None,
         ctx=g.ctx,
-        pending_approvals=pending,
+        **badges,
         settings=settings,
     )
     return Response(body, content_type="text/html; charset=utf-8")
@@ -297,7 +303,7 @@ async def login_json():
 async def check_page(org_slug: str):
     async with app.pool.acquire() as conn, conn.transaction():
         principal, org = await _enter(conn, org_slug)
-        pending = await _pending_approvals(conn, principal, org)
+        badges = await _frame_badges(conn, principal, org)
         rows = await conn.fetch(
             "SELECT id, created_at, status, progress, steps, error, attempt FROM system_checks "
             "WHERE organization_id = $1 ORDER BY id DESC LIMIT 26",
@@ -318,7 +324,7 @@ async def check_page(org_slug: str):
         form=CheckForm(),
         labels=STEP_LABELS,
         ctx=g.ctx,
-        pending_approvals=pending,
+        **badges,
         settings=settings,
     )
     return Response(body, content_type="text/html; charset=utf-8")
@@ -356,7 +362,7 @@ async def missions_page(org_slug: str):
     sql = f"SELECT {_MISSION_COLUMNS}{where} ORDER BY created_at DESC, id DESC LIMIT 26"
     async with app.pool.acquire() as conn, conn.transaction():
         principal, org = await _enter(conn, org_slug)
-        pending = await _pending_approvals(conn, principal, org)
+        badges = await _frame_badges(conn, principal, org)
         rows = await conn.fetch(sql, org["id"], *params)
         # the count above the list: the page itself when it is the only one (as Listing.total does)
         total = len(rows) if len(rows) <= 25 else await conn.fetchval(f"SELECT count(*){where}", org["id"], *params)
@@ -380,7 +386,7 @@ async def missions_page(org_slug: str):
         deleted=[_mission(r) for r in deleted],
         total=total,
         ctx=g.ctx,
-        pending_approvals=pending,
+        **badges,
     )
     return Response(body, content_type="text/html; charset=utf-8")
 

@@ -430,9 +430,65 @@
     }
   });
 
+
+  // ---------------------------------------------------------------- comment threads
+  // A thread ([data-comment-stream]) listens to its entity's channel; each message names a comment, and the page
+  // fetches its own rendering of it (who may edit or delete differs per viewer), then puts it in place: an edit
+  // replaces it, a new comment goes to the end of its parent's replies or of the thread. Forms being typed in stay.
+  function placeComment(thread, message) {
+    if (!window.htmx) { return; }
+    var url = thread.dataset.commentUrl.replace("00000000-0000-0000-0000-000000000000", message.id);
+    var existing = document.getElementById("comment-" + message.id);
+    if (existing && message.action === "created") { return; }  // our own post, already placed
+    if (existing && String(existing.dataset.version) === String(message.version) && message.action !== "deleted") { return; }
+    if (existing && existing.querySelector(":scope > form.comment-form")) { return; }  // being edited here
+    var container = message.parent_id ? document.getElementById("replies-" + message.parent_id)
+                                      : thread.querySelector(".comments");
+    if (!existing && !container) { return; }
+    var depth = 0;
+    for (var el = container; el && el !== thread; el = el.parentElement) {
+      if (el.classList && el.classList.contains("replies")) { depth += 1; }
+    }
+    window.htmx.ajax("GET", url + "?depth=" + depth, existing ? {target: existing, swap: "outerHTML"}
+                                                              : {target: container, swap: "beforeend"});
+  }
+  function watchThreads(root) {
+    if (!("EventSource" in window)) { return; }
+    root.querySelectorAll("[data-comment-stream]").forEach(function (thread) {
+      if (thread.commentSource) { return; }
+      var source = new EventSource(thread.dataset.commentStream);
+      thread.commentSource = source;
+      source.addEventListener("comment", function (event) { placeComment(thread, JSON.parse(event.data)); });
+    });
+  }
+  function countComments(thread) {
+    var count = thread.querySelectorAll("article.comment:not(.comment-deleted)").length;
+    var badge = thread.querySelector("[data-comment-count]");
+    if (badge) { badge.textContent = count; }
+    var empty = thread.querySelector("[data-empty-thread]");
+    if (empty) { empty.hidden = count > 0; }
+  }
+  document.addEventListener("htmx:afterSettle", function () {
+    document.querySelectorAll("[data-comment-stream]").forEach(countComments);
+  });
+  // a posted comment clears its box; Cancel on a reply box removes it
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.detail.elt;
+    if (event.detail.successful && form && form.hasAttribute && form.hasAttribute("data-reset-on-success")) {
+      form.reset();
+    }
+  });
+  document.addEventListener("click", function (event) {
+    var cancel = event.target.closest && event.target.closest("[data-remove-closest]");
+    if (!cancel) { return; }
+    var gone = cancel.closest(cancel.dataset.removeClosest);
+    if (gone) { gone.remove(); }
+  });
+
   document.addEventListener("htmx:afterSettle", function (event) { markScrollers(event.target.parentNode || document); });
   document.addEventListener("DOMContentLoaded", function () {
     enablePolling(document);
+    watchThreads(document);
     mirrorLiveState();
     markScrollers(document);
     document.querySelectorAll("#toasts [data-toast]").forEach(scheduleToast);

@@ -11,7 +11,7 @@ from quart import Quart, current_app, g, request
 from quart_auth import QuartAuth
 from quart_schema import QuartSchema
 
-from webapp.core.db import make_engine, make_sessionmaker
+from webapp.core.db import fetch_rows, make_engine, make_sessionmaker
 from webapp.core.edge import screen_request
 from webapp.core.errors import DomainError, Unauthorized, register_error_handlers
 from webapp.core.forms import check_csrf, set_csrf_cookie
@@ -33,6 +33,8 @@ log = logging.getLogger("closedloop.request")
 
 def create_app(settings: Settings | None = None) -> Quart:
     """Build the app: config, extensions, pipeline hooks, blueprints, error table."""
+    import webapp.models  # noqa: F401 - every model, entity kind and the search index's flush hook
+
     settings = settings or load_settings()
     configure_logging(settings.log_level, settings.log_json)
     app = Quart(
@@ -282,16 +284,25 @@ def _register_template_helpers(app: Quart) -> None:
         return {
             "ctx": ctx,
             "settings": app.extensions["closedloop"]["settings"],
-            "pending_approvals": await _pending_approvals(ctx),
+            **await _frame_badges(ctx),
         }
 
 
-async def _pending_approvals(ctx) -> int:
-    """Break-glass requests waiting for this approver: the badge in the frame of a full page (never a fragment)."""
-    from webapp.iam.breakglass import count_awaiting  # the domain loads after the app's core
+async def _frame_badges(ctx) -> dict:
+    """The frame's badges of a full page (never a fragment), in one statement: break-glass requests waiting for
+    this approver, and comments mentioning the viewer they have not read."""
+    from sqlalchemy import literal, select
 
-    if ctx is None or ctx.org_id is None or ctx.api_key_id or not ctx.can(Perm.BREAKGLASS_APPROVE):
-        return 0
+    # the domains load after the app's core
+    from webapp.collaboration.queries import unread_mentions_count
+    from webapp.iam.breakglass import awaiting_count
+
+    none = {"pending_approvals": 0, "unread_mentions": 0}
+    if ctx is None or ctx.org_id is None or ctx.api_key_id or ctx.user_id is None:
+        return none
     if is_htmx() or g.get("error_page"):  # an error page may follow a failed transaction: no more queries
-        return 0
-    return await count_awaiting(db_session(), ctx.org_id, ctx.user_id)
+        return none
+    approvals = awaiting_count(ctx.org_id, ctx.user_id) if ctx.can(Perm.BREAKGLASS_APPROVE) else literal(0)
+    stmt = select(approvals, unread_mentions_count(ctx.org_id, ctx.user_id))
+    pending, mentions = (await fetch_rows(db_session(), stmt)).one()
+    return {"pending_approvals": pending, "unread_mentions": mentions}

@@ -8,6 +8,7 @@ from webapp.catalog.models import (  # noqa: F401
     RecipeLine,
     WasteMaterial,
 )
+from webapp.collaboration.models import Comment, CommentMention, CommentRevision  # noqa: F401,E402
 from webapp.core.audit import AuditLog  # noqa: F401
 from webapp.core.db import Base  # noqa: F401
 from webapp.iam.models import BreakGlassActivation, Role, RoleAssignment  # noqa: F401
@@ -17,5 +18,7 @@ from webapp.missions.models import Mission, MissionCrew  # noqa: F401
 from webapp.ops.models import SystemCheck  # noqa: F401
 from webapp.organizations.models import Invitation, Membership, Organization  # noqa: F401
 from webapp.privacy.models import PrivacySubjectRequest  # noqa: F401
+from webapp.search import service as _search_maintenance  # noqa: F401,E402 - its flush hook keeps search_index current
+from webapp.search.models import SearchIndex  # noqa: F401
 from webapp.security.models import SecurityEvent  # noqa: F401
 from webapp.simulations.models import Product, SimulationLog, SimulationRun  # noqa: F401

@@ -14,6 +14,7 @@ def register_blueprints(app: Quart) -> None:
     from webapp.catalog.api import bp as catalog_items_api
     from webapp.catalog.api import org_bp as catalog_api
     from webapp.catalog.views import bp as catalog_views
+    from webapp.collaboration.views import bp as comments_views
     from webapp.core.errors import add_error_context
     from webapp.iam.api import bp as iam_api
     from webapp.iam.forbidden import forbidden_context
@@ -57,6 +58,7 @@ def register_blueprints(app: Quart) -> None:
         catalog_views,
         products_views,
         simulations_views,
+        comments_views,
         identity_api,
         iam_api,
         orgs_api,

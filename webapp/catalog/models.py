@@ -18,8 +18,13 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    cast,
     func,
+    select,
     text,
+)
+from sqlalchemy import (
+    String as SqlString,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -33,13 +38,16 @@ from webapp.catalog.enums import (
     Resource,
 )
 from webapp.core.db import (
+    TAGS_ARE_A_LIST,
     Base,
     SoftDelete,
+    Tagged,
     TenantOwned,
     Timestamps,
     UUIDPrimaryKey,
     Versioned,
 )
+from webapp.core.entities import EntityKind, register
 from webapp.core.enums import pg_enum
 
 
@@ -58,10 +66,11 @@ def _item_rules(table: str) -> tuple:
         CheckConstraint("char_length(name) BETWEEN 1 AND 120", name="name_length"),
         CheckConstraint("char_length(description) <= 2000", name="description_length"),
         CheckConstraint("jsonb_typeof(provenance) = 'object'", name="provenance_object"),
+        CheckConstraint(TAGS_ARE_A_LIST, name="tags_array"),
     )
 
 
-class CatalogItem(UUIDPrimaryKey, TenantOwned, Timestamps, SoftDelete, Versioned):
+class CatalogItem(UUIDPrimaryKey, TenantOwned, Timestamps, SoftDelete, Versioned, Tagged):
     """Columns of every catalog row; `reference_key` names the reference-catalog entry it came from."""
 
     key: Mapped[str] = mapped_column(String(48))
@@ -205,3 +214,65 @@ class RecipeLine(UUIDPrimaryKey, TenantOwned, Base):
     resource: Mapped[Resource | None] = mapped_column(pg_enum(Resource, "resource"))
     kg: Mapped[Decimal] = mapped_column(Numeric(12, 4))
     position: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+
+
+def _item_documents(model, *extra):
+    def documents():
+        return select(
+            model.id.label("entity_id"),
+            model.organization_id,
+            model.name.label("title"),
+            func.concat_ws(" ", model.description, model.key, *extra).label("body"),
+            model.tags,
+            func.cast(None, model.id.type).label("mission_id"),
+        ).where(model.deleted_at.is_(None))
+
+    return documents
+
+
+def _catalog_page(kind: str):
+    return lambda entity_id, mission_id: {"kind": kind, "item_id": entity_id}
+
+
+register(
+    EntityKind(
+        "waste-materials",
+        "Waste material",
+        "Waste materials",
+        WasteMaterial,
+        "catalog:read",
+        "catalog:write",
+        _item_documents(WasteMaterial, cast(WasteMaterial.category, SqlString)),
+        "catalog.show",
+        _catalog_page("materials"),
+        icon="trash-2",
+    )
+)
+register(
+    EntityKind(
+        "processing-modules",
+        "Processing module",
+        "Processing modules",
+        ProcessingModule,
+        "catalog:read",
+        "catalog:write",
+        _item_documents(ProcessingModule, func.replace(cast(ProcessingModule.module_type, SqlString), "_", " ")),
+        "catalog.show",
+        _catalog_page("modules"),
+        icon="cpu",
+    )
+)
+register(
+    EntityKind(
+        "processing-recipes",
+        "Recipe",
+        "Recipes",
+        Recipe,
+        "catalog:read",
+        "catalog:write",
+        _item_documents(Recipe),
+        "catalog.show",
+        _catalog_page("recipes"),
+        icon="flask-conical",
+    )
+)

@@ -47,6 +47,13 @@ class CatalogPage:
     importable: bool = False
 
     @property
+    def entity_type(self) -> str:
+        """The kind's name in comments, attachments and search (webapp.core.entities)."""
+        return {"materials": "waste-materials", "modules": "processing-modules", "recipes": "processing-recipes"}[
+            self.kind
+        ]
+
+    @property
     def what(self) -> str:
         """The singular, e.g. `waste material`."""
         return self.service.what

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import DateTime, ForeignKey, Integer, MetaData, Result, func, text
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -70,6 +70,15 @@ class Versioned:
     def __mapper_args__(cls):  # noqa: N805 - SQLAlchemy's directive signature
         # eager_defaults: server-set columns (updated_at) come back with RETURNING instead of a lazy load later
         return {"version_id_col": cls.version, "eager_defaults": True}
+
+
+class Tagged:
+    """tags: a JSON array of short labels people add; lists filter on them and the search index copies them."""
+
+    tags: Mapped[list[str]] = mapped_column(JSONB, nullable=False, default=list, server_default=text("'[]'::jsonb"))
+
+
+TAGS_ARE_A_LIST = "jsonb_typeof(tags) = 'array'"
 
 
 class TenantOwned:

@@ -40,6 +40,9 @@ class Perm(StrEnum):
     PRODUCTS_WRITE = "products:write"
     SIMULATIONS_READ = "simulations:read"
     SIMULATIONS_RUN = "simulations:run"
+    COMMENTS_WRITE = "comments:write"
+    COMMENTS_MODERATE = "comments:moderate"
+    SEARCH_REINDEX = "search:reindex"
 
 
 class SystemRole(StrEnum):

@@ -32,6 +32,9 @@ PERMISSION_DESCRIPTIONS: dict[Perm, str] = {
     Perm.PRODUCTS_WRITE: "Record, correct and delete products",
     Perm.SIMULATIONS_READ: "See simulation runs, their logs and results",
     Perm.SIMULATIONS_RUN: "Start, cancel, re-run and delete simulation runs",
+    Perm.COMMENTS_WRITE: "Comment on missions, crew, catalog items, runs and products; edit one's own comments",
+    Perm.COMMENTS_MODERATE: "Delete other members' comments",
+    Perm.SEARCH_REINDEX: "Rebuild the organization's search index",
 }
 
 ALL_PERMISSIONS: frozenset[str] = frozenset(p.value for p in Perm)
@@ -55,6 +58,7 @@ _RUN_MISSIONS = frozenset(
         Perm.MODULES_OPERATE,
         Perm.PRODUCTS_WRITE,
         Perm.SIMULATIONS_RUN,
+        Perm.COMMENTS_WRITE,
     }
 )
 
@@ -85,19 +89,27 @@ SYSTEM_ROLES: dict[str, SystemRoleSpec] = {
             SystemRole.MISSION_COMMANDER,
             "Mission commander",
             "Leads missions and their crews.",
-            _BASE | _RUN_MISSIONS | {Perm.OPS_RUN, Perm.APIKEYS_WRITE, Perm.MEMBERS_INVITE},
+            _BASE | _RUN_MISSIONS | {Perm.OPS_RUN, Perm.APIKEYS_WRITE, Perm.MEMBERS_INVITE, Perm.COMMENTS_MODERATE},
         ),
         SystemRoleSpec(
             SystemRole.CREW_MEMBER,
             "Crew member",
             "Works on missions: waste, modules, runs.",
-            _BASE | {Perm.OPS_RUN, Perm.APIKEYS_WRITE, Perm.MODULES_OPERATE, Perm.PRODUCTS_WRITE, Perm.SIMULATIONS_RUN},
+            _BASE
+            | {
+                Perm.OPS_RUN,
+                Perm.APIKEYS_WRITE,
+                Perm.MODULES_OPERATE,
+                Perm.PRODUCTS_WRITE,
+                Perm.SIMULATIONS_RUN,
+                Perm.COMMENTS_WRITE,
+            },
         ),
         SystemRoleSpec(
             SystemRole.ANALYST,
             "Analyst",
             "Plans and compares simulation runs.",
-            _BASE | {Perm.OPS_RUN, Perm.APIKEYS_WRITE, Perm.CATALOG_WRITE, Perm.SIMULATIONS_RUN},
+            _BASE | {Perm.OPS_RUN, Perm.APIKEYS_WRITE, Perm.CATALOG_WRITE, Perm.SIMULATIONS_RUN, Perm.COMMENTS_WRITE},
         ),
         SystemRoleSpec(SystemRole.BILLING_MANAGER, "Billing manager", "Plans, invoices and payment methods.", _BASE),
         SystemRoleSpec(

@@ -42,6 +42,7 @@ class EmailCategory:
 EMAIL_CATEGORIES = (
     EmailCategory("approval_requests", "Break-glass requests waiting for my approval", True),
     EmailCategory("invitation_accepted", "Someone accepted an invitation I sent", True),
+    EmailCategory("mentions", "Someone mentions me in a comment", True),
 )
 ALWAYS_SENT = "Security notices (locked account, password or email changed, deactivation) and the links you ask for."
 

@@ -7,6 +7,7 @@ import uuid
 from quart import g, redirect, request, url_for
 from werkzeug.datastructures import MultiDict
 
+from webapp.collaboration.views import thread_context
 from webapp.core.errors import Conflict, ValidationError
 from webapp.core.forms import show_errors
 from webapp.core.htmx import is_htmx, render
@@ -83,12 +84,17 @@ async def edit_crew(mission_id: uuid.UUID, crew_id: uuid.UUID):
 @bp.get("/<uuid:mission_id>/crew/<uuid:crew_id>")
 @requires(Perm.MISSIONS_READ)
 async def crew_row(mission_id: uuid.UUID, crew_id: uuid.UUID):
-    """One crew row (Cancel on the inline edit)."""
-    await queries.get_mission(db_session(), g.ctx.org_id, mission_id)
+    """A crew assignment's page with its discussion; htmx gets its row (Cancel on the inline edit)."""
+    mission = await queries.get_mission(db_session(), g.ctx.org_id, mission_id)
+    member = await queries.get_crew(db_session(), mission_id, crew_id)
+    if is_htmx():
+        return await render("missions/_crew_row.html", mission_id=mission_id, member=member)
     return await render(
-        "missions/_crew_row.html",
+        "missions/crew_member.html",
+        mission=mission,
         mission_id=mission_id,
-        member=await queries.get_crew(db_session(), mission_id, crew_id),
+        member=member,
+        **await thread_context("crew-assignments", member.id),
     )
 
 

@@ -17,27 +17,35 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
+    cast,
     func,
+    literal,
+    select,
     text,
 )
-from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.core.db import (
+    TAGS_ARE_A_LIST,
     Base,
     SoftDelete,
+    Tagged,
     TenantOwned,
     Timestamps,
     UUIDPrimaryKey,
     Versioned,
 )
+from webapp.core.entities import EntityKind, register
 from webapp.core.enums import pg_enum
+from webapp.identity.models import User
 from webapp.missions.enums import CrewRole, Destination, MissionStatus
 
 SEARCH_DOCUMENT = "to_tsvector('simple', coalesce(name, '') || ' ' || coalesce(description, ''))"
 
 
-class Mission(UUIDPrimaryKey, TenantOwned, Timestamps, SoftDelete, Versioned, Base):
+class Mission(UUIDPrimaryKey, TenantOwned, Timestamps, SoftDelete, Versioned, Tagged, Base):
     """A crewed mission and the planning settings its simulations start from."""
 
     __tablename__ = "missions"
@@ -60,6 +68,7 @@ class Mission(UUIDPrimaryKey, TenantOwned, Timestamps, SoftDelete, Versioned, Ba
         Index("ix_missions_search", "search_vector", postgresql_using="gin"),
         CheckConstraint("char_length(name) BETWEEN 1 AND 120", name="name_length"),
         CheckConstraint("char_length(description) <= 4000", name="description_length"),
+        CheckConstraint(TAGS_ARE_A_LIST, name="tags_array"),
         CheckConstraint("crew_size BETWEEN 1 AND 100", name="crew_size_range"),
         CheckConstraint(
             "landing_date IS NULL OR launch_date IS NULL OR landing_date >= launch_date", name="landing_after_launch"
@@ -133,3 +142,65 @@ class MissionCrew(UUIDPrimaryKey, TenantOwned, Versioned, Base):
     assigned_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     removed_at: Mapped[datetime | None] = mapped_column()
     removed_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+def _mission_documents():
+    return select(
+        Mission.id.label("entity_id"),
+        Mission.organization_id,
+        Mission.name.label("title"),
+        func.concat_ws(" ", Mission.description, cast(Mission.destination, String), cast(Mission.status, String)).label(
+            "body"
+        ),
+        Mission.tags,
+        Mission.id.label("mission_id"),
+    ).where(Mission.deleted_at.is_(None))
+
+
+def _crew_documents():
+    return (
+        select(
+            MissionCrew.id.label("entity_id"),
+            MissionCrew.organization_id,
+            func.concat(User.name, " · ", func.replace(cast(MissionCrew.crew_role, String), "_", " ")).label("title"),
+            func.concat_ws(" ", MissionCrew.specialization, Mission.name).label("body"),
+            literal([], JSONB).label("tags"),
+            MissionCrew.mission_id,
+        )
+        .join(User, User.id == MissionCrew.user_id)
+        .join(
+            Mission, and_(Mission.organization_id == MissionCrew.organization_id, Mission.id == MissionCrew.mission_id)
+        )
+        .where(Mission.deleted_at.is_(None))
+    )
+
+
+register(
+    EntityKind(
+        "missions",
+        "Mission",
+        "Missions",
+        Mission,
+        "missions:read",
+        "missions:write",
+        _mission_documents,
+        "missions.show",
+        lambda entity_id, mission_id: {"mission_id": entity_id},
+        icon="rocket",
+    )
+)
+register(
+    EntityKind(
+        "crew-assignments",
+        "Crew assignment",
+        "Crew assignments",
+        MissionCrew,
+        "missions:read",
+        "crew:write",
+        _crew_documents,
+        "missions.crew_row",
+        lambda entity_id, mission_id: {"mission_id": mission_id, "crew_id": entity_id},
+        searchable=False,
+        icon="users",
+    )
+)

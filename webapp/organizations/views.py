@@ -8,6 +8,8 @@ from datetime import timedelta
 from quart import Blueprint, current_app, flash, g, redirect, request, url_for
 from quart_auth import AuthUser, login_user
 
+from webapp.collaboration import queries as comment_queries
+from webapp.collaboration.views import discussion_url
 from webapp.core.conflicts import differences
 from webapp.core.errors import Conflict, ValidationError
 from webapp.core.forms import (
@@ -226,6 +228,8 @@ async def home():
         else [],
         "invitations": await queries.list_invitations(session, ctx.org_id) if ctx.can(Perm.MEMBERS_INVITE) else [],
         "activity": await recent_activity(session, ctx.org_id) if ctx.can(Perm.AUDIT_READ) else None,
+        "discussion": await comment_queries.recent_discussion(session, ctx),
+        "discussion_url": discussion_url,
         "checks": (await ops_queries.list_checks(session, ctx.org_id, limit=3)).items
         if ctx.can(Perm.OPS_READ)
         else None,

@@ -10,6 +10,7 @@ from quart_schema import document_request
 from webapp.core.errors import Forbidden
 from webapp.core.forms import parse_body, parse_query
 from webapp.core.listing import lists
+from webapp.core.live import realtime
 from webapp.core.openapi import Items, Page, PageQuery, query, raises, returns
 from webapp.core.pagination import parse_limit
 from webapp.core.permissions import Perm, require_bound_credential, requires
@@ -241,7 +242,7 @@ async def get_run(run_id: uuid.UUID):
 @raises(409)
 async def cancel_run(run_id: uuid.UUID):
     """Cancel a queued or running run (a running one stops within a second); 409 once it has finished."""
-    redis, namespace = streams.realtime()
+    redis, namespace = realtime()
     run = await run_service.cancel_run(db_session(), g.ctx, run_id, redis, namespace)
     return run_out(run)
 

@@ -17,7 +17,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    cast,
     func,
+    select,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -25,23 +27,27 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.catalog.enums import Resource
 from webapp.core.db import (
+    TAGS_ARE_A_LIST,
     Base,
     SoftDelete,
+    Tagged,
     TenantOwned,
     Timestamps,
     UUIDPrimaryKey,
     Versioned,
 )
+from webapp.core.entities import EntityKind, register
 from webapp.core.enums import pg_enum
 from webapp.simulations.enums import LogLevel, ProductKind, RunStatus, RunType
 
 
-class Product(UUIDPrimaryKey, TenantOwned, Timestamps, SoftDelete, Versioned, Base):
+class Product(UUIDPrimaryKey, TenantOwned, Timestamps, SoftDelete, Versioned, Tagged, Base):
     """A quantity of a product for one mission: recorded by the crew, or planned for a day by a simulation run."""
 
     __tablename__ = "products"
     __table_args__ = (
         UniqueConstraint("organization_id", "id"),
+        CheckConstraint(TAGS_ARE_A_LIST, name="tags_array"),
         ForeignKeyConstraint(
             ["organization_id", "mission_id"], ["missions.organization_id", "missions.id"], ondelete="CASCADE"
         ),
@@ -107,12 +113,13 @@ class Product(UUIDPrimaryKey, TenantOwned, Timestamps, SoftDelete, Versioned, Ba
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
-class SimulationRun(UUIDPrimaryKey, TenantOwned, Timestamps, SoftDelete, Versioned, Base):
+class SimulationRun(UUIDPrimaryKey, TenantOwned, Timestamps, SoftDelete, Versioned, Tagged, Base):
     """One planning run of a mission: its inputs frozen at start, its progress, and its results."""
 
     __tablename__ = "simulation_runs"
     __table_args__ = (
         UniqueConstraint("organization_id", "id"),
+        CheckConstraint(TAGS_ARE_A_LIST, name="tags_array"),
         ForeignKeyConstraint(
             ["organization_id", "mission_id"], ["missions.organization_id", "missions.id"], ondelete="CASCADE"
         ),
@@ -187,3 +194,58 @@ class SimulationLog(UUIDPrimaryKey, TenantOwned, Base):
     message: Mapped[str] = mapped_column(Text)
     progress_percent: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+def _run_documents():
+    return select(
+        SimulationRun.id.label("entity_id"),
+        SimulationRun.organization_id,
+        SimulationRun.name.label("title"),
+        func.replace(cast(SimulationRun.run_type, String), "_", " ").label("body"),
+        SimulationRun.tags,
+        SimulationRun.mission_id,
+    ).where(SimulationRun.deleted_at.is_(None))
+
+
+def _product_documents():
+    kind = func.initcap(func.replace(cast(Product.product_type, String), "_", " "))
+    return select(
+        Product.id.label("entity_id"),
+        Product.organization_id,
+        func.concat(kind, " · ", func.round(Product.quantity_kg, 2), " kg").label("title"),
+        func.concat_ws(" ", cast(Product.kind, String), Product.notes).label("body"),
+        Product.tags,
+        Product.mission_id,
+    ).where(Product.deleted_at.is_(None))
+
+
+register(
+    EntityKind(
+        "simulation-runs",
+        "Simulation run",
+        "Simulation runs",
+        SimulationRun,
+        "simulations:read",
+        "simulations:run",
+        _run_documents,
+        "simulations.show",
+        lambda entity_id, mission_id: {"run_id": entity_id},
+        icon="play",
+    )
+)
+register(
+    EntityKind(
+        "products",
+        "Product",
+        "Products",
+        Product,
+        "products:read",
+        "products:write",
+        _product_documents,
+        "products.show",
+        lambda entity_id, mission_id: {"product_id": entity_id},
+        icon="package",
+        # what a run plans for each day is part of the run, not something to look up on its own
+        indexed=lambda: Product.kind == ProductKind.RECORDED,
+    )
+)

@@ -7,11 +7,13 @@ import uuid
 from quart import Blueprint, current_app, flash, g, redirect, request, url_for
 from werkzeug.datastructures import MultiDict
 
+from webapp.collaboration.views import thread_context
 from webapp.core.errors import Conflict, ValidationError
 from webapp.core.forms import show_errors
 from webapp.core.htmx import is_htmx, render
 from webapp.core.ids import parse_id
 from webapp.core.listing import list_args, lists
+from webapp.core.live import realtime
 from webapp.core.pagination import parse_limit
 from webapp.core.permissions import Perm, requires
 from webapp.core.sse import format_event
@@ -175,7 +177,9 @@ async def _run_context(run) -> dict:
 async def show(run_id: uuid.UUID):
     """One run: live progress and log tail until it ends, then KPIs, charts, products and its inputs."""
     run = await queries.get_run(db_session(), g.ctx.org_id, run_id)
-    return await render("simulations/show.html", **await _run_context(run))
+    return await render(
+        "simulations/show.html", **await _run_context(run), **await thread_context("simulation-runs", run.id)
+    )
 
 
 @bp.get("/simulation-runs/<uuid:run_id>/results")
@@ -243,7 +247,7 @@ async def logs(run_id: uuid.UUID):
 @requires(Perm.SIMULATIONS_RUN)
 async def cancel(run_id: uuid.UUID):
     """Cancel a queued or running run."""
-    redis, namespace = streams.realtime()
+    redis, namespace = realtime()
     try:
         await run_service.cancel_run(db_session(), g.ctx, run_id, redis, namespace)
     except Conflict as exc:

@@ -7,8 +7,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from quart import current_app, g
-from redis.exceptions import RedisError
 
+from webapp.core.live import stream_channel, subscribe
 from webapp.core.sse import format_event, relay, sse_response
 from webapp.core.transaction import db_session, end_request_transaction
 from webapp.simulations import queries
@@ -19,36 +19,11 @@ def _state():
     return current_app.extensions["closedloop"]
 
 
-def realtime():
-    """This process's Redis client and key namespace (what services that publish need)."""
-    state = _state()
-    return state["redis"], state["settings"].redis_namespace
-
-
-class _Unavailable:
-    """Stands in for a subscription while Redis is down: the stream sends the current state, then `retry:`."""
-
-    async def get(self):
-        from webapp.core.broadcast import LOST
-
-        return LOST
-
-    async def close(self) -> None:
-        return None
-
-
-async def _subscribe(channel_name: str):
-    try:
-        return await _state()["hub"].subscribe(channel_name)
-    except (RedisError, OSError):
-        return _Unavailable()
-
-
 async def stream_run(run_id: uuid.UUID, frames: Callable[[dict], Awaitable[list[bytes]]]):
     """SSE of one run; `frames` turns a state into events (HTML fragments or JSON)."""
     settings = _state()["settings"]
     # subscribe before reading the row, so no update can fall between the read and the subscription
-    subscription = await _subscribe(run_channel(settings.redis_namespace, run_id))
+    subscription = await subscribe(run_channel(settings.redis_namespace, run_id))
     try:
         state = run_payload(await queries.get_run_state(db_session(), g.ctx.org_id, run_id))
     except Exception:
@@ -64,22 +39,12 @@ async def stream_run(run_id: uuid.UUID, frames: Callable[[dict], Awaitable[list[
 
 async def stream_mission_runs(mission_id: uuid.UUID, frames: Callable[[dict], Awaitable[list[bytes]]]):
     """SSE of a mission's run list: one event per run change, for as long as the page is open."""
-    return await _stream_list(mission_runs_channel(_state()["settings"].redis_namespace, mission_id), frames)
+    return await stream_channel(mission_runs_channel(_state()["settings"].redis_namespace, mission_id), frames)
 
 
 async def stream_org_runs(org_id: uuid.UUID, frames: Callable[[dict], Awaitable[list[bytes]]]):
     """SSE of the organization's run lists (the Simulations page, the overview): one event per run change."""
-    return await _stream_list(org_runs_channel(_state()["settings"].redis_namespace, org_id), frames)
-
-
-async def _stream_list(channel_name: str, frames: Callable[[dict], Awaitable[list[bytes]]]):
-    subscription = await _subscribe(channel_name)
-    await end_request_transaction(200)
-
-    async def on_message(payload: dict) -> tuple[list[bytes], bool]:
-        return await frames(payload), False
-
-    return sse_response(relay(subscription, [b": subscribed\n\n"], on_message))
+    return await stream_channel(org_runs_channel(_state()["settings"].redis_namespace, org_id), frames)
 
 
 async def shared_frames(frames: Callable[[dict], Awaitable[list[bytes]]], payload: dict) -> list[bytes]:
