@@ -485,6 +485,81 @@
     if (gone) { gone.remove(); }
   });
 
+
+  // ---------------------------------------------------------------- header search (a combobox)
+  // Typing fetches suggestions (htmx); arrow keys move through them, Enter opens the chosen one or, with none
+  // chosen, the full results page; Escape closes; "/" anywhere outside a field jumps to the box.
+  function searchParts() {
+    var input = document.getElementById("header-q");
+    return input ? {input: input, list: document.getElementById("search-suggest")} : null;
+  }
+  function searchOptions(parts) {
+    return parts.list ? Array.prototype.slice.call(parts.list.querySelectorAll("[role=option]")) : [];
+  }
+  function chooseOption(parts, option) {
+    searchOptions(parts).forEach(function (o) { o.setAttribute("aria-selected", o === option ? "true" : "false"); });
+    if (option) {
+      parts.input.setAttribute("aria-activedescendant", option.id);
+      option.scrollIntoView({block: "nearest"});
+    } else {
+      parts.input.removeAttribute("aria-activedescendant");
+    }
+  }
+  function showSuggestions(parts, open) {
+    if (!parts.list) { return; }
+    parts.list.hidden = !open;
+    parts.input.setAttribute("aria-expanded", open ? "true" : "false");
+    if (!open) { chooseOption(parts, null); }
+  }
+  document.addEventListener("keydown", function (event) {
+    var parts = searchParts();
+    if (!parts) { return; }
+    var typing = event.target.closest && event.target.closest("input, textarea, select, [contenteditable=true]");
+    if (event.key === "/" && !typing && !event.ctrlKey && !event.metaKey) {
+      event.preventDefault();
+      parts.input.focus();
+      parts.input.select();
+      return;
+    }
+    if (event.target !== parts.input) { return; }
+    var options = searchOptions(parts);
+    var current = options.findIndex(function (o) { return o.getAttribute("aria-selected") === "true"; });
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      if (!options.length) { return; }
+      event.preventDefault();
+      showSuggestions(parts, true);
+      var next = event.key === "ArrowDown" ? current + 1 : current - 1;
+      if (next < 0) { next = options.length - 1; }
+      if (next >= options.length) { next = 0; }
+      chooseOption(parts, options[next]);
+    } else if (event.key === "Enter" && current >= 0 && !parts.list.hidden) {
+      event.preventDefault();
+      window.location.assign(options[current].dataset.href);
+    } else if (event.key === "Escape" && parts.list && !parts.list.hidden) {
+      event.preventDefault();
+      showSuggestions(parts, false);
+    }
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var parts = searchParts();
+    if (!parts || event.detail.target.id !== "search-suggest") { return; }
+    parts.list = document.getElementById("search-suggest");
+    showSuggestions(parts, parts.input.value.trim() !== "" && document.activeElement === parts.input);
+  });
+  document.addEventListener("focusout", function (event) {
+    var parts = searchParts();
+    if (!parts || !event.target.closest || !event.target.closest("[data-header-search]")) { return; }
+    window.setTimeout(function () {
+      if (!document.activeElement || !document.activeElement.closest("[data-header-search]")) { showSuggestions(parts, false); }
+    }, 150);
+  });
+  document.addEventListener("focusin", function (event) {
+    var parts = searchParts();
+    if (parts && event.target === parts.input && parts.input.value.trim() && parts.list && parts.list.querySelector("[role=listbox], .suggest-empty")) {
+      showSuggestions(parts, true);
+    }
+  });
+
   document.addEventListener("htmx:afterSettle", function (event) { markScrollers(event.target.parentNode || document); });
   document.addEventListener("DOMContentLoaded", function () {
     enablePolling(document);

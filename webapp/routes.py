@@ -14,6 +14,7 @@ def register_blueprints(app: Quart) -> None:
     from webapp.catalog.api import bp as catalog_items_api
     from webapp.catalog.api import org_bp as catalog_api
     from webapp.catalog.views import bp as catalog_views
+    from webapp.collaboration.api import bp as comments_api
     from webapp.collaboration.views import bp as comments_views
     from webapp.core.errors import add_error_context
     from webapp.iam.api import bp as iam_api
@@ -35,6 +36,9 @@ def register_blueprints(app: Quart) -> None:
     from webapp.organizations.api import bp as organizations_api
     from webapp.organizations.api import orgs_bp as orgs_api
     from webapp.organizations.views import bp as organizations_views
+    from webapp.search.api import bp as search_api
+    from webapp.search.api import org_bp as org_search_api
+    from webapp.search.views import bp as search_views
     from webapp.simulations.api import bp as products_api
     from webapp.simulations.api import org_bp as org_products_api
     from webapp.simulations.run_views import bp as simulations_views
@@ -59,6 +63,7 @@ def register_blueprints(app: Quart) -> None:
         products_views,
         simulations_views,
         comments_views,
+        search_views,
         identity_api,
         iam_api,
         orgs_api,
@@ -70,5 +75,8 @@ def register_blueprints(app: Quart) -> None:
         org_products_api,
         catalog_api,
         catalog_items_api,
+        comments_api,
+        search_api,
+        org_search_api,
     ):
         app.register_blueprint(blueprint)

@@ -32,11 +32,11 @@ def _now() -> datetime:
 
 
 def _clean(content) -> str:
+    if not isinstance(content, str) or not content.strip():
+        raise ValidationError.field("content", "Write something first.")
     data, errors = partition({"content": content}, RULES, partial=False)
     if errors:
         raise ValidationError(details={"fields": errors})
-    if not data["content"].strip():
-        raise ValidationError.field("content", "Write something first.")
     return data["content"]
 
 

@@ -8,10 +8,12 @@ import uuid
 
 from quart import Blueprint, g, redirect, request
 
+import webapp.models  # noqa: F401 - every entity kind is registered before the routes name them
 from webapp.collaboration import queries, service
 from webapp.collaboration.events import thread_channel
 from webapp.collaboration.forms import CommentForm
 from webapp.collaboration.links import entity_url
+from webapp.core.entities import entity_type_converter
 from webapp.core.errors import Conflict, ValidationError
 from webapp.core.forms import read_form, show_errors
 from webapp.core.htmx import is_htmx, render, toast
@@ -22,6 +24,7 @@ from webapp.core.sse import format_event
 from webapp.core.transaction import db_session
 
 bp = Blueprint("comments", __name__, url_prefix="/o/<org_slug>")
+THREAD = f"/comments/<{entity_type_converter()}:entity_type>/<uuid:entity_id>"
 
 
 async def _target(entity_type: str, entity_id: uuid.UUID) -> queries.Target:
@@ -51,7 +54,7 @@ def _page_of(target: queries.Target) -> str:
     return entity_url(target.kind, target.entity_id, target.mission_id)
 
 
-@bp.get("/comments/<entity_type>/<uuid:entity_id>")
+@bp.get(THREAD)
 @requires()
 async def thread(entity_type: str, entity_id: uuid.UUID):
     """The thread alone (htmx refresh); without htmx, the entity's page at its discussion."""
@@ -60,7 +63,7 @@ async def thread(entity_type: str, entity_id: uuid.UUID):
     return await render("collaboration/_thread.html", **await thread_context(entity_type, entity_id))
 
 
-@bp.post("/comments/<entity_type>/<uuid:entity_id>")
+@bp.post(THREAD)
 @requires(Perm.COMMENTS_WRITE)
 async def create(entity_type: str, entity_id: uuid.UUID):
     """Post a comment or a reply; htmx gets the new comment (or the form with what was wrong)."""
@@ -226,7 +229,7 @@ async def history(comment_id: uuid.UUID):
     )
 
 
-@bp.get("/comments/<entity_type>/<uuid:entity_id>/events")
+@bp.get(f"{THREAD}/events")
 @requires()
 async def events(entity_type: str, entity_id: uuid.UUID):
     """SSE: one `comment` event per new, edited or deleted comment of the thread; the page fetches it."""

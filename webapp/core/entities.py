@@ -60,6 +60,12 @@ def kind_for_model(model: type) -> EntityKind | None:
     return None
 
 
+def entity_type_converter() -> str:
+    """The URL converter matching the registered kinds' names (`<any(...):entity_type>`); call it once every domain's
+    models are imported (webapp.models)."""
+    return "any({})".format(", ".join(f'"{name}"' for name in KINDS))
+
+
 def searchable_kinds() -> list[EntityKind]:
     """Kinds the search index holds, in registry order."""
     return [k for k in KINDS.values() if k.searchable]

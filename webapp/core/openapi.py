@@ -19,7 +19,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from quart_schema.openapi import OpenAPIProvider
 from quart_schema.validation import QUART_SCHEMA_REQUEST_ATTRIBUTE
 from werkzeug.routing import Rule
-from werkzeug.routing.converters import UUIDConverter
+from werkzeug.routing.converters import AnyConverter, UUIDConverter
 
 from webapp.core.listing import LISTING_ATTR, Filter
 from webapp.core.pagination import MAX_LIMIT
@@ -54,6 +54,8 @@ TAGS = {
     "catalog": "Waste materials, processing modules and recipes",
     "simulations": "Products and simulation runs",
     "ops": "System checks",
+    "collaboration": "Comments on missions, crew, catalog items, runs and products",
+    "search": "Full-text search over the organization",
 }
 
 
@@ -339,6 +341,8 @@ class ApiDocument(OpenAPIProvider):
     def _path_parameter(name: str, converter) -> dict[str, Any]:
         if isinstance(converter, UUIDConverter):
             schema = {"type": "string", "format": "uuid"}
+        elif isinstance(converter, AnyConverter):
+            schema = {"type": "string", "enum": sorted(converter.items)}
         elif type(converter).__name__ == "OrgRefConverter":
             schema = {
                 "type": "string",

@@ -352,4 +352,3 @@ def awaiting_count(org_id, approver_id):
         )
         .scalar_subquery()
     )
-

@@ -1,0 +1,71 @@
+"""JSON API of search: GET /search for API keys and access tokens, and under the organization for browsers."""
+
+from __future__ import annotations
+
+import uuid
+
+from quart import Blueprint, g
+
+from webapp.core.errors import NotFound
+from webapp.core.forms import parse_query
+from webapp.core.openapi import query, raises, returns
+from webapp.core.permissions import require_bound_credential, requires
+from webapp.core.transaction import db_session
+from webapp.search import queries
+from webapp.search.schemas import HitOut, SearchQuery, SearchResults
+from webapp.search.views import hit_url
+
+bp = Blueprint("search_api", __name__, url_prefix="/api/v1/search")
+bp.before_request(require_bound_credential)
+org_bp = Blueprint("org_search_api", __name__, url_prefix="/api/v1/organizations/<org:org_id>/search")
+
+
+async def _search() -> dict:
+    args = parse_query(SearchQuery)
+    if args.org_id is not None and args.org_id != g.ctx.org_id:
+        raise NotFound("No such organization.")
+    found = await queries.search(
+        db_session(),
+        g.ctx,
+        args.q,
+        entity_type=args.entity_type or None,
+        tags=(args.tags or "").split(",") if args.tags else None,
+        cursor=args.cursor or None,
+        limit=args.limit,
+    )
+    items = [
+        HitOut(
+            entity_type=h.entity_type,
+            entity_id=h.entity_id,
+            mission_id=h.mission_id,
+            title=h.title,
+            title_html=str(h.title_html),
+            snippet_html=str(h.snippet_html),
+            tags=h.tags,
+            rank=h.rank,
+            url=hit_url(h),
+        ).model_dump(mode="json")
+        for h in found.items
+    ]
+    return {"items": items, "next_cursor": found.next_cursor}
+
+
+@bp.get("")
+@requires()
+@query(SearchQuery)
+@returns(SearchResults)
+@raises(422)
+async def search():
+    """Search the credential's organization: ranked hits with highlighted snippets; only kinds the caller may
+    read; deleted things never appear."""
+    return await _search()
+
+
+@org_bp.get("")
+@requires()
+@query(SearchQuery)
+@returns(SearchResults)
+@raises(422)
+async def search_organization(org_id: uuid.UUID | str):
+    """Search one organization (the same as GET /search, for browser sessions)."""
+    return await _search()

@@ -1,0 +1,48 @@
+"""JSON shapes of search."""
+
+from __future__ import annotations
+
+import uuid
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from webapp.core.pagination import MAX_LIMIT
+
+
+class SearchQuery(BaseModel):
+    """Query of GET /search."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    q: str = Field(
+        "",
+        max_length=200,
+        description='Words to find: "quotes" for a phrase, `or` for either, `-word` to leave one out; the last word '
+        "also matches as the start of a word. Empty: filter by tags alone.",
+    )
+    entity_type: str | None = Field(None, description="Only this kind (missions, processing-modules, …)")
+    tags: str | None = Field(None, max_length=420, description="Comma-separated tags every hit carries")
+    org_id: uuid.UUID | None = Field(None, description="The credential's organization (any other one is a 404)")
+    limit: int = Field(20, ge=1, le=MAX_LIMIT, description="Hits per page")
+    cursor: str | None = Field(None, description="`next_cursor` of the previous page")
+
+
+class HitOut(BaseModel):
+    """One hit, best first."""
+
+    entity_type: str
+    entity_id: uuid.UUID
+    mission_id: uuid.UUID | None
+    title: str
+    title_html: str = Field(description="The title with matched words in <mark> (escaped HTML)")
+    snippet_html: str = Field(description="Where the words matched in the text, with <mark> (escaped HTML)")
+    tags: list[str]
+    rank: float
+    url: str = Field(description="The hit's page in the browser")
+
+
+class SearchResults(BaseModel):
+    """A page of hits."""
+
+    items: list[HitOut]
+    next_cursor: str | None
