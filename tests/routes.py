@@ -28,6 +28,7 @@ async def objects_of(owner_engine, org_id) -> dict[str, str]:
         "materials": "SELECT id FROM waste_materials WHERE organization_id = :o",
         "modules": "SELECT id FROM processing_modules WHERE organization_id = :o",
         "recipes": "SELECT id FROM processing_recipes WHERE organization_id = :o",
+        "comment_id": "SELECT id FROM comments WHERE organization_id = :o",
     }
     found = {}
     async with owner_engine.connect() as conn:
@@ -123,6 +124,13 @@ async def populate(owner_engine, org_id, owner_id) -> None:
             ),
             params | {"mission": mission},
         )
+        await conn.execute(
+            text(
+                "INSERT INTO comments (id, organization_id, entity_type, entity_id, author_id, content, content_html) "
+                "VALUES (gen_random_uuid(), :o, 'missions', :mission, :u, 'Hello', '<p>Hello</p>')"
+            ),
+            params | {"mission": mission},
+        )
 
 
 def any_choices(rule) -> dict[str, str]:
@@ -130,8 +138,29 @@ def any_choices(rule) -> dict[str, str]:
     found = {}
     for part in rule.rule.split("<any(")[1:]:
         options, _, rest = part.partition(")")
-        found[rest[1 : rest.index(">")]] = options.split(",")[0].strip()
+        found[rest[1 : rest.index(">")]] = options.split(",")[0].strip().strip('"')
     return found
+
+
+# which object an `entity_id` names, by the route's entity_type (webapp.core.entities)
+ENTITY_OBJECTS = {
+    "missions": "mission_id",
+    "crew-assignments": "crew_id",
+    "waste-materials": "materials",
+    "processing-modules": "modules",
+    "processing-recipes": "recipes",
+    "simulation-runs": "run_id",
+    "products": "product_id",
+}
+
+
+def object_key(rule, choices: dict, argument: str) -> str:
+    """The objects_of() key an id argument of `rule` takes its value from."""
+    if argument == "item_id":
+        return item_kind(rule, choices)
+    if argument == "entity_id":
+        return ENTITY_OBJECTS[choices["entity_type"]]
+    return argument
 
 
 def item_kind(rule, choices: dict) -> str:
@@ -152,6 +181,5 @@ def path_for(rule, base: dict, objects: dict, id_value: str | None = None) -> st
     choices = any_choices(rule)
     values = dict(base) | choices
     for name in set(rule.arguments) - set(values):
-        key = item_kind(rule, choices) if name == "item_id" else name
-        values[name] = id_value or objects.get(key, MISSING)
+        values[name] = id_value or objects.get(object_key(rule, choices, name), MISSING)
     return fill(rule, values)

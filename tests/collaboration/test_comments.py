@@ -115,7 +115,7 @@ async def test_mentions_email_inbox_and_badge(client, factory, deliver, mailbox,
     muted_token = await login(muted_client, muted.email, muted.password)
     saved = await muted_client.post(
         "/me/preferences/email",
-        form={"csrf_token": muted_token, "approval_requests": "y", "invitation_accepted": "y"},
+        form={"csrf_token": muted_token, "approval_requests": "on", "invitation_accepted": "on"},
     )
     assert saved.status_code == 303
     ada_handle = ada.email.split("@")[0]

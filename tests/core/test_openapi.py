@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from webapp.core.entities import KINDS
 from webapp.core.openapi import API_PREFIX, api_rules, path_of
 
 METHODS = {"get", "post", "put", "patch", "delete"}
@@ -46,6 +47,8 @@ async def test_every_path_parameter_is_declared_and_typed(app):
                 if name == "org_id":
                     assert re.fullmatch(schema["pattern"], "0190f0f0-0000-7000-8000-000000000000")
                     assert re.fullmatch(schema["pattern"], "lunar-outpost")
+                elif name == "entity_type":  # the registry's kinds, as an enum
+                    assert schema == {"type": "string", "enum": sorted(KINDS)}, path
                 else:
                     assert schema == {"type": "string", "format": "uuid"}, (path, name)
 

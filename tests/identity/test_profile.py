@@ -50,7 +50,7 @@ async def test_me_over_json_with_version_check(app, factory):
     auth = await token_headers(api, owner)
     me = await (await api.get("/api/v1/me", headers=auth)).get_json()
     assert me["email"] == owner.email and me["version"] == 1 and "password_hash" not in me
-    assert me["email_preferences"] == {"approval_requests": True, "invitation_accepted": True}
+    assert me["email_preferences"] == {"approval_requests": True, "invitation_accepted": True, "mentions": True}
     updated = await api.patch("/api/v1/me", json={"version": 1, "locale": "en-US"}, headers=auth)
     assert updated.status_code == 200 and (await updated.get_json())["locale"] == "en-US"
     stale = await api.patch("/api/v1/me", json={"version": 1, "locale": "en-GB"}, headers=auth)
@@ -67,7 +67,7 @@ async def test_me_over_json_with_version_check(app, factory):
     prefs = await api.patch(
         "/api/v1/me/preferences/email", json={"preferences": {"invitation_accepted": False}}, headers=auth
     )
-    assert (await prefs.get_json())["preferences"] == {"approval_requests": True, "invitation_accepted": False}
+    assert (await prefs.get_json())["preferences"] == {"approval_requests": True, "invitation_accepted": False, "mentions": True}
     unknown = await api.patch("/api/v1/me/preferences/email", json={"preferences": {"spam": True}}, headers=auth)
     assert unknown.status_code == 422
 
@@ -176,7 +176,7 @@ async def test_invitation_accepted_email_follows_the_inviters_preference(
     off = await client.post(
         "/me/preferences/email", form={"csrf_token": token, "approval_requests": "on"}, headers={"HX-Request": "true"}
     )
-    assert off.status_code == 200 and "1 of 2" in await off.get_data(as_text=True)
+    assert off.status_code == 200 and "1 of 3" in await off.get_data(as_text=True)
     assert 'name="invitation_accepted" >' in await (await client.get("/me/preferences/email")).get_data(as_text=True)
     second = f"second-{owner.org_slug}@example.org"
     await invite_and_accept(second)

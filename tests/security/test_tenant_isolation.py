@@ -9,7 +9,7 @@ import uuid
 from urllib.parse import urlencode
 
 from tests.helpers import login
-from tests.routes import any_choices, fill, item_kind, objects_of, populate
+from tests.routes import any_choices, fill, object_key, objects_of, populate
 
 MISSING = "0190f0f0-0000-7000-8000-000000000000"
 
@@ -69,7 +69,7 @@ async def test_another_organizations_objects_are_404_like_missing_ones_on_every_
     for rule, method, id_args in _org_routes(app):
         choices = any_choices(rule)
         base = {"org_slug": mine.org_slug, "org_id": str(mine.org_id)} | choices
-        theirs_ids = {a: foreign[item_kind(rule, choices) if a == "item_id" else a] for a in id_args}
+        theirs_ids = {a: foreign[object_key(rule, choices, a)] for a in id_args}
         other = fill(rule, {**base, **theirs_ids})
         missing = fill(rule, {**base, **{a: MISSING for a in id_args}})
         form = {"csrf_token": token, "role_id": own_viewer, "version": "1", "name": "x", "notes": "long enough notes"}
