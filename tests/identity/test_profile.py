@@ -67,7 +67,11 @@ async def test_me_over_json_with_version_check(app, factory):
     prefs = await api.patch(
         "/api/v1/me/preferences/email", json={"preferences": {"invitation_accepted": False}}, headers=auth
     )
-    assert (await prefs.get_json())["preferences"] == {"approval_requests": True, "invitation_accepted": False, "mentions": True}
+    assert (await prefs.get_json())["preferences"] == {
+        "approval_requests": True,
+        "invitation_accepted": False,
+        "mentions": True,
+    }
     unknown = await api.patch("/api/v1/me/preferences/email", json={"preferences": {"spam": True}}, headers=auth)
     assert unknown.status_code == 422
 

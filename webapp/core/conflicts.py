@@ -3,6 +3,7 @@ do not), both sides written the same way, so "use theirs / keep mine" is a real 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -36,7 +37,7 @@ def _like(saved, typed):
         if isinstance(saved, date):
             return date.fromisoformat(text) if text else None
         if isinstance(saved, list | tuple | set | frozenset):
-            return sorted(text.split(",")) if text else []
+            return sorted(t.strip().lstrip("#").lower() for t in re.split(r"[,\s]+", text) if t.strip()) if text else []
     except (ValueError, InvalidOperation):
         return text
     return text
@@ -47,7 +48,7 @@ def _key(value):
     as sorted text."""
     if isinstance(value, str):
         value = value.strip()
-    if value in ("", None):
+    if value in ("", None) or (isinstance(value, list | tuple | set | frozenset) and not value):
         return None
     if isinstance(value, Enum):
         return value.value

@@ -6,6 +6,7 @@ A list page runs on every keystroke of search-as-you-type, so statement construc
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Callable
@@ -13,7 +14,8 @@ from dataclasses import dataclass
 from enum import Enum
 
 from quart import request
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, bindparam, cast, func, select
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.core.errors import BadRequest
@@ -94,6 +96,16 @@ def by_id(where: Callable, description: str = "") -> Filter:
 def search(where: Callable, prepare: Callable[[str], object] = prefix_query, description: str = "") -> Filter:
     """A free-text filter; `prepare` turns the text into the bound value (None: no filter)."""
     return Filter(where, prepare=prepare, description=description)
+
+
+def _one_tag(raw: str) -> str | None:
+    tag = raw.strip().lstrip("#").lower()[:40]
+    return json.dumps([tag]) if tag else None
+
+
+def tagged(column, description: str = "Only items carrying this tag") -> Filter:
+    """A filter on a JSONB `tags` column: rows carrying the tag (the column's GIN index or the list's own scan)."""
+    return Filter(lambda p: column.op("@>")(cast(p, JSONB)), prepare=_one_tag, description=description)
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,10 @@ def whole(ge: int | None = None, le: int | None = None) -> Any:
 
 
 VERSION = whole(1, 2**31 - 1)  # the version read, for optimistic locking
+TagList = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=40, pattern=r"^#?[\w][\w.+/-]*$")]],
+    Field(max_length=20, description="Labels to group and find it by (lower-cased; duplicates dropped)"),
+]
 
 
 def places(digits: int) -> dict:

@@ -165,3 +165,36 @@ class Moment:
         if not 1957 <= moment.year <= 2200:
             return None, "Pick a year between 1957 and 2200."
         return moment, None
+
+
+TAG = re.compile(r"[\w][\w.+/-]{0,39}")
+MAX_TAGS = 20
+
+
+@dataclass(frozen=True)
+class Tags:
+    """Labels: a list (or a comma- or space-separated text) of short words, lowercased, duplicates dropped."""
+
+    field: str = "tags"
+    label: str = "Tags"
+
+    def check(self, value) -> tuple[list[str] | None, str | None]:
+        """The clean list, or an error message."""
+        if value is None or value == "":
+            return [], None
+        if isinstance(value, str):
+            items = re.split(r"[,\s]+", value)
+        elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            items = list(value)
+        else:
+            return None, "Give tags as a list of words."
+        tags = list(dict.fromkeys(t.strip().lstrip("#").lower() for t in items if t.strip().lstrip("#")))
+        if len(tags) > MAX_TAGS:
+            return None, f"At most {MAX_TAGS} tags."
+        bad = [t for t in tags if not TAG.fullmatch(t)]
+        if bad:
+            return (
+                None,
+                f"“{bad[0][:40]}” is not a tag: up to 40 letters, digits and . + / - _, from a letter or digit.",
+            )
+        return tags, None

@@ -48,6 +48,7 @@ def mission_out(mission, crew: list | None = None) -> dict:
         launch_date=mission.launch_date,
         landing_date=mission.landing_date,
         settings={f: _number(getattr(mission, f)) for f in service.SETTINGS},
+        tags=mission.tags,
         created_at=mission.created_at,
         updated_at=mission.updated_at,
         version=mission.version,

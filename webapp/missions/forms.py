@@ -26,6 +26,7 @@ class MissionForm(Form):
     regolith_supply_kg_per_day = StringField("Regolith supply (kg/day)", default="60")
     storage_volume_m3 = StringField("Storage volume (m³)")
     wet_waste_cap_days = StringField("Wet-waste cap (days of generation)", default="3")
+    tags = StringField("Tags")
 
     def values(self) -> dict:
         """The submitted values for the service (empty optional numbers mean unset)."""

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.core.db import fetch_rows
 from webapp.core.errors import NotFound
-from webapp.core.listing import Listing, choice, search, tsvector_match
+from webapp.core.listing import Listing, choice, search, tagged, tsvector_match
 from webapp.core.pagination import Page
 from webapp.identity.models import User
 from webapp.missions.enums import CrewRole, Destination, MissionStatus
@@ -40,6 +40,7 @@ class MissionRow:
     created_at: datetime
     updated_at: datetime
     version: int
+    tags: list[str]
 
 
 _COLUMNS = tuple(getattr(Mission, f) for f in MissionRow.__dataclass_fields__)
@@ -57,6 +58,7 @@ MISSIONS = Listing(
     filters={
         "status": choice(MissionStatus, lambda p: Mission.status == p),
         "destination": choice(Destination, lambda p: Mission.destination == p),
+        "tag": tagged(Mission.tags),
         "q": search(
             tsvector_match(Mission.search_vector),
             description="Words of the name and description, as prefixes: `mars alp` finds Mars Settlement Alpha.",
@@ -73,6 +75,7 @@ async def list_missions(
     q: str | None = None,
     status: str | None = None,
     destination: str | None = None,
+    tag: str | None = None,
     sort: str | None = None,
     cursor: str | None = None,
     limit: int = 25,
@@ -84,7 +87,7 @@ async def list_missions(
         sort=sort,
         cursor=cursor,
         limit=limit,
-        filters={"q": q, "status": status, "destination": destination},
+        filters={"q": q, "status": status, "destination": destination, "tag": tag},
     )
     page.items = [MissionRow(*row[: len(_COLUMNS)]) for row in page.items]
     return page

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from webapp.core.openapi import VERSION, Body, places, whole
+from webapp.core.openapi import VERSION, Body, TagList, places, whole
 from webapp.missions.enums import CrewRole, Destination, MissionStatus
 
 When = Annotated[
@@ -44,6 +44,7 @@ class MissionIn(Body):
     launch_date: When | None = None
     landing_date: When | None = None
     settings: MissionSettings = MissionSettings()
+    tags: TagList = []
 
 
 class MissionPatch(Body):
@@ -58,6 +59,7 @@ class MissionPatch(Body):
     launch_date: When | None = None
     landing_date: When | None = None
     settings: MissionSettings | None = None
+    tags: TagList | None = None
 
 
 class CrewIn(Body):
@@ -129,6 +131,7 @@ class MissionOut(BaseModel):
     launch_date: datetime | None
     landing_date: datetime | None
     settings: MissionSettingsOut
+    tags: list[str]
     created_at: datetime
     updated_at: datetime
     version: int

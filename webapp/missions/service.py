@@ -14,7 +14,7 @@ from webapp.core import audit
 from webapp.core.errors import Conflict, NotFound, ValidationError
 from webapp.core.ids import new_id
 from webapp.core.tenancy import RequestContext
-from webapp.core.validation import Moment, Number, Text, choice, clean, partition
+from webapp.core.validation import Moment, Number, Tags, Text, choice, clean, partition
 from webapp.missions.enums import CrewRole, Destination, MissionStatus
 from webapp.missions.models import Mission, MissionCrew
 
@@ -38,8 +38,9 @@ RULES = (
     Number("regolith_supply_kg_per_day", "Regolith supply", "kg/day", max=1000000, places=3),
     Number("storage_volume_m3", "Storage volume", "m³", min_exclusive=True, max=1000000, required=False, places=3),
     Number("wet_waste_cap_days", "Wet-waste cap", "days", min_exclusive=True, max=3650, required=False, places=2),
+    Tags(),
 )
-FIELDS = ("name", "description", "status", "destination", "crew_size", "launch_date", "landing_date") + SETTINGS
+FIELDS = ("name", "description", "status", "destination", "crew_size", "launch_date", "landing_date", "tags") + SETTINGS
 # habitat.md §4 "suggested default budgets for a 4-crew surface mission" (all estimates)
 DEFAULTS = {
     "energy_budget_kwh_per_day": Decimal(60),

@@ -39,7 +39,7 @@ CSV_COLUMNS = [
 
 
 def _list_args() -> dict:
-    return list_args("status", "destination", "sort")
+    return list_args("status", "destination", "tag", "sort")
 
 
 @bp.get("")
@@ -110,6 +110,7 @@ def _form_from_mission(mission) -> MissionForm:
         elif hasattr(value, "normalize"):
             data[name] = f"{value.normalize():f}"
     data["status"], data["destination"] = mission.status.value, mission.destination.value
+    data["tags"] = ", ".join(mission.tags)
     return MissionForm(data=data | {"version": mission.version})
 
 
