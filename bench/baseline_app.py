@@ -398,7 +398,7 @@ async def products_json(org_id):
             return {"error": "Forbidden"}, 403
         rows = await conn.fetch(
             "SELECT p.id, p.mission_id, p.product_type, p.quantity_kg, p.produced_at, p.recipe_id, p.kind, "
-            "p.simulation_run_id, p.notes, p.created_at, p.updated_at, p.version FROM products p "
+            "p.simulation_run_id, p.notes, p.created_at, p.updated_at, p.version, p.tags FROM products p "
             "JOIN missions m ON m.id = p.mission_id AND m.organization_id = p.organization_id "
             "LEFT JOIN processing_recipes r ON r.id = p.recipe_id "
             "WHERE p.organization_id = $1 AND p.deleted_at IS NULL AND m.deleted_at IS NULL "
@@ -422,6 +422,7 @@ async def products_json(org_id):
                 "kind": r["kind"],
                 "simulation_run_id": maybe(r["simulation_run_id"]),
                 "notes": r["notes"],
+                "tags": json.loads(r["tags"]),
                 "created_at": r["created_at"].isoformat(),
                 "updated_at": r["updated_at"].isoformat(),
                 "version": r["version"],

@@ -15,7 +15,7 @@ import uuid
 
 RAW_LIST = (
     "SELECT p.id, p.mission_id, p.product_type, p.quantity_kg, p.produced_at, p.recipe_id, p.kind, "
-    "p.simulation_run_id, p.notes, p.created_at, p.updated_at, p.version FROM products p "
+    "p.simulation_run_id, p.notes, p.created_at, p.updated_at, p.version, p.tags FROM products p "
     "JOIN missions m ON m.id = p.mission_id AND m.organization_id = p.organization_id "
     "LEFT JOIN processing_recipes r ON r.id = p.recipe_id "
     "WHERE p.organization_id = $1 AND p.deleted_at IS NULL AND m.deleted_at IS NULL "

@@ -56,6 +56,7 @@ class ItemForm(Form):
     version = HiddenField()
     name = StringField("Name")
     key = StringField("Key")
+    tags = StringField("Tags")
     description = TextAreaField("Description")
 
     kind: Kind  # set on each generated subclass
@@ -87,7 +88,7 @@ class ItemForm(Form):
         data = {name: _text(getattr(item, name, None)) for name in cls.kind.fields}
         for flag in cls.kind.flags:
             data[flag] = bool(getattr(item, flag))
-        return cls(data=data | {"version": item.version})
+        return cls(data=data | {"version": item.version, "tags": ", ".join(getattr(item, "tags", None) or [])})
 
     @classmethod
     def from_request(cls, form: MultiDict) -> ItemForm:

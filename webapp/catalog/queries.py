@@ -19,7 +19,7 @@ from webapp.catalog.models import (
 )
 from webapp.core.db import fetch_rows
 from webapp.core.errors import NotFound
-from webapp.core.listing import Listing, by_id, choice, like_pattern, search
+from webapp.core.listing import Listing, by_id, choice, like_pattern, search, tagged
 from webapp.core.pagination import Page
 
 
@@ -112,7 +112,7 @@ def _catalog_listing(model, sorts: dict, filters: dict) -> Listing:
         select(*columns).where(model.organization_id == bindparam("org_id"), model.deleted_at.is_(None)),
         id_column=model.id,
         sorts={"name": model.name, "key": model.key, "created_at": model.created_at} | sorts,
-        filters={"q": text_match} | filters,
+        filters={"q": text_match, "tag": tagged(model.tags)} | filters,
         default_sort="name:asc",
     )
 

@@ -17,7 +17,7 @@ from webapp.catalog.enums import (
     ModuleType,
     Resource,
 )
-from webapp.core.openapi import VERSION, Body, places, whole
+from webapp.core.openapi import VERSION, Body, TagList, places, whole
 
 KEY = r"^[a-z][a-z0-9_]{1,47}$"
 
@@ -43,6 +43,7 @@ class ItemFields(Body):
 
     key: str | None = Field(None, pattern=KEY, description="default: made from the name")
     description: str | None = Field(None, max_length=2000)
+    tags: TagList | None = None
 
 
 class MaterialProvenance(Body):
@@ -200,6 +201,7 @@ class ItemOut(BaseModel):
     description: str
     provenance: dict[str, ProvenanceOut]
     reference_key: str | None = Field(description="the reference-catalog entry it started from")
+    tags: list[str]
     created_at: datetime
     updated_at: datetime
     version: int

@@ -52,7 +52,7 @@ def _is_row_request(item_id: uuid.UUID) -> bool:
 
 def _list_args(spec: CatalogPage) -> dict:
     names = [f.name for f in spec.filters] + (["module_id"] if spec.kind == "recipes" else [])
-    return list_args("sort", *names)
+    return list_args("sort", "tag", *names)
 
 
 async def _list_context(spec: CatalogPage) -> dict:

@@ -25,6 +25,7 @@ from webapp.simulations.schemas import (
     ProductPatch,
     RunIn,
     RunOut,
+    RunPatch,
 )
 from webapp.simulations.service import runs as run_service
 from webapp.simulations.tasks import enqueue_run
@@ -50,6 +51,7 @@ def product_out(row: queries.ProductRow) -> dict:
         "kind": row.kind.value,
         "simulation_run_id": _id(row.simulation_run_id),
         "notes": row.notes,
+        "tags": row.tags,
         "created_at": row.created_at.isoformat(),
         "updated_at": row.updated_at.isoformat(),
         "version": row.version,
@@ -65,6 +67,7 @@ async def _page(mission_id: uuid.UUID | None):
         product_type=args.get("product_type"),
         kind=args.get("kind"),
         q=args.get("q"),
+        tag=args.get("tag"),
         sort=args.get("sort"),
         cursor=args.get("cursor") or None,
         limit=parse_limit(args.get("limit")),
@@ -191,6 +194,8 @@ def run_out(row, *, results: dict | None = None, snapshot: dict | None = None) -
         "attempt": row.attempt,
         "rerun_of": _id(row.rerun_of),
         "cancel_requested_at": _iso(row.cancel_requested_at),
+        "tags": row.tags,
+        "version": row.version,
         "created_at": _iso(row.created_at),
         "started_at": _iso(row.started_at),
         "finished_at": _iso(row.finished_at),
@@ -223,7 +228,7 @@ async def start_run(mission_id: uuid.UUID):
     data = await parse_body(RunIn)
     name, run_type, config = run_service.parse_run_request(data.model_dump(exclude_none=True))
     session = db_session()
-    run = await run_service.start_run(session, g.ctx, mission_id, name, run_type, config, enqueue_run)
+    run = await run_service.start_run(session, g.ctx, mission_id, name, run_type, config, enqueue_run, tags=data.tags)
     return run_out(run), 201, {"Location": url_for("products_api.get_run", run_id=run.id)}
 
 
@@ -234,6 +239,18 @@ async def get_run(run_id: uuid.UUID):
     """Status, progress, results (per-day series and KPIs) and the frozen inputs of one run."""
     run = await queries.get_run(db_session(), g.ctx.org_id, run_id)
     return run_out(run, results=run.results, snapshot=run.input_snapshot)
+
+
+@bp.patch("/simulation-runs/<uuid:run_id>")
+@requires(Perm.SIMULATIONS_RUN)
+@document_request(RunPatch)
+@returns(RunOut)
+@raises(422)
+async def update_run(run_id: uuid.UUID):
+    """Change a run's tags; a stale `version` is a 409 with the saved tags."""
+    data = await parse_body(RunPatch)
+    run = await run_service.tag_run(db_session(), g.ctx, run_id, data.tags, version=data.version)
+    return run_out(run)
 
 
 @bp.patch("/simulation-runs/<uuid:run_id>/cancel")

@@ -26,6 +26,7 @@ class ProductForm(Form):
     produced_at = StringField("Produced on")
     recipe_id = SelectField("Recipe", validate_choice=False)
     notes = TextAreaField("Notes")
+    tags = StringField("Tags")
 
     def values(self, sent) -> dict:
         """The fields the request sent, for the service."""

@@ -14,7 +14,7 @@ from webapp.catalog.enums import PRODUCT_TYPES, Resource
 from webapp.catalog.models import Recipe
 from webapp.core.db import fetch_rows
 from webapp.core.errors import NotFound
-from webapp.core.listing import Listing, by_id, choice, like_pattern, search
+from webapp.core.listing import Listing, by_id, choice, like_pattern, search, tagged
 from webapp.core.pagination import KeysetQuery, Page
 from webapp.missions.models import Mission
 from webapp.simulations.enums import ProductKind, RunStatus, RunType
@@ -141,6 +141,7 @@ class ProductRow:
     created_at: datetime
     updated_at: datetime
     version: int
+    tags: list[str]
     mission_name: str
     recipe_name: str | None
 
@@ -173,6 +174,7 @@ PRODUCTS = Listing(
         "q": search(
             lambda p: func.lower(Product.notes).like(p, escape="\\"), like_pattern, "Text anywhere in the notes."
         ),
+        "tag": tagged(Product.tags),
     },
     default_sort="produced_at:desc",
 )
@@ -186,6 +188,7 @@ async def list_products(
     product_type: str | None = None,
     kind: str | None = None,
     q: str | None = None,
+    tag: str | None = None,
     sort: str | None = None,
     cursor: str | None = None,
     limit: int = 25,
@@ -197,7 +200,7 @@ async def list_products(
         sort=sort,
         cursor=cursor,
         limit=limit,
-        filters={"mission_id": mission_id, "product_type": product_type, "kind": kind, "q": q},
+        filters={"mission_id": mission_id, "product_type": product_type, "kind": kind, "q": q, "tag": tag},
     )
     page.items = [ProductRow(*row[: len(_COLUMNS)]) for row in page.items]
     return page
@@ -234,6 +237,8 @@ RUN_LIST_COLUMNS = (
     SimulationRun.rerun_of,
     SimulationRun.cancel_requested_at,
     SimulationRun.organization_id,
+    SimulationRun.tags,
+    SimulationRun.version,
 )
 _RUN_LIST = KeysetQuery(
     select(*RUN_LIST_COLUMNS).where(
@@ -271,6 +276,7 @@ RUNS = Listing(
         "q": search(
             lambda p: func.lower(SimulationRun.name).like(p, escape="\\"), like_pattern, "Text anywhere in the name."
         ),
+        "tag": tagged(SimulationRun.tags),
     },
     default_sort="created_at:desc",
 )

@@ -10,7 +10,7 @@ from werkzeug.datastructures import MultiDict
 from webapp.collaboration.views import thread_context
 from webapp.core.errors import Conflict, ValidationError
 from webapp.core.forms import show_errors
-from webapp.core.htmx import is_htmx, render
+from webapp.core.htmx import is_htmx, render, toast
 from webapp.core.ids import parse_id
 from webapp.core.listing import list_args, lists
 from webapp.core.live import realtime
@@ -48,7 +48,7 @@ async def index(mission_id: uuid.UUID):
 
 
 def _run_filters() -> dict:
-    return list_args("mission_id", "status", "run_type")
+    return list_args("mission_id", "status", "run_type", "tag")
 
 
 @bp.get("/simulation-runs")
@@ -180,6 +180,31 @@ async def show(run_id: uuid.UUID):
     return await render(
         "simulations/show.html", **await _run_context(run), **await thread_context("simulation-runs", run.id)
     )
+
+
+@bp.post("/simulation-runs/<uuid:run_id>/tags")
+@requires(Perm.SIMULATIONS_RUN)
+async def tag(run_id: uuid.UUID):
+    """Save a run's tags (the inline form under its title); htmx gets the tags back."""
+    form = await request.form
+    version = int(form["version"]) if (form.get("version") or "").isdigit() else None
+    session = db_session()
+    error, status = None, 200
+    try:
+        await run_service.tag_run(session, g.ctx, run_id, form.get("tags", ""), version=version)
+    except (ValidationError, Conflict) as exc:
+        error, status = exc.message, exc.status_code
+        if isinstance(exc, ValidationError):
+            error = " ".join(m for ms in exc.details.get("fields", {}).values() for m in ms) or exc.message
+    run = await queries.get_run(session, g.ctx.org_id, run_id)
+    if not is_htmx():
+        if error:
+            await flash(error, "error")
+        return redirect(url_for("simulations.show", run_id=run_id), 303)
+    response = await render(
+        "simulations/_run_tags.html", run=run, tag_error=error, typed=form.get("tags"), status=status
+    )
+    return toast(response, "Tags saved.") if not error else response
 
 
 @bp.get("/simulation-runs/<uuid:run_id>/results")

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from webapp.catalog.enums import PRODUCT_TYPES
-from webapp.core.openapi import VERSION, Body, places, whole
+from webapp.core.openapi import VERSION, Body, TagList, places, whole
 from webapp.core.pagination import MAX_LIMIT
 from webapp.simulations.enums import LogLevel, ProductKind, RunStatus, RunType
 
@@ -28,6 +28,7 @@ class ProductIn(Body):
     )
     recipe_id: uuid.UUID | None = None
     notes: str = Field("", max_length=2000)
+    tags: TagList = []
 
 
 class ProductPatch(Body):
@@ -39,6 +40,7 @@ class ProductPatch(Body):
     produced_at: AwareDatetime | date | None = None
     recipe_id: uuid.UUID | None = None
     notes: str | None = Field(None, max_length=2000)
+    tags: TagList | None = None
 
 
 class ProductOut(BaseModel):
@@ -53,6 +55,7 @@ class ProductOut(BaseModel):
     kind: ProductKind
     simulation_run_id: uuid.UUID | None = Field(description="the run whose plan it is (planned products)")
     notes: str
+    tags: list[str]
     created_at: datetime
     updated_at: datetime
     version: int
@@ -79,6 +82,14 @@ class RunIn(Body):
     name: str | None = Field(None, min_length=1, max_length=120, description="default: the run type's name")
     run_type: RunType
     config: RunConfig = RunConfig()
+    tags: TagList = []
+
+
+class RunPatch(Body):
+    """Body of PATCH /simulation-runs/:id: a run's tags (its inputs and results never change) and the version read."""
+
+    tags: TagList
+    version: VERSION | None = None
 
 
 class RunOut(BaseModel):
@@ -99,6 +110,8 @@ class RunOut(BaseModel):
     attempt: int
     rerun_of: uuid.UUID | None
     cancel_requested_at: datetime | None
+    tags: list[str]
+    version: int
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

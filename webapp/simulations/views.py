@@ -33,7 +33,7 @@ CSV_COLUMNS = ["id", "mission", "product_type", "quantity_kg", "produced_at", "r
 
 def _list_args() -> dict:
     """The list's filters as sent; the page shows records unless asked for plans (`kind=planned`) or both (`kind=`)."""
-    return list_args("mission_id", "product_type", "sort", kind=ProductKind.RECORDED.value)
+    return list_args("mission_id", "product_type", "tag", "sort", kind=ProductKind.RECORDED.value)
 
 
 async def _page(filters: dict, cursor: str | None, limit: int):
@@ -152,6 +152,7 @@ def _data(product) -> dict:
         "produced_at": product.produced_at.date().isoformat(),
         "recipe_id": str(product.recipe_id or ""),
         "notes": product.notes,
+        "tags": ", ".join(product.tags),
         "version": product.version,
     }
 

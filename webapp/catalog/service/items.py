@@ -25,7 +25,7 @@ from webapp.core import audit
 from webapp.core.errors import Conflict, ValidationError
 from webapp.core.ids import new_id
 from webapp.core.tenancy import RequestContext
-from webapp.core.validation import choice, clean
+from webapp.core.validation import Tags, choice, clean
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class Kind:
 
 def snapshot(kind: Kind, item) -> dict:
     """The editable fields, for audit rows and conflict answers."""
-    return {f: getattr(item, f) for f in kind.fields} | {"provenance": item.provenance}
+    return {f: getattr(item, f) for f in kind.fields} | {"provenance": item.provenance, "tags": list(item.tags or [])}
 
 
 def clean_values(kind: Kind, values: dict, *, partial: bool) -> dict:
@@ -76,6 +76,12 @@ def clean_values(kind: Kind, values: dict, *, partial: bool) -> dict:
     for flag in kind.flags:
         if flag in values:
             cleaned[flag] = bool(values[flag])
+    if not partial or "tags" in values:
+        tags, error = Tags().check(values.get("tags"))
+        if error:
+            errors["tags"] = [error]
+        else:
+            cleaned["tags"] = tags
     if "provenance" in values:
         try:
             cleaned["provenance"] = clean_provenance(values["provenance"], kind.numbers + kind.extra_provenance)

@@ -14,7 +14,7 @@ from webapp.core import audit
 from webapp.core.errors import Conflict, NotFound, ValidationError
 from webapp.core.ids import new_id, parse_id
 from webapp.core.tenancy import RequestContext
-from webapp.core.validation import Moment, Number, Text, partition
+from webapp.core.validation import Moment, Number, Tags, Text, partition
 from webapp.missions.models import Mission
 from webapp.simulations.enums import ProductKind
 from webapp.simulations.models import Product
@@ -23,8 +23,9 @@ RULES = (
     Number("quantity_kg", "Quantity", "kg", min_exclusive=True, max=10**9, places=4),
     Moment("produced_at", "Produced"),
     Text("notes", "Notes", max=2000),
+    Tags(),
 )
-FIELDS = ("mission_id", "product_type", "quantity_kg", "produced_at", "recipe_id", "notes")
+FIELDS = ("mission_id", "product_type", "quantity_kg", "produced_at", "recipe_id", "notes", "tags")
 
 
 def _now() -> datetime:

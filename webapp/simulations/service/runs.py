@@ -17,6 +17,7 @@ from webapp.core.ids import new_id
 from webapp.core.pubsub import publish_json
 from webapp.core.tenancy import RequestContext
 from webapp.core.transaction import after_commit
+from webapp.core.validation import Tags
 from webapp.missions import queries as missions
 from webapp.simulations.engine import (
     ENGINE_VERSION,
@@ -141,6 +142,7 @@ async def start_run(
     *,
     snapshot: dict | None = None,
     rerun_of: uuid.UUID | None = None,
+    tags=None,
 ) -> SimulationRun:
     """Insert a queued run with its frozen inputs and enqueue it after commit; inputs the engine refuses are 422."""
     await missions.get_mission(session, ctx.org_id, mission_id)
@@ -165,6 +167,7 @@ async def start_run(
         attempt=0,
         created_by=ctx.user_id,
         rerun_of=rerun_of,
+        tags=clean_tags(tags),
     )
     session.add(run)
     await session.flush()
@@ -258,7 +261,38 @@ async def rerun(session: AsyncSession, ctx: RequestContext, run_id: uuid.UUID, e
         enqueue,
         snapshot=original.input_snapshot,
         rerun_of=original.id,
+        tags=original.tags,
     )
+
+
+def clean_tags(raw) -> list[str]:
+    """Tags as the Tags rule keeps them; a 422 naming `tags` otherwise."""
+    tags, error = Tags().check(raw)
+    if error:
+        raise ValidationError.field("tags", error)
+    return tags
+
+
+async def tag_run(
+    session: AsyncSession, ctx: RequestContext, run_id: uuid.UUID, tags, *, version: int | None
+) -> SimulationRun:
+    """Change a run's tags (its inputs and results never change); a stale `version` is a 409."""
+    run = await _lock(session, ctx, run_id)
+    if version is not None and version != run.version:
+        raise Conflict(
+            "This run was changed by someone else first.", {"current": {"tags": run.tags, "version": run.version}}
+        )
+    cleaned = clean_tags(tags)
+    if cleaned == run.tags:
+        return run
+    before = list(run.tags)
+    run.tags = cleaned
+    await session.flush()
+    await audit.record(
+        session, ctx, "simulation_run.tag", entity_type="simulation_run", entity_id=run.id,
+        before={"tags": before}, after={"tags": cleaned},
+    )  # fmt: skip
+    return run
 
 
 async def delete_run(session: AsyncSession, ctx: RequestContext, run_id: uuid.UUID) -> SimulationRun:
