@@ -29,7 +29,8 @@ def _insert_from(kind: EntityKind, rows):
     source = rows.subquery()
     words = func.jsonb_array_elements_text(source.c.tags).table_valued("value")
     tags_text = func.coalesce(select(func.string_agg(words.c.value, " ")).scalar_subquery(), "")
-    return insert(SearchIndex).from_select(
+    # the table, not the entity: an ORM-enabled INSERT with parameters would be read as a bulk insert of rows
+    return insert(SearchIndex.__table__).from_select(
         list(COLUMNS),
         select(
             source.c.organization_id,
@@ -47,7 +48,8 @@ def _insert_from(kind: EntityKind, rows):
 def refresh_statements(kind: EntityKind):
     """(delete, insert) for a list of ids bound as `ids`: the rows of those entities that are live, rewritten."""
     ids = bindparam("ids", expanding=True)
-    drop = delete(SearchIndex).where(SearchIndex.entity_type == kind.name, SearchIndex.entity_id.in_(ids))
+    table = SearchIndex.__table__
+    drop = delete(table).where(table.c.entity_type == kind.name, table.c.entity_id.in_(ids))
     return drop, _insert_from(kind, documents(kind).where(kind.model.id.in_(ids)))
 
 
@@ -57,9 +59,6 @@ def _touched(session) -> dict[EntityKind, set[uuid.UUID]]:
         kind = kind_for_model(type(obj))
         if kind is not None and kind.searchable:
             touched[kind].add(obj.id)
-    touched_later = session.info.pop("search_touched", None)
-    for name, ids in (touched_later or {}).items():
-        touched[KINDS[name]].update(ids)
     return touched
 
 
@@ -76,10 +75,14 @@ def _follow_writes(session, flush_context) -> None:
         connection.execute(add, {"ids": list(ids)})
 
 
-def touch(session: AsyncSession, kind_name: str, ids) -> None:
-    """Re-index entities a bulk UPDATE changed (the ORM sees only the objects it flushes); applied at the next
-    flush."""
-    session.info.setdefault("search_touched", {}).setdefault(kind_name, set()).update(ids)
+async def refresh(session: AsyncSession, kind_name: str, ids) -> None:
+    """Rewrite the rows of entities a bulk statement wrote (the flush hook sees only the objects the ORM flushes)."""
+    ids = list(ids)
+    if not ids:
+        return
+    drop, add = refresh_statements(KINDS[kind_name])
+    await session.execute(drop, {"ids": ids})
+    await session.execute(add, {"ids": ids})
 
 
 async def reindex_organization(session: AsyncSession, org_id: uuid.UUID, kind_name: str | None = None) -> dict:
@@ -87,9 +90,8 @@ async def reindex_organization(session: AsyncSession, org_id: uuid.UUID, kind_na
     kinds = [KINDS[kind_name]] if kind_name else searchable_kinds()
     counts = {}
     for kind in kinds:
-        await session.execute(
-            delete(SearchIndex).where(SearchIndex.organization_id == org_id, SearchIndex.entity_type == kind.name)
-        )
+        table = SearchIndex.__table__
+        await session.execute(delete(table).where(table.c.organization_id == org_id, table.c.entity_type == kind.name))
         result = await session.execute(_insert_from(kind, documents(kind).where(kind.model.organization_id == org_id)))
         counts[kind.name] = result.rowcount
     return counts

@@ -19,6 +19,7 @@ from webapp.catalog.service.recipes import reference_lines
 from webapp.core import audit
 from webapp.core.ids import new_id
 from webapp.core.tenancy import RequestContext
+from webapp.search import service as search
 
 
 def _row(org_id: uuid.UUID, entry: dict, fields: tuple[str, ...]) -> dict:
@@ -63,6 +64,13 @@ async def install_reference_catalog(session: AsyncSession, ctx: RequestContext |
         (RecipeLine, lines),
     ):
         await session.execute(insert(model), rows)
+    # a bulk insert passes by the ORM's flush, which keeps the search index for single writes
+    for kind, rows in (
+        ("waste-materials", materials),
+        ("processing-modules", modules),
+        ("processing-recipes", recipes),
+    ):
+        await search.refresh(session, kind, [r["id"] for r in rows])
     counts = {"materials": len(materials), "modules": len(modules), "recipes": len(recipes)}
     await audit.record(
         session,
