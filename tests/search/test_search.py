@@ -58,7 +58,8 @@ async def test_found_after_write_gone_after_delete_back_after_restore(client, fa
         f"/api/v1/missions/{mission['id']}", headers=auth, json={"name": "Gale Crater Kilns", "version": 1}
     )
     assert renamed.status_code == 200
-    assert await _missions(client, auth, "jezero") == [] and await _missions(client, auth, "kilns") == ["Gale Crater Kilns"]
+    assert await _missions(client, auth, "jezero") == []
+    assert await _missions(client, auth, "kilns") == ["Gale Crater Kilns"]
 
     assert (await client.delete(f"/api/v1/missions/{mission['id']}", headers=auth)).status_code == 204
     assert await _missions(client, auth, "kilns") == []
