@@ -7,6 +7,7 @@ from quart import Quart
 
 def register_blueprints(app: Quart) -> None:
     """Attach every domain's HTML and JSON blueprints."""
+    from webapp.admin.api import bp as admin_api
     from webapp.admin.views import bp as admin_views
     from webapp.apikeys.api import bp as apikeys_api
     from webapp.apikeys.views import bp as apikeys_views
@@ -78,5 +79,6 @@ def register_blueprints(app: Quart) -> None:
         comments_api,
         search_api,
         org_search_api,
+        admin_api,
     ):
         app.register_blueprint(blueprint)

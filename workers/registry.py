@@ -4,4 +4,5 @@ import webapp.identity.tasks  # noqa: F401
 import webapp.mail.tasks  # noqa: F401
 import webapp.models  # noqa: F401
 import webapp.ops.tasks  # noqa: F401
+import webapp.search.tasks  # noqa: F401
 import webapp.simulations.tasks  # noqa: F401

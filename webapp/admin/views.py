@@ -1,4 +1,5 @@
-"""Platform staff: list every organization and change its status (suspend, reinstate, archive)."""
+"""Platform staff: list every organization and change its status (suspend, reinstate, archive); rebuild every
+organization's search index."""
 
 from __future__ import annotations
 
@@ -7,15 +8,20 @@ import uuid
 from quart import Blueprint, flash, g, redirect, request, url_for
 
 from webapp.core import audit
-from webapp.core.errors import NotFound, ValidationError
+from webapp.core.errors import Conflict, NotFound, ValidationError
 from webapp.core.forms import read_form
-from webapp.core.htmx import render
+from webapp.core.htmx import is_htmx, render
+from webapp.core.live import realtime, stream_job
 from webapp.core.permissions import requires
 from webapp.core.tenancy import enable_rls_bypass
 from webapp.core.transaction import db_session
 from webapp.organizations import queries, service
 from webapp.organizations.enums import OrgStatus
 from webapp.organizations.forms import PlatformStatusForm
+from webapp.search import jobs
+from webapp.search.events import job_channel
+from webapp.search.tasks import enqueue_reindex
+from webapp.search.views import job_frames, job_state
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -75,3 +81,66 @@ async def set_status(target_id: uuid.UUID):
     )
     await flash(f"{org.name} is now {org.status.value}.", "success")
     return redirect(url_for("admin.organizations"), 303)
+
+
+# ---------------------------------------------------------------------------------------------- search index
+
+
+async def _staff_session():
+    staff_only()
+    session = db_session()
+    await enable_rls_bypass(session, reason="platform admin manages the search index")
+    return session
+
+
+@bp.get("/search")
+@requires()
+async def search_index():
+    """Every organization's search index: the latest platform rebuild (live while it runs) and a rebuild."""
+    session = await _staff_session()
+    latest = await jobs.latest_job(session, None)
+    return await render(
+        "admin/search.html",
+        latest=latest,
+        state=job_state(latest) if latest else None,
+        progress_url=lambda job_id: url_for("admin.search_job_progress", job_id=job_id),
+        events_url=lambda job_id: url_for("admin.search_job_events", job_id=job_id),
+    )
+
+
+@bp.post("/search/rebuild")
+@requires()
+async def rebuild_search():
+    """Queue a rebuild of every organization's index (audited)."""
+    session = await _staff_session()
+    try:
+        await jobs.request_rebuild(session, g.ctx, enqueue_reindex)
+    except Conflict as exc:
+        await flash(exc.message, "info")
+        return redirect(url_for("admin.search_index"), 303)
+    await flash("Rebuilding every organization's search index.", "success")
+    return redirect(url_for("admin.search_index"), 303)
+
+
+@bp.get("/search/jobs/<uuid:job_id>/progress")
+@requires()
+async def search_job_progress(job_id: uuid.UUID):
+    """Polling fallback of a platform rebuild's progress."""
+    state = job_state(await jobs.get_job(await _staff_session(), None, job_id))
+    response = await render("search/_job_progress.html", state=state)
+    if state["finished"] and is_htmx():
+        response.status_code = 286
+    return response
+
+
+@bp.get("/search/jobs/<uuid:job_id>/events")
+@requires()
+async def search_job_events(job_id: uuid.UUID):
+    """SSE of a platform rebuild's progress."""
+    await _staff_session()
+    _, namespace = realtime()
+
+    async def read_state() -> dict:
+        return job_state(await jobs.get_job(db_session(), None, job_id))
+
+    return await stream_job(job_channel(namespace, job_id), read_state, job_frames())

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 
 from quart import current_app
 from redis.exceptions import RedisError
 
-from webapp.core.sse import relay, sse_response
+from webapp.core.sse import format_event, relay, sse_response
 from webapp.core.transaction import end_request_transaction
 
 
@@ -50,3 +51,38 @@ async def stream_channel(channel_name: str, frames: Callable[[dict], Awaitable[l
         return await frames(payload), False
 
     return sse_response(relay(subscription, [b": subscribed\n\n"], on_message))
+
+
+async def stream_job(
+    channel_name: str,
+    read_state: Callable[[], Awaitable[dict]],
+    frames: Callable[[dict], Awaitable[list[bytes]]],
+):
+    """SSE of one background job (state dicts with `finished`): the current state from Postgres first, then every
+    published update until a final one. Subscribes before reading, so no update falls between the two."""
+    subscription = await subscribe(channel_name)
+    try:
+        state = await read_state()
+    except Exception:
+        await subscription.close()
+        raise
+    await end_request_transaction(200)  # no DB session is held while streaming
+
+    async def on_message(payload: dict) -> tuple[list[bytes], bool]:
+        return await frames(payload), payload["finished"]
+
+    return sse_response(relay(subscription, await frames(state), on_message, finished=state["finished"]))
+
+
+def progress_frames(template, event_id: Callable[[dict], str], **context):
+    """Frames of a job's progress fragment: `progress` (HTML), `state` (JSON), and `done` once final."""
+
+    async def frames(payload: dict) -> list[bytes]:
+        html = await template.render_async(state=payload, **context)
+        out = [format_event(html, event="progress", event_id=event_id(payload))]
+        out.append(format_event(json.dumps({k: v for k, v in payload.items() if not k.startswith("_")}), event="state"))
+        if payload["finished"]:
+            out.append(format_event("done", event="done"))
+        return out
+
+    return frames

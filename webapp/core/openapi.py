@@ -55,7 +55,8 @@ TAGS = {
     "simulations": "Products and simulation runs",
     "ops": "System checks",
     "collaboration": "Comments on missions, crew, catalog items, runs and products",
-    "search": "Full-text search over the organization",
+    "search": "Full-text search over the organization and rebuilding its index",
+    "admin": "ClosedLoop staff only (everyone else gets 404)",
 }
 
 
@@ -311,7 +312,7 @@ class ApiDocument(OpenAPIProvider):
                 }
             elif model is not None:
                 response["content"] = {"application/json": {"schema": self._model(model, "serialization")}}
-            if status == 201 and api.creates:
+            if status in (201, 202) and api.creates:
                 response["headers"] = {
                     "Location": {"description": "Where the created object can be read", "schema": {"type": "string"}}
                 }
@@ -472,7 +473,8 @@ class ApiDocument(OpenAPIProvider):
                 if method == "get":
                     links[operation["operationId"]]["description"] = "Read what was just created"
             for method in rule.methods & {"POST"}:
-                paths[path_of(rule)][method.lower()]["responses"]["201"]["links"] = links
+                responses = paths[path_of(rule)][method.lower()]["responses"]
+                responses["201" if "201" in responses else "202"]["links"] = links
 
 
 NO_NUL = "^[^\\u0000]*$"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 from importlib.metadata import version as package_version
 
@@ -24,10 +23,10 @@ from webapp.core.errors import NotFound
 from webapp.core.forms import read_form
 from webapp.core.htmx import is_htmx, render
 from webapp.core.ids import parse_id
+from webapp.core.live import progress_frames, stream_job
 from webapp.core.pagination import parse_limit
 from webapp.core.permissions import Perm, public, requires
-from webapp.core.sse import format_event, relay, sse_response
-from webapp.core.transaction import db_session, end_request_transaction
+from webapp.core.transaction import db_session
 from webapp.ops import probes, queries, service
 from webapp.ops.events import check_channel, check_payload
 from webapp.ops.forms import STEP_LABELS, CheckForm
@@ -104,29 +103,16 @@ async def check_events(check_id: str):
     """SSE: the current state from Postgres first, then every published update, until final."""
     check_uuid = _check_id(check_id)
     settings = _state()["settings"]
-    # subscribe before reading the row, so no update can fall between the read and the subscription
-    subscription = await _state()["hub"].subscribe(check_channel(settings.redis_namespace, check_uuid))
-    try:
-        check = await queries.get_check(db_session(), g.ctx.org_id, check_uuid)
-    except Exception:
-        await subscription.close()
-        raise
-    state = check_payload(check)
-    await end_request_transaction(200)  # no DB session is held while streaming
-    template = current_app.jinja_env.get_template("ops/_check_progress.html")
 
-    async def frames(payload: dict) -> list[bytes]:
-        html = await template.render_async(state=payload, labels=STEP_LABELS)
-        out = [format_event(html, event="progress", event_id=f"{payload['attempt']}-{payload['progress']}")]
-        out.append(format_event(json.dumps(payload), event="state"))
-        if payload["finished"]:
-            out.append(format_event("done", event="done"))
-        return out
+    async def read_state() -> dict:
+        return check_payload(await queries.get_check(db_session(), g.ctx.org_id, check_uuid))
 
-    async def on_message(payload: dict) -> tuple[list[bytes], bool]:
-        return await frames(payload), payload["finished"]
-
-    return sse_response(relay(subscription, await frames(state), on_message, finished=state["finished"]))
+    frames = progress_frames(
+        current_app.jinja_env.get_template("ops/_check_progress.html"),
+        lambda payload: f"{payload['attempt']}-{payload['progress']}",
+        labels=STEP_LABELS,
+    )
+    return await stream_job(check_channel(settings.redis_namespace, check_uuid), read_state, frames)
 
 
 @platform_bp.get("/favicon.ico")

@@ -252,6 +252,12 @@ async def list_all_organizations(
     return [PlatformOrgRow(*row) for row in (await session.execute(stmt)).all()]
 
 
+async def live_organization_ids(session: AsyncSession) -> list[uuid.UUID]:
+    """Every live organization's id (platform maintenance, under an explicit RLS bypass)."""
+    stmt = select(Organization.id).where(Organization.deleted_at.is_(None)).order_by(Organization.id)
+    return list((await session.execute(stmt)).scalars())
+
+
 async def find_org_by_slug(session: AsyncSession, slug: str) -> Organization | None:
     """A live organization by slug, if visible under the current RLS scope."""
     stmt = select(Organization).where(Organization.slug == slug, Organization.deleted_at.is_(None))

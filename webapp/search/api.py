@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import uuid
 
-from quart import Blueprint, g
+from quart import Blueprint, g, url_for
+from quart_schema import document_request
 
 from webapp.core.errors import NotFound
-from webapp.core.forms import parse_query
+from webapp.core.forms import parse_body, parse_query
 from webapp.core.openapi import query, raises, returns
-from webapp.core.permissions import require_bound_credential, requires
+from webapp.core.permissions import Perm, require_bound_credential, requires
 from webapp.core.transaction import db_session
-from webapp.search import queries
-from webapp.search.schemas import HitOut, SearchQuery, SearchResults
+from webapp.search import jobs, queries
+from webapp.search.events import job_payload
+from webapp.search.schemas import HitOut, ReindexIn, ReindexJobOut, SearchQuery, SearchResults
+from webapp.search.tasks import enqueue_reindex
 from webapp.search.views import hit_url
 
 bp = Blueprint("search_api", __name__, url_prefix="/api/v1/search")
@@ -69,3 +72,46 @@ async def search():
 async def search_organization(org_id: uuid.UUID | str):
     """Search one organization (the same as GET /search, for browser sessions)."""
     return await _search()
+
+
+@bp.post("/reindex")
+@requires(Perm.SEARCH_REINDEX)
+@document_request(ReindexIn)
+@returns(ReindexJobOut, 202, creates="search_api.get_reindex")
+@raises(409, 422)
+async def reindex():
+    """Rebuild the organization's index (one kind, or all) on a worker: 202 + Location of the job to follow;
+    409 while a rebuild is under way (`details.current`)."""
+    data = await parse_body(ReindexIn)
+    job = await jobs.request_reindex(db_session(), g.ctx, data.entity_type, enqueue_reindex)
+    location = url_for("search_api.get_reindex", job_id=job.id)
+    return job_payload(job), 202, {"Location": location}
+
+
+@bp.get("/reindex/<uuid:job_id>")
+@requires(Perm.SEARCH_REINDEX)
+@returns(ReindexJobOut)
+async def get_reindex(job_id: uuid.UUID):
+    """A rebuild's progress (poll until `finished`)."""
+    return job_payload(await jobs.get_job(db_session(), g.ctx.org_id, job_id))
+
+
+@org_bp.post("/reindex")
+@requires(Perm.SEARCH_REINDEX)
+@document_request(ReindexIn)
+@returns(ReindexJobOut, 202, creates="org_search_api.get_organization_reindex")
+@raises(409, 422)
+async def reindex_organization(org_id: uuid.UUID | str):
+    """Rebuild one organization's index (the same as POST /search/reindex, for browser sessions)."""
+    data = await parse_body(ReindexIn)
+    job = await jobs.request_reindex(db_session(), g.ctx, data.entity_type, enqueue_reindex)
+    location = url_for("org_search_api.get_organization_reindex", org_id=g.ctx.org_id, job_id=job.id)
+    return job_payload(job), 202, {"Location": location}
+
+
+@org_bp.get("/reindex/<uuid:job_id>")
+@requires(Perm.SEARCH_REINDEX)
+@returns(ReindexJobOut)
+async def get_organization_reindex(org_id: uuid.UUID | str, job_id: uuid.UUID):
+    """A rebuild's progress (poll until `finished`)."""
+    return job_payload(await jobs.get_job(db_session(), g.ctx.org_id, job_id))

@@ -6,7 +6,9 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from webapp.core.openapi import Body
 from webapp.core.pagination import MAX_LIMIT
+from webapp.search.enums import ReindexStatus
 
 
 class SearchQuery(BaseModel):
@@ -46,3 +48,24 @@ class SearchResults(BaseModel):
 
     items: list[HitOut]
     next_cursor: str | None
+
+
+class ReindexIn(Body):
+    """Body of POST /search/reindex: one kind, or (null or left out) everything."""
+
+    entity_type: str | None = Field(None, max_length=40, description="missions, processing-modules, …; null: all")
+
+
+class ReindexJobOut(BaseModel):
+    """A rebuild of the search index run by a worker; `done` of `total` steps (organization × kind)."""
+
+    id: uuid.UUID
+    status: ReindexStatus
+    progress: int = Field(ge=0, le=100)
+    done: int
+    total: int
+    rows: int = Field(description="index rows written so far")
+    entity_type: str | None
+    error: str | None
+    attempt: int
+    finished: bool
