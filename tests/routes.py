@@ -29,6 +29,7 @@ async def objects_of(owner_engine, org_id) -> dict[str, str]:
         "modules": "SELECT id FROM processing_modules WHERE organization_id = :o",
         "recipes": "SELECT id FROM processing_recipes WHERE organization_id = :o",
         "comment_id": "SELECT id FROM comments WHERE organization_id = :o",
+        "job_id": "SELECT id FROM search_reindex_jobs WHERE organization_id = :o",
     }
     found = {}
     async with owner_engine.connect() as conn:
@@ -130,6 +131,13 @@ async def populate(owner_engine, org_id, owner_id) -> None:
                 "VALUES (gen_random_uuid(), :o, 'missions', :mission, :u, 'Hello', '<p>Hello</p>')"
             ),
             params | {"mission": mission},
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO search_reindex_jobs (id, organization_id, status) "
+                "VALUES (gen_random_uuid(), :o, 'succeeded')"
+            ),
+            params,
         )
 
 
