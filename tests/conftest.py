@@ -85,6 +85,8 @@ def pytest_configure(config):
         LOG_LEVEL=os.environ.get("TEST_LOG_LEVEL", "WARNING"),
         SESSION_IDLE_MINUTES="30",
         SESSION_ABSOLUTE_HOURS="8",
+        # the local object store of this run (the S3 contract tests start their own S3-protocol server)
+        OBJECT_STORE_URL=f"file://{ROOT / 'var' / 'test' / f'objects-{RUN_ID}'}",
     )
     from webapp.cli import migrate
 
@@ -104,6 +106,7 @@ def pytest_unconfigure(config):
         _services["redis"].stop()
     if "postgres" in _services:
         _services["postgres"].stop()
+    shutil.rmtree(ROOT / "var" / "test" / f"objects-{RUN_ID}", ignore_errors=True)
 
 
 # ---------------------------------------------------------------- in-process app

@@ -7,7 +7,7 @@ import logging
 import secrets
 from types import MethodType
 
-from quart import Quart, current_app, g, request
+from quart import Quart, Request, current_app, g, request
 from quart_auth import QuartAuth
 from quart_schema import QuartSchema
 
@@ -21,7 +21,7 @@ from webapp.core.logging import configure_logging, request_id_var
 from webapp.core.openapi import ApiDocument
 from webapp.core.permissions import ACCESS_ATTR, Perm
 from webapp.core.pubsub import make_redis
-from webapp.core.security_headers import apply_security_headers
+from webapp.core.security_headers import apply_security_headers, content_security_policy
 from webapp.core.templating import install_template_helpers
 from webapp.core.tenancy import RequestContext
 from webapp.core.transaction import db_session, end_request_transaction
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         static_folder=str(PROJECT_ROOT / "static"),
     )
     app.secret_key = settings.secret_key
+    app.request_class = _request_class(settings)
     app.url_map.converters["org"] = OrgRefConverter  # /api/v1/organizations/<org:org_id>: an id or a slug
     cookie_name = "__Host-cl_session" if settings.cookie_secure else "cl_session"
     app.config.update(
@@ -84,6 +85,22 @@ def create_app(settings: Settings | None = None) -> Quart:
     register_blueprints(app)
     _avoid_thread_hops(app)
     return app
+
+
+def _request_class(settings: Settings) -> type[Request]:
+    """Requests whose body may be MAX_BODY_BYTES, except uploads to the local object store, which may carry one
+    file of ATTACHMENT_MAX_BYTES (plus the form's fields)."""
+    from webapp.collaboration.storage.local import UPLOAD_PATH
+
+    upload_limit = settings.attachment_max_bytes + 64 * 1024
+
+    class AppRequest(Request):
+        def __init__(self, method, scheme, path, *args, max_content_length=None, **kwargs):
+            if path == UPLOAD_PATH:
+                max_content_length = upload_limit
+            super().__init__(method, scheme, path, *args, max_content_length=max_content_length, **kwargs)
+
+    return AppRequest
 
 
 def _plain_data_skips_conversion(app: Quart) -> None:
@@ -216,11 +233,15 @@ def _register_pipeline(app: Quart, settings: Settings) -> None:
         elif org_ref is not None:
             await load_org_context(org_id=org_ref)
 
+    from webapp.collaboration.storage import store_for
+
+    csp = content_security_policy(store_for(settings).connect_origins())
+
     @app.after_request
     async def _finish(response):
         await end_request_transaction(response.status_code)
         set_csrf_cookie(response)
-        apply_security_headers(response, hsts=settings.cookie_secure)
+        apply_security_headers(response, hsts=settings.cookie_secure, csp=csp)
         if request.endpoint != "static":
             response.headers.setdefault("Cache-Control", "no-store")
         response.headers["X-Request-ID"] = g.get("request_id", "")

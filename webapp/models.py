@@ -8,7 +8,13 @@ from webapp.catalog.models import (  # noqa: F401
     RecipeLine,
     WasteMaterial,
 )
-from webapp.collaboration.models import Comment, CommentMention, CommentRevision  # noqa: F401,E402
+from webapp.collaboration.models import (  # noqa: F401,E402
+    Attachment,
+    Comment,
+    CommentMention,
+    CommentRevision,
+    StoredObject,
+)
 from webapp.core.audit import AuditLog  # noqa: F401
 from webapp.core.db import Base  # noqa: F401
 from webapp.iam.models import BreakGlassActivation, Role, RoleAssignment  # noqa: F401

@@ -16,6 +16,7 @@ def register_blueprints(app: Quart) -> None:
     from webapp.catalog.api import org_bp as catalog_api
     from webapp.catalog.views import bp as catalog_views
     from webapp.collaboration.api import bp as comments_api
+    from webapp.collaboration.storage_views import bp as storage_views
     from webapp.collaboration.views import bp as comments_views
     from webapp.core.errors import add_error_context
     from webapp.iam.api import bp as iam_api
@@ -64,6 +65,7 @@ def register_blueprints(app: Quart) -> None:
         products_views,
         simulations_views,
         comments_views,
+        storage_views,
         search_views,
         identity_api,
         iam_api,

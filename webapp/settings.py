@@ -66,6 +66,9 @@ class Settings:
     access_token_minutes: int = 15
     refresh_token_days: int = 30
     trusted_proxies: str = ""
+    object_store_url: str = ""
+    attachment_max_bytes: int = 25 * 1024 * 1024
+    attachment_quota_bytes: int = 5 * 1024**3
 
     @property
     def is_production(self) -> bool:
@@ -124,6 +127,9 @@ def load_settings() -> Settings:
         access_token_minutes=_int("ACCESS_TOKEN_MINUTES", 15),
         refresh_token_days=_int("REFRESH_TOKEN_DAYS", 30),
         trusted_proxies=os.environ.get("TRUSTED_PROXIES", "").strip(),
+        object_store_url=os.environ.get("OBJECT_STORE_URL", "").strip(),
+        attachment_max_bytes=_int("ATTACHMENT_MAX_BYTES", 25 * 1024 * 1024),
+        attachment_quota_bytes=_int("ATTACHMENT_QUOTA_BYTES", 5 * 1024**3),
     )
 
 

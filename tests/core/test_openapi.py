@@ -112,9 +112,9 @@ async def test_security_servers_bodies_and_enums(app):
         for m, op in item.items()
         if m in ("post", "patch", "put") and "requestBody" not in op
     ]
-    assert all(re.search(r"/(restore|reset|resend|rerun|cancel|logout|rebuild-search)$", w) for w in writes_without_body), (
-        writes_without_body
-    )
+    assert all(
+        re.search(r"/(restore|reset|resend|rerun|cancel|logout|rebuild-search)$", w) for w in writes_without_body
+    ), writes_without_body
 
 
 async def test_browsable_docs_are_served_from_vendored_assets(client):

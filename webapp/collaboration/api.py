@@ -1,17 +1,29 @@
-"""JSON API of comments: an entity's thread (`/:entity_type/:entity_id/comments`), and one comment by id."""
+"""JSON API of comments (an entity's thread, one comment by id) and attachments (presign, upload straight to the
+store, complete, download, delete; an entity's files)."""
 
 from __future__ import annotations
 
 import uuid
 
-from quart import Blueprint, g, url_for
+from quart import Blueprint, current_app, g, url_for
 from quart_schema import document_request
 
 import webapp.models  # noqa: F401 - every entity kind is registered before the routes name them
-from webapp.collaboration import queries, service
+from webapp.collaboration import attachments, queries, service
 from webapp.collaboration.links import entity_url
-from webapp.collaboration.schemas import CommentDeleteQuery, CommentIn, CommentOut, CommentPatch
-from webapp.core.entities import entity_type_converter
+from webapp.collaboration.schemas import (
+    AttachmentOut,
+    CommentDeleteQuery,
+    CommentIn,
+    CommentOut,
+    CommentPatch,
+    CompleteIn,
+    PresignIn,
+    PresignOut,
+)
+from webapp.collaboration.storage import UPLOAD_SECONDS, store_for
+from webapp.core.entities import KINDS, entity_type_converter
+from webapp.core.errors import ValidationError
 from webapp.core.forms import parse_body, parse_query
 from webapp.core.openapi import Items, query, raises, returns
 from webapp.core.permissions import Perm, require_bound_credential, requires
@@ -22,7 +34,27 @@ bp.before_request(require_bound_credential)
 THREAD = f"/<{entity_type_converter()}:entity_type>/<uuid:entity_id>/comments"
 
 
-def comment_out(view: queries.CommentView) -> dict:
+def attachment_out(view: attachments.AttachmentView) -> dict:
+    """AttachmentView -> response JSON."""
+    return AttachmentOut(
+        id=view.id,
+        filename=view.filename,
+        content_type=view.content_type,
+        declared_type=view.declared_type,
+        size=view.size,
+        checksum_sha256=view.checksum_sha256,
+        status=view.status,
+        entity_type=view.entity_type,
+        entity_id=view.entity_id,
+        comment_id=view.comment_id,
+        uploaded_by=view.uploaded_by,
+        uploader_name=view.uploader_name,
+        created_at=view.created_at,
+        download_url=url_for("comments_api.download_attachment", attachment_id=view.id),
+    ).model_dump(mode="json")
+
+
+def comment_out(view: queries.CommentView, files: list | None = None) -> dict:
     """CommentView -> response JSON."""
     return CommentOut(
         id=view.id,
@@ -37,7 +69,7 @@ def comment_out(view: queries.CommentView) -> dict:
         edited_at=view.edited_at,
         deleted=view.deleted,
         version=view.version,
-    ).model_dump(mode="json")
+    ).model_dump(mode="json") | {"attachments": [attachment_out(a) for a in files or []] if not view.deleted else []}
 
 
 def _flat(thread: list[queries.CommentView]) -> list[queries.CommentView]:
@@ -58,9 +90,10 @@ async def _target(entity_type: str, entity_id: uuid.UUID) -> queries.Target:
 async def list_comments(entity_type: str, entity_id: uuid.UUID):
     """An entity's thread in reading order (each reply right after its parent); needs the permission that shows
     the entity (missions:read, catalog:read, simulations:read, products:read)."""
-    target = await _target(entity_type, entity_id)
-    thread = await queries.list_thread(db_session(), g.ctx.org_id, target)
-    return {"items": [comment_out(c) for c in _flat(thread)]}
+    session, target = db_session(), await _target(entity_type, entity_id)
+    flat = _flat(await queries.list_thread(session, g.ctx.org_id, target))
+    files = await attachments.for_comments(session, g.ctx.org_id, [c.id for c in flat])
+    return {"items": [comment_out(c, files.get(c.id)) for c in flat]}
 
 
 @bp.post(THREAD)
@@ -79,9 +112,13 @@ async def create_comment(entity_type: str, entity_id: uuid.UUID):
         data.content,
         parent_comment_id=data.parent_comment_id,
         link=entity_url(target.kind, target.entity_id, target.mission_id, external=True),
+        attachment_ids=data.attachments,
     )
-    view = await queries.get_comment(session, g.ctx.org_id, comment.id)
-    return comment_out(view), 201, {"Location": url_for("comments_api.get_comment", comment_id=comment.id)}
+    return (
+        await _comment_answer(comment.id),
+        201,
+        {"Location": url_for("comments_api.get_comment", comment_id=comment.id)},
+    )
 
 
 @bp.get("/comments/<uuid:comment_id>")
@@ -89,9 +126,15 @@ async def create_comment(entity_type: str, entity_id: uuid.UUID):
 @returns(CommentOut)
 async def get_comment(comment_id: uuid.UUID):
     """One comment (a deleted one as a stub)."""
-    view = await queries.get_comment(db_session(), g.ctx.org_id, comment_id)
+    return await _comment_answer(comment_id)
+
+
+async def _comment_answer(comment_id: uuid.UUID) -> dict:
+    session = db_session()
+    view = await queries.get_comment(session, g.ctx.org_id, comment_id)
     await _target(view.entity_type, view.entity_id)
-    return comment_out(view)
+    files = await attachments.for_comments(session, g.ctx.org_id, [view.id])
+    return comment_out(view, files.get(view.id))
 
 
 @bp.patch("/comments/<uuid:comment_id>")
@@ -114,7 +157,7 @@ async def update_comment(comment_id: uuid.UUID):
         version=data.version,
         link=entity_url(target.kind, target.entity_id, target.mission_id, external=True),
     )
-    return comment_out(await queries.get_comment(session, g.ctx.org_id, comment_id))
+    return await _comment_answer(comment_id)
 
 
 @bp.delete("/comments/<uuid:comment_id>")
@@ -126,3 +169,104 @@ async def delete_comment(comment_id: uuid.UUID):
     args = parse_query(CommentDeleteQuery)
     await service.delete_comment(db_session(), g.ctx, comment_id, _target, version=args.version)
     return "", 204
+
+
+# ---------------------------------------------------------------------------------------------- attachments
+
+
+def _store():
+    return store_for(current_app.extensions["closedloop"]["settings"])
+
+
+def _limits() -> attachments.Limits:
+    settings = current_app.extensions["closedloop"]["settings"]
+    return attachments.Limits(settings.attachment_max_bytes, settings.attachment_quota_bytes)
+
+
+async def presign_answer(data: dict) -> tuple[dict, str]:
+    """Presign for the current caller (the JSON API and the browser's routes); (answer, Location)."""
+    session = db_session()
+    target = None
+    if data.get("entity_type") or data.get("entity_id"):
+        if not data.get("entity_type") or not data.get("entity_id"):
+            raise ValidationError.field("entity_id", "Name both the entity_type and the entity_id, or neither.")
+        target = await _target(data["entity_type"], data["entity_id"])
+    attachment, upload = await attachments.presign(session, g.ctx, _store(), _limits(), data, target)
+    view = await attachments.get_attachment(session, g.ctx, attachment.id)
+    body = {
+        "attachment": attachment_out(view),
+        "upload": {"method": upload.method, "url": upload.url, "fields": upload.fields, "expires_in": UPLOAD_SECONDS}
+        if upload
+        else None,
+    }
+    return body, url_for("comments_api.get_attachment", attachment_id=attachment.id)
+
+
+@bp.post("/attachments/presign")
+@requires(Perm.ATTACHMENTS_WRITE)
+@document_request(PresignIn)
+@returns(PresignOut, 201, creates="comments_api.get_attachment")
+@raises(422)
+async def presign():
+    """Start an upload: 201 with the pending attachment and a short-lived POST straight to the store (null when the
+    organization already stores these bytes); then POST /attachments/complete. Size, type and quota are checked."""
+    data = await parse_body(PresignIn)
+    body, location = await presign_answer(data.model_dump())
+    return body, 201, {"Location": location}
+
+
+@bp.post("/attachments/complete")
+@requires(Perm.ATTACHMENTS_WRITE)
+@document_request(CompleteIn)
+@returns(AttachmentOut)
+@raises(422)
+async def complete_upload():
+    """Finish an upload: the server re-reads the object and checks its size, SHA-256 and real type; a mismatch is a
+    422 and the object is deleted."""
+    data = await parse_body(CompleteIn)
+    session = db_session()
+    await attachments.complete(session, g.ctx, _store(), data.attachment_id)
+    return attachment_out(await attachments.get_attachment(session, g.ctx, data.attachment_id))
+
+
+@bp.get("/attachments/<uuid:attachment_id>")
+@requires()
+@returns(AttachmentOut)
+async def get_attachment(attachment_id: uuid.UUID):
+    """One attachment (a pending one only to its uploader)."""
+    return attachment_out(await attachments.get_attachment(db_session(), g.ctx, attachment_id))
+
+
+@bp.get("/attachments/<uuid:attachment_id>/download")
+@requires()
+@returns(None, 303)
+async def download_attachment(attachment_id: uuid.UUID):
+    """303 to a short-lived link of the bytes, served as an attachment under the file's name with nosniff."""
+    url = await attachments.download_url(db_session(), g.ctx, _store(), attachment_id)
+    return "", 303, {"Location": url, "Cache-Control": "no-store"}
+
+
+@bp.delete("/attachments/<uuid:attachment_id>")
+@requires(Perm.ATTACHMENTS_WRITE)
+@returns(None, 204)
+async def delete_attachment(attachment_id: uuid.UUID):
+    """Delete a file (yours, or any on something you may edit); its bytes go once nothing uses them."""
+    await attachments.delete_attachment(db_session(), g.ctx, attachment_id, can_moderate=can_moderate)
+    return "", 204
+
+
+def can_moderate(view) -> bool:
+    """Whether the caller may delete others' files on this entity (they may edit it, or moderate comments)."""
+    if view.comment_id is not None and g.ctx.can(Perm.COMMENTS_MODERATE):
+        return True
+    kind = KINDS.get(view.entity_type or "")
+    return kind is not None and g.ctx.can(kind.write)
+
+
+@bp.get(f"/<{entity_type_converter()}:entity_type>/<uuid:entity_id>/attachments")
+@requires()
+@returns(Items[AttachmentOut])
+async def list_attachments(entity_type: str, entity_id: uuid.UUID):
+    """Files attached to an entity itself (those of its comments come with the comments), newest first."""
+    session, target = db_session(), await _target(entity_type, entity_id)
+    return {"items": [attachment_out(a) for a in await attachments.list_for(session, g.ctx.org_id, target)]}

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from webapp.collaboration import events, markdown
+from webapp.collaboration import attachments, events, markdown
 from webapp.collaboration.models import Comment, CommentMention, CommentRevision
 from webapp.collaboration.queries import Target
 from webapp.core import audit
@@ -102,8 +102,10 @@ async def create_comment(
     *,
     parent_comment_id: uuid.UUID | None = None,
     link: str,
+    attachment_ids=None,
 ) -> Comment:
-    """Post a comment on `target` (a reply when `parent_comment_id` names a live comment on the same entity)."""
+    """Post a comment on `target` (a reply when `parent_comment_id` names a live comment on the same entity),
+    carrying the caller's finished uploads named by `attachment_ids`."""
     text = _clean(content)
     if parent_comment_id is not None:
         parent = (
@@ -133,6 +135,7 @@ async def create_comment(
     )
     session.add(comment)
     await session.flush()
+    await attachments.attach_to_comment(session, ctx, comment, attachment_ids)
     mentioned = await _record_mentions(
         session, ctx, comment, target, rendered.mentioned, directory, link=f"{link}#comment-{comment.id}"
     )

@@ -42,6 +42,7 @@ class Perm(StrEnum):
     SIMULATIONS_RUN = "simulations:run"
     COMMENTS_WRITE = "comments:write"
     COMMENTS_MODERATE = "comments:moderate"
+    ATTACHMENTS_WRITE = "attachments:write"
     SEARCH_REINDEX = "search:reindex"
 
 

@@ -34,6 +34,7 @@ PERMISSION_DESCRIPTIONS: dict[Perm, str] = {
     Perm.SIMULATIONS_RUN: "Start, cancel, re-run and delete simulation runs",
     Perm.COMMENTS_WRITE: "Comment on missions, crew, catalog items, runs and products; edit one's own comments",
     Perm.COMMENTS_MODERATE: "Delete other members' comments",
+    Perm.ATTACHMENTS_WRITE: "Upload files to comments, missions, modules, runs and products; delete one's own",
     Perm.SEARCH_REINDEX: "Rebuild the organization's search index",
 }
 
@@ -59,6 +60,7 @@ _RUN_MISSIONS = frozenset(
         Perm.PRODUCTS_WRITE,
         Perm.SIMULATIONS_RUN,
         Perm.COMMENTS_WRITE,
+        Perm.ATTACHMENTS_WRITE,
     }
 )
 
@@ -103,13 +105,22 @@ SYSTEM_ROLES: dict[str, SystemRoleSpec] = {
                 Perm.PRODUCTS_WRITE,
                 Perm.SIMULATIONS_RUN,
                 Perm.COMMENTS_WRITE,
+                Perm.ATTACHMENTS_WRITE,
             },
         ),
         SystemRoleSpec(
             SystemRole.ANALYST,
             "Analyst",
             "Plans and compares simulation runs.",
-            _BASE | {Perm.OPS_RUN, Perm.APIKEYS_WRITE, Perm.CATALOG_WRITE, Perm.SIMULATIONS_RUN, Perm.COMMENTS_WRITE},
+            _BASE
+            | {
+                Perm.OPS_RUN,
+                Perm.APIKEYS_WRITE,
+                Perm.CATALOG_WRITE,
+                Perm.SIMULATIONS_RUN,
+                Perm.COMMENTS_WRITE,
+                Perm.ATTACHMENTS_WRITE,
+            },
         ),
         SystemRoleSpec(SystemRole.BILLING_MANAGER, "Billing manager", "Plans, invoices and payment methods.", _BASE),
         SystemRoleSpec(

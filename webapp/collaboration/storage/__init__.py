@@ -1,0 +1,119 @@
+"""Object storage: one port, two adapters. Uploads and downloads go straight between the browser (or a JSON
+client) and the store through short-lived signed URLs; the app signs them, then re-reads what arrived.
+
+- `local.LocalStore`: files under var/ (the default, `make dev`), URLs signed by the app itself (itsdangerous),
+  served by this app's /storage routes.
+- `s3.S3Store`: any S3-compatible store (AWS S3, MinIO, Ceph, R2), presigned POST with the key, exact size,
+  type and SHA-256 pinned, presigned GET with an attachment disposition.
+
+Objects are content-addressed: `t/<organization>/sha256/<hex>`, so one organization stores the same bytes once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Protocol
+from urllib.parse import parse_qs, urlsplit
+
+UPLOAD_SECONDS = 300  # presigned uploads live five minutes
+DOWNLOAD_SECONDS = 300
+CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Upload:
+    """Where and how to send the bytes: a multipart POST of `fields`, then the file as `file` (last)."""
+
+    url: str
+    fields: dict[str, str] = field(default_factory=dict)
+    method: str = "POST"
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What the store holds under a key: its size, its SHA-256 and its first bytes (for type sniffing)."""
+
+    size: int
+    sha256: str
+    head: bytes
+
+
+class ObjectStore(Protocol):
+    """What attachments need from a store."""
+
+    name: str
+
+    def presign_upload(self, key: str, *, size: int, content_type: str, sha256: str, seconds: int) -> Upload:
+        """A short-lived upload bound to key, exact size, content type and checksum."""
+
+    async def read(self, key: str) -> AsyncIterator[bytes]:
+        """The object's bytes in chunks (FileNotFoundError when absent)."""
+
+    async def exists(self, key: str) -> bool:
+        """Whether the key holds an object."""
+
+    async def delete(self, key: str) -> None:
+        """Remove the object (absent is fine)."""
+
+    def download_url(self, key: str, *, filename: str, content_type: str, inline: bool, seconds: int) -> str:
+        """A short-lived URL answering the bytes with the given name and type."""
+
+    def connect_origins(self) -> list[str]:
+        """Origins the browser talks to directly (the page's CSP connect-src)."""
+
+
+def object_key(org_id, sha256: str) -> str:
+    """The content address of an organization's bytes."""
+    return f"t/{org_id}/sha256/{sha256}"
+
+
+async def inspect(store: ObjectStore, key: str) -> Stored | None:
+    """Re-read an object: its real size, SHA-256 and first bytes; None when nothing is there."""
+    digest, size, head = hashlib.sha256(), 0, b""
+    try:
+        async for chunk in store.read(key):
+            digest.update(chunk)
+            if len(head) < 8192:
+                head += chunk[: 8192 - len(head)]
+            size += len(chunk)
+    except FileNotFoundError:
+        return None
+    return Stored(size, digest.hexdigest(), head)
+
+
+def make_store(url: str, *, var_dir, secret_key: str, base_url: str) -> ObjectStore:
+    """The store OBJECT_STORE_URL names: empty or file:… for local disk, s3://bucket?endpoint=… for S3."""
+    parts = urlsplit(url or "")
+    if parts.scheme in ("", "file"):
+        from webapp.collaboration.storage.local import LocalStore
+
+        root = parts.path or str(var_dir / "objects")
+        return LocalStore(root, secret_key=secret_key)
+    if parts.scheme == "s3":
+        from webapp.collaboration.storage.s3 import S3Store
+
+        options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        return S3Store(
+            bucket=parts.netloc,
+            endpoint_url=options.get("endpoint"),
+            region=options.get("region", "us-east-1"),
+            public_endpoint=options.get("public_endpoint"),
+        )
+    raise SystemExit(f"OBJECT_STORE_URL must be empty, file:///path or s3://bucket?endpoint=…, got {url!r}")
+
+
+_stores: dict[tuple, ObjectStore] = {}
+
+
+def store_for(settings) -> ObjectStore:
+    """The process's store for these settings (built once: boto3 clients are meant to be shared)."""
+    from webapp.devserver import var_dir
+
+    key = (settings.object_store_url, settings.secret_key)
+    if key not in _stores:
+        _stores[key] = make_store(
+            settings.object_store_url, var_dir=var_dir(), secret_key=settings.secret_key, base_url=settings.base_url
+        )
+    return _stores[key]
