@@ -476,6 +476,7 @@
     var form = event.detail.elt;
     if (event.detail.successful && form && form.hasAttribute && form.hasAttribute("data-reset-on-success")) {
       form.reset();
+      form.querySelectorAll(".upload-list").forEach(function (list) { list.textContent = ""; });
     }
   });
   document.addEventListener("click", function (event) {
@@ -558,6 +559,138 @@
     if (parts && event.target === parts.input && parts.input.value.trim() && parts.list && parts.list.querySelector("[role=listbox], .suggest-empty")) {
       showSuggestions(parts, true);
     }
+  });
+
+
+  // ---------------------------------------------------------------- file uploads ([data-uploader])
+  // Each file: hash it (SHA-256, in the browser), presign, send it straight to the store with a progress bar,
+  // complete (the server re-reads and checks it). On an entity the Files card then refreshes; in a comment form
+  // the file becomes a chip and a hidden `attachments` field of the comment.
+  var EXTENSION_TYPES = {md: "text/markdown", csv: "text/csv", txt: "text/plain", json: "application/json",
+    xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    docx: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    pptx: "application/vnd.openxmlformats-officedocument.presentationml.presentation"};
+  function typeOf(file) {
+    if (file.type) { return file.type; }
+    var ext = (file.name.split(".").pop() || "").toLowerCase();
+    return EXTENSION_TYPES[ext] || "application/octet-stream";
+  }
+  function hex(buffer) {
+    return Array.prototype.map.call(new Uint8Array(buffer), function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+  function csrf() { return (document.body && document.body.dataset.csrf) || ""; }
+  function postJSON(url, body) {
+    return fetch(url, {method: "POST", credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "Accept": "application/json", "X-CSRF-Token": csrf()},
+      body: JSON.stringify(body)}).then(function (response) {
+        return response.json().catch(function () { return {}; }).then(function (data) {
+          if (!response.ok) {
+            var fields = (data.details && data.details.fields) || {};
+            var first = Object.keys(fields)[0];
+            throw new Error((first && fields[first][0]) || data.message || "The server refused it.");
+          }
+          return data;
+        });
+      });
+  }
+  function sendToStore(upload, file, bar) {
+    return new Promise(function (resolve, reject) {
+      var form = new FormData();
+      Object.keys(upload.fields).forEach(function (name) { form.append(name, upload.fields[name]); });
+      form.append("file", file);
+      var xhr = new XMLHttpRequest();
+      xhr.open(upload.method || "POST", upload.url);
+      xhr.upload.addEventListener("progress", function (event) {
+        if (event.lengthComputable) { bar.value = Math.round(100 * event.loaded / event.total); }
+      });
+      xhr.onload = function () { xhr.status < 300 ? resolve() : reject(new Error("The store refused the upload (" + xhr.status + ").")); };
+      xhr.onerror = function () { reject(new Error("The upload was interrupted.")); };
+      xhr.send(form);
+    });
+  }
+  function uploadOne(zone, file) {
+    var list = zone.querySelector(".upload-list");
+    var item = document.createElement("li");
+    var name = document.createElement("span");
+    name.className = "upload-name";
+    name.textContent = file.name;
+    var bar = document.createElement("progress");
+    bar.max = 100; bar.value = 0;
+    bar.setAttribute("aria-label", "Uploading " + file.name);
+    var status = document.createElement("small");
+    status.className = "muted";
+    status.textContent = "Preparing…";
+    item.append(name, bar, status);
+    list.append(item);
+    return file.arrayBuffer().then(function (buffer) {
+      return crypto.subtle.digest("SHA-256", buffer);
+    }).then(function (digest) {
+      var body = {filename: file.name, mime_type: typeOf(file), size: file.size, checksum_sha256: hex(digest)};
+      if (zone.dataset.entityType) { body.entity_type = zone.dataset.entityType; body.entity_id = zone.dataset.entityId; }
+      status.textContent = "Uploading…";
+      return postJSON(zone.dataset.presign, body);
+    }).then(function (answer) {
+      var sent = answer.upload ? sendToStore(answer.upload, file, bar) : Promise.resolve();
+      return sent.then(function () {
+        bar.value = 100;
+        status.textContent = "Checking…";
+        return postJSON(zone.dataset.complete.replace("00000000-0000-0000-0000-000000000000", answer.attachment.id), {});
+      });
+    }).then(function (attachment) {
+      item.classList.add("upload-done");
+      status.textContent = "Attached";
+      if (zone.hasAttribute("data-for-comment")) {
+        var hidden = document.createElement("input");
+        hidden.type = "hidden"; hidden.name = "attachments"; hidden.value = attachment.id;
+        item.append(hidden);
+        var remove = document.createElement("button");
+        remove.type = "button"; remove.className = "link-button"; remove.textContent = "Remove";
+        remove.setAttribute("aria-label", "Remove " + file.name);
+        remove.addEventListener("click", function () { item.remove(); });
+        item.append(remove);
+      }
+      return attachment;
+    }).catch(function (error) {
+      item.classList.add("upload-failed");
+      bar.remove();
+      status.textContent = error.message;
+      status.setAttribute("role", "alert");
+      throw error;
+    });
+  }
+  function uploadAll(zone, files) {
+    var jobs = Array.prototype.map.call(files, function (file) { return uploadOne(zone, file).catch(function () { return null; }); });
+    Promise.all(jobs).then(function (done) {
+      if (zone.dataset.refresh && window.htmx && done.some(Boolean)) {
+        window.htmx.ajax("GET", zone.dataset.refresh, {target: zone.dataset.refreshTarget, swap: "outerHTML"});
+      }
+    });
+  }
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    var zone = input.closest && input.closest("[data-uploader]");
+    if (!zone || input.type !== "file" || !input.files.length) { return; }
+    uploadAll(zone, input.files);
+    input.value = "";
+  });
+  ["dragenter", "dragover"].forEach(function (name) {
+    document.addEventListener(name, function (event) {
+      var zone = event.target.closest && event.target.closest("[data-uploader]");
+      if (!zone) { return; }
+      event.preventDefault();
+      zone.classList.add("dragging");
+    });
+  });
+  document.addEventListener("dragleave", function (event) {
+    var zone = event.target.closest && event.target.closest("[data-uploader]");
+    if (zone && !zone.contains(event.relatedTarget)) { zone.classList.remove("dragging"); }
+  });
+  document.addEventListener("drop", function (event) {
+    var zone = event.target.closest && event.target.closest("[data-uploader]");
+    if (!zone || !event.dataTransfer || !event.dataTransfer.files.length) { return; }
+    event.preventDefault();
+    zone.classList.remove("dragging");
+    uploadAll(zone, event.dataTransfer.files);
   });
 
   document.addEventListener("htmx:afterSettle", function (event) { markScrollers(event.target.parentNode || document); });

@@ -15,6 +15,7 @@ def register_blueprints(app: Quart) -> None:
     from webapp.catalog.api import bp as catalog_items_api
     from webapp.catalog.api import org_bp as catalog_api
     from webapp.catalog.views import bp as catalog_views
+    from webapp.collaboration import file_views  # noqa: F401 - adds the file routes to the comments blueprint
     from webapp.collaboration.api import bp as comments_api
     from webapp.collaboration.storage_views import bp as storage_views
     from webapp.collaboration.views import bp as comments_views

@@ -253,3 +253,60 @@ async def test_upload_links_are_bound_to_key_size_type_checksum_and_time(backend
     link = store.download_url(key, filename="x.png", content_type="image/png", inline=False, seconds=1)
     await asyncio.sleep(2.2)
     assert (await app.test_client().get(link)).status_code == 403
+
+
+async def test_the_collector_removes_expired_uploads_and_unused_bytes(app, factory, maker, owner_engine):
+    from webapp.collaboration import attachments
+    from webapp.collaboration.storage import store_for
+
+    store = store_for(app.extensions["closedloop"]["settings"])
+    owner = await factory.org_with_owner()
+    auth = await api_key_headers(app.test_client(), owner, KEYS)
+    api = app.test_client()
+    kept, dropped, stray = PNG, PNG + b"\x00" * 7, PDF
+
+    async def uploaded(data: bytes, mime: str) -> str:
+        body = {"filename": "f", "mime_type": mime, "size": len(data), "checksum_sha256": _sha(data)}
+        answer = await (await api.post("/api/v1/attachments/presign", headers=auth, json=body)).get_json()
+        await _upload(app, answer["upload"], data)
+        return answer["attachment"]["id"]
+
+    keep_id = await uploaded(kept, "image/png")
+    drop_id = await uploaded(dropped, "image/png")
+    stray_id = await uploaded(stray, "application/pdf")  # uploaded, never completed
+    for attachment_id in (keep_id, drop_id):
+        assert (
+            await api.post("/api/v1/attachments/complete", headers=auth, json={"attachment_id": attachment_id})
+        ).status_code == 200
+    assert (await api.delete(f"/api/v1/attachments/{drop_id}", headers=auth)).status_code == 204
+    async with owner_engine.begin() as conn:  # time passes: the upload expires, the unused object's grace ends
+        await conn.execute(
+            text("UPDATE attachments SET expires_at = now() - interval '1 minute' WHERE id = :a"), {"a": stray_id}
+        )
+        await conn.execute(
+            text(
+                "UPDATE stored_objects SET unreferenced_since = now() - interval '2 days' "
+                "WHERE organization_id = :o AND checksum_sha256 = :c"
+            ),
+            {"o": owner.org_id, "c": _sha(dropped)},
+        )
+    counts = await attachments.collect(maker, store)
+    assert counts["expired_uploads"] >= 1 and counts["objects_deleted"] >= 1
+    key = lambda data: f"t/{owner.org_id}/sha256/{_sha(data)}"  # noqa: E731
+    assert await store.exists(key(kept))
+    assert not await store.exists(key(dropped)) and not await store.exists(key(stray))
+    async with owner_engine.connect() as conn:
+        left = (
+            (
+                await conn.execute(
+                    text("SELECT checksum_sha256 FROM stored_objects WHERE organization_id = :o"), {"o": owner.org_id}
+                )
+            )
+            .scalars()
+            .all()
+        )
+        pending = (
+            await conn.execute(text("SELECT count(*) FROM attachments WHERE id = :a"), {"a": stray_id})
+        ).scalar_one()
+    assert left == [_sha(kept)] and pending == 0
+    assert (await api.get(f"/api/v1/attachments/{keep_id}/download", headers=auth)).status_code == 303

@@ -18,6 +18,7 @@ from webapp.catalog.enums import LineDirection, Resource
 from webapp.catalog.forms import MaintenanceForm, form_class, option_label
 from webapp.catalog.pages import PAGES, CatalogPage, Filter
 from webapp.catalog.service import items, modules, recipes
+from webapp.collaboration.file_views import files_context
 from webapp.collaboration.views import thread_context
 from webapp.core.csvio import collect_pages, csv_response
 from webapp.core.errors import BadRequest, Conflict, ValidationError
@@ -303,7 +304,12 @@ async def show(kind: str, item_id: uuid.UUID):
             "lines": (await queries.lines_of(session, [item.id]))[item.id],
             "module_names": await queries.name_map(session, g.ctx.org_id, "modules"),
         }
-    return await render("catalog/show.html", **context, **await thread_context(spec.entity_type, item.id))
+    return await render(
+        "catalog/show.html",
+        **context,
+        **await thread_context(spec.entity_type, item.id),
+        **await files_context(spec.entity_type, item.id),
+    )
 
 
 @bp.get(f"/{KINDS}/<uuid:item_id>/edit")

@@ -24,7 +24,7 @@ from webapp.collaboration.schemas import (
 from webapp.collaboration.storage import UPLOAD_SECONDS, store_for
 from webapp.core.entities import KINDS, entity_type_converter
 from webapp.core.errors import ValidationError
-from webapp.core.forms import parse_body, parse_query
+from webapp.core.forms import parse_body, parse_query, require_id
 from webapp.core.openapi import Items, query, raises, returns
 from webapp.core.permissions import Perm, require_bound_credential, requires
 from webapp.core.transaction import db_session
@@ -187,10 +187,11 @@ async def presign_answer(data: dict) -> tuple[dict, str]:
     """Presign for the current caller (the JSON API and the browser's routes); (answer, Location)."""
     session = db_session()
     target = None
-    if data.get("entity_type") or data.get("entity_id"):
-        if not data.get("entity_type") or not data.get("entity_id"):
+    entity_type, entity_id = data.get("entity_type"), data.get("entity_id")
+    if entity_type or entity_id:
+        if not isinstance(entity_type, str) or not entity_id:
             raise ValidationError.field("entity_id", "Name both the entity_type and the entity_id, or neither.")
-        target = await _target(data["entity_type"], data["entity_id"])
+        target = await _target(entity_type, require_id(entity_id, "entity_id"))
     attachment, upload = await attachments.presign(session, g.ctx, _store(), _limits(), data, target)
     view = await attachments.get_attachment(session, g.ctx, attachment.id)
     body = {

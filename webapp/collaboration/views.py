@@ -9,7 +9,7 @@ import uuid
 from quart import Blueprint, g, redirect, request
 
 import webapp.models  # noqa: F401 - every entity kind is registered before the routes name them
-from webapp.collaboration import queries, service
+from webapp.collaboration import attachments, queries, service
 from webapp.collaboration.events import thread_channel
 from webapp.collaboration.forms import CommentForm
 from webapp.collaboration.links import entity_url
@@ -37,7 +37,16 @@ async def thread_context(entity_type: str, entity_id: uuid.UUID) -> dict:
     target = await _target(entity_type, entity_id)
     thread = await queries.list_thread(session, g.ctx.org_id, target)
     await service.mark_mentions_read(session, g.ctx, _mentioning_me(thread))
-    return {"target": target, "thread": thread, "comment_count": queries.count_comments(thread)}
+    return {
+        "target": target,
+        "thread": thread,
+        "comment_count": queries.count_comments(thread),
+        "comment_files": await attachments.for_comments(session, g.ctx.org_id, _ids(thread)),
+    }
+
+
+def _ids(thread: list[queries.CommentView]) -> list[uuid.UUID]:
+    return [i for c in thread for i in (c.id, *_ids(c.replies))]
 
 
 def _mentioning_me(thread: list[queries.CommentView]) -> list[uuid.UUID]:
@@ -70,7 +79,10 @@ async def create(entity_type: str, entity_id: uuid.UUID):
     session, target = db_session(), await _target(entity_type, entity_id)
     form = await read_form(CommentForm)
     parent = parse_id(form.parent_comment_id.data) if form.parent_comment_id.data else None
+    files = [parse_id(v) for v in (await request.form).getlist("attachments")]
     try:
+        if None in files:
+            raise ValidationError.field("attachments", "An attached file is not valid; attach it again.")
         comment = await service.create_comment(
             session,
             g.ctx,
@@ -78,14 +90,16 @@ async def create(entity_type: str, entity_id: uuid.UUID):
             form.content.data,
             parent_comment_id=parent,
             link=entity_url(target.kind, target.entity_id, target.mission_id, external=True),
+            attachment_ids=files,
         )
     except ValidationError as exc:
         show_errors(form, exc)
+        fields = exc.details.get("fields", {})
+        error = " ".join(m for name, ms in fields.items() if name not in form._fields for m in ms) or None
+        context = {"form": form, "target": target, "parent": parent, "error": error, "status": 422}
         if not is_htmx():
-            return await render(
-                "collaboration/comment_form_page.html", form=form, target=target, parent=parent, status=422
-            )
-        response = await render("collaboration/_comment_form.html", form=form, target=target, parent=parent, status=422)
+            return await render("collaboration/comment_form_page.html", **context)
+        response = await render("collaboration/_comment_form.html", **context)
         # the form asked to add to the thread; what was wrong goes back into the form instead
         form_id = f"#form-reply-{parent}" if parent else f"#form-new-comment-{target.entity_id}"
         response.headers.update({"HX-Retarget": form_id, "HX-Reswap": "outerHTML"})
@@ -93,7 +107,13 @@ async def create(entity_type: str, entity_id: uuid.UUID):
     if not is_htmx():
         return redirect(_page_of(target) + f"#comment-{comment.id}", 303)
     view = await queries.get_comment(session, g.ctx.org_id, comment.id)
-    response = await render("collaboration/_comment_posted.html", comment=view, target=target, parent=parent)
+    response = await render(
+        "collaboration/_comment_posted.html",
+        comment=view,
+        target=target,
+        parent=parent,
+        comment_files=await attachments.for_comments(session, g.ctx.org_id, [view.id]),
+    )
     return toast(response, "Reply posted." if parent else "Comment posted.")
 
 
@@ -110,7 +130,13 @@ async def show(comment_id: uuid.UUID):
         thread = await queries.list_thread(session, g.ctx.org_id, target)
         if not _contains(thread, comment.id):  # a deleted comment without replies leaves nothing behind
             return await render("collaboration/_comment_gone.html", comment=comment)
-    return await render("collaboration/_comment.html", comment=comment, target=target, depth=_depth(request.args))
+    return await render(
+        "collaboration/_comment.html",
+        comment=comment,
+        target=target,
+        depth=_depth(request.args),
+        comment_files=await attachments.for_comments(session, g.ctx.org_id, [comment.id]),
+    )
 
 
 def _contains(thread, comment_id) -> bool:

@@ -94,6 +94,18 @@ def initials(name: str | None) -> str:
     return "".join(w[0] for w in (words[:1] + words[1:][-1:])).upper() or "?"
 
 
+def filesize(size: int | None) -> str:
+    """Bytes as people read them: 912 B, 14.2 KiB, 3.1 MiB."""
+    if size is None:
+        return "–"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
 def install_template_helpers(app) -> None:
     """Register globals and filters on a Quart app's Jinja environment."""
     app.jinja_env.globals.update(csrf_field=csrf_field, csrf_token=csrf_token, toasts=toasts)
@@ -104,3 +116,4 @@ def install_template_helpers(app) -> None:
     app.jinja_env.filters["initials"] = initials
     app.jinja_env.filters["human"] = human
     app.jinja_env.filters["delta"] = delta
+    app.jinja_env.filters["filesize"] = filesize

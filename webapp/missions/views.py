@@ -9,6 +9,7 @@ from quart import Blueprint, flash, g, redirect, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from webapp.catalog import queries as catalog_queries
+from webapp.collaboration.file_views import files_context
 from webapp.collaboration.views import thread_context
 from webapp.core.conflicts import differences, form_labels
 from webapp.core.csvio import collect_pages, csv_response
@@ -149,6 +150,7 @@ async def show(mission_id: uuid.UUID):
         crew=crew,
         crew_form=await crew_form(session, crew),
         **await thread_context("missions", mission.id),
+        **await files_context("missions", mission.id),
     )
 
 

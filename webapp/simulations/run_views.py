@@ -7,6 +7,7 @@ import uuid
 from quart import Blueprint, current_app, flash, g, redirect, request, url_for
 from werkzeug.datastructures import MultiDict
 
+from webapp.collaboration.file_views import files_context
 from webapp.collaboration.views import thread_context
 from webapp.core.errors import Conflict, ValidationError
 from webapp.core.forms import show_errors
@@ -178,7 +179,10 @@ async def show(run_id: uuid.UUID):
     """One run: live progress and log tail until it ends, then KPIs, charts, products and its inputs."""
     run = await queries.get_run(db_session(), g.ctx.org_id, run_id)
     return await render(
-        "simulations/show.html", **await _run_context(run), **await thread_context("simulation-runs", run.id)
+        "simulations/show.html",
+        **await _run_context(run),
+        **await thread_context("simulation-runs", run.id),
+        **await files_context("simulation-runs", run.id),
     )
 
 

@@ -10,6 +10,7 @@ from werkzeug.datastructures import MultiDict
 
 from webapp.catalog.enums import PRODUCT_TYPES
 from webapp.catalog.queries import name_map
+from webapp.collaboration.file_views import files_context
 from webapp.collaboration.views import thread_context
 from webapp.core.conflicts import differences, form_labels
 from webapp.core.csvio import collect_pages, csv_response
@@ -141,7 +142,12 @@ async def create():
 async def show(product_id: uuid.UUID):
     """One product record."""
     product = await queries.get_product(db_session(), g.ctx.org_id, product_id)
-    return await render("products/show.html", product=product, **await thread_context("products", product.id))
+    return await render(
+        "products/show.html",
+        product=product,
+        **await thread_context("products", product.id),
+        **await files_context("products", product.id),
+    )
 
 
 def _data(product) -> dict:
