@@ -57,6 +57,7 @@ revision: $(STAMP) ## a new migration from the models: make revision MESSAGE="wh
 bench: $(STAMP) ## benchmarks against their raw-asyncpg twins (ratios; see docs/scaling.md)
 	$(BIN)/python -m bench.http $(BENCH_ARGS)
 	$(BIN)/python -m bench.missions $(BENCH_ARGS)
+	$(BIN)/python -m bench.search $(BENCH_ARGS)
 	$(BIN)/python -m bench.db_path
 	$(BIN)/python -m bench.engine
 	$(BIN)/python -m bench.sse

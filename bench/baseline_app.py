@@ -34,6 +34,7 @@ from webapp.missions.enums import Destination, MissionStatus
 from webapp.ops.enums import CheckStatus
 from webapp.ops.forms import STEP_LABELS, CheckForm
 from webapp.organizations.forms import InviteForm
+from webapp.search.queries import HEADLINE, START, STOP, TITLE_HEADLINE, split_query
 from webapp.settings import PROJECT_ROOT, load_settings
 
 settings = load_settings()
@@ -431,3 +432,73 @@ async def products_json(org_id):
         ],
         "next_cursor": next_cursor,
     }
+
+
+# ---------------------------------------------------------------------------------------------- search
+_Q = "(websearch_to_tsquery('english', $2) && to_tsquery('english', $3 || ':*'))"
+_ESCAPED = "replace(replace(replace({col}, '&', '&amp;'), '<', '&lt;'), '>', '&gt;')"
+_SEARCH_WORDS = (
+    "SELECT top.entity_type, top.entity_id, top.mission_id, top.title, top.body, top.tags, top.rank, "
+    f"ts_headline('english', {_ESCAPED.format(col='top.title')}, {_Q}, $4) AS title_html, "
+    f"ts_headline('english', {_ESCAPED.format(col='top.body')}, {_Q}, $5) AS snippet_html "
+    "FROM (SELECT entity_type, entity_id, mission_id, title, body, tags, "
+    f"CAST(ts_rank_cd(search_vector, {_Q}, 32) AS REAL) AS rank FROM search_index "
+    f"WHERE organization_id = $1 AND search_vector @@ {_Q} "
+    "ORDER BY rank DESC, entity_type DESC, entity_id DESC LIMIT 21) AS top "
+    "ORDER BY top.rank DESC, top.entity_type DESC, top.entity_id DESC"
+)
+_SEARCH_TAGS = (
+    "SELECT top.entity_type, top.entity_id, top.mission_id, top.title, top.body, top.tags, top.rank, "
+    f"{_ESCAPED.format(col='top.title')} AS title_html, {_ESCAPED.format(col='left(top.body, 160)')} AS snippet_html "
+    "FROM (SELECT entity_type, entity_id, mission_id, title, body, tags, CAST(0.0 AS REAL) AS rank FROM search_index "
+    "WHERE organization_id = $1 AND tags @> CAST($2 AS JSONB) "
+    "ORDER BY rank DESC, entity_type DESC, entity_id DESC LIMIT 21) AS top "
+    "ORDER BY top.rank DESC, top.entity_type DESC, top.entity_id DESC"
+)
+_PAGES = {
+    "missions": "missions/{id}",
+    "waste-materials": "catalog/materials/{id}",
+    "processing-modules": "catalog/modules/{id}",
+    "processing-recipes": "catalog/recipes/{id}",
+    "simulation-runs": "simulation-runs/{id}",
+    "products": "products/{id}",
+}
+
+
+def _marked(text: str) -> str:
+    safe = (text or "").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    return safe.replace(START, "<mark>").replace(STOP, "</mark>")
+
+
+@app.get("/api/v1/organizations/<uuid:org_id>/search", endpoint="org_search_api.search_organization")
+async def search_json(org_id):
+    """The search JSON of an owner's API key (every kind visible): two words, or a tag."""
+    q, tags = request.args.get("q", "").strip(), request.args.get("tags")
+    async with app.pool.acquire() as conn, conn.transaction():
+        if await _key_scope(conn, org_id, "missions:read") is None:
+            return {"error": "Forbidden"}, 403
+        slug = await conn.fetchval("SELECT slug FROM organizations WHERE id = $1", org_id)
+        if q:
+            rest, prefix = split_query(q)
+            rows = await conn.fetch(_SEARCH_WORDS, org_id, rest, prefix, TITLE_HEADLINE, HEADLINE)
+        else:
+            rows = await conn.fetch(_SEARCH_TAGS, org_id, json.dumps([t.strip().lower() for t in tags.split(",")]))
+    items = [
+        {
+            "entity_type": r["entity_type"],
+            "entity_id": str(r["entity_id"]),
+            "mission_id": str(r["mission_id"]) if r["mission_id"] else None,
+            "title": r["title"],
+            "title_html": _marked(r["title_html"]),
+            "snippet_html": _marked(r["snippet_html"]),
+            "tags": json.loads(r["tags"]),
+            "rank": r["rank"],
+            "url": f"/o/{slug}/" + _PAGES[r["entity_type"]].format(id=r["entity_id"]),
+        }
+        for r in rows[:20]
+    ]
+    next_cursor = None
+    if len(rows) > 20:
+        last = rows[19]
+        next_cursor = encode_cursor((last["rank"], last["entity_type"], last["entity_id"]))
+    return {"items": items, "next_cursor": next_cursor}

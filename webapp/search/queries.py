@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 
 from markupsafe import Markup
-from sqlalchemy import REAL, String, and_, bindparam, cast, false, func, literal, or_, select, tuple_
+from sqlalchemy import REAL, String, and_, bindparam, cast, false, func, literal, or_, select, true, tuple_
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -91,13 +91,14 @@ def clean_tags(raw) -> list[str]:
 
 def visible(ctx: RequestContext):
     """The rows the caller may see: kinds they read organization-wide, and mission-scoped kinds of their missions."""
-    clauses = []
-    for kind in searchable_kinds():
-        if ctx.can(kind.read):
-            clauses.append(SearchIndex.entity_type == kind.name)
-            continue
+    kinds = searchable_kinds()
+    readable = [k.name for k in kinds if ctx.can(k.read)]
+    if len(readable) == len(kinds):
+        return true()  # the usual case: no filter at all
+    clauses = [SearchIndex.entity_type.in_(readable)] if readable else []
+    for kind in kinds:
         missions = [m for m, perms in ctx.mission_permissions.items() if kind.read in perms]
-        if missions:
+        if kind.name not in readable and missions:
             clauses.append(and_(SearchIndex.entity_type == kind.name, SearchIndex.mission_id.in_(missions)))
     return or_(*clauses) if clauses else false()
 
@@ -112,6 +113,46 @@ def _marked(escaped: str | None) -> Markup:
     # the text came escaped from SQL; a stray bracket would be a bug upstream, so it is escaped again, not trusted
     safe = (escaped or "").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
     return Markup(safe.replace(START, "<mark>").replace(STOP, "</mark>"))
+
+
+def search_statement(ctx: RequestContext, q: str, *, entity_type=None, tags=None, cursor=None):
+    """The SELECT of one page of hits (checked input in, statement out); run it with {"page_limit": limit + 1}."""
+    query = tsquery(q) if q else None
+    rank = func.ts_rank_cd(SearchIndex.search_vector, query, 32) if query is not None else literal(0.0, REAL)
+    rank = cast(rank, REAL).label("rank")
+    hits = select(
+        SearchIndex.entity_type,
+        SearchIndex.entity_id,
+        SearchIndex.mission_id,
+        SearchIndex.title,
+        SearchIndex.body,
+        SearchIndex.tags,
+        rank,
+    ).where(SearchIndex.organization_id == ctx.org_id, visible(ctx))
+    if query is not None:
+        hits = hits.where(SearchIndex.search_vector.op("@@")(query))
+    if entity_type:
+        hits = hits.where(SearchIndex.entity_type == entity_type)
+    if tags:
+        hits = hits.where(SearchIndex.tags.op("@>")(cast(literal(tags, JSONB), JSONB)))
+    if cursor:
+        after_rank, after_type, after_id = cursor
+        key = tuple_(rank, SearchIndex.entity_type, SearchIndex.entity_id)
+        hits = hits.where(
+            key < tuple_(cast(literal(float(after_rank)), REAL), literal(after_type, String), literal(after_id))
+        )
+    page = hits.order_by(rank.desc(), SearchIndex.entity_type.desc(), SearchIndex.entity_id.desc()).limit(
+        bindparam("page_limit")
+    )
+    top = page.subquery("top")
+    if query is not None:
+        title_html = func.ts_headline(CONFIG, _escaped(top.c.title), query, TITLE_HEADLINE)
+        snippet_html = func.ts_headline(CONFIG, _escaped(top.c.body), query, HEADLINE)
+    else:
+        title_html, snippet_html = _escaped(top.c.title), _escaped(func.left(top.c.body, 160))
+    return select(top, title_html.label("title_html"), snippet_html.label("snippet_html")).order_by(
+        top.c.rank.desc(), top.c.entity_type.desc(), top.c.entity_id.desc()
+    )
 
 
 async def search(
@@ -134,48 +175,16 @@ async def search(
     tags = clean_tags(tags)
     if not q and not tags:
         return Results([], None)
-    query = tsquery(q) if q else None
-    rank = func.ts_rank_cd(SearchIndex.search_vector, query, 32) if query is not None else literal(0.0, REAL)
-    rank = cast(rank, REAL).label("rank")
-    hits = select(
-        SearchIndex.entity_type,
-        SearchIndex.entity_id,
-        SearchIndex.mission_id,
-        SearchIndex.title,
-        SearchIndex.body,
-        SearchIndex.tags,
-        rank,
-    ).where(SearchIndex.organization_id == ctx.org_id, visible(ctx))
-    if query is not None:
-        hits = hits.where(SearchIndex.search_vector.op("@@")(query))
-    if entity_type:
-        hits = hits.where(SearchIndex.entity_type == entity_type)
-    if tags:
-        hits = hits.where(SearchIndex.tags.op("@>")(cast(literal(tags, JSONB), JSONB)))
+    after = None
     if cursor:
-        after_rank, after_type, after_id = decode_cursor(cursor, 3)
+        after = decode_cursor(cursor, 3)
         if (
-            not isinstance(after_rank, (int, float))
-            or not isinstance(after_type, str)
-            or not isinstance(after_id, uuid.UUID)
+            not isinstance(after[0], (int, float))
+            or not isinstance(after[1], str)
+            or not isinstance(after[2], uuid.UUID)
         ):
             raise ValidationError.field("cursor", "The cursor is invalid.")
-        key = tuple_(rank, SearchIndex.entity_type, SearchIndex.entity_id)
-        hits = hits.where(
-            key < tuple_(cast(literal(float(after_rank)), REAL), literal(after_type, String), literal(after_id))
-        )
-    page = hits.order_by(rank.desc(), SearchIndex.entity_type.desc(), SearchIndex.entity_id.desc()).limit(
-        bindparam("page_limit")
-    )
-    top = page.subquery("top")
-    if query is not None:
-        title_html = func.ts_headline(CONFIG, _escaped(top.c.title), query, TITLE_HEADLINE)
-        snippet_html = func.ts_headline(CONFIG, _escaped(top.c.body), query, HEADLINE)
-    else:
-        title_html, snippet_html = _escaped(top.c.title), _escaped(func.left(top.c.body, 160))
-    stmt = select(top, title_html.label("title_html"), snippet_html.label("snippet_html")).order_by(
-        top.c.rank.desc(), top.c.entity_type.desc(), top.c.entity_id.desc()
-    )
+    stmt = search_statement(ctx, q, entity_type=entity_type, tags=tags, cursor=after)
     rows = (await fetch_rows(session, stmt, {"page_limit": limit + 1})).all()
     items = [
         Hit(r.entity_type, r.entity_id, r.mission_id, r.title, r.tags, r.rank, _marked(r.title_html),
