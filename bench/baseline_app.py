@@ -21,6 +21,7 @@ from itsdangerous import URLSafeTimedSerializer
 from quart import Quart, Response, g, render_template, request
 
 from webapp import create_app
+from webapp.config import PROJECT_ROOT, load_settings
 from webapp.core.forms import choices
 from webapp.core.ids import OrgRefConverter
 from webapp.core.listing import Sort, prefix_query
@@ -35,7 +36,6 @@ from webapp.ops.enums import CheckStatus
 from webapp.ops.forms import STEP_LABELS, CheckForm
 from webapp.organizations.forms import InviteForm
 from webapp.search.queries import HEADLINE, START, STOP, TITLE_HEADLINE, split_query
-from webapp.settings import PROJECT_ROOT, load_settings
 
 settings = load_settings()
 real = create_app(settings)

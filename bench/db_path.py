@@ -28,11 +28,11 @@ async def measure(seeded: dict, requests: int) -> dict:
     import asyncpg
 
     from webapp.apikeys.service import authenticate_key
+    from webapp.config import load_settings
     from webapp.core.db import make_engine, make_sessionmaker
     from webapp.core.tenancy import RequestContext
     from webapp.core.transaction import _end
     from webapp.organizations.queries import enter_membership
-    from webapp.settings import load_settings
     from webapp.simulations import queries
 
     settings = load_settings()

@@ -122,6 +122,7 @@ async def seed(database_url_env: dict, rows: int, members: int = 25) -> dict:
     from sqlalchemy import insert
 
     from webapp.apikeys.service import create_key
+    from webapp.config import load_settings
     from webapp.core.db import make_engine, make_sessionmaker
     from webapp.core.ids import new_id
     from webapp.core.tenancy import RequestContext, scope_session
@@ -131,7 +132,6 @@ async def seed(database_url_env: dict, rows: int, members: int = 25) -> dict:
     from webapp.ops.enums import CheckStatus
     from webapp.ops.models import SystemCheck
     from webapp.organizations.service import add_member, create_organization
-    from webapp.settings import load_settings
 
     settings = load_settings()
     engine = make_engine(settings.database_url, settings.app_db_role, pool_size=2)

@@ -42,6 +42,7 @@ async def seed(orgs: int, rows: int) -> dict:
     import asyncpg
 
     from webapp.apikeys.service import create_key
+    from webapp.config import load_settings
     from webapp.core.db import make_engine, make_sessionmaker
     from webapp.core.ids import new_id
     from webapp.core.tenancy import RequestContext, scope_session
@@ -49,7 +50,6 @@ async def seed(orgs: int, rows: int) -> dict:
     from webapp.iam.catalog import system_role_permissions
     from webapp.identity.service import create_user
     from webapp.organizations.service import create_organization
-    from webapp.settings import load_settings
 
     settings = load_settings()
     engine = make_engine(settings.database_url, settings.app_db_role, pool_size=2)

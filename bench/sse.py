@@ -28,6 +28,7 @@ async def seed() -> dict:
     from sqlalchemy import insert
 
     from webapp.apikeys.service import create_key
+    from webapp.config import load_settings
     from webapp.core.db import make_engine, make_sessionmaker
     from webapp.core.ids import new_id
     from webapp.core.tenancy import RequestContext, scope_session
@@ -36,7 +37,6 @@ async def seed() -> dict:
     from webapp.identity.service import create_user
     from webapp.missions.models import Mission
     from webapp.organizations.service import create_organization
-    from webapp.settings import load_settings
     from webapp.simulations.models import SimulationRun
 
     settings = load_settings()

@@ -543,7 +543,8 @@
   });
   document.addEventListener("htmx:afterSwap", function (event) {
     var parts = searchParts();
-    if (!parts || event.detail.target.id !== "search-suggest") { return; }
+    var target = event.detail && event.detail.target;
+    if (!parts || !target || target.id !== "search-suggest") { return; }
     parts.list = document.getElementById("search-suggest");
     showSuggestions(parts, parts.input.value.trim() !== "" && document.activeElement === parts.input);
   });

@@ -143,7 +143,7 @@ async def deliver(maker, settings):
 
 @pytest.fixture(scope="session")
 def settings():
-    from webapp.settings import load_settings
+    from webapp.config import load_settings
 
     return load_settings()
 

@@ -30,6 +30,7 @@ async def objects_of(owner_engine, org_id) -> dict[str, str]:
         "recipes": "SELECT id FROM processing_recipes WHERE organization_id = :o",
         "comment_id": "SELECT id FROM comments WHERE organization_id = :o",
         "job_id": "SELECT id FROM search_reindex_jobs WHERE organization_id = :o",
+        "attachment_id": "SELECT id FROM attachments WHERE organization_id = :o",
     }
     found = {}
     async with owner_engine.connect() as conn:
@@ -131,6 +132,25 @@ async def populate(owner_engine, org_id, owner_id) -> None:
                 "VALUES (gen_random_uuid(), :o, 'missions', :mission, :u, 'Hello', '<p>Hello</p>')"
             ),
             params | {"mission": mission},
+        )
+        stored = (
+            await conn.execute(
+                text(
+                    "INSERT INTO stored_objects (id, organization_id, checksum_sha256, size, content_type, "
+                    "storage_key) VALUES (gen_random_uuid(), :o, repeat('a', 64), 3, 'text/plain', "
+                    "'t/x/sha256/' || repeat('a', 64)) RETURNING id"
+                ),
+                params,
+            )
+        ).scalar_one()
+        await conn.execute(
+            text(
+                "INSERT INTO attachments (id, organization_id, filename, declared_type, content_type, size, "
+                "checksum_sha256, status, object_id, entity_type, entity_id, uploaded_by, expires_at) "
+                "VALUES (gen_random_uuid(), :o, 'notes.txt', 'text/plain', 'text/plain', 3, repeat('a', 64), "
+                "'ready', :s, 'missions', :mission, :u, now() + interval '1 hour')"
+            ),
+            params | {"mission": mission, "s": stored},
         )
         await conn.execute(
             text(

@@ -11,6 +11,7 @@ from quart import Quart, Request, current_app, g, request
 from quart_auth import QuartAuth
 from quart_schema import QuartSchema
 
+from webapp.config import PROJECT_ROOT, Settings, load_settings
 from webapp.core.db import fetch_rows, make_engine, make_sessionmaker
 from webapp.core.edge import screen_request
 from webapp.core.errors import DomainError, Unauthorized, register_error_handlers
@@ -26,7 +27,6 @@ from webapp.core.templating import install_template_helpers
 from webapp.core.tenancy import RequestContext
 from webapp.core.transaction import db_session, end_request_transaction
 from webapp.ops.metrics import Stopwatch, WebMetrics
-from webapp.settings import PROJECT_ROOT, Settings, load_settings
 
 log = logging.getLogger("closedloop.request")
 

@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from webapp.settings import PROJECT_ROOT
+from webapp.config import PROJECT_ROOT
 
 
 class Services:
@@ -53,9 +53,9 @@ def migrate() -> None:
 
 def seed_demo() -> list[str]:
     """Load the demo organization and users (idempotent)."""
+    from webapp.config import load_settings
     from webapp.core.db import make_engine, make_sessionmaker
     from webapp.demo import load_demo
-    from webapp.settings import load_settings
 
     settings = load_settings()
 
@@ -82,10 +82,10 @@ def procfile_processes(names=("web", "worker", "scheduler")) -> dict[str, str]:
 def staff(action: str, email: str) -> int:
     """Grant or revoke platform staff (audited): the first staff member is made here, not in SQL."""
     from webapp.admin.service import set_platform_staff
+    from webapp.config import load_settings
     from webapp.core.db import make_engine, make_sessionmaker
     from webapp.core.errors import NotFound
     from webapp.core.transaction import unit_of_work
-    from webapp.settings import load_settings
 
     settings = load_settings()
 

@@ -21,8 +21,8 @@ import threading
 import time
 from pathlib import Path
 
+from webapp.config import PROJECT_ROOT
 from webapp.embedded import pid_alive
-from webapp.settings import PROJECT_ROOT
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 

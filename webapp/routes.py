@@ -42,6 +42,9 @@ def register_blueprints(app: Quart) -> None:
     from webapp.search.api import bp as search_api
     from webapp.search.api import org_bp as org_search_api
     from webapp.search.views import bp as search_views
+    from webapp.settings.api import bp as setting_api
+    from webapp.settings.api import org_bp as settings_api
+    from webapp.settings.views import bp as settings_views
     from webapp.simulations.api import bp as products_api
     from webapp.simulations.api import org_bp as org_products_api
     from webapp.simulations.run_views import bp as simulations_views
@@ -68,6 +71,7 @@ def register_blueprints(app: Quart) -> None:
         comments_views,
         storage_views,
         search_views,
+        settings_views,
         identity_api,
         iam_api,
         orgs_api,
@@ -83,5 +87,7 @@ def register_blueprints(app: Quart) -> None:
         search_api,
         org_search_api,
         admin_api,
+        settings_api,
+        setting_api,
     ):
         app.register_blueprint(blueprint)

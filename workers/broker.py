@@ -10,7 +10,7 @@ from redis.exceptions import RedisError
 from taskiq import AckableMessage, TaskiqEvents
 from taskiq_redis import RedisStreamBroker
 
-from webapp.settings import load_settings
+from webapp.config import load_settings
 
 settings = load_settings()
 

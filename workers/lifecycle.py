@@ -8,11 +8,11 @@ import logging
 
 from taskiq import TaskiqState
 
+from webapp.config import load_settings
 from webapp.core.db import make_engine, make_sessionmaker
 from webapp.core.logging import configure_logging
 from webapp.core.pubsub import make_redis
 from webapp.ops.probes import heartbeat_worker
-from webapp.settings import load_settings
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 5

@@ -27,7 +27,8 @@ SIZES = {"desktop": {"width": 1366, "height": 900}, "phone": {"width": 390, "hei
 # routes that answer with a fragment, a file, a stream or JSON, not a page of their own
 NOT_PAGES = re.compile(
     r"\.(row|crew_row|blank_line|export_csv|index_events|runs_events|check_events|check_progress|progress|"
-    r"results|subscribe|outbox_email)$|^(ops_platform|api_docs)\.|^openapi$"
+    r"results|subscribe|outbox_email|events|job_events|job_progress|suggest|download_file)$"
+    r"|^(ops_platform|api_docs)\.|^openapi$"
 )
 SHOTS = OUTPUT / "pages"
 CLIPPED_TABLES = """[...document.querySelectorAll('.table-wrap:not(.matrix-wrap)')]

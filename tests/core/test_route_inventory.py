@@ -36,6 +36,7 @@ PUBLIC_WRITES = {
     "/api/v1/auth/refresh",
     "/api/v1/auth/verify-email",
     "/api/v1/auth/reset-password",
+    "/storage/upload",  # the local object store's upload: the signed token in the form is the credential
 }
 
 

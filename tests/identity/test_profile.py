@@ -254,6 +254,7 @@ async def test_concurrent_edits_of_one_account_queue_up_instead_of_failing(app, 
             for n in range(8)
         ]
     )
-    assert [a.status_code for a in answers] == [200] * 8  # the account row is locked for each write in turn
-    me = await (await api.get("/api/v1/me", headers=auth)).get_json()
-    assert me["version"] >= 2  # the writes that changed something each bumped it
+    assert [a.status_code for a in answers] == [200] * 8  # the setting's row is locked for each write in turn
+    mine = await (await api.get(f"/api/v1/users/{owner.id}/settings", headers=auth)).get_json()
+    approvals = next(s for s in mine["items"] if s["key"] == "email.approval_requests")
+    assert approvals["source"] == "user" and approvals["version"] >= 2  # the writes that changed it each bumped it

@@ -6,9 +6,8 @@ import uuid
 
 from quart import Blueprint, g, url_for
 
-from webapp.admin.views import staff_only
 from webapp.core.openapi import raises, returns
-from webapp.core.permissions import requires
+from webapp.core.permissions import requires, staff_only
 from webapp.core.tenancy import enable_rls_bypass
 from webapp.core.transaction import db_session
 from webapp.search import jobs

@@ -8,11 +8,11 @@ import uuid
 from quart import Blueprint, flash, g, redirect, request, url_for
 
 from webapp.core import audit
-from webapp.core.errors import Conflict, NotFound, ValidationError
+from webapp.core.errors import Conflict, ValidationError
 from webapp.core.forms import read_form
 from webapp.core.htmx import is_htmx, render
 from webapp.core.live import realtime, stream_job
-from webapp.core.permissions import requires
+from webapp.core.permissions import requires, staff_only
 from webapp.core.tenancy import enable_rls_bypass
 from webapp.core.transaction import db_session
 from webapp.organizations import queries, service
@@ -24,12 +24,6 @@ from webapp.search.tasks import enqueue_reindex
 from webapp.search.views import job_frames, job_state
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-
-def staff_only() -> None:
-    """Platform admins only; everyone else sees no such page (404, not 403)."""
-    if not g.ctx.is_platform_admin or g.ctx.api_key_id is not None:
-        raise NotFound()
 
 
 async def list_every_organization(*, status: str | None, q: str | None, include_deleted: bool = False):

@@ -75,7 +75,7 @@ async def _record_mentions(
     for member in fresh:
         session.add(CommentMention(organization_id=ctx.org_id, comment_id=comment.id, user_id=member.user_id))
         row = directory[member.user_id]
-        if wants_email(row.email_preferences, "mentions"):
+        if await wants_email(session, member.user_id, "mentions"):
             await queue_email(
                 session,
                 to=row.email,

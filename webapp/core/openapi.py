@@ -35,6 +35,7 @@ REASONS = {
     201: "Created",
     202: "Accepted",
     204: "No content",
+    303: "See other: the short-lived address of the file is in `Location`",
     400: "The request is malformed: not JSON, a query parameter outside its choices, a bad cursor",
     401: "No valid credential",
     403: "Not allowed: a permission is missing (`details.missing`) or the credential may not use this route",
@@ -312,6 +313,13 @@ class ApiDocument(OpenAPIProvider):
                 }
             elif model is not None:
                 response["content"] = {"application/json": {"schema": self._model(model, "serialization")}}
+            if status == 303:
+                response["headers"] = {
+                    "Location": {
+                        "description": "Where to fetch the bytes (valid 5 minutes)",
+                        "schema": {"type": "string"},
+                    }
+                }
             if status in (201, 202) and api.creates:
                 response["headers"] = {
                     "Location": {"description": "Where the created object can be read", "schema": {"type": "string"}}

@@ -95,6 +95,14 @@ def requires(*perms: Perm | str, mission_param: str | None = None) -> Callable[[
     return decorate
 
 
+def staff_only() -> None:
+    """Platform staff only; everyone else (an API key too) sees no such page or route (404, not 403)."""
+    from webapp.core.errors import NotFound
+
+    if not g.ctx.is_platform_admin or g.ctx.api_key_id is not None:
+        raise NotFound()
+
+
 def refuse_api_keys() -> None:
     """Account-level routes act as the person; an API key (an organization's automation) may not use them."""
     if g.ctx.api_key_id is not None:

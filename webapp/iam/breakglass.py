@@ -113,7 +113,7 @@ async def _email_approvers(
             member.role_id in granting
             and member.user_id != ctx.user_id
             and member.active
-            and wants_email(member.email_preferences, "approval_requests")
+            and await wants_email(session, member.user_id, "approval_requests")
         ):
             await queue_email(
                 session,

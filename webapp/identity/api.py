@@ -204,7 +204,7 @@ async def me_out(user) -> dict:
         locale=user.locale,
         timezone=user.timezone,
         mfa_enabled=user.mfa_enabled_at is not None,
-        email_preferences=profile.email_preferences(user.email_preferences),
+        email_preferences=await profile.email_preferences(db_session(), user.id),
         created_at=user.created_at,
         version=user.version,
     ).model_dump(mode="json")
@@ -278,10 +278,8 @@ async def email_preferences():
     """Turn optional email categories on or off; answers with every category's setting."""
     refuse_api_keys()
     data = await parse_body(EmailPreferencesIn)
-    session = db_session()
-    user = await get_user(session, g.ctx.user_id, lock=True)
     return {
-        "preferences": await profile.set_email_preferences(session, g.ctx, user, data.preferences),
+        "preferences": await profile.set_email_preferences(db_session(), g.ctx, data.preferences),
         "always_sent": profile.ALWAYS_SENT,
     }
 

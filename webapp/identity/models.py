@@ -17,7 +17,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import INET, JSONB
+from sqlalchemy.dialects.postgresql import INET
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.core.db import Base, SoftDelete, Timestamps, UUIDPrimaryKey, Versioned
@@ -50,7 +50,6 @@ class User(UUIDPrimaryKey, Timestamps, SoftDelete, Versioned, Base):
     mfa_enabled_at: Mapped[datetime | None]
     mfa_last_step: Mapped[int | None] = mapped_column(BigInteger)  # last accepted TOTP step: no replay
     # optional email categories the user turned off or on; missing keys take the defaults in identity.profile
-    email_preferences: Mapped[dict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     deactivated_at: Mapped[datetime | None]
 
 

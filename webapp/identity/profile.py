@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import zoneinfo
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +20,10 @@ from webapp.identity.tokens import consume_token, issue_token
 from webapp.mail.service import queue_email
 from webapp.security.enums import SecurityEventType, Severity
 from webapp.security.service import record_event
+from webapp.settings import queries as settings_queries
+from webapp.settings import service as settings_service
+from webapp.settings.enums import SettingScope
+from webapp.settings.registry import REGISTRY
 
 # how dates and times are written; the interface language is English for now
 LOCALES = {
@@ -30,20 +33,8 @@ LOCALES = {
 }
 
 
-@dataclass(frozen=True)
-class EmailCategory:
-    """An optional kind of email a user may turn off."""
-
-    key: str
-    label: str
-    default: bool
-
-
-EMAIL_CATEGORIES = (
-    EmailCategory("approval_requests", "Break-glass requests waiting for my approval", True),
-    EmailCategory("invitation_accepted", "Someone accepted an invitation I sent", True),
-    EmailCategory("mentions", "Someone mentions me in a comment", True),
-)
+# the optional kinds of email: settings `email.<category>` of the registry (webapp/settings/registry.py)
+EMAIL_CATEGORIES = tuple(d for d in REGISTRY.values() if d.key.startswith("email."))
 ALWAYS_SENT = "Security notices (locked account, password or email changed, deactivation) and the links you ask for."
 
 
@@ -53,15 +44,20 @@ def timezones() -> tuple[str, ...]:
     return tuple(sorted(zoneinfo.available_timezones()))
 
 
-def email_preferences(stored: dict | None) -> dict[str, bool]:
-    """Every optional category with the user's choice or its default."""
-    stored = stored or {}
-    return {c.key: bool(stored.get(c.key, c.default)) for c in EMAIL_CATEGORIES}
+def category(definition) -> str:
+    """`approval_requests` for the setting `email.approval_requests`."""
+    return definition.key.split(".", 1)[1]
 
 
-def wants_email(stored: dict | None, category: str) -> bool:
-    """Whether a user with these stored preferences receives `category` emails."""
-    return email_preferences(stored)[category]
+async def email_preferences(session: AsyncSession, user_id) -> dict[str, bool]:
+    """Every optional category with the person's choice, the platform's default, or the registry's."""
+    values = await settings_queries.values_of(session, [d.key for d in EMAIL_CATEGORIES], user_id=user_id)
+    return {key.split(".", 1)[1]: bool(value) for key, value in values.items()}
+
+
+async def wants_email(session: AsyncSession, user_id, name: str) -> bool:
+    """Whether the person receives `name` emails (their teammates' choices are readable inside an organization)."""
+    return bool(await settings_queries.value_of(session, f"email.{name}", user_id=user_id))
 
 
 def _profile_snapshot(user: User) -> dict:
@@ -114,28 +110,17 @@ async def update_profile(
 
 
 async def set_email_preferences(
-    session: AsyncSession, ctx: RequestContext, user: User, changes: dict[str, bool]
+    session: AsyncSession, ctx: RequestContext, changes: dict[str, bool]
 ) -> dict[str, bool]:
-    """Turn optional email categories on or off; unknown categories are a 422."""
-    unknown = sorted(set(changes) - {c.key for c in EMAIL_CATEGORIES})
+    """Turn optional email categories on or off (each change a setting of the registry, audited); unknown
+    categories are a 422."""
+    known = {category(d) for d in EMAIL_CATEGORIES}
+    unknown = sorted(set(changes) - known)
     if unknown:
         raise ValidationError.field("preferences", f"Unknown email categories: {', '.join(unknown)}.")
-    before = email_preferences(user.email_preferences)
-    user.email_preferences = {**(user.email_preferences or {}), **{k: bool(v) for k, v in changes.items()}}
-    after = email_preferences(user.email_preferences)
-    if after != before:
-        await session.flush()
-        await audit.record(
-            session,
-            ctx,
-            "user.email_preferences_update",
-            entity_type="user",
-            entity_id=user.id,
-            before=before,
-            after=after,
-            organization_id=None,
-        )
-    return after
+    for name, value in changes.items():
+        await settings_service.set_setting(session, ctx, f"email.{name}", bool(value), scope=SettingScope.USER)
+    return await email_preferences(session, ctx.user_id)
 
 
 async def change_password(

@@ -217,8 +217,8 @@ async def email_preferences():
     user = await _me()
     return await render(
         "identity/email_preferences.html",
-        categories=profile.EMAIL_CATEGORIES,
-        preferences=profile.email_preferences(user.email_preferences),
+        categories=[(profile.category(d), d.label) for d in profile.EMAIL_CATEGORIES],
+        preferences=await profile.email_preferences(db_session(), user.id),
         always=profile.ALWAYS_SENT,
     )
 
@@ -228,10 +228,9 @@ async def email_preferences():
 @requires()
 async def save_email_preferences():
     """Save the checkboxes (htmx saves on every change and answers with a status line)."""
-    user = await _me(lock=True)
     posted = await request.form
-    changes = {c.key: posted.get(c.key) == "on" for c in profile.EMAIL_CATEGORIES}
-    preferences = await profile.set_email_preferences(db_session(), g.ctx, user, changes)
+    changes = {profile.category(d): posted.get(profile.category(d)) == "on" for d in profile.EMAIL_CATEGORIES}
+    preferences = await profile.set_email_preferences(db_session(), g.ctx, changes)
     if is_htmx():
         return await render("identity/_preferences_saved.html", preferences=preferences)
     await flash("Email preferences saved.", "success")

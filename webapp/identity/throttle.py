@@ -19,7 +19,7 @@ from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from redis import asyncio as aioredis
 
-from webapp.settings import Settings
+from webapp.config import Settings
 
 WINDOW_MINUTES = 15
 ACCOUNT_WINDOW_MINUTES = 60

@@ -7,7 +7,7 @@ from functools import cache
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from webapp.settings import PROJECT_ROOT
+from webapp.config import PROJECT_ROOT
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,12 @@ import aiosmtplib
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from webapp.config import Settings
 from webapp.core.ids import new_id
 from webapp.core.transaction import after_commit, unit_of_work
 from webapp.mail.enums import EmailStatus
 from webapp.mail.models import OutboxEmail
 from webapp.mail.render import render_email
-from webapp.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ from webapp.core.tenancy import RequestContext
 from webapp.core.validation import Moment, Number, Tags, Text, choice, clean, partition
 from webapp.missions.enums import CrewRole, Destination, MissionStatus
 from webapp.missions.models import Mission, MissionCrew
+from webapp.settings import queries as settings_queries
 
 SETTINGS = (
     "recycle_target_kg_per_day",
@@ -41,14 +42,22 @@ RULES = (
     Tags(),
 )
 FIELDS = ("name", "description", "status", "destination", "crew_size", "launch_date", "landing_date", "tags") + SETTINGS
-# habitat.md §4 "suggested default budgets for a 4-crew surface mission" (all estimates)
-DEFAULTS = {
-    "energy_budget_kwh_per_day": Decimal(60),
-    "crew_time_h_per_day": Decimal(2),
-    "regolith_supply_kg_per_day": Decimal(60),
-    "wet_waste_cap_days": Decimal(3),
-    "recycle_target_kg_per_day": Decimal(0),
+# what an empty planning number starts at: the organization's setting (or the platform's, or habitat.md §4's
+# suggested budgets for a 4-crew surface mission, all estimates: webapp/settings/registry.py)
+DEFAULT_SETTINGS = {
+    "energy_budget_kwh_per_day": "missions.default_energy_budget_kwh_per_day",
+    "crew_time_h_per_day": "missions.default_crew_time_h_per_day",
+    "regolith_supply_kg_per_day": "missions.default_regolith_supply_kg_per_day",
+    "wet_waste_cap_days": "missions.default_wet_waste_cap_days",
 }
+
+
+async def planning_defaults(session: AsyncSession, org_id: uuid.UUID) -> dict:
+    """The values empty planning numbers of a new mission take, for this organization."""
+    values = await settings_queries.values_of(session, list(DEFAULT_SETTINGS.values()), org_id=org_id)
+    return {field: values[key] for field, key in DEFAULT_SETTINGS.items()} | {"recycle_target_kg_per_day": Decimal(0)}
+
+
 CREW_RULES = (Text("specialization", "Specialization", max=120),)
 
 
@@ -96,7 +105,8 @@ async def _flush_unique_name(session: AsyncSession) -> None:
 
 async def create_mission(session: AsyncSession, ctx: RequestContext, values: dict) -> Mission:
     """A new mission in planning; unset budgets take habitat.md's suggested defaults."""
-    data = _clean(dict(values) | {k: v for k, v in DEFAULTS.items() if values.get(k) in (None, "")}, partial=False)
+    defaults = await planning_defaults(session, ctx.org_id)
+    data = _clean(dict(values) | {k: v for k, v in defaults.items() if values.get(k) in (None, "")}, partial=False)
     data["status"] = data.get("status") or MissionStatus.PLANNING
     mission = Mission(id=new_id(), organization_id=ctx.org_id, created_by=ctx.user_id, **data)
     session.add(mission)

@@ -118,8 +118,12 @@ def _form_from_mission(mission) -> MissionForm:
 @bp.get("/new")
 @requires(Perm.MISSIONS_WRITE)
 async def new():
-    """The create form, prefilled with habitat.md's suggested budgets."""
-    return await render("missions/form.html", form=MissionForm(), mission=None)
+    """The create form, prefilled with the organization's planning defaults (its settings)."""
+    defaults = await service.planning_defaults(db_session(), g.ctx.org_id)
+    prefilled = {
+        name: f"{value.normalize():f}" for name, value in defaults.items() if name != "recycle_target_kg_per_day"
+    }
+    return await render("missions/form.html", form=MissionForm(data=prefilled), mission=None)
 
 
 @bp.post("")

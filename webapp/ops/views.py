@@ -191,7 +191,7 @@ def _migration_head() -> str | None:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from webapp.settings import PROJECT_ROOT
+    from webapp.config import PROJECT_ROOT
 
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     return ScriptDirectory.from_config(config).get_current_head()

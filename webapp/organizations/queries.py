@@ -278,7 +278,6 @@ class MemberRow:
     version: int = 1
     mfa_enabled: bool = False
     active: bool = True  # False once the person deactivated their account
-    email_preferences: dict | None = None
 
 
 def _members_select(org_id: uuid.UUID):
@@ -294,7 +293,6 @@ def _members_select(org_id: uuid.UUID):
             Membership.version,
             User.mfa_enabled_at.is_not(None),
             User.status == UserStatus.ACTIVE,
-            User.email_preferences,
         )
         .join(Membership, Membership.user_id == User.id)
         .join(Role, Role.id == Membership.role_id)

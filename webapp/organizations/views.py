@@ -44,6 +44,7 @@ from webapp.organizations.forms import (
     RoleChangeForm,
 )
 from webapp.organizations.service import invitations
+from webapp.settings.views import organization_settings_context
 from webapp.simulations import queries as run_queries
 
 bp = Blueprint("organizations", __name__)
@@ -117,8 +118,10 @@ def _settings_form(org, formdata=None) -> OrganizationSettingsForm:
 
 async def _settings_page(org, *, form=None, status: int = 200, conflict=None, delete_form=None, fragment: bool = False):
     template = "organizations/_settings_form.html" if fragment else "organizations/settings.html"
+    registry = {} if fragment else await organization_settings_context()
     return await render(
         template,
+        **registry,
         org=org,
         form=form or _settings_form(org),
         conflict=conflict,

@@ -307,7 +307,7 @@ async def _tell_inviter(session: AsyncSession, invitation: Invitation, user: Use
     inviter = await session.get(User, invitation.invited_by) if invitation.invited_by else None
     if inviter is None or inviter.status != UserStatus.ACTIVE or inviter.id == user.id:
         return
-    if wants_email(inviter.email_preferences, "invitation_accepted"):
+    if await wants_email(session, inviter.id, "invitation_accepted"):
         await queue_email(
             session,
             to=inviter.email,

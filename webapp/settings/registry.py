@@ -1,0 +1,128 @@
+"""The typed registry of settings: each one's key, where it may be set, its type, default, bounds, description and
+who may change it. Values live in the `settings` table; the effective value resolves user -> organization ->
+system -> the default written here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from webapp.core.errors import ValidationError
+from webapp.core.permissions import Perm
+from webapp.settings.enums import SettingScope
+
+SYSTEM, ORGANIZATION, USER = SettingScope.SYSTEM, SettingScope.ORGANIZATION, SettingScope.USER
+
+
+@dataclass(frozen=True)
+class Definition:
+    """One setting."""
+
+    key: str
+    label: str
+    description: str
+    topic: str
+    kind: str  # "bool" | "decimal" | "choice"
+    default: Any
+    scopes: tuple[SettingScope, ...]  # where it may be set
+    minimum: Decimal | None = None
+    maximum: Decimal | None = None
+    places: int = 3
+    unit: str = ""
+    choices: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    org_permission: str = Perm.ORG_WRITE  # who may change the organization's value
+
+    def parse(self, raw) -> Any:
+        """The value from JSON or form input, checked; a 422 on `value` otherwise."""
+        if self.kind == "bool":
+            if isinstance(raw, bool):
+                return raw
+            if isinstance(raw, str) and raw.lower() in ("true", "on", "1", "yes", "false", "off", "0", "no", ""):
+                return raw.lower() in ("true", "on", "1", "yes")
+            raise ValidationError.field("value", "Give true or false.")
+        if self.kind == "choice":
+            allowed = [c for c, _ in self.choices]
+            if raw not in allowed:
+                raise ValidationError.field("value", f"Choose one of: {', '.join(allowed)}.")
+            return raw
+        if isinstance(raw, bool) or not isinstance(raw, (int, float, str, Decimal)):
+            raise ValidationError.field("value", "Give a number.")
+        try:
+            number = Decimal(str(raw).strip())
+        except InvalidOperation as exc:
+            raise ValidationError.field("value", "Give a number, e.g. 60 or 2.5.") from exc
+        if not number.is_finite():
+            raise ValidationError.field("value", "Give a finite number.")
+        if self.minimum is not None and number < self.minimum:
+            raise ValidationError.field("value", f"At least {self.minimum}{' ' + self.unit if self.unit else ''}.")
+        if self.maximum is not None and number > self.maximum:
+            raise ValidationError.field("value", f"At most {self.maximum}{' ' + self.unit if self.unit else ''}.")
+        if number != number.quantize(Decimal(1).scaleb(-self.places)):
+            raise ValidationError.field("value", f"Use at most {self.places} decimal places.")
+        return number
+
+    def to_json(self, value) -> Any:
+        """The value as stored in JSONB (numbers as strings, so no binary rounding creeps in)."""
+        return str(value) if self.kind == "decimal" else value
+
+    def from_json(self, stored) -> Any:
+        """The stored value back as its type."""
+        return Decimal(stored) if self.kind == "decimal" else stored
+
+    def show(self, value) -> str:
+        """The value for people."""
+        if self.kind == "bool":
+            return "On" if value else "Off"
+        if self.kind == "choice":
+            return dict(self.choices).get(value, str(value))
+        text = f"{value.normalize():f}" if isinstance(value, Decimal) else str(value)
+        return f"{text} {self.unit}".strip()
+
+
+REGISTRY: dict[str, Definition] = {}
+
+
+def define(definition: Definition) -> Definition:
+    """Add a setting to the registry."""
+    REGISTRY[definition.key] = definition
+    return definition
+
+
+def definition_of(key: str) -> Definition:
+    """The setting called `key`; a 422 naming `key` for an unknown one."""
+    found = REGISTRY.get(key)
+    if found is None:
+        raise ValidationError.field("key", f"No such setting; known: {', '.join(sorted(REGISTRY))}.")
+    return found
+
+
+def definitions(scope: SettingScope) -> list[Definition]:
+    """The settings that may be set at `scope`, by topic."""
+    return sorted((d for d in REGISTRY.values() if scope in d.scopes), key=lambda d: (d.topic, d.label))
+
+
+# -- mission planning: what a new mission starts from (habitat.md §4, suggested budgets for a 4-crew surface
+#    mission, all estimates); an organization sets its own, staff the platform's
+PLANNING = "Mission planning defaults"
+for key, label, default, maximum, unit in (
+    ("missions.default_energy_budget_kwh_per_day", "Energy for recycling", "60", 1_000_000, "kWh/day"),
+    ("missions.default_crew_time_h_per_day", "Crew time for recycling", "2", 2400, "h/day"),
+    ("missions.default_regolith_supply_kg_per_day", "Regolith supply", "60", 1_000_000, "kg/day"),
+    ("missions.default_wet_waste_cap_days", "Wet-waste cap", "3", 3650, "days"),
+):
+    define(
+        Definition(
+            key, label, f"What a new mission's {label.lower()} starts at when left empty.", PLANNING, "decimal",
+            Decimal(default), (SYSTEM, ORGANIZATION), minimum=Decimal(0), maximum=Decimal(maximum), unit=unit,
+        )
+    )  # fmt: skip
+
+# -- email: the optional categories (security notices always go out)
+EMAIL = "Email"
+for key, label in (
+    ("email.approval_requests", "Break-glass requests waiting for my approval"),
+    ("email.invitation_accepted", "Someone accepted an invitation I sent"),
+    ("email.mentions", "Someone mentions me in a comment"),
+):
+    define(Definition(key, label, "Send me an email when this happens.", EMAIL, "bool", True, (SYSTEM, USER)))
