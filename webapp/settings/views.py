@@ -62,8 +62,15 @@ async def _save(scope: SettingScope, back: str):
         await flash(error or ("Back to the default." if reset else "Saved."), "error" if error else "success")
         return redirect(back, 303)
     item = next(i for i in await _scope_items(scope) if i.definition.key == key)
+    can_edit = scope != SettingScope.ORGANIZATION or g.ctx.can(item.definition.org_permission)
     response = await render(
-        "settings/_setting.html", item=item, sources=SOURCES, scope=str(scope), error=error, status=status
+        "settings/_setting.html",
+        item=item,
+        sources=SOURCES,
+        scope=str(scope),
+        error=error,
+        can_edit=can_edit,
+        status=status,
     )
     return toast(response, "Back to the default." if reset else "Saved.") if not error else response
 
