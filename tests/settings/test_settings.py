@@ -151,6 +151,7 @@ async def test_the_organization_settings_page_groups_by_topic(app, client, facto
     await login(client, owner.email, owner.password)
     page = await (await client.get(f"/o/{owner.org_slug}/settings")).get_data(as_text=True)
     assert "Mission planning defaults" in page and 'name="value"' in page and "Default" in page
+    assert "0 B of 5.0 GiB used by attached files" in page
     saved = await client.post(
         f"/o/{owner.org_slug}/settings/values",
         headers={"HX-Request": "true"},

@@ -83,7 +83,7 @@ class PresignIn(Body):
 
     filename: str = Field(min_length=1, max_length=255)
     mime_type: Literal[tuple(ALLOWED)] = Field(description="the type the file claims to be")  # type: ignore[valid-type]
-    size: int = Field(ge=1, le=2**40, description="bytes; at most ATTACHMENT_MAX_BYTES (25 MiB by default)")
+    size: whole(1, 2**40) = Field(description="bytes; at most ATTACHMENT_MAX_BYTES (25 MiB by default)")
     checksum_sha256: str = Field(pattern="^[0-9a-fA-F]{64}$", description="SHA-256 of the bytes, hexadecimal")
     entity_type: Literal[tuple(KINDS)] | None = Field(  # type: ignore[valid-type]
         None, description="attach to this entity; leave both out for a file a comment will carry"

@@ -9,6 +9,7 @@ from quart import Blueprint, current_app, flash, g, redirect, request, url_for
 from quart_auth import AuthUser, login_user
 
 from webapp.collaboration import queries as comment_queries
+from webapp.collaboration.attachments import storage_used
 from webapp.collaboration.views import discussion_url
 from webapp.core.conflicts import differences
 from webapp.core.errors import Conflict, ValidationError
@@ -116,9 +117,19 @@ def _settings_form(org, formdata=None) -> OrganizationSettingsForm:
     )
 
 
+async def _storage(org_id) -> dict:
+    """Bytes the organization's files take, against its quota (the plan's limit arrives with billing)."""
+    settings = _settings()
+    return {
+        "used": await storage_used(db_session(), org_id),
+        "quota": settings.attachment_quota_bytes,
+        "max_file": settings.attachment_max_bytes,
+    }
+
+
 async def _settings_page(org, *, form=None, status: int = 200, conflict=None, delete_form=None, fragment: bool = False):
     template = "organizations/_settings_form.html" if fragment else "organizations/settings.html"
-    registry = {} if fragment else await organization_settings_context()
+    registry = {} if fragment else await organization_settings_context() | {"storage": await _storage(org.id)}
     return await render(
         template,
         **registry,

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+import webapp.models  # noqa: F401 - every entity kind is registered before the schemas list them
+from webapp.core.entities import searchable_kinds
 from webapp.core.openapi import Body
 from webapp.core.pagination import MAX_LIMIT
 from webapp.search.enums import ReindexStatus
@@ -53,7 +56,9 @@ class SearchResults(BaseModel):
 class ReindexIn(Body):
     """Body of POST /search/reindex: one kind, or (null or left out) everything."""
 
-    entity_type: str | None = Field(None, max_length=40, description="missions, processing-modules, …; null: all")
+    entity_type: Literal[tuple(k.name for k in searchable_kinds())] | None = Field(  # type: ignore[valid-type]
+        None, description="one kind; null or left out: all"
+    )
 
 
 class ReindexJobOut(BaseModel):

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from webapp.core.openapi import VERSION, Body
+from webapp.settings.registry import REGISTRY
 
 Value = bool | int | float | str
 
@@ -15,7 +16,7 @@ Value = bool | int | float | str
 class SettingIn(Body):
     """Body of POST /organizations/:org/settings: a registered key and its new value at a scope."""
 
-    key: str = Field(min_length=1, max_length=80)
+    key: Literal[tuple(REGISTRY)] = Field(description="a setting of the registry")  # type: ignore[valid-type]
     value: Value
     scope: Literal["organization", "system"] = Field(
         "organization", description="`system` (the platform's default) is for ClosedLoop staff only"
