@@ -56,6 +56,7 @@ for rule in real.url_map.iter_rules():
         "identity_api.login",
         "missions.index",
         "org_products_api.list_products",
+        "org_search_api.search_organization",
     ):
         # one stub per endpoint: some endpoints answer on two rules (e.g. POST and PATCH forms)
         stub = _stubs.setdefault(rule.endpoint, lambda **_: ("", 404))

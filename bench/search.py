@@ -131,7 +131,7 @@ async def seed(orgs: int, rows: int) -> dict:
 async def explain_and_time(seeded: dict, q: str, tags: list[str], samples: int = 300) -> dict:
     """EXPLAIN (ANALYZE, BUFFERS) of the app's own statements, and the raw statements' latency percentiles."""
     import asyncpg
-    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
     import webapp.models  # noqa: F401
     from webapp.core.tenancy import RequestContext
@@ -150,14 +150,17 @@ async def explain_and_time(seeded: dict, q: str, tags: list[str], samples: int =
             ("two words", search_statement(ctx, q)),
             ("tag filter", search_statement(ctx, "", tags=tags)),
         ):
-            sql = str(
-                stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}).string
-            ).replace("LIMIT %(page_limit)s", "LIMIT 21")
-            plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + sql))
+            # the app's own statement, compiled for asyncpg with its bound values, run on a bare connection
+            compiled = stmt.compile(dialect=asyncpg_dialect())
+            values = compiled.params | {"page_limit": 21}
+            processors = compiled._bind_processors
+            args = [processors[n](values[n]) if n in processors else values[n] for n in compiled.positiontup]
+            sql = compiled.string
+            plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + sql, *args))
             timings = []
             for _ in range(samples):
                 t0 = time.perf_counter()
-                await conn.fetch(sql)
+                await conn.fetch(sql, *args)
                 timings.append((time.perf_counter() - t0) * 1000)
             timings.sort()
             out[name] = {
