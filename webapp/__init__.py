@@ -96,9 +96,12 @@ def _request_class(settings: Settings) -> type[Request]:
 
     class AppRequest(Request):
         def __init__(self, method, scheme, path, *args, max_content_length=None, **kwargs):
-            if path == UPLOAD_PATH:
+            upload = path == UPLOAD_PATH
+            if upload:
                 max_content_length = upload_limit
             super().__init__(method, scheme, path, *args, max_content_length=max_content_length, **kwargs)
+            if upload:  # the form parser reads the limit from the request, not from its body
+                self.max_content_length = upload_limit
 
     return AppRequest
 

@@ -310,3 +310,18 @@ async def test_the_collector_removes_expired_uploads_and_unused_bytes(app, facto
         ).scalar_one()
     assert left == [_sha(kept)] and pending == 0
     assert (await api.get(f"/api/v1/attachments/{keep_id}/download", headers=auth)).status_code == 303
+
+
+async def test_a_file_larger_than_the_general_body_limit_uploads(backend, factory, settings):
+    app = backend
+    owner = await factory.org_with_owner()
+    auth = await api_key_headers(app.test_client(), owner, KEYS)
+    api = app.test_client()
+    data = PDF + b"\n%" + b"x" * (settings.max_body_bytes * 3)  # three times what any other request may carry
+    body = {"filename": "manual.pdf", "mime_type": "application/pdf", "size": len(data), "checksum_sha256": _sha(data)}
+    answer = await (await api.post("/api/v1/attachments/presign", headers=auth, json=body)).get_json()
+    assert await _upload(app, answer["upload"], data) in (200, 201, 204)
+    done = await api.post(
+        "/api/v1/attachments/complete", headers=auth, json={"attachment_id": answer["attachment"]["id"]}
+    )
+    assert done.status_code == 200 and (await done.get_json())["size"] == len(data)
