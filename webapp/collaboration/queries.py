@@ -10,7 +10,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.collaboration.models import Comment, CommentMention, CommentRevision
-from webapp.core.entities import EntityKind, kind_of
+from webapp.core.entities import KINDS, EntityKind, kind_of
 from webapp.core.errors import NotFound
 from webapp.core.tenancy import RequestContext
 from webapp.identity.models import User
@@ -65,6 +65,28 @@ async def get_target(session: AsyncSession, ctx: RequestContext, entity_type: st
     if row is None or not ctx.can(kind.read, mission_id=row.mission_id):
         raise NotFound(f"No such {kind.label.lower()}.")
     return Target(kind, entity_id, row.title, row.mission_id)
+
+
+async def visible_targets(session: AsyncSession, ctx: RequestContext, pairs) -> dict[tuple[str, uuid.UUID], Target]:
+    """The targets among (entity_type, entity_id) pairs that exist and the caller may see: one query per kind, not
+    per pair (lists of discussion name many entities)."""
+    by_kind: dict[str, set[uuid.UUID]] = {}
+    for entity_type, entity_id in pairs:
+        if entity_type in KINDS:
+            by_kind.setdefault(entity_type, set()).add(entity_id)
+    found: dict[tuple[str, uuid.UUID], Target] = {}
+    for name, ids in by_kind.items():
+        kind = KINDS[name]
+        documents = kind.rows().subquery()
+        rows = await session.execute(
+            select(documents.c.entity_id, documents.c.title, documents.c.mission_id).where(
+                documents.c.entity_id.in_(list(ids)), documents.c.organization_id == ctx.org_id
+            )
+        )
+        for row in rows:
+            if ctx.can(kind.read, mission_id=row.mission_id):
+                found[(name, row.entity_id)] = Target(kind, row.entity_id, row.title, row.mission_id)
+    return found
 
 
 def _view_select():
@@ -165,11 +187,11 @@ async def recent_discussion(session: AsyncSession, ctx: RequestContext, limit: i
             .limit(limit * 3)
         )
     ).all()
+    targets = await visible_targets(session, ctx, [(r.entity_type, r.entity_id) for r in rows])
     out: list[Discussion] = []
     for row in rows:
-        try:
-            target = await get_target(session, ctx, row.entity_type, row.entity_id)
-        except NotFound:
+        target = targets.get((row.entity_type, row.entity_id))
+        if target is None:
             continue  # the entity was deleted, or the caller may not see it
         out.append(Discussion(_view(row), target.kind, target.title, target.mission_id))
         if len(out) == limit:
@@ -217,11 +239,10 @@ async def list_mentions(session: AsyncSession, ctx: RequestContext, limit: int =
             .limit(limit)
         )
     ).all()
+    targets = await visible_targets(session, ctx, [(r.entity_type, r.entity_id) for r in rows])
     out = []
     for row in rows:
-        try:
-            target = await get_target(session, ctx, row.entity_type, row.entity_id)
-        except NotFound:
-            continue
-        out.append((Discussion(_view(row[:-1]), target.kind, target.title, target.mission_id), row.unread))
+        target = targets.get((row.entity_type, row.entity_id))
+        if target is not None:
+            out.append((Discussion(_view(row[:-1]), target.kind, target.title, target.mission_id), row.unread))
     return out

@@ -83,7 +83,7 @@ async def inspect(store: ObjectStore, key: str) -> Stored | None:
     return Stored(size, digest.hexdigest(), head)
 
 
-def make_store(url: str, *, var_dir, secret_key: str, base_url: str) -> ObjectStore:
+def make_store(url: str, *, var_dir, secret_key: str) -> ObjectStore:
     """The store OBJECT_STORE_URL names: empty or file:… for local disk, s3://bucket?endpoint=… for S3."""
     parts = urlsplit(url or "")
     if parts.scheme in ("", "file"):
@@ -113,7 +113,5 @@ def store_for(settings) -> ObjectStore:
 
     key = (settings.object_store_url, settings.secret_key)
     if key not in _stores:
-        _stores[key] = make_store(
-            settings.object_store_url, var_dir=var_dir(), secret_key=settings.secret_key, base_url=settings.base_url
-        )
+        _stores[key] = make_store(settings.object_store_url, var_dir=var_dir(), secret_key=settings.secret_key)
     return _stores[key]
