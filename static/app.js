@@ -462,6 +462,11 @@
     });
   }
   function countComments(thread) {
+    // a comment can arrive twice: the live event for your own post may land before your post's answer does
+    var seen = {};
+    thread.querySelectorAll("article.comment").forEach(function (article) {
+      if (seen[article.id]) { article.remove(); } else { seen[article.id] = true; }
+    });
     var count = thread.querySelectorAll("article.comment:not(.comment-deleted)").length;
     var badge = thread.querySelector("[data-comment-count]");
     if (badge) { badge.textContent = count; }
