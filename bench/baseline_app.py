@@ -88,24 +88,43 @@ async def _pool() -> None:
     app.pool = await asyncpg.create_pool(dsn, min_size=4, max_size=10, server_settings={"role": settings.app_db_role})
 
 
+def _setting(key: str, default: str, owner: str) -> str:
+    """A setting's effective value as the app reads it on every request: the owner's row, the platform's, the
+    registry's default (webapp/settings/columns.py)."""
+    scope, column = owner.split(":")
+    system = (
+        f"(SELECT value #>> '{{}}' FROM settings WHERE key = '{key}' AND scope = 'system'), " if scope == "user" else ""
+    )
+    return (
+        f"coalesce((SELECT value #>> '{{}}' FROM settings WHERE key = '{key}' AND scope = '{scope}' "
+        f"AND {'user_id' if scope == 'user' else 'organization_id'} = {column}), {system}'{default}')"
+    )
+
+
+# the session lookup sets app.user_id in its own select list, like the app's, so the settings it reads are the
+# person's own under RLS
+_PRINCIPAL = (
+    "SELECT set_config('app.user_id', s.user_id::text, true), s.id, s.user_id, u.email, u.name, "
+    f"{_setting('profile.locale', 'en', 'user:u.id')} AS locale, "
+    f"{_setting('profile.timezone', 'UTC', 'user:u.id')} AS timezone "
+    "FROM auth_sessions s JOIN users u ON u.id = s.user_id "
+    "WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now() AND u.deleted_at IS NULL"
+)
+_MEMBERSHIP = (
+    "SELECT o.id, o.slug, o.name, r.key AS role, "
+    f"{_setting('security.require_mfa', 'false', 'organization:o.id')}::boolean AS require_mfa FROM organizations o "
+    "JOIN memberships m ON m.organization_id = o.id "
+    "JOIN roles r ON r.id = m.role_id "
+    "WHERE o.slug = $1 AND m.user_id = $2 AND o.deleted_at IS NULL AND m.deleted_at IS NULL"
+)
+
+
 async def _enter(conn, org_slug: str):
     """Cookie session -> user -> membership, with app.user_id and app.org_id set for RLS."""
     token = _serializer.loads(request.cookies[_COOKIE])
     digest = hashlib.sha256(token.encode()).digest()
-    principal = await conn.fetchrow(
-        "SELECT s.id, s.user_id, u.email, u.name FROM auth_sessions s JOIN users u ON u.id = s.user_id "
-        "WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now() AND u.deleted_at IS NULL",
-        digest,
-    )
-    await conn.execute("SELECT set_config('app.user_id', $1, true)", str(principal["user_id"]))
-    org = await conn.fetchrow(
-        "SELECT o.id, o.slug, o.name, r.key AS role FROM organizations o "
-        "JOIN memberships m ON m.organization_id = o.id "
-        "JOIN roles r ON r.id = m.role_id "
-        "WHERE o.slug = $1 AND m.user_id = $2 AND o.deleted_at IS NULL AND m.deleted_at IS NULL",
-        org_slug,
-        principal["user_id"],
-    )
+    principal = await conn.fetchrow(_PRINCIPAL, digest)
+    org = await conn.fetchrow(_MEMBERSHIP, org_slug, principal["user_id"])
     await conn.execute("SELECT set_config('app.org_id', $1, true)", str(org["id"]))
     return principal, org
 
@@ -138,6 +157,8 @@ def _context(principal, org) -> RequestContext:
         org_name=org["name"],
         role=org["role"],
         permissions=permissions_for(org["role"]),
+        locale=principal["locale"],
+        timezone=principal["timezone"],
     )
 
 

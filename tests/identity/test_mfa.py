@@ -115,7 +115,13 @@ async def test_organization_requiring_mfa_turns_away_members_without_it(client, 
     owner = await factory.org_with_owner()
     crew = await factory.member(owner)
     async with owner_engine.begin() as conn:
-        await conn.execute(text("UPDATE organizations SET require_mfa = true WHERE id = :o"), {"o": owner.org_id})
+        await conn.execute(
+            text(
+                "INSERT INTO settings (id, scope, organization_id, key, value) "
+                "VALUES (gen_random_uuid(), 'organization', :o, 'security.require_mfa', 'true')"
+            ),
+            {"o": owner.org_id},
+        )
     await login(client, crew.email, crew.password)
     refused = await client.get(f"/o/{owner.org_slug}/")
     assert refused.status_code == 403 and "requires two-factor" in await refused.get_data(as_text=True)
@@ -123,3 +129,29 @@ async def test_organization_requiring_mfa_turns_away_members_without_it(client, 
     assert api.status_code == 403 and (await api.get_json())["details"]["action"] == "/me/security"
     await _enrol(client, crew.password)
     assert (await client.get(f"/o/{owner.org_slug}/")).status_code == 200
+
+
+async def test_an_admin_with_two_factor_requires_it_through_the_settings_registry(app, client, factory, count_rows):
+    owner = await factory.org_with_owner()
+    crew = await factory.member(owner)
+    await login(client, owner.email, owner.password)
+    await _enrol(client, owner.password)
+    page = await (await client.get(f"/o/{owner.org_slug}/settings")).get_data(as_text=True)
+    turned_on = await client.post(
+        f"/o/{owner.org_slug}/settings/values",
+        form={"csrf_token": csrf_from(page), "key": "security.require_mfa", "value": "on"},
+        headers={"HX-Request": "true"},
+    )
+    assert turned_on.status_code == 200 and "Set for the organization" in await turned_on.get_data(as_text=True)
+    assert await count_rows("audit_logs", "action = 'setting.change' AND after ->> 'key' = 'security.require_mfa'") == 1
+    # a member reads the rule from outside the organization too (their list of organizations), and is turned away
+    crew_api = app.test_client()
+    bound = await crew_api.post(
+        "/api/v1/auth/login", json={"email": crew.email, "password": crew.password, "organization": crew.org_slug}
+    )
+    assert bound.status_code == 403 and (await bound.get_json())["details"]["action"] == "/me/security"
+    crew_browser = app.test_client()
+    await login(crew_browser, crew.email, crew.password)
+    assert (await crew_browser.get(f"/o/{owner.org_slug}/")).status_code == 403
+    switcher = await (await crew_browser.get("/orgs")).get_data(as_text=True)
+    assert "two-factor required" in switcher and "turn yours on" in switcher

@@ -3,6 +3,7 @@ email preferences, and deactivation with a deletion request."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs, urlsplit
 
 from tests.conftest import csrf_from
@@ -19,29 +20,48 @@ async def test_profile_saves_and_a_stale_form_shows_the_conflict(app, client, fa
     await login(client, owner.email, owner.password)
     page, token = await _me_page(client)
     assert 'name="version" type="hidden" value="1"' in page
-    form = {"csrf_token": token, "version": "1", "name": "Ada Lunar", "locale": "en-GB", "timezone": "Europe/Berlin"}
+    assert "your settings" in page and "Times show as UTC" in page  # format and zone live in the registry
+    form = {"csrf_token": token, "version": "1", "name": "Ada Lunar"}
     saved = await client.post("/me", form=form, headers={"HX-Request": "true"})
-    assert saved.status_code == 200 and "Times now show as Europe/Berlin" in saved.headers["HX-Trigger"]  # a toast
+    assert saved.status_code == 200 and "Profile saved." in saved.headers["HX-Trigger"]  # a toast
     assert await count_rows("audit_logs", "action = 'user.profile_update' AND entity_id = :u", u=str(owner.id)) == 1
 
-    stale = await client.post(
-        "/me", form=dict(form, name="Someone Else", timezone="UTC"), headers={"HX-Request": "true"}
-    )
+    stale = await client.post("/me", form=dict(form, name="Someone Else"), headers={"HX-Request": "true"})
     body = await stale.get_data(as_text=True)
     assert stale.status_code == 409 and "Someone saved this profile while you were editing" in body
-    # only what differs, theirs beside yours, selects by their labels
-    conflict = body.split('class="conflict-table')[1].split("</table>")[0]
-    assert "<td>Ada Lunar</td><td>Someone Else</td>" in conflict and "<td>Europe/Berlin</td><td>UTC</td>" in conflict
-    assert "Date and time format" not in conflict  # unchanged fields stay out
+    conflict = body.split('class="conflict-table')[1].split("</table>")[0]  # theirs beside yours
+    assert "<td>Ada Lunar</td><td>Someone Else</td>" in conflict
     assert 'value="Someone Else"' in body  # what they typed is still in the form
     assert 'name="version" type="hidden" value="2"' in body  # saving again overrides knowingly
 
-    sessions = await (await client.get("/me/sessions")).get_data(as_text=True)
-    assert "CET" in sessions or "CEST" in sessions  # times now show in the chosen zone
-
-    bad = await client.post("/me", form=dict(form, version="2", name="x" * 121, timezone="Mars/Olympus"))
+    bad = await client.post("/me", form=dict(form, version="2", name="x" * 121))
     assert bad.status_code == 422
-    assert await count_rows("users", "id = :u AND name = 'Ada Lunar' AND timezone = 'Europe/Berlin'", u=owner.id) == 1
+    assert await count_rows("users", "id = :u AND name = 'Ada Lunar'", u=owner.id) == 1
+
+
+async def test_time_zone_and_date_format_are_settings_every_page_reads(client, factory, count_rows):
+    owner = await factory.org_with_owner()
+    await login(client, owner.email, owner.password)
+    page = await (await client.get("/me/settings")).get_data(as_text=True)
+    assert 'id="setting-profile-timezone"' in page and 'id="setting-profile-locale"' in page
+    token = csrf_from(page)
+    for key, value in (("profile.timezone", "Europe/Berlin"), ("profile.locale", "en-GB")):
+        saved = await client.post("/me/settings", form={"csrf_token": token, "key": key, "value": value})
+        assert saved.status_code == 303
+    rows = "scope = 'user' AND user_id = :u AND key LIKE 'profile.%'"
+    assert await count_rows("settings", rows, u=owner.id) == 2
+    # the session lookup reads them (no second query): times on any page are in the chosen zone and format
+    sessions = await (await client.get("/me/sessions")).get_data(as_text=True)
+    assert ("CET" in sessions or "CEST" in sessions) and re.search(r"\b\d{1,2} [A-Z][a-z]{2} 20\d\d\b", sessions)
+    refused = await client.post(
+        "/me/settings", form={"csrf_token": token, "key": "profile.timezone", "value": "Mars/Olympus"}
+    )
+    assert (
+        refused.status_code == 303
+        and await count_rows("settings", rows + " AND value = '\"Europe/Berlin\"'", u=owner.id) == 1
+    )
+    audits = "action = 'setting.change' AND after ->> 'key' LIKE 'profile.%'"
+    assert await count_rows("audit_logs", audits) == 2
 
 
 async def test_me_over_json_with_version_check(app, factory):
@@ -53,6 +73,7 @@ async def test_me_over_json_with_version_check(app, factory):
     assert me["email_preferences"] == {"approval_requests": True, "invitation_accepted": True, "mentions": True}
     updated = await api.patch("/api/v1/me", json={"version": 1, "locale": "en-US"}, headers=auth)
     assert updated.status_code == 200 and (await updated.get_json())["locale"] == "en-US"
+    assert (await updated.get_json())["version"] == 2  # the profile's version guards its settings too
     stale = await api.patch("/api/v1/me", json={"version": 1, "locale": "en-GB"}, headers=auth)
     assert stale.status_code == 409 and (await stale.get_json())["details"]["current"]["locale"] == "en-US"
     invalid = await api.patch("/api/v1/me", json={"timezone": "Nowhere/City", "locale": "xx"}, headers=auth)

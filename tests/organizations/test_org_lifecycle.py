@@ -47,15 +47,15 @@ async def test_settings_save_conflict_and_two_factor_guard(client, factory, coun
     )
     body = await stale.get_data(as_text=True)
     assert stale.status_code == 409 and "Shackleton Rim" in body and 'value="Stale Name"' in body
-    _, form = await _settings_form(client, owner.org_slug)
+    page, form = await _settings_form(client, owner.org_slug)
+    assert 'id="setting-security-require_mfa"' in page  # the two-factor rule is a setting of the registry
     guard = await client.post(
-        f"/o/{owner.org_slug}/settings", form=dict(form, name="Shackleton Rim", slug=owner.org_slug, require_mfa="y")
+        f"/o/{owner.org_slug}/settings/values",
+        form={"csrf_token": form["csrf_token"], "key": "security.require_mfa", "value": "on"},
+        headers={"HX-Request": "true"},
     )
     assert guard.status_code == 422 and "lock yourself out" in await guard.get_data(as_text=True)
-    assert (
-        await count_rows("organizations", "id = :o AND require_mfa = false AND name = 'Shackleton Rim'", o=owner.org_id)
-        == 1
-    )
+    assert await count_rows("settings", "organization_id = :o AND key = 'security.require_mfa'", o=owner.org_id) == 0
     assert await count_rows("audit_logs", "action = 'organization.update' AND entity_id = :o", o=str(owner.org_id)) == 1
 
 

@@ -33,6 +33,7 @@ from webapp.identity.queries import (
 from webapp.organizations.queries import get_live_membership
 from webapp.security.enums import SecurityEventType
 from webapp.security.service import record_event
+from webapp.settings.columns import effective
 
 KEY_PREFIX = "cl_live_"
 SHOWN_PREFIX_LENGTH = len(KEY_PREFIX) + 6
@@ -238,8 +239,8 @@ _BY_DIGEST = (
         User.email,
         User.name,
         User.mfa_enabled_at.is_not(None),
-        User.locale,
-        User.timezone,
+        effective("profile.locale", user_id=User.id),
+        effective("profile.timezone", user_id=User.id),
         (User.status == UserStatus.ACTIVE) & User.deleted_at.is_(None),
     )
     .join(User, User.id == ApiKey.user_id)

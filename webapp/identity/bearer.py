@@ -26,6 +26,7 @@ from webapp.identity.models import AuthSession, AuthToken, User
 from webapp.identity.queries import token_digest
 from webapp.security.enums import SecurityEventType, Severity
 from webapp.security.service import record_event
+from webapp.settings.columns import effective
 
 ACCESS_PREFIX = "cl_at_"
 REFRESH_PREFIX = "cl_rt_"
@@ -219,8 +220,8 @@ _ACCESS = (
         User.name,
         User.mfa_enabled_at.is_not(None),
         AuthSession.last_seen_at,
-        User.locale,
-        User.timezone,
+        effective("profile.locale", user_id=User.id),
+        effective("profile.timezone", user_id=User.id),
         User.is_platform_admin,
     )
     .select_from(AuthToken)

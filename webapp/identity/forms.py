@@ -7,7 +7,6 @@ from wtforms import (
     Form,
     HiddenField,
     PasswordField,
-    SelectField,
     StringField,
     TextAreaField,
 )
@@ -105,12 +104,10 @@ class PasswordConfirmForm(Form):
 
 
 class ProfileForm(Form):
-    """Name, locale and time zone; `version` catches an edit made elsewhere meanwhile."""
+    """The name; `version` catches an edit made elsewhere meanwhile (format and time zone are settings)."""
 
     version = HiddenField()
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    locale = SelectField("Date and time format")
-    timezone = SelectField("Time zone")
 
 
 class EmailChangeForm(Form):

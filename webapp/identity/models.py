@@ -43,13 +43,10 @@ class User(UUIDPrimaryKey, Timestamps, SoftDelete, Versioned, Base):
     )
     is_platform_admin: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     email_verified_at: Mapped[datetime | None]
-    locale: Mapped[str] = mapped_column(String(16), server_default="en")
-    timezone: Mapped[str] = mapped_column(String(64), server_default="UTC")
     last_login_at: Mapped[datetime | None]
     mfa_secret: Mapped[str | None] = mapped_column(Text)  # Fernet-encrypted TOTP secret
     mfa_enabled_at: Mapped[datetime | None]
     mfa_last_step: Mapped[int | None] = mapped_column(BigInteger)  # last accepted TOTP step: no replay
-    # optional email categories the user turned off or on; missing keys take the defaults in identity.profile
     deactivated_at: Mapped[datetime | None]
 
 

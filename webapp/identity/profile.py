@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import functools
-import zoneinfo
 from datetime import UTC, datetime
 
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.core import audit
@@ -21,27 +20,20 @@ from webapp.mail.service import queue_email
 from webapp.security.enums import SecurityEventType, Severity
 from webapp.security.service import record_event
 from webapp.settings import queries as settings_queries
+from webapp.settings import registry
 from webapp.settings import service as settings_service
 from webapp.settings.enums import SettingScope
 from webapp.settings.registry import REGISTRY
 
-# how dates and times are written; the interface language is English for now
-LOCALES = {
-    "en": "English, ISO dates (2026-11-23 14:05)",
-    "en-US": "English, US (Nov 23, 2026 2:05 PM)",
-    "en-GB": "English, UK (23 Nov 2026 14:05)",
-}
+# date formats and time zones are settings of the registry (profile.locale, profile.timezone)
+LOCALES = registry.LOCALES
+timezones = registry.timezones
+DATE_SETTINGS = {"locale": "profile.locale", "timezone": "profile.timezone"}
 
 
 # the optional kinds of email: settings `email.<category>` of the registry (webapp/settings/registry.py)
 EMAIL_CATEGORIES = tuple(d for d in REGISTRY.values() if d.key.startswith("email."))
 ALWAYS_SENT = "Security notices (locked account, password or email changed, deactivation) and the links you ask for."
-
-
-@functools.cache
-def timezones() -> tuple[str, ...]:
-    """IANA zone names, sorted (the tz database shipped with Python or the system)."""
-    return tuple(sorted(zoneinfo.available_timezones()))
 
 
 def category(definition) -> str:
@@ -60,8 +52,14 @@ async def wants_email(session: AsyncSession, user_id, name: str) -> bool:
     return bool(await settings_queries.value_of(session, f"email.{name}", user_id=user_id))
 
 
-def _profile_snapshot(user: User) -> dict:
-    return {"name": user.name, "locale": user.locale, "timezone": user.timezone, "version": user.version}
+async def date_settings(session: AsyncSession, user_id) -> dict[str, str]:
+    """The person's date format and time zone: {"locale": ..., "timezone": ...}."""
+    values = await settings_queries.values_of(session, list(DATE_SETTINGS.values()), user_id=user_id)
+    return {name: values[key] for name, key in DATE_SETTINGS.items()}
+
+
+async def _profile_snapshot(session: AsyncSession, user: User) -> dict:
+    return {"name": user.name, **await date_settings(session, user.id), "version": user.version}
 
 
 async def update_profile(
@@ -74,9 +72,12 @@ async def update_profile(
     timezone: str | None = None,
     version: int | None = None,
 ) -> User:
-    """Change name, locale or time zone; a stale `version` is a 409 carrying the current profile."""
+    """Change name, date format or time zone; a stale `version` is a 409 carrying the current profile. Format and
+    zone are the person's settings `profile.locale` and `profile.timezone` (stored and audited by the registry);
+    changing them here moves the profile's version too, so `version` guards all three."""
+    before = await _profile_snapshot(session, user)
     if version is not None and version != user.version:
-        raise Conflict("Your profile was changed elsewhere first.", {"current": _profile_snapshot(user)})
+        raise Conflict("Your profile was changed elsewhere first.", {"current": before})
     errors: dict[str, list[str]] = {}
     if name is not None and not (1 <= len(name.strip()) <= 120):
         errors["name"] = ["Enter your name (at most 120 characters)."]
@@ -86,15 +87,15 @@ async def update_profile(
         errors["timezone"] = ["Choose a time zone from the list, like Europe/Berlin or UTC."]
     if errors:
         raise ValidationError(details={"fields": errors})
-    before = _profile_snapshot(user)
+    for field_name, value in (("locale", locale), ("timezone", timezone)):
+        if value is not None:
+            await settings_service.set_setting(session, ctx, DATE_SETTINGS[field_name], value, scope=SettingScope.USER)
     if name is not None:
         user.name = name.strip()
-    if locale is not None:
-        user.locale = locale
-    if timezone is not None:
-        user.timezone = timezone
-    after = _profile_snapshot(user)
+    after = await _profile_snapshot(session, user)
     if after != before:
+        if after["name"] == before["name"]:  # only a setting changed: touch the row so the version moves too
+            user.updated_at = func.now()
         await session.flush()
         await audit.record(
             session,

@@ -7,7 +7,7 @@ from quart_auth import logout_user
 
 from webapp.core.conflicts import differences, form_labels
 from webapp.core.errors import Conflict, DomainError
-from webapp.core.forms import choices, read_form, show_errors
+from webapp.core.forms import read_form, show_errors
 from webapp.core.htmx import is_htmx, render, toast
 from webapp.core.permissions import public, requires
 from webapp.core.transaction import db_session
@@ -27,28 +27,15 @@ bp = Blueprint("profile", __name__)
 def _profile_form(user, formdata=None) -> ProfileForm:
     form = ProfileForm(
         formdata=formdata,
-        data=None
-        if formdata
-        else {"version": user.version, "name": user.name, "locale": user.locale, "timezone": user.timezone},
+        data=None if formdata else {"version": user.version, "name": user.name},
     )
-    form.locale.choices = choices(profile.LOCALES.items())
-    form.timezone.choices = choices((tz, tz.replace("_", " ")) for tz in profile.timezones())
     return form
 
 
 def _profile_differences(form: ProfileForm, current: dict) -> list:
     """What the person typed that differs from the saved profile, the selects by their visible labels."""
-    fields = ("name", "locale", "timezone")
-    labelled = {n: {c.value: c.label for c in form[n].choices} if hasattr(form[n], "choices") else None for n in fields}
-
-    def shown(name, value):
-        return labelled[name].get(value, value) if labelled[name] else value
-
-    return differences(
-        {n: shown(n, current[n]) for n in fields},
-        {n: shown(n, form[n].data) for n in fields},
-        form_labels(form, fields),
-    )
+    fields = ("name",)
+    return differences({n: current[n] for n in fields}, {n: form[n].data for n in fields}, form_labels(form, fields))
 
 
 async def _page(
@@ -98,7 +85,7 @@ async def me():
 @bp.post("/me")
 @requires()
 async def update():
-    """Save name, format and time zone; htmx swaps the section, a stale form shows the conflict."""
+    """Save the name; htmx swaps the section, a stale form shows the conflict."""
     user = await _me(lock=True)
     form = _profile_form(user, await request.form)
     status, conflict, saved = 200, None, False
@@ -111,8 +98,6 @@ async def update():
                 g.ctx,
                 user,
                 name=form.name.data,
-                locale=form.locale.data,
-                timezone=form.timezone.data,
                 version=int(form.version.data or 0) or None,
             )
             saved = True
@@ -126,7 +111,7 @@ async def update():
         response = await render(
             "identity/_profile_form.html", user=user, profile_form=form, conflict=conflict, status=status
         )
-        return toast(response, f"Profile saved. Times now show as {user.timezone}.") if saved else response
+        return toast(response, "Profile saved.") if saved else response
     if saved:
         await flash("Profile saved.", "success")
         return redirect(url_for("profile.me"), 303)

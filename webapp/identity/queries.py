@@ -15,6 +15,7 @@ from webapp.core.errors import NotFound
 from webapp.core.tenancy import set_scope_column
 from webapp.identity.enums import UserStatus
 from webapp.identity.models import AuthSession, User
+from webapp.settings.columns import effective
 
 
 def token_digest(token: str) -> bytes:
@@ -75,8 +76,8 @@ _PRINCIPAL = (
         AuthSession.revoked_at,
         User.status,
         User.mfa_enabled_at.is_not(None),
-        User.locale,
-        User.timezone,
+        effective("profile.locale", user_id=User.id),
+        effective("profile.timezone", user_id=User.id),
     )
     .join(User, User.id == AuthSession.user_id)
     .where(AuthSession.token_hash == bindparam("token_hash"), User.deleted_at.is_(None))

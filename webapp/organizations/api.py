@@ -24,19 +24,21 @@ from webapp.organizations.schemas import (
     OrganizationPatch,
     OrganizationsQuery,
 )
+from webapp.settings import queries as settings_queries
 
 bp = Blueprint("organizations_api", __name__, url_prefix="/api/v1/organizations/<org:org_id>")
 orgs_bp = Blueprint("orgs_api", __name__, url_prefix="/api/v1/organizations")
 
 
-def org_out(org, role: str | None = None) -> dict:
-    """Organization -> response JSON."""
+async def org_out(org, role: str | None = None) -> dict:
+    """Organization -> response JSON (its two-factor rule read from the settings registry)."""
+    require_mfa = await settings_queries.value_of(db_session(), "security.require_mfa", org_id=org.id)
     return OrganizationOut(
         id=org.id,
         slug=org.slug,
         name=org.name,
         status=org.status,
-        require_mfa=org.require_mfa,
+        require_mfa=require_mfa,
         created_at=org.created_at,
         version=org.version,
         role=role,
@@ -94,7 +96,8 @@ async def create_organization():
     org = await service.create_organization_for(
         session, g.ctx, name=data.name, slug=data.slug or service.suggest_slug(data.name)
     )
-    return org_out(org, role="owner"), 201, {"Location": url_for("organizations_api.get_organization", org_id=org.id)}
+    location = url_for("organizations_api.get_organization", org_id=org.id)
+    return (await org_out(org, role="owner")), 201, {"Location": location}
 
 
 @orgs_bp.post("/<uuid:target_id>/restore")
@@ -105,7 +108,7 @@ async def restore_organization(target_id: uuid.UUID):
     """Restore a deleted organization (its owners only; 404 otherwise, 409 when its address was taken)."""
     refuse_api_keys()
     org = await service.restore_organization(db_session(), g.ctx, target_id)
-    return org_out(org)
+    return await org_out(org)
 
 
 def member_out(row: queries.MemberRow) -> MemberOut:
@@ -133,7 +136,7 @@ def invitation_out(row: dict) -> InvitationOut:
 @returns(OrganizationOut)
 async def get_organization(org_id: uuid.UUID | str):
     """One organization the caller belongs to."""
-    return org_out(await queries.get_organization(db_session(), g.ctx.org_id), role=g.ctx.role)
+    return await org_out(await queries.get_organization(db_session(), g.ctx.org_id), role=g.ctx.role)
 
 
 @bp.patch("")
@@ -153,7 +156,7 @@ async def update_organization(org_id: uuid.UUID | str):
         status=data.status,
         version=data.version,
     )
-    return org_out(org, role=g.ctx.role)
+    return await org_out(org, role=g.ctx.role)
 
 
 @bp.delete("")

@@ -54,7 +54,6 @@ class OrganizationSettingsForm(Form):
     version = HiddenField()
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     slug = StringField("Address", validators=[DataRequired(), Length(max=48), SLUG])
-    require_mfa = BooleanField("Members must use two-factor authentication")
     archived = BooleanField("Archived (read-only)")
 
 

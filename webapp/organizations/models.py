@@ -6,7 +6,6 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import (
-    Boolean,
     CheckConstraint,
     ForeignKey,
     ForeignKeyConstraint,
@@ -43,7 +42,6 @@ class Organization(UUIDPrimaryKey, Timestamps, SoftDelete, Versioned, Base):
     slug: Mapped[str] = mapped_column(String(48))
     name: Mapped[str] = mapped_column(String(120))
     status: Mapped[OrgStatus] = mapped_column(pg_enum(OrgStatus, "org_status"), server_default=OrgStatus.ACTIVE.value)
-    require_mfa: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
 
 
 class Membership(UUIDPrimaryKey, TenantOwned, Timestamps, SoftDelete, Versioned, Base):

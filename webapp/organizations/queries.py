@@ -18,6 +18,10 @@ from webapp.identity.enums import UserStatus
 from webapp.identity.models import User
 from webapp.organizations.enums import OrgStatus
 from webapp.organizations.models import Invitation, Membership, Organization
+from webapp.settings.columns import effective
+
+# the organization's two-factor rule, a setting of the registry (webapp/settings/registry.py)
+REQUIRE_MFA = effective("security.require_mfa", org_id=Organization.id)
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,7 @@ def _membership_select(*, with_grants: bool = False):
         Organization.name,
         Organization.status,
         Role.key,
-        Organization.require_mfa,
+        REQUIRE_MFA,
         Role.name,
         Role.is_system,
         Role.permissions,
@@ -166,7 +170,7 @@ def _deleted_membership_select():
             Organization.name,
             Organization.status,
             Role.key,
-            Organization.require_mfa,
+            REQUIRE_MFA,
             Role.name,
             Role.is_system,
             Role.permissions,
@@ -236,7 +240,7 @@ async def list_all_organizations(
         Organization.slug,
         Organization.name,
         Organization.status,
-        Organization.require_mfa,
+        REQUIRE_MFA,
         Organization.created_at,
         Organization.deleted_at,
         members,

@@ -111,7 +111,6 @@ def _settings_form(org, formdata=None) -> OrganizationSettingsForm:
             "version": org.version,
             "name": org.name,
             "slug": org.slug,
-            "require_mfa": org.require_mfa,
             "archived": org.status == OrgStatus.ARCHIVED,
         },
     )
@@ -144,7 +143,8 @@ async def _settings_page(org, *, form=None, status: int = 200, conflict=None, de
 @bp.get("/o/<org_slug>/settings")
 @requires(Perm.ORG_READ)
 async def settings():
-    """Name, address, two-factor requirement, archive; deletion for owners."""
+    """Name, address, archive, the organization's settings (two-factor rule, planning defaults); deletion for
+    owners."""
     return await _settings_page(await queries.get_organization(db_session(), g.ctx.org_id))
 
 
@@ -165,7 +165,6 @@ async def update_settings():
                 g.ctx,
                 name=form.name.data,
                 slug=form.slug.data,
-                require_mfa=form.require_mfa.data,
                 status=OrgStatus.ARCHIVED if form.archived.data else OrgStatus.ACTIVE,
                 version=int(form.version.data or 0) or None,
             )
@@ -180,10 +179,9 @@ async def update_settings():
                 typed = {
                     "name": form.name.data,
                     "slug": form.slug.data,
-                    "require_mfa": form.require_mfa.data,
                     "status": "archived" if form.archived.data else "active",
                 }
-                labels = {"name": "Name", "slug": "Address", "status": "Status", "require_mfa": "Two-factor required"}
+                labels = {"name": "Name", "slug": "Address", "status": "Status"}
                 status, conflict = 409, differences(current, typed, labels)
         except ValidationError as exc:
             show_errors(form, exc)

@@ -4,6 +4,9 @@ system -> the default written here."""
 
 from __future__ import annotations
 
+import functools
+import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -32,6 +35,8 @@ class Definition:
     unit: str = ""
     choices: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     org_permission: str = Perm.ORG_WRITE  # who may change the organization's value
+    # a last word on a new value from the person setting it: the message of a 422, or None to let it through
+    check: Callable[[Any, Any], str | None] | None = None
 
     def parse(self, raw) -> Any:
         """The value from JSON or form input, checked; a 422 on `value` otherwise."""
@@ -44,7 +49,8 @@ class Definition:
         if self.kind == "choice":
             allowed = [c for c, _ in self.choices]
             if raw not in allowed:
-                raise ValidationError.field("value", f"Choose one of: {', '.join(allowed)}.")
+                listed = ", ".join(allowed) if len(allowed) <= 12 else f"{', '.join(allowed[:3])} …"
+                raise ValidationError.field("value", f"Choose one of: {listed}.")
             return raw
         if isinstance(raw, bool) or not isinstance(raw, (int, float, str, Decimal)):
             raise ValidationError.field("value", "Give a number.")
@@ -126,3 +132,49 @@ for key, label in (
     ("email.mentions", "Someone mentions me in a comment"),
 ):
     define(Definition(key, label, "Send me an email when this happens.", EMAIL, "bool", True, (SYSTEM, USER)))
+
+
+# -- dates and times: how a person reads them (templating formats every time with these)
+DATES = "Dates and times"
+# strftime patterns live in webapp.core.templating; the interface language is English for now
+LOCALES = {
+    "en": "English, ISO dates (2026-11-23 14:05)",
+    "en-US": "English, US (Nov 23, 2026 2:05 PM)",
+    "en-GB": "English, UK (23 Nov 2026 14:05)",
+}
+
+
+@functools.cache
+def timezones() -> tuple[str, ...]:
+    """IANA zone names, sorted (the tz database shipped with Python or the system)."""
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
+define(
+    Definition(
+        "profile.locale", "Date and time format", "How dates and times are written for you.", DATES, "choice",
+        "en", (SYSTEM, USER), choices=tuple(LOCALES.items()),
+    )
+)  # fmt: skip
+define(
+    Definition(
+        "profile.timezone", "Time zone", "Times are shown in this zone; they are stored in UTC.", DATES, "choice",
+        "UTC", (SYSTEM, USER), choices=tuple((tz, tz.replace("_", " ")) for tz in timezones()),
+    )
+)  # fmt: skip
+
+
+# -- security: what an organization asks of its members
+def _mfa_first(value, ctx) -> str | None:
+    if value and not ctx.mfa_enabled:
+        return "Turn on two-factor for your own account first, or you would lock yourself out."
+    return None
+
+
+define(
+    Definition(
+        "security.require_mfa", "Members must use two-factor authentication",
+        "Members without two-factor are sent to set it up before they can open the organization.", "Security",
+        "bool", False, (ORGANIZATION,), check=_mfa_first,
+    )
+)  # fmt: skip

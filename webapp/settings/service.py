@@ -26,6 +26,17 @@ def _owner(scope: SettingScope, ctx: RequestContext) -> dict:
     return {"organization_id": None, "user_id": ctx.user_id}
 
 
+def _at(scope: SettingScope, key: str, owner: dict) -> tuple:
+    """The WHERE of the one row holding `key` at `scope` for `owner`."""
+    org_id, user_id = owner["organization_id"], owner["user_id"]
+    return (
+        Setting.scope == scope,
+        Setting.key == key,
+        Setting.organization_id.is_(None) if org_id is None else Setting.organization_id == org_id,
+        Setting.user_id.is_(None) if user_id is None else Setting.user_id == user_id,
+    )
+
+
 async def _allow(session: AsyncSession, ctx: RequestContext, definition: Definition, scope: SettingScope) -> None:
     if scope not in definition.scopes:
         where = ", ".join(str(s) for s in definition.scopes)
@@ -55,6 +66,9 @@ async def set_setting(
     await _allow(session, ctx, definition, scope)
     value = definition.parse(raw_value)
     owner = _owner(scope, ctx)
+    stored = (await session.execute(select(Setting.value).where(*_at(scope, key, owner)))).scalar_one_or_none()
+    if stored is None or definition.from_json(stored) != value:
+        _check(ctx, definition, value)
     # insert-if-absent first, so two people setting the same thing at once queue up on the row's lock instead of
     # one of them meeting the unique index
     inserted = (
@@ -67,17 +81,7 @@ async def set_setting(
     ).scalar_one_or_none()
     row = (
         await session.execute(
-            select(Setting)
-            .where(
-                Setting.scope == scope,
-                Setting.key == key,
-                Setting.organization_id.is_(None)
-                if owner["organization_id"] is None
-                else Setting.organization_id == owner["organization_id"],
-                Setting.user_id.is_(None) if owner["user_id"] is None else Setting.user_id == owner["user_id"],
-            )
-            .with_for_update()
-            .execution_options(populate_existing=True)
+            select(Setting).where(*_at(scope, key, owner)).with_for_update().execution_options(populate_existing=True)
         )
     ).scalar_one()
     if inserted is not None:
@@ -113,10 +117,17 @@ async def _change(session, ctx, row: Setting, definition: Definition, value, ver
     before = definition.from_json(row.value)
     if before == value:
         return row
+    _check(ctx, definition, value)
     row.value, row.updated_by = definition.to_json(value), ctx.user_id
     await session.flush()
     await _audit(session, ctx, row, definition, before=before, after=value)
     return row
+
+
+def _check(ctx: RequestContext, definition: Definition, value) -> None:
+    problem = definition.check(value, ctx) if definition.check else None
+    if problem:
+        raise ValidationError.field("value", problem)
 
 
 async def reset_setting(session: AsyncSession, ctx: RequestContext, key: str, *, scope: SettingScope) -> bool:
@@ -124,22 +135,7 @@ async def reset_setting(session: AsyncSession, ctx: RequestContext, key: str, *,
     definition = definition_of(key)
     await _allow(session, ctx, definition, scope)
     owner = _owner(scope, ctx)
-    rows = (
-        (
-            await session.execute(
-                select(Setting).where(
-                    Setting.scope == scope,
-                    Setting.key == key,
-                    Setting.organization_id.is_(None)
-                    if owner["organization_id"] is None
-                    else Setting.organization_id == owner["organization_id"],
-                    Setting.user_id.is_(None) if owner["user_id"] is None else Setting.user_id == owner["user_id"],
-                )
-            )
-        )
-        .scalars()
-        .all()
-    )
+    rows = (await session.execute(select(Setting).where(*_at(scope, key, owner)))).scalars().all()
     for row in rows:
         await session.delete(row)
         await session.flush()

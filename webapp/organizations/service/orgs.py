@@ -22,6 +22,8 @@ from webapp.iam import service as iam
 from webapp.iam.catalog import role_permissions
 from webapp.organizations.enums import OrgStatus
 from webapp.organizations.models import Membership, Organization
+from webapp.settings import service as settings_service
+from webapp.settings.registry import ORGANIZATION
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$")
 
@@ -122,7 +124,6 @@ def _org_snapshot(org: Organization) -> dict:
         "name": org.name,
         "slug": org.slug,
         "status": org.status.value,
-        "require_mfa": org.require_mfa,
         "version": org.version,
     }
 
@@ -148,8 +149,8 @@ async def update_organization(
 ) -> Organization:
     """Edit the current organization; a stale `version` is a 409 carrying the saved values.
 
-    Members may archive (read-only) and re-activate it; suspension is a platform decision. Requiring
-    two-factor needs it on the acting account first, so nobody locks themselves out.
+    Members may archive (read-only) and re-activate it; suspension is a platform decision. `require_mfa` is the
+    registry's `security.require_mfa`, which needs two-factor on the acting account first.
     """
     org = await _lock_org(session, ctx.org_id)
     if version is not None and version != org.version:
@@ -167,17 +168,18 @@ async def update_organization(
         else:
             if status == OrgStatus.SUSPENDED or org.status == OrgStatus.SUSPENDED:
                 errors["status"] = ["Only ClosedLoop staff suspend or reinstate an organization."]
-    if require_mfa and not org.require_mfa and not ctx.mfa_enabled:
-        errors["require_mfa"] = ["Turn on two-factor for your own account first, or you would lock yourself out."]
     if errors:
         raise ValidationError(details={"fields": errors})
+    if require_mfa is not None:  # a setting of the registry: checked, stored and audited there
+        try:
+            await settings_service.set_setting(session, ctx, "security.require_mfa", require_mfa, scope=ORGANIZATION)
+        except ValidationError as exc:
+            raise ValidationError(details={"fields": {"require_mfa": exc.details["fields"]["value"]}}) from exc
     before = _org_snapshot(org)
     if name is not None:
         org.name = name.strip()
     if slug is not None:
         org.slug = slug
-    if require_mfa is not None:
-        org.require_mfa = require_mfa
     if status is not None:
         org.status = status
     if _org_snapshot(org) == before:
