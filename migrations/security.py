@@ -17,11 +17,12 @@ def execute_script(script: str) -> None:
             op.execute(statement)
 
 
-PARTITION_TABLE = re.compile(r"^(audit_logs|security_events)_(p\d{6}|default)$")
+PARTITION_TABLE = re.compile(r"^((audit_logs|security_events)_(p\d{6}|default)|search_index_p\d{2})$")
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:
-    """Leave monthly partitions (made at run time by ensure_monthly_partitions) out of autogenerate."""
+    """Leave partitions (monthly ones made at run time by ensure_monthly_partitions, search_index's hash
+    partitions made by its migration) out of autogenerate."""
     return not (type_ == "table" and name and PARTITION_TABLE.match(name))
 
 

@@ -143,7 +143,8 @@ async def test_an_admin_with_two_factor_requires_it_through_the_settings_registr
         headers={"HX-Request": "true"},
     )
     assert turned_on.status_code == 200 and "Set for the organization" in await turned_on.get_data(as_text=True)
-    assert await count_rows("audit_logs", "action = 'setting.change' AND after ->> 'key' = 'security.require_mfa'") == 1
+    audited = "action = 'setting.change' AND after ->> 'key' = 'security.require_mfa' AND organization_id = :o"
+    assert await count_rows("audit_logs", audited, o=owner.org_id) == 1
     # a member reads the rule from outside the organization too (their list of organizations), and is turned away
     crew_api = app.test_client()
     bound = await crew_api.post(

@@ -60,8 +60,8 @@ async def test_time_zone_and_date_format_are_settings_every_page_reads(client, f
         refused.status_code == 303
         and await count_rows("settings", rows + " AND value = '\"Europe/Berlin\"'", u=owner.id) == 1
     )
-    audits = "action = 'setting.change' AND after ->> 'key' LIKE 'profile.%'"
-    assert await count_rows("audit_logs", audits) == 2
+    audits = "action = 'setting.change' AND after ->> 'key' LIKE 'profile.%' AND actor_user_id = :u"
+    assert await count_rows("audit_logs", audits, u=owner.id) == 2
 
 
 async def test_me_over_json_with_version_check(app, factory):

@@ -87,7 +87,7 @@ async def test_ranking_snippets_filters_and_pages(client, factory):
     assert hits[0]["title_html"] == "<mark>Filament</mark> Lab" and hits[0]["tags"] == ["print", "isru"]
     snippet = hits[1]["snippet_html"]
     assert snippet.startswith("Spare &lt;b&gt;<mark>filament</mark>&lt;/b&gt; spools &amp; &lt;script&gt;")
-    assert hits[0]["url"].startswith(f"/o/{owner.org_slug}/missions/")
+    assert [h["url"] for h in hits] == [f"/o/{owner.org_slug}/missions/{h['entity_id']}" for h in hits]
 
     # tags: a filter alone, with words, several at once; a tag word is found by a plain query too
     assert {h["title"] for h in await _hits(client, auth, tags="print")} == {"Filament Lab", "Habitat Nine"}
@@ -96,7 +96,10 @@ async def test_ranking_snippets_filters_and_pages(client, factory):
     assert await _titles(client, auth, "isru", entity_type="missions") == ["Filament Lab"]
 
     # kinds: the reference catalog holds a filament extruder; entity_type narrows to one kind
-    extruder = {(h["entity_type"], h["title"]) for h in await _hits(client, auth, q="extruder")}
+    found = await _hits(client, auth, q="extruder")
+    extruder = {(h["entity_type"], h["title"]) for h in found}
+    module = next(h for h in found if h["entity_type"] == "processing-modules")
+    assert module["url"] == f"/o/{owner.org_slug}/catalog/modules/{module['entity_id']}"  # each kind its own page
     assert {("processing-modules", "Filament extruder"), ("processing-recipes", "Extrude filament")} <= extruder
     modules = await _hits(client, auth, q="extruder", entity_type="processing-modules")
     assert [h["title"] for h in modules][0] == "Filament extruder"  # the title match first

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from webapp.core.db import make_sessionmaker
@@ -128,3 +130,16 @@ async def test_audit_log_is_append_only_for_the_app(maker, factory):
         await scope_session(session, org_id=member.org_id)
         with pytest.raises(DBAPIError, match="permission denied"):
             await session.execute(text("DELETE FROM audit_logs"))
+
+
+async def test_search_index_partitions_are_reached_only_through_the_parent_and_its_policy(maker, factory):
+    member = await factory.org_with_owner()
+    async with maker() as session:
+        await session.begin()
+        await scope_session(session, org_id=member.org_id)
+        parts = (
+            await session.execute(text("SELECT count(*) FROM pg_inherits WHERE inhparent = 'search_index'::regclass"))
+        ).scalar_one()
+        assert parts == 16
+        with pytest.raises(DBAPIError, match="permission denied"):
+            await session.execute(text("SELECT count(*) FROM search_index_p00"))

@@ -4,12 +4,13 @@ caller's organization holds and the caller may see."""
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from dataclasses import dataclass
 
 from markupsafe import Markup
-from sqlalchemy import REAL, String, and_, bindparam, cast, false, func, literal, or_, select, true, tuple_
+from sqlalchemy import REAL, String, and_, bindparam, cast, false, func, literal_column, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -70,15 +71,13 @@ def split_query(q: str) -> tuple[str, str | None]:
     return " ".join(tokens[:-1]), last
 
 
-def tsquery(q: str):
-    """The tsquery of a user's text (never raises on odd input: websearch_to_tsquery accepts anything)."""
-    rest, prefix = split_query(q)
-    if prefix is None:
-        return func.websearch_to_tsquery(CONFIG, rest)
-    prefixed = func.to_tsquery(CONFIG, literal(prefix, String) + ":*")
-    if not rest:
+def _tsquery(words: bool, prefix: bool):
+    """The tsquery of the bound words (`rest`, websearch semantics) and last-word prefix (`prefix`)."""
+    prefixed = func.to_tsquery(CONFIG, bindparam("prefix", type_=String) + ":*") if prefix else None
+    if not words:
         return prefixed
-    return func.websearch_to_tsquery(CONFIG, rest).op("&&")(prefixed)
+    query = func.websearch_to_tsquery(CONFIG, bindparam("rest", type_=String))
+    return query.op("&&")(prefixed) if prefixed is not None else query
 
 
 def clean_tags(raw) -> list[str]:
@@ -90,11 +89,12 @@ def clean_tags(raw) -> list[str]:
 
 
 def visible(ctx: RequestContext):
-    """The rows the caller may see: kinds they read organization-wide, and mission-scoped kinds of their missions."""
+    """The rows the caller may see: kinds they read organization-wide, and mission-scoped kinds of their missions
+    (None when that is every row: no filter)."""
     kinds = searchable_kinds()
     readable = [k.name for k in kinds if ctx.can(k.read)]
     if len(readable) == len(kinds):
-        return true()  # the usual case: no filter at all
+        return None  # the usual case: no filter at all
     clauses = [SearchIndex.entity_type.in_(readable)] if readable else []
     for kind in kinds:
         missions = [m for m, perms in ctx.mission_permissions.items() if kind.read in perms]
@@ -115,10 +115,10 @@ def _marked(escaped: str | None) -> Markup:
     return Markup(safe.replace(START, "<mark>").replace(STOP, "</mark>"))
 
 
-def search_statement(ctx: RequestContext, q: str, *, entity_type=None, tags=None, cursor=None):
-    """The SELECT of one page of hits (checked input in, statement out); run it with {"page_limit": limit + 1}."""
-    query = tsquery(q) if q else None
-    rank = func.ts_rank_cd(SearchIndex.search_vector, query, 32) if query is not None else literal(0.0, REAL)
+def _build(words: bool, prefix: bool, entity_type: bool, tags: bool, cursor: bool, visibility=None):
+    """The SELECT of one shape of search, every value bound (see search_statement for the names)."""
+    query = _tsquery(words, prefix)
+    rank = func.ts_rank_cd(SearchIndex.search_vector, query, 32) if query is not None else literal_column("0.0")
     rank = cast(rank, REAL).label("rank")
     hits = select(
         SearchIndex.entity_type,
@@ -128,19 +128,21 @@ def search_statement(ctx: RequestContext, q: str, *, entity_type=None, tags=None
         SearchIndex.body,
         SearchIndex.tags,
         rank,
-    ).where(SearchIndex.organization_id == ctx.org_id, visible(ctx))
+    ).where(SearchIndex.organization_id == bindparam("org_id"))
+    if visibility is not None:
+        hits = hits.where(visibility)
     if query is not None:
         hits = hits.where(SearchIndex.search_vector.op("@@")(query))
     if entity_type:
-        hits = hits.where(SearchIndex.entity_type == entity_type)
+        hits = hits.where(SearchIndex.entity_type == bindparam("entity_type", type_=String))
     if tags:
-        hits = hits.where(SearchIndex.tags.op("@>")(cast(literal(tags, JSONB), JSONB)))
+        hits = hits.where(SearchIndex.tags.op("@>")(bindparam("tags", type_=JSONB)))
     if cursor:
-        after_rank, after_type, after_id = cursor
         key = tuple_(rank, SearchIndex.entity_type, SearchIndex.entity_id)
-        hits = hits.where(
-            key < tuple_(cast(literal(float(after_rank)), REAL), literal(after_type, String), literal(after_id))
+        after = tuple_(
+            bindparam("after_rank", type_=REAL), bindparam("after_type", type_=String), bindparam("after_id")
         )
+        hits = hits.where(key < after)
     page = hits.order_by(rank.desc(), SearchIndex.entity_type.desc(), SearchIndex.entity_id.desc()).limit(
         bindparam("page_limit")
     )
@@ -153,6 +155,24 @@ def search_statement(ctx: RequestContext, q: str, *, entity_type=None, tags=None
     return select(top, title_html.label("title_html"), snippet_html.label("snippet_html")).order_by(
         top.c.rank.desc(), top.c.entity_type.desc(), top.c.entity_id.desc()
     )
+
+
+# built once per shape (which of words, prefix, kind, tags, cursor are given): search-as-you-type runs this on every
+# key press, and building and compiling a statement costs more than the index scan of a tag filter
+_built = functools.lru_cache(maxsize=32)(_build)
+
+
+def search_statement(ctx: RequestContext, q: str, *, entity_type=None, tags=None, cursor=None):
+    """(statement, values) of one page of hits for checked input; run it with values + {"page_limit": limit + 1}."""
+    rest, prefix = split_query(q) if q else ("", None)
+    values = {"org_id": ctx.org_id, "rest": rest or None, "prefix": prefix, "entity_type": entity_type}
+    values |= {"tags": tags or None}
+    if cursor:
+        values |= {"after_rank": float(cursor[0]), "after_type": cursor[1], "after_id": cursor[2]}
+    shape = (bool(rest), prefix is not None, bool(entity_type), bool(tags), bool(cursor))
+    visibility = visible(ctx)
+    stmt = _built(*shape) if visibility is None else _build(*shape, visibility)
+    return stmt, {k: v for k, v in values.items() if v is not None}
 
 
 async def search(
@@ -184,8 +204,8 @@ async def search(
             or not isinstance(after[2], uuid.UUID)
         ):
             raise ValidationError.field("cursor", "The cursor is invalid.")
-    stmt = search_statement(ctx, q, entity_type=entity_type, tags=tags, cursor=after)
-    rows = (await fetch_rows(session, stmt, {"page_limit": limit + 1})).all()
+    stmt, values = search_statement(ctx, q, entity_type=entity_type, tags=tags, cursor=after)
+    rows = (await fetch_rows(session, stmt, values | {"page_limit": limit + 1})).all()
     items = [
         Hit(r.entity_type, r.entity_id, r.mission_id, r.title, r.tags, r.rank, _marked(r.title_html),
             _marked(r.snippet_html))
