@@ -212,7 +212,8 @@ async def members_page(org_slug: str):
 
 
 async def _key_scope(conn, org_id, permission: str):
-    """API key -> owner's role in the organization, with RLS settings; None when not allowed."""
+    """API key -> owner's role in the organization (None: the key's own, for routes without one in the path), with
+    RLS settings; None when not allowed."""
     raw = request.headers["Authorization"].split(" ", 1)[1]
     digest = hashlib.sha256(raw.encode()).digest()
     await conn.execute("SELECT set_config('app.credential', $1, true)", digest.hex())
@@ -221,8 +222,9 @@ async def _key_scope(conn, org_id, permission: str):
         "AND enabled AND deleted_at IS NULL AND (expires_at IS NULL OR expires_at > now())",
         digest,
     )
-    if key is None or key["organization_id"] != org_id:
+    if key is None or key["organization_id"] != (org_id or key["organization_id"]):
         return None
+    org_id = key["organization_id"]
     await conn.execute(
         "SELECT set_config('app.user_id', $1, true), set_config('app.org_id', $2, true)",
         str(key["user_id"]),
@@ -524,3 +526,76 @@ async def search_json(org_id):
         last = rows[19]
         next_cursor = encode_cursor((last["rank"], last["entity_type"], last["entity_id"]))
     return {"items": items, "next_cursor": next_cursor}
+
+
+# ---------------------------------------------------------------------------------------------- attachments
+_ATTACHMENT_LOCK = (
+    "SELECT id, filename, declared_type, size, checksum_sha256, status, entity_type, entity_id, comment_id, "
+    "uploaded_by, created_at, expires_at FROM attachments "
+    "WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL FOR UPDATE"
+)
+_REFERENCE = (
+    "UPDATE stored_objects SET unreferenced_since = NULL WHERE organization_id = $1 AND checksum_sha256 = $2 "
+    "RETURNING id, content_type"
+)
+_STORE = (
+    "INSERT INTO stored_objects (id, organization_id, checksum_sha256, size, content_type, storage_key) "
+    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (organization_id, checksum_sha256) "
+    "DO UPDATE SET unreferenced_since = NULL RETURNING id, content_type"
+)
+_READY = (
+    "UPDATE attachments SET status = 'ready', object_id = $2, content_type = $3, completed_at = now() WHERE id = $1"
+)
+_AUDIT = (
+    "INSERT INTO audit_logs (id, created_at, organization_id, actor_user_id, action, entity_type, entity_id, after, "
+    "metadata, request_id, ip, user_agent, break_glass) "
+    "VALUES ($1, now(), $2, $3, 'attachment.create', 'attachment', $4, $5, $6, $7, $8, $9, false)"
+)
+
+
+@app.post("/api/v1/attachments/complete", endpoint="comments_api.complete_upload")
+async def complete_attachment():
+    """Complete an upload as the app does: lock the attachment, re-read and hash the object, record it, mark the
+    attachment ready, audit; the same store, hashing and sniffing code, the SQL on bare asyncpg."""
+    from webapp.collaboration.attachments import sniff
+    from webapp.collaboration.storage import object_key, store_for
+    from webapp.core.ids import new_id
+
+    attachment_id = (await request.get_json())["attachment_id"]
+    async with app.pool.acquire() as conn, conn.transaction():
+        key = await _key_scope(conn, None, "attachments:write")
+        if key is None:
+            return {"error": "Forbidden"}, 403
+        org_id = key["organization_id"]
+        row = await conn.fetchrow(_ATTACHMENT_LOCK, org_id, attachment_id)
+        stored = await conn.fetchrow(_REFERENCE, org_id, row["checksum_sha256"])
+        if stored is None:
+            store_key = object_key(org_id, row["checksum_sha256"])
+            found = await store_for(settings).inspect(store_key)
+            if found is None or found.size != row["size"] or found.sha256 != row["checksum_sha256"]:
+                return {"error": "ValidationError"}, 422
+            content_type = sniff(found.head, row["declared_type"])
+            stored = await conn.fetchrow(
+                _STORE, new_id(), org_id, row["checksum_sha256"], found.size, content_type, store_key
+            )
+        await conn.execute(_READY, row["id"], stored["id"], stored["content_type"])
+        after = {"filename": row["filename"], "size": row["size"], "type": stored["content_type"], "on": None}
+        await conn.execute(
+            _AUDIT, new_id(), org_id, key["user_id"], str(row["id"]), json.dumps(after),
+            json.dumps({"api_key_id": str(key["id"])}), None, request.remote_addr, request.headers.get("User-Agent"),
+        )  # fmt: skip
+    return {
+        "id": str(row["id"]),
+        "filename": row["filename"],
+        "content_type": stored["content_type"],
+        "declared_type": row["declared_type"],
+        "size": row["size"],
+        "checksum_sha256": row["checksum_sha256"],
+        "status": "ready",
+        "entity_type": row["entity_type"],
+        "entity_id": str(row["entity_id"]) if row["entity_id"] else None,
+        "comment_id": None,
+        "uploaded_by": str(row["uploaded_by"]),
+        "created_at": row["created_at"].isoformat(),
+        "download_url": f"/api/v1/attachments/{row['id']}/download",
+    }

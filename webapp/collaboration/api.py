@@ -226,8 +226,8 @@ async def complete_upload():
     422 and the object is deleted."""
     data = await parse_body(CompleteIn)
     session = db_session()
-    await attachments.complete(session, g.ctx, _store(), data.attachment_id)
-    return attachment_out(await attachments.get_attachment(session, g.ctx, data.attachment_id))
+    done = await attachments.complete(session, g.ctx, _store(), data.attachment_id)
+    return attachment_out(attachments.own_view(done, g.ctx))
 
 
 @bp.get("/attachments/<uuid:attachment_id>")

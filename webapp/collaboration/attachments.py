@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import filetype
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -183,6 +183,19 @@ async def _lock(session: AsyncSession, ctx: RequestContext, attachment_id: uuid.
     return attachment
 
 
+_REFERENCE = (
+    update(StoredObject)
+    .where(StoredObject.organization_id == bindparam("org"), StoredObject.checksum_sha256 == bindparam("sha"))
+    .values(unreferenced_since=None)
+    .returning(StoredObject.id, StoredObject.content_type)
+)
+_STORE = (
+    pg_insert(StoredObject)
+    .on_conflict_do_update(index_elements=["organization_id", "checksum_sha256"], set_={"unreferenced_since": None})
+    .returning(StoredObject.id, StoredObject.content_type)
+)
+
+
 async def complete(session: AsyncSession, ctx: RequestContext, store: ObjectStore, attachment_id: uuid.UUID):
     """Verify what arrived and make the attachment ready: size, SHA-256 and the sniffed type must be what was
     presigned, else a 422 and the object is deleted (nothing of it is kept)."""
@@ -193,15 +206,9 @@ async def complete(session: AsyncSession, ctx: RequestContext, store: ObjectStor
         return attachment
     if attachment.expires_at < datetime.now(UTC):
         raise ValidationError("This upload expired; start it again.", {"fields": {"attachment_id": ["Expired."]}})
-    existing = (
-        await session.execute(
-            select(StoredObject).where(
-                StoredObject.organization_id == ctx.org_id,
-                StoredObject.checksum_sha256 == attachment.checksum_sha256,
-            )
-        )
-    ).scalar_one_or_none()
-    if existing is None:
+    # one statement both finds the bytes this organization already stores and marks them referenced again
+    stored = (await session.execute(_REFERENCE, {"org": ctx.org_id, "sha": attachment.checksum_sha256})).one_or_none()
+    if stored is None:
         key = object_key(ctx.org_id, attachment.checksum_sha256)
         found = await inspect(store, key)
         problem = _mismatch(attachment, found)
@@ -209,30 +216,18 @@ async def complete(session: AsyncSession, ctx: RequestContext, store: ObjectStor
             if found is not None:
                 await store.delete(key)
             raise ValidationError(problem, {"fields": {"file": [problem]}})
-        content_type = sniff(found.head, attachment.declared_type)
-        await session.execute(
-            pg_insert(StoredObject)
-            .values(
-                id=new_id(),
-                organization_id=ctx.org_id,
-                checksum_sha256=attachment.checksum_sha256,
-                size=found.size,
-                content_type=content_type,
-                storage_key=key,
-            )
-            .on_conflict_do_nothing(index_elements=["organization_id", "checksum_sha256"])
-        )
-        existing = (
-            await session.execute(
-                select(StoredObject).where(
-                    StoredObject.organization_id == ctx.org_id,
-                    StoredObject.checksum_sha256 == attachment.checksum_sha256,
-                )
-            )
-        ).scalar_one()
-    attachment.status, attachment.object_id = AttachmentStatus.READY, existing.id
-    attachment.content_type, attachment.completed_at = existing.content_type, datetime.now(UTC)
-    existing.unreferenced_since = None
+        values = {
+            "id": new_id(),
+            "organization_id": ctx.org_id,
+            "checksum_sha256": attachment.checksum_sha256,
+            "size": found.size,
+            "content_type": sniff(found.head, attachment.declared_type),
+            "storage_key": key,
+        }
+        # a twin upload of the same bytes may have completed meanwhile: then its row is the one
+        stored = (await session.execute(_STORE, values)).one()
+    attachment.status, attachment.object_id = AttachmentStatus.READY, stored.id
+    attachment.content_type, attachment.completed_at = stored.content_type, datetime.now(UTC)
     await session.flush()
     await audit.record(
         session, ctx, "attachment.create", entity_type="attachment", entity_id=attachment.id,
@@ -304,6 +299,15 @@ def _view_select():
         User.name,
         Attachment.created_at,
     ).outerjoin(User, User.id == Attachment.uploaded_by)
+
+
+def own_view(attachment: Attachment, ctx: RequestContext) -> AttachmentView:
+    """The caller's own upload as pages and the API show it, from the row in hand (no second read)."""
+    return AttachmentView(
+        attachment.id, attachment.filename, attachment.content_type, attachment.declared_type, attachment.size,
+        attachment.checksum_sha256, attachment.status, attachment.entity_type, attachment.entity_id,
+        attachment.comment_id, attachment.uploaded_by, ctx.user_name, attachment.created_at,
+    )  # fmt: skip
 
 
 async def get_attachment(session: AsyncSession, ctx: RequestContext, attachment_id: uuid.UUID) -> AttachmentView:

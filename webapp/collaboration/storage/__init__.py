@@ -14,12 +14,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import BinaryIO, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 UPLOAD_SECONDS = 300  # presigned uploads live five minutes
 DOWNLOAD_SECONDS = 300
 CHUNK = 1024 * 1024
+HEAD_BYTES = 8192  # what type sniffing reads
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,9 @@ class ObjectStore(Protocol):
     async def read(self, key: str) -> AsyncIterator[bytes]:
         """The object's bytes in chunks (FileNotFoundError when absent)."""
 
+    async def inspect(self, key: str) -> Stored | None:
+        """Re-read the object: its real size, SHA-256 and first bytes; None when nothing is there."""
+
     async def exists(self, key: str) -> bool:
         """Whether the key holds an object."""
 
@@ -69,18 +73,32 @@ def object_key(org_id, sha256: str) -> str:
     return f"t/{org_id}/sha256/{sha256}"
 
 
+def digest_stream(source: BinaryIO) -> Stored:
+    """Size, SHA-256 and first bytes of a readable, read once in 1 MiB blocks into one buffer (blocking: run it in
+    a thread; hashlib lets go of the GIL on blocks this size, so the event loop keeps serving meanwhile)."""
+    digest, size, head = hashlib.sha256(), 0, b""
+    buffer = bytearray(CHUNK)
+    view = memoryview(buffer)
+    while True:
+        got = source.readinto(buffer) if hasattr(source, "readinto") else _read_into(source, view)
+        if not got:
+            break
+        digest.update(view[:got])
+        if len(head) < HEAD_BYTES:
+            head += bytes(view[: min(got, HEAD_BYTES - len(head))])
+        size += got
+    return Stored(size, digest.hexdigest(), head)
+
+
+def _read_into(source, view: memoryview) -> int:
+    chunk = source.read(len(view))
+    view[: len(chunk)] = chunk
+    return len(chunk)
+
+
 async def inspect(store: ObjectStore, key: str) -> Stored | None:
     """Re-read an object: its real size, SHA-256 and first bytes; None when nothing is there."""
-    digest, size, head = hashlib.sha256(), 0, b""
-    try:
-        async for chunk in store.read(key):
-            digest.update(chunk)
-            if len(head) < 8192:
-                head += chunk[: 8192 - len(head)]
-            size += len(chunk)
-    except FileNotFoundError:
-        return None
-    return Stored(size, digest.hexdigest(), head)
+    return await store.inspect(key)
 
 
 def make_store(url: str, *, var_dir, secret_key: str) -> ObjectStore:

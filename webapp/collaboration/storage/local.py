@@ -11,7 +11,7 @@ from pathlib import Path
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from webapp.collaboration.storage import CHUNK, Upload
+from webapp.collaboration.storage import CHUNK, Stored, Upload, digest_stream
 
 UPLOAD_PATH = "/storage/upload"
 DOWNLOAD_PATH = "/storage/objects"
@@ -50,8 +50,17 @@ class LocalStore:
     async def write(self, key: str, source: Path) -> None:
         """Move a verified temporary file into place (atomic rename on the same filesystem)."""
         target = self.path_of(key)
-        await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
-        await asyncio.to_thread(os.replace, source, target)
+
+        def place() -> None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, target)
+            directory = os.open(target.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)  # the rename itself survives a crash
+            finally:
+                os.close(directory)
+
+        await asyncio.to_thread(place)
 
     async def read(self, key: str) -> AsyncIterator[bytes]:
         """The file's bytes in chunks."""
@@ -62,6 +71,19 @@ class LocalStore:
                 yield chunk
         finally:
             handle.close()
+
+    async def inspect(self, key: str) -> Stored | None:
+        """Re-read the file in one worker thread: size, SHA-256, first bytes; None when absent."""
+        path = self.path_of(key)
+
+        def digest() -> Stored | None:
+            try:
+                with open(path, "rb", buffering=0) as handle:
+                    return digest_stream(handle)
+            except FileNotFoundError:
+                return None
+
+        return await asyncio.to_thread(digest)
 
     async def exists(self, key: str) -> bool:
         """Whether the file is there."""

@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import AsyncIterator
+from contextlib import closing
 from urllib.parse import quote, urlsplit
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from webapp.collaboration.storage import CHUNK, Upload
+from webapp.collaboration.storage import CHUNK, Stored, Upload, digest_stream
 
 
 class S3Store:
@@ -67,6 +68,21 @@ class S3Store:
                 yield chunk
         finally:
             body.close()
+
+    async def inspect(self, key: str) -> Stored | None:
+        """GET the object and hash it as it streams, in one worker thread; None when absent."""
+
+        def digest() -> Stored | None:
+            try:
+                answer = self.client.get_object(Bucket=self.bucket, Key=key)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+                    return None
+                raise
+            with closing(answer["Body"]) as body:
+                return digest_stream(body)
+
+        return await asyncio.to_thread(digest)
 
     async def exists(self, key: str) -> bool:
         """HEAD the key."""
