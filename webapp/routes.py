@@ -11,6 +11,8 @@ def register_blueprints(app: Quart) -> None:
     from webapp.admin.views import bp as admin_views
     from webapp.apikeys.api import bp as apikeys_api
     from webapp.apikeys.views import bp as apikeys_views
+    from webapp.billing.api import bp as billing_api
+    from webapp.billing.views import bp as billing_views
     from webapp.catalog import operations  # noqa: F401 - adds maintenance and import routes to the catalog pages
     from webapp.catalog.api import bp as catalog_items_api
     from webapp.catalog.api import org_bp as catalog_api
@@ -64,6 +66,7 @@ def register_blueprints(app: Quart) -> None:
         iam_views,
         apikeys_views,
         admin_views,
+        billing_views,
         missions_views,
         catalog_views,
         products_views,
@@ -89,5 +92,6 @@ def register_blueprints(app: Quart) -> None:
         admin_api,
         settings_api,
         setting_api,
+        billing_api,
     ):
         app.register_blueprint(blueprint)

@@ -36,6 +36,7 @@ REASONS = {
     202: "Accepted",
     204: "No content",
     303: "See other: the short-lived address of the file is in `Location`",
+    304: "Not modified: the `ETag` sent in `If-None-Match` is still current",
     400: "The request is malformed: not JSON, a query parameter outside its choices, a bad cursor",
     401: "No valid credential",
     403: "Not allowed: a permission is missing (`details.missing`) or the credential may not use this route",
@@ -57,6 +58,7 @@ TAGS = {
     "ops": "System checks",
     "collaboration": "Comments on missions, crew, catalog items, runs and products",
     "search": "Full-text search over the organization and rebuilding its index",
+    "billing": "Plans, subscriptions, invoices and payments",
     "admin": "ClosedLoop staff only (everyone else gets 404)",
 }
 
@@ -320,6 +322,9 @@ class ApiDocument(OpenAPIProvider):
                         "schema": {"type": "string"},
                     }
                 }
+            if status in (200, 304) and 304 in api.responses:
+                tag = {"description": "Send it back in `If-None-Match` to get a 304", "schema": {"type": "string"}}
+                response["headers"] = {"ETag": tag}
             if status in (201, 202) and api.creates:
                 response["headers"] = {
                     "Location": {"description": "Where the created object can be read", "schema": {"type": "string"}}
@@ -333,7 +338,8 @@ class ApiDocument(OpenAPIProvider):
             errors |= {401, 403}
             if method in ("POST", "PUT", "PATCH", "DELETE"):
                 errors.add(409)  # a write can always meet a concurrent change of the same row
-            errors.add(404)
+        if rule.arguments or access[0] != "public":
+            errors.add(404)  # an id in the path can name nothing (or another organization's object)
         if has_body:
             errors |= {400, 413, 422}
         if has_query:
