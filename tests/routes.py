@@ -31,6 +31,7 @@ async def objects_of(owner_engine, org_id) -> dict[str, str]:
         "comment_id": "SELECT id FROM comments WHERE organization_id = :o",
         "job_id": "SELECT id FROM search_reindex_jobs WHERE organization_id = :o",
         "attachment_id": "SELECT id FROM attachments WHERE organization_id = :o",
+        "checkout_id": "SELECT id FROM billing_checkouts WHERE organization_id = :o",
     }
     found = {}
     async with owner_engine.connect() as conn:
@@ -65,6 +66,15 @@ async def populate(owner_engine, org_id, owner_id) -> None:
             text(
                 "INSERT INTO role_assignments (id, organization_id, membership_id, user_id, role_id) "
                 "VALUES (gen_random_uuid(), :o, :m, :u, :v)"
+            ),
+            extra,
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO billing_checkouts (id, organization_id, plan_id, interval, seats, provider, "
+                "provider_checkout_id, expires_at) SELECT gen_random_uuid(), :o, id, 'month', 5, 'sandbox', "
+                "'cs_test_' || gen_random_uuid(), now() + interval '1 hour' FROM billing_plans "
+                "WHERE key = 'crew' AND status = 'current'"
             ),
             extra,
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 from dataclasses import dataclass, replace
@@ -26,6 +28,13 @@ def _int(name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise SystemExit(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    raw = (os.environ.get(name) or default).strip().lower()
+    if raw not in allowed:
+        raise SystemExit(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
+    return raw
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,21 @@ class Settings:
     object_store_url: str = ""
     attachment_max_bytes: int = 25 * 1024 * 1024
     attachment_quota_bytes: int = 5 * 1024**3
+    billing_provider: str = "sandbox"
+    # each: one secret, or several separated by commas while a rotation is under way
+    sandbox_webhook_secret: str = ""
+    stripe_webhook_secret: str = ""
+    polar_webhook_secret: str = ""
+    dodo_webhook_secret: str = ""
+
+    def webhook_secrets(self, provider: str) -> list[str]:
+        """The provider's webhook signing secrets (several during a rotation); the sandbox's derives from
+        SECRET_KEY unless set."""
+        raw = getattr(self, f"{provider}_webhook_secret", "")
+        if not raw and provider == "sandbox":
+            digest = hmac.new(self.secret_key.encode(), b"sandbox-webhooks", hashlib.sha256).hexdigest()
+            return [f"whsec_{digest[:40]}"]
+        return [part.strip() for part in raw.split(",") if part.strip()]
 
     @property
     def is_production(self) -> bool:
@@ -130,6 +154,11 @@ def load_settings() -> Settings:
         object_store_url=os.environ.get("OBJECT_STORE_URL", "").strip(),
         attachment_max_bytes=_int("ATTACHMENT_MAX_BYTES", 25 * 1024 * 1024),
         attachment_quota_bytes=_int("ATTACHMENT_QUOTA_BYTES", 5 * 1024**3),
+        billing_provider=_choice("BILLING_PROVIDER", "sandbox", ("sandbox", "stripe", "polar", "dodo")),
+        sandbox_webhook_secret=os.environ.get("SANDBOX_WEBHOOK_SECRET", "").strip(),
+        stripe_webhook_secret=os.environ.get("STRIPE_WEBHOOK_SECRET", "").strip(),
+        polar_webhook_secret=os.environ.get("POLAR_WEBHOOK_SECRET", "").strip(),
+        dodo_webhook_secret=os.environ.get("DODO_WEBHOOK_SECRET", "").strip(),
     )
 
 

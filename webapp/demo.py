@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from webapp.billing import subscriptions as billing
 from webapp.core.permissions import SystemRole
 from webapp.core.tenancy import RequestContext, scope_session
 from webapp.core.transaction import unit_of_work
@@ -49,6 +50,8 @@ async def load_demo(maker: async_sessionmaker, password: str) -> list[str]:
             )
             org_id = org.id
             created.append(f"organization {DEMO_ORG_SLUG}")
+            # the demo shows every feature: it is on the Crew plan, comped (no provider, nothing charged)
+            await billing.comp_plan(session, org_id, "crew")
         else:
             org_id = membership.org_id
         await scope_session(session, org_id=org_id, user_id=owner.id)

@@ -12,6 +12,8 @@ def register_blueprints(app: Quart) -> None:
     from webapp.apikeys.api import bp as apikeys_api
     from webapp.apikeys.views import bp as apikeys_views
     from webapp.billing.api import bp as billing_api
+    from webapp.billing.api import org_bp as org_billing_api
+    from webapp.billing.api import webhooks_bp as webhooks_api
     from webapp.billing.views import bp as billing_views
     from webapp.catalog import operations  # noqa: F401 - adds maintenance and import routes to the catalog pages
     from webapp.catalog.api import bp as catalog_items_api
@@ -93,5 +95,7 @@ def register_blueprints(app: Quart) -> None:
         settings_api,
         setting_api,
         billing_api,
+        org_billing_api,
+        webhooks_api,
     ):
         app.register_blueprint(blueprint)

@@ -37,6 +37,7 @@ PUBLIC_WRITES = {
     "/api/v1/auth/verify-email",
     "/api/v1/auth/reset-password",
     "/storage/upload",  # the local object store's upload: the signed token in the form is the credential
+    "/api/v1/webhooks/<any(sandbox, stripe, polar, dodo):provider>",  # the provider's signature is the credential
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from webapp.billing import subscriptions
 from webapp.core.permissions import SystemRole
 from webapp.core.tenancy import scope_session
 from webapp.core.transaction import unit_of_work
@@ -33,14 +34,17 @@ class Factory:
         self.maker = maker
 
     async def org_with_owner(
-        self, slug: str | None = None, name: str = "Lunar Outpost", role=SystemRole.OWNER
+        self, slug: str | None = None, name: str = "Lunar Outpost", role=SystemRole.OWNER, plan: str = "mission-control"
     ) -> Member:
-        """A new organization and its first member."""
+        """A new organization and its first member, on `plan` (default: the largest, so tests of other features
+        meet no plan limit; billing's tests choose "free")."""
         slug = slug or f"org-{secrets.token_hex(4)}"
         email = f"{slug}-owner@example.org"
         async with unit_of_work(self.maker) as session:
             user = await identity.create_user(session, None, email=email, name=f"Owner of {slug}", password=PASSWORD)
             org = await organizations.create_organization(session, None, slug=slug, name=name, owner_id=user.id)
+            if plan != "free":
+                await subscriptions.comp_plan(session, org.id, plan)
             if role != SystemRole.OWNER:
                 from sqlalchemy import update
 

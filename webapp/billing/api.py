@@ -4,16 +4,31 @@ from __future__ import annotations
 
 import uuid
 
-from quart import Blueprint, request
+from quart import Blueprint, current_app, g, request
+from quart_schema import document_request
 
-from webapp.billing import plans
-from webapp.billing.models import Plan
-from webapp.billing.schemas import MeterOut, PlanList, PlanOut
-from webapp.core.openapi import returns
-from webapp.core.permissions import public
+from webapp.billing import entitlements, intake, plans, service
+from webapp.billing.enums import Provider
+from webapp.billing.models import Checkout, Plan
+from webapp.billing.schemas import (
+    CheckoutIn,
+    CheckoutOut,
+    MeterOut,
+    PlanList,
+    PlanOut,
+    SubscriptionOut,
+    UsageOut,
+    WebhookAck,
+)
+from webapp.billing.tasks import enqueue_event
+from webapp.core.forms import csrf_exempt, parse_body
+from webapp.core.openapi import raises, returns
+from webapp.core.permissions import Perm, public, require_bound_credential, requires
 from webapp.core.transaction import db_session
 
 bp = Blueprint("billing_api", __name__, url_prefix="/api/v1/billing")
+org_bp = Blueprint("org_billing_api", __name__, url_prefix="/api/v1/organizations/<org:org_id>/billing")
+webhooks_bp = Blueprint("webhooks_api", __name__, url_prefix="/api/v1/webhooks")
 CACHE = "public, max-age=300"  # prices change rarely, and a changed one is a new version with its own id
 
 
@@ -63,3 +78,93 @@ async def get_plan(plan_id: uuid.UUID):
     if request.if_none_match.contains(tag):
         return "", 304, headers
     return plan_out(plan), 200, headers
+
+
+async def _subscription_out() -> dict:
+    session = db_session()
+    standing = await entitlements.standing(session, g.ctx.org_id)
+    sub = standing.subscription
+    return SubscriptionOut(
+        id=sub.id, plan=plan_out(sub.plan), limits_plan_id=standing.plan.id, status=sub.status,
+        interval=sub.interval, seats=sub.seats, provider=sub.provider,
+        current_period_start=sub.current_period_start, current_period_end=sub.current_period_end,
+        cancel_at_period_end=sub.cancel_at_period_end, past_due_since=sub.past_due_since,
+        grace_ends_at=standing.grace_ends, read_only=standing.read_only,
+        usage=[UsageOut(limit=u.limit, used=u.used, allowed=u.allowed) for u in await service.usage(session, standing)],
+        version=sub.version,
+    ).model_dump(mode="json")  # fmt: skip
+
+
+def _checkout_out(checkout: Checkout) -> dict:
+    return CheckoutOut(
+        id=checkout.id, status=checkout.status, provider=checkout.provider, plan_id=checkout.plan_id,
+        interval=checkout.interval, seats=checkout.seats, expires_at=checkout.expires_at,
+        checkout_url=current_app.extensions["closedloop"]["settings"].base_url
+        + service.checkout_url(g.ctx.org_slug, checkout),
+    ).model_dump(mode="json")  # fmt: skip
+
+
+async def _start_checkout() -> tuple[dict, int]:
+    body = await parse_body(CheckoutIn)
+    checkout = await service.start_checkout(
+        db_session(), g.ctx, plan_id=body.plan_id, interval=body.interval, seats=body.seats,
+        provider=current_app.extensions["closedloop"]["settings"].billing_provider,
+    )  # fmt: skip
+    return _checkout_out(checkout), 201
+
+
+@bp.get("/subscription")
+@requires(Perm.BILLING_READ)
+@returns(SubscriptionOut)
+async def get_subscription():
+    """The credential's organization's subscription: plan, status, paid seats, period, and usage against the
+    limits that apply now."""
+    await require_bound_credential()
+    return await _subscription_out()
+
+
+@bp.post("/subscription")
+@requires(Perm.BILLING_MANAGE)
+@document_request(CheckoutIn)
+@returns(CheckoutOut, 201)
+async def start_subscription():
+    """Start buying a plan: a checkout whose `checkout_url` takes the payment. The subscription changes when the
+    provider's webhook reports the payment, not before."""
+    await require_bound_credential()
+    return await _start_checkout()
+
+
+@org_bp.get("/subscription")
+@requires(Perm.BILLING_READ)
+@returns(SubscriptionOut)
+async def get_organization_subscription(org_id):
+    """The organization's subscription (the same as GET /billing/subscription, for browser sessions)."""
+    return await _subscription_out()
+
+
+@org_bp.post("/subscription")
+@requires(Perm.BILLING_MANAGE)
+@document_request(CheckoutIn)
+@returns(CheckoutOut, 201)
+async def start_organization_subscription(org_id):
+    """Start buying a plan (the same as POST /billing/subscription, for browser sessions)."""
+    return await _start_checkout()
+
+
+@webhooks_bp.post("/<any(sandbox, stripe, polar, dodo):provider>")
+@public
+@csrf_exempt
+@returns(WebhookAck)
+@raises(400, 413)
+async def receive_webhook(provider: str):
+    """A payment provider's event. No session and no CSRF: the signature over the raw body is the credential
+    (Stripe and the sandbox: `Stripe-Signature`; Polar and Dodo: Standard Webhooks `webhook-id`,
+    `webhook-timestamp`, `webhook-signature`), at most 300 s old. A bad or missing signature is a 400 and stores
+    nothing but a security event. Each event is stored once (provider + event id) and applied by a worker."""
+    extension = current_app.extensions["closedloop"]
+    settings = extension["settings"]
+    receipt = await intake.receive(
+        db_session(), extension["sessionmaker"], g.ctx, Provider(provider), await request.get_data(),
+        request.headers, settings.webhook_secrets(provider), enqueue_event,
+    )  # fmt: skip
+    return {"received": True, "duplicate": receipt.duplicate, "event_id": receipt.event_id, "type": receipt.type}

@@ -26,3 +26,54 @@ METRIC_LABELS = {
     Metric.STORAGE_GB: "File storage (GB)",
     Metric.API_CALLS: "API calls",
 }
+
+
+class SubscriptionStatus(StrEnum):
+    """The providers' common states (Stripe's names): what an organization's subscription is in now."""
+
+    TRIALING = "trialing"
+    ACTIVE = "active"
+    PAST_DUE = "past_due"
+    PAUSED = "paused"
+    CANCELED = "canceled"
+    INCOMPLETE = "incomplete"
+
+
+class Interval(StrEnum):
+    """How often a subscription is billed."""
+
+    MONTH = "month"
+    YEAR = "year"
+
+
+class Provider(StrEnum):
+    """Who collects the money. The sandbox is built in: its checkout completes locally and it signs its events the
+    way Stripe does, so they take the same path as a real provider's."""
+
+    SANDBOX = "sandbox"
+    STRIPE = "stripe"
+    POLAR = "polar"
+    DODO = "dodo"
+
+
+class EventStatus(StrEnum):
+    """A provider event's way through the worker: received, then processed, ignored (a type we do not act on, or
+    about nothing we know) or failed (retried; the error is kept)."""
+
+    RECEIVED = "received"
+    PROCESSED = "processed"
+    IGNORED = "ignored"
+    FAILED = "failed"
+
+
+class CheckoutStatus(StrEnum):
+    """A checkout started with a provider: open until paid (completed), given up (canceled) or too old (expired)."""
+
+    OPEN = "open"
+    COMPLETED = "completed"
+    CANCELED = "canceled"
+    EXPIRED = "expired"
+
+
+# states in which the organization has what its plan gives (past_due only within the grace period)
+SERVING = frozenset({SubscriptionStatus.TRIALING, SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE})

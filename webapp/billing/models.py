@@ -8,10 +8,19 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.billing.enums import Metric, PlanStatus
-from webapp.core.db import Base, Timestamps, UUIDPrimaryKey
+from webapp.billing.enums import (
+    CheckoutStatus,
+    EventStatus,
+    Interval,
+    Metric,
+    PlanStatus,
+    Provider,
+    SubscriptionStatus,
+)
+from webapp.core.db import Base, TenantOwned, Timestamps, UUIDPrimaryKey, Versioned
 from webapp.core.enums import pg_enum
 
 
@@ -84,3 +93,101 @@ class PlanMeter(Base):
     overage_price_minor: Mapped[int | None] = mapped_column(BigInteger)
 
     plan: Mapped[Plan] = relationship(back_populates="meters")
+
+
+class Subscription(UUIDPrimaryKey, TenantOwned, Timestamps, Versioned, Base):
+    """An organization's one subscription: the plan version it holds, its paid seats and where the provider has it.
+    Every organization has one from its first moment (the default, free plan, with no provider)."""
+
+    __tablename__ = "billing_subscriptions"
+    __table_args__ = (
+        Index(
+            "uq_billing_subscriptions_provider_ref",
+            "provider",
+            "provider_subscription_id",
+            unique=True,
+            postgresql_where=text("provider_subscription_id IS NOT NULL"),
+        ),
+        CheckConstraint("seats >= 1", name="seats_positive"),
+        CheckConstraint("current_period_end > current_period_start", name="period_forward"),
+        CheckConstraint("(provider IS NULL) = (provider_subscription_id IS NULL)", name="provider_has_reference"),
+        CheckConstraint("status <> 'past_due' OR past_due_since IS NOT NULL", name="past_due_has_start"),
+    )
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(  # one per organization; its unique index serves lookups
+        ForeignKey("organizations.id", ondelete="CASCADE"), unique=True
+    )
+    plan_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("billing_plans.id"), index=True)
+    status: Mapped[SubscriptionStatus] = mapped_column(
+        pg_enum(SubscriptionStatus, "billing_subscription_status"), server_default=SubscriptionStatus.ACTIVE.value
+    )
+    interval: Mapped[Interval] = mapped_column(pg_enum(Interval, "billing_interval"), server_default="month")
+    seats: Mapped[int] = mapped_column(Integer)  # paid seats: the provider's quantity
+    provider: Mapped[Provider | None] = mapped_column(pg_enum(Provider, "billing_provider"))
+    provider_customer_id: Mapped[str | None] = mapped_column(String(255))
+    provider_subscription_id: Mapped[str | None] = mapped_column(String(255))
+    current_period_start: Mapped[datetime] = mapped_column()
+    current_period_end: Mapped[datetime] = mapped_column()
+    cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    canceled_at: Mapped[datetime | None] = mapped_column()
+    past_due_since: Mapped[datetime | None] = mapped_column()
+    trial_ends_at: Mapped[datetime | None] = mapped_column()
+    # the provider's time of the newest state applied: an older event arriving late cannot undo a newer one
+    provider_state_at: Mapped[datetime | None] = mapped_column()
+
+    plan: Mapped[Plan] = relationship(lazy="joined")
+
+
+class Checkout(UUIDPrimaryKey, TenantOwned, Timestamps, Base):
+    """A plan bought through a provider's checkout page: what was chosen, and whether it was paid."""
+
+    __tablename__ = "billing_checkouts"
+    __table_args__ = (
+        CheckConstraint("seats >= 1", name="seats_positive"),
+        Index("uq_billing_checkouts_provider_ref", "provider", "provider_checkout_id", unique=True),
+    )
+
+    plan_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("billing_plans.id"))
+    interval: Mapped[Interval] = mapped_column(pg_enum(Interval, "billing_interval"))
+    seats: Mapped[int] = mapped_column(Integer)
+    provider: Mapped[Provider] = mapped_column(pg_enum(Provider, "billing_provider"))
+    provider_checkout_id: Mapped[str] = mapped_column(String(255))
+    status: Mapped[CheckoutStatus] = mapped_column(
+        pg_enum(CheckoutStatus, "billing_checkout_status"), server_default=CheckoutStatus.OPEN.value
+    )
+    created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    expires_at: Mapped[datetime] = mapped_column()
+    completed_at: Mapped[datetime | None] = mapped_column()
+
+
+class PaymentEvent(UUIDPrimaryKey, Base):
+    """A provider's webhook event, stored once (provider + its event id) with the verified body as it came; the worker
+    applies it and records the outcome. Unknown types are kept and ignored."""
+
+    __tablename__ = "billing_payment_events"
+    __table_args__ = (
+        Index("uq_billing_payment_events_provider_event", "provider", "event_id", unique=True),
+        Index(
+            "ix_billing_payment_events_payload",
+            "payload",
+            postgresql_using="gin",
+            postgresql_ops={"payload": "jsonb_path_ops"},
+        ),
+        Index("ix_billing_payment_events_received", "received_at"),
+        Index("ix_billing_payment_events_org", "organization_id", "received_at"),
+        CheckConstraint("attempts >= 0", name="attempts_nonnegative"),
+    )
+
+    provider: Mapped[Provider] = mapped_column(pg_enum(Provider, "billing_provider"))
+    event_id: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(120))
+    payload: Mapped[dict] = mapped_column(JSONB)
+    occurred_at: Mapped[datetime | None] = mapped_column()  # the provider's time of the event
+    received_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    status: Mapped[EventStatus] = mapped_column(
+        pg_enum(EventStatus, "billing_event_status"), server_default=EventStatus.RECEIVED.value
+    )
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    processed_at: Mapped[datetime | None] = mapped_column()
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organizations.id", ondelete="SET NULL"))

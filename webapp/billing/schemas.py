@@ -7,7 +7,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from webapp.billing.enums import Metric, PlanStatus
+from webapp.billing.enums import CheckoutStatus, Interval, Metric, PlanStatus, Provider, SubscriptionStatus
+from webapp.core.openapi import VERSION, Body
 
 
 class MeterOut(BaseModel):
@@ -48,3 +49,64 @@ class PlanList(BaseModel):
     """The plans offered now, cheapest first."""
 
     items: list[PlanOut]
+
+
+class UsageOut(BaseModel):
+    """How much of one limited thing is used, against what the plan allows (null: no limit)."""
+
+    limit: str = Field(description="seats, missions, simulation_runs (this period) or storage_bytes")
+    used: int
+    allowed: int | None
+
+
+class SubscriptionOut(BaseModel):
+    """The organization's subscription and what it gives now."""
+
+    id: uuid.UUID
+    plan: PlanOut = Field(description="The plan version the subscription holds")
+    limits_plan_id: uuid.UUID = Field(
+        description="The plan whose limits apply now (the default plan while the subscription is paused, incomplete "
+        "or canceled)"
+    )
+    status: SubscriptionStatus
+    interval: Interval
+    seats: int = Field(description="Paid seats (the provider's quantity)")
+    provider: Provider | None = Field(description="Who collects the payments; null on the free plan")
+    current_period_start: datetime
+    current_period_end: datetime
+    cancel_at_period_end: bool
+    past_due_since: datetime | None
+    grace_ends_at: datetime | None = Field(description="When past_due: the organization turns read-only then")
+    read_only: bool = Field(description="A payment is overdue past the grace period: only reading works")
+    usage: list[UsageOut]
+    version: int
+
+
+class CheckoutIn(Body):
+    """Start buying a plan: the provider's checkout page takes the payment."""
+
+    plan_id: uuid.UUID = Field(description="A current plan's id (GET /billing/plans)")
+    interval: Interval = Interval.MONTH
+    seats: VERSION | None = Field(None, description="Paid seats; default: everyone who holds or is promised one")
+
+
+class CheckoutOut(BaseModel):
+    """A checkout: send the person to `checkout_url`; the plan changes when the provider's webhook says it is paid."""
+
+    id: uuid.UUID
+    status: CheckoutStatus
+    provider: Provider
+    plan_id: uuid.UUID
+    interval: Interval
+    seats: int
+    checkout_url: str
+    expires_at: datetime
+
+
+class WebhookAck(BaseModel):
+    """The event was stored (or had been already): processing continues on a worker."""
+
+    received: bool
+    duplicate: bool = Field(description="An event with this id was stored before; nothing new was done")
+    event_id: str
+    type: str

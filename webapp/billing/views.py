@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import uuid
 
-from quart import Blueprint, flash, g, redirect, request, url_for
+from quart import Blueprint, current_app, flash, g, redirect, request, url_for
 
-from webapp.billing import plans
-from webapp.billing.enums import METRIC_LABELS, Metric
+from webapp.billing import entitlements, plans, sandbox, service
+from webapp.billing.enums import METRIC_LABELS, Interval, Metric
 from webapp.billing.forms import PlanForm, form_data, plan_values
 from webapp.core.errors import Conflict, ValidationError
-from webapp.core.forms import show_errors
+from webapp.core.forms import require_id, show_errors
 from webapp.core.htmx import render
-from webapp.core.permissions import requires, staff_only
-from webapp.core.transaction import db_session
+from webapp.core.ids import parse_id
+from webapp.core.permissions import Perm, requires, staff_only
+from webapp.core.transaction import after_commit, db_session
 
 bp = Blueprint("billing", __name__)
 # the service's names for what the form calls otherwise
@@ -87,3 +88,80 @@ async def admin_revise_plan(plan_id: uuid.UUID):
     )
     await flash(message, "success")
     return redirect(url_for("billing.admin_plans"), 303)
+
+
+# ---------------------------------------------------------------------------------------------- the organization's
+
+
+def _provider() -> str:
+    return current_app.extensions["closedloop"]["settings"].billing_provider
+
+
+@bp.get("/o/<org_slug>/billing")
+@requires(Perm.BILLING_READ)
+async def organization():
+    """The plan, seats used of paid, usage against the limits as bars, and the plans to move to."""
+    session = db_session()
+    standing = await entitlements.standing(session, g.ctx.org_id)
+    waiting = await sandbox.waiting_checkout(session, g.ctx.org_id, parse_id(request.args.get("pending")))
+    return await render(
+        "billing/organization.html",
+        waiting=waiting,
+        standing=standing,
+        subscription=standing.subscription,
+        usage=await service.usage(session, standing),
+        offered=await plans.current_plans(session),
+        provider=_provider(),
+    )
+
+
+@bp.post("/o/<org_slug>/billing/checkout")
+@requires(Perm.BILLING_MANAGE)
+async def checkout():
+    """Start buying the chosen plan; the provider's checkout page takes it from here."""
+    form = await request.form
+    plan_id = require_id(form.get("plan_id"), "plan_id")
+    interval = form.get("interval", "month")
+    if interval not in ("month", "year"):
+        raise ValidationError.field("interval", "Choose monthly or yearly.")
+    started = await service.start_checkout(
+        db_session(), g.ctx, plan_id=plan_id, interval=Interval(interval), seats=None, provider=_provider()
+    )
+    return redirect(service.checkout_url(g.ctx.org_slug, started), 303)
+
+
+@bp.get("/o/<org_slug>/billing/sandbox/<uuid:checkout_id>")
+@requires(Perm.BILLING_MANAGE)
+async def sandbox_checkout(checkout_id: uuid.UUID):
+    """The sandbox provider's checkout page: what is bought, the amount, and a test card."""
+    session = db_session()
+    found = await sandbox.get_open_checkout(session, g.ctx.org_id, checkout_id)
+    plan = await plans.get_plan(session, found.plan_id)
+    return await render("billing/sandbox_checkout.html", checkout=found, plan=plan, total=price_of(plan, found))
+
+
+@bp.post("/o/<org_slug>/billing/sandbox/<uuid:checkout_id>")
+@requires(Perm.BILLING_MANAGE)
+async def sandbox_pay(checkout_id: uuid.UUID):
+    """Pay at the sandbox: it sends its signed events to the webhook endpoint (a worker delivers them)."""
+    session = db_session()
+    found = await sandbox.get_open_checkout(session, g.ctx.org_id, checkout_id)
+    plan = await plans.get_plan(session, found.plan_id)
+    events = await sandbox.pay(session, g.ctx, found, plan)
+    after_commit(session, lambda: _deliver(events))
+    await flash(f"Payment taken. The {plan.name} plan turns on as soon as the payment is confirmed.", "success")
+    return redirect(url_for("billing.organization", pending=str(found.id)), 303)
+
+
+async def _deliver(events: list[dict]) -> None:
+    from webapp.billing.tasks import sandbox_deliver
+
+    for event in events:
+        await sandbox_deliver.kiq(event)
+
+
+def price_of(plan, found) -> int:
+    """What a checkout charges a period: the plan's price plus each paid seat beyond the included ones."""
+    base = plan.yearly_price_minor if found.interval == Interval.YEAR else plan.monthly_price_minor
+    months = 12 if found.interval == Interval.YEAR else 1
+    return base + max(0, found.seats - plan.included_seats) * plan.seat_price_minor * months

@@ -15,6 +15,8 @@ from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from webapp.billing import entitlements
+from webapp.billing.entitlements import Gate
 from webapp.collaboration.enums import AttachmentStatus
 from webapp.collaboration.models import Attachment, StoredObject
 from webapp.collaboration.queries import Target
@@ -135,6 +137,8 @@ async def presign(
             )
         )
     ).scalar_one_or_none()
+    if stored is None:  # bytes the organization already stores cost nothing more
+        await entitlements.require(session, ctx.org_id, Gate.STORAGE, org_slug=ctx.org_slug, adding=data["size"])
     if stored is None and await storage_used(session, ctx.org_id) + data["size"] > limits.quota_bytes:
         raise ValidationError.field(
             "size", f"The organization's storage is full ({limits.quota_bytes // 1024**3} GiB); delete files first."

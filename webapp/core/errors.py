@@ -51,6 +51,13 @@ class Unauthorized(DomainError):
     status_code, error, default_message = 401, "Unauthorized", "Please sign in."
 
 
+class PaymentRequired(DomainError):
+    """The plan does not cover it (a limit reached, or the organization is read-only until paid); details say which
+    limit, how much is used and where to upgrade."""
+
+    status_code, error, default_message = 402, "PaymentRequired", "Your plan does not cover this."
+
+
 class Forbidden(DomainError):
     """Authenticated but not allowed."""
 

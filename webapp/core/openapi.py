@@ -39,6 +39,7 @@ REASONS = {
     304: "Not modified: the `ETag` sent in `If-None-Match` is still current",
     400: "The request is malformed: not JSON, a query parameter outside its choices, a bad cursor",
     401: "No valid credential",
+    402: "The plan does not cover it: `details.limit`, `details.used`, `details.allowed` and `details.upgrade_url`",
     403: "Not allowed: a permission is missing (`details.missing`) or the credential may not use this route",
     404: "No such object, or it belongs to another organization",
     409: "Conflict: a stale `version` (`details.current` has the saved state) or a rule about the object's state",
@@ -338,6 +339,7 @@ class ApiDocument(OpenAPIProvider):
             errors |= {401, 403}
             if method in ("POST", "PUT", "PATCH", "DELETE"):
                 errors.add(409)  # a write can always meet a concurrent change of the same row
+                errors.add(402)  # and a plan's limit, or an organization read-only until a payment is made
         if rule.arguments or access[0] != "public":
             errors.add(404)  # an id in the path can name nothing (or another organization's object)
         if has_body:

@@ -44,6 +44,8 @@ class Perm(StrEnum):
     COMMENTS_MODERATE = "comments:moderate"
     ATTACHMENTS_WRITE = "attachments:write"
     SEARCH_REINDEX = "search:reindex"
+    BILLING_READ = "billing:read"
+    BILLING_MANAGE = "billing:manage"
 
 
 class SystemRole(StrEnum):
@@ -85,6 +87,14 @@ def requires(*perms: Perm | str, mission_param: str | None = None) -> Callable[[
                 return redirect(url_for("identity.login", next=request.full_path.rstrip("?")))
             mission_id = kwargs.get(mission_param) if mission_param else None
             missing = [str(p) for p in perms if not ctx.can(str(p), mission_id=mission_id)]
+            if missing and ctx.billing_locked:
+                from webapp.core.errors import PaymentRequired
+
+                raise PaymentRequired(
+                    "A payment is overdue and the grace period is over: the organization is read-only until it is "
+                    "paid.",
+                    {"limit": "payment", "missing": missing, "upgrade_url": f"/o/{ctx.org_slug}/billing"},
+                )
             if missing:
                 raise Forbidden(details={"missing": missing})
             return await view(*args, **kwargs)

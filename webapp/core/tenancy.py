@@ -46,6 +46,7 @@ class RequestContext:
     is_platform_admin: bool = False
     org_status: str | None = None
     timezone: str = "UTC"
+    billing_locked: bool = False  # a payment is overdue past the grace period: the organization is read-only
 
     @property
     def is_authenticated(self) -> bool:

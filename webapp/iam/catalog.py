@@ -36,6 +36,8 @@ PERMISSION_DESCRIPTIONS: dict[Perm, str] = {
     Perm.COMMENTS_MODERATE: "Delete other members' comments",
     Perm.ATTACHMENTS_WRITE: "Upload files to comments, missions, modules, runs and products; delete one's own",
     Perm.SEARCH_REINDEX: "Rebuild the organization's search index",
+    Perm.BILLING_READ: "See the plan, seats, usage, invoices and payments",
+    Perm.BILLING_MANAGE: "Change the plan and seats, cancel or resume, buy credits",
 }
 
 ALL_PERMISSIONS: frozenset[str] = frozenset(p.value for p in Perm)
@@ -85,7 +87,7 @@ SYSTEM_ROLES: dict[str, SystemRoleSpec] = {
             SystemRole.ADMIN,
             "Admin",
             "Runs the organization day to day; cannot delete it.",
-            ALL_PERMISSIONS - {Perm.ORG_DELETE},
+            ALL_PERMISSIONS - {Perm.ORG_DELETE, Perm.BILLING_MANAGE},
         ),
         SystemRoleSpec(
             SystemRole.MISSION_COMMANDER,
@@ -122,7 +124,12 @@ SYSTEM_ROLES: dict[str, SystemRoleSpec] = {
                 Perm.ATTACHMENTS_WRITE,
             },
         ),
-        SystemRoleSpec(SystemRole.BILLING_MANAGER, "Billing manager", "Plans, invoices and payment methods.", _BASE),
+        SystemRoleSpec(
+            SystemRole.BILLING_MANAGER,
+            "Billing manager",
+            "Plans, invoices and payment methods.",
+            _BASE | {Perm.BILLING_READ, Perm.BILLING_MANAGE},
+        ),
         SystemRoleSpec(
             SystemRole.PRIVACY_OFFICER,
             "Privacy officer",

@@ -10,6 +10,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from webapp.billing import entitlements
+from webapp.billing.entitlements import Gate
 from webapp.core import audit
 from webapp.core.errors import Conflict, NotFound, ValidationError
 from webapp.core.ids import new_id
@@ -105,6 +107,7 @@ async def _flush_unique_name(session: AsyncSession) -> None:
 
 async def create_mission(session: AsyncSession, ctx: RequestContext, values: dict) -> Mission:
     """A new mission in planning; unset budgets take habitat.md's suggested defaults."""
+    await entitlements.require(session, ctx.org_id, Gate.MISSION, org_slug=ctx.org_slug)
     defaults = await planning_defaults(session, ctx.org_id)
     data = _clean(dict(values) | {k: v for k, v in defaults.items() if values.get(k) in (None, "")}, partial=False)
     data["status"] = data.get("status") or MissionStatus.PLANNING

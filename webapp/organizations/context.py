@@ -46,6 +46,13 @@ def enter_org(ctx, membership: queries.OrgMembership | None) -> None:
     ctx.org_id, ctx.org_slug, ctx.org_name = membership.org_id, membership.slug, membership.name
     ctx.role, ctx.org_status = membership.role, membership.status
     apply_grants(ctx, membership)
+    if membership.billing_locked:
+        # a payment overdue past the grace period: reading stays, and so does paying (billing)
+        ctx.billing_locked = True
+        ctx.permissions = frozenset(p for p in ctx.permissions if p.endswith(":read") or p == Perm.BILLING_MANAGE)
+        ctx.mission_permissions = {
+            m: frozenset(p for p in ps if p.endswith(":read")) for m, ps in ctx.mission_permissions.items()
+        }
     if membership.status == OrgStatus.ARCHIVED:
         # read-only: reading stays, and whoever may edit the organization may re-activate it
         ctx.permissions = frozenset(p for p in ctx.permissions if p.endswith(":read") or p == Perm.ORG_WRITE)

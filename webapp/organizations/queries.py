@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Integer, Numeric, bindparam, cast, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from webapp.billing.models import Subscription
 from webapp.core.db import fetch_rows
 from webapp.core.errors import NotFound
 from webapp.core.permissions import SystemRole
@@ -22,6 +23,18 @@ from webapp.settings.columns import effective
 
 # the organization's two-factor rule, a setting of the registry (webapp/settings/registry.py)
 REQUIRE_MFA = effective("security.require_mfa", org_id=Organization.id)
+# a payment overdue past the grace period (a platform setting) makes the organization read-only (webapp/billing)
+BILLING_LOCKED = (
+    select(Subscription.id)
+    .where(
+        Subscription.organization_id == Organization.id,
+        Subscription.status == literal_column("'past_due'"),
+        Subscription.past_due_since
+        + func.make_interval(0, 0, 0, cast(cast(effective("billing.grace_days"), Numeric), Integer))
+        <= func.now(),
+    )
+    .exists()
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +51,7 @@ class OrgMembership:
     role_is_system: bool = True
     role_permissions: tuple[str, ...] = ()
     membership_id: uuid.UUID | None = None
+    billing_locked: bool = False
     grants: tuple = ()
     break_glass: tuple | None = None
 
@@ -54,6 +68,7 @@ def _membership_select(*, with_grants: bool = False):
         Role.is_system,
         Role.permissions,
         Membership.id,
+        BILLING_LOCKED,
     ]
     if with_grants:
         columns += [iam_queries.grants_column(Membership.id), iam_queries.break_glass_column(Membership.id)]

@@ -8,11 +8,12 @@ from datetime import timedelta
 from quart import Blueprint, current_app, flash, g, redirect, request, url_for
 from quart_auth import AuthUser, login_user
 
+from webapp.billing import entitlements, subscriptions
 from webapp.collaboration import queries as comment_queries
 from webapp.collaboration.attachments import storage_used
 from webapp.collaboration.views import discussion_url
 from webapp.core.conflicts import differences
-from webapp.core.errors import Conflict, ValidationError
+from webapp.core.errors import Conflict, PaymentRequired, ValidationError
 from webapp.core.forms import (
     choices,
     raise_for_form,
@@ -276,8 +277,12 @@ def _invite_form(roles, formdata=None) -> InviteForm:
     return form
 
 
-async def _members_page(form: InviteForm | None = None, status: int = 200, error: str | None = None):
+async def _members_page(
+    form: InviteForm | None = None, status: int = 200, error: str | None = None, upgrade_url: str | None = None
+):
     session = db_session()
+    standing = await entitlements.standing(session, g.ctx.org_id)
+    seats = await subscriptions.seat_use(session, g.ctx.org_id)
     roles = await _grantable_roles(session)
     members = await queries.list_members(session, g.ctx.org_id)
     invitations = await queries.list_invitations(session, g.ctx.org_id) if g.ctx.can(Perm.MEMBERS_READ) else []
@@ -288,6 +293,10 @@ async def _members_page(form: InviteForm | None = None, status: int = 200, error
         invitations=invitations,
         form=form or _invite_form(roles),
         error=error,
+        upgrade_url=upgrade_url,
+        seats=seats,
+        paid_seats=standing.subscription.seats,
+        plan=standing.plan,
         status=status,
     )
 
@@ -365,6 +374,8 @@ async def invite():
             role_id=require_id(form.role_id.data, "role_id"),
             base_url=_settings().base_url,
         )
+    except PaymentRequired as exc:  # said next to the form, with the way out
+        return await _members_page(form, status=402, error=exc.message, upgrade_url=exc.details["upgrade_url"])
     except (ValidationError, Conflict) as exc:
         if not exc.details.get("fields"):
             raise

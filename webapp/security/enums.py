@@ -31,6 +31,7 @@ class SecurityEventType(StrEnum):
     BREAK_GLASS_REQUESTED = "break_glass.requested"
     BREAK_GLASS_ACTIVATED = "break_glass.activated"
     BREAK_GLASS_ENDED = "break_glass.ended"
+    WEBHOOK_REJECTED = "webhook.rejected"
 
 
 class Severity(StrEnum):

@@ -178,3 +178,22 @@ define(
         "bool", False, (ORGANIZATION,), check=_mfa_first,
     )
 )  # fmt: skip
+
+# -- billing: how strict the plan's limits are
+BILLING = "Billing"
+define(
+    Definition(
+        "billing.grace_days", "Grace period after a failed payment",
+        "A subscription whose payment failed keeps working this many days; then the organization is read-only "
+        "until it is paid.", BILLING, "decimal", Decimal(14), (SYSTEM,), minimum=Decimal(0), maximum=Decimal(60),
+        places=0, unit="days",
+    )
+)  # fmt: skip
+define(
+    Definition(
+        "billing.auto_seats", "Add seats automatically",
+        "When someone accepts an invitation and every paid seat is taken, buy one more seat (up to the plan's "
+        "limit) instead of refusing them.", BILLING, "bool", False, (SYSTEM, ORGANIZATION),
+        org_permission=Perm.BILLING_MANAGE,
+    )
+)  # fmt: skip

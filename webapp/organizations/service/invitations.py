@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from webapp.billing import entitlements
+from webapp.billing.entitlements import Gate
 from webapp.core import audit
 from webapp.core.errors import (
     BadRequest,
@@ -109,6 +111,7 @@ async def invite_member(
             "This address already has an invitation. Resend it or revoke it first.",
             {"fields": {"email": ["Already invited."]}, "invitation_id": str(pending)},
         )
+    await entitlements.require(session, ctx.org_id, Gate.INVITE, org_slug=ctx.org_slug)
     raw, digest = _new_token()
     invitation = Invitation(
         id=new_id(),
@@ -285,6 +288,8 @@ async def accept_invitation(
         ip=ctx.ip,
         user_agent=ctx.user_agent,
     )
+    # the seat is claimed under the subscription's row lock: concurrent accepts queue up and never pass the seats
+    await entitlements.require(session, invitation.organization_id, Gate.JOIN, org_slug=view.org_slug)
     await add_member(session, acting, org_id=invitation.organization_id, user_id=user.id, role=invitation.role_id)
     invitation.accepted_at, invitation.accepted_by = _now(), user.id
     await session.flush()

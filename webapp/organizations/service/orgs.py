@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from webapp.billing import subscriptions as billing
 from webapp.catalog.service.install import install_reference_catalog
 from webapp.core import audit
 from webapp.core.errors import Conflict, NotFound, ValidationError
@@ -57,6 +58,7 @@ async def create_organization(
     await scope_session(session, org_id=org.id, user_id=owner_id)
     session.add(org)
     await session.flush()
+    await billing.start_free(session, org.id)
     roles = await iam.create_system_roles(session, ctx, org.id)
     membership = Membership(id=new_id(), organization_id=org.id, user_id=owner_id, role_id=roles[SystemRole.OWNER].id)
     session.add(membership)

@@ -9,6 +9,8 @@ from datetime import UTC, date, datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from webapp.billing import entitlements
+from webapp.billing.entitlements import Gate
 from webapp.catalog import queries as catalog
 from webapp.catalog.enums import PRODUCT_TYPES
 from webapp.core import audit
@@ -146,6 +148,7 @@ async def start_run(
 ) -> SimulationRun:
     """Insert a queued run with its frozen inputs and enqueue it after commit; inputs the engine refuses are 422."""
     await missions.get_mission(session, ctx.org_id, mission_id)
+    await entitlements.require(session, ctx.org_id, Gate.RUN, org_slug=ctx.org_slug)
     snapshot = snapshot or await capture_snapshot(session, ctx, mission_id)
     try:
         build_problem(snapshot, config)  # refuse at the door what would only fail in the worker

@@ -1,0 +1,238 @@
+"""Provider webhooks: signatures checked on the raw body with each provider's own library (events here are signed by
+those libraries' own signers), each event stored once, a bad signature stored as nothing but a security event; the
+worker's processing makes out-of-order and duplicate deliveries end where in-order single delivery ends; and the
+sandbox checkout upgrades an organization through the same path."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import time
+from datetime import UTC, datetime
+
+import pytest
+import standardwebhooks
+import stripe
+from sqlalchemy import text
+
+from tests.helpers import token_headers
+from webapp.billing import processing, sandbox
+from webapp.billing.models import Checkout, Plan
+from webapp.core.tenancy import RequestContext, scope_session
+from webapp.core.transaction import unit_of_work
+
+STRIPE_SECRET = "whsec_test_stripe_" + "a" * 24
+POLAR_SECRET = "polar_whs_legacyformsecret1234567890"
+DODO_SECRET = "whsec_" + base64.b64encode(b"dodo-secret-of-32-bytes-length!!").decode()
+
+
+@pytest.fixture
+def providers(app):
+    """Secrets for the three real providers, as the environment would set them (restored after)."""
+    extension = app.extensions["closedloop"]
+    before = extension["settings"]
+    extension["settings"] = before.with_overrides(
+        stripe_webhook_secret=f"whsec_old_{'b' * 24},{STRIPE_SECRET}",  # a rotation under way: both are taken
+        polar_webhook_secret=POLAR_SECRET,
+        dodo_webhook_secret=DODO_SECRET,
+    )
+    yield extension["settings"]
+    extension["settings"] = before
+
+
+def _stripe_event(kind: str, obj: dict, created: int | None = None) -> str:
+    event = {"id": f"evt_{secrets.token_hex(8)}", "object": "event", "type": kind,
+             "created": created or int(time.time()), "data": {"object": obj}}  # fmt: skip
+    return json.dumps(event)
+
+
+async def _post_stripe(client, body: str, secret: str = STRIPE_SECRET, *, provider="stripe", header=None, at=None):
+    header = header or stripe.WebhookSignature.generate_signature_header(body, secret, timestamp=at)
+    return await client.post(
+        f"/api/v1/webhooks/{provider}",
+        data=body.encode(),
+        headers={"Content-Type": "application/json", "Stripe-Signature": header},
+    )
+
+
+def _standard_headers(signer: standardwebhooks.Webhook, body: str, msg_id: str | None = None) -> dict:
+    msg_id = msg_id or f"msg_{secrets.token_hex(8)}"
+    signature = signer.sign(msg_id, datetime.now(UTC), body)
+    return {"webhook-id": msg_id, "webhook-timestamp": str(int(time.time())), "webhook-signature": signature}
+
+
+async def test_stripe_signatures(client, providers, count_rows):
+    body = _stripe_event("invoice.created", {"id": "in_1"})
+    event_id = json.loads(body)["id"]
+    ok = await _post_stripe(client, body)
+    assert ok.status_code == 200 and (await ok.get_json()) == {
+        "received": True, "duplicate": False, "event_id": event_id, "type": "invoice.created"
+    }  # fmt: skip
+    assert await count_rows("billing_payment_events", "event_id = :e AND provider = 'stripe'", e=event_id) == 1
+    again = await _post_stripe(client, body)  # a duplicate delivery is acknowledged and not stored twice
+    assert again.status_code == 200 and (await again.get_json())["duplicate"] is True
+    assert await count_rows("billing_payment_events", "event_id = :e", e=event_id) == 1
+
+    rejected_before = await count_rows("security_events", "event_type = 'webhook.rejected'")
+    fresh = _stripe_event("invoice.created", {"id": "in_2"})
+    fresh_id = json.loads(fresh)["id"]
+    wrong = await _post_stripe(client, fresh, "whsec_somebody_else_" + "c" * 20)
+    old = await _post_stripe(client, fresh, at=int(time.time()) - 301)
+    reserialised = json.dumps(json.loads(fresh), indent=2)  # what a JSON parser in between would do
+    tampered = await _post_stripe(
+        client, reserialised, header=stripe.WebhookSignature.generate_signature_header(fresh, STRIPE_SECRET)
+    )
+    missing = await client.post(
+        "/api/v1/webhooks/stripe", data=fresh.encode(), headers={"Content-Type": "application/json"}
+    )
+    for answer in (wrong, old, tampered, missing):
+        assert answer.status_code == 400 and (await answer.get_json())["error"] == "BadRequest"
+    assert await count_rows("billing_payment_events", "event_id = :e", e=fresh_id) == 0
+    assert await count_rows("security_events", "event_type = 'webhook.rejected'") == rejected_before + 4
+
+    # two signatures during a rotation: one by a retired secret, one by the current one
+    rotated = _stripe_event("invoice.created", {"id": "in_3"})
+    moment = int(time.time())
+    by_old = stripe.WebhookSignature._compute_signature(f"{moment}.{rotated}", "whsec_retired_" + "d" * 24)
+    by_new = stripe.WebhookSignature._compute_signature(f"{moment}.{rotated}", STRIPE_SECRET)
+    both = await _post_stripe(client, rotated, header=f"t={moment},v1={by_old},v1={by_new}")
+    assert both.status_code == 200
+    # a configured old secret still verifies while both are configured
+    by_configured_old = await _post_stripe(client, _stripe_event("invoice.created", {}), f"whsec_old_{'b' * 24}")
+    assert by_configured_old.status_code == 200
+
+
+async def test_polar_standard_and_legacy_secrets_and_dodo(client, providers, count_rows):
+    body = json.dumps({"type": "order.created", "timestamp": "2026-12-03T06:00:00Z", "data": {"id": "ord_1"}})
+    legacy = standardwebhooks.Webhook(POLAR_SECRET.encode())  # Polar's legacy form: the secret's own bytes
+    answer = await client.post("/api/v1/webhooks/polar", data=body.encode(), headers=_standard_headers(legacy, body))
+    assert answer.status_code == 200, await answer.get_json()
+    wrong = standardwebhooks.Webhook("whsec_" + base64.b64encode(b"not-the-polar-secret-at-all!").decode())
+    refused = await client.post("/api/v1/webhooks/polar", data=body.encode(), headers=_standard_headers(wrong, body))
+    assert refused.status_code == 400
+
+    dodo_body = json.dumps({"business_id": "biz_1", "type": "payment.succeeded", "timestamp": "2026-12-03T06:00:00Z",
+                            "data": {"payload_type": "Payment", "payment_id": "pay_1"}})  # fmt: skip
+    headers = _standard_headers(standardwebhooks.Webhook(DODO_SECRET), dodo_body, msg_id="msg_dodo_1")
+    taken = await client.post("/api/v1/webhooks/dodo", data=dodo_body.encode(), headers=headers)
+    assert taken.status_code == 200 and (await taken.get_json())["event_id"] == "msg_dodo_1"
+    stale = headers | {"webhook-timestamp": str(int(time.time()) - 301)}
+    assert (await client.post("/api/v1/webhooks/dodo", data=dodo_body.encode(), headers=stale)).status_code == 400
+    assert await count_rows("billing_payment_events", "provider = 'dodo' AND event_id = 'msg_dodo_1'") == 1
+
+
+async def _event_row(owner_engine, provider: str, event_id: str):
+    async with owner_engine.connect() as conn:
+        return (
+            await conn.execute(
+                text("SELECT id FROM billing_payment_events WHERE provider = :p AND event_id = :e"),
+                {"p": provider, "e": event_id},
+            )
+        ).scalar_one()
+
+
+async def _subscription(owner_engine, org_id) -> dict:
+    async with owner_engine.connect() as conn:
+        row = await conn.execute(
+            text(
+                "SELECT s.status, s.seats, s.provider, s.provider_subscription_id, p.key FROM billing_subscriptions s "
+                "JOIN billing_plans p ON p.id = s.plan_id WHERE s.organization_id = :o"
+            ),
+            {"o": org_id},
+        )
+        return dict(row.mappings().one())
+
+
+def _sub_object(sub_id: str, org_id, plan_id, status: str, seats: int) -> dict:
+    now = int(time.time())
+    return {"id": sub_id, "object": "subscription", "customer": "cus_1", "status": status,
+            "cancel_at_period_end": False,
+            "items": {"data": [{"quantity": seats, "current_period_start": now, "current_period_end": now + 2592000,
+                                "price": {"recurring": {"interval": "month"}}}]},
+            "metadata": {"organization_id": str(org_id), "plan_id": str(plan_id)}}  # fmt: skip
+
+
+async def _deliver_and_process(client, maker, owner_engine, bodies: list[str]) -> list:
+    outcomes = []
+    for body in bodies:
+        assert (await _post_stripe(client, body)).status_code == 200
+        row_id = await _event_row(owner_engine, "stripe", json.loads(body)["id"])
+        outcomes.append(await processing.process_event(maker, row_id))
+    return outcomes
+
+
+async def _plan_id(owner_engine, key: str):
+    async with owner_engine.connect() as conn:
+        return (
+            await conn.execute(text("SELECT id FROM billing_plans WHERE key = :k AND status = 'current'"), {"k": key})
+        ).scalar_one()
+
+
+async def test_out_of_order_and_duplicate_events_converge(client, factory, maker, owner_engine, providers):
+    owner = await factory.org_with_owner(plan="free")
+    crew = await _plan_id(owner_engine, "crew")
+    sub_id = f"sub_{secrets.token_hex(6)}"
+    t = int(time.time()) - 100
+    created = _stripe_event(
+        "customer.subscription.created", _sub_object(sub_id, owner.org_id, crew, "incomplete", 5), t
+    )
+    updated = _stripe_event(
+        "customer.subscription.updated", _sub_object(sub_id, owner.org_id, crew, "active", 6), t + 5
+    )
+    # updated before created, then updated again (a duplicate with a new delivery)
+    outcomes = await _deliver_and_process(client, maker, owner_engine, [updated, created])
+    assert [str(o) for o in outcomes] == ["processed", "ignored"]
+    assert await _subscription(owner_engine, owner.org_id) == {
+        "status": "active", "seats": 6, "provider": "stripe", "provider_subscription_id": sub_id, "key": "crew"
+    }  # fmt: skip
+    assert (await _post_stripe(client, updated)).status_code == 200  # the same event again: stored once, not re-run
+    assert (
+        await processing.process_event(maker, await _event_row(owner_engine, "stripe", json.loads(updated)["id"]))
+        is None
+    )
+
+    # canceled before the (older) renewal's update: the organization ends on the free plan either way
+    deleted = _stripe_event(
+        "customer.subscription.deleted", _sub_object(sub_id, owner.org_id, crew, "canceled", 6), t + 20
+    )
+    renewed = _stripe_event(
+        "customer.subscription.updated", _sub_object(sub_id, owner.org_id, crew, "active", 7), t + 10
+    )
+    await _deliver_and_process(client, maker, owner_engine, [deleted, renewed])
+    final = await _subscription(owner_engine, owner.org_id)
+    assert final["key"] == "free" and final["provider"] is None and final["status"] == "active"
+
+    # unknown types are kept and ignored
+    unknown = _stripe_event("radar.early_fraud_warning.created", {"id": "issfr_1"})
+    assert [str(o) for o in await _deliver_and_process(client, maker, owner_engine, [unknown])] == ["ignored"]
+
+
+async def test_the_sandbox_checkout_upgrades_through_the_webhook_path(client, factory, maker, owner_engine, settings):
+    owner = await factory.org_with_owner(plan="free")
+    auth = await token_headers(client, owner)
+    crew = await _plan_id(owner_engine, "crew")
+    started = await client.post("/api/v1/billing/subscription", headers=auth, json={"plan_id": str(crew)})
+    assert started.status_code == 201, await started.get_json()
+    checkout = await started.get_json()
+    assert checkout["status"] == "open" and checkout["seats"] == 5 and checkout["provider"] == "sandbox"
+    assert checkout["checkout_url"].endswith(f"/o/{owner.org_slug}/billing/sandbox/{checkout['id']}")
+    unchanged = await (await client.get("/api/v1/billing/subscription", headers=auth)).get_json()
+    assert unchanged["plan"]["key"] == "free"  # nothing changes until the provider says it is paid
+
+    async with unit_of_work(maker) as session:  # what the sandbox's Pay button does
+        await scope_session(session, org_id=owner.org_id, user_id=owner.id)
+        row = await session.get(Checkout, checkout["id"])
+        plan = await session.get(Plan, crew)
+        events = await sandbox.pay(session, RequestContext(user_id=owner.id, org_id=owner.org_id), row, plan)
+    secret = settings.webhook_secrets("sandbox")[0]
+    for event in events:  # what its delivery job POSTs
+        body = json.dumps(event)
+        assert (await _post_stripe(client, body, secret, provider="sandbox")).status_code == 200
+        await processing.process_event(maker, await _event_row(owner_engine, "sandbox", event["id"]))
+    sub = await (await client.get("/api/v1/billing/subscription", headers=auth)).get_json()
+    assert sub["plan"]["key"] == "crew" and sub["status"] == "active" and sub["provider"] == "sandbox"
+    assert sub["seats"] == 5
+    async with owner_engine.connect() as conn:
+        status = await conn.execute(text("SELECT status FROM billing_checkouts WHERE id = :i"), {"i": checkout["id"]})
+        assert status.scalar_one() == "completed"

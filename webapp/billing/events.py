@@ -1,0 +1,186 @@
+"""What providers' events say about a subscription, in one shape. Each provider names things its own way; these
+readers turn a verified payload into a SubscriptionState (or None: the event is not about a subscription's state,
+and is kept and ignored). The sandbox speaks Stripe's dialect."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from webapp.billing.enums import Interval, Provider, SubscriptionStatus
+from webapp.core.ids import parse_id
+
+S = SubscriptionStatus
+STRIPE_STATUS = {
+    "trialing": S.TRIALING, "active": S.ACTIVE, "past_due": S.PAST_DUE, "unpaid": S.PAST_DUE, "paused": S.PAUSED,
+    "canceled": S.CANCELED, "incomplete": S.INCOMPLETE, "incomplete_expired": S.CANCELED,
+}  # fmt: skip
+POLAR_STATUS = STRIPE_STATUS  # Polar kept Stripe's names
+DODO_STATUS = {
+    "pending": S.INCOMPLETE, "active": S.ACTIVE, "on_hold": S.PAST_DUE, "paused": S.PAUSED, "cancelled": S.CANCELED,
+    "failed": S.INCOMPLETE, "expired": S.CANCELED,
+}  # fmt: skip
+STRIPE_TYPES = frozenset(
+    {
+        "customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted",
+        "customer.subscription.paused", "customer.subscription.resumed",
+    }
+)  # fmt: skip
+POLAR_TYPES = frozenset(
+    {
+        "subscription.created", "subscription.active", "subscription.updated", "subscription.canceled",
+        "subscription.uncanceled", "subscription.revoked", "subscription.past_due", "subscription.paused",
+        "subscription.resumed",
+    }
+)  # fmt: skip
+DODO_TYPES = frozenset(
+    {
+        "subscription.active", "subscription.updated", "subscription.on_hold", "subscription.paused",
+        "subscription.renewed", "subscription.plan_changed", "subscription.cancelled", "subscription.failed",
+        "subscription.expired",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SubscriptionState:
+    """A provider's subscription as of `as_of`: enough to set ours from it, whatever arrived before."""
+
+    provider: Provider
+    subscription_id: str
+    customer_id: str | None
+    status: SubscriptionStatus
+    seats: int | None
+    period_start: datetime | None
+    period_end: datetime | None
+    cancel_at_period_end: bool
+    ended: bool  # the provider has ended it (deleted / revoked / expired): the organization goes back to free
+    organization_id: uuid.UUID | None  # from the metadata we put on the checkout
+    plan_id: uuid.UUID | None
+    interval: Interval | None
+    as_of: datetime | None
+
+
+def _time(value) -> datetime | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
+
+
+def _int(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 1_000_000 else None
+
+
+def _text(value) -> str | None:
+    return value if isinstance(value, str) and 0 < len(value) <= 255 else None
+
+
+def _meta(obj: dict) -> dict:
+    meta = obj.get("metadata")
+    return meta if isinstance(meta, dict) else {}
+
+
+def _interval(value) -> Interval | None:
+    return {"month": Interval.MONTH, "year": Interval.YEAR}.get(value) if isinstance(value, str) else None
+
+
+def _stripe(provider: Provider, payload: dict, occurred: datetime | None) -> SubscriptionState | None:
+    if payload.get("type") not in STRIPE_TYPES:
+        return None
+    obj = (payload.get("data") or {}).get("object") if isinstance(payload.get("data"), dict) else None
+    if not isinstance(obj, dict) or not _text(obj.get("id")):
+        return None
+    items = ((obj.get("items") or {}).get("data") or []) if isinstance(obj.get("items"), dict) else []
+    item = items[0] if items and isinstance(items[0], dict) else {}
+    meta = _meta(obj)
+    status = STRIPE_STATUS.get(obj.get("status"), S.INCOMPLETE)
+    price = item.get("price") if isinstance(item.get("price"), dict) else {}
+    recurring = price.get("recurring") if isinstance(price.get("recurring"), dict) else {}
+    return SubscriptionState(
+        provider=provider,
+        subscription_id=obj["id"],
+        customer_id=_text(obj.get("customer")),
+        status=status,
+        seats=_int(item.get("quantity")) or _int(obj.get("quantity")),
+        # Stripe moved the period onto the items (2025); older objects carry it on the subscription
+        period_start=_time(item.get("current_period_start") or obj.get("current_period_start")),
+        period_end=_time(item.get("current_period_end") or obj.get("current_period_end")),
+        cancel_at_period_end=obj.get("cancel_at_period_end") is True,
+        ended=payload["type"] == "customer.subscription.deleted" or status == S.CANCELED,
+        organization_id=parse_id(meta.get("organization_id")),
+        plan_id=parse_id(meta.get("plan_id")),
+        interval=_interval(recurring.get("interval")) or _interval(meta.get("interval")),
+        as_of=occurred,
+    )
+
+
+def _polar(payload: dict, occurred: datetime | None) -> SubscriptionState | None:
+    if payload.get("type") not in POLAR_TYPES or not isinstance(payload.get("data"), dict):
+        return None
+    obj = payload["data"]
+    if not _text(obj.get("id")):
+        return None
+    meta = _meta(obj)
+    status = POLAR_STATUS.get(obj.get("status"), S.INCOMPLETE)
+    return SubscriptionState(
+        provider=Provider.POLAR,
+        subscription_id=obj["id"],
+        customer_id=_text(obj.get("customer_id")),
+        status=status,
+        seats=_int(obj.get("seats")),
+        period_start=_time(obj.get("current_period_start")),
+        period_end=_time(obj.get("current_period_end")),
+        cancel_at_period_end=obj.get("cancel_at_period_end") is True,
+        ended=payload["type"] == "subscription.revoked"
+        or (status == S.CANCELED and not obj.get("cancel_at_period_end")),
+        organization_id=parse_id(meta.get("organization_id")),
+        plan_id=parse_id(meta.get("plan_id")),
+        interval=_interval(obj.get("recurring_interval")),
+        as_of=_time(obj.get("modified_at")) or occurred,
+    )
+
+
+def _dodo(payload: dict, occurred: datetime | None) -> SubscriptionState | None:
+    if payload.get("type") not in DODO_TYPES or not isinstance(payload.get("data"), dict):
+        return None
+    obj = payload["data"]
+    if not _text(obj.get("subscription_id")):
+        return None
+    meta = _meta(obj)
+    status = DODO_STATUS.get(obj.get("status"), S.INCOMPLETE)
+    customer = obj.get("customer") if isinstance(obj.get("customer"), dict) else {}
+    unit = obj.get("payment_frequency_interval")
+    return SubscriptionState(
+        provider=Provider.DODO,
+        subscription_id=obj["subscription_id"],
+        customer_id=_text(customer.get("customer_id")),
+        status=status,
+        seats=_int(obj.get("quantity")),
+        period_start=_time(obj.get("previous_billing_date")),
+        period_end=_time(obj.get("next_billing_date")),
+        cancel_at_period_end=obj.get("cancel_at_next_billing_date") is True,
+        ended=status == S.CANCELED,
+        organization_id=parse_id(meta.get("organization_id")),
+        plan_id=parse_id(meta.get("plan_id")),
+        interval={"Month": Interval.MONTH, "Year": Interval.YEAR}.get(unit) if isinstance(unit, str) else None,
+        # Dodo delivers the latest state at delivery time: the event's timestamp is when that state was read
+        as_of=occurred,
+    )
+
+
+def subscription_state(provider: Provider, payload: dict, occurred: datetime | None) -> SubscriptionState | None:
+    """The subscription state an event carries, or None when it carries none."""
+    if provider in (Provider.STRIPE, Provider.SANDBOX):
+        return _stripe(provider, payload, occurred)
+    if provider == Provider.POLAR:
+        return _polar(payload, occurred)
+    return _dodo(payload, occurred)

@@ -1,0 +1,132 @@
+"""The built-in sandbox provider (the `make dev` default). Its checkout page completes payment locally; what it does
+then reaches the app the way a real provider's news does: Stripe-shaped events, signed with Stripe's scheme by
+stripe's own signer, POSTed by a worker job to /api/v1/webhooks/sandbox — the same intake and processing path."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+import uuid
+from datetime import timedelta
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from webapp.billing import subscriptions
+from webapp.billing.enums import CheckoutStatus, Interval, Provider
+from webapp.billing.models import Checkout, Plan
+from webapp.billing.webhooks import stripe_header
+from webapp.core import audit
+from webapp.core.errors import Conflict, NotFound
+from webapp.core.ids import new_id
+from webapp.core.tenancy import RequestContext
+
+log = logging.getLogger(__name__)
+CHECKOUT_LIFETIME = timedelta(hours=1)
+WEBHOOK_PATH = "/api/v1/webhooks/sandbox"
+
+
+def _ref(prefix: str) -> str:
+    return f"{prefix}_sandbox_{secrets.token_hex(12)}"
+
+
+async def open_checkout(
+    session: AsyncSession, ctx: RequestContext, plan: Plan, interval: Interval, seats: int
+) -> Checkout:
+    """A checkout for the plan at the sandbox; its page is /o/<org>/billing/sandbox/<id>."""
+    checkout = Checkout(
+        id=new_id(),
+        organization_id=ctx.org_id,
+        plan_id=plan.id,
+        interval=interval,
+        seats=seats,
+        provider=Provider.SANDBOX,
+        provider_checkout_id=_ref("cs"),
+        created_by=ctx.user_id,
+        expires_at=subscriptions.now() + CHECKOUT_LIFETIME,
+    )
+    session.add(checkout)
+    await session.flush()
+    return checkout
+
+
+async def get_open_checkout(session: AsyncSession, org_id: uuid.UUID, checkout_id: uuid.UUID) -> Checkout:
+    """An open, unexpired checkout of the organization; NotFound otherwise."""
+    stmt = select(Checkout).where(
+        Checkout.id == checkout_id, Checkout.organization_id == org_id, Checkout.provider == Provider.SANDBOX
+    )
+    checkout = (await session.execute(stmt)).scalar_one_or_none()
+    if checkout is None:
+        raise NotFound("No such checkout.")
+    if checkout.status != CheckoutStatus.OPEN or checkout.expires_at <= subscriptions.now():
+        raise Conflict("This checkout is closed. Start again from the billing page.")
+    return checkout
+
+
+async def waiting_checkout(session: AsyncSession, org_id: uuid.UUID, checkout_id: uuid.UUID | None) -> Checkout | None:
+    """A checkout paid at the sandbox whose confirmation has not been applied yet (the page waits for it)."""
+    if checkout_id is None:
+        return None
+    stmt = select(Checkout).where(
+        Checkout.id == checkout_id, Checkout.organization_id == org_id, Checkout.status == CheckoutStatus.OPEN
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+def _event(kind: str, obj: dict, created: int) -> dict:
+    return {"id": _ref("evt"), "object": "event", "type": kind, "created": created, "livemode": False,
+            "data": {"object": obj}}  # fmt: skip
+
+
+async def pay(session: AsyncSession, ctx: RequestContext, checkout: Checkout, plan: Plan) -> list[dict]:
+    """Take the (pretend) payment: the events a provider would send next, in the order it would send them."""
+    now = int(time.time())
+    start = subscriptions.now().replace(microsecond=0)
+    end = subscriptions.period_after(start, checkout.interval)
+    metadata = {"organization_id": str(checkout.organization_id), "plan_id": str(plan.id),
+                "interval": checkout.interval.value, "checkout_id": str(checkout.id)}  # fmt: skip
+    customer, subscription_id = _ref("cus"), _ref("sub")
+    item = {"id": _ref("si"), "quantity": checkout.seats, "current_period_start": int(start.timestamp()),
+            "current_period_end": int(end.timestamp()),
+            "price": {"id": f"price_sandbox_{plan.key}_{plan.version}_{checkout.interval.value}",
+                      "recurring": {"interval": checkout.interval.value}}}  # fmt: skip
+    subscription = {"id": subscription_id, "object": "subscription", "customer": customer, "status": "active",
+                    "cancel_at_period_end": False, "items": {"data": [item]}, "metadata": metadata}  # fmt: skip
+    session_obj = {"id": checkout.provider_checkout_id, "object": "checkout.session", "mode": "subscription",
+                   "customer": customer, "subscription": subscription_id, "payment_status": "paid",
+                   "client_reference_id": str(checkout.organization_id), "metadata": metadata}  # fmt: skip
+    await audit.record(
+        session, ctx, "billing.sandbox_payment", entity_type="billing_checkout", entity_id=checkout.id,
+        after={"plan": plan.key, "seats": checkout.seats, "interval": checkout.interval.value},
+    )  # fmt: skip
+    return [
+        _event("checkout.session.completed", session_obj, now),
+        _event("customer.subscription.created", subscription, now),
+    ]
+
+
+async def deliver(base_url: str, secret: str, event: dict, *, attempts: int = 5) -> int:
+    """POST one signed event to the app's sandbox webhook, retrying (1, 2, 4, 8 s) until it is taken; the status."""
+    body = json.dumps(event, separators=(",", ":"))
+    status = 0
+    async with httpx.AsyncClient(base_url=base_url, timeout=15) as client:
+        for attempt in range(attempts):
+            headers = {"Content-Type": "application/json", "Stripe-Signature": stripe_header(body, secret)}
+            try:
+                status = (await client.post(WEBHOOK_PATH, content=body, headers=headers)).status_code
+            except httpx.HTTPError:
+                log.warning("sandbox webhook delivery failed", exc_info=True)
+                status = 0
+            if 200 <= status < 300:
+                return status
+            await _sleep(2**attempt)
+    return status
+
+
+async def _sleep(seconds: float) -> None:
+    import asyncio
+
+    await asyncio.sleep(seconds)

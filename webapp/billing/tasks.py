@@ -1,0 +1,47 @@
+"""Task shells for billing: apply a provider event, sweep the ones waiting for a retry, and the sandbox's
+webhook deliveries."""
+
+from __future__ import annotations
+
+import uuid
+
+from webapp.billing import processing, sandbox
+from workers.broker import broker
+from workers.uow import state, timed
+
+
+@broker.task(task_name="billing.process_event")
+async def process_event(event_id: str) -> str | None:
+    """Apply one stored provider event (idempotent: a processed one is left alone)."""
+    s = state()
+    outcome = await timed(
+        "billing.process_event", lambda: processing.process_event(s.sessionmaker, uuid.UUID(event_id))
+    )
+    return str(outcome) if outcome else None
+
+
+async def enqueue_event(event_id: str) -> None:
+    """Queue an event for the worker (the intake calls it after commit)."""
+    await process_event.kiq(event_id)
+
+
+@broker.task(task_name="billing.retry_events", schedule=[{"cron": "* * * * *", "schedule_id": "billing-events-retry"}])
+async def retry_events() -> int:
+    """Every minute: events that failed, or were stored but never picked up, go round again (up to 8 attempts)."""
+    s = state()
+
+    async def body() -> int:
+        due = await processing.due_for_retry(s.sessionmaker)
+        for event_id in due:
+            await processing.process_event(s.sessionmaker, event_id)
+        return len(due)
+
+    return await timed("billing.retry_events", body)
+
+
+@broker.task(task_name="billing.sandbox_deliver")
+async def sandbox_deliver(event: dict) -> int:
+    """The sandbox provider POSTs one signed event to the app's webhook endpoint."""
+    s = state()
+    secret = s.settings.webhook_secrets("sandbox")[0]
+    return await timed("billing.sandbox_deliver", lambda: sandbox.deliver(s.settings.base_url, secret, event))
