@@ -708,3 +708,8 @@
     document.querySelectorAll("#toasts [data-toast]").forEach(scheduleToast);
   });
 })();
+
+// a [data-print] button prints the page (the print stylesheet hides the app frame)
+document.addEventListener("click", (event) => {
+  if (event.target.closest("[data-print]")) window.print();
+});

@@ -32,6 +32,7 @@ async def objects_of(owner_engine, org_id) -> dict[str, str]:
         "job_id": "SELECT id FROM search_reindex_jobs WHERE organization_id = :o",
         "attachment_id": "SELECT id FROM attachments WHERE organization_id = :o",
         "checkout_id": "SELECT id FROM billing_checkouts WHERE organization_id = :o",
+        "invoice_id": "SELECT id FROM billing_invoices WHERE organization_id = :o",
     }
     found = {}
     async with owner_engine.connect() as conn:
@@ -75,6 +76,16 @@ async def populate(owner_engine, org_id, owner_id) -> None:
                 "provider_checkout_id, expires_at) SELECT gen_random_uuid(), :o, id, 'month', 5, 'sandbox', "
                 "'cs_test_' || gen_random_uuid(), now() + interval '1 hour' FROM billing_plans "
                 "WHERE key = 'crew' AND status = 'current'"
+            ),
+            extra,
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO billing_invoices (id, organization_id, subscription_id, status, plan_id, period_start, "
+                "period_end, subscription_amount, total_amount, number, finalized_at) SELECT gen_random_uuid(), :o, "
+                "id, 'paid', plan_id, now(), now() + interval '1 month', 4900, 4900, "
+                "(SELECT coalesce(max(number), 0) + 1 FROM billing_invoices WHERE organization_id = :o), now() "
+                "FROM billing_subscriptions WHERE organization_id = :o"
             ),
             extra,
         )

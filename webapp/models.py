@@ -1,7 +1,15 @@
 """Imports every domain's models so Base.metadata (and Alembic) sees the whole schema."""
 
 from webapp.apikeys.models import ApiKey  # noqa: F401
-from webapp.billing.models import Checkout, PaymentEvent, Plan, PlanMeter, Subscription  # noqa: F401
+from webapp.billing.models import (  # noqa: F401
+    Checkout,
+    Invoice,
+    InvoiceLine,
+    PaymentEvent,
+    Plan,
+    PlanMeter,
+    Subscription,
+)
 from webapp.catalog.models import (  # noqa: F401
     ModuleMaintenance,
     ProcessingModule,

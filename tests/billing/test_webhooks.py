@@ -236,3 +236,94 @@ async def test_the_sandbox_checkout_upgrades_through_the_webhook_path(client, fa
     async with owner_engine.connect() as conn:
         status = await conn.execute(text("SELECT status FROM billing_checkouts WHERE id = :i"), {"i": checkout["id"]})
         assert status.scalar_one() == "completed"
+
+
+async def test_the_sandbox_invoice_is_recorded_numbered_and_printable(client, factory, maker, owner_engine, settings):
+    owner = await factory.org_with_owner(plan="free")
+    auth = await token_headers(client, owner)
+    crew = await _plan_id(owner_engine, "crew")
+    checkout = await (
+        await client.post("/api/v1/billing/subscription", headers=auth, json={"plan_id": str(crew), "seats": 7})
+    ).get_json()
+    async with unit_of_work(maker) as session:
+        await scope_session(session, org_id=owner.org_id, user_id=owner.id)
+        events = await sandbox.pay(
+            session,
+            RequestContext(user_id=owner.id, org_id=owner.org_id),
+            await session.get(Checkout, checkout["id"]),
+            await session.get(Plan, crew),
+        )
+    secret = settings.webhook_secrets("sandbox")[0]
+    for event in reversed(events):  # the invoice first, then the subscription, then the checkout
+        assert (await _post_stripe(client, json.dumps(event), secret, provider="sandbox")).status_code == 200
+        await processing.process_event(maker, await _event_row(owner_engine, "sandbox", event["id"]))
+    listed = await (await client.get("/api/v1/billing/invoices", headers=auth)).get_json()
+    [invoice] = listed["items"]
+    # Crew: $49.00 a month with 5 seats included, and 2 extra seats at $12.00
+    assert invoice["number"] == 1 and invoice["status"] == "paid" and invoice["kind"] == "invoice"
+    assert invoice["subscription_amount"] == 4900 + 2 * 1200 and invoice["total_amount"] == 7300
+    assert [(line["kind"], line["quantity"], line["amount"]) for line in invoice["lines"]] == [
+        ("subscription", 1, 4900),
+        ("subscription", 2, 2400),
+    ]
+    assert invoice["display_number"] == f"CL-{owner.org_slug.upper()[:12]}-0001"
+    assert invoice["plan_id"] == str(crew)  # it came before the subscription's news, and still names what it bills
+    one = await client.get(f"/api/v1/billing/invoices/{invoice['id']}", headers=auth)
+    assert one.status_code == 200 and (await one.get_json())["id"] == invoice["id"]
+
+    from tests.helpers import login
+
+    await login(client, owner.email, owner.password)
+    page = await client.get(f"/o/{owner.org_slug}/billing/invoices/{invoice['id']}")
+    assert page.status_code == 200 and "$73.00" in await page.get_data(as_text=True)
+    pdf = await client.get(f"/o/{owner.org_slug}/billing/invoices/{invoice['id']}.pdf")
+    assert pdf.status_code == 200 and pdf.content_type == "application/pdf"
+    assert (await pdf.get_data()).startswith(b"%PDF")
+    billing = await (await client.get(f"/o/{owner.org_slug}/billing")).get_data(as_text=True)
+    assert "Crew plan" in billing and "0001" in billing
+
+
+async def test_a_finalized_invoice_cannot_change_and_the_total_must_add_up(factory, owner_engine, maker):
+    from sqlalchemy.exc import DBAPIError
+
+    owner = await factory.org_with_owner(plan="crew")
+    async with owner_engine.begin() as conn:
+        params = {"o": owner.org_id}
+        sub, plan = (
+            await conn.execute(text("SELECT id, plan_id FROM billing_subscriptions WHERE organization_id = :o"), params)
+        ).one()
+        params |= {"s": sub, "p": plan}
+        invoice = (
+            await conn.execute(
+                text(
+                    "INSERT INTO billing_invoices (id, organization_id, subscription_id, status, plan_id, period_start,"
+                    " period_end, subscription_amount, total_amount, number, finalized_at) VALUES (gen_random_uuid(),"
+                    " :o, :s, 'open', :p, now(), now() + interval '1 month', 4900, 4900, 1, now()) RETURNING id"
+                ),
+                params,
+            )
+        ).scalar_one()
+    params["i"] = invoice
+    refused = [
+        "UPDATE billing_invoices SET subscription_amount = 1, total_amount = 1 WHERE id = :i",
+        "UPDATE billing_invoices SET number = 9 WHERE id = :i",
+        "DELETE FROM billing_invoices WHERE id = :i",
+        "INSERT INTO billing_invoice_lines (id, organization_id, invoice_id, position, kind, description, amount) "
+        "VALUES (gen_random_uuid(), :o, :i, 1, 'usage', 'late', 100)",
+        # the CHECKs, on a draft: a total that does not add up, a negative amount
+        "INSERT INTO billing_invoices (id, organization_id, subscription_id, status, plan_id, period_start, period_end,"
+        " subscription_amount, total_amount) VALUES (gen_random_uuid(), :o, :s, 'open', :p, now(),"
+        " now() + interval '1 day', 100, 90)",
+        "INSERT INTO billing_invoices (id, organization_id, subscription_id, status, plan_id, period_start, period_end,"
+        " refund_amount, total_amount) VALUES (gen_random_uuid(), :o, :s, 'open', :p, now(),"
+        " now() + interval '1 day', -5, 5)",
+    ]
+    for statement in refused:
+        with pytest.raises(DBAPIError):
+            async with owner_engine.begin() as conn:
+                await conn.execute(text(statement), params)
+    async with owner_engine.begin() as conn:  # its payment status may still move on, once
+        await conn.execute(text("UPDATE billing_invoices SET status = 'paid', paid_at = now() WHERE id = :i"), params)
+    with pytest.raises(DBAPIError):
+        async with owner_engine.begin() as conn:
+            await conn.execute(text("UPDATE billing_invoices SET status = 'open' WHERE id = :i"), params)

@@ -7,12 +7,15 @@ import uuid
 from quart import Blueprint, current_app, g, request
 from quart_schema import document_request
 
-from webapp.billing import entitlements, intake, plans, service
+from webapp.billing import entitlements, intake, invoices, plans, service
 from webapp.billing.enums import Provider
-from webapp.billing.models import Checkout, Plan
+from webapp.billing.models import Checkout, Invoice, Plan
 from webapp.billing.schemas import (
     CheckoutIn,
     CheckoutOut,
+    InvoiceLineOut,
+    InvoiceList,
+    InvoiceOut,
     MeterOut,
     PlanList,
     PlanOut,
@@ -149,6 +152,58 @@ async def get_organization_subscription(org_id):
 async def start_organization_subscription(org_id):
     """Start buying a plan (the same as POST /billing/subscription, for browser sessions)."""
     return await _start_checkout()
+
+
+def invoice_out(invoice: Invoice) -> dict:
+    """Invoice -> response JSON."""
+    return InvoiceOut(
+        id=invoice.id, number=invoice.number, display_number=invoices.display_number(g.ctx.org_slug, invoice),
+        kind=invoice.kind, corrects_id=invoice.corrects_id, status=invoice.status,
+        subscription_id=invoice.subscription_id, plan_id=invoice.plan_id, currency=invoice.currency,
+        period_start=invoice.period_start, period_end=invoice.period_end,
+        subscription_amount=invoice.subscription_amount, usage_amount=invoice.usage_amount,
+        proration_amount=invoice.proration_amount, refund_amount=invoice.refund_amount,
+        total_amount=invoice.total_amount, finalized_at=invoice.finalized_at, paid_at=invoice.paid_at,
+        lines=[
+            InvoiceLineOut(position=line.position, kind=line.kind, description=line.description, quantity=line.quantity,
+                           amount=line.amount)
+            for line in invoice.lines
+        ],
+    ).model_dump(mode="json")  # fmt: skip
+
+
+@bp.get("/invoices")
+@requires(Perm.BILLING_READ)
+@returns(InvoiceList)
+async def list_invoices():
+    """The credential's organization's invoices and credit notes, newest first."""
+    await require_bound_credential()
+    return {"items": [invoice_out(i) for i in await invoices.list_invoices(db_session(), g.ctx.org_id)]}
+
+
+@bp.get("/invoices/<uuid:invoice_id>")
+@requires(Perm.BILLING_READ)
+@returns(InvoiceOut)
+async def get_invoice(invoice_id: uuid.UUID):
+    """One invoice with its lines."""
+    await require_bound_credential()
+    return invoice_out(await invoices.get_invoice(db_session(), g.ctx.org_id, invoice_id))
+
+
+@org_bp.get("/invoices")
+@requires(Perm.BILLING_READ)
+@returns(InvoiceList)
+async def list_organization_invoices(org_id):
+    """The organization's invoices (the same as GET /billing/invoices, for browser sessions)."""
+    return {"items": [invoice_out(i) for i in await invoices.list_invoices(db_session(), g.ctx.org_id)]}
+
+
+@org_bp.get("/invoices/<uuid:invoice_id>")
+@requires(Perm.BILLING_READ)
+@returns(InvoiceOut)
+async def get_organization_invoice(org_id, invoice_id: uuid.UUID):
+    """One invoice (the same as GET /billing/invoices/{invoice_id}, for browser sessions)."""
+    return invoice_out(await invoices.get_invoice(db_session(), g.ctx.org_id, invoice_id))
 
 
 @webhooks_bp.post("/<any(sandbox, stripe, polar, dodo):provider>")

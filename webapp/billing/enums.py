@@ -77,3 +77,29 @@ class CheckoutStatus(StrEnum):
 
 # states in which the organization has what its plan gives (past_due only within the grace period)
 SERVING = frozenset({SubscriptionStatus.TRIALING, SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE})
+
+
+class InvoiceStatus(StrEnum):
+    """An invoice as the provider reports it: open (finalized, not yet paid), paid, void, uncollectible."""
+
+    OPEN = "open"
+    PAID = "paid"
+    VOID = "void"
+    UNCOLLECTIBLE = "uncollectible"
+
+
+class InvoiceKind(StrEnum):
+    """An invoice, or a credit note correcting one (a finalized invoice never changes)."""
+
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
+
+
+class LineKind(StrEnum):
+    """What a line charges for: the subscription, usage beyond what is included, a plan or seat change's
+    proration, or money given back."""
+
+    SUBSCRIPTION = "subscription"
+    USAGE = "usage"
+    PRORATION = "proration"
+    REFUND = "refund"

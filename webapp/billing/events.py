@@ -8,7 +8,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from webapp.billing.enums import Interval, Provider, SubscriptionStatus
+from webapp.billing.enums import Interval, InvoiceStatus, LineKind, Provider, SubscriptionStatus
+from webapp.billing.invoices import Line, ProviderInvoice
 from webapp.core.ids import parse_id
 
 S = SubscriptionStatus
@@ -184,3 +185,65 @@ def subscription_state(provider: Provider, payload: dict, occurred: datetime | N
     if provider == Provider.POLAR:
         return _polar(payload, occurred)
     return _dodo(payload, occurred)
+
+
+STRIPE_INVOICE_TYPES = frozenset(
+    {"invoice.finalized", "invoice.paid", "invoice.payment_failed", "invoice.voided", "invoice.marked_uncollectible"}
+)
+INVOICE_STATUS = {
+    "open": InvoiceStatus.OPEN, "paid": InvoiceStatus.PAID, "void": InvoiceStatus.VOID,
+    "uncollectible": InvoiceStatus.UNCOLLECTIBLE,
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class InvoiceNews:
+    """A finalized invoice an event reports, with what says whose it is."""
+
+    invoice: ProviderInvoice
+    subscription_id: str | None
+    organization_id: uuid.UUID | None
+
+
+def _line(raw: dict) -> Line | None:
+    amount = raw.get("amount")
+    if not isinstance(amount, int) or isinstance(amount, bool):
+        return None
+    meta = _meta(raw)
+    if amount < 0:
+        kind = LineKind.REFUND
+    elif raw.get("proration") is True:
+        kind = LineKind.PRORATION
+    elif meta.get("kind") == "usage":
+        kind = LineKind.USAGE
+    else:
+        kind = LineKind.SUBSCRIPTION
+    description = raw.get("description") if isinstance(raw.get("description"), str) else str(kind).capitalize()
+    return Line(kind, description or str(kind), _int(raw.get("quantity")) or 1, abs(amount))
+
+
+def invoice_news(provider: Provider, payload: dict) -> InvoiceNews | None:
+    """The invoice a Stripe-dialect event reports (Stripe and the sandbox), or None."""
+    if provider not in (Provider.STRIPE, Provider.SANDBOX) or payload.get("type") not in STRIPE_INVOICE_TYPES:
+        return None
+    data = payload.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
+    if not isinstance(obj, dict) or not _text(obj.get("id")):
+        return None
+    status = INVOICE_STATUS.get(obj.get("status"))
+    if status is None:  # a draft is not an invoice yet
+        return None
+    raw_lines = (obj.get("lines") or {}).get("data") if isinstance(obj.get("lines"), dict) else None
+    lines = tuple(line for raw in (raw_lines or []) if isinstance(raw, dict) and (line := _line(raw)))
+    currency = obj.get("currency") if isinstance(obj.get("currency"), str) else "usd"
+    transitions = obj.get("status_transitions") if isinstance(obj.get("status_transitions"), dict) else {}
+    return InvoiceNews(
+        ProviderInvoice(
+            provider=provider, reference=obj["id"], status=status,
+            currency=currency.upper() if len(currency) == 3 and currency.isalpha() else "USD",
+            period_start=_time(obj.get("period_start")), period_end=_time(obj.get("period_end")),
+            lines=lines, paid_at=_time(transitions.get("paid_at")), plan_id=parse_id(_meta(obj).get("plan_id")),
+        ),
+        subscription_id=_text(obj.get("subscription")),
+        organization_id=parse_id(_meta(obj).get("organization_id")),
+    )  # fmt: skip

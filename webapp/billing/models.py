@@ -15,6 +15,9 @@ from webapp.billing.enums import (
     CheckoutStatus,
     EventStatus,
     Interval,
+    InvoiceKind,
+    InvoiceStatus,
+    LineKind,
     Metric,
     PlanStatus,
     Provider,
@@ -191,3 +194,80 @@ class PaymentEvent(UUIDPrimaryKey, Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     processed_at: Mapped[datetime | None] = mapped_column()
     organization_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organizations.id", ondelete="SET NULL"))
+
+
+class Invoice(UUIDPrimaryKey, TenantOwned, Timestamps, Base):
+    """A finalized invoice (or credit note) of one subscription period. Amounts are the sums of its lines by kind,
+    in minor units, and the database holds `total = subscription + usage + proration - refund` with every amount
+    non-negative; once `finalized_at` is set a trigger refuses any change but its payment status."""
+
+    __tablename__ = "billing_invoices"
+    __table_args__ = (
+        Index("uq_billing_invoices_number", "organization_id", "number", unique=True),
+        Index(
+            "uq_billing_invoices_provider_ref",
+            "provider",
+            "provider_invoice_id",
+            unique=True,
+            postgresql_where=text("provider_invoice_id IS NOT NULL"),
+        ),
+        Index("ix_billing_invoices_org_created", "organization_id", "created_at"),
+        CheckConstraint(
+            "subscription_amount >= 0 AND usage_amount >= 0 AND proration_amount >= 0 AND refund_amount >= 0 "
+            "AND total_amount >= 0",
+            name="amounts_nonnegative",
+        ),
+        CheckConstraint(
+            "total_amount = subscription_amount + usage_amount + proration_amount - refund_amount", name="total_adds_up"
+        ),
+        CheckConstraint("period_end > period_start", name="period_forward"),
+        CheckConstraint("number IS NULL OR number >= 1", name="number_positive"),
+        CheckConstraint("finalized_at IS NULL OR number IS NOT NULL", name="finalized_numbered"),
+        CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
+        CheckConstraint("(kind = 'credit_note') = (corrects_id IS NOT NULL)", name="credit_note_corrects"),
+    )
+
+    subscription_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("billing_subscriptions.id"), index=True)
+    kind: Mapped[InvoiceKind] = mapped_column(
+        pg_enum(InvoiceKind, "billing_invoice_kind"), server_default=InvoiceKind.INVOICE.value
+    )
+    corrects_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("billing_invoices.id"))
+    number: Mapped[int | None] = mapped_column(Integer)  # per organization, without gaps, given when finalized
+    status: Mapped[InvoiceStatus] = mapped_column(pg_enum(InvoiceStatus, "billing_invoice_status"))
+    provider: Mapped[Provider | None] = mapped_column(pg_enum(Provider, "billing_provider"))
+    provider_invoice_id: Mapped[str | None] = mapped_column(String(255))
+    plan_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("billing_plans.id"))
+    currency: Mapped[str] = mapped_column(String(3), server_default="USD")
+    period_start: Mapped[datetime] = mapped_column()
+    period_end: Mapped[datetime] = mapped_column()
+    subscription_amount: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    usage_amount: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    proration_amount: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    refund_amount: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    total_amount: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    finalized_at: Mapped[datetime | None] = mapped_column()
+    paid_at: Mapped[datetime | None] = mapped_column()
+
+    lines: Mapped[list[InvoiceLine]] = relationship(
+        back_populates="invoice", order_by="InvoiceLine.position", lazy="selectin"
+    )
+
+
+class InvoiceLine(UUIDPrimaryKey, TenantOwned, Base):
+    """One line of an invoice: what it charges (or gives back) for, quantity and amount in minor units."""
+
+    __tablename__ = "billing_invoice_lines"
+    __table_args__ = (
+        Index("uq_billing_invoice_lines_position", "invoice_id", "position", unique=True),
+        CheckConstraint("amount >= 0", name="amount_nonnegative"),
+        CheckConstraint("quantity >= 0", name="quantity_nonnegative"),
+    )
+
+    invoice_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("billing_invoices.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[LineKind] = mapped_column(pg_enum(LineKind, "billing_line_kind"))
+    description: Mapped[str] = mapped_column(String(300))
+    quantity: Mapped[int] = mapped_column(BigInteger, server_default=text("1"))
+    amount: Mapped[int] = mapped_column(BigInteger)  # a refund line's amount is what is given back (positive)
+
+    invoice: Mapped[Invoice] = relationship(back_populates="lines")

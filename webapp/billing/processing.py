@@ -12,9 +12,9 @@ from datetime import timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from webapp.billing import subscriptions
+from webapp.billing import invoices, subscriptions
 from webapp.billing.enums import CheckoutStatus, EventStatus, Interval, Provider, SubscriptionStatus
-from webapp.billing.events import SubscriptionState, subscription_state
+from webapp.billing.events import InvoiceNews, SubscriptionState, invoice_news, subscription_state
 from webapp.billing.models import Checkout, PaymentEvent, Plan, Subscription
 from webapp.core import audit
 from webapp.core.tenancy import enable_rls_bypass
@@ -144,11 +144,32 @@ async def _complete_checkout(session: AsyncSession, event: PaymentEvent) -> Even
     return EventStatus.PROCESSED
 
 
+async def _record_invoice(session: AsyncSession, event: PaymentEvent, news: InvoiceNews) -> EventStatus:
+    by_reference = (Subscription.provider == event.provider) & (
+        Subscription.provider_subscription_id == news.subscription_id
+    )
+    clause = (
+        or_(by_reference, Subscription.organization_id == news.organization_id)
+        if news.organization_id
+        else by_reference
+    )
+    stmt = select(Subscription).where(clause).order_by(by_reference.desc()).limit(1).with_for_update(of=Subscription)
+    sub = (await session.execute(stmt)).scalar_one_or_none()
+    if sub is None:
+        return EventStatus.IGNORED
+    event.organization_id = sub.organization_id
+    await invoices.record(session, sub, news.invoice)
+    return EventStatus.PROCESSED
+
+
 async def apply(session: AsyncSession, event: PaymentEvent) -> EventStatus:
     """Apply one event; its outcome."""
     state = subscription_state(event.provider, event.payload, event.occurred_at)
     if state is not None:
         return await _apply_state(session, event, state)
+    news = invoice_news(event.provider, event.payload)
+    if news is not None:
+        return await _record_invoice(session, event, news)
     if event.provider in (Provider.STRIPE, Provider.SANDBOX) and event.type == "checkout.session.completed":
         return await _complete_checkout(session, event)
     return EventStatus.IGNORED

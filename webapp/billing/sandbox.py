@@ -102,10 +102,28 @@ async def pay(session: AsyncSession, ctx: RequestContext, checkout: Checkout, pl
         session, ctx, "billing.sandbox_payment", entity_type="billing_checkout", entity_id=checkout.id,
         after={"plan": plan.key, "seats": checkout.seats, "interval": checkout.interval.value},
     )  # fmt: skip
+    invoice = {"id": _ref("in"), "object": "invoice", "status": "paid", "currency": plan.currency.lower(),
+               "customer": customer, "subscription": subscription_id, "metadata": metadata,
+               "period_start": int(start.timestamp()), "period_end": int(end.timestamp()),
+               "status_transitions": {"paid_at": now}, "lines": {"data": invoice_lines(plan, checkout)}}  # fmt: skip
     return [
         _event("checkout.session.completed", session_obj, now),
         _event("customer.subscription.created", subscription, now),
+        _event("invoice.paid", invoice, now),
     ]
+
+
+def invoice_lines(plan: Plan, checkout: Checkout) -> list[dict]:
+    """The first invoice's lines: the plan for the period, and each paid seat beyond the included ones."""
+    yearly = checkout.interval == Interval.YEAR
+    lines = [{"amount": plan.yearly_price_minor if yearly else plan.monthly_price_minor, "quantity": 1,
+              "description": f"{plan.name} plan, {'yearly' if yearly else 'monthly'}", "proration": False}]  # fmt: skip
+    extra = max(0, checkout.seats - plan.included_seats)
+    if extra:
+        each = plan.seat_price_minor * (12 if yearly else 1)
+        lines.append({"amount": extra * each, "quantity": extra, "proration": False,
+                      "description": f"{extra} extra seat{'s' if extra > 1 else ''}"})  # fmt: skip
+    return lines
 
 
 async def deliver(base_url: str, secret: str, event: dict, *, attempts: int = 5) -> int:

@@ -7,7 +7,17 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from webapp.billing.enums import CheckoutStatus, Interval, Metric, PlanStatus, Provider, SubscriptionStatus
+from webapp.billing.enums import (
+    CheckoutStatus,
+    Interval,
+    InvoiceKind,
+    InvoiceStatus,
+    LineKind,
+    Metric,
+    PlanStatus,
+    Provider,
+    SubscriptionStatus,
+)
 from webapp.core.openapi import VERSION, Body
 
 
@@ -110,3 +120,44 @@ class WebhookAck(BaseModel):
     duplicate: bool = Field(description="An event with this id was stored before; nothing new was done")
     event_id: str
     type: str
+
+
+class InvoiceLineOut(BaseModel):
+    """One line: what it charges (or, for a refund, gives back) in minor units."""
+
+    position: int
+    kind: LineKind
+    description: str
+    quantity: int
+    amount: int = Field(description="Minor units, never negative; a refund line's amount is given back")
+
+
+class InvoiceOut(BaseModel):
+    """A finalized invoice (or credit note). `total_amount = subscription_amount + usage_amount + proration_amount -
+    refund_amount`, in minor units of `currency`."""
+
+    id: uuid.UUID
+    number: int = Field(description="Per organization, without gaps")
+    display_number: str = Field(description="As printed, e.g. CL-LUNAR-0007")
+    kind: InvoiceKind
+    corrects_id: uuid.UUID | None = Field(description="For a credit note: the invoice it corrects")
+    status: InvoiceStatus
+    subscription_id: uuid.UUID
+    plan_id: uuid.UUID
+    currency: str
+    period_start: datetime
+    period_end: datetime
+    subscription_amount: int
+    usage_amount: int
+    proration_amount: int
+    refund_amount: int
+    total_amount: int
+    finalized_at: datetime
+    paid_at: datetime | None
+    lines: list[InvoiceLineOut]
+
+
+class InvoiceList(BaseModel):
+    """The organization's invoices and credit notes, newest first."""
+
+    items: list[InvoiceOut]

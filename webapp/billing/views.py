@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import uuid
 
-from quart import Blueprint, current_app, flash, g, redirect, request, url_for
+from quart import Blueprint, Response, current_app, flash, g, redirect, request, url_for
 
-from webapp.billing import entitlements, plans, sandbox, service
+from webapp.billing import entitlements, invoices, plans, sandbox, service
 from webapp.billing.enums import METRIC_LABELS, Interval, Metric
 from webapp.billing.forms import PlanForm, form_data, plan_values
+from webapp.billing.pdf import invoice_pdf_bytes
 from webapp.core.errors import Conflict, ValidationError
 from webapp.core.forms import require_id, show_errors
 from webapp.core.htmx import render
@@ -111,6 +112,7 @@ async def organization():
         subscription=standing.subscription,
         usage=await service.usage(session, standing),
         offered=await plans.current_plans(session),
+        invoices=await invoices.list_invoices(session, g.ctx.org_id),
         provider=_provider(),
     )
 
@@ -161,7 +163,31 @@ async def _deliver(events: list[dict]) -> None:
 
 
 def price_of(plan, found) -> int:
-    """What a checkout charges a period: the plan's price plus each paid seat beyond the included ones."""
-    base = plan.yearly_price_minor if found.interval == Interval.YEAR else plan.monthly_price_minor
-    months = 12 if found.interval == Interval.YEAR else 1
-    return base + max(0, found.seats - plan.included_seats) * plan.seat_price_minor * months
+    """What a checkout charges for its first period: the sum of its invoice's lines."""
+    return sum(line["amount"] for line in sandbox.invoice_lines(plan, found))
+
+
+@bp.get("/o/<org_slug>/billing/invoices/<uuid:invoice_id>")
+@requires(Perm.BILLING_READ)
+async def invoice(invoice_id: uuid.UUID):
+    """One invoice, laid out to print."""
+    found = await invoices.get_invoice(db_session(), g.ctx.org_id, invoice_id)
+    plan = await plans.get_plan(db_session(), found.plan_id)
+    return await render(
+        "billing/invoice.html", invoice=found, plan=plan, number=invoices.display_number(g.ctx.org_slug, found)
+    )
+
+
+@bp.get("/o/<org_slug>/billing/invoices/<uuid:invoice_id>.pdf")
+@requires(Perm.BILLING_READ)
+async def invoice_pdf(invoice_id: uuid.UUID):
+    """The invoice as a PDF (fpdf2), downloaded under its number."""
+    found = await invoices.get_invoice(db_session(), g.ctx.org_id, invoice_id)
+    plan = await plans.get_plan(db_session(), found.plan_id)
+    number = invoices.display_number(g.ctx.org_slug, found)
+    body = invoice_pdf_bytes(found, plan, number, g.ctx.org_name)
+    return Response(
+        body,
+        content_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{number}.pdf"', "Cache-Control": "private"},
+    )
