@@ -11,6 +11,10 @@ from webapp.billing import entitlements, intake, invoices, plans, service
 from webapp.billing.enums import Provider
 from webapp.billing.models import Checkout, Invoice, Plan
 from webapp.billing.schemas import (
+    ChangeIn,
+    ChangePreview,
+    ChangeQuery,
+    ChangeRequested,
     CheckoutIn,
     CheckoutOut,
     InvoiceLineOut,
@@ -21,11 +25,13 @@ from webapp.billing.schemas import (
     PlanOut,
     SubscriptionOut,
     UsageOut,
+    VersionQuery,
     WebhookAck,
 )
-from webapp.billing.tasks import enqueue_event
-from webapp.core.forms import csrf_exempt, parse_body
-from webapp.core.openapi import raises, returns
+from webapp.billing.tasks import deliver_after_commit, enqueue_event
+from webapp.core.errors import ValidationError
+from webapp.core.forms import csrf_exempt, parse_body, parse_query
+from webapp.core.openapi import query, raises, returns
 from webapp.core.permissions import Perm, public, require_bound_credential, requires
 from webapp.core.transaction import db_session
 
@@ -152,6 +158,117 @@ async def get_organization_subscription(org_id):
 async def start_organization_subscription(org_id):
     """Start buying a plan (the same as POST /billing/subscription, for browser sessions)."""
     return await _start_checkout()
+
+
+def preview_out(change: service.Change) -> dict:
+    """A worked-out change -> response JSON."""
+    p = change.proration
+    return ChangePreview(
+        plan_id=change.plan.id, seats=change.seats, interval=change.interval, currency=change.plan.currency,
+        old_price_minor=change.old_price, new_price_minor=change.new_price, credit_minor=p.credit,
+        charge_minor=p.charge, amount_due_minor=p.amount_due, credit_left_minor=p.credit_left,
+        period_start=change.period_start, period_end=change.period_end,
+    ).model_dump(mode="json")  # fmt: skip
+
+
+async def _preview() -> dict:
+    args = parse_query(ChangeQuery)
+    change = await service.plan_change(
+        db_session(), g.ctx.org_id, plan_id=args.plan_id, seats=args.seats, interval=args.interval
+    )
+    return preview_out(change)
+
+
+async def _change() -> tuple[dict, int]:
+    body = await parse_body(ChangeIn)
+    session = db_session()
+    wants_change = body.plan_id is not None or body.seats is not None or body.interval is not None
+    if wants_change == (body.cancel_at_period_end is not None):
+        raise ValidationError(
+            "Send a plan, seats or interval change, or cancel_at_period_end — one of the two.",
+            {"fields": {"cancel_at_period_end": ["Send it alone, or a change without it."]}},
+        )
+    preview = None
+    if wants_change:
+        change, events = await service.change_subscription(
+            session, g.ctx, plan_id=body.plan_id, seats=body.seats, interval=body.interval, version=body.version
+        )
+        preview = preview_out(change)
+    else:
+        events = await service.set_cancel_at_period_end(
+            session, g.ctx, cancel=bool(body.cancel_at_period_end), version=body.version
+        )
+    deliver_after_commit(session, events)
+    return {"requested": True, "preview": preview}, 202
+
+
+async def _cancel() -> tuple[dict, int]:
+    args = parse_query(VersionQuery)
+    session = db_session()
+    deliver_after_commit(
+        session, await service.set_cancel_at_period_end(session, g.ctx, cancel=True, version=args.version)
+    )
+    return {"requested": True, "preview": None}, 202
+
+
+@bp.get("/subscription/preview")
+@requires(Perm.BILLING_READ)
+@query(ChangeQuery)
+@returns(ChangePreview)
+@raises(409, 422)
+async def preview_change():
+    """What changing the plan, seats or interval would cost now (prorated, minor units) — nothing is changed."""
+    await require_bound_credential()
+    return await _preview()
+
+
+@bp.patch("/subscription")
+@requires(Perm.BILLING_MANAGE)
+@document_request(ChangeIn)
+@returns(ChangeRequested, 202)
+async def change_subscription():
+    """Change the plan, seats or interval (prorated), or set `cancel_at_period_end` (false resumes). The provider is
+    asked; the subscription changes when its webhook confirms."""
+    await require_bound_credential()
+    return await _change()
+
+
+@bp.delete("/subscription")
+@requires(Perm.BILLING_MANAGE)
+@query(VersionQuery)
+@returns(ChangeRequested, 202)
+async def cancel_subscription():
+    """Cancel at the end of the current period: the organization goes back to the free plan then."""
+    await require_bound_credential()
+    return await _cancel()
+
+
+@org_bp.get("/subscription/preview")
+@requires(Perm.BILLING_READ)
+@query(ChangeQuery)
+@returns(ChangePreview)
+@raises(409, 422)
+async def preview_organization_change(org_id):
+    """What a change would cost (the same as GET /billing/subscription/preview, for browser sessions)."""
+    return await _preview()
+
+
+@org_bp.patch("/subscription")
+@requires(Perm.BILLING_MANAGE)
+@document_request(ChangeIn)
+@returns(ChangeRequested, 202)
+async def change_organization_subscription(org_id):
+    """Change or cancel (the same as PATCH /billing/subscription, for browser sessions)."""
+    return await _change()
+
+
+@org_bp.delete("/subscription")
+@requires(Perm.BILLING_MANAGE)
+@query(VersionQuery)
+@returns(ChangeRequested, 202)
+async def cancel_organization_subscription(org_id):
+    """Cancel at period end (the same as DELETE /billing/subscription, for browser sessions)."""
+    return await _cancel()
 
 
 def invoice_out(invoice: Invoice) -> dict:

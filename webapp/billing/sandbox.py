@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.billing import subscriptions
 from webapp.billing.enums import CheckoutStatus, Interval, Provider
-from webapp.billing.models import Checkout, Plan
+from webapp.billing.models import Checkout, Plan, Subscription
+from webapp.billing.proration import Proration
 from webapp.billing.webhooks import stripe_header
 from webapp.core import audit
 from webapp.core.errors import Conflict, NotFound
@@ -111,6 +112,57 @@ async def pay(session: AsyncSession, ctx: RequestContext, checkout: Checkout, pl
         _event("customer.subscription.created", subscription, now),
         _event("invoice.paid", invoice, now),
     ]
+
+
+def _state_time(sub: Subscription) -> int:
+    # the sandbox's clock never goes back past a state it already reported (ties would be settled by rank)
+    last = int(sub.provider_state_at.timestamp()) + 1 if sub.provider_state_at else 0
+    return max(int(time.time()), last)
+
+
+def _subscription_object(sub: Subscription, plan: Plan, *, seats: int, interval: Interval, start, end,
+                         cancel_at_period_end: bool) -> dict:  # fmt: skip
+    metadata = {"organization_id": str(sub.organization_id), "plan_id": str(plan.id), "interval": interval.value}
+    item = {"id": _ref("si"), "quantity": seats, "current_period_start": int(start.timestamp()),
+            "current_period_end": int(end.timestamp()),
+            "price": {"id": f"price_sandbox_{plan.key}_{plan.version}_{interval.value}",
+                      "recurring": {"interval": interval.value}}}  # fmt: skip
+    return {"id": sub.provider_subscription_id, "object": "subscription", "customer": sub.provider_customer_id,
+            "status": sub.status.value, "cancel_at_period_end": cancel_at_period_end, "items": {"data": [item]},
+            "metadata": metadata}  # fmt: skip
+
+
+def change_events(
+    sub: Subscription, plan: Plan, seats: int, interval: Interval, proration: Proration, start, end
+) -> list[dict]:
+    """What the sandbox reports after a plan, seat or interval change: the updated subscription and, when money
+    moves, an invoice with the proration's lines."""
+    created = _state_time(sub)
+    obj = _subscription_object(sub, plan, seats=seats, interval=interval, start=start, end=end,
+                               cancel_at_period_end=sub.cancel_at_period_end)  # fmt: skip
+    events = [_event("customer.subscription.updated", obj, created)]
+    lines = []
+    if proration.charge:
+        lines.append({"amount": proration.charge, "quantity": seats, "proration": True,
+                      "description": f"Remaining time on {plan.name} ({seats} seats)"})  # fmt: skip
+    if proration.credit:
+        lines.append({"amount": -proration.credit, "quantity": sub.seats, "proration": True,
+                      "description": "Unused time on the previous plan"})  # fmt: skip
+    if lines:
+        invoice = {"id": _ref("in"), "object": "invoice", "status": "paid", "currency": plan.currency.lower(),
+                   "customer": sub.provider_customer_id, "subscription": sub.provider_subscription_id,
+                   "metadata": obj["metadata"], "period_start": int(subscriptions.now().timestamp()),
+                   "period_end": int(end.timestamp()), "status_transitions": {"paid_at": created},
+                   "lines": {"data": lines}}  # fmt: skip
+        events.append(_event("invoice.paid", invoice, created))
+    return events
+
+
+def cancel_events(sub: Subscription, plan: Plan, cancel_at_period_end: bool) -> list[dict]:
+    """What the sandbox reports when a subscription is set to end with its period, or resumed."""
+    obj = _subscription_object(sub, plan, seats=sub.seats, interval=sub.interval, start=sub.current_period_start,
+                               end=sub.current_period_end, cancel_at_period_end=cancel_at_period_end)  # fmt: skip
+    return [_event("customer.subscription.updated", obj, _state_time(sub))]
 
 
 def invoice_lines(plan: Plan, checkout: Checkout) -> list[dict]:

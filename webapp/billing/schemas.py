@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from webapp.billing.enums import (
     CheckoutStatus,
@@ -161,3 +161,56 @@ class InvoiceList(BaseModel):
     """The organization's invoices and credit notes, newest first."""
 
     items: list[InvoiceOut]
+
+
+class ChangeQuery(BaseModel):
+    """A change to price before confirming it (each left out stays as it is)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    plan_id: uuid.UUID | None = Field(None, description="A current plan's id")
+    seats: int | None = Field(None, ge=1, le=1_000_000)
+    interval: Interval | None = None
+
+
+class ChangeIn(Body):
+    """Change the plan, seats or interval (prorated), or set the subscription to end with its period (or not)."""
+
+    plan_id: uuid.UUID | None = None
+    seats: VERSION | None = None
+    interval: Interval | None = None
+    cancel_at_period_end: bool | None = Field(None, description="true: end with the period; false: resume")
+    version: VERSION = Field(description="The subscription's version as read; a stale one is a 409")
+
+
+class ChangePreview(BaseModel):
+    """What a change costs now, in minor units of `currency`: the unused part of the current price is credited
+    and the rest of the period charged at the new price."""
+
+    plan_id: uuid.UUID
+    seats: int
+    interval: Interval
+    currency: str
+    old_price_minor: int = Field(description="A whole period at the current plan and seats")
+    new_price_minor: int = Field(description="A whole period at the new plan and seats")
+    credit_minor: int
+    charge_minor: int
+    amount_due_minor: int = Field(description="Collected now")
+    credit_left_minor: int = Field(description="Given back now")
+    period_start: datetime
+    period_end: datetime
+
+
+class ChangeRequested(BaseModel):
+    """The provider was asked; the subscription changes when its webhook confirms (GET it to see)."""
+
+    requested: bool
+    preview: ChangePreview | None = Field(description="For a plan, seat or interval change: what it costs")
+
+
+class VersionQuery(BaseModel):
+    """The version read, for a change without a body."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    version: int | None = Field(None, ge=1, le=2**31 - 1, description="The subscription's version as read")

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.billing import entitlements, plans, sandbox, subscriptions
 from webapp.billing.entitlements import Standing
 from webapp.billing.enums import Interval, PlanStatus, Provider
-from webapp.billing.models import Checkout
+from webapp.billing.models import Checkout, Plan, Subscription
+from webapp.billing.proration import Proration, period_price, prorate
 from webapp.core import audit
 from webapp.core.errors import Conflict, ValidationError
 from webapp.core.tenancy import RequestContext
@@ -90,3 +92,109 @@ async def start_checkout(
 def checkout_url(org_slug: str, checkout: Checkout) -> str:
     """Where the person pays: the sandbox's page (a real provider's hosted page once configured)."""
     return f"/o/{org_slug}/billing/sandbox/{checkout.id}"
+
+
+@dataclass(frozen=True)
+class Change:
+    """A plan, seat or interval change worked out before anyone confirms it."""
+
+    subscription: Subscription
+    plan: Plan
+    seats: int
+    interval: Interval
+    proration: Proration
+    period_start: datetime
+    period_end: datetime
+    old_price: int
+    new_price: int
+
+
+def _paid(sub: Subscription) -> None:
+    if sub.provider is None:
+        raise Conflict(
+            "The free plan has nothing to change at a provider: start a checkout for a paid plan instead.",
+            {"action": "POST /api/v1/billing/subscription"},
+        )
+
+
+async def plan_change(
+    session: AsyncSession, org_id: uuid.UUID, *, plan_id: uuid.UUID | None, seats: int | None,
+    interval: Interval | None, lock: bool = False,
+) -> Change:  # fmt: skip
+    """The change and its proration in minor units, nothing saved: what the person confirms."""
+    sub = await subscriptions.get_subscription(session, org_id, lock=lock)
+    _paid(sub)
+    plan = sub.plan if plan_id is None or plan_id == sub.plan_id else await plans.get_plan(session, plan_id)
+    if plan.id != sub.plan_id and plan.status != PlanStatus.CURRENT:
+        raise ValidationError.field("plan_id", "That plan version is no longer offered; pick a current one.")
+    if plan.is_default:
+        raise ValidationError.field("plan_id", "To go back to the free plan, cancel: it ends with the period.")
+    interval = interval or sub.interval
+    needed = subscriptions.seats_needed(plan, await subscriptions.seat_use(session, org_id))
+    seats = seats or max(sub.seats, needed)
+    if seats < needed:
+        raise ValidationError.field("seats", f"Everyone who holds or is promised a seat needs one: at least {needed}.")
+    if plan.seat_limit is not None and seats > plan.seat_limit:
+        raise ValidationError.field("seats", f"The {plan.name} plan has at most {plan.seat_limit} seats.")
+    if plan.id == sub.plan_id and seats == sub.seats and interval == sub.interval:
+        raise ValidationError.field("plan_id", "That is the subscription as it is: change the plan, seats or interval.")
+    now = subscriptions.now()
+    old_price, new_price = period_price(sub.plan, sub.interval, sub.seats), period_price(plan, interval, seats)
+    start, end = subscriptions.period_containing(sub.current_period_start, sub.interval, now)
+    if interval != sub.interval:  # a new interval starts a new period now: the whole new price, the old one's rest back
+        moved = prorate(old_price, 0, start, end, now)
+        proration = Proration(moved.credit, new_price, moved.remaining_seconds, moved.period_seconds)
+        start, end = now.replace(microsecond=0), subscriptions.period_after(now.replace(microsecond=0), interval)
+    else:
+        proration = prorate(old_price, new_price, start, end, now)
+    return Change(sub, plan, seats, interval, proration, start, end, old_price, new_price)
+
+
+async def change_subscription(
+    session: AsyncSession, ctx: RequestContext, *, plan_id: uuid.UUID | None, seats: int | None,
+    interval: Interval | None, version: int,
+) -> tuple[Change, list[dict]]:  # fmt: skip
+    """Ask the provider for the change (the subscription changes when its webhook confirms); a stale version is a
+    409. Returns the change and the sandbox's events to deliver."""
+    change = await plan_change(session, ctx.org_id, plan_id=plan_id, seats=seats, interval=interval, lock=True)
+    _fresh(change.subscription, version)
+    if change.subscription.provider != Provider.SANDBOX:
+        raise Conflict(f"Changes through {change.subscription.provider} are not set up on this server yet.")
+    await audit.record(
+        session, ctx, "billing.change_requested", entity_type="billing_subscription", entity_id=change.subscription.id,
+        before={"plan_id": change.subscription.plan_id, "seats": change.subscription.seats,
+                "interval": change.subscription.interval.value},
+        after={"plan_id": change.plan.id, "seats": change.seats, "interval": change.interval.value,
+               "amount_due": change.proration.amount_due, "credit_left": change.proration.credit_left},
+    )  # fmt: skip
+    return change, sandbox.change_events(
+        change.subscription, change.plan, change.seats, change.interval, change.proration,
+        change.period_start, change.period_end,
+    )  # fmt: skip
+
+
+def _fresh(sub: Subscription, version: int | None) -> None:
+    if version is not None and version != sub.version:
+        raise Conflict(
+            "The subscription changed since you read it.", {"current": {"version": sub.version, "seats": sub.seats}}
+        )
+
+
+async def set_cancel_at_period_end(
+    session: AsyncSession, ctx: RequestContext, *, cancel: bool, version: int | None
+) -> list[dict]:
+    """Cancel at the end of the period (the organization goes back to free then), or resume before it ends."""
+    sub = await subscriptions.get_subscription(session, ctx.org_id, lock=True)
+    _paid(sub)
+    _fresh(sub, version)
+    if sub.cancel_at_period_end == cancel:
+        raise Conflict(
+            "The subscription already ends with its period." if cancel else "The subscription is not ending."
+        )
+    if sub.provider != Provider.SANDBOX:
+        raise Conflict(f"Changes through {sub.provider} are not set up on this server yet.")
+    await audit.record(
+        session, ctx, "billing.cancel_requested" if cancel else "billing.resume_requested",
+        entity_type="billing_subscription", entity_id=sub.id, after={"cancel_at_period_end": cancel},
+    )  # fmt: skip
+    return sandbox.cancel_events(sub, sub.plan, cancel)

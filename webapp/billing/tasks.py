@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 from webapp.billing import processing, sandbox
+from webapp.core.transaction import after_commit
 from workers.broker import broker
 from workers.uow import state, timed
 
@@ -45,3 +46,13 @@ async def sandbox_deliver(event: dict) -> int:
     s = state()
     secret = s.settings.webhook_secrets("sandbox")[0]
     return await timed("billing.sandbox_deliver", lambda: sandbox.deliver(s.settings.base_url, secret, event))
+
+
+def deliver_after_commit(session, events: list[dict]) -> None:
+    """Queue the sandbox's deliveries of `events`, in order, once the request's transaction has committed."""
+
+    async def send() -> None:
+        for event in events:
+            await sandbox_deliver.kiq(event)
+
+    after_commit(session, send)

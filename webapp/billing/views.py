@@ -11,12 +11,13 @@ from webapp.billing import entitlements, invoices, plans, sandbox, service
 from webapp.billing.enums import METRIC_LABELS, Interval, Metric
 from webapp.billing.forms import PlanForm, form_data, plan_values
 from webapp.billing.pdf import invoice_pdf_bytes
+from webapp.billing.tasks import deliver_after_commit
 from webapp.core.errors import Conflict, ValidationError
 from webapp.core.forms import require_id, show_errors
 from webapp.core.htmx import render
 from webapp.core.ids import parse_id
 from webapp.core.permissions import Perm, requires, staff_only
-from webapp.core.transaction import after_commit, db_session
+from webapp.core.transaction import db_session
 
 bp = Blueprint("billing", __name__)
 # the service's names for what the form calls otherwise
@@ -149,17 +150,9 @@ async def sandbox_pay(checkout_id: uuid.UUID):
     session = db_session()
     found = await sandbox.get_open_checkout(session, g.ctx.org_id, checkout_id)
     plan = await plans.get_plan(session, found.plan_id)
-    events = await sandbox.pay(session, g.ctx, found, plan)
-    after_commit(session, lambda: _deliver(events))
+    deliver_after_commit(session, await sandbox.pay(session, g.ctx, found, plan))
     await flash(f"Payment taken. The {plan.name} plan turns on as soon as the payment is confirmed.", "success")
     return redirect(url_for("billing.organization", pending=str(found.id)), 303)
-
-
-async def _deliver(events: list[dict]) -> None:
-    from webapp.billing.tasks import sandbox_deliver
-
-    for event in events:
-        await sandbox_deliver.kiq(event)
 
 
 def price_of(plan, found) -> int:

@@ -1,0 +1,148 @@
+"""Changing a paid subscription: the proration is shown before confirming (integer minor units, property-tested),
+a change or a cancellation is asked of the provider and applied when its webhook confirms, a stale version is a 409,
+and the free plan has nothing to change."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.billing.flow import deliver, plan_id, upgrade
+from tests.helpers import token_headers
+from webapp.billing import service
+from webapp.billing.enums import Interval
+from webapp.billing.proration import prorate
+from webapp.core.tenancy import RequestContext, scope_session
+from webapp.core.transaction import unit_of_work
+
+START = datetime(2026, 1, 31, tzinfo=UTC)
+prices = st.integers(min_value=0, max_value=10**9)
+seconds = st.integers(min_value=1, max_value=366 * 86400)
+
+
+@given(old=prices, new=prices, length=seconds, fraction=st.floats(min_value=0, max_value=1))
+def test_proration_is_whole_bounded_and_points_the_right_way(old, new, length, fraction):
+    end = START + timedelta(seconds=length)
+    at = START + timedelta(seconds=int(length * fraction))
+    p = prorate(old, new, START, end, at)
+    assert all(isinstance(v, int) for v in (p.credit, p.charge, p.amount_due, p.credit_left))
+    assert 0 <= p.credit <= old and 0 <= p.charge <= new
+    assert p.amount_due == 0 or p.credit_left == 0  # money moves one way
+    assert p.amount_due - p.credit_left == p.charge - p.credit
+    if new >= old:
+        assert p.credit_left == 0  # an upgrade never gives money back
+    if new <= old:
+        assert p.amount_due == 0  # a downgrade never charges
+
+
+@given(old=prices, new=prices, length=seconds)
+def test_proration_at_the_edges_of_the_period(old, new, length):
+    end = START + timedelta(seconds=length)
+    at_start = prorate(old, new, START, end, START)
+    assert (at_start.credit, at_start.charge) == (old, new)  # the whole period is still to come
+    at_end = prorate(old, new, START, end, end)
+    assert (at_end.credit, at_end.charge) == (0, 0)
+    late = prorate(old, new, START, end, end + timedelta(days=3))
+    assert (late.credit, late.charge) == (0, 0)
+
+
+@given(price=prices, length=seconds, cut=st.floats(min_value=0, max_value=1))
+def test_proration_of_the_same_price_is_nothing(price, length, cut):
+    end = START + timedelta(seconds=length)
+    p = prorate(price, price, START, end, START + timedelta(seconds=int(length * cut)))
+    assert p.amount_due == 0 and p.credit_left == 0
+
+
+async def test_more_seats_are_prorated_shown_then_applied_by_the_webhook(
+    client, factory, maker, owner_engine, settings
+):
+    owner = await factory.org_with_owner(plan="free")
+    auth = await upgrade(client, maker, owner_engine, settings, owner)
+    sub = await (await client.get("/api/v1/billing/subscription", headers=auth)).get_json()
+    assert sub["plan"]["key"] == "crew" and sub["seats"] == 5
+
+    preview = await client.get("/api/v1/billing/subscription/preview?seats=8", headers=auth)
+    shown = await preview.get_json()
+    assert preview.status_code == 200, shown
+    # 3 seats beyond the 5 included at $12.00 a month, almost a whole month left
+    assert shown["old_price_minor"] == 4900 and shown["new_price_minor"] == 4900 + 3 * 1200
+    assert 0 < shown["amount_due_minor"] <= 3 * 1200 and shown["credit_left_minor"] == 0
+    assert shown["charge_minor"] - shown["credit_minor"] == shown["amount_due_minor"]
+
+    stale = await client.patch("/api/v1/billing/subscription", headers=auth, json={"seats": 8, "version": 999})
+    assert stale.status_code == 409 and (await stale.get_json())["details"]["current"]["version"] == sub["version"]
+    asked = await client.patch(
+        "/api/v1/billing/subscription", headers=auth, json={"seats": 8, "version": sub["version"]}
+    )
+    assert asked.status_code == 202 and (await asked.get_json())["preview"]["seats"] == 8
+    still = await (await client.get("/api/v1/billing/subscription", headers=auth)).get_json()
+    assert still["seats"] == 5  # until the provider confirms
+
+    async with unit_of_work(maker) as session:  # what the provider reports (the request queued the same)
+        await scope_session(session, org_id=owner.org_id, user_id=owner.id)
+        ctx = RequestContext(user_id=owner.id, org_id=owner.org_id)
+        change, events = await service.change_subscription(
+            session, ctx, plan_id=None, seats=8, interval=None, version=sub["version"]
+        )
+    await deliver(client, maker, owner_engine, settings, events)
+    after = await (await client.get("/api/v1/billing/subscription", headers=auth)).get_json()
+    assert after["seats"] == 8 and after["plan"]["key"] == "crew"
+    invoices = (await (await client.get("/api/v1/billing/invoices", headers=auth)).get_json())["items"]
+    assert [i["number"] for i in invoices] == [2, 1]
+    assert invoices[0]["proration_amount"] == change.proration.charge
+    assert invoices[0]["refund_amount"] == change.proration.credit
+    assert invoices[0]["total_amount"] == change.proration.amount_due
+
+
+async def test_cancel_at_period_end_then_resume(client, factory, maker, owner_engine, settings):
+    owner = await factory.org_with_owner(plan="free")
+    auth = await upgrade(client, maker, owner_engine, settings, owner)
+    sub = await (await client.get("/api/v1/billing/subscription", headers=auth)).get_json()
+    asked = await client.delete(f"/api/v1/billing/subscription?version={sub['version']}", headers=auth)
+    assert asked.status_code == 202
+    ctx = RequestContext(user_id=owner.id, org_id=owner.org_id)
+    async with unit_of_work(maker) as session:
+        await scope_session(session, org_id=owner.org_id, user_id=owner.id)
+        events = await service.set_cancel_at_period_end(session, ctx, cancel=True, version=sub["version"])
+    await deliver(client, maker, owner_engine, settings, events)
+    ending = await (await client.get("/api/v1/billing/subscription", headers=auth)).get_json()
+    assert ending["cancel_at_period_end"] and ending["plan"]["key"] == "crew" and ending["status"] == "active"
+    again = await client.delete(f"/api/v1/billing/subscription?version={ending['version']}", headers=auth)
+    assert again.status_code == 409
+    async with unit_of_work(maker) as session:
+        await scope_session(session, org_id=owner.org_id, user_id=owner.id)
+        events = await service.set_cancel_at_period_end(session, ctx, cancel=False, version=ending["version"])
+    await deliver(client, maker, owner_engine, settings, events)
+    resumed = await (await client.get("/api/v1/billing/subscription", headers=auth)).get_json()
+    assert not resumed["cancel_at_period_end"]
+
+
+async def test_the_free_plan_has_nothing_to_change_and_bad_changes_are_refused(
+    client, factory, maker, owner_engine, settings
+):
+    owner = await factory.org_with_owner(plan="free")
+    auth = await token_headers(client, owner)
+    free = await (await client.get("/api/v1/billing/subscription", headers=auth)).get_json()
+    refused = await client.patch(
+        "/api/v1/billing/subscription", headers=auth, json={"seats": 4, "version": free["version"]}
+    )
+    assert refused.status_code == 409
+    assert (await client.get("/api/v1/billing/subscription/preview?seats=4", headers=auth)).status_code == 409
+
+    auth = await upgrade(client, maker, owner_engine, settings, owner)
+    sub = await (await client.get("/api/v1/billing/subscription", headers=auth)).get_json()
+    free_plan = await plan_id(owner_engine, "free")
+    for body, field in (
+        ({"seats": 2, "version": sub["version"]}, "seats"),  # fewer than the plan includes
+        ({"seats": 26, "version": sub["version"]}, "seats"),  # more than the plan allows
+        ({"plan_id": str(free_plan), "version": sub["version"]}, "plan_id"),  # free is reached by cancelling
+        ({"seats": 6, "cancel_at_period_end": True, "version": sub["version"]}, "cancel_at_period_end"),
+    ):
+        answer = await client.patch("/api/v1/billing/subscription", headers=auth, json=body)
+        assert answer.status_code == 422 and field in (await answer.get_json())["details"]["fields"], body
+    yearly = await client.get("/api/v1/billing/subscription/preview?interval=year", headers=auth)
+    shown = await yearly.get_json()
+    assert shown["new_price_minor"] == 49000 and shown["charge_minor"] == 49000  # a new yearly period starts now
+    assert Interval(shown["interval"]) == Interval.YEAR
