@@ -4,6 +4,7 @@ and the free plan has nothing to change."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
@@ -146,3 +147,26 @@ async def test_the_free_plan_has_nothing_to_change_and_bad_changes_are_refused(
     shown = await yearly.get_json()
     assert shown["new_price_minor"] == 49000 and shown["charge_minor"] == 49000  # a new yearly period starts now
     assert Interval(shown["interval"]) == Interval.YEAR
+
+
+async def test_the_billing_page_reviews_a_change_before_confirming(client, factory, maker, owner_engine, settings):
+    from tests.conftest import csrf_from
+    from tests.helpers import login
+
+    owner = await factory.org_with_owner(plan="free")
+    await upgrade(client, maker, owner_engine, settings, owner)
+    await login(client, owner.email, owner.password)
+    page = await (await client.get(f"/o/{owner.org_slug}/billing")).get_data(as_text=True)
+    assert "Review the change" in page and "Cancel at period end" in page and "Switch to Mission Control" in page
+    review = await client.get(f"/o/{owner.org_slug}/billing/change?seats=7")
+    html = await review.get_data(as_text=True)
+    assert review.status_code == 200 and "Due now" in html and "Confirm the change" in html
+    bad = await client.get(f"/o/{owner.org_slug}/billing/change?seats=1")
+    assert bad.status_code == 422
+    form = {"csrf_token": csrf_from(html)} | dict(
+        re.findall(r'name="(version|plan_id|seats|interval)" value="([^"]*)"', html)
+    )
+    confirmed = await client.post(f"/o/{owner.org_slug}/billing/change", form=form)
+    assert confirmed.status_code == 303 and "asked=" in confirmed.headers["Location"]
+    waiting = await (await client.get(confirmed.headers["Location"])).get_data(as_text=True)
+    assert "Waiting for the payment provider" in waiting  # until the webhook confirms

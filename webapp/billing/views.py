@@ -7,7 +7,7 @@ import uuid
 
 from quart import Blueprint, Response, current_app, flash, g, redirect, request, url_for
 
-from webapp.billing import entitlements, invoices, plans, sandbox, service
+from webapp.billing import entitlements, invoices, plans, sandbox, service, subscriptions
 from webapp.billing.enums import METRIC_LABELS, Interval, Metric
 from webapp.billing.forms import PlanForm, form_data, plan_values
 from webapp.billing.pdf import invoice_pdf_bytes
@@ -106,6 +106,8 @@ async def organization():
     session = db_session()
     standing = await entitlements.standing(session, g.ctx.org_id)
     waiting = await sandbox.waiting_checkout(session, g.ctx.org_id, parse_id(request.args.get("pending")))
+    if waiting is None and request.args.get("asked", "").isdigit():  # a change asked of the provider, unconfirmed
+        waiting = standing.subscription if standing.subscription.version == int(request.args["asked"]) else None
     return await render(
         "billing/organization.html",
         waiting=waiting,
@@ -184,3 +186,66 @@ async def invoice_pdf(invoice_id: uuid.UUID):
         content_type="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="{number}.pdf"', "Cache-Control": "private"},
     )
+
+
+def _change_args(source) -> dict:
+    seats = source.get("seats", "")
+    interval = source.get("interval") or None
+    if interval not in (None, "month", "year"):
+        raise ValidationError.field("interval", "Choose monthly or yearly.")
+    if seats and (not seats.isdigit() or not 1 <= int(seats) <= 1_000_000):
+        raise ValidationError.field("seats", "Give a whole number of seats.")
+    return {
+        "plan_id": parse_id(source.get("plan_id")) if source.get("plan_id") else None,
+        "seats": int(seats) if seats else None,
+        "interval": Interval(interval) if interval else None,
+    }
+
+
+@bp.get("/o/<org_slug>/billing/change")
+@requires(Perm.BILLING_MANAGE)
+async def review_change():
+    """What a plan, seat or interval change costs now, to confirm or go back."""
+    change = await service.plan_change(db_session(), g.ctx.org_id, **_change_args(request.args))
+    return await render("billing/change.html", change=change)
+
+
+@bp.post("/o/<org_slug>/billing/change")
+@requires(Perm.BILLING_MANAGE)
+async def confirm_change():
+    """Ask the provider for the change; the page waits for its confirmation."""
+    form = await request.form
+    session = db_session()
+    version = require_version(form.get("version"))
+    change, events = await service.change_subscription(session, g.ctx, version=version, **_change_args(form))
+    deliver_after_commit(session, events)
+    due = change.proration.amount_due
+    await flash(
+        f"Change asked of the provider{f' ({due / 100:,.2f} {change.plan.currency} due now)' if due else ''}; "
+        "it shows here once confirmed.",
+        "success",
+    )
+    return redirect(url_for("billing.organization", asked=change.subscription.version), 303)
+
+
+@bp.post("/o/<org_slug>/billing/cancel")
+@requires(Perm.BILLING_MANAGE)
+async def cancel():
+    """End the subscription with its period (or, with resume=1, keep it going)."""
+    form = await request.form
+    session = db_session()
+    resume = form.get("resume") == "1"
+    events = await service.set_cancel_at_period_end(
+        session, g.ctx, cancel=not resume, version=require_version(form.get("version"))
+    )
+    deliver_after_commit(session, events)
+    sub = await subscriptions.get_subscription(session, g.ctx.org_id)
+    await flash("Resuming the subscription." if resume else "The subscription will end with this period.", "success")
+    return redirect(url_for("billing.organization", asked=sub.version), 303)
+
+
+def require_version(raw) -> int:
+    """The version a form read; a 422 otherwise."""
+    if not isinstance(raw, str) or not raw.isdigit() or not 1 <= int(raw) < 2**31:
+        raise ValidationError.field("version", "Reload the page and try again.")
+    return int(raw)
