@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import secrets
 import time
 from datetime import UTC, datetime
@@ -327,3 +328,29 @@ async def test_a_finalized_invoice_cannot_change_and_the_total_must_add_up(facto
     with pytest.raises(DBAPIError):
         async with owner_engine.begin() as conn:
             await conn.execute(text("UPDATE billing_invoices SET status = 'open' WHERE id = :i"), params)
+
+
+async def test_staff_see_the_event_log_reprocess_and_every_subscription(client, factory, providers, count_rows):
+    from tests.conftest import csrf_from
+    from tests.helpers import login
+
+    body = _stripe_event("invoice.created", {"id": "in_staff"})
+    assert (await _post_stripe(client, body)).status_code == 200
+    event_id = json.loads(body)["id"]
+    owner = await factory.org_with_owner(plan="free")
+    await login(client, owner.email, owner.password)
+    assert (await client.get("/admin/billing/events")).status_code == 404  # not staff: no such page
+    staff = await factory.platform_admin()
+    client = client.app.test_client()
+    await login(client, staff.email, staff.password)
+    page = await client.get("/admin/billing/events?provider=stripe")
+    html = await page.get_data(as_text=True)
+    assert page.status_code == 200 and event_id in html
+    assert (await client.get("/admin/billing/events?status=exploded")).status_code == 422
+    forms = re.findall(r'action="/admin/billing/events/([0-9a-f-]+)/reprocess"', html)
+    assert forms
+    again = await client.post(f"/admin/billing/events/{forms[0]}/reprocess", form={"csrf_token": csrf_from(html)})
+    assert again.status_code == 303
+    assert await count_rows("audit_logs", "action = 'billing.event_reprocess' AND actor_user_id = :u", u=staff.id) == 1
+    subs = await client.get("/admin/billing/subscriptions")
+    assert subs.status_code == 200 and owner.org_slug in await subs.get_data(as_text=True)

@@ -7,8 +7,8 @@ import uuid
 
 from quart import Blueprint, Response, current_app, flash, g, redirect, request, url_for
 
-from webapp.billing import entitlements, invoices, plans, sandbox, service, subscriptions
-from webapp.billing.enums import METRIC_LABELS, Interval, Metric
+from webapp.billing import entitlements, invoices, plans, sandbox, service, staff, subscriptions
+from webapp.billing.enums import METRIC_LABELS, EventStatus, Interval, Metric, Provider
 from webapp.billing.forms import PlanForm, form_data, plan_values
 from webapp.billing.pdf import invoice_pdf_bytes
 from webapp.billing.tasks import deliver_after_commit
@@ -249,3 +249,42 @@ def require_version(raw) -> int:
     if not isinstance(raw, str) or not raw.isdigit() or not 1 <= int(raw) < 2**31:
         raise ValidationError.field("version", "Reload the page and try again.")
     return int(raw)
+
+
+# ---------------------------------------------------------------------------------------------------- staff's
+
+
+@bp.get("/admin/billing/events")
+@requires()
+async def admin_events():
+    """The provider event log: status, attempts, the last error; filter by status or provider."""
+    staff_only()
+    status, provider = request.args.get("status") or None, request.args.get("provider") or None
+    if status not in (None, *EventStatus) or provider not in (None, *Provider):
+        raise ValidationError.field("status" if status not in (None, *EventStatus) else "provider", "Not a choice.")
+    found = await staff.events(
+        db_session(), status=EventStatus(status) if status else None, provider=Provider(provider) if provider else None
+    )
+    return await render(
+        "billing/admin_events.html", events=found, status=status, provider=provider,
+        statuses=list(EventStatus), providers=list(Provider),
+    )  # fmt: skip
+
+
+@bp.post("/admin/billing/events/<uuid:event_id>/reprocess")
+@requires()
+async def admin_reprocess(event_id: uuid.UUID):
+    """Apply one event again (audited)."""
+    staff_only()
+    maker = current_app.extensions["closedloop"]["sessionmaker"]
+    outcome = await staff.reprocess(db_session(), maker, g.ctx, event_id)
+    await flash(f"Event processed again: {outcome}.", "success" if outcome != EventStatus.FAILED else "error")
+    return redirect(url_for("billing.admin_events"), 303)
+
+
+@bp.get("/admin/billing/subscriptions")
+@requires()
+async def admin_subscriptions():
+    """Every organization's plan, status, seats and provider."""
+    staff_only()
+    return await render("billing/admin_subscriptions.html", rows=await staff.all_subscriptions(db_session()))
