@@ -141,6 +141,7 @@ def upgrade() -> None:
         ),
         sa.Column("interval", INTERVAL, server_default="month", nullable=False),
         sa.Column("seats", sa.Integer(), nullable=False),
+        sa.Column("provider_seats", sa.Integer(), nullable=True),
         sa.Column("provider", PROVIDER, nullable=True),
         sa.Column("provider_customer_id", sa.String(length=255), nullable=True),
         sa.Column("provider_subscription_id", sa.String(length=255), nullable=True),
@@ -166,7 +167,10 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "current_period_end > current_period_start", name=op.f("ck_billing_subscriptions_period_forward")
         ),
-        sa.CheckConstraint("seats >= 1", name=op.f("ck_billing_subscriptions_seats_positive")),
+        sa.CheckConstraint(
+            "seats >= 1 AND (provider_seats IS NULL OR provider_seats >= 1)",
+            name=op.f("ck_billing_subscriptions_seats_positive"),
+        ),
         sa.ForeignKeyConstraint(
             ["organization_id"],
             ["organizations.id"],

@@ -111,7 +111,7 @@ class Subscription(UUIDPrimaryKey, TenantOwned, Timestamps, Versioned, Base):
             unique=True,
             postgresql_where=text("provider_subscription_id IS NOT NULL"),
         ),
-        CheckConstraint("seats >= 1", name="seats_positive"),
+        CheckConstraint("seats >= 1 AND (provider_seats IS NULL OR provider_seats >= 1)", name="seats_positive"),
         CheckConstraint("current_period_end > current_period_start", name="period_forward"),
         CheckConstraint("(provider IS NULL) = (provider_subscription_id IS NULL)", name="provider_has_reference"),
         CheckConstraint("status <> 'past_due' OR past_due_since IS NOT NULL", name="past_due_has_start"),
@@ -125,7 +125,8 @@ class Subscription(UUIDPrimaryKey, TenantOwned, Timestamps, Versioned, Base):
         pg_enum(SubscriptionStatus, "billing_subscription_status"), server_default=SubscriptionStatus.ACTIVE.value
     )
     interval: Mapped[Interval] = mapped_column(pg_enum(Interval, "billing_interval"), server_default="month")
-    seats: Mapped[int] = mapped_column(Integer)  # paid seats: the provider's quantity
+    seats: Mapped[int] = mapped_column(Integer)  # paid seats, as the gates count them
+    provider_seats: Mapped[int | None] = mapped_column(Integer)  # the provider's quantity, as it last reported
     provider: Mapped[Provider | None] = mapped_column(pg_enum(Provider, "billing_provider"))
     provider_customer_id: Mapped[str | None] = mapped_column(String(255))
     provider_subscription_id: Mapped[str | None] = mapped_column(String(255))

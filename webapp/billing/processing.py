@@ -72,7 +72,7 @@ async def _fall_back_to_free(session: AsyncSession, sub: Subscription, state: Su
     use = await subscriptions.seat_use(session, sub.organization_id)
     start = subscriptions.now().replace(microsecond=0)
     sub.plan_id, sub.status, sub.interval = plan.id, SubscriptionStatus.ACTIVE, Interval.MONTH
-    sub.seats = max(plan.included_seats, use.members)
+    sub.seats, sub.provider_seats = max(plan.included_seats, use.members), None
     sub.provider = sub.provider_subscription_id = sub.provider_customer_id = None
     sub.cancel_at_period_end, sub.past_due_since, sub.trial_ends_at = False, None, None
     sub.canceled_at = state.as_of or start
@@ -91,7 +91,7 @@ async def _take(session: AsyncSession, sub: Subscription, state: SubscriptionSta
     sub.provider, sub.provider_subscription_id = state.provider, state.subscription_id
     sub.provider_customer_id = state.customer_id or sub.provider_customer_id
     if state.seats:
-        sub.seats = state.seats
+        sub.seats = sub.provider_seats = state.seats
     if state.period_start and state.period_end and state.period_end > state.period_start:
         sub.current_period_start, sub.current_period_end = state.period_start, state.period_end
     if state.interval:

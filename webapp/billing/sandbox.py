@@ -158,6 +158,13 @@ def change_events(
     return events
 
 
+def seat_events(sub: Subscription, seats: int) -> list[dict]:
+    """What the sandbox reports after its quantity was set to `seats` (seat sync)."""
+    obj = _subscription_object(sub, sub.plan, seats=seats, interval=sub.interval, start=sub.current_period_start,
+                               end=sub.current_period_end, cancel_at_period_end=sub.cancel_at_period_end)  # fmt: skip
+    return [_event("customer.subscription.updated", obj, _state_time(sub))]
+
+
 def cancel_events(sub: Subscription, plan: Plan, cancel_at_period_end: bool) -> list[dict]:
     """What the sandbox reports when a subscription is set to end with its period, or resumed."""
     obj = _subscription_object(sub, plan, seats=sub.seats, interval=sub.interval, start=sub.current_period_start,

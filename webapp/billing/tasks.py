@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from webapp.billing import processing, sandbox
+from webapp.billing import processing, sandbox, seats
 from webapp.core.transaction import after_commit
 from workers.broker import broker
 from workers.uow import state, timed
@@ -56,3 +56,36 @@ def deliver_after_commit(session, events: list[dict]) -> None:
             await sandbox_deliver.kiq(event)
 
     after_commit(session, send)
+
+
+@broker.task(task_name="billing.sync_seats")
+async def sync_seats(org_id: str) -> int:
+    """Set the organization's paid seats (ours and the provider's) to what its people need; the seats."""
+    s = state()
+
+    async def body() -> int:
+        done = await seats.sync(s.sessionmaker, uuid.UUID(org_id))
+        for event in done.events:
+            await sandbox_deliver.kiq(event)
+        return done.wanted
+
+    return await timed("billing.sync_seats", body)
+
+
+def sync_seats_after_commit(session, org_id) -> None:
+    """Queue a seat sync of the organization once the request's transaction has committed."""
+    after_commit(session, lambda: sync_seats.kiq(str(org_id)))
+
+
+@broker.task(task_name="billing.seat_drift", schedule=[{"cron": "17 * * * *", "schedule_id": "billing-seat-drift"}])
+async def seat_drift() -> int:
+    """Hourly: organizations whose seats drifted from their people or the provider get a seat sync."""
+    s = state()
+
+    async def body() -> int:
+        found = await seats.drifted(s.sessionmaker)
+        for org_id in found:
+            await sync_seats.kiq(str(org_id))
+        return len(found)
+
+    return await timed("billing.seat_drift", body)

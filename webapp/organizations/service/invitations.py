@@ -183,7 +183,14 @@ async def revoke_invitation(session: AsyncSession, ctx: RequestContext, invitati
         entity_id=invitation.id,
         before={"email": invitation.email},
     )
+    _sync_seats(session, ctx.org_id)  # the seat it held is released
     return invitation
+
+
+def _sync_seats(session: AsyncSession, org_id: uuid.UUID) -> None:
+    from webapp.billing.tasks import sync_seats_after_commit  # the worker's broker, only when a request needs it
+
+    sync_seats_after_commit(session, org_id)
 
 
 @dataclass(frozen=True)
@@ -302,6 +309,7 @@ async def accept_invitation(
         after={"email": invitation.email, "user_id": user.id},
     )
     await _tell_inviter(session, invitation, user, view)
+    _sync_seats(session, invitation.organization_id)  # the provider's quantity follows the members
     return user, view
 
 

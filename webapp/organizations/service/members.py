@@ -80,6 +80,7 @@ async def change_member_role(
 async def remove_member(session: AsyncSession, ctx: RequestContext, user_id: uuid.UUID) -> Membership:
     """Remove a member: membership soft-deleted; their assignments, API keys and break-glass end with it."""
     from webapp.apikeys import service as apikeys
+    from webapp.billing.tasks import sync_seats_after_commit
     from webapp.iam import breakglass
     from webapp.identity import service as identity
     from webapp.missions import service as missions
@@ -107,4 +108,5 @@ async def remove_member(session: AsyncSession, ctx: RequestContext, user_id: uui
         before={"user_id": user_id, "role": role.key},
         metadata={"ended": ended},
     )
+    sync_seats_after_commit(session, ctx.org_id)  # the seat they held is released
     return membership
