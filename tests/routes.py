@@ -70,6 +70,14 @@ async def populate(owner_engine, org_id, owner_id) -> None:
             ),
             extra,
         )
+        await conn.execute(  # a paying subscriber, through the sandbox
+            text(
+                "UPDATE billing_subscriptions SET provider = 'sandbox', "
+                "provider_subscription_id = 'sub_' || CAST(:o AS text), "
+                "provider_customer_id = 'cus_' || CAST(:o AS text), provider_seats = seats WHERE organization_id = :o"
+            ),
+            extra,
+        )
         await conn.execute(
             text(
                 "INSERT INTO billing_checkouts (id, organization_id, plan_id, interval, seats, provider, "

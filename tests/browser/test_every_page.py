@@ -27,7 +27,7 @@ SIZES = {"desktop": {"width": 1366, "height": 900}, "phone": {"width": 390, "hei
 # routes that answer with a fragment, a file, a stream or JSON, not a page of their own
 NOT_PAGES = re.compile(
     r"\.(row|crew_row|blank_line|export_csv|index_events|runs_events|check_events|check_progress|progress|"
-    r"results|subscribe|outbox_email|events|job_events|job_progress|suggest|download_file)$"
+    r"results|subscribe|outbox_email|events|job_events|job_progress|suggest|download_file|invoice_pdf)$"
     r"|^(ops_platform|api_docs)\.|^openapi$"
 )
 SHOTS = OUTPUT / "pages"
@@ -177,9 +177,10 @@ async def test_signed_out_pages_error_pages_and_the_staff_list_are_accessible_an
     report = Report()
     await report.walk(browser, live_stack, "visitor", None, list(PUBLIC_PAGES), expected=PUBLIC_PAGES)
     # staff belong to no organization: "/" says so, the staff list shows every organization
-    await report.walk(browser, live_stack, "staff", staff, ["/", "/admin/organizations", "/orgs"])
+    staff_pages = ["/", "/admin/organizations", "/orgs", "/admin/plans", "/admin/billing/events"]
+    await report.walk(browser, live_stack, "staff", staff, staff_pages + ["/admin/billing/subscriptions"])
     assert report.statuses == [], "\n".join(report.statuses)
-    assert report.visited == 2 * (len(PUBLIC_PAGES) + 3)
+    assert report.visited == 2 * (len(PUBLIC_PAGES) + len(staff_pages) + 1)
     assert report.violations == [], "\n".join(report.violations)
     assert report.sideways == [], "\n".join(report.sideways)
     assert report.clipped == [], "\n".join(report.clipped)

@@ -205,8 +205,11 @@ def _change_args(source) -> dict:
 @bp.get("/o/<org_slug>/billing/change")
 @requires(Perm.BILLING_MANAGE)
 async def review_change():
-    """What a plan, seat or interval change costs now, to confirm or go back."""
-    change = await service.plan_change(db_session(), g.ctx.org_id, **_change_args(request.args))
+    """What a plan, seat or interval change costs now, to confirm or go back (nothing chosen: the billing page)."""
+    args = _change_args(request.args)
+    if not any(args.values()):
+        return redirect(url_for("billing.organization"), 303)
+    change = await service.plan_change(db_session(), g.ctx.org_id, **args)
     return await render("billing/change.html", change=change)
 
 
