@@ -58,6 +58,7 @@ for rule in real.url_map.iter_rules():
         "org_products_api.list_products",
         "org_search_api.search_organization",
         "comments_api.complete_upload",
+        "webhooks_api.receive_webhook",
     ):
         # one stub per endpoint: some endpoints answer on two rules (e.g. POST and PATCH forms)
         stub = _stubs.setdefault(rule.endpoint, lambda **_: ("", 404))
@@ -85,8 +86,11 @@ class Row(dict):
 
 @app.before_serving
 async def _pool() -> None:
+    import redis.asyncio as aioredis
+
     dsn = settings.database_url.replace("postgresql+asyncpg://", "postgresql://")
     app.pool = await asyncpg.create_pool(dsn, min_size=4, max_size=10, server_settings={"role": settings.app_db_role})
+    app.redis = aioredis.from_url(settings.redis_url)
 
 
 def _setting(key: str, default: str, owner: str) -> str:
@@ -600,3 +604,41 @@ async def complete_attachment():
         "created_at": row["created_at"].isoformat(),
         "download_url": f"/api/v1/attachments/{row['id']}/download",
     }
+
+
+_EVENT_INSERT = """
+    INSERT INTO billing_payment_events (id, provider, event_id, type, payload, occurred_at, received_at, status,
+        attempts)
+    VALUES ($1, $2::billing_provider, $3, $4, $5::jsonb, $6, now(), 'received', 0)
+"""
+
+
+@app.post("/api/v1/webhooks/<any(sandbox, stripe, polar, dodo):provider>", endpoint="webhooks_api.receive_webhook")
+async def receive_webhook(provider: str):
+    """Take a Stripe-signed event as the app does: verify on the raw body with stripe's library, store it once on
+    bare asyncpg, queue its processing on the same Redis stream; a duplicate is acknowledged."""
+    import stripe
+
+    from webapp.core.ids import new_id
+
+    raw = await request.get_data()
+    body = raw.decode()
+    try:
+        stripe.WebhookSignature.verify_header(
+            body, request.headers.get("Stripe-Signature"), settings.webhook_secrets(provider)[0], tolerance=300
+        )
+    except (stripe.SignatureVerificationError, ValueError):
+        return {"error": "BadRequest"}, 400
+    event = json.loads(body)
+    row_id = new_id()
+    try:
+        await app.pool.execute(
+            _EVENT_INSERT, row_id, provider, event["id"], event["type"][:120], body,
+            datetime.fromtimestamp(event["created"], UTC),
+        )  # fmt: skip
+    except asyncpg.UniqueViolationError:
+        return {"received": True, "duplicate": True, "event_id": event["id"], "type": event["type"]}
+    message = json.dumps({"task_id": secrets.token_hex(16), "task_name": "billing.process_event", "labels": {},
+                          "labels_types": {}, "args": [str(row_id)], "kwargs": {}})  # fmt: skip
+    await app.redis.xadd(f"{settings.redis_namespace}:tasks", {b"data": message.encode()}, maxlen=100_000)
+    return {"received": True, "duplicate": False, "event_id": event["id"], "type": event["type"]}

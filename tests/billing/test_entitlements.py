@@ -118,3 +118,51 @@ async def test_the_billing_page_shows_plan_usage_and_choices(client, factory):
     assert (await other.get(f"/o/{owner.org_slug}/billing")).status_code == 403  # billing:read is not a viewer's
     csrf = csrf_from(await (await other.get(f"/o/{owner.org_slug}/members")).get_data(as_text=True))
     assert (await other.post(f"/o/{owner.org_slug}/billing/checkout", form={"csrf_token": csrf})).status_code == 403
+
+
+async def _tiny_plan(owner_engine, org_id) -> None:
+    """Put the organization on a plan of its own with one run a period and 100 bytes of storage."""
+    key = f"tiny-{str(org_id)[-8:]}"
+    async with owner_engine.begin() as conn:
+        plan = (
+            await conn.execute(
+                text(
+                    "INSERT INTO billing_plans (id, key, version, name, status, monthly_price_minor, "
+                    "yearly_price_minor, included_seats, seat_limit, mission_limit, storage_limit_bytes, "
+                    "monthly_run_limit) VALUES (gen_random_uuid(), :k, 1, 'Tiny', 'retired', 100, 1000, 1, 5, 5, "
+                    "100, 1) RETURNING id"
+                ),
+                {"k": key},
+            )
+        ).scalar_one()
+        await conn.execute(
+            text("UPDATE billing_subscriptions SET plan_id = :p WHERE organization_id = :o"), {"p": plan, "o": org_id}
+        )
+
+
+async def test_runs_past_the_period_quota_and_uploads_past_storage_are_402(client, factory, owner_engine, count_rows):
+    owner = await factory.org_with_owner(plan="free")
+    await _tiny_plan(owner_engine, owner.org_id)
+    auth = await token_headers(client, owner)
+    mission = await client.post(
+        f"/api/v1/organizations/{owner.org_id}/missions",
+        headers=auth,
+        json={"name": "Quota Base", "destination": "moon", "crew_size": 4},
+    )
+    mission_id = (await mission.get_json())["id"]
+    runs = f"/api/v1/missions/{mission_id}/simulations"
+    first = await client.post(runs, headers=auth, json={"name": "First", "run_type": "mass_balance"})
+    assert first.status_code == 201, await first.get_json()
+    second = await client.post(runs, headers=auth, json={"name": "Second", "run_type": "mass_balance"})
+    assert second.status_code == 402
+    details = (await second.get_json())["details"]
+    assert details["limit"] == "simulation runs this period" and details["used"] == 1 and details["allowed"] == 1
+    assert await count_rows("simulation_runs", "organization_id = :o", o=owner.org_id) == 1
+
+    upload = {"filename": "plan.txt", "mime_type": "text/plain", "size": 101, "checksum_sha256": "ab" * 32,
+              "entity_type": "missions", "entity_id": mission_id}  # fmt: skip
+    refused = await client.post("/api/v1/attachments/presign", headers=auth, json=upload)
+    assert refused.status_code == 402 and (await refused.get_json())["details"]["limit"] == "file storage"
+    assert await count_rows("attachments", "organization_id = :o", o=owner.org_id) == 0
+    fits = await client.post("/api/v1/attachments/presign", headers=auth, json=upload | {"size": 100})
+    assert fits.status_code == 201, await fits.get_json()
