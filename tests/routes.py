@@ -33,6 +33,7 @@ async def objects_of(owner_engine, org_id) -> dict[str, str]:
         "attachment_id": "SELECT id FROM attachments WHERE organization_id = :o",
         "checkout_id": "SELECT id FROM billing_checkouts WHERE organization_id = :o",
         "invoice_id": "SELECT id FROM billing_invoices WHERE organization_id = :o",
+        "payment_id": "SELECT id FROM billing_payments WHERE organization_id = :o",
     }
     found = {}
     async with owner_engine.connect() as conn:
@@ -75,6 +76,14 @@ async def populate(owner_engine, org_id, owner_id) -> None:
                 "UPDATE billing_subscriptions SET provider = 'sandbox', "
                 "provider_subscription_id = 'sub_' || CAST(:o AS text), "
                 "provider_customer_id = 'cus_' || CAST(:o AS text), provider_seats = seats WHERE organization_id = :o"
+            ),
+            extra,
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO billing_payments (id, organization_id, product, description, quantity, unit_price_minor, "
+                "amount_minor, provider, provider_payment_id) VALUES (gen_random_uuid(), :o, 'simulation_credits', "
+                "'2 x 1,000 simulation credits', 2, 1000, 2000, 'sandbox', 'pi_test_' || gen_random_uuid())"
             ),
             extra,
         )

@@ -5,6 +5,7 @@ from webapp.billing.models import (  # noqa: F401
     Checkout,
     Invoice,
     InvoiceLine,
+    Payment,
     PaymentEvent,
     Plan,
     PlanMeter,

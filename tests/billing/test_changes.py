@@ -170,3 +170,32 @@ async def test_the_billing_page_reviews_a_change_before_confirming(client, facto
     assert confirmed.status_code == 303 and "asked=" in confirmed.headers["Location"]
     waiting = await (await client.get(confirmed.headers["Location"])).get_data(as_text=True)
     assert "Waiting for the payment provider" in waiting  # until the webhook confirms
+
+
+async def test_buy_simulation_credits_once(client, factory, maker, owner_engine, settings):
+    from webapp.billing import payments
+    from webapp.billing.models import Payment
+
+    owner = await factory.org_with_owner(plan="free")
+    auth = await token_headers(client, owner)
+    bought = await client.post(
+        "/api/v1/billing/payments/one-time", headers=auth, json={"product": "simulation_credits", "quantity": 3}
+    )
+    payment = await bought.get_json()
+    assert bought.status_code == 201, payment
+    assert payment["amount_minor"] == 3000 and payment["unit_price_minor"] == 1000 and payment["status"] == "pending"
+    assert payment["checkout_url"].endswith(f"/o/{owner.org_slug}/billing/sandbox/payments/{payment['id']}")
+    bad = await client.post("/api/v1/billing/payments/one-time", headers=auth, json={"product": "gold", "quantity": 1})
+    assert bad.status_code == 422
+    async with unit_of_work(maker) as session:
+        await scope_session(session, org_id=owner.org_id, user_id=owner.id)
+        events = payments.sandbox_events(await session.get(Payment, payment["id"]))
+    assert [str(o) for o in await deliver(client, maker, owner_engine, settings, events)] == ["processed"]
+    listed = (await (await client.get("/api/v1/billing/payments", headers=auth)).get_json())["items"]
+    assert [(p["id"], p["status"], p["checkout_url"]) for p in listed] == [(payment["id"], "succeeded", None)]
+    assert listed[0]["paid_at"]
+    # a late "failed" for a payment that succeeded changes nothing
+    failed = dict(events[0], id=events[0]["id"] + "_late", type="payment_intent.payment_failed")
+    assert [str(o) for o in await deliver(client, maker, owner_engine, settings, [failed])] == ["ignored"]
+    again = (await (await client.get("/api/v1/billing/payments", headers=auth)).get_json())["items"]
+    assert again[0]["status"] == "succeeded"

@@ -7,9 +7,9 @@ import uuid
 from quart import Blueprint, current_app, g, request
 from quart_schema import document_request
 
-from webapp.billing import entitlements, intake, invoices, plans, service
+from webapp.billing import entitlements, intake, invoices, payments, plans, service
 from webapp.billing.enums import Provider
-from webapp.billing.models import Checkout, Invoice, Plan
+from webapp.billing.models import Checkout, Invoice, Payment, Plan
 from webapp.billing.schemas import (
     ChangeIn,
     ChangePreview,
@@ -21,6 +21,9 @@ from webapp.billing.schemas import (
     InvoiceList,
     InvoiceOut,
     MeterOut,
+    OneTimeIn,
+    PaymentList,
+    PaymentOut,
     PlanList,
     PlanOut,
     SubscriptionOut,
@@ -321,6 +324,67 @@ async def list_organization_invoices(org_id):
 async def get_organization_invoice(org_id, invoice_id: uuid.UUID):
     """One invoice (the same as GET /billing/invoices/{invoice_id}, for browser sessions)."""
     return invoice_out(await invoices.get_invoice(db_session(), g.ctx.org_id, invoice_id))
+
+
+def payment_out(payment: Payment) -> dict:
+    """Payment -> response JSON."""
+    base = current_app.extensions["closedloop"]["settings"].base_url
+    pending = payment.status == "pending"
+    return PaymentOut(
+        id=payment.id, product=payment.product, description=payment.description, quantity=payment.quantity,
+        unit_price_minor=payment.unit_price_minor, amount_minor=payment.amount_minor, currency=payment.currency,
+        status=payment.status, provider=payment.provider, created_at=payment.created_at, paid_at=payment.paid_at,
+        checkout_url=base + service.payment_url(g.ctx.org_slug, payment) if pending else None,
+    ).model_dump(mode="json")  # fmt: skip
+
+
+async def _buy() -> tuple[dict, int]:
+    body = await parse_body(OneTimeIn)
+    payment = await payments.start(
+        db_session(),
+        g.ctx,
+        body.product,
+        body.quantity,
+        current_app.extensions["closedloop"]["settings"].billing_provider,
+    )
+    return payment_out(payment), 201
+
+
+@bp.post("/payments/one-time")
+@requires(Perm.BILLING_MANAGE)
+@document_request(OneTimeIn)
+@returns(PaymentOut, 201)
+async def buy_once():
+    """Buy simulation credits once: a pending payment whose `checkout_url` takes the money; it succeeds when the
+    provider's webhook says so."""
+    await require_bound_credential()
+    return await _buy()
+
+
+@bp.get("/payments")
+@requires(Perm.BILLING_READ)
+@returns(PaymentList)
+async def list_payments():
+    """The credential's organization's one-time payments, newest first."""
+    await require_bound_credential()
+    return {"items": [payment_out(p) for p in await payments.list_payments(db_session(), g.ctx.org_id)]}
+
+
+@org_bp.post("/payments/one-time")
+@requires(Perm.BILLING_MANAGE)
+@document_request(OneTimeIn)
+@returns(PaymentOut, 201)
+async def buy_once_for_organization(org_id):
+    """Buy once (the same as POST /billing/payments/one-time, for browser sessions)."""
+    return await _buy()
+
+
+@org_bp.get("/payments")
+@requires(Perm.BILLING_READ)
+@returns(PaymentList)
+async def list_organization_payments(org_id):
+    """One-time payments (the same as GET /billing/payments, for browser sessions)."""
+    return {"items": [payment_out(p) for p in await payments.list_payments(db_session(), g.ctx.org_id)]}
 
 
 @webhooks_bp.post("/<any(sandbox, stripe, polar, dodo):provider>")

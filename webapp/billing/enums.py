@@ -103,3 +103,22 @@ class LineKind(StrEnum):
     USAGE = "usage"
     PRORATION = "proration"
     REFUND = "refund"
+
+
+class PaymentStatus(StrEnum):
+    """A one-time payment: pending until the provider confirms it, then succeeded or failed; refunded later."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    REFUNDED = "refunded"
+
+
+class OneTimeProduct(StrEnum):
+    """What can be bought once."""
+
+    SIMULATION_CREDITS = "simulation_credits"
+
+
+# price of one unit of each product, in cents, and what a unit is
+ONE_TIME_PRICES = {OneTimeProduct.SIMULATION_CREDITS: (1000, "1,000 simulation credits")}

@@ -19,6 +19,8 @@ from webapp.billing.enums import (
     InvoiceStatus,
     LineKind,
     Metric,
+    OneTimeProduct,
+    PaymentStatus,
     PlanStatus,
     Provider,
     SubscriptionStatus,
@@ -272,3 +274,31 @@ class InvoiceLine(UUIDPrimaryKey, TenantOwned, Base):
     amount: Mapped[int] = mapped_column(BigInteger)  # a refund line's amount is what is given back (positive)
 
     invoice: Mapped[Invoice] = relationship(back_populates="lines")
+
+
+class Payment(UUIDPrimaryKey, TenantOwned, Timestamps, Base):
+    """A one-time payment (simulation credits): what was bought, how much, and whether the provider took it."""
+
+    __tablename__ = "billing_payments"
+    __table_args__ = (
+        Index("uq_billing_payments_provider_ref", "provider", "provider_payment_id", unique=True),
+        Index("ix_billing_payments_org_created", "organization_id", "created_at"),
+        CheckConstraint("quantity >= 1 AND quantity <= 1000", name="quantity_range"),
+        CheckConstraint("unit_price_minor >= 0 AND amount_minor = unit_price_minor * quantity", name="amount_adds_up"),
+        CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
+        CheckConstraint("(status = 'succeeded') <= (paid_at IS NOT NULL)", name="paid_has_time"),
+    )
+
+    product: Mapped[OneTimeProduct] = mapped_column(pg_enum(OneTimeProduct, "billing_one_time_product"))
+    description: Mapped[str] = mapped_column(String(200))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price_minor: Mapped[int] = mapped_column(BigInteger)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3), server_default="USD")
+    status: Mapped[PaymentStatus] = mapped_column(
+        pg_enum(PaymentStatus, "billing_payment_status"), server_default=PaymentStatus.PENDING.value
+    )
+    provider: Mapped[Provider] = mapped_column(pg_enum(Provider, "billing_provider"))
+    provider_payment_id: Mapped[str] = mapped_column(String(255))
+    created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    paid_at: Mapped[datetime | None] = mapped_column()

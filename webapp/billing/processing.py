@@ -12,7 +12,7 @@ from datetime import timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from webapp.billing import invoices, subscriptions
+from webapp.billing import invoices, payments, subscriptions
 from webapp.billing.enums import CheckoutStatus, EventStatus, Interval, Provider, SubscriptionStatus
 from webapp.billing.events import InvoiceNews, SubscriptionState, invoice_news, subscription_state
 from webapp.billing.models import Checkout, PaymentEvent, Plan, Subscription
@@ -170,6 +170,9 @@ async def apply(session: AsyncSession, event: PaymentEvent) -> EventStatus:
     news = invoice_news(event.provider, event.payload)
     if news is not None:
         return await _record_invoice(session, event, news)
+    paid = await payments.apply_event(session, event)
+    if paid is not None:
+        return paid
     if event.provider in (Provider.STRIPE, Provider.SANDBOX) and event.type == "checkout.session.completed":
         return await _complete_checkout(session, event)
     return EventStatus.IGNORED

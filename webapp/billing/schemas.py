@@ -14,11 +14,13 @@ from webapp.billing.enums import (
     InvoiceStatus,
     LineKind,
     Metric,
+    OneTimeProduct,
+    PaymentStatus,
     PlanStatus,
     Provider,
     SubscriptionStatus,
 )
-from webapp.core.openapi import VERSION, Body
+from webapp.core.openapi import VERSION, Body, whole
 
 
 class MeterOut(BaseModel):
@@ -214,3 +216,33 @@ class VersionQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     version: int | None = Field(None, ge=1, le=2**31 - 1, description="The subscription's version as read")
+
+
+class OneTimeIn(Body):
+    """Buy something once (simulation credits): paid at the provider's page."""
+
+    product: OneTimeProduct
+    quantity: whole(1, 1000) = 1
+
+
+class PaymentOut(BaseModel):
+    """A one-time payment; `amount_minor = unit_price_minor × quantity`."""
+
+    id: uuid.UUID
+    product: OneTimeProduct
+    description: str
+    quantity: int
+    unit_price_minor: int
+    amount_minor: int
+    currency: str
+    status: PaymentStatus
+    provider: Provider
+    created_at: datetime
+    paid_at: datetime | None
+    checkout_url: str | None = Field(description="Where to pay, while the payment is pending")
+
+
+class PaymentList(BaseModel):
+    """The organization's one-time payments, newest first."""
+
+    items: list[PaymentOut]

@@ -198,3 +198,8 @@ async def set_cancel_at_period_end(
         entity_type="billing_subscription", entity_id=sub.id, after={"cancel_at_period_end": cancel},
     )  # fmt: skip
     return sandbox.cancel_events(sub, sub.plan, cancel)
+
+
+def payment_url(org_slug: str, payment) -> str:
+    """Where a one-time payment is paid: the sandbox's page."""
+    return f"/o/{org_slug}/billing/sandbox/payments/{payment.id}"

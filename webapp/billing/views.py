@@ -7,11 +7,20 @@ import uuid
 
 from quart import Blueprint, Response, current_app, flash, g, redirect, request, url_for
 
-from webapp.billing import entitlements, invoices, plans, sandbox, service, staff, subscriptions
-from webapp.billing.enums import METRIC_LABELS, EventStatus, Interval, Metric, Provider
+from webapp.billing import entitlements, invoices, payments, plans, sandbox, service, staff, subscriptions
+from webapp.billing.enums import (
+    METRIC_LABELS,
+    EventStatus,
+    Interval,
+    Metric,
+    OneTimeProduct,
+    PaymentStatus,
+    Provider,
+)
 from webapp.billing.forms import PlanForm, form_data, plan_values
 from webapp.billing.pdf import invoice_pdf_bytes
 from webapp.billing.tasks import deliver_after_commit
+from webapp.core import audit
 from webapp.core.errors import Conflict, ValidationError
 from webapp.core.forms import require_id, show_errors
 from webapp.core.htmx import render
@@ -116,6 +125,7 @@ async def organization():
         usage=await service.usage(session, standing),
         offered=await plans.current_plans(session),
         invoices=await invoices.list_invoices(session, g.ctx.org_id),
+        payments=await payments.list_payments(session, g.ctx.org_id),
         provider=_provider(),
     )
 
@@ -205,11 +215,14 @@ def _change_args(source) -> dict:
 @bp.get("/o/<org_slug>/billing/change")
 @requires(Perm.BILLING_MANAGE)
 async def review_change():
-    """What a plan, seat or interval change costs now, to confirm or go back (nothing chosen: the billing page)."""
+    """What a plan, seat or interval change costs now, to confirm or go back (nothing chosen yet: a form to choose)."""
+    session = db_session()
     args = _change_args(request.args)
-    if not any(args.values()):
-        return redirect(url_for("billing.organization"), 303)
-    change = await service.plan_change(db_session(), g.ctx.org_id, **args)
+    if not any(args.values()):  # nothing chosen yet: the form to choose with
+        subscription = await subscriptions.get_subscription(session, g.ctx.org_id)
+        offered = [p for p in await plans.current_plans(session) if not p.is_default]
+        return await render("billing/change.html", change=None, subscription=subscription, offered=offered)
+    change = await service.plan_change(session, g.ctx.org_id, **args)
     return await render("billing/change.html", change=change)
 
 
@@ -291,3 +304,42 @@ async def admin_subscriptions():
     """Every organization's plan, status, seats and provider."""
     staff_only()
     return await render("billing/admin_subscriptions.html", rows=await staff.all_subscriptions(db_session()))
+
+
+@bp.post("/o/<org_slug>/billing/payments")
+@requires(Perm.BILLING_MANAGE)
+async def buy_credits():
+    """Start buying simulation credits; the sandbox's page takes the payment."""
+    form = await request.form
+    quantity = form.get("quantity", "")
+    if not quantity.isdigit() or not 1 <= int(quantity) <= 1000:
+        raise ValidationError.field("quantity", "Buy from 1 to 1000 packs.")
+    payment = await payments.start(db_session(), g.ctx, OneTimeProduct.SIMULATION_CREDITS, int(quantity), _provider())
+    return redirect(service.payment_url(g.ctx.org_slug, payment), 303)
+
+
+@bp.get("/o/<org_slug>/billing/sandbox/payments/<uuid:payment_id>")
+@requires(Perm.BILLING_MANAGE)
+async def sandbox_payment(payment_id: uuid.UUID):
+    """The sandbox's page for a one-time payment."""
+    payment = await payments.get_payment(db_session(), g.ctx.org_id, payment_id)
+    if payment.status != PaymentStatus.PENDING:
+        raise Conflict("This payment is not waiting to be paid.")
+    return await render("billing/sandbox_payment.html", payment=payment)
+
+
+@bp.post("/o/<org_slug>/billing/sandbox/payments/<uuid:payment_id>")
+@requires(Perm.BILLING_MANAGE)
+async def sandbox_pay_once(payment_id: uuid.UUID):
+    """Pay at the sandbox: its signed event reaches the webhook endpoint through a worker job."""
+    session = db_session()
+    payment = await payments.get_payment(session, g.ctx.org_id, payment_id)
+    if payment.status != PaymentStatus.PENDING:
+        raise Conflict("This payment is not waiting to be paid.")
+    await audit.record(
+        session, g.ctx, "billing.sandbox_payment", entity_type="billing_payment", entity_id=payment.id,
+        after={"amount_minor": payment.amount_minor},
+    )  # fmt: skip
+    deliver_after_commit(session, payments.sandbox_events(payment))
+    await flash("Payment taken; it shows as paid once the provider confirms.", "success")
+    return redirect(url_for("billing.organization"), 303)
