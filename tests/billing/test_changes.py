@@ -199,3 +199,39 @@ async def test_buy_simulation_credits_once(client, factory, maker, owner_engine,
     assert [str(o) for o in await deliver(client, maker, owner_engine, settings, [failed])] == ["ignored"]
     again = (await (await client.get("/api/v1/billing/payments", headers=auth)).get_json())["items"]
     assert again[0]["status"] == "succeeded"
+
+
+async def test_the_sandbox_renews_a_period_and_ends_a_cancelled_subscription(
+    client, factory, maker, owner_engine, settings
+):
+    from sqlalchemy import text
+
+    from webapp.billing import sandbox
+
+    owner = await factory.org_with_owner(plan="free")
+    auth = await upgrade(client, maker, owner_engine, settings, owner)
+    shift = "UPDATE billing_subscriptions SET current_period_start = current_period_start - interval '1 month', "
+    shift += "current_period_end = now() - interval '1 minute' WHERE organization_id = :o"
+    async with owner_engine.begin() as conn:  # the period is over
+        await conn.execute(text(shift), {"o": owner.org_id})
+    mine = [e for e in await sandbox.cycle(maker) if e["data"]["object"].get("metadata", {}).get("organization_id")
+            == str(owner.org_id)]  # fmt: skip
+    assert [e["type"] for e in mine] == ["customer.subscription.updated", "invoice.paid"]
+    await deliver(client, maker, owner_engine, settings, mine)
+    renewed = await (await client.get("/api/v1/billing/subscription", headers=auth)).get_json()
+    assert renewed["plan"]["key"] == "crew" and renewed["current_period_end"] > renewed["current_period_start"]
+    invoices = (await (await client.get("/api/v1/billing/invoices", headers=auth)).get_json())["items"]
+    assert [i["number"] for i in invoices] == [2, 1] and invoices[0]["total_amount"] == 4900
+
+    async with owner_engine.begin() as conn:  # set to end with the period, and the period is over
+        await conn.execute(
+            text("UPDATE billing_subscriptions SET cancel_at_period_end = true WHERE organization_id = :o"),
+            {"o": owner.org_id},
+        )
+        await conn.execute(text(shift), {"o": owner.org_id})
+    mine = [e for e in await sandbox.cycle(maker) if e["data"]["object"].get("metadata", {}).get("organization_id")
+            == str(owner.org_id)]  # fmt: skip
+    assert [e["type"] for e in mine] == ["customer.subscription.deleted"]
+    await deliver(client, maker, owner_engine, settings, mine)
+    ended = await (await client.get("/api/v1/billing/subscription", headers=auth)).get_json()
+    assert ended["plan"]["key"] == "free" and ended["provider"] is None and ended["status"] == "active"

@@ -207,3 +207,42 @@ async def _sleep(seconds: float) -> None:
     import asyncio
 
     await asyncio.sleep(seconds)
+
+
+async def cycle(maker) -> list[dict]:
+    """The sandbox's own clock: each of its subscriptions whose period has ended either ends (it was set to end
+    with the period) or renews (a new period and its invoice). Returns the events to deliver."""
+    from webapp.core.tenancy import enable_rls_bypass
+    from webapp.core.transaction import unit_of_work
+
+    events: list[dict] = []
+    async with unit_of_work(maker) as session:
+        await enable_rls_bypass(session, reason="billing: the sandbox provider's period ends")
+        stmt = select(Subscription).where(
+            Subscription.provider == Provider.SANDBOX, Subscription.current_period_end <= subscriptions.now()
+        )
+        for sub in (await session.execute(stmt.limit(500))).scalars():
+            created = _state_time(sub)
+            if sub.cancel_at_period_end:
+                obj = _subscription_object(sub, sub.plan, seats=sub.seats, interval=sub.interval,
+                                           start=sub.current_period_start, end=sub.current_period_end,
+                                           cancel_at_period_end=True)  # fmt: skip
+                obj["status"] = "canceled"
+                events.append(_event("customer.subscription.deleted", obj, created))
+                continue
+            start = sub.current_period_end
+            end = subscriptions.period_after(start, sub.interval)
+            obj = _subscription_object(sub, sub.plan, seats=sub.seats, interval=sub.interval, start=start, end=end,
+                                       cancel_at_period_end=False)  # fmt: skip
+            events.append(_event("customer.subscription.updated", obj, created))
+            renewal = Checkout(plan_id=sub.plan_id, interval=sub.interval, seats=sub.seats)  # only to price the lines
+            events.append(
+                _event("invoice.paid", {
+                    "id": _ref("in"), "object": "invoice", "status": "paid", "currency": sub.plan.currency.lower(),
+                    "customer": sub.provider_customer_id, "subscription": sub.provider_subscription_id,
+                    "metadata": obj["metadata"], "period_start": int(start.timestamp()),
+                    "period_end": int(end.timestamp()), "status_transitions": {"paid_at": created},
+                    "lines": {"data": invoice_lines(sub.plan, renewal)},
+                }, created)
+            )  # fmt: skip
+    return events

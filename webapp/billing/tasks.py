@@ -89,3 +89,19 @@ async def seat_drift() -> int:
         return len(found)
 
     return await timed("billing.seat_drift", body)
+
+
+@broker.task(
+    task_name="billing.sandbox_cycle", schedule=[{"cron": "* * * * *", "schedule_id": "billing-sandbox-cycle"}]
+)
+async def sandbox_cycle() -> int:
+    """Every minute: the sandbox provider ends or renews its subscriptions whose period is over."""
+    s = state()
+
+    async def body() -> int:
+        events = await sandbox.cycle(s.sessionmaker)
+        for event in events:
+            await sandbox_deliver.kiq(event)
+        return len(events)
+
+    return await timed("billing.sandbox_cycle", body)
