@@ -84,6 +84,8 @@ class Settings:
     stripe_webhook_secret: str = ""
     polar_webhook_secret: str = ""
     dodo_webhook_secret: str = ""
+    stripe_api_key: str = ""
+    stripe_api_base: str = "https://api.stripe.com"
 
     def webhook_secrets(self, provider: str) -> list[str]:
         """The provider's webhook signing secrets (several during a rotation); the sandbox's derives from
@@ -159,6 +161,8 @@ def load_settings() -> Settings:
         stripe_webhook_secret=os.environ.get("STRIPE_WEBHOOK_SECRET", "").strip(),
         polar_webhook_secret=os.environ.get("POLAR_WEBHOOK_SECRET", "").strip(),
         dodo_webhook_secret=os.environ.get("DODO_WEBHOOK_SECRET", "").strip(),
+        stripe_api_key=os.environ.get("STRIPE_API_KEY", "").strip(),
+        stripe_api_base=os.environ.get("STRIPE_API_BASE", "").strip() or "https://api.stripe.com",
     )
 
 

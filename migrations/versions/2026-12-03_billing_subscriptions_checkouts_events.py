@@ -93,6 +93,7 @@ def upgrade() -> None:
         sa.Column("seats", sa.Integer(), nullable=False),
         sa.Column("provider", PROVIDER, nullable=False),
         sa.Column("provider_checkout_id", sa.String(length=255), nullable=False),
+        sa.Column("checkout_url", sa.String(length=2000), nullable=True),
         sa.Column(
             "status",
             sa.Enum("open", "completed", "canceled", "expired", name="billing_checkout_status"),

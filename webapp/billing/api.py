@@ -111,9 +111,16 @@ def _checkout_out(checkout: Checkout) -> dict:
     return CheckoutOut(
         id=checkout.id, status=checkout.status, provider=checkout.provider, plan_id=checkout.plan_id,
         interval=checkout.interval, seats=checkout.seats, expires_at=checkout.expires_at,
-        checkout_url=current_app.extensions["closedloop"]["settings"].base_url
-        + service.checkout_url(g.ctx.org_slug, checkout),
+        checkout_url=_absolute(service.checkout_url(g.ctx.org_slug, checkout)),
     ).model_dump(mode="json")  # fmt: skip
+
+
+def _absolute(url: str) -> str:
+    return (
+        url
+        if url.startswith(("https://", "http://"))
+        else current_app.extensions["closedloop"]["settings"].base_url + url
+    )
 
 
 async def _start_checkout() -> tuple[dict, int]:
@@ -121,6 +128,7 @@ async def _start_checkout() -> tuple[dict, int]:
     checkout = await service.start_checkout(
         db_session(), g.ctx, plan_id=body.plan_id, interval=body.interval, seats=body.seats,
         provider=current_app.extensions["closedloop"]["settings"].billing_provider,
+        settings=current_app.extensions["closedloop"]["settings"],
     )  # fmt: skip
     return _checkout_out(checkout), 201
 
@@ -194,12 +202,22 @@ async def _change() -> tuple[dict, int]:
     preview = None
     if wants_change:
         change, events = await service.change_subscription(
-            session, g.ctx, plan_id=body.plan_id, seats=body.seats, interval=body.interval, version=body.version
+            session,
+            g.ctx,
+            plan_id=body.plan_id,
+            seats=body.seats,
+            interval=body.interval,
+            version=body.version,
+            settings=current_app.extensions["closedloop"]["settings"],
         )
         preview = preview_out(change)
     else:
         events = await service.set_cancel_at_period_end(
-            session, g.ctx, cancel=bool(body.cancel_at_period_end), version=body.version
+            session,
+            g.ctx,
+            cancel=bool(body.cancel_at_period_end),
+            version=body.version,
+            settings=current_app.extensions["closedloop"]["settings"],
         )
     deliver_after_commit(session, events)
     return {"requested": True, "preview": preview}, 202
@@ -208,9 +226,11 @@ async def _change() -> tuple[dict, int]:
 async def _cancel() -> tuple[dict, int]:
     args = parse_query(VersionQuery)
     session = db_session()
-    deliver_after_commit(
-        session, await service.set_cancel_at_period_end(session, g.ctx, cancel=True, version=args.version)
+    settings = current_app.extensions["closedloop"]["settings"]
+    events = await service.set_cancel_at_period_end(
+        session, g.ctx, cancel=True, version=args.version, settings=settings
     )
+    deliver_after_commit(session, events)
     return {"requested": True, "preview": None}, 202
 
 

@@ -81,6 +81,12 @@ def _int(value) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 1_000_000 else None
 
 
+def _whole(value) -> int | None:
+    if isinstance(value, str) and value.isdigit() and len(value) < 8:
+        return int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _text(value) -> str | None:
     return value if isinstance(value, str) and 0 < len(value) <= 255 else None
 
@@ -111,7 +117,8 @@ def _stripe(provider: Provider, payload: dict, occurred: datetime | None) -> Sub
         subscription_id=obj["id"],
         customer_id=_text(obj.get("customer")),
         status=status,
-        seats=_int(item.get("quantity")) or _int(obj.get("quantity")),
+        # our metadata names the seats (Stripe's items: the plan once, extra seats apart); else the one item's quantity
+        seats=_int(_whole(meta.get("seats"))) or _int(item.get("quantity")) or _int(obj.get("quantity")),
         # Stripe moved the period onto the items (2025); older objects carry it on the subscription
         period_start=_time(item.get("current_period_start") or obj.get("current_period_start")),
         period_end=_time(item.get("current_period_end") or obj.get("current_period_end")),

@@ -158,6 +158,7 @@ class Checkout(UUIDPrimaryKey, TenantOwned, Timestamps, Base):
     seats: Mapped[int] = mapped_column(Integer)
     provider: Mapped[Provider] = mapped_column(pg_enum(Provider, "billing_provider"))
     provider_checkout_id: Mapped[str] = mapped_column(String(255))
+    checkout_url: Mapped[str | None] = mapped_column(String(2000))  # a provider's hosted page (the sandbox's is ours)
     status: Mapped[CheckoutStatus] = mapped_column(
         pg_enum(CheckoutStatus, "billing_checkout_status"), server_default=CheckoutStatus.OPEN.value
     )

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from webapp.billing import sandbox, subscriptions
 from webapp.billing.enums import Provider
 from webapp.billing.models import Plan, Subscription
+from webapp.billing.providers import stripe_adapter
 from webapp.core import audit
 from webapp.core.tenancy import enable_rls_bypass
 from webapp.core.transaction import unit_of_work
@@ -33,7 +34,7 @@ class SeatSync:
     events: tuple[dict, ...] = ()
 
 
-async def sync(maker: async_sessionmaker, org_id: uuid.UUID) -> SeatSync:
+async def sync(maker: async_sessionmaker, org_id: uuid.UUID, settings=None) -> SeatSync:
     """Bring the organization's paid seats (our row and the provider's quantity) to what its people need."""
     async with unit_of_work(maker) as session:
         await enable_rls_bypass(session, reason=REASON)
@@ -52,6 +53,9 @@ async def sync(maker: async_sessionmaker, org_id: uuid.UUID) -> SeatSync:
             return SeatSync(wanted, changed=False)
         before, sub.seats = sub.seats, wanted
         await _audit(session, sub, before, wanted)
+        if sub.provider == Provider.STRIPE:
+            await stripe_adapter.set_seats(stripe_adapter.config_of(settings), sub, wanted)
+            return SeatSync(wanted, changed=True)
         if sub.provider != Provider.SANDBOX:
             log.warning("seat sync for %s needs the %s adapter, which is not wired yet", org_id, sub.provider)
             return SeatSync(wanted, changed=True)

@@ -14,8 +14,10 @@ from webapp.billing.entitlements import Standing
 from webapp.billing.enums import Interval, PlanStatus, Provider
 from webapp.billing.models import Checkout, Plan, Subscription
 from webapp.billing.proration import Proration, period_price, prorate
+from webapp.billing.providers import stripe_adapter
 from webapp.core import audit
 from webapp.core.errors import Conflict, ValidationError
+from webapp.core.ids import new_id
 from webapp.core.tenancy import RequestContext
 
 
@@ -62,6 +64,7 @@ async def start_checkout(
     interval: Interval,
     seats: int | None,
     provider: str,
+    settings=None,
 ) -> Checkout:
     """A checkout for a current paid plan with enough seats for everyone who holds or is promised one."""
     plan = await plans.get_plan(session, plan_id)
@@ -78,9 +81,12 @@ async def start_checkout(
         raise ValidationError.field("seats", f"Everyone who holds or is promised a seat needs one: at least {needed}.")
     if plan.seat_limit is not None and seats > plan.seat_limit:
         raise ValidationError.field("seats", f"The {plan.name} plan has at most {plan.seat_limit} seats.")
-    if provider != Provider.SANDBOX:
-        raise Conflict(f"Checkout through {provider} is not set up on this server yet; use the sandbox provider.")
-    checkout = await sandbox.open_checkout(session, ctx, plan, interval, seats)
+    if provider == Provider.STRIPE:
+        checkout = await _stripe_checkout(session, ctx, plan, interval, seats, settings)
+    elif provider == Provider.SANDBOX:
+        checkout = await sandbox.open_checkout(session, ctx, plan, interval, seats)
+    else:
+        raise Conflict(f"Checkout through {provider} is not set up on this server yet; use sandbox or stripe.")
     await audit.record(
         session, ctx, "billing.checkout_start", entity_type="billing_checkout", entity_id=checkout.id,
         after={"plan": plan.key, "version": plan.version, "interval": interval.value, "seats": seats,
@@ -89,9 +95,24 @@ async def start_checkout(
     return checkout
 
 
+async def _stripe_checkout(session, ctx, plan: Plan, interval: Interval, seats: int, settings) -> Checkout:
+    # Stripe is asked first: a row for a session that was never made would be a lie; a session whose row failed
+    # to save simply expires unused
+    checkout = Checkout(
+        id=new_id(), organization_id=ctx.org_id, plan_id=plan.id, interval=interval, seats=seats,
+        provider=Provider.STRIPE, created_by=ctx.user_id, expires_at=subscriptions.now() + sandbox.CHECKOUT_LIFETIME,
+    )  # fmt: skip
+    checkout.provider_checkout_id, checkout.checkout_url = await stripe_adapter.open_checkout(
+        stripe_adapter.config_of(settings), checkout, plan, ctx.org_slug
+    )
+    session.add(checkout)
+    await session.flush()
+    return checkout
+
+
 def checkout_url(org_slug: str, checkout: Checkout) -> str:
-    """Where the person pays: the sandbox's page (a real provider's hosted page once configured)."""
-    return f"/o/{org_slug}/billing/sandbox/{checkout.id}"
+    """Where the person pays: the provider's hosted page, or the sandbox's page here."""
+    return checkout.checkout_url or f"/o/{org_slug}/billing/sandbox/{checkout.id}"
 
 
 @dataclass(frozen=True)
@@ -152,13 +173,13 @@ async def plan_change(
 
 async def change_subscription(
     session: AsyncSession, ctx: RequestContext, *, plan_id: uuid.UUID | None, seats: int | None,
-    interval: Interval | None, version: int,
+    interval: Interval | None, version: int, settings=None,
 ) -> tuple[Change, list[dict]]:  # fmt: skip
     """Ask the provider for the change (the subscription changes when its webhook confirms); a stale version is a
     409. Returns the change and the sandbox's events to deliver."""
     change = await plan_change(session, ctx.org_id, plan_id=plan_id, seats=seats, interval=interval, lock=True)
     _fresh(change.subscription, version)
-    if change.subscription.provider != Provider.SANDBOX:
+    if change.subscription.provider not in (Provider.SANDBOX, Provider.STRIPE):
         raise Conflict(f"Changes through {change.subscription.provider} are not set up on this server yet.")
     await audit.record(
         session, ctx, "billing.change_requested", entity_type="billing_subscription", entity_id=change.subscription.id,
@@ -167,6 +188,10 @@ async def change_subscription(
         after={"plan_id": change.plan.id, "seats": change.seats, "interval": change.interval.value,
                "amount_due": change.proration.amount_due, "credit_left": change.proration.credit_left},
     )  # fmt: skip
+    if change.subscription.provider == Provider.STRIPE:
+        config = stripe_adapter.config_of(settings)
+        await stripe_adapter.change(config, change.subscription, change.plan, change.seats, change.interval)
+        return change, []
     return change, sandbox.change_events(
         change.subscription, change.plan, change.seats, change.interval, change.proration,
         change.period_start, change.period_end,
@@ -181,7 +206,7 @@ def _fresh(sub: Subscription, version: int | None) -> None:
 
 
 async def set_cancel_at_period_end(
-    session: AsyncSession, ctx: RequestContext, *, cancel: bool, version: int | None
+    session: AsyncSession, ctx: RequestContext, *, cancel: bool, version: int | None, settings=None
 ) -> list[dict]:
     """Cancel at the end of the period (the organization goes back to free then), or resume before it ends."""
     sub = await subscriptions.get_subscription(session, ctx.org_id, lock=True)
@@ -191,12 +216,15 @@ async def set_cancel_at_period_end(
         raise Conflict(
             "The subscription already ends with its period." if cancel else "The subscription is not ending."
         )
-    if sub.provider != Provider.SANDBOX:
+    if sub.provider not in (Provider.SANDBOX, Provider.STRIPE):
         raise Conflict(f"Changes through {sub.provider} are not set up on this server yet.")
     await audit.record(
         session, ctx, "billing.cancel_requested" if cancel else "billing.resume_requested",
         entity_type="billing_subscription", entity_id=sub.id, after={"cancel_at_period_end": cancel},
     )  # fmt: skip
+    if sub.provider == Provider.STRIPE:
+        await stripe_adapter.set_cancel(stripe_adapter.config_of(settings), sub, cancel)
+        return []
     return sandbox.cancel_events(sub, sub.plan, cancel)
 
 

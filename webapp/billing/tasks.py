@@ -64,7 +64,7 @@ async def sync_seats(org_id: str) -> int:
     s = state()
 
     async def body() -> int:
-        done = await seats.sync(s.sessionmaker, uuid.UUID(org_id))
+        done = await seats.sync(s.sessionmaker, uuid.UUID(org_id), s.settings)
         for event in done.events:
             await sandbox_deliver.kiq(event)
         return done.wanted

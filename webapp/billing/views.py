@@ -140,7 +140,13 @@ async def checkout():
     if interval not in ("month", "year"):
         raise ValidationError.field("interval", "Choose monthly or yearly.")
     started = await service.start_checkout(
-        db_session(), g.ctx, plan_id=plan_id, interval=Interval(interval), seats=None, provider=_provider()
+        db_session(),
+        g.ctx,
+        plan_id=plan_id,
+        interval=Interval(interval),
+        seats=None,
+        provider=_provider(),
+        settings=current_app.extensions["closedloop"]["settings"],
     )
     return redirect(service.checkout_url(g.ctx.org_slug, started), 303)
 
@@ -233,7 +239,10 @@ async def confirm_change():
     form = await request.form
     session = db_session()
     version = require_version(form.get("version"))
-    change, events = await service.change_subscription(session, g.ctx, version=version, **_change_args(form))
+    settings = current_app.extensions["closedloop"]["settings"]
+    change, events = await service.change_subscription(
+        session, g.ctx, version=version, settings=settings, **_change_args(form)
+    )
     deliver_after_commit(session, events)
     due = change.proration.amount_due
     await flash(
@@ -252,7 +261,11 @@ async def cancel():
     session = db_session()
     resume = form.get("resume") == "1"
     events = await service.set_cancel_at_period_end(
-        session, g.ctx, cancel=not resume, version=require_version(form.get("version"))
+        session,
+        g.ctx,
+        cancel=not resume,
+        version=require_version(form.get("version")),
+        settings=current_app.extensions["closedloop"]["settings"],
     )
     deliver_after_commit(session, events)
     sub = await subscriptions.get_subscription(session, g.ctx.org_id)
