@@ -15,8 +15,9 @@ class StripeServer:
 
     def __init__(self) -> None:
         self.requests: list[dict] = []
+        self.subscriptions: dict[str, dict] = {}  # what GET /v1/subscriptions/<id> answers, when set
         counter = itertools.count(1)
-        recorded = self.requests
+        recorded, known = self.requests, self.subscriptions
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args) -> None:  # quiet
@@ -41,6 +42,8 @@ class StripeServer:
                 self._record()
                 if self.path.startswith("/v1/subscriptions/"):
                     sub_id = self.path.rsplit("/", 1)[-1]
+                    if sub_id in known:
+                        return self._answer(known[sub_id])
                     base = {"id": "si_base", "object": "subscription_item", "quantity": 1}
                     seats = {"id": "si_seats", "object": "subscription_item", "quantity": 2}
                     items = {"object": "list", "data": [base, seats]}

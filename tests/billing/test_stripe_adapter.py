@@ -89,3 +89,37 @@ async def test_checkout_change_and_cancel_through_stripe(client, factory, maker,
     cancelled = await client.delete(f"/api/v1/billing/subscription?version={sub['version']}", headers=auth)
     assert cancelled.status_code == 202
     assert stripe_api.requests[-1]["form"] == {"cancel_at_period_end": "true"}
+
+
+async def test_reconciliation_repairs_a_missed_webhook(client, factory, maker, owner_engine, stripe_api, app):
+    from sqlalchemy import text
+
+    from webapp.billing import reconcile
+
+    owner = await factory.org_with_owner(plan="crew")
+    async with owner_engine.begin() as conn:  # a Stripe subscriber we last heard had 5 seats
+        await conn.execute(
+            text(
+                "UPDATE billing_subscriptions SET provider = 'stripe', provider_subscription_id = 'sub_missed', "
+                "provider_seats = 5, seats = 5 WHERE organization_id = :o"
+            ),
+            {"o": owner.org_id},
+        )
+    crew = await plan_id(owner_engine, "crew")
+    now = int(time.time())
+    stripe_api.subscriptions["sub_missed"] = {
+        "id": "sub_missed", "object": "subscription", "customer": "cus_9", "status": "past_due",
+        "cancel_at_period_end": False, "current_period_start": now - 86400, "current_period_end": now + 86400 * 29,
+        "items": {"object": "list", "data": [{"id": "si_a", "object": "subscription_item", "quantity": 1}]},
+        "metadata": {"organization_id": str(owner.org_id), "plan_id": str(crew), "seats": "8"},
+    }  # fmt: skip
+    outcomes = await reconcile.reconcile(maker, app.extensions["closedloop"]["settings"])
+    assert outcomes.get("processed", 0) >= 1
+    auth = await token_headers(client, owner)
+    sub = await (await client.get("/api/v1/billing/subscription", headers=auth)).get_json()
+    assert sub["status"] == "past_due" and sub["seats"] == 8 and sub["past_due_since"]
+    async with owner_engine.connect() as conn:
+        logged = await conn.execute(
+            text("SELECT count(*) FROM billing_payment_events WHERE event_id LIKE 'reconcile_sub_missed_%'")
+        )
+        assert logged.scalar_one() == 1

@@ -109,7 +109,9 @@ def _stripe(provider: Provider, payload: dict, occurred: datetime | None) -> Sub
     items = ((obj.get("items") or {}).get("data") or []) if isinstance(obj.get("items"), dict) else []
     item = items[0] if items and isinstance(items[0], dict) else {}
     meta = _meta(obj)
-    status = STRIPE_STATUS.get(obj.get("status"), S.INCOMPLETE)
+    status = STRIPE_STATUS.get(obj.get("status"))
+    if status is None:  # an object without a state we know says nothing about the subscription's
+        return None
     price = item.get("price") if isinstance(item.get("price"), dict) else {}
     recurring = price.get("recurring") if isinstance(price.get("recurring"), dict) else {}
     return SubscriptionState(

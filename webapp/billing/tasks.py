@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from webapp.billing import processing, sandbox, seats
+from webapp.billing import processing, reconcile, sandbox, seats
 from webapp.core.transaction import after_commit
 from workers.broker import broker
 from workers.uow import state, timed
@@ -105,3 +105,10 @@ async def sandbox_cycle() -> int:
         return len(events)
 
     return await timed("billing.sandbox_cycle", body)
+
+
+@broker.task(task_name="billing.reconcile", schedule=[{"cron": "40 3 * * *", "schedule_id": "billing-reconcile"}])
+async def reconcile_subscriptions() -> dict:
+    """Daily: every provider-backed subscription fetched from its provider and applied like an event."""
+    s = state()
+    return await timed("billing.reconcile", lambda: reconcile.reconcile(s.sessionmaker, s.settings))

@@ -118,3 +118,9 @@ async def set_cancel(config: StripeConfig, sub: Subscription, cancel: bool) -> N
 async def set_seats(config: StripeConfig, sub: Subscription, seats: int) -> None:
     """Set the paid seats: the extra-seat item's quantity (added or removed as seats cross what is included)."""
     await change(config, sub, sub.plan, seats, sub.interval)
+
+
+async def retrieve(config: StripeConfig, subscription_id: str) -> dict:
+    """Stripe's subscription as it is now (a plain dict, the shape its events carry)."""
+    found = await _client(config).v1.subscriptions.retrieve_async(subscription_id)
+    return found.to_dict()
