@@ -235,3 +235,34 @@ async def test_the_sandbox_renews_a_period_and_ends_a_cancelled_subscription(
     await deliver(client, maker, owner_engine, settings, mine)
     ended = await (await client.get("/api/v1/billing/subscription", headers=auth)).get_json()
     assert ended["plan"]["key"] == "free" and ended["provider"] is None and ended["status"] == "active"
+
+
+async def test_staff_correct_an_invoice_with_a_credit_note(client, factory, maker, owner_engine, settings, count_rows):
+    from tests.conftest import csrf_from
+    from tests.helpers import login
+
+    owner = await factory.org_with_owner(plan="free")
+    auth = await upgrade(client, maker, owner_engine, settings, owner)
+    [invoice] = (await (await client.get("/api/v1/billing/invoices", headers=auth)).get_json())["items"]
+    staff = await factory.platform_admin()
+    desk = client.app.test_client()
+    await login(desk, staff.email, staff.password)
+    page = await desk.get(f"/admin/billing/organizations/{owner.org_id}/invoices")
+    html = await page.get_data(as_text=True)
+    assert page.status_code == 200 and "Issue credit note" in html
+    url = f"/admin/billing/invoices/{invoice['id']}/credit-note"
+    token = csrf_from(html)
+    too_much = await desk.post(url, form={"csrf_token": token, "amount": "49.01", "reason": "Outage"})
+    assert too_much.status_code == 422
+    no_reason = await desk.post(url, form={"csrf_token": token, "amount": "10", "reason": " "})
+    assert no_reason.status_code == 422
+    issued = await desk.post(url, form={"csrf_token": token, "amount": "12.50", "reason": "Two days of outage"})
+    assert issued.status_code == 303
+    items = (await (await client.get("/api/v1/billing/invoices", headers=auth)).get_json())["items"]
+    note = items[0]
+    assert note["kind"] == "credit_note" and note["corrects_id"] == invoice["id"] and note["number"] == 2
+    assert note["total_amount"] == 1250 and note["display_number"].startswith("CN-")
+    assert items[1] == invoice  # the invoice itself is unchanged
+    rest = await desk.post(url, form={"csrf_token": token, "amount": "36.51", "reason": "More"})
+    assert rest.status_code == 422  # 49.00 - 12.50 = 36.50 is all that is left
+    assert await count_rows("audit_logs", "action = 'billing.credit_note' AND actor_user_id = :u", u=staff.id) == 1

@@ -171,13 +171,14 @@ PUBLIC_PAGES = {
 async def test_signed_out_pages_error_pages_and_the_staff_list_are_accessible_and_fit_a_phone(
     browser, live_stack, factory
 ):
-    await factory.org_with_owner(name="Hellas Depot")  # something for the staff list to show
+    hellas = await factory.org_with_owner(name="Hellas Depot")  # something for the staff lists to show
     staff = await factory.platform_admin()
     SHOTS.mkdir(exist_ok=True)
     report = Report()
     await report.walk(browser, live_stack, "visitor", None, list(PUBLIC_PAGES), expected=PUBLIC_PAGES)
     # staff belong to no organization: "/" says so, the staff list shows every organization
     staff_pages = ["/", "/admin/organizations", "/orgs", "/admin/plans", "/admin/billing/events"]
+    staff_pages.append(f"/admin/billing/organizations/{hellas.org_id}/invoices")
     await report.walk(browser, live_stack, "staff", staff, staff_pages + ["/admin/billing/subscriptions"])
     assert report.statuses == [], "\n".join(report.statuses)
     assert report.visited == 2 * (len(PUBLIC_PAGES) + len(staff_pages) + 1)

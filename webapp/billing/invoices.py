@@ -12,7 +12,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.billing import subscriptions
-from webapp.billing.enums import InvoiceStatus, LineKind, Provider
+from webapp.billing.enums import InvoiceKind, InvoiceStatus, LineKind, Provider
 from webapp.billing.models import Invoice, InvoiceLine, Plan, Subscription
 from webapp.core.errors import NotFound
 from webapp.core.ids import new_id
@@ -144,3 +144,55 @@ def display_number(org_slug: str, invoice: Invoice) -> str:
     """How people read an invoice's number: CL-LUNAR-0007 (CN- for a credit note)."""
     prefix = "CN" if invoice.kind == "credit_note" else "CL"
     return f"{prefix}-{org_slug.upper()[:12]}-{invoice.number:04d}"
+
+
+async def credited_so_far(session: AsyncSession, invoice_id: uuid.UUID) -> int:
+    """What credit notes have already given back of an invoice."""
+    stmt = select(func.coalesce(func.sum(Invoice.total_amount), 0)).where(
+        Invoice.corrects_id == invoice_id, Invoice.kind == InvoiceKind.CREDIT_NOTE
+    )
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def issue_credit_note(
+    session: AsyncSession, ctx, invoice_id: uuid.UUID, *, amount_minor: int, reason: str
+) -> Invoice:
+    """Correct a finalized invoice by crediting part or all of it (never more than is left); the credit note is a
+    document of its own, numbered in the organization's sequence, and the invoice itself stays as it was."""
+    from webapp.core import audit
+    from webapp.core.errors import ValidationError
+
+    original = (await session.execute(select(Invoice).where(Invoice.id == invoice_id))).scalar_one_or_none()
+    if original is None or original.finalized_at is None or original.kind != InvoiceKind.INVOICE:
+        raise NotFound("No such invoice.")
+    sub = await subscriptions.get_subscription(session, original.organization_id, lock=True)  # the numbering lock
+    left = original.total_amount - await credited_so_far(session, original.id)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError.field("reason", "Say why the invoice is corrected (it is printed on the credit note).")
+    if not 1 <= amount_minor <= left:
+        raise ValidationError.field("amount", f"Credit between 0.01 and {left / 100:,.2f} {original.currency}.")
+    note = Invoice(
+        id=new_id(), organization_id=original.organization_id, subscription_id=sub.id, kind=InvoiceKind.CREDIT_NOTE,
+        corrects_id=original.id, status=InvoiceStatus.PAID, provider=original.provider, plan_id=original.plan_id,
+        currency=original.currency, period_start=original.period_start, period_end=original.period_end,
+        paid_at=subscriptions.now(),
+    )  # fmt: skip
+    session.add(note)
+    await session.flush()
+    session.add(
+        InvoiceLine(
+            id=new_id(), organization_id=note.organization_id, invoice_id=note.id, position=1,
+            kind=LineKind.SUBSCRIPTION, description=f"Credit for invoice {original.number}: {reason}"[:300],
+            quantity=1, amount=amount_minor,
+        )
+    )  # fmt: skip
+    await session.flush()
+    await session.execute(_FINALIZE, {"id": note.id})
+    await session.refresh(note)
+    await audit.record(
+        session, ctx, "billing.credit_note", entity_type="billing_invoice", entity_id=note.id,
+        after={"corrects": original.id, "amount_minor": amount_minor, "reason": reason},
+        organization_id=note.organization_id,
+    )  # fmt: skip
+    return note

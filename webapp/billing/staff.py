@@ -61,3 +61,22 @@ async def all_subscriptions(session: AsyncSession) -> list[tuple[Subscription, O
         .limit(500)
     )
     return [(sub, org) for sub, org in (await session.execute(stmt)).all()]
+
+
+async def organization_invoices(session: AsyncSession, org_id: uuid.UUID) -> tuple[Organization, list]:
+    """One organization and its invoices and credit notes, for staff."""
+    from webapp.billing.invoices import list_invoices
+
+    await enable_rls_bypass(session, reason="staff read an organization's invoices")
+    org = (await session.execute(select(Organization).where(Organization.id == org_id))).scalar_one_or_none()
+    if org is None:
+        raise NotFound("No such organization.")
+    return org, await list_invoices(session, org_id)
+
+
+async def credit(session: AsyncSession, ctx: RequestContext, invoice_id: uuid.UUID, amount_minor: int, reason: str):
+    """Issue a credit note against an invoice (audited)."""
+    from webapp.billing.invoices import issue_credit_note
+
+    await enable_rls_bypass(session, reason="staff issue a credit note")
+    return await issue_credit_note(session, ctx, invoice_id, amount_minor=amount_minor, reason=reason)

@@ -17,7 +17,7 @@ from webapp.billing.enums import (
     PaymentStatus,
     Provider,
 )
-from webapp.billing.forms import PlanForm, form_data, plan_values
+from webapp.billing.forms import PlanForm, cents, form_data, plan_values
 from webapp.billing.pdf import invoice_pdf_bytes
 from webapp.billing.tasks import deliver_after_commit
 from webapp.core import audit
@@ -356,3 +356,27 @@ async def sandbox_pay_once(payment_id: uuid.UUID):
     deliver_after_commit(session, payments.sandbox_events(payment))
     await flash("Payment taken; it shows as paid once the provider confirms.", "success")
     return redirect(url_for("billing.organization"), 303)
+
+
+@bp.get("/admin/billing/organizations/<uuid:organization_id>/invoices")
+@requires()
+async def admin_invoices(organization_id: uuid.UUID):
+    """An organization's invoices and credit notes, with a credit note form per invoice."""
+    staff_only()  # (not `org_id`: that name makes the route enter the organization as a member)
+    org, found = await staff.organization_invoices(db_session(), organization_id)
+    return await render("billing/admin_invoices.html", org=org, invoices=found)
+
+
+@bp.post("/admin/billing/invoices/<uuid:invoice_id>/credit-note")
+@requires()
+async def admin_credit_note(invoice_id: uuid.UUID):
+    """Correct an invoice with a credit note (an amount up to what is left, and why)."""
+    staff_only()
+    form = await request.form
+    try:
+        amount = cents(form.get("amount"))
+    except ValueError as exc:
+        raise ValidationError.field("amount", str(exc)) from None
+    note = await staff.credit(db_session(), g.ctx, invoice_id, amount or 0, form.get("reason", ""))
+    await flash(f"Credit note {note.number} issued.", "success")
+    return redirect(url_for("billing.admin_invoices", organization_id=note.organization_id), 303)
