@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from webapp.billing.enums import Interval, InvoiceStatus, LineKind, Provider, SubscriptionStatus
 from webapp.billing.invoices import Line, ProviderInvoice
+from webapp.billing.webhooks import moment
 from webapp.core.ids import parse_id
 
 S = SubscriptionStatus
@@ -63,20 +64,6 @@ class SubscriptionState:
     as_of: datetime | None
 
 
-def _time(value) -> datetime | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC)
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return None
-
-
 def _int(value) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 1_000_000 else None
 
@@ -122,8 +109,8 @@ def _stripe(provider: Provider, payload: dict, occurred: datetime | None) -> Sub
         # our metadata names the seats (Stripe's items: the plan once, extra seats apart); else the one item's quantity
         seats=_int(_whole(meta.get("seats"))) or _int(item.get("quantity")) or _int(obj.get("quantity")),
         # Stripe moved the period onto the items (2025); older objects carry it on the subscription
-        period_start=_time(item.get("current_period_start") or obj.get("current_period_start")),
-        period_end=_time(item.get("current_period_end") or obj.get("current_period_end")),
+        period_start=moment(item.get("current_period_start") or obj.get("current_period_start")),
+        period_end=moment(item.get("current_period_end") or obj.get("current_period_end")),
         cancel_at_period_end=obj.get("cancel_at_period_end") is True,
         ended=payload["type"] == "customer.subscription.deleted" or status == S.CANCELED,
         organization_id=parse_id(meta.get("organization_id")),
@@ -147,15 +134,15 @@ def _polar(payload: dict, occurred: datetime | None) -> SubscriptionState | None
         customer_id=_text(obj.get("customer_id")),
         status=status,
         seats=_int(obj.get("seats")),
-        period_start=_time(obj.get("current_period_start")),
-        period_end=_time(obj.get("current_period_end")),
+        period_start=moment(obj.get("current_period_start")),
+        period_end=moment(obj.get("current_period_end")),
         cancel_at_period_end=obj.get("cancel_at_period_end") is True,
         ended=payload["type"] == "subscription.revoked"
         or (status == S.CANCELED and not obj.get("cancel_at_period_end")),
         organization_id=parse_id(meta.get("organization_id")),
         plan_id=parse_id(meta.get("plan_id")),
         interval=_interval(obj.get("recurring_interval")),
-        as_of=_time(obj.get("modified_at")) or occurred,
+        as_of=moment(obj.get("modified_at")) or occurred,
     )
 
 
@@ -175,8 +162,8 @@ def _dodo(payload: dict, occurred: datetime | None) -> SubscriptionState | None:
         customer_id=_text(customer.get("customer_id")),
         status=status,
         seats=_int(obj.get("quantity")),
-        period_start=_time(obj.get("previous_billing_date")),
-        period_end=_time(obj.get("next_billing_date")),
+        period_start=moment(obj.get("previous_billing_date")),
+        period_end=moment(obj.get("next_billing_date")),
         cancel_at_period_end=obj.get("cancel_at_next_billing_date") is True,
         ended=status == S.CANCELED,
         organization_id=parse_id(meta.get("organization_id")),
@@ -250,8 +237,8 @@ def invoice_news(provider: Provider, payload: dict) -> InvoiceNews | None:
         ProviderInvoice(
             provider=provider, reference=obj["id"], status=status,
             currency=currency.upper() if len(currency) == 3 and currency.isalpha() else "USD",
-            period_start=_time(obj.get("period_start")), period_end=_time(obj.get("period_end")),
-            lines=lines, paid_at=_time(transitions.get("paid_at")), plan_id=parse_id(_meta(obj).get("plan_id")),
+            period_start=moment(obj.get("period_start")), period_end=moment(obj.get("period_end")),
+            lines=lines, paid_at=moment(transitions.get("paid_at")), plan_id=parse_id(_meta(obj).get("plan_id")),
         ),
         subscription_id=_text(obj.get("subscription")),
         organization_id=parse_id(_meta(obj).get("organization_id")),

@@ -46,15 +46,13 @@ def _snapshot(sub: Subscription) -> dict:
     }
 
 
-async def _find(session: AsyncSession, state: SubscriptionState) -> Subscription | None:
-    by_reference = (Subscription.provider == state.provider) & (
-        Subscription.provider_subscription_id == state.subscription_id
-    )
-    clause = (
-        or_(by_reference, Subscription.organization_id == state.organization_id)
-        if state.organization_id
-        else by_reference
-    )
+async def _lock_subscription(
+    session: AsyncSession, provider: Provider, reference: str | None, org_id: uuid.UUID | None
+) -> Subscription | None:
+    """The subscription an event is about, locked: by the provider's reference, else by the organization our
+    metadata names (an event can arrive before the one that tells us the reference)."""
+    by_reference = (Subscription.provider == provider) & (Subscription.provider_subscription_id == reference)
+    clause = or_(by_reference, Subscription.organization_id == org_id) if org_id else by_reference
     stmt = select(Subscription).where(clause).order_by(by_reference.desc()).limit(1).with_for_update(of=Subscription)
     return (await session.execute(stmt.execution_options(populate_existing=True))).scalar_one_or_none()
 
@@ -100,7 +98,7 @@ async def _take(session: AsyncSession, sub: Subscription, state: SubscriptionSta
 
 
 async def _apply_state(session: AsyncSession, event: PaymentEvent, state: SubscriptionState) -> EventStatus:
-    sub = await _find(session, state)
+    sub = await _lock_subscription(session, state.provider, state.subscription_id, state.organization_id)
     if sub is None or (state.organization_id and sub.organization_id != state.organization_id and sub.provider):
         return EventStatus.IGNORED  # about nothing we know
     event.organization_id = sub.organization_id
@@ -145,16 +143,7 @@ async def _complete_checkout(session: AsyncSession, event: PaymentEvent) -> Even
 
 
 async def _record_invoice(session: AsyncSession, event: PaymentEvent, news: InvoiceNews) -> EventStatus:
-    by_reference = (Subscription.provider == event.provider) & (
-        Subscription.provider_subscription_id == news.subscription_id
-    )
-    clause = (
-        or_(by_reference, Subscription.organization_id == news.organization_id)
-        if news.organization_id
-        else by_reference
-    )
-    stmt = select(Subscription).where(clause).order_by(by_reference.desc()).limit(1).with_for_update(of=Subscription)
-    sub = (await session.execute(stmt)).scalar_one_or_none()
+    sub = await _lock_subscription(session, event.provider, news.subscription_id, news.organization_id)
     if sub is None:
         return EventStatus.IGNORED
     event.organization_id = sub.organization_id

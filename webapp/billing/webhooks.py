@@ -75,8 +75,9 @@ def _standard_scheme(provider: Provider, body: str, headers, secrets: list[str])
     raise SignatureError("no signature matches")
 
 
-def _when(value) -> datetime | None:
-    if isinstance(value, bool):
+def moment(value) -> datetime | None:
+    """A provider's time: Unix seconds or ISO 8601 (naive means UTC); None for anything else."""
+    if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float):
         return datetime.fromtimestamp(value, UTC)
@@ -109,12 +110,12 @@ def verify(provider: Provider, raw: bytes, headers, secrets: list[str]) -> Verif
     if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
         raise SignatureError("the signed body has no event type")
     if provider in STRIPE_SCHEME:
-        event_id, occurred = payload.get("id"), _when(payload.get("created"))
+        event_id, occurred = payload.get("id"), moment(payload.get("created"))
     else:
         plain = {k.lower(): v for k, v in headers.items()}
-        event_id, occurred = plain["webhook-id"], _when(payload.get("timestamp"))
+        event_id, occurred = plain["webhook-id"], moment(payload.get("timestamp"))
         if occurred is None and plain["webhook-timestamp"].isdigit():
-            occurred = _when(int(plain["webhook-timestamp"]))
+            occurred = moment(int(plain["webhook-timestamp"]))
     if not isinstance(event_id, str) or not 1 <= len(event_id) <= 255:
         raise SignatureError("the signed body has no event id")
     return VerifiedEvent(provider, event_id, payload["type"][:120], occurred, payload)
