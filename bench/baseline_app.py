@@ -115,9 +115,18 @@ _PRINCIPAL = (
     "FROM auth_sessions s JOIN users u ON u.id = s.user_id "
     "WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now() AND u.deleted_at IS NULL"
 )
+_BILLING_LOCKED = (
+    "EXISTS (SELECT 1 FROM billing_subscriptions b WHERE b.organization_id = $1 AND b.status = 'past_due' "
+    "AND b.past_due_since + make_interval(0, 0, 0, "
+    "coalesce((SELECT value #>> '{}' FROM settings WHERE key = 'billing.grace_days' AND scope = 'system'), '14')"
+    "::numeric::integer) <= now())"
+)
 _MEMBERSHIP = (
     "SELECT o.id, o.slug, o.name, r.key AS role, "
-    f"{_setting('security.require_mfa', 'false', 'organization:o.id')}::boolean AS require_mfa FROM organizations o "
+    f"{_setting('security.require_mfa', 'false', 'organization:o.id')}::boolean AS require_mfa, "
+    # the billing hold, as the app reads it in the same statement (a payment overdue past the grace period)
+    + _BILLING_LOCKED.replace("$1", "o.id")
+    + " AS billing_locked FROM organizations o "
     "JOIN memberships m ON m.organization_id = o.id "
     "JOIN roles r ON r.id = m.role_id "
     "WHERE o.slug = $1 AND m.user_id = $2 AND o.deleted_at IS NULL AND m.deleted_at IS NULL"
@@ -236,13 +245,14 @@ async def _key_scope(conn, org_id, permission: str):
         str(org_id),
     )
     role = await conn.fetchrow(
-        "SELECT r.key, r.is_system, r.permissions FROM memberships m JOIN roles r "
-        "ON r.id = m.role_id WHERE m.organization_id = $1 AND m.user_id = $2 "
-        "AND m.deleted_at IS NULL",
+        "SELECT r.key, r.is_system, r.permissions, " + _BILLING_LOCKED + " AS billing_locked FROM memberships m "
+        "JOIN roles r ON r.id = m.role_id WHERE m.organization_id = $1 AND m.user_id = $2 AND m.deleted_at IS NULL",
         org_id,
         key["user_id"],
     )
     granted = role_permissions(role["key"], role["is_system"], role["permissions"]) & set(key["permissions"])
+    if role["billing_locked"]:  # read-only until paid, as the app does
+        granted = {p for p in granted if p.endswith(":read")}
     return key if permission in granted else None
 
 
