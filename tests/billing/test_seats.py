@@ -93,11 +93,15 @@ async def test_with_automatic_seats_everyone_joins_and_the_provider_follows(
     sub = await (await client.get("/api/v1/billing/subscription", headers=auth)).get_json()
     assert sub["seats"] == 21  # grown one by one under the lock
 
-    assert owner.org_id in await seats.drifted(maker)  # the provider still has 5
     done = await seats.sync(maker, owner.org_id)
-    assert done.wanted == 21 and len(done.events) == 1
-    assert done.events[0]["data"]["object"]["items"]["data"][0]["quantity"] == 21
-    await deliver(client, maker, owner_engine, settings, list(done.events))
+    assert done.wanted == 21
+    if done.events:  # (a live worker — the browser tests' stack — may have run the sync the accepts queued)
+        assert done.events[0]["data"]["object"]["items"]["data"][0]["quantity"] == 21
+        await deliver(client, maker, owner_engine, settings, list(done.events))
+    for _ in range(300):  # the provider's quantity follows (at once here; via a live worker, within seconds)
+        if owner.org_id not in await seats.drifted(maker):
+            break
+        await asyncio.sleep(0.1)
     assert owner.org_id not in await seats.drifted(maker)
     again = await seats.sync(maker, owner.org_id)  # nothing left to do: the same job again changes nothing
     assert not again.changed and again.events == ()

@@ -17,6 +17,7 @@ import standardwebhooks
 import stripe
 from sqlalchemy import text
 
+from tests.billing.flow import applied
 from tests.helpers import token_headers
 from webapp.billing import processing, sandbox
 from webapp.billing.models import Checkout, Plan
@@ -159,7 +160,7 @@ async def _deliver_and_process(client, maker, owner_engine, bodies: list[str]) -
     for body in bodies:
         assert (await _post_stripe(client, body)).status_code == 200
         row_id = await _event_row(owner_engine, "stripe", json.loads(body)["id"])
-        outcomes.append(await processing.process_event(maker, row_id))
+        outcomes.append(await applied(maker, owner_engine, row_id))
     return outcomes
 
 
@@ -230,7 +231,7 @@ async def test_the_sandbox_checkout_upgrades_through_the_webhook_path(client, fa
     for event in events:  # what its delivery job POSTs
         body = json.dumps(event)
         assert (await _post_stripe(client, body, secret, provider="sandbox")).status_code == 200
-        await processing.process_event(maker, await _event_row(owner_engine, "sandbox", event["id"]))
+        await applied(maker, owner_engine, await _event_row(owner_engine, "sandbox", event["id"]))
     sub = await (await client.get("/api/v1/billing/subscription", headers=auth)).get_json()
     assert sub["plan"]["key"] == "crew" and sub["status"] == "active" and sub["provider"] == "sandbox"
     assert sub["seats"] == 5
@@ -257,7 +258,7 @@ async def test_the_sandbox_invoice_is_recorded_numbered_and_printable(client, fa
     secret = settings.webhook_secrets("sandbox")[0]
     for event in reversed(events):  # the invoice first, then the subscription, then the checkout
         assert (await _post_stripe(client, json.dumps(event), secret, provider="sandbox")).status_code == 200
-        await processing.process_event(maker, await _event_row(owner_engine, "sandbox", event["id"]))
+        await applied(maker, owner_engine, await _event_row(owner_engine, "sandbox", event["id"]))
     listed = await (await client.get("/api/v1/billing/invoices", headers=auth)).get_json()
     [invoice] = listed["items"]
     # Crew: $49.00 a month with 5 seats included, and 2 extra seats at $12.00

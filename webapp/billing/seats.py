@@ -1,5 +1,6 @@
 """Seat sync: the number of members (and open invitations, which hold seats) is the subscription's seat count.
-After someone joins or leaves, or an invitation is revoked, a job sets our row and the provider's quantity to it;
+After someone joins or leaves, or an invitation is revoked, a job sets our row and the provider's quantity to it
+(seats are released freely; more are bought only when the organization allows automatic seat increases);
 a scheduled sweep finds drift between members, our row and the provider and repairs it the same way. The quantity
 sent is absolute, so repeating the job (a retry, the sweep meeting a job in flight) changes nothing more."""
 
@@ -20,6 +21,7 @@ from webapp.core import audit
 from webapp.core.tenancy import enable_rls_bypass
 from webapp.core.transaction import unit_of_work
 from webapp.organizations.models import Invitation, Membership
+from webapp.settings import queries as settings_queries
 
 log = logging.getLogger(__name__)
 REASON = "billing: seat sync"
@@ -43,6 +45,8 @@ async def sync(maker: async_sessionmaker, org_id: uuid.UUID, settings=None) -> S
         wanted = subscriptions.seats_needed(plan, await subscriptions.seat_use(session, org_id))
         if plan.seat_limit is not None:
             wanted = min(wanted, plan.seat_limit)
+        if wanted > sub.seats and not await settings_queries.value_of(session, "billing.auto_seats", org_id=org_id):
+            wanted = sub.seats  # more seats cost more: only the organization's own setting buys them unasked
         if sub.provider is None:
             if plan.is_default or sub.seats == wanted:  # the free plan's seats are what it includes
                 return SeatSync(wanted, changed=False)
