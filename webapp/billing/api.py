@@ -420,7 +420,7 @@ async def receive_webhook(provider: str):
     extension = current_app.extensions["closedloop"]
     settings = extension["settings"]
     receipt = await intake.receive(
-        db_session(), extension["sessionmaker"], g.ctx, Provider(provider), await request.get_data(),
-        request.headers, settings.webhook_secrets(provider), enqueue_event,
+        extension["engine"], extension["sessionmaker"], g.ctx, Provider(provider), await request.get_data(),
+        request.headers, settings.webhook_secrets(provider), enqueue_event, g.get("json_body"),
     )  # fmt: skip
     return {"received": True, "duplicate": receipt.duplicate, "event_id": receipt.event_id, "type": receipt.type}

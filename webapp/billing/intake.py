@@ -1,35 +1,36 @@
 """Webhook intake: verify on the raw body, store the event once, hand it to the worker — nothing else on the request
-path, so the provider hears 2xx well inside its timeout. A bad or missing signature stores nothing but a security
-event (in its own transaction: the request's is rolled back with the 400)."""
+path, so the provider hears 2xx well inside its timeout. The one INSERT runs on the driver connection in autocommit
+(one round trip: no session, no scope to set — the events table takes inserts from anyone and shows rows to no
+one but staff and the worker). A bad or missing signature stores nothing but a security event."""
 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 
-from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from webapp.billing.enums import Provider
 from webapp.billing.webhooks import SignatureError, VerifiedEvent, verify
 from webapp.core.errors import BadRequest
 from webapp.core.ids import new_id
 from webapp.core.tenancy import RequestContext
-from webapp.core.transaction import after_commit, unit_of_work
+from webapp.core.transaction import unit_of_work
 from webapp.security.enums import SecurityEventType, Severity
 from webapp.security.service import record_event
 
 # no RETURNING and no ON CONFLICT: the app role may add an event but not read one back (RLS: staff and the worker
 # read them), and ON CONFLICT would need to read the row it collides with; a duplicate is the unique index's error
-_STORE = text("""
+_STORE = """
     INSERT INTO billing_payment_events (id, provider, event_id, type, payload, occurred_at, received_at, status,
         attempts)
-    VALUES (:id, CAST(:provider AS billing_provider), :event_id, :type, CAST(:payload AS jsonb), :occurred_at, now(),
-        'received', 0)
-""")
+    VALUES ($1, $2::billing_provider, $3, $4, $5::jsonb, $6, now(), 'received', 0)
+"""
 
 
+log = logging.getLogger(__name__)
 UNIQUE_EVENT = "uq_billing_payment_events_provider_event"
 
 
@@ -55,7 +56,7 @@ async def _refuse(maker: async_sessionmaker, ctx: RequestContext, provider: Prov
 
 
 async def receive(
-    session: AsyncSession,
+    engine: AsyncEngine,
     maker: async_sessionmaker,
     ctx: RequestContext,
     provider: Provider,
@@ -63,30 +64,29 @@ async def receive(
     headers,
     secrets: list[str],
     enqueue,
+    parsed: object = None,
 ) -> Receipt:
-    """Verify, store once, and enqueue processing after commit; BadRequest (400) when the signature fails."""
+    """Verify, store once, and enqueue its processing; BadRequest (400) when the signature fails. (Should the queue
+    be unreachable, the stored event still is applied: the retry sweep takes events left waiting.)"""
     try:
-        event: VerifiedEvent = verify(provider, raw, headers, secrets)
+        event: VerifiedEvent = verify(provider, raw, headers, secrets, parsed)
     except SignatureError as exc:
         await _refuse(maker, ctx, provider, str(exc))
         raise BadRequest("The webhook signature does not verify.", {"reason": str(exc)}) from None
     row_id = new_id()
-    values = {
-        "id": row_id,
-        "provider": str(provider),
-        "event_id": event.event_id,
-        "type": event.type,
-        "payload": _jsonb_text(raw, event.payload),
-        "occurred_at": event.occurred_at,
-    }
+    values = (row_id, str(provider), event.event_id, event.type, _jsonb_text(raw, event.payload), event.occurred_at)
+    async with engine.connect() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
+        try:
+            await driver.execute(_STORE, *values)
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name != UNIQUE_EVENT:
+                raise
+            return Receipt(event.event_id, event.type, duplicate=True)  # a delivery again of a stored event
     try:
-        await session.execute(_STORE, values)
-    except IntegrityError as exc:
-        if UNIQUE_EVENT not in str(exc.orig):
-            raise
-        await session.rollback()  # the request did nothing else: a delivery again of a stored event
-        return Receipt(event.event_id, event.type, duplicate=True)
-    after_commit(session, lambda: enqueue(str(row_id)))
+        await enqueue(str(row_id))
+    except Exception:  # stored is what counts: the sweep applies events the queue never got
+        log.warning("could not queue billing event %s; the retry sweep will take it", row_id, exc_info=True)
     return Receipt(event.event_id, event.type, duplicate=False)
 
 

@@ -90,9 +90,9 @@ def moment(value) -> datetime | None:
     return None
 
 
-def verify(provider: Provider, raw: bytes, headers, secrets: list[str]) -> VerifiedEvent:
+def verify(provider: Provider, raw: bytes, headers, secrets: list[str], parsed: object = None) -> VerifiedEvent:
     """The verified event, or SignatureError (a body that is not UTF-8 JSON with an id and a type counts as
-    unverifiable too: a provider never sends one)."""
+    unverifiable too: a provider never sends one). `parsed`: the body already decoded at the edge, if it was."""
     if not secrets:
         raise SignatureError(f"no webhook secret is configured for {provider}")
     try:
@@ -104,7 +104,7 @@ def verify(provider: Provider, raw: bytes, headers, secrets: list[str]) -> Verif
     else:
         _standard_scheme(provider, body, headers, secrets)
     try:
-        payload = json.loads(body)
+        payload = parsed if isinstance(parsed, dict) else json.loads(body)
     except ValueError as exc:
         raise SignatureError("the signed body is not JSON") from exc
     if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):

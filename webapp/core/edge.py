@@ -102,6 +102,8 @@ def _field_name(name: str) -> str:
 def _screen_address() -> None:
     if _UNSTORABLE.search(request.path):
         raise BadRequest("The address contains characters that cannot be used (NUL).")
+    if not request.query_string:  # most requests carry none: parsing nothing still costs (werkzeug's parse_qsl)
+        return
     problems = {}
     for key, values in request.args.lists():
         for value in [key, *values]:
