@@ -58,6 +58,9 @@ class StripeServer:
                                          "url": f"https://checkout.stripe.test/c/pay/cs_test_{n}"})  # fmt: skip
                 if self.path.startswith("/v1/subscriptions/"):
                     return self._answer({"id": self.path.rsplit("/", 1)[-1], "object": "subscription"})
+                if self.path == "/v1/billing_portal/sessions":
+                    return self._answer({"id": "bps_1", "object": "billing_portal.session",
+                                         "url": "https://billing.stripe.test/p/session_1"})  # fmt: skip
                 self._answer({"error": {"message": "no such route"}}, 404)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -123,3 +123,26 @@ async def test_reconciliation_repairs_a_missed_webhook(client, factory, maker, o
             text("SELECT count(*) FROM billing_payment_events WHERE event_id LIKE 'reconcile_sub_missed_%'")
         )
         assert logged.scalar_one() == 1
+
+
+async def test_the_payment_method_opens_stripes_customer_portal(client, factory, owner_engine, stripe_api):
+    from sqlalchemy import text
+
+    from tests.helpers import login
+
+    owner = await factory.org_with_owner(plan="crew")
+    async with owner_engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE billing_subscriptions SET provider = 'stripe', provider_subscription_id = 'sub_portal', "
+                "provider_customer_id = 'cus_portal' WHERE organization_id = :o"
+            ),
+            {"o": owner.org_id},
+        )
+    token = await login(client, owner.email, owner.password)
+    answer = await client.post(f"/o/{owner.org_slug}/billing/payment-method", form={"csrf_token": token})
+    assert answer.status_code == 303 and answer.headers["Location"] == "https://billing.stripe.test/p/session_1"
+    call = stripe_api.requests[-1]
+    assert (call["method"], call["path"]) == ("POST", "/v1/billing_portal/sessions")
+    assert call["form"]["customer"] == "cus_portal"
+    assert call["form"]["return_url"].endswith(f"/o/{owner.org_slug}/billing")

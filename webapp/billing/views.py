@@ -19,6 +19,7 @@ from webapp.billing.enums import (
 )
 from webapp.billing.forms import PlanForm, cents, form_data, plan_values
 from webapp.billing.pdf import invoice_pdf_bytes
+from webapp.billing.providers import stripe_adapter
 from webapp.billing.tasks import deliver_after_commit
 from webapp.core import audit
 from webapp.core.errors import Conflict, ValidationError
@@ -380,3 +381,24 @@ async def admin_credit_note(invoice_id: uuid.UUID):
     note = await staff.credit(db_session(), g.ctx, invoice_id, amount or 0, form.get("reason", ""))
     await flash(f"Credit note {note.number} issued.", "success")
     return redirect(url_for("billing.admin_invoices", organization_id=note.organization_id), 303)
+
+
+@bp.post("/o/<org_slug>/billing/payment-method")
+@requires(Perm.BILLING_MANAGE)
+async def payment_method():
+    """Where the card on file is changed: the provider's customer portal (the sandbox's own page)."""
+    sub = await subscriptions.get_subscription(db_session(), g.ctx.org_id)
+    if sub.provider == Provider.STRIPE and sub.provider_customer_id:
+        config = stripe_adapter.config_of(current_app.extensions["closedloop"]["settings"])
+        return redirect(await stripe_adapter.portal_url(config, sub.provider_customer_id, g.ctx.org_slug), 303)
+    if sub.provider != Provider.SANDBOX:
+        raise Conflict("There is no card to change: the organization pays nothing, or its provider has no portal here.")
+    return redirect(url_for("billing.sandbox_payment_method"), 303)
+
+
+@bp.get("/o/<org_slug>/billing/sandbox/payment-method")
+@requires(Perm.BILLING_MANAGE)
+async def sandbox_payment_method():
+    """The sandbox's stand-in for a customer portal: the test card on file."""
+    sub = await subscriptions.get_subscription(db_session(), g.ctx.org_id)
+    return await render("billing/sandbox_payment_method.html", subscription=sub)

@@ -124,3 +124,11 @@ async def retrieve(config: StripeConfig, subscription_id: str) -> dict:
     """Stripe's subscription as it is now (a plain dict, the shape its events carry)."""
     found = await _client(config).v1.subscriptions.retrieve_async(subscription_id)
     return found.to_dict()
+
+
+async def portal_url(config: StripeConfig, customer_id: str, org_slug: str) -> str:
+    """A Stripe customer portal session, where the customer changes the card on file; its URL."""
+    found = await _client(config).v1.billing_portal.sessions.create_async(
+        {"customer": customer_id, "return_url": f"{config.return_url}/o/{org_slug}/billing"}
+    )
+    return found.url
