@@ -158,6 +158,7 @@ async def test_the_billing_page_reviews_a_change_before_confirming(client, facto
     await login(client, owner.email, owner.password)
     page = await (await client.get(f"/o/{owner.org_slug}/billing")).get_data(as_text=True)
     assert "Review the change" in page and "Cancel at period end" in page and "Switch to Mission Control" in page
+    assert re.search(r'id="next-invoice">Next invoice: <strong>\$49\.00</strong>', page)
     review = await client.get(f"/o/{owner.org_slug}/billing/change?seats=7")
     html = await review.get_data(as_text=True)
     assert review.status_code == 200 and "Due now" in html and "Confirm the change" in html

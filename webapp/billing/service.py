@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.billing import entitlements, plans, sandbox, subscriptions
 from webapp.billing.entitlements import Standing
-from webapp.billing.enums import Interval, PlanStatus, Provider
+from webapp.billing.enums import SERVING, Interval, PlanStatus, Provider
 from webapp.billing.models import Checkout, Plan, Subscription
 from webapp.billing.proration import Proration, period_price, prorate
 from webapp.billing.providers import stripe_adapter
@@ -231,3 +231,19 @@ async def set_cancel_at_period_end(
 def payment_url(org_slug: str, payment) -> str:
     """Where a one-time payment is paid: the sandbox's page."""
     return f"/o/{org_slug}/billing/sandbox/payments/{payment.id}"
+
+
+@dataclass(frozen=True)
+class NextInvoice:
+    """What the next period's invoice will say, as things stand: the amount and when."""
+
+    amount_minor: int
+    currency: str
+    on: datetime
+
+
+def next_invoice(sub: Subscription) -> NextInvoice | None:
+    """The next period's invoice for a paid subscription that goes on (None: free, or ending with the period)."""
+    if sub.provider is None or sub.cancel_at_period_end or sub.status not in SERVING:
+        return None
+    return NextInvoice(period_price(sub.plan, sub.interval, sub.seats), sub.plan.currency, sub.current_period_end)

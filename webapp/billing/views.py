@@ -127,6 +127,7 @@ async def organization():
         offered=await plans.current_plans(session),
         invoices=await invoices.list_invoices(session, g.ctx.org_id),
         payments=await payments.list_payments(session, g.ctx.org_id),
+        next_invoice=service.next_invoice(standing.subscription),
         provider=_provider(),
     )
 
