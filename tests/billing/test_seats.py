@@ -71,6 +71,9 @@ async def test_twenty_concurrent_accepts_never_pass_the_paid_seats(factory, make
     assert not others, others
     assert len(refused) == 16 and await _members(owner_engine, owner.org_id) == 5
     assert refused[0].details["limit"] == "seats" and refused[0].details["allowed"] == 5
+    # sixteen invitations still wait, but without automatic seats nothing buys more: the sweep leaves it be
+    assert owner.org_id not in await seats.drifted(maker)
+    assert not (await seats.sync(maker, owner.org_id)).changed
 
 
 async def test_with_automatic_seats_everyone_joins_and_the_provider_follows(

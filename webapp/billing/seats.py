@@ -10,7 +10,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from webapp.billing import sandbox, subscriptions
@@ -22,6 +22,7 @@ from webapp.core.tenancy import enable_rls_bypass
 from webapp.core.transaction import unit_of_work
 from webapp.organizations.models import Invitation, Membership
 from webapp.settings import queries as settings_queries
+from webapp.settings.columns import effective
 
 log = logging.getLogger(__name__)
 REASON = "billing: seat sync"
@@ -75,7 +76,8 @@ async def _audit(session, sub: Subscription, before: int, after: int) -> None:
 
 
 async def drifted(maker: async_sessionmaker) -> list[uuid.UUID]:
-    """Organizations on a paid plan whose seats differ from their people's, or from the provider's quantity."""
+    """Organizations on a paid plan whose seats can be released, must grow (when they allow automatic seats), or
+    differ from the provider's quantity."""
     members = (
         select(func.count())
         .where(Membership.organization_id == Subscription.organization_id, Membership.deleted_at.is_(None))
@@ -101,8 +103,13 @@ async def drifted(maker: async_sessionmaker) -> list[uuid.UUID]:
             .where(
                 ~Plan.is_default,
                 or_(
-                    Subscription.seats != wanted,
-                    (Subscription.provider.is_not(None)) & (Subscription.provider_seats.is_distinct_from(wanted)),
+                    Subscription.seats > wanted,
+                    and_(
+                        Subscription.seats < wanted,
+                        effective("billing.auto_seats", org_id=Subscription.organization_id),
+                    ),
+                    (Subscription.provider.is_not(None))
+                    & (Subscription.provider_seats.is_distinct_from(Subscription.seats)),
                 ),
             )
             .limit(1000)
