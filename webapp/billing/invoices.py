@@ -134,12 +134,6 @@ async def get_invoice(session: AsyncSession, org_id: uuid.UUID, invoice_id: uuid
     return invoice
 
 
-async def invoice_count(session: AsyncSession, org_id: uuid.UUID) -> int:
-    """How many finalized invoices the organization has."""
-    stmt = select(func.count()).where(Invoice.organization_id == org_id, Invoice.finalized_at.is_not(None))
-    return int((await session.execute(stmt)).scalar_one())
-
-
 def display_number(org_slug: str, invoice: Invoice) -> str:
     """How people read an invoice's number: CL-LUNAR-0007 (CN- for a credit note)."""
     prefix = "CN" if invoice.kind == "credit_note" else "CL"
