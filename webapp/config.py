@@ -86,6 +86,12 @@ class Settings:
     dodo_webhook_secret: str = ""
     stripe_api_key: str = ""
     stripe_api_base: str = "https://api.stripe.com"
+    polar_access_token: str = ""
+    polar_api_base: str = "https://api.polar.sh"
+    polar_products: str = ""  # plan:interval=product id, comma-separated
+    dodo_api_key: str = ""
+    dodo_api_base: str = "https://live.dodopayments.com"
+    dodo_products: str = ""
 
     def webhook_secrets(self, provider: str) -> list[str]:
         """The provider's webhook signing secrets (several during a rotation); the sandbox's derives from
@@ -163,6 +169,12 @@ def load_settings() -> Settings:
         dodo_webhook_secret=os.environ.get("DODO_WEBHOOK_SECRET", "").strip(),
         stripe_api_key=os.environ.get("STRIPE_API_KEY", "").strip(),
         stripe_api_base=os.environ.get("STRIPE_API_BASE", "").strip() or "https://api.stripe.com",
+        polar_access_token=os.environ.get("POLAR_ACCESS_TOKEN", "").strip(),
+        polar_api_base=os.environ.get("POLAR_API_BASE", "").strip() or "https://api.polar.sh",
+        polar_products=os.environ.get("POLAR_PRODUCTS", "").strip(),
+        dodo_api_key=os.environ.get("DODO_API_KEY", "").strip(),
+        dodo_api_base=os.environ.get("DODO_API_BASE", "").strip() or "https://live.dodopayments.com",
+        dodo_products=os.environ.get("DODO_PRODUCTS", "").strip(),
     )
 
 

@@ -146,3 +146,51 @@ async def test_the_payment_method_opens_stripes_customer_portal(client, factory,
     assert (call["method"], call["path"]) == ("POST", "/v1/billing_portal/sessions")
     assert call["form"]["customer"] == "cus_portal"
     assert call["form"]["return_url"].endswith(f"/o/{owner.org_slug}/billing")
+
+
+async def test_a_one_time_purchase_goes_through_a_stripe_checkout_in_payment_mode(
+    client, factory, maker, owner_engine, stripe_api
+):
+    from sqlalchemy import text
+
+    owner = await factory.org_with_owner(plan="crew")
+    auth = await token_headers(client, owner)
+    bought = await client.post(
+        "/api/v1/billing/payments/one-time", headers=auth, json={"product": "simulation_credits", "quantity": 2}
+    )
+    payment = await bought.get_json()
+    assert bought.status_code == 201, payment
+    assert payment["provider"] == "stripe" and payment["checkout_url"].startswith("https://checkout.stripe.test/")
+    [call] = stripe_api.requests
+    form = call["form"]
+    assert (call["path"], form["mode"]) == ("/v1/checkout/sessions", "payment")
+    assert form["line_items[0][price_data][unit_amount]"] == "1000" and form["line_items[0][quantity]"] == "2"
+    assert form["payment_intent_data[metadata][payment_id]"] == payment["id"]
+    assert call["headers"]["Idempotency-Key"] == f"payment-{payment['id']}"
+
+    async def deliver(kind: str, obj: dict) -> str:
+        body = json.dumps({"id": f"evt_{kind}_{obj['id']}", "object": "event", "type": kind,
+                           "created": int(time.time()), "data": {"object": obj}})  # fmt: skip
+        header = stripe.WebhookSignature.generate_signature_header(body, SECRET)
+        taken = await client.post(
+            "/api/v1/webhooks/stripe", data=body.encode(),
+            headers={"Content-Type": "application/json", "Stripe-Signature": header},
+        )  # fmt: skip
+        assert taken.status_code == 200
+        async with owner_engine.connect() as conn:
+            row = await conn.execute(
+                text("SELECT id FROM billing_payment_events WHERE event_id = :e"), {"e": f"evt_{kind}_{obj['id']}"}
+            )
+            return str(await processing.process_event(maker, row.scalar_one()))
+
+    meta = {"organization_id": str(owner.org_id), "payment_id": payment["id"]}
+    session_id = "cs_test_1"  # what the local Stripe answered the checkout with
+    unpaid = {"id": session_id, "object": "checkout.session", "mode": "payment", "payment_status": "unpaid",
+              "metadata": meta}  # fmt: skip
+    assert await deliver("checkout.session.completed", unpaid) == "ignored"  # a bank debit still settling
+    assert await deliver("checkout.session.async_payment_succeeded", unpaid) == "processed"
+    refund = {"id": "ch_1", "object": "charge", "payment_intent": "pi_real_1", "metadata": meta}
+    assert await deliver("charge.refunded", refund) == "processed"
+    listed = await (await client.get("/api/v1/billing/payments", headers=auth)).get_json()
+    [row] = [p for p in listed["items"] if p["id"] == payment["id"]]
+    assert row["status"] == "refunded" and row["paid_at"]

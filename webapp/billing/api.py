@@ -348,24 +348,20 @@ async def get_organization_invoice(org_id, invoice_id: uuid.UUID):
 
 def payment_out(payment: Payment) -> dict:
     """Payment -> response JSON."""
-    base = current_app.extensions["closedloop"]["settings"].base_url
     pending = payment.status == "pending"
     return PaymentOut(
         id=payment.id, product=payment.product, description=payment.description, quantity=payment.quantity,
         unit_price_minor=payment.unit_price_minor, amount_minor=payment.amount_minor, currency=payment.currency,
         status=payment.status, provider=payment.provider, created_at=payment.created_at, paid_at=payment.paid_at,
-        checkout_url=base + service.payment_url(g.ctx.org_slug, payment) if pending else None,
+        checkout_url=_absolute(service.payment_url(g.ctx.org_slug, payment)) if pending else None,
     ).model_dump(mode="json")  # fmt: skip
 
 
 async def _buy() -> tuple[dict, int]:
     body = await parse_body(OneTimeIn)
+    settings = current_app.extensions["closedloop"]["settings"]
     payment = await payments.start(
-        db_session(),
-        g.ctx,
-        body.product,
-        body.quantity,
-        current_app.extensions["closedloop"]["settings"].billing_provider,
+        db_session(), g.ctx, body.product, body.quantity, settings.billing_provider, settings
     )
     return payment_out(payment), 201
 

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from webapp.billing.enums import Interval, InvoiceStatus, LineKind, Provider, SubscriptionStatus
+from webapp.billing.enums import Interval, InvoiceStatus, LineKind, PaymentStatus, Provider, SubscriptionStatus
 from webapp.billing.invoices import Line, ProviderInvoice
 from webapp.billing.webhooks import moment
 from webapp.core.ids import parse_id
@@ -243,3 +243,67 @@ def invoice_news(provider: Provider, payload: dict) -> InvoiceNews | None:
         subscription_id=_text(obj.get("subscription")),
         organization_id=parse_id(_meta(obj).get("organization_id")),
     )  # fmt: skip
+
+
+def completed_checkout(provider: Provider, payload: dict) -> str | None:
+    """The provider's id of a checkout an event says was paid (None: the event says no such thing). Stripe and the
+    sandbox: `checkout.session.completed`; Polar: `checkout.updated` to `succeeded`; Dodo: `payment.succeeded` of a
+    checkout session's payment."""
+    data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
+    kind = payload.get("type")
+    if provider in (Provider.STRIPE, Provider.SANDBOX) and kind == "checkout.session.completed":
+        obj = data.get("object") if isinstance(data.get("object"), dict) else {}
+        return _text(obj.get("id"))
+    if provider == Provider.POLAR and kind == "checkout.updated" and data.get("status") == "succeeded":
+        return _text(data.get("id"))
+    if provider == Provider.DODO and kind == "payment.succeeded":
+        return _text(data.get("checkout_session_id"))
+    return None
+
+
+@dataclass(frozen=True)
+class PaymentNews:
+    """What an event says became of a one-time payment: the outcome, the provider's reference for the purchase
+    (what we stored when it started) and our payment id from the metadata we sent (either may be missing)."""
+
+    outcome: PaymentStatus
+    reference: str | None
+    payment_id: uuid.UUID | None
+    organization_id: uuid.UUID | None
+
+
+STRIPE_PAYMENT_TYPES = {
+    "payment_intent.succeeded": PaymentStatus.SUCCEEDED, "payment_intent.payment_failed": PaymentStatus.FAILED,
+    "charge.refunded": PaymentStatus.REFUNDED, "checkout.session.completed": PaymentStatus.SUCCEEDED,
+    "checkout.session.async_payment_succeeded": PaymentStatus.SUCCEEDED,
+    "checkout.session.async_payment_failed": PaymentStatus.FAILED,
+}  # fmt: skip
+POLAR_PAYMENT_TYPES = {"order.paid": PaymentStatus.SUCCEEDED, "order.refunded": PaymentStatus.REFUNDED}
+DODO_PAYMENT_TYPES = {"payment.succeeded": PaymentStatus.SUCCEEDED, "payment.failed": PaymentStatus.FAILED}
+
+
+def payment_news(provider: Provider, payload: dict) -> PaymentNews | None:
+    """What an event says about a one-time payment, or None when it is not about one."""
+    kind, data = payload.get("type"), payload.get("data") if isinstance(payload.get("data"), dict) else {}
+    if provider in (Provider.STRIPE, Provider.SANDBOX):
+        outcome, obj = STRIPE_PAYMENT_TYPES.get(kind), data.get("object")
+        if outcome is None or not isinstance(obj, dict):
+            return None
+        if kind.startswith("checkout.session.") and (obj.get("mode") != "payment" or (
+            kind == "checkout.session.completed" and obj.get("payment_status") != "paid"
+        )):  # fmt: skip
+            return None  # a subscription's checkout, or a payment still being settled
+        reference = obj.get("payment_intent") if kind == "charge.refunded" else obj.get("id")
+    elif provider == Provider.POLAR:
+        outcome, obj = POLAR_PAYMENT_TYPES.get(kind), data
+        if outcome is None or obj.get("subscription_id"):  # a subscription's order is its invoice, not a purchase
+            return None
+        reference = obj.get("checkout_id")
+    else:
+        outcome, obj = DODO_PAYMENT_TYPES.get(kind), data
+        if outcome is None or obj.get("subscription_id"):
+            return None
+        reference = obj.get("checkout_session_id")
+    meta = _meta(obj)
+    org_id = parse_id(meta.get("organization_id"))
+    return PaymentNews(outcome, _text(reference), parse_id(meta.get("payment_id")), org_id)

@@ -301,5 +301,6 @@ class Payment(UUIDPrimaryKey, TenantOwned, Timestamps, Base):
     )
     provider: Mapped[Provider] = mapped_column(pg_enum(Provider, "billing_provider"))
     provider_payment_id: Mapped[str] = mapped_column(String(255))
+    checkout_url: Mapped[str | None] = mapped_column(String(2000))  # the provider's page (None: the sandbox's)
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     paid_at: Mapped[datetime | None] = mapped_column()

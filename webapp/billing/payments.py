@@ -10,10 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.billing import subscriptions
 from webapp.billing.enums import ONE_TIME_PRICES, EventStatus, OneTimeProduct, PaymentStatus, Provider
+from webapp.billing.events import payment_news
 from webapp.billing.models import Payment, PaymentEvent
+from webapp.billing.providers import adapter_for
 from webapp.core import audit
-from webapp.core.errors import Conflict, NotFound
-from webapp.core.ids import new_id, parse_id
+from webapp.core.errors import NotFound
+from webapp.core.ids import new_id
 from webapp.core.tenancy import RequestContext
 
 # what the provider may still say about a payment in each state (a late "failed" never undoes a success)
@@ -23,25 +25,21 @@ NEXT = {
     PaymentStatus.SUCCEEDED: {PaymentStatus.REFUNDED},
     PaymentStatus.REFUNDED: set(),
 }
-STRIPE_OUTCOME = {
-    "payment_intent.succeeded": PaymentStatus.SUCCEEDED,
-    "payment_intent.payment_failed": PaymentStatus.FAILED,
-    "charge.refunded": PaymentStatus.REFUNDED,
-}
 
 
 async def start(
-    session: AsyncSession, ctx: RequestContext, product: OneTimeProduct, quantity: int, provider: str
+    session: AsyncSession, ctx: RequestContext, product: OneTimeProduct, quantity: int, provider: str, settings=None
 ) -> Payment:
     """A pending payment for `quantity` units of `product`, to be paid at the provider's page."""
-    if provider != Provider.SANDBOX:
-        raise Conflict(f"Payments through {provider} are not set up on this server yet; use the sandbox provider.")
     unit_price, unit = ONE_TIME_PRICES[product]
     payment = Payment(
-        id=new_id(), organization_id=ctx.org_id, product=product, quantity=quantity,
+        id=new_id(), organization_id=ctx.org_id, product=product, quantity=quantity, currency="USD",
         description=f"{quantity} × {unit}", unit_price_minor=unit_price, amount_minor=unit_price * quantity,
-        provider=Provider.SANDBOX, provider_payment_id=f"pi_sandbox_{uuid.uuid4().hex[:24]}", created_by=ctx.user_id,
+        provider=Provider(provider), provider_payment_id=f"pi_sandbox_{uuid.uuid4().hex[:24]}", created_by=ctx.user_id,
     )  # fmt: skip
+    if payment.provider != Provider.SANDBOX:  # the provider is asked first: no row for a page that was never made
+        adapter = adapter_for(payment.provider, settings)
+        payment.provider_payment_id, payment.checkout_url = await adapter.open_payment(payment, ctx.org_slug)
     session.add(payment)
     await session.flush()
     await audit.record(
@@ -76,31 +74,30 @@ def sandbox_events(payment: Payment) -> list[dict]:
 
 
 async def apply_event(session: AsyncSession, event: PaymentEvent) -> EventStatus | None:
-    """Mark the payment a Stripe-dialect event reports on (None: the event is not about a payment)."""
-    outcome = STRIPE_OUTCOME.get(event.type)
-    if outcome is None or event.provider not in (Provider.STRIPE, Provider.SANDBOX):
+    """Mark the one-time payment an event reports on; None when the event is about none of ours (it may then be
+    about a subscription's checkout)."""
+    news = payment_news(event.provider, event.payload)
+    if news is None or (news.reference is None and news.payment_id is None):
         return None
-    data = event.payload.get("data")
-    obj = data.get("object") if isinstance(data, dict) else None
-    reference = obj.get("payment_intent") if isinstance(obj, dict) and event.type == "charge.refunded" else None
-    reference = reference or (obj.get("id") if isinstance(obj, dict) else None)
-    if not isinstance(reference, str):
-        return EventStatus.IGNORED
-    allowed = [status for status, following in NEXT.items() if outcome in following]
+    allowed = [status for status, following in NEXT.items() if news.outcome in following]
+    # our id, from the metadata we sent, names one payment; else the provider's reference we stored at the start
+    ours = Payment.id == news.payment_id if news.payment_id else Payment.provider_payment_id == news.reference
     stmt = (
         update(Payment)
-        .where(
-            Payment.provider == event.provider,
-            Payment.provider_payment_id == reference,
-            Payment.status.in_(allowed),
+        .where(Payment.provider == event.provider, ours, Payment.status.in_(allowed))
+        .values(
+            status=news.outcome,
+            paid_at=subscriptions.now() if news.outcome == PaymentStatus.SUCCEEDED else Payment.paid_at,
         )
-        .values(status=outcome, paid_at=subscriptions.now() if outcome == PaymentStatus.SUCCEEDED else Payment.paid_at)
         .returning(Payment.organization_id)
     )
     org_id = (await session.execute(stmt)).scalar_one_or_none()
     if org_id is None:
-        meta = obj.get("metadata") if isinstance(obj, dict) else None
-        event.organization_id = parse_id(meta.get("organization_id")) if isinstance(meta, dict) else None
-        return EventStatus.IGNORED  # unknown, or a state it has moved past
+        found = await session.execute(select(Payment.organization_id).where(Payment.provider == event.provider, ours))
+        org_id = found.scalar_one_or_none()
+        if org_id is None:
+            return None  # not a payment of ours
+        event.organization_id = org_id
+        return EventStatus.IGNORED  # a state it has moved past
     event.organization_id = org_id
     return EventStatus.PROCESSED

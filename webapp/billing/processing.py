@@ -14,7 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from webapp.billing import invoices, payments, subscriptions
 from webapp.billing.enums import CheckoutStatus, EventStatus, Interval, Provider, SubscriptionStatus
-from webapp.billing.events import InvoiceNews, SubscriptionState, invoice_news, subscription_state
+from webapp.billing.events import (
+    InvoiceNews,
+    SubscriptionState,
+    completed_checkout,
+    invoice_news,
+    subscription_state,
+)
 from webapp.billing.models import Checkout, PaymentEvent, Plan, Subscription
 from webapp.core import audit
 from webapp.core.tenancy import enable_rls_bypass
@@ -121,15 +127,12 @@ async def _apply_state(session: AsyncSession, event: PaymentEvent, state: Subscr
     return EventStatus.PROCESSED
 
 
-async def _complete_checkout(session: AsyncSession, event: PaymentEvent) -> EventStatus:
-    obj = (event.payload.get("data") or {}).get("object") if isinstance(event.payload.get("data"), dict) else None
-    if not isinstance(obj, dict):
-        return EventStatus.IGNORED
+async def _complete_checkout(session: AsyncSession, event: PaymentEvent, reference: str) -> EventStatus:
     stmt = (
         update(Checkout)
         .where(
             Checkout.provider == event.provider,
-            Checkout.provider_checkout_id == str(obj.get("id")),
+            Checkout.provider_checkout_id == reference,
             Checkout.status == CheckoutStatus.OPEN,
         )
         .values(status=CheckoutStatus.COMPLETED, completed_at=subscriptions.now())
@@ -162,8 +165,9 @@ async def apply(session: AsyncSession, event: PaymentEvent) -> EventStatus:
     paid = await payments.apply_event(session, event)
     if paid is not None:
         return paid
-    if event.provider in (Provider.STRIPE, Provider.SANDBOX) and event.type == "checkout.session.completed":
-        return await _complete_checkout(session, event)
+    checkout = completed_checkout(event.provider, event.payload)
+    if checkout is not None:
+        return await _complete_checkout(session, event, checkout)
     return EventStatus.IGNORED
 
 

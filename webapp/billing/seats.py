@@ -6,7 +6,6 @@ sent is absolute, so repeating the job (a retry, the sweep meeting a job in flig
 
 from __future__ import annotations
 
-import logging
 import uuid
 from dataclasses import dataclass
 
@@ -16,7 +15,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from webapp.billing import sandbox, subscriptions
 from webapp.billing.enums import Provider
 from webapp.billing.models import Plan, Subscription
-from webapp.billing.providers import stripe_adapter
+from webapp.billing.providers import adapter_for
 from webapp.core import audit
 from webapp.core.tenancy import enable_rls_bypass
 from webapp.core.transaction import unit_of_work
@@ -24,7 +23,6 @@ from webapp.organizations.models import Invitation, Membership
 from webapp.settings import queries as settings_queries
 from webapp.settings.columns import effective
 
-log = logging.getLogger(__name__)
 REASON = "billing: seat sync"
 
 
@@ -58,11 +56,8 @@ async def sync(maker: async_sessionmaker, org_id: uuid.UUID, settings=None) -> S
             return SeatSync(wanted, changed=False)
         before, sub.seats = sub.seats, wanted
         await _audit(session, sub, before, wanted)
-        if sub.provider == Provider.STRIPE:
-            await stripe_adapter.set_seats(stripe_adapter.config_of(settings), sub, wanted)
-            return SeatSync(wanted, changed=True)
         if sub.provider != Provider.SANDBOX:
-            log.warning("seat sync for %s needs the %s adapter, which is not wired yet", org_id, sub.provider)
+            await adapter_for(sub.provider, settings).set_seats(sub, wanted)
             return SeatSync(wanted, changed=True)
         return SeatSync(wanted, changed=True, events=tuple(sandbox.seat_events(sub, wanted)))
 

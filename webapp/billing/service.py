@@ -14,7 +14,7 @@ from webapp.billing.entitlements import Standing
 from webapp.billing.enums import SERVING, Interval, PlanStatus, Provider
 from webapp.billing.models import Checkout, Plan, Subscription
 from webapp.billing.proration import Proration, period_price, prorate
-from webapp.billing.providers import stripe_adapter
+from webapp.billing.providers import adapter_for
 from webapp.core import audit
 from webapp.core.errors import Conflict, ValidationError
 from webapp.core.ids import new_id
@@ -81,12 +81,10 @@ async def start_checkout(
         raise ValidationError.field("seats", f"Everyone who holds or is promised a seat needs one: at least {needed}.")
     if plan.seat_limit is not None and seats > plan.seat_limit:
         raise ValidationError.field("seats", f"The {plan.name} plan has at most {plan.seat_limit} seats.")
-    if provider == Provider.STRIPE:
-        checkout = await _stripe_checkout(session, ctx, plan, interval, seats, settings)
-    elif provider == Provider.SANDBOX:
+    if provider == Provider.SANDBOX:
         checkout = await sandbox.open_checkout(session, ctx, plan, interval, seats)
     else:
-        raise Conflict(f"Checkout through {provider} is not set up on this server yet; use sandbox or stripe.")
+        checkout = await _provider_checkout(session, ctx, plan, interval, seats, adapter_for(provider, settings))
     await audit.record(
         session, ctx, "billing.checkout_start", entity_type="billing_checkout", entity_id=checkout.id,
         after={"plan": plan.key, "version": plan.version, "interval": interval.value, "seats": seats,
@@ -95,16 +93,14 @@ async def start_checkout(
     return checkout
 
 
-async def _stripe_checkout(session, ctx, plan: Plan, interval: Interval, seats: int, settings) -> Checkout:
-    # Stripe is asked first: a row for a session that was never made would be a lie; a session whose row failed
-    # to save simply expires unused
+async def _provider_checkout(session, ctx, plan: Plan, interval: Interval, seats: int, adapter) -> Checkout:
+    # the provider is asked first: a row for a session that was never made would be a lie; a session whose row
+    # failed to save simply expires unused
     checkout = Checkout(
         id=new_id(), organization_id=ctx.org_id, plan_id=plan.id, interval=interval, seats=seats,
-        provider=Provider.STRIPE, created_by=ctx.user_id, expires_at=subscriptions.now() + sandbox.CHECKOUT_LIFETIME,
+        provider=adapter.provider, created_by=ctx.user_id, expires_at=subscriptions.now() + sandbox.CHECKOUT_LIFETIME,
     )  # fmt: skip
-    checkout.provider_checkout_id, checkout.checkout_url = await stripe_adapter.open_checkout(
-        stripe_adapter.config_of(settings), checkout, plan, ctx.org_slug
-    )
+    checkout.provider_checkout_id, checkout.checkout_url = await adapter.open_checkout(checkout, plan, ctx.org_slug)
     session.add(checkout)
     await session.flush()
     return checkout
@@ -179,8 +175,6 @@ async def change_subscription(
     409. Returns the change and the sandbox's events to deliver."""
     change = await plan_change(session, ctx.org_id, plan_id=plan_id, seats=seats, interval=interval, lock=True)
     _fresh(change.subscription, version)
-    if change.subscription.provider not in (Provider.SANDBOX, Provider.STRIPE):
-        raise Conflict(f"Changes through {change.subscription.provider} are not set up on this server yet.")
     await audit.record(
         session, ctx, "billing.change_requested", entity_type="billing_subscription", entity_id=change.subscription.id,
         before={"plan_id": change.subscription.plan_id, "seats": change.subscription.seats,
@@ -188,9 +182,9 @@ async def change_subscription(
         after={"plan_id": change.plan.id, "seats": change.seats, "interval": change.interval.value,
                "amount_due": change.proration.amount_due, "credit_left": change.proration.credit_left},
     )  # fmt: skip
-    if change.subscription.provider == Provider.STRIPE:
-        config = stripe_adapter.config_of(settings)
-        await stripe_adapter.change(config, change.subscription, change.plan, change.seats, change.interval)
+    if change.subscription.provider != Provider.SANDBOX:
+        adapter = adapter_for(change.subscription.provider, settings)
+        await adapter.change(change.subscription, change.plan, change.seats, change.interval)
         return change, []
     return change, sandbox.change_events(
         change.subscription, change.plan, change.seats, change.interval, change.proration,
@@ -216,21 +210,19 @@ async def set_cancel_at_period_end(
         raise Conflict(
             "The subscription already ends with its period." if cancel else "The subscription is not ending."
         )
-    if sub.provider not in (Provider.SANDBOX, Provider.STRIPE):
-        raise Conflict(f"Changes through {sub.provider} are not set up on this server yet.")
     await audit.record(
         session, ctx, "billing.cancel_requested" if cancel else "billing.resume_requested",
         entity_type="billing_subscription", entity_id=sub.id, after={"cancel_at_period_end": cancel},
     )  # fmt: skip
-    if sub.provider == Provider.STRIPE:
-        await stripe_adapter.set_cancel(stripe_adapter.config_of(settings), sub, cancel)
+    if sub.provider != Provider.SANDBOX:
+        await adapter_for(sub.provider, settings).set_cancel(sub, cancel)
         return []
     return sandbox.cancel_events(sub, sub.plan, cancel)
 
 
 def payment_url(org_slug: str, payment) -> str:
-    """Where a one-time payment is paid: the sandbox's page."""
-    return f"/o/{org_slug}/billing/sandbox/payments/{payment.id}"
+    """Where a one-time payment is paid: the provider's hosted page, or the sandbox's page here."""
+    return payment.checkout_url or f"/o/{org_slug}/billing/sandbox/payments/{payment.id}"
 
 
 @dataclass(frozen=True)

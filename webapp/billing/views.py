@@ -19,7 +19,7 @@ from webapp.billing.enums import (
 )
 from webapp.billing.forms import PlanForm, cents, form_data, plan_values
 from webapp.billing.pdf import invoice_pdf_bytes
-from webapp.billing.providers import stripe_adapter
+from webapp.billing.providers import adapter_for
 from webapp.billing.tasks import deliver_after_commit
 from webapp.core import audit
 from webapp.core.errors import Conflict, ValidationError
@@ -329,7 +329,10 @@ async def buy_credits():
     quantity = form.get("quantity", "")
     if not quantity.isdigit() or not 1 <= int(quantity) <= 1000:
         raise ValidationError.field("quantity", "Buy from 1 to 1000 packs.")
-    payment = await payments.start(db_session(), g.ctx, OneTimeProduct.SIMULATION_CREDITS, int(quantity), _provider())
+    settings = current_app.extensions["closedloop"]["settings"]
+    payment = await payments.start(
+        db_session(), g.ctx, OneTimeProduct.SIMULATION_CREDITS, int(quantity), _provider(), settings
+    )
     return redirect(service.payment_url(g.ctx.org_slug, payment), 303)
 
 
@@ -338,8 +341,8 @@ async def buy_credits():
 async def sandbox_payment(payment_id: uuid.UUID):
     """The sandbox's page for a one-time payment."""
     payment = await payments.get_payment(db_session(), g.ctx.org_id, payment_id)
-    if payment.status != PaymentStatus.PENDING:
-        raise Conflict("This payment is not waiting to be paid.")
+    if payment.status != PaymentStatus.PENDING or payment.provider != Provider.SANDBOX:
+        raise Conflict("This payment is not waiting to be paid here.")
     return await render("billing/sandbox_payment.html", payment=payment)
 
 
@@ -349,8 +352,8 @@ async def sandbox_pay_once(payment_id: uuid.UUID):
     """Pay at the sandbox: its signed event reaches the webhook endpoint through a worker job."""
     session = db_session()
     payment = await payments.get_payment(session, g.ctx.org_id, payment_id)
-    if payment.status != PaymentStatus.PENDING:
-        raise Conflict("This payment is not waiting to be paid.")
+    if payment.status != PaymentStatus.PENDING or payment.provider != Provider.SANDBOX:
+        raise Conflict("This payment is not waiting to be paid here.")
     await audit.record(
         session, g.ctx, "billing.sandbox_payment", entity_type="billing_payment", entity_id=payment.id,
         after={"amount_minor": payment.amount_minor},
@@ -389,9 +392,9 @@ async def admin_credit_note(invoice_id: uuid.UUID):
 async def payment_method():
     """Where the card on file is changed: the provider's customer portal (the sandbox's own page)."""
     sub = await subscriptions.get_subscription(db_session(), g.ctx.org_id)
-    if sub.provider == Provider.STRIPE and sub.provider_customer_id:
-        config = stripe_adapter.config_of(current_app.extensions["closedloop"]["settings"])
-        return redirect(await stripe_adapter.portal_url(config, sub.provider_customer_id, g.ctx.org_slug), 303)
+    if sub.provider not in (None, Provider.SANDBOX) and sub.provider_customer_id:
+        adapter = adapter_for(sub.provider, current_app.extensions["closedloop"]["settings"])
+        return redirect(await adapter.portal_url(sub.provider_customer_id, g.ctx.org_slug), 303)
     if sub.provider != Provider.SANDBOX:
         raise Conflict("There is no card to change: the organization pays nothing, or its provider has no portal here.")
     return redirect(url_for("billing.sandbox_payment_method"), 303)
