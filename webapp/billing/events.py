@@ -253,7 +253,7 @@ def completed_checkout(provider: Provider, payload: dict) -> str | None:
     kind = payload.get("type")
     if provider in (Provider.STRIPE, Provider.SANDBOX) and kind == "checkout.session.completed":
         obj = data.get("object") if isinstance(data.get("object"), dict) else {}
-        return _text(obj.get("id"))
+        return _text(obj.get("id")) if obj.get("mode") == "subscription" else None  # payment mode: a purchase
     if provider == Provider.POLAR and kind == "checkout.updated" and data.get("status") == "succeeded":
         return _text(data.get("id"))
     if provider == Provider.DODO and kind == "payment.succeeded":
