@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import secrets
 from types import MethodType
 
 from quart import Quart, Request, current_app, g, request
@@ -13,12 +11,12 @@ from quart_schema import QuartSchema
 
 from webapp.config import PROJECT_ROOT, Settings, load_settings
 from webapp.core.db import fetch_rows, make_engine, make_sessionmaker
-from webapp.core.edge import screen_request
+from webapp.core.edge import peer_ip, screen_request
 from webapp.core.errors import DomainError, Unauthorized, register_error_handlers
 from webapp.core.forms import check_csrf, set_csrf_cookie
 from webapp.core.htmx import is_htmx
 from webapp.core.ids import OrgRefConverter
-from webapp.core.logging import configure_logging, request_id_var
+from webapp.core.logging import configure_logging, request_id_of, request_id_var
 from webapp.core.openapi import ApiDocument
 from webapp.core.permissions import ACCESS_ATTR, Perm
 from webapp.core.pubsub import make_redis
@@ -84,6 +82,10 @@ def create_app(settings: Settings | None = None) -> Quart:
 
     register_blueprints(app)
     _avoid_thread_hops(app)
+    from webapp.billing.fast_intake import WebhookIntake
+
+    # provider webhooks skip the page pipeline they never need (the route stays in the map and the document)
+    app.asgi_app = WebhookIntake(app, app.asgi_app)
     return app
 
 
@@ -202,12 +204,11 @@ def _register_pipeline(app: Quart, settings: Settings) -> None:
     @app.before_request
     async def _begin() -> None:
         g.stopwatch = Stopwatch()
-        rid = request.headers.get("X-Request-ID", "")
-        g.request_id = rid if 0 < len(rid) <= 64 and rid.replace("-", "").isalnum() else secrets.token_hex(8)
+        g.request_id = request_id_of(request.headers.get("X-Request-ID", ""))
         request_id_var.set(g.request_id)
         g.ctx = RequestContext(
             request_id=g.request_id,
-            ip=_client_ip(request.remote_addr),
+            ip=peer_ip(request.remote_addr),
             user_agent=(request.headers.get("User-Agent") or "")[:400] or None,
         )
         if request.endpoint in ("static", "openapi") or (request.endpoint or "").startswith("ops_platform."):
@@ -239,6 +240,7 @@ def _register_pipeline(app: Quart, settings: Settings) -> None:
     from webapp.collaboration.storage import store_for
 
     csp = content_security_policy(store_for(settings).connect_origins())
+    app.extensions["closedloop"]["csp"] = csp
 
     @app.after_request
     async def _finish(response):
@@ -289,14 +291,6 @@ async def _know_who_asks(resolve_principal, load_org_context) -> None:
             await load_org_context(slug=parts[2])
     except DomainError:
         pass
-
-
-def _client_ip(raw: str | None) -> str | None:
-    """The peer address when it is an IP (test clients and Unix sockets report other things)."""
-    try:
-        return str(ipaddress.ip_address(raw)) if raw else None
-    except ValueError:
-        return None
 
 
 def _register_template_helpers(app: Quart) -> None:

@@ -105,6 +105,50 @@ async def test_stripe_signatures(client, providers, count_rows):
     assert by_configured_old.status_code == 200
 
 
+async def test_the_intakes_short_way_in_keeps_the_edge(client, app, providers, count_rows):
+    """Deliveries skip the page pipeline (webapp.billing.fast_intake) but not what it guarantees."""
+    body = _stripe_event("invoice.created", {"id": "in_edge"})
+    taken = await client.post(
+        "/api/v1/webhooks/stripe", data=body.encode(),
+        headers={"Content-Type": "application/json", "X-Request-ID": "delivery-42",
+                 "Stripe-Signature": stripe.WebhookSignature.generate_signature_header(body, STRIPE_SECRET)},
+    )  # fmt: skip
+    assert taken.status_code == 200
+    headers = taken.headers
+    assert headers["X-Request-ID"] == "delivery-42" and headers["Cache-Control"] == "no-store"
+    assert headers["X-Content-Type-Options"] == "nosniff" and "default-src 'self'" in headers["Content-Security-Policy"]
+    assert headers["Content-Type"] == "application/json"
+    metrics = app.extensions["closedloop"]["metrics"]
+    route = "/api/v1/webhooks/<any(sandbox, stripe, polar, dodo):provider>"
+    counted = metrics.requests.labels("POST", route, "200")._value.get()
+    assert counted >= 1
+
+    rejected_before = await count_rows("security_events", "event_type = 'webhook.rejected'")
+    stored_before = await count_rows("billing_payment_events")
+    too_big = await client.post(
+        "/api/v1/webhooks/stripe", data=b"{" + b" " * (providers.max_body_bytes + 1) + b"}",
+        headers={"Content-Type": "application/json"},
+    )  # fmt: skip
+    assert too_big.status_code == 413 and (await too_big.get_json())["error"] == "PayloadTooLarge"
+    for hostile, error in (
+        (b'{"id": "evt_x", "type": "\xff"}', "BadRequest"),  # not UTF-8
+        (b'{"id": "evt_x", "type": "a\\u0000b"}', "ValidationError"),  # a NUL PostgreSQL cannot store
+        (b'{"id": "evt_x", "amount": NaN}', "BadRequest"),
+        (b"[" * 40 + b"]" * 40, "BadRequest"),  # deeper than the edge allows
+    ):
+        refused = await client.post(
+            "/api/v1/webhooks/stripe", data=hostile, headers={"Content-Type": "application/json"}
+        )
+        assert refused.status_code in (400, 422) and (await refused.get_json())["error"] == error, hostile
+    # refused at the edge: nothing stored, and no signature was even looked at
+    assert await count_rows("billing_payment_events") == stored_before
+    assert await count_rows("security_events", "event_type = 'webhook.rejected'") == rejected_before
+
+    # anything else at these addresses is the app's: other methods, unknown providers
+    assert (await client.get("/api/v1/webhooks/stripe")).status_code == 405
+    assert (await client.post("/api/v1/webhooks/paypal", data=body.encode())).status_code == 404
+
+
 async def test_polar_standard_and_legacy_secrets_and_dodo(client, providers, count_rows):
     body = json.dumps({"type": "order.created", "timestamp": "2026-12-03T06:00:00Z", "data": {"id": "ord_1"}})
     legacy = standardwebhooks.Webhook(POLAR_SECRET.encode())  # Polar's legacy form: the secret's own bytes

@@ -7,6 +7,7 @@ characters or lone surrogates (PostgreSQL stores neither) in any field, JSON or 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import re
@@ -21,6 +22,14 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 # NUL and lone surrogates: text PostgreSQL cannot store and UTF-8 cannot encode
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def peer_ip(raw: str | None) -> str | None:
+    """The peer address when it is an IP (test clients and Unix sockets report other things)."""
+    try:
+        return str(ipaddress.ip_address(raw)) if raw else None
+    except ValueError:
+        return None
 
 
 def is_json_type(mimetype: str) -> bool:

@@ -5,10 +5,17 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import secrets
 import sys
 import time
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+
+
+def request_id_of(raw: str) -> str:
+    """The caller's X-Request-ID when it is a plain token of at most 64 characters, else a new one."""
+    return raw if 0 < len(raw) <= 64 and raw.replace("-", "").isalnum() else secrets.token_hex(8)
+
 
 _RESERVED = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 
