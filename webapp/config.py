@@ -55,7 +55,7 @@ class Settings:
     session_absolute_hours: int = 12
     max_body_bytes: int = 1024 * 1024
     db_pool_size: int = 10
-    db_max_overflow: int = 10
+    db_max_overflow: int = 0  # overflow connections are closed on return: under load, a new connection per request
     log_level: str = "INFO"
     log_json: bool = True
     demo_password: str = "moonbase-alpha-2031"
@@ -139,7 +139,7 @@ def load_settings() -> Settings:
         session_absolute_hours=_int("SESSION_ABSOLUTE_HOURS", 12),
         max_body_bytes=_int("MAX_BODY_BYTES", 1024 * 1024),
         db_pool_size=_int("DB_POOL_SIZE", 10),
-        db_max_overflow=_int("DB_MAX_OVERFLOW", 10),
+        db_max_overflow=_int("DB_MAX_OVERFLOW", 0),
         log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
         log_json=_bool(os.environ.get("LOG_JSON"), True),
         demo_password=os.environ.get("CLOSEDLOOP_DEMO_PASSWORD", "moonbase-alpha-2031"),
