@@ -201,7 +201,20 @@ async def members_page(org_slug: str):
             "AND i.accepted_at IS NULL AND i.revoked_at IS NULL ORDER BY i.created_at DESC",
             org["id"],
         )
+        # the seat line: the subscription with its plan, and seats taken (members + open invitations)
+        plan = await conn.fetchrow(
+            "SELECT s.seats, s.status, p.name FROM billing_subscriptions s JOIN billing_plans p ON p.id = s.plan_id "
+            "WHERE s.organization_id = $1",
+            org["id"],
+        )
+        taken = await conn.fetchrow(
+            "SELECT (SELECT count(*) FROM memberships WHERE organization_id = $1 AND deleted_at IS NULL) AS members, "
+            "(SELECT count(*) FROM invitations WHERE organization_id = $1 AND accepted_at IS NULL "
+            "AND revoked_at IS NULL AND expires_at > now()) AS pending",
+            org["id"],
+        )
     g.ctx = _context(principal, org)
+    seats = SimpleNamespace(taken=taken["members"] + taken["pending"], pending_invitations=taken["pending"])
     grantable = [
         Row(r)
         for r in roles
@@ -218,6 +231,10 @@ async def members_page(org_slug: str):
         invitations=[Row(i) for i in invitations],
         form=form,
         error=None,
+        upgrade_url=None,
+        seats=seats,
+        paid_seats=plan["seats"],
+        plan=Row(plan),
         ctx=g.ctx,
         **badges,
         settings=settings,
