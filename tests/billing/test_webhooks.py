@@ -254,6 +254,36 @@ async def test_out_of_order_and_duplicate_events_converge(client, factory, maker
     assert [str(o) for o in await _deliver_and_process(client, maker, owner_engine, [unknown])] == ["ignored"]
 
 
+async def test_those_who_pay_hear_of_a_failed_payment_once_and_of_the_end(
+    client, factory, maker, owner_engine, providers, mailbox, deliver
+):
+    owner = await factory.org_with_owner(plan="free")
+    crew_member = await factory.member(owner)
+    crew = await _plan_id(owner_engine, "crew")
+    sub_id = f"sub_{secrets.token_hex(6)}"
+    t = int(time.time()) - 100
+
+    def event(kind: str, status: str, at: int) -> str:
+        return _stripe_event(kind, _sub_object(sub_id, owner.org_id, crew, status, 5), at)
+
+    await _deliver_and_process(client, maker, owner_engine, [
+        event("customer.subscription.created", "active", t),
+        event("customer.subscription.updated", "past_due", t + 5),
+        event("customer.subscription.updated", "past_due", t + 6),  # the provider's next retry fails too
+    ])  # fmt: skip
+    await deliver()
+    failed = await mailbox.wait_for(owner.email, "Payment failed")
+    assert "Crew plan" in failed.subject and "read-only" in failed.text and "14 days" in failed.text
+    assert failed.link(f"/o/{owner.org_slug}/billing")
+    assert len([m for m in mailbox.to(owner.email) if "Payment failed" in m.subject]) == 1  # once, not per retry
+    assert not mailbox.to(crew_member.email)  # only those who may manage billing
+
+    await _deliver_and_process(client, maker, owner_engine, [event("customer.subscription.deleted", "canceled", t + 9)])
+    await deliver()
+    ended = await mailbox.wait_for(owner.email, "subscription has ended")
+    assert "free plan" in ended.text
+
+
 async def test_the_sandbox_checkout_upgrades_through_the_webhook_path(client, factory, maker, owner_engine, settings):
     owner = await factory.org_with_owner(plan="free")
     auth = await token_headers(client, owner)

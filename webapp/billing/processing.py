@@ -12,7 +12,7 @@ from datetime import timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from webapp.billing import invoices, payments, subscriptions
+from webapp.billing import invoices, notices, payments, subscriptions
 from webapp.billing.enums import CheckoutStatus, EventStatus, Interval, Provider, SubscriptionStatus
 from webapp.billing.events import (
     InvoiceNews,
@@ -111,6 +111,7 @@ async def _apply_state(session: AsyncSession, event: PaymentEvent, state: Subscr
     if _is_stale(sub, state):
         return EventStatus.IGNORED
     before = _snapshot(sub)
+    was_past_due, paid_plan = sub.status == SubscriptionStatus.PAST_DUE, sub.plan.name if sub.provider else None
     if state.ended:
         if sub.provider is None and sub.provider_state_at and state.as_of and state.as_of <= sub.provider_state_at:
             return EventStatus.IGNORED  # already back on free
@@ -119,6 +120,11 @@ async def _apply_state(session: AsyncSession, event: PaymentEvent, state: Subscr
         await _take(session, sub, state)
     sub.provider_state_at = state.as_of or sub.provider_state_at
     await session.flush()
+    if state.ended and paid_plan:
+        await notices.subscription_ended(session, sub, paid_plan)
+    elif sub.status == SubscriptionStatus.PAST_DUE and not was_past_due:
+        await session.refresh(sub, ["plan"])
+        await notices.payment_failed(session, sub, sub.plan.name)
     await audit.record(
         session, None, "billing.subscription_sync", entity_type="billing_subscription", entity_id=sub.id,
         before=before, after=_snapshot(sub), organization_id=sub.organization_id,
