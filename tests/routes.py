@@ -87,6 +87,26 @@ async def populate(owner_engine, org_id, owner_id) -> None:
             ),
             extra,
         )
+        await conn.execute(  # credits: a grant, and a run's hold under way
+            text("INSERT INTO credit_accounts (organization_id, balance, held) VALUES (:o, 5000, 300)"),
+            extra,
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO credit_holds (id, organization_id, amount, subject, description) "
+                "VALUES (gen_random_uuid(), :o, 300, 'simulation_run:example', 'Simulation run (example)')"
+            ),
+            extra,
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO tenant_credit_ledger (id, organization_id, kind, amount, held_change, balance_after, "
+                "held_after, idempotency_key, reason) VALUES (gen_random_uuid(), :o, 'grant', 5000, 0, 5000, 0, "
+                "'grant:routes', 'welcome credits'), (gen_random_uuid(), :o, 'hold', 0, 300, 5000, 300, "
+                "'hold:simulation_run:example', 'Simulation run (example)')"
+            ),
+            extra,
+        )
         await conn.execute(
             text(
                 "INSERT INTO billing_checkouts (id, organization_id, plan_id, interval, seats, provider, "

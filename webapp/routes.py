@@ -53,6 +53,9 @@ def register_blueprints(app: Quart) -> None:
     from webapp.simulations.api import org_bp as org_products_api
     from webapp.simulations.run_views import bp as simulations_views
     from webapp.simulations.views import bp as products_views
+    from webapp.usage.api import bp as credits_api
+    from webapp.usage.api import org_bp as org_credits_api
+    from webapp.usage.views import bp as usage_views
 
     add_error_context(forbidden_context)
     for blueprint in (
@@ -69,6 +72,7 @@ def register_blueprints(app: Quart) -> None:
         apikeys_views,
         admin_views,
         billing_views,
+        usage_views,
         missions_views,
         catalog_views,
         products_views,
@@ -97,5 +101,7 @@ def register_blueprints(app: Quart) -> None:
         billing_api,
         org_billing_api,
         webhooks_api,
+        credits_api,
+        org_credits_api,
     ):
         app.register_blueprint(blueprint)

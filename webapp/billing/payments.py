@@ -17,6 +17,7 @@ from webapp.core import audit
 from webapp.core.errors import NotFound
 from webapp.core.ids import new_id
 from webapp.core.tenancy import RequestContext
+from webapp.usage import service as usage_service
 
 # what the provider may still say about a payment in each state (a late "failed" never undoes a success)
 NEXT = {
@@ -89,9 +90,10 @@ async def apply_event(session: AsyncSession, event: PaymentEvent) -> EventStatus
             status=news.outcome,
             paid_at=subscriptions.now() if news.outcome == PaymentStatus.SUCCEEDED else Payment.paid_at,
         )
-        .returning(Payment.organization_id)
+        .returning(Payment.organization_id, Payment.id, Payment.quantity)
     )
-    org_id = (await session.execute(stmt)).scalar_one_or_none()
+    moved = (await session.execute(stmt)).one_or_none()
+    org_id = moved.organization_id if moved else None
     if org_id is None:
         found = await session.execute(select(Payment.organization_id).where(Payment.provider == event.provider, ours))
         org_id = found.scalar_one_or_none()
@@ -100,4 +102,9 @@ async def apply_event(session: AsyncSession, event: PaymentEvent) -> EventStatus
         event.organization_id = org_id
         return EventStatus.IGNORED  # a state it has moved past
     event.organization_id = org_id
+    # the credits follow the money: added once it is taken, taken back (as far as unspent) when it is refunded
+    if news.outcome == PaymentStatus.SUCCEEDED:
+        await usage_service.credit_purchase(session, org_id, moved.id, moved.quantity)
+    elif news.outcome == PaymentStatus.REFUNDED:
+        await usage_service.take_back_purchase(session, org_id, moved.id, moved.quantity)
     return EventStatus.PROCESSED

@@ -28,6 +28,8 @@ from webapp.core.htmx import render
 from webapp.core.ids import parse_id
 from webapp.core.permissions import Perm, requires, staff_only
 from webapp.core.transaction import db_session
+from webapp.usage import credits
+from webapp.usage import service as usage_service
 
 bp = Blueprint("billing", __name__)
 # the service's names for what the form calls otherwise
@@ -127,6 +129,7 @@ async def organization():
         offered=await plans.current_plans(session),
         invoices=await invoices.list_invoices(session, g.ctx.org_id),
         payments=await payments.list_payments(session, g.ctx.org_id),
+        account=await credits.balance_of(session, g.ctx.org_id),
         next_invoice=service.next_invoice(standing.subscription),
         provider=_provider(),
     )
@@ -368,8 +371,29 @@ async def sandbox_pay_once(payment_id: uuid.UUID):
 async def admin_invoices(organization_id: uuid.UUID):
     """An organization's invoices and credit notes, with a credit note form per invoice."""
     staff_only()  # (not `org_id`: that name makes the route enter the organization as a member)
-    org, found = await staff.organization_invoices(db_session(), organization_id)
-    return await render("billing/admin_invoices.html", org=org, invoices=found)
+    session = db_session()
+    org, found = await staff.organization_invoices(session, organization_id)
+    account = await credits.balance_of(session, organization_id)  # the bypass is on: staff.organization_invoices
+    return await render("billing/admin_invoices.html", org=org, invoices=found, account=account, key=uuid.uuid4().hex)
+
+
+@bp.post("/admin/billing/organizations/<uuid:organization_id>/credits")
+@requires()
+async def admin_change_credits(organization_id: uuid.UUID):
+    """Give an organization credits, or take some away, with a reason (a key in the form makes a resend harmless)."""
+    staff_only()
+    form = await request.form
+    raw = (form.get("amount") or "").strip()
+    if not raw.lstrip("-").isdigit() or len(raw) > 12:
+        raise ValidationError.field("amount", "A whole number of credits, e.g. 5000 or -200.")
+    key = (form.get("key") or "").strip()[:100] or uuid.uuid4().hex
+    session = db_session()
+    await staff.organization_invoices(session, organization_id)  # NotFound for an organization that is not there
+    entry = await usage_service.staff_change_credits(
+        session, g.ctx, organization_id, int(raw), form.get("reason", ""), key
+    )
+    await flash(f"Credits changed by {entry.amount:+,}; the balance is {entry.balance_after:,}.", "success")
+    return redirect(url_for("billing.admin_invoices", organization_id=organization_id), 303)
 
 
 @bp.post("/admin/billing/invoices/<uuid:invoice_id>/credit-note")

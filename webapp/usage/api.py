@@ -1,0 +1,108 @@
+"""Credits over JSON: the balance with open holds, the ledger (cursor pagination), and corrections. The
+`/api/v1/credits` routes serve credentials bound to one organization (API keys, access tokens); browser sessions
+use the `/api/v1/organizations/{org}/credits` twins."""
+
+from __future__ import annotations
+
+import uuid
+
+from quart import Blueprint, g, request
+from quart_schema import document_request
+
+from webapp.core.forms import parse_body
+from webapp.core.openapi import Page, PageQuery, query, raises, returns
+from webapp.core.pagination import parse_limit
+from webapp.core.permissions import Perm, require_bound_credential, requires
+from webapp.core.transaction import db_session
+from webapp.usage import credits, queries, service
+from webapp.usage.schemas import AdjustIn, CreditsOut, EntryOut, HoldOut
+
+bp = Blueprint("credits_api", __name__, url_prefix="/api/v1/credits")
+org_bp = Blueprint("org_credits_api", __name__, url_prefix="/api/v1/organizations/<org:org_id>/credits")
+
+
+def entry_out(entry) -> dict:
+    """CreditEntry -> response JSON."""
+    return EntryOut.model_validate(entry, from_attributes=True).model_dump(mode="json")
+
+
+async def _credits() -> dict:
+    session = db_session()
+    now = await credits.balance_of(session, g.ctx.org_id)
+    holds = await queries.open_holds(session, g.ctx.org_id)
+    return CreditsOut(
+        balance=now.balance, held=now.held, available=now.available,
+        holds=[HoldOut.model_validate(h, from_attributes=True) for h in holds],
+    ).model_dump(mode="json")  # fmt: skip
+
+
+async def _ledger() -> dict:
+    page = await queries.list_entries(
+        db_session(), g.ctx.org_id, cursor=request.args.get("cursor") or None,
+        limit=parse_limit(request.args.get("limit")),
+    )  # fmt: skip
+    return {"items": [entry_out(e) for e in page.items], "next_cursor": page.next_cursor}
+
+
+async def _adjust() -> tuple[dict, int]:
+    body = await parse_body(AdjustIn)
+    entry = await service.adjust_credits(db_session(), g.ctx, body.amount, body.reason, body.idempotency_key)
+    return entry_out(entry), 201
+
+
+@bp.get("")
+@requires(Perm.BILLING_READ)
+@returns(CreditsOut)
+async def get_credits():
+    """The credential's organization's credits: balance, held, available, and the holds not resolved yet."""
+    await require_bound_credential()
+    return await _credits()
+
+
+@bp.get("/ledger")
+@requires(Perm.BILLING_READ)
+@query(PageQuery)
+@returns(Page[EntryOut])
+async def get_ledger():
+    """Every change to the credits, newest first; cursor pagination with `limit` and `cursor`."""
+    await require_bound_credential()
+    return await _ledger()
+
+
+@bp.post("/adjust")
+@requires(Perm.BILLING_MANAGE)
+@document_request(AdjustIn)
+@returns(EntryOut, 201)
+@raises(402, 403)
+async def adjust():
+    """Correct the credits with a reason (audited): a negative amount takes credits away (402 when fewer are
+    available); only ClosedLoop staff may give a positive one (403). The same `idempotency_key` changes nothing more."""
+    await require_bound_credential()
+    return await _adjust()
+
+
+@org_bp.get("")
+@requires(Perm.BILLING_READ)
+@returns(CreditsOut)
+async def get_organization_credits(org_id: uuid.UUID | str):
+    """The organization's credits (the same as GET /credits, for browser sessions)."""
+    return await _credits()
+
+
+@org_bp.get("/ledger")
+@requires(Perm.BILLING_READ)
+@query(PageQuery)
+@returns(Page[EntryOut])
+async def get_organization_ledger(org_id: uuid.UUID | str):
+    """The organization's ledger (the same as GET /credits/ledger, for browser sessions)."""
+    return await _ledger()
+
+
+@org_bp.post("/adjust")
+@requires(Perm.BILLING_MANAGE)
+@document_request(AdjustIn)
+@returns(EntryOut, 201)
+@raises(402, 403)
+async def adjust_for_organization(org_id: uuid.UUID | str):
+    """Correct the organization's credits (the same as POST /credits/adjust, for browser sessions)."""
+    return await _adjust()

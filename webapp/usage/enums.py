@@ -1,0 +1,24 @@
+"""Usage's closed vocabularies."""
+
+from enum import StrEnum
+
+
+class EntryKind(StrEnum):
+    """What a ledger entry did to the balance (credits) or to what is held of it."""
+
+    GRANT = "grant"  # given: a plan's allowance, a courtesy
+    PURCHASE = "purchase"  # bought through a one-time payment that succeeded
+    CONSUME = "consume"  # spent at once
+    ADJUST = "adjust"  # a correction by a billing admin or staff, either way, with a reason
+    EXPIRE = "expire"  # what was left of an expiring grant
+    HOLD = "hold"  # reserved for work under way (the balance stays, the available part shrinks)
+    RELEASE = "release"  # a hold given back unspent
+    SETTLE = "settle"  # a hold charged at the actual cost (the rest released in the same entry)
+
+
+class HoldStatus(StrEnum):
+    """A hold is resolved at most once."""
+
+    HELD = "held"
+    SETTLED = "settled"
+    RELEASED = "released"
