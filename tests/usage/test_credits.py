@@ -81,6 +81,19 @@ async def test_corrections_take_away_only_staff_add_and_each_key_counts_once(cli
     assert no_reason.status_code == 422
     assert (await (await client.get("/api/v1/credits", headers=auth)).get_json())["balance"] == 380
 
+    # the ledger pages by cursor; a cursor of another list (or of nothing) is a 400
+    first = await (await client.get("/api/v1/credits/ledger?limit=1", headers=auth)).get_json()
+    rest = await (await client.get(f"/api/v1/credits/ledger?cursor={first['next_cursor']}", headers=auth)).get_json()
+    assert [e["kind"] for e in first["items"] + rest["items"]] == ["adjust", "grant"] and rest["next_cursor"] is None
+    from webapp.core.pagination import encode_cursor
+
+    foreign = encode_cursor(("produced_at:desc", "W3sidCI6IjIwMjYifV0"))
+    assert (await client.get(f"/api/v1/credits/ledger?cursor={foreign}", headers=auth)).status_code == 400
+    whole = await client.post(
+        "/api/v1/credits/adjust", headers=auth, json={"amount": -20.0, "reason": "as JSON allows"}
+    )
+    assert whole.status_code == 201 and (await whole.get_json())["amount"] == -20  # 20.0 is a whole number in JSON
+
     crew = await factory.member(owner)
     crew_auth = await token_headers(client, crew)
     assert (await client.get("/api/v1/credits", headers=crew_auth)).status_code == 403  # billing:read

@@ -100,6 +100,18 @@ def _page_of(rows: list, keys: list, limit: int) -> Page:
     return Page(rows, next_cursor)
 
 
+def _typed(keys: list, values: tuple, cursor: str) -> tuple:
+    """The cursor's values when each has its key column's type (a cursor of another list is a 400, not a 500)."""
+    for key, value in zip(keys, values, strict=True):
+        try:
+            expected = key.type.python_type
+        except NotImplementedError:
+            continue
+        if not isinstance(value, expected):
+            raise BadRequest("The cursor is invalid.", {"cursor": cursor})
+    return values
+
+
 async def paginate(
     session: AsyncSession,
     stmt: Select,
@@ -112,7 +124,7 @@ async def paginate(
 ) -> Page:
     """Run `stmt` ordered by `keys` (all one direction), after `cursor`, one page long."""
     if cursor:
-        stmt = stmt.where(_after(keys, decode_cursor(cursor, len(keys)), descending))
+        stmt = stmt.where(_after(keys, _typed(keys, decode_cursor(cursor, len(keys)), cursor), descending))
     result = await session.execute(_page_order(stmt, keys, descending).limit(limit + 1))
     return _page_of(list(result.scalars() if scalars else result.all()), keys, limit)
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from webapp.core.openapi import Body
+from webapp.core.openapi import Body, whole
 from webapp.usage.enums import EntryKind, HoldStatus
 
 
@@ -51,7 +51,7 @@ class EntryOut(BaseModel):
 class AdjustIn(Body):
     """A correction: credits taken (negative) or, by ClosedLoop staff only, given (positive)."""
 
-    amount: int = Field(ge=-1_000_000_000, le=1_000_000_000, description="Non-zero; negative takes credits away")
+    amount: whole(-1_000_000_000, 1_000_000_000) = Field(description="Non-zero; negative takes credits away")
     reason: str = Field(min_length=3, max_length=500)
     idempotency_key: str | None = Field(
         default=None, min_length=1, max_length=200, description="Sending the same key again changes nothing more"
