@@ -204,3 +204,27 @@ async def test_staff_give_and_take_credits_from_the_organizations_billing_page(a
     other = app.test_client()
     owner_token = await login(other, owner.email, owner.password)
     assert (await other.post(address, form={**form, "csrf_token": owner_token, "key": "k3"})).status_code == 404
+
+
+async def test_the_credits_page_shows_the_account_the_holds_and_the_ledger_page_by_page(client, factory, maker):
+    from tests.helpers import login
+
+    owner = await factory.org_with_owner(plan="free")
+    for n in range(3):
+        await _grant(maker, owner, 100, key=f"grant-{n}")
+    async with unit_of_work(maker) as session:
+        await scope_session(session, org_id=owner.org_id, user_id=owner.id)
+        await credits.hold(session, owner.org_id, 50, subject="simulation_run:x", description="Run “Long haul”")
+    await login(client, owner.email, owner.password)
+    billing = await (await client.get(f"/o/{owner.org_slug}/billing")).get_data(as_text=True)
+    assert 'id="credit-account"' in billing and "<strong>250</strong>" in billing  # available: 300 − 50 held
+    page = await client.get(f"/o/{owner.org_slug}/billing/credits?limit=2")
+    html = await page.get_data(as_text=True)
+    assert page.status_code == 200 and "Run “Long haul”" in html and 'id="load-more"' in html
+    assert html.count("<tr>") == 2 + 1  # two entries and the header row
+    cursor = html.split("cursor=", 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    more = await client.get(
+        f"/o/{owner.org_slug}/billing/credits?{('cursor=' + cursor)}", headers={"HX-Request": "true"}
+    )
+    rows = await more.get_data(as_text=True)
+    assert more.status_code == 200 and "<html" not in rows and rows.count("<tr>") == 2  # the rest: 4 entries in all
