@@ -105,7 +105,7 @@ def _typed(keys: list, values: tuple, cursor: str) -> tuple:
     for key, value in zip(keys, values, strict=True):
         try:
             expected = key.type.python_type
-        except NotImplementedError:
+        except NotImplementedError:  # a column type with no Python type (none of our keys today): not checked
             continue
         if not isinstance(value, expected):
             raise BadRequest("The cursor is invalid.", {"cursor": cursor})
