@@ -17,7 +17,7 @@ def execute_script(script: str) -> None:
             op.execute(statement)
 
 
-PARTITION_TABLE = re.compile(r"^((audit_logs|security_events)_(p\d{6}|default)|search_index_p\d{2})$")
+PARTITION_TABLE = re.compile(r"^((audit_logs|security_events|usage_metered_usage)_(p\d{6}|default)|search_index_p\d{2})$")
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:
@@ -152,5 +152,49 @@ def drop_partition_function() -> None:
         DROP FUNCTION IF EXISTS app_current_user();
         --;
         DROP FUNCTION IF EXISTS app_rls_bypass();
+        --;
+    """)
+
+
+def install_detach_function(tables: tuple[str, ...]) -> None:
+    """detach_old_partitions(parent, keep_months) for the listed tables: detaches the monthly partitions that end
+    before the retention window (they stay as tables of their own, to be archived and dropped by an operator);
+    owner-privileged, callable by the app role. For usage events it also forgets their idempotency keys: an event
+    that old is refused anyway (it is older than the late-arrival window)."""
+    role = app_role()
+    allowed = ", ".join(f"'{t}'" for t in tables)
+    execute_script(f"""
+        CREATE OR REPLACE FUNCTION detach_old_partitions(parent text, keep_months integer)
+        RETURNS integer LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $f$
+        DECLARE
+            cutoff date := (date_trunc('month', now()) - make_interval(months => keep_months))::date;
+            child text;
+            detached integer := 0;
+        BEGIN
+            IF parent NOT IN ({allowed}) THEN
+                RAISE EXCEPTION 'not a partitioned table managed here: %', parent;
+            END IF;
+            IF keep_months < 2 OR keep_months > 120 THEN
+                RAISE EXCEPTION 'keep_months must be between 2 and 120';
+            END IF;
+            FOR child IN
+                SELECT c.relname FROM pg_inherits i
+                JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
+                WHERE p.relname = parent AND c.relname ~ ('^' || parent || '_p[0-9]{{6}}$')
+                  AND to_date(right(c.relname, 6), 'YYYYMM') + interval '1 month' <= cutoff
+                ORDER BY c.relname
+            LOOP
+                EXECUTE format('ALTER TABLE %I DETACH PARTITION %I', parent, child);
+                detached := detached + 1;
+            END LOOP;
+            IF parent = 'usage_metered_usage' THEN
+                DELETE FROM usage_transaction_keys WHERE occurred_at < cutoff;
+            END IF;
+            RETURN detached;
+        END $f$;
+        --;
+        REVOKE ALL ON FUNCTION detach_old_partitions(text, integer) FROM PUBLIC;
+        --;
+        GRANT EXECUTE ON FUNCTION detach_old_partitions(text, integer) TO {role};
         --;
     """)

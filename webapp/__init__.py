@@ -18,6 +18,7 @@ from webapp.core.htmx import is_htmx
 from webapp.core.ids import OrgRefConverter
 from webapp.core.logging import configure_logging, request_id_of, request_id_var
 from webapp.core.openapi import ApiDocument
+from webapp.core.internal import is_internal_path
 from webapp.core.permissions import ACCESS_ATTR, Perm
 from webapp.core.pubsub import make_redis
 from webapp.core.security_headers import apply_security_headers, content_security_policy
@@ -221,6 +222,8 @@ def _register_pipeline(app: Quart, settings: Settings) -> None:
             await _know_who_asks(resolve_principal, load_org_context)
             return
         await check_csrf()
+        if is_internal_path(request.path):
+            return  # service-to-service: the route checks its own credential; sessions and API keys count for nothing
         try:
             await resolve_principal()
         except Unauthorized:

@@ -92,6 +92,7 @@ class Settings:
     dodo_api_key: str = ""
     dodo_api_base: str = "https://live.dodopayments.com"
     dodo_products: str = ""
+    internal_usage_tokens: str = ""  # who may call POST /internal/usage/record (comma-separated while rotating)
 
     def webhook_secrets(self, provider: str) -> list[str]:
         """The provider's webhook signing secrets (several during a rotation); the sandbox's derives from
@@ -101,6 +102,15 @@ class Settings:
             digest = hmac.new(self.secret_key.encode(), b"sandbox-webhooks", hashlib.sha256).hexdigest()
             return [f"whsec_{digest[:40]}"]
         return [part.strip() for part in raw.split(",") if part.strip()]
+
+    def internal_tokens(self, scope: str) -> list[str]:
+        """The service credentials of one internal route group; outside production an unset one derives from
+        SECRET_KEY (so workers and tests share it without configuration), in production unset means none."""
+        raw = getattr(self, f"internal_{scope}_tokens", "")
+        if not raw and not self.is_production:
+            digest = hmac.new(self.secret_key.encode(), f"internal:{scope}".encode(), hashlib.sha256).hexdigest()
+            return [f"cl_int_{digest[:40]}"]
+        return [part.strip() for part in raw.split(",") if len(part.strip()) >= 32]
 
     @property
     def is_production(self) -> bool:
@@ -175,6 +185,7 @@ def load_settings() -> Settings:
         dodo_api_key=os.environ.get("DODO_API_KEY", "").strip(),
         dodo_api_base=os.environ.get("DODO_API_BASE", "").strip() or "https://live.dodopayments.com",
         dodo_products=os.environ.get("DODO_PRODUCTS", "").strip(),
+        internal_usage_tokens=os.environ.get("INTERNAL_USAGE_TOKENS", "").strip(),
     )
 
 

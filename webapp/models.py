@@ -40,3 +40,10 @@ from webapp.security.models import SecurityEvent  # noqa: F401
 from webapp.settings.models import Setting  # noqa: F401,E402
 from webapp.simulations.models import Product, SimulationLog, SimulationRun  # noqa: F401
 from webapp.usage.models import CreditAccount, CreditEntry, CreditHold  # noqa: F401,E402
+from webapp.usage.metered import (  # noqa: F401,E402
+    BillableMetric,
+    DirtyWindow,
+    MeteredUsage,
+    UsageAggregate,
+    UsageTransactionKey,
+)

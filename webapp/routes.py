@@ -55,6 +55,7 @@ def register_blueprints(app: Quart) -> None:
     from webapp.simulations.views import bp as products_views
     from webapp.usage.api import bp as credits_api
     from webapp.usage.api import org_bp as org_credits_api
+    from webapp.usage.internal_api import bp as usage_internal
     from webapp.usage.views import bp as usage_views
 
     add_error_context(forbidden_context)
@@ -103,5 +104,6 @@ def register_blueprints(app: Quart) -> None:
         webhooks_api,
         credits_api,
         org_credits_api,
+        usage_internal,
     ):
         app.register_blueprint(blueprint)

@@ -8,3 +8,4 @@ import webapp.models  # noqa: F401
 import webapp.ops.tasks  # noqa: F401
 import webapp.search.tasks  # noqa: F401
 import webapp.simulations.tasks  # noqa: F401
+import webapp.usage.tasks  # noqa: F401

@@ -78,7 +78,7 @@ async def _setup(app, client, factory, owner_engine):
     return owner, objects, key, csrf_from(await page.get_data(as_text=True))
 
 
-async def test_every_json_write_refuses_hostile_bodies(app, client, factory, owner_engine):
+async def test_every_json_write_refuses_hostile_bodies(app, client, factory, owner_engine, settings):
     owner, objects, key, token = await _setup(app, client, factory, owner_engine)
     document = await (await client.get("/api/v1/openapi.json")).get_json()
     base = {"org_slug": owner.org_slug, "org_id": str(owner.org_id), "target_id": str(owner.org_id)}
@@ -86,19 +86,25 @@ async def test_every_json_write_refuses_hostile_bodies(app, client, factory, own
 
     sent, wrong = 0, []
     for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith("/api/v1/"):
+        if not rule.rule.startswith(("/api/v1/", "/internal/")):
             continue
         path = path_for(rule, base, objects)
         org_in_path = {"org_id", "target_id"} & set(rule.arguments)
         auth = {"X-CSRF-Token": token} if org_in_path or rule.rule.startswith(("/api/v1/me", "/api/v1/auth")) else key
+        if rule.rule.startswith("/internal/"):  # service routes: their own credential, their one field
+            auth = {"Authorization": f"Bearer {settings.internal_tokens(rule.rule.split('/')[2])[0]}"}
         for method in sorted(rule.methods & WRITES):
             bodies = dict(ENCODINGS)
-            properties = _string_fields(
-                document,
-                (_operation(document, rule, method).get("requestBody") or {})
-                .get("content", {})
-                .get("application/json", {})
-                .get("schema", {}),
+            properties = (
+                {"events": {}}
+                if rule.rule.startswith("/internal/usage")
+                else _string_fields(
+                    document,
+                    (_operation(document, rule, method).get("requestBody") or {})
+                    .get("content", {})
+                    .get("application/json", {})
+                    .get("schema", {}),
+                )
             )
             for field in properties:
                 bodies[f"NUL in {field}"] = (json.dumps({field: "moon\u0000base"}).encode(), field)

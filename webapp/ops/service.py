@@ -196,7 +196,7 @@ async def reap_abandoned_checks(maker: async_sessionmaker, redis, namespace: str
     return len(stale)
 
 
-PARTITIONED_TABLES = ("audit_logs", "security_events")
+PARTITIONED_TABLES = ("audit_logs", "security_events", "usage_metered_usage")
 
 
 async def ensure_partitions(maker: async_sessionmaker, months_ahead: int = 3) -> int:

@@ -49,7 +49,7 @@ async def reap_abandoned_checks() -> int:
 
 @broker.task(task_name="ops.ensure_partitions", schedule=[{"cron": "17 3 * * *", "schedule_id": "ops-partitions"}])
 async def ensure_partitions() -> int:
-    """Keep three months of audit-log partitions ahead."""
+    """Keep three months of partitions ahead (audit log, security events, usage events)."""
     return await timed("ops.ensure_partitions", lambda: service.ensure_partitions(state().sessionmaker))
 
 

@@ -197,3 +197,21 @@ define(
         org_permission=Perm.BILLING_MANAGE,
     )
 )  # fmt: skip
+
+USAGE = "Usage metering"
+define(
+    Definition(
+        "usage.late_days", "Late usage accepted for",
+        "Usage events may arrive this many days after they happened (older ones are refused); a billing period's "
+        "usage is closed and its overage invoiced this long after the period ends.", USAGE, "decimal", Decimal(3),
+        (SYSTEM,), minimum=Decimal(0), maximum=Decimal(14), places=0, unit="days",
+    )
+)  # fmt: skip
+define(
+    Definition(
+        "usage.retention_months", "Raw usage events kept for",
+        "Monthly partitions of raw usage events older than this are detached for archiving; the hourly and daily "
+        "rollups stay.", USAGE, "decimal", Decimal(25), (SYSTEM,), minimum=Decimal(2), maximum=Decimal(120),
+        places=0, unit="months",
+    )
+)  # fmt: skip

@@ -22,3 +22,20 @@ class HoldStatus(StrEnum):
     HELD = "held"
     SETTLED = "settled"
     RELEASED = "released"
+
+
+class Aggregation(StrEnum):
+    """How a window's events become one number (Lago's aggregation types)."""
+
+    COUNT = "count"  # how many events
+    SUM = "sum"  # the sum of their quantities
+    MAX = "max"  # the largest quantity
+    UNIQUE_COUNT = "unique_count"  # how many distinct values of one property
+    LATEST = "latest"  # the quantity of the last event
+
+
+class Granularity(StrEnum):
+    """The windows usage is rolled up into (UTC)."""
+
+    HOUR = "hour"
+    DAY = "day"
