@@ -17,7 +17,9 @@ def execute_script(script: str) -> None:
             op.execute(statement)
 
 
-PARTITION_TABLE = re.compile(r"^((audit_logs|security_events|usage_metered_usage)_(p\d{6}|default)|search_index_p\d{2})$")
+PARTITION_TABLE = re.compile(
+    r"^((audit_logs|security_events|usage_metered_usage)_(p\d{6}|default)|search_index_p\d{2})$"
+)
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:

@@ -16,9 +16,9 @@ from webapp.core.errors import DomainError, Unauthorized, register_error_handler
 from webapp.core.forms import check_csrf, set_csrf_cookie
 from webapp.core.htmx import is_htmx
 from webapp.core.ids import OrgRefConverter
+from webapp.core.internal import is_internal_path
 from webapp.core.logging import configure_logging, request_id_of, request_id_var
 from webapp.core.openapi import ApiDocument
-from webapp.core.internal import is_internal_path
 from webapp.core.permissions import ACCESS_ATTR, Perm
 from webapp.core.pubsub import make_redis
 from webapp.core.security_headers import apply_security_headers, content_security_policy

@@ -39,7 +39,6 @@ from webapp.search.models import ReindexJob, SearchIndex  # noqa: F401
 from webapp.security.models import SecurityEvent  # noqa: F401
 from webapp.settings.models import Setting  # noqa: F401,E402
 from webapp.simulations.models import Product, SimulationLog, SimulationRun  # noqa: F401
-from webapp.usage.models import CreditAccount, CreditEntry, CreditHold  # noqa: F401,E402
 from webapp.usage.metered import (  # noqa: F401,E402
     BillableMetric,
     DirtyWindow,
@@ -47,3 +46,4 @@ from webapp.usage.metered import (  # noqa: F401,E402
     UsageAggregate,
     UsageTransactionKey,
 )
+from webapp.usage.models import CreditAccount, CreditEntry, CreditHold  # noqa: F401,E402

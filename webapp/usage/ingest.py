@@ -108,7 +108,8 @@ _STORE = text("""
         ON CONFLICT DO NOTHING
         RETURNING organization_id, transaction_id
     ), stored AS (
-        INSERT INTO usage_metered_usage (organization_id, transaction_id, occurred_at, metric_code, quantity, properties)
+        INSERT INTO usage_metered_usage
+            (organization_id, transaction_id, occurred_at, metric_code, quantity, properties)
         SELECT i.org, i.tx, i.ts, i.code, i.qty, CAST(i.props AS jsonb)
         FROM input i JOIN claimed c ON c.organization_id = i.org AND c.transaction_id = i.tx
         RETURNING organization_id, metric_code, occurred_at
