@@ -318,7 +318,9 @@
     index = Math.max(0, Math.min(days - 1, index));
     figure._day = index;
     var svg = figure.querySelector("svg");
-    var x = g[0] + (g[1] - g[0]) * index / Math.max(days - 1, 1);
+    // columns sit in the middle of their day's slot; line points at the slot edges
+    var x = chart.columns ? g[0] + (g[1] - g[0]) * (index + 0.5) / days
+      : g[0] + (g[1] - g[0]) * index / Math.max(days - 1, 1);
     var layer = svg.querySelector(".hover-layer");
     if (!layer) {
       layer = document.createElementNS(SVG, "g");
@@ -379,6 +381,7 @@
     var g = chart.geometry;
     var plot = figure.querySelector(".chart-plot").getBoundingClientRect();
     var x = (clientX - plot.left) * g[4] / plot.width;
+    if (chart.columns) { return Math.floor((x - g[0]) / (g[1] - g[0]) * chart.labels.length); }
     return Math.round((x - g[0]) / (g[1] - g[0]) * (chart.labels.length - 1));
   }
   document.addEventListener("pointermove", function (event) {

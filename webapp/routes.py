@@ -55,6 +55,8 @@ def register_blueprints(app: Quart) -> None:
     from webapp.simulations.views import bp as products_views
     from webapp.usage.api import bp as credits_api
     from webapp.usage.api import org_bp as org_credits_api
+    from webapp.usage.api import org_usage_bp as org_usage_api
+    from webapp.usage.api import usage_bp as usage_api
     from webapp.usage.internal_api import bp as usage_internal
     from webapp.usage.views import bp as usage_views
 
@@ -105,5 +107,7 @@ def register_blueprints(app: Quart) -> None:
         credits_api,
         org_credits_api,
         usage_internal,
+        usage_api,
+        org_usage_api,
     ):
         app.register_blueprint(blueprint)

@@ -1,6 +1,6 @@
-"""Credits over JSON: the balance with open holds, the ledger (cursor pagination), and corrections. The
-`/api/v1/credits` routes serve credentials bound to one organization (API keys, access tokens); browser sessions
-use the `/api/v1/organizations/{org}/credits` twins."""
+"""Usage and credits over JSON: the period's usage per metric; the balance with open holds, the ledger (cursor
+pagination), and corrections. The `/api/v1/credits` and `/api/v1/usage` routes serve credentials bound to one
+organization (API keys, access tokens); browser sessions use the `/api/v1/organizations/{org}/...` twins."""
 
 from __future__ import annotations
 
@@ -9,16 +9,18 @@ import uuid
 from quart import Blueprint, g, request
 from quart_schema import document_request
 
-from webapp.core.forms import parse_body
+from webapp.core.forms import parse_body, parse_query
 from webapp.core.openapi import Page, PageQuery, query, raises, returns
 from webapp.core.pagination import parse_limit
 from webapp.core.permissions import Perm, require_bound_credential, requires
 from webapp.core.transaction import db_session
-from webapp.usage import credits, queries, service
-from webapp.usage.schemas import AdjustIn, CreditsOut, EntryOut, HoldOut
+from webapp.usage import credits, queries, report, service
+from webapp.usage.schemas import AdjustIn, CreditsOut, EntryOut, HoldOut, UsageOut, UsageQuery
 
 bp = Blueprint("credits_api", __name__, url_prefix="/api/v1/credits")
 org_bp = Blueprint("org_credits_api", __name__, url_prefix="/api/v1/organizations/<org:org_id>/credits")
+usage_bp = Blueprint("usage_api", __name__, url_prefix="/api/v1/usage")
+org_usage_bp = Blueprint("org_usage_api", __name__, url_prefix="/api/v1/organizations/<org:org_id>/usage")
 
 
 def entry_out(entry) -> dict:
@@ -106,3 +108,43 @@ async def get_organization_ledger(org_id: uuid.UUID | str):
 async def adjust_for_organization(org_id: uuid.UUID | str):
     """Correct the organization's credits (the same as POST /credits/adjust, for browser sessions)."""
     return await _adjust()
+
+
+def usage_out(found: report.Report) -> dict:
+    """A usage report -> response JSON."""
+    return UsageOut(
+        period_start=found.period_start, period_end=found.period_end, currency=found.currency, plan=found.plan_name,
+        metrics=[
+            {
+                "code": m.code, "name": m.name, "unit": m.unit, "aggregation": m.aggregation, "total": m.total,
+                "included": m.included, "overage_units": m.overage_units, "overage_amount_minor": m.overage_minor,
+                "forecast": m.forecast, "daily": [{"date": day, "value": value} for day, value in m.daily],
+            }
+            for m in found.metrics
+        ],
+    ).model_dump(mode="json")  # fmt: skip
+
+
+async def _usage() -> dict:
+    which = parse_query(UsageQuery).period
+    return usage_out(await report.usage_report(db_session(), g.ctx.org_id, which))
+
+
+@usage_bp.get("")
+@requires(Perm.BILLING_READ)
+@query(UsageQuery)
+@returns(UsageOut)
+async def get_usage():
+    """The credential's organization's usage in the current (or previous) billing period: per metric the total,
+    what the plan includes, the overage so far, a forecast and the daily series (UTC days)."""
+    await require_bound_credential()
+    return await _usage()
+
+
+@org_usage_bp.get("")
+@requires(Perm.BILLING_READ)
+@query(UsageQuery)
+@returns(UsageOut)
+async def get_organization_usage(org_id: uuid.UUID | str):
+    """The organization's usage (the same as GET /usage, for browser sessions)."""
+    return await _usage()

@@ -1,14 +1,15 @@
-"""JSON shapes of credits."""
+"""JSON shapes of credits and usage."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from webapp.core.openapi import Body, whole
-from webapp.usage.enums import EntryKind, HoldStatus
+from webapp.usage.enums import Aggregation, EntryKind, HoldStatus
 
 
 class HoldOut(BaseModel):
@@ -56,3 +57,43 @@ class AdjustIn(Body):
     idempotency_key: str | None = Field(
         default=None, min_length=1, max_length=200, description="Sending the same key again changes nothing more"
     )
+
+
+class DayOut(BaseModel):
+    """One UTC day's value of a metric."""
+
+    date: date
+    value: float
+
+
+class MetricUsageOut(BaseModel):
+    """One billable metric over the period."""
+
+    code: str
+    name: str
+    unit: str
+    aggregation: Aggregation
+    total: float = Field(description="The period's value so far (sum, count, peak, latest or distinct count)")
+    included: int | None = Field(description="What the plan includes; null when the plan does not price it")
+    overage_units: int = Field(description="Billable units beyond the included amount so far")
+    overage_amount_minor: int = Field(description="What those units come to, in minor units of `currency`")
+    forecast: float | None = Field(description="The whole period at this pace (sums and counts, once a day is past)")
+    daily: list[DayOut]
+
+
+class UsageOut(BaseModel):
+    """The organization's usage in one billing period (counted in whole UTC hours)."""
+
+    period_start: datetime
+    period_end: datetime
+    currency: str
+    plan: str
+    metrics: list[MetricUsageOut]
+
+
+class UsageQuery(BaseModel):
+    """Which billing period."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    period: Literal["current", "previous"] = Field("current", description="The current or the previous period")
