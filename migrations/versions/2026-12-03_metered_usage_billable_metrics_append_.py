@@ -38,7 +38,7 @@ _METRICS = [
     (
         "simulation_runs",
         "Simulation runs",
-        "Runs that finished (succeeded or failed after starting).",
+        "Simulation runs that succeeded.",
         "sum",
         None,
         "runs",

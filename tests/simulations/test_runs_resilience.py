@@ -60,6 +60,11 @@ async def test_worker_killed_mid_run_the_run_still_ends_once(private, factory, c
     assert any(m.startswith("Attempt 2 on ") for m in logs)
     assert run["results"]["monte_carlo"]["scenarios"] == 800
     assert await count_rows("simulation_runs", "id = :i AND status = 'succeeded'", i=run["id"]) == 1
+    # metered once, in the transaction that recorded the results: the run, its 800 scenarios, the engine's CPU time
+    key = f"simulation_run:{run['id']}"
+    assert await count_rows("usage_metered_usage", "transaction_id = :t AND quantity = 1", t=key) == 1
+    assert await count_rows("usage_metered_usage", "transaction_id = :t AND quantity = 800", t=key + ":scenarios") == 1
+    assert await count_rows("usage_metered_usage", "transaction_id = :t AND quantity > 0", t=key + ":cpu") == 1
 
 
 async def test_redis_restarted_during_a_run_the_page_shows_the_right_state_after_reconnect(private, factory):

@@ -38,6 +38,7 @@ from webapp.simulations.events import (
     run_payload,
 )
 from webapp.simulations.models import Product, SimulationLog, SimulationRun
+from webapp.usage import ingest
 
 log = logging.getLogger(__name__)
 TICK_SECONDS = 0.2
@@ -232,8 +233,41 @@ def _finish_lines(results: dict) -> list[str]:
     ] + [f"Warning: {w}" for w in results.get("warnings", [])]
 
 
-async def _succeed(maker, run: SimulationRun, attempt: int, results: dict) -> SimulationRun | None:
-    """Results and products in one transaction, only while our attempt holds the run: exactly once."""
+def _simulate_timed(snapshot: dict, run_type: str, config: dict, progress) -> tuple[dict, float]:
+    """The engine on this thread, with the CPU-seconds it spent (this thread's and its Monte Carlo pool's)."""
+    start = time.thread_time()
+    results = simulate(snapshot, run_type, config, progress)
+    pool = (results.get("monte_carlo") or {}).get("pool_cpu_seconds", 0.0)
+    return results, time.thread_time() - start + pool
+
+
+async def _meter(session: AsyncSession, run: SimulationRun, results: dict, cpu_seconds: float) -> None:
+    """ClosedLoop's own usage of a finished run, through the same path as every service's (keyed by the run, so a
+    second writer records nothing more)."""
+    scenarios = (results.get("monte_carlo") or {}).get("scenarios", 0)
+    when, org, key = datetime.now(UTC).isoformat(), str(run.organization_id), f"simulation_run:{run.id}"
+    events = [
+        {"transaction_id": key, "organization_id": org, "code": "simulation_runs", "timestamp": when,
+         "properties": {"run_type": str(run.run_type)}},
+        {"transaction_id": f"{key}:cpu", "organization_id": org, "code": "engine_cpu_seconds", "timestamp": when,
+         "quantity": str(round(Decimal(cpu_seconds), 3))},
+    ]  # fmt: skip
+    if scenarios:
+        events.append({"transaction_id": f"{key}:scenarios", "organization_id": org, "timestamp": when,
+                       "code": "monte_carlo_scenarios", "quantity": scenarios})  # fmt: skip
+    if run.created_by:
+        events.append({"transaction_id": f"{key}:user", "organization_id": org, "timestamp": when,
+                       "code": "active_users", "properties": {"user_id": str(run.created_by)}})  # fmt: skip
+    outcome = await ingest.record(session, events)
+    if outcome.rejected:  # our own events: a rejection is a bug to hear about, not a reason to lose the results
+        log.error("run usage not recorded", extra={"run_id": str(run.id), "rejected": repr(outcome.rejected)})
+
+
+async def _succeed(
+    maker, run: SimulationRun, attempt: int, results: dict, cpu_seconds: float = 0.0
+) -> SimulationRun | None:
+    """Results, products and metered usage in one transaction, only while our attempt holds the run: exactly
+    once."""
     async with unit_of_work(maker) as session:
         await scope_session(session, org_id=run.organization_id)
         done = (
@@ -276,6 +310,7 @@ async def _succeed(maker, run: SimulationRun, attempt: int, results: dict) -> Si
             insert(SimulationLog),
             _log_rows(run.organization_id, run.id, attempt, _finish_lines(results), LogLevel.INFO, 100),
         )
+        await _meter(session, done, results, cpu_seconds)
         return done
 
 
@@ -316,7 +351,7 @@ async def _follow(
     run_id, attempt = run.id, run.attempt
     config = dict(run.config, seed=run.seed)
     engine = asyncio.ensure_future(
-        asyncio.to_thread(simulate, run.input_snapshot, str(run.run_type), config, watch.progress)
+        asyncio.to_thread(_simulate_timed, run.input_snapshot, str(run.run_type), config, watch.progress)
     )
     last_write, last_percent, fenced = 0.0, -1, False
     while not engine.done():
@@ -411,7 +446,8 @@ async def _follow(
             LogLevel.ERROR,
         )
     else:
-        final = await _succeed(maker, run, attempt, results)
+        results, cpu_seconds = results
+        final = await _succeed(maker, run, attempt, results, cpu_seconds)
         lines = [{"level": "info", "message": m} for m in _finish_lines(results)]
     if final is None:
         return None
