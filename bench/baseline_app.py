@@ -1,4 +1,4 @@
-"""Baselines for bench/http.py: the same pages and JSON built on raw asyncpg with the same templates.
+"""Baselines for the benchmarks: the same pages and JSON built on raw asyncpg with the same templates.
 
 Each route does the work its real counterpart needs — credential lookup by hash, membership, tenant-
 scoped reads inside a transaction with app.org_id set, the same template or JSON shape — without the
@@ -59,6 +59,7 @@ for rule in real.url_map.iter_rules():
         "org_search_api.search_organization",
         "comments_api.complete_upload",
         "webhooks_api.receive_webhook",
+        "usage_internal.record_usage",
     ):
         # one stub per endpoint: some endpoints answer on two rules (e.g. POST and PATCH forms)
         stub = _stubs.setdefault(rule.endpoint, lambda **_: ("", 404))
@@ -669,3 +670,54 @@ async def receive_webhook(provider: str):
                           "labels_types": {}, "args": [str(row_id)], "kwargs": {}})  # fmt: skip
     await app.redis.xadd(f"{settings.redis_namespace}:tasks", {b"data": message.encode()}, maxlen=100_000)
     return {"received": True, "duplicate": False, "event_id": event["id"], "type": event["type"]}
+
+
+# the statement ingestion runs (webapp/usage/ingest.py), with asyncpg's positional parameters
+_USAGE_STORE = """
+    WITH input AS (
+        SELECT DISTINCT ON (org, tx) org, tx, code, qty, ts, props
+        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::numeric[], $5::timestamptz[], $6::text[], $7::integer[])
+            AS t(org, tx, code, qty, ts, props, idx)
+        ORDER BY org, tx, idx
+    ), claimed AS (
+        INSERT INTO usage_transaction_keys (organization_id, transaction_id, occurred_at)
+        SELECT org, tx, ts FROM input ON CONFLICT DO NOTHING RETURNING organization_id, transaction_id
+    ), stored AS (
+        INSERT INTO usage_metered_usage
+            (organization_id, transaction_id, occurred_at, metric_code, quantity, properties)
+        SELECT i.org, i.tx, i.ts, i.code, i.qty, i.props::jsonb
+        FROM input i JOIN claimed c ON c.organization_id = i.org AND c.transaction_id = i.tx
+        RETURNING organization_id, metric_code, occurred_at
+    ), stale AS (
+        INSERT INTO usage_dirty_windows AS d (organization_id, metric_code, hour_start)
+        SELECT DISTINCT organization_id, metric_code, date_trunc('hour', occurred_at, 'UTC') FROM stored
+        ORDER BY 1, 2, 3
+        ON CONFLICT (organization_id, metric_code, hour_start) DO UPDATE SET marked_at = now()
+        RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM stored) AS stored
+"""
+
+
+@app.post("/internal/usage/record", endpoint="usage_internal.record_usage")
+async def record_usage():
+    """Take a batch of usage events as the app does — the bearer token compared in constant time, the JSON parsed,
+    each event's fields read into arrays — and store it with the same single statement on bare asyncpg (no
+    per-event schema validation, no metric, organization or time-window checks: the work the app adds)."""
+    import hmac
+    from decimal import Decimal
+
+    token = request.headers.get("Authorization", "").partition(" ")[2].encode()
+    if not hmac.compare_digest(token, settings.internal_tokens("usage")[0].encode()):
+        return {"error": "Unauthorized"}, 401
+    events = json.loads(await request.get_data())["events"]
+    columns = (
+        [e["organization_id"] for e in events], [e["transaction_id"] for e in events], [e["code"] for e in events],
+        [Decimal(str(e.get("quantity", 1))) for e in events],
+        [datetime.fromisoformat(e["timestamp"]) for e in events],
+        [json.dumps(e.get("properties") or {}, separators=(",", ":")) for e in events], list(range(len(events))),
+    )  # fmt: skip
+    async with app.pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT set_config('app.bypass_rls', 'on', true)")
+        stored = await conn.fetchval(_USAGE_STORE, *columns)
+    return {"received": len(events), "stored": stored, "duplicates": len(events) - stored, "rejected": []}

@@ -88,7 +88,11 @@ async def populate(owner_engine, org_id, owner_id) -> None:
             extra,
         )
         await conn.execute(  # credits: a grant, and a run's hold under way
-            text("INSERT INTO credit_accounts (organization_id, balance, held) VALUES (:o, 5000, 300)"),
+            text(
+                "INSERT INTO credit_accounts (organization_id, balance, held) VALUES (:o, 5000, 300) "
+                "ON CONFLICT (organization_id) DO UPDATE SET balance = credit_accounts.balance + 5000, "
+                "held = credit_accounts.held + 300"  # the plan's credits came with the organization
+            ),
             extra,
         )
         await conn.execute(

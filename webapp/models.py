@@ -41,8 +41,10 @@ from webapp.settings.models import Setting  # noqa: F401,E402
 from webapp.simulations.models import Product, SimulationLog, SimulationRun  # noqa: F401
 from webapp.usage.metered import (  # noqa: F401,E402
     BillableMetric,
+    BillingPeriodClose,
     DirtyWindow,
     MeteredUsage,
+    OverageFee,
     UsageAggregate,
     UsageTransactionKey,
 )

@@ -1,5 +1,6 @@
 """A planner starts a Monte Carlo run from the mission dashboard, watches the progress bar reach 100 % over SSE,
-and reads the results: KPI cards and charts; another run is cancelled midway — in Debian Chromium against real
+reads the results (KPI cards and charts), and sees the run on the usage page and charged on the credits page;
+another run is cancelled midway — in Debian Chromium against real
 web, worker and scheduler, with no console error and no Content-Security-Policy violation."""
 
 from __future__ import annotations
@@ -80,6 +81,23 @@ async def test_start_a_run_watch_it_finish_and_read_the_charts(browser, live_sta
     runs = page.locator("#runs")
     await expect(runs).to_contain_text("Brick risk")
     await expect(runs.locator(".pill-succeeded")).to_have_count(1)
+
+    # the run was metered (the scheduler rolls usage up every minute) and charged its engine time
+    await page.get_by_role("link", name="Usage").first.click()
+    total = page.locator("#usage-monte_carlo_scenarios [data-total]")
+    for _ in range(50):
+        if (await total.get_attribute("data-total") or "0").startswith("300"):
+            break
+        await page.wait_for_timeout(2000)
+        await page.reload()
+    await expect(total).to_contain_text("300 scenarios")
+    await expect(page.locator("#usage-simulation_runs [data-total]")).to_contain_text("1 runs")
+    await expect(page.locator("#usage-simulation_runs figure.column-chart rect.column")).not_to_have_count(0)
+    await page.screenshot(path=str(OUTPUT / "usage.png"), full_page=True)
+    await page.goto(f"{live_stack}/o/{owner.org_slug}/billing/credits")
+    ledger = page.locator("#ledger")
+    await expect(ledger).to_contain_text("Brick risk")
+    await expect(ledger).to_contain_text("charged")
     assert errors == [] and missing == [], (errors, missing)
     assert await page.evaluate("window.__csp") == []
 

@@ -20,6 +20,8 @@ from webapp.core.transaction import unit_of_work
 from webapp.usage import credits
 from webapp.usage.enums import EntryKind
 
+PLAN_GRANT = 1000  # the free plan's credits of the month, granted when the organization starts
+
 
 async def _grant(maker, owner, amount: int, key: str = "test-grant") -> None:
     async with unit_of_work(maker) as session:
@@ -32,13 +34,13 @@ async def test_a_purchase_is_credited_once_when_paid_and_taken_back_when_refunde
 ):
     owner = await factory.org_with_owner(plan="free")
     auth = await token_headers(client, owner)
-    assert (await (await client.get("/api/v1/credits", headers=auth)).get_json())["balance"] == 0
+    assert (await (await client.get("/api/v1/credits", headers=auth)).get_json())["balance"] == PLAN_GRANT
     bought = await client.post(
         "/api/v1/billing/payments/one-time", headers=auth, json={"product": "simulation_credits", "quantity": 2}
     )
     payment = await bought.get_json()
     pending = await (await client.get("/api/v1/credits", headers=auth)).get_json()
-    assert pending["balance"] == 0  # nothing until the provider says it is paid
+    assert pending["balance"] == PLAN_GRANT  # nothing until the provider says it is paid
     async with unit_of_work(maker) as session:
         await scope_session(session, org_id=owner.org_id, user_id=owner.id)
         [paid] = payments.sandbox_events(await session.get(Payment, payment["id"]))
@@ -46,14 +48,14 @@ async def test_a_purchase_is_credited_once_when_paid_and_taken_back_when_refunde
     again = dict(paid, id=paid["id"] + "_again")  # the provider says it once more, as a new event
     assert await deliver(client, maker, owner_engine, settings, [again]) == ["ignored"]
     now = await (await client.get("/api/v1/credits", headers=auth)).get_json()
-    assert (now["balance"], now["held"], now["available"]) == (2000, 0, 2000)
+    assert (now["balance"], now["held"], now["available"]) == (3000, 0, 3000)
 
     refund_obj = dict(paid["data"]["object"], id="ch_refund", payment_intent=paid["data"]["object"]["id"])
     refund = dict(paid, id=paid["id"] + "_refund", type="charge.refunded", data={"object": refund_obj})
     assert await deliver(client, maker, owner_engine, settings, [refund]) == ["processed"]
     ledger = await (await client.get("/api/v1/credits/ledger", headers=auth)).get_json()
     kinds = [(e["kind"], e["amount"], e["balance_after"]) for e in ledger["items"]]
-    assert kinds == [("adjust", -2000, 0), ("purchase", 2000, 2000)]
+    assert kinds == [("adjust", -2000, 1000), ("purchase", 2000, 3000), ("grant", 1000, 1000)]
 
 
 async def test_corrections_take_away_only_staff_add_and_each_key_counts_once(client, factory, maker, count_rows):
@@ -65,26 +67,27 @@ async def test_corrections_take_away_only_staff_add_and_each_key_counts_once(cli
     entry = await taken.get_json()
     assert taken.status_code == 201, entry
     assert (entry["kind"], entry["amount"], entry["balance_after"], entry["actor_id"]) == (
-        "adjust", -120, 380, str(owner.id)
+        "adjust", -120, 1380, str(owner.id)
     )  # fmt: skip
     repeat = await client.post("/api/v1/credits/adjust", headers=auth, json=body)
     assert repeat.status_code == 201 and (await repeat.get_json())["id"] == entry["id"]
-    assert (await (await client.get("/api/v1/credits", headers=auth)).get_json())["balance"] == 380
+    assert (await (await client.get("/api/v1/credits", headers=auth)).get_json())["balance"] == 1380
     assert await count_rows("audit_logs", "action = 'credits.adjust' AND organization_id = :o", o=owner.org_id) == 1
 
-    too_much = await client.post("/api/v1/credits/adjust", headers=auth, json={"amount": -1000, "reason": "oops"})
+    too_much = await client.post("/api/v1/credits/adjust", headers=auth, json={"amount": -2000, "reason": "oops"})
     refusal = await too_much.get_json()
     assert too_much.status_code == 402 and refusal["details"]["shortfall"] == 620
     given = await client.post("/api/v1/credits/adjust", headers=auth, json={"amount": 1000, "reason": "free money"})
     assert given.status_code == 403
     no_reason = await client.post("/api/v1/credits/adjust", headers=auth, json={"amount": -1})
     assert no_reason.status_code == 422
-    assert (await (await client.get("/api/v1/credits", headers=auth)).get_json())["balance"] == 380
+    assert (await (await client.get("/api/v1/credits", headers=auth)).get_json())["balance"] == 1380
 
     # the ledger pages by cursor; a cursor of another list (or of nothing) is a 400
     first = await (await client.get("/api/v1/credits/ledger?limit=1", headers=auth)).get_json()
     rest = await (await client.get(f"/api/v1/credits/ledger?cursor={first['next_cursor']}", headers=auth)).get_json()
-    assert [e["kind"] for e in first["items"] + rest["items"]] == ["adjust", "grant"] and rest["next_cursor"] is None
+    kinds = [e["kind"] for e in first["items"] + rest["items"]]
+    assert kinds == ["adjust", "grant", "grant"] and rest["next_cursor"] is None  # the last: the plan's credits
     from webapp.core.pagination import encode_cursor
 
     foreign = encode_cursor(("produced_at:desc", "W3sidCI6IjIwMjYifV0"))
@@ -122,14 +125,14 @@ async def test_fifty_concurrent_consumers_never_overdraw(factory, maker, owner_e
         try:
             async with unit_of_work(maker) as session:
                 await scope_session(session, org_id=owner.org_id, user_id=owner.id)
-                await credits.record(session, owner.org_id, EntryKind.CONSUME, amount=-30, key=f"consume-{n}",
+                await credits.record(session, owner.org_id, EntryKind.CONSUME, amount=-60, key=f"consume-{n}",
                                      reason="a run")  # fmt: skip
             return True
         except PaymentRequired:
             return False
 
     outcomes = await asyncio.gather(*(consume(n) for n in range(50)))
-    assert sum(outcomes) == 33  # 33 × 30 = 990 of 1,000; the 34th would overdraw
+    assert sum(outcomes) == 33  # 33 × 60 = 1,980 of 2,000 (the plan's 1,000 and 1,000 more); the 34th would overdraw
     async with owner_engine.connect() as conn:
         balance = (await conn.execute(
             text("SELECT balance FROM credit_accounts WHERE organization_id = :o"), {"o": owner.org_id}
@@ -138,7 +141,7 @@ async def test_fifty_concurrent_consumers_never_overdraw(factory, maker, owner_e
             text("SELECT count(*), sum(amount), min(balance_after) FROM tenant_credit_ledger "
                  "WHERE organization_id = :o AND kind = 'consume'"), {"o": owner.org_id},
         )).one()  # fmt: skip
-    assert balance == 10 and entries[0] == 33 and entries[1] == -990 and entries[2] == 10
+    assert balance == 20 and entries[0] == 33 and entries[1] == -1980 and entries[2] == 20
 
 
 async def test_a_hold_is_settled_or_released_exactly_once(factory, maker, owner_engine):
@@ -153,21 +156,21 @@ async def test_a_hold_is_settled_or_released_exactly_once(factory, maker, owner_
     first = await step(lambda s: credits.hold(s, owner.org_id, 200, subject="simulation_run:a", description="run a"))
     again = await step(lambda s: credits.hold(s, owner.org_id, 200, subject="simulation_run:a", description="run a"))
     assert again.id == first.id  # a second hold for the same work is the first
-    assert await step(lambda s: credits.balance_of(s, owner.org_id)) == credits.Balance(300, 200)
-    with pytest.raises(PaymentRequired) as refused:  # 100 available: a second run's 150 does not fit
-        await step(lambda s: credits.hold(s, owner.org_id, 150, subject="simulation_run:b", description="run b"))
+    assert await step(lambda s: credits.balance_of(s, owner.org_id)) == credits.Balance(1300, 200)
+    with pytest.raises(PaymentRequired) as refused:  # 1,100 available: a second run's 1,150 does not fit
+        await step(lambda s: credits.hold(s, owner.org_id, 1150, subject="simulation_run:b", description="run b"))
     assert refused.value.details["shortfall"] == 50
 
     settled = await step(lambda s: credits.settle(s, owner.org_id, "simulation_run:a", 120))
-    assert (settled.kind, settled.amount, settled.held_change, settled.balance_after) == ("settle", -120, -200, 180)
+    assert (settled.kind, settled.amount, settled.held_change, settled.balance_after) == ("settle", -120, -200, 1180)
     assert await step(lambda s: credits.settle(s, owner.org_id, "simulation_run:a", 120)) is None  # once
     assert await step(lambda s: credits.release(s, owner.org_id, "simulation_run:a")) is None
-    assert await step(lambda s: credits.balance_of(s, owner.org_id)) == credits.Balance(180, 0)
+    assert await step(lambda s: credits.balance_of(s, owner.org_id)) == credits.Balance(1180, 0)
 
     await step(lambda s: credits.hold(s, owner.org_id, 150, subject="simulation_run:b", description="run b"))
     released = await step(lambda s: credits.release(s, owner.org_id, "simulation_run:b"))
     assert (released.kind, released.amount, released.held_change) == ("release", 0, -150)
-    assert await step(lambda s: credits.balance_of(s, owner.org_id)) == credits.Balance(180, 0)
+    assert await step(lambda s: credits.balance_of(s, owner.org_id)) == credits.Balance(1180, 0)
     async with owner_engine.connect() as conn:
         holds = (await conn.execute(
             text("SELECT subject, status, settled_amount FROM credit_holds WHERE organization_id = :o "
@@ -195,7 +198,7 @@ async def test_staff_give_and_take_credits_from_the_organizations_billing_page(a
     auth = await token_headers(client, owner)
     ledger = await (await client.get("/api/v1/credits/ledger", headers=auth)).get_json()
     assert [(e["kind"], e["amount"], e["actor_id"]) for e in ledger["items"]] == [
-        ("adjust", -200, str(staff.id)), ("grant", 5000, str(staff.id))
+        ("adjust", -200, str(staff.id)), ("grant", 5000, str(staff.id)), ("grant", PLAN_GRANT, None)
     ]  # fmt: skip
     assert (
         await count_rows("audit_logs", "action = 'credits.staff_change' AND organization_id = :o", o=owner.org_id) == 2
@@ -217,7 +220,7 @@ async def test_the_credits_page_shows_the_account_the_holds_and_the_ledger_page_
         await credits.hold(session, owner.org_id, 50, subject="simulation_run:x", description="Run “Long haul”")
     await login(client, owner.email, owner.password)
     billing = await (await client.get(f"/o/{owner.org_slug}/billing")).get_data(as_text=True)
-    assert 'id="credit-account"' in billing and "<strong>250</strong>" in billing  # available: 300 − 50 held
+    assert 'id="credit-account"' in billing and "<strong>1,250</strong>" in billing  # 1,000 + 300 − 50 held
     page = await client.get(f"/o/{owner.org_slug}/billing/credits?limit=2")
     html = await page.get_data(as_text=True)
     assert page.status_code == 200 and "Run “Long haul”" in html and 'id="load-more"' in html
@@ -227,4 +230,4 @@ async def test_the_credits_page_shows_the_account_the_holds_and_the_ledger_page_
         f"/o/{owner.org_slug}/billing/credits?{('cursor=' + cursor)}", headers={"HX-Request": "true"}
     )
     rows = await more.get_data(as_text=True)
-    assert more.status_code == 200 and "<html" not in rows and rows.count("<tr>") == 2  # the rest: 4 entries in all
+    assert more.status_code == 200 and "<html" not in rows and rows.count("<tr>") == 3  # the rest: 5 entries in all

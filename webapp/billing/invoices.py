@@ -85,15 +85,37 @@ async def record(session: AsyncSession, sub: Subscription, found: ProviderInvoic
     end = found.period_end if found.period_end and found.period_end > start else sub.current_period_end
     if end <= start:
         end = subscriptions.period_after(start, sub.interval)
+    return await _issue(
+        session, sub, status=found.status, provider=found.provider, reference=found.reference,
+        plan_id=await _plan_of(session, found, sub), currency=found.currency, start=start, end=end,
+        lines=found.lines, paid_at=found.paid_at if found.status == InvoiceStatus.PAID else None,
+    )  # fmt: skip
+
+
+async def issue_own(
+    session: AsyncSession, sub: Subscription, *, plan_id: uuid.UUID, currency: str, start: datetime, end: datetime,
+    lines: list[Line],
+) -> Invoice:  # fmt: skip
+    """An invoice ClosedLoop issues itself (usage beyond the plan at a period's close), open until paid; the
+    caller holds the subscription's row lock (numbers are the organization's, without gaps)."""
+    return await _issue(
+        session, sub, status=InvoiceStatus.OPEN, provider=None, reference=None, plan_id=plan_id, currency=currency,
+        start=start, end=end, lines=lines, paid_at=None,
+    )  # fmt: skip
+
+
+async def _issue(
+    session: AsyncSession, sub: Subscription, *, status: InvoiceStatus, provider: Provider | None,
+    reference: str | None, plan_id: uuid.UUID, currency: str, start: datetime, end: datetime, lines, paid_at,
+) -> Invoice:  # fmt: skip
     invoice = Invoice(
-        id=new_id(), organization_id=sub.organization_id, subscription_id=sub.id, status=found.status,
-        provider=found.provider, provider_invoice_id=found.reference, plan_id=await _plan_of(session, found, sub),
-        currency=found.currency, period_start=start, period_end=end,
-        paid_at=found.paid_at if found.status == InvoiceStatus.PAID else None,
+        id=new_id(), organization_id=sub.organization_id, subscription_id=sub.id, status=status, provider=provider,
+        provider_invoice_id=reference, plan_id=plan_id, currency=currency, period_start=start, period_end=end,
+        paid_at=paid_at,
     )  # fmt: skip
     session.add(invoice)
     await session.flush()
-    for position, line in enumerate(found.lines, start=1):
+    for position, line in enumerate(lines, start=1):
         session.add(
             InvoiceLine(
                 id=new_id(), organization_id=sub.organization_id, invoice_id=invoice.id, position=position,

@@ -120,6 +120,7 @@ async def _apply_state(session: AsyncSession, event: PaymentEvent, state: Subscr
         await _take(session, sub, state)
     sub.provider_state_at = state.as_of or sub.provider_state_at
     await session.flush()
+    await subscriptions.grant_plan_credits(session, sub.organization_id)  # a new plan or month: its credits
     if state.ended and paid_plan:
         await notices.subscription_ended(session, sub, paid_plan)
     elif sub.status == SubscriptionStatus.PAST_DUE and not was_past_due:

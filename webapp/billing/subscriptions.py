@@ -76,7 +76,15 @@ async def start_free(session: AsyncSession, org_id: uuid.UUID) -> Subscription:
     )
     session.add(subscription)
     await session.flush()
+    await grant_plan_credits(session, org_id)
     return subscription
+
+
+async def grant_plan_credits(session: AsyncSession, org_id: uuid.UUID) -> None:
+    """Give the organization this month's credits of the plan it now has (usage's grants, once per month and plan)."""
+    from webapp.usage import grants  # usage builds on billing, not the other way round
+
+    await grants.top_up(session, org_id)
 
 
 async def get_subscription(session: AsyncSession, org_id: uuid.UUID, *, lock: bool = False) -> Subscription:
@@ -144,4 +152,5 @@ async def comp_plan(session: AsyncSession, org_id: uuid.UUID, plan_key: str) -> 
     subscription.plan_id, subscription.status = plan.id, SubscriptionStatus.ACTIVE
     subscription.seats = max(plan.included_seats, use.taken)
     await session.flush()
+    await grant_plan_credits(session, org_id)
     return subscription

@@ -27,6 +27,7 @@ from webapp.simulations.events import run_payload
 from webapp.simulations.forms import RunForm
 from webapp.simulations.service import runs as run_service
 from webapp.simulations.tasks import enqueue_run
+from webapp.usage import credits
 
 bp = Blueprint("simulations", __name__, url_prefix="/o/<org_slug>")
 LOG_TAIL = 30
@@ -127,7 +128,10 @@ async def new(mission_id: uuid.UUID):
     if source:
         run = await queries.get_run(db_session(), g.ctx.org_id, source)
         form = RunForm(data={"name": run.name, "run_type": run.run_type.value, **run.config})
-    return await render("simulations/new.html", "simulations/_form.html", form=form, mission=mission)
+    return await render(
+        "simulations/new.html", "simulations/_form.html", form=form, mission=mission,
+        credits=await credits.balance_of(db_session(), g.ctx.org_id),
+    )  # fmt: skip
 
 
 @bp.post("/missions/<uuid:mission_id>/simulations")
@@ -148,6 +152,7 @@ async def create(mission_id: uuid.UUID):
             form=form,
             mission=mission,
             problem=exc.message if not exc.details.get("fields") or exc.message != exc.default_message else None,
+            credits=await credits.balance_of(session, g.ctx.org_id),
             status=422,
         )
     target = url_for("simulations.show", run_id=run.id)

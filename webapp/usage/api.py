@@ -10,12 +10,12 @@ from quart import Blueprint, g, request
 from quart_schema import document_request
 
 from webapp.core.forms import parse_body, parse_query
-from webapp.core.openapi import Page, PageQuery, query, raises, returns
+from webapp.core.openapi import Items, Page, PageQuery, query, raises, returns
 from webapp.core.pagination import parse_limit
 from webapp.core.permissions import Perm, require_bound_credential, requires
 from webapp.core.transaction import db_session
-from webapp.usage import credits, queries, report, service
-from webapp.usage.schemas import AdjustIn, CreditsOut, EntryOut, HoldOut, UsageOut, UsageQuery
+from webapp.usage import credits, overages, queries, report, service
+from webapp.usage.schemas import AdjustIn, CreditsOut, EntryOut, HoldOut, OverageOut, UsageOut, UsageQuery
 
 bp = Blueprint("credits_api", __name__, url_prefix="/api/v1/credits")
 org_bp = Blueprint("org_credits_api", __name__, url_prefix="/api/v1/organizations/<org:org_id>/credits")
@@ -148,3 +148,26 @@ async def get_usage():
 async def get_organization_usage(org_id: uuid.UUID | str):
     """The organization's usage (the same as GET /usage, for browser sessions)."""
     return await _usage()
+
+
+async def _overages() -> dict:
+    fees = await overages.list_fees(db_session(), g.ctx.org_id)
+    return {"items": [OverageOut.model_validate(f, from_attributes=True).model_dump(mode="json") for f in fees]}
+
+
+@usage_bp.get("/overages")
+@requires(Perm.BILLING_READ)
+@returns(Items[OverageOut])
+async def get_overages():
+    """Usage beyond the plan in closed periods (the last 100 fees, newest period first), each with the invoice
+    that bills it. A period closes `usage.late_days` after it ends."""
+    await require_bound_credential()
+    return await _overages()
+
+
+@org_usage_bp.get("/overages")
+@requires(Perm.BILLING_READ)
+@returns(Items[OverageOut])
+async def get_organization_overages(org_id: uuid.UUID | str):
+    """The organization's overage fees (the same as GET /usage/overages, for browser sessions)."""
+    return await _overages()

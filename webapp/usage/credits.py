@@ -19,9 +19,12 @@ from webapp.core.ids import new_id
 from webapp.usage.enums import EntryKind, HoldStatus
 from webapp.usage.models import CreditAccount, CreditEntry, CreditHold
 
-# the change passes only if the account stays valid: balance >= 0, 0 <= held <= balance
+# the change passes only if the account stays valid: balance >= 0, 0 <= held <= balance. Spending takes the
+# expiring part first; an expiring grant adds to it (and names when it expires).
 _MOVE = text(
-    "UPDATE credit_accounts SET balance = balance + :amount, held = held + :held_change, updated_at = now() "
+    "UPDATE credit_accounts SET balance = balance + :amount, held = held + :held_change, "
+    "expiring = least(balance + :amount, greatest(0, expiring + :expiring_added + least(:amount, 0))), "
+    "expiring_until = coalesce(CAST(:expires_at AS timestamptz), expiring_until), updated_at = now() "
     "WHERE organization_id = :org AND balance + :amount >= 0 AND held + :held_change >= 0 "
     "AND held + :held_change <= balance + :amount RETURNING balance, held"
 )
@@ -78,13 +81,19 @@ async def record(
     what: str = "",
 ) -> CreditEntry:
     """Apply one change to the account and append its entry; the first entry again when `key` was used before.
-    PaymentRequired (402, with the shortfall) when the account cannot take it."""
+    A grant with `expires_at` is expiring credit (spent before the rest). PaymentRequired (402, with the
+    shortfall) when the account cannot take it."""
     if (found := await find_entry(session, org_id, key)) is not None:
         return found
     try:
         async with session.begin_nested():
             await session.execute(_OPEN, {"org": org_id})
-            moved = await session.execute(_MOVE, {"org": org_id, "amount": amount, "held_change": held_change})
+            expiring_added = amount if expires_at is not None and amount > 0 else 0
+            moved = await session.execute(
+                _MOVE,
+                {"org": org_id, "amount": amount, "held_change": held_change, "expiring_added": expiring_added,
+                 "expires_at": expires_at if expiring_added else None},
+            )  # fmt: skip
             row = moved.one_or_none()
             if row is None:
                 raise await _short(session, org_id, -(amount - held_change), what)
@@ -167,3 +176,15 @@ async def _resolve(session, org_id, subject: str, status: HoldStatus, cost: int 
     reason = f"{row.description}: {charged:,} of {row.amount:,} charged" if cost is not None else row.description
     return await record(session, org_id, kind, amount=-charged, held_change=-row.amount, key=f"{kind}:{subject}",
                         reason=reason, hold_id=row.id)  # fmt: skip
+
+
+async def lock_account(session: AsyncSession, org_id: uuid.UUID) -> CreditAccount:
+    """The organization's account (opened if need be), locked until commit."""
+    await session.execute(_OPEN, {"org": org_id})
+    stmt = (
+        select(CreditAccount)
+        .where(CreditAccount.organization_id == org_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(stmt)).scalar_one()

@@ -1,6 +1,6 @@
 """Metered usage: the billable metrics, the append-only events (partitioned by month), the keys that make each
-`transaction_id` count once per organization across partitions, the hours whose rollups are stale, and the hourly
-and daily rollups every read is served from."""
+`transaction_id` count once per organization across partitions, the hours whose rollups are stale, the hourly
+and daily rollups every read is served from, and each closed period's overage fees."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Numeric, 
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from webapp.core.db import Base
+from webapp.core.db import Base, TenantOwned, UUIDPrimaryKey
 from webapp.core.enums import pg_enum
 from webapp.usage.enums import Aggregation, Granularity
 
@@ -104,3 +104,50 @@ class UsageAggregate(Base):
     events: Mapped[int] = mapped_column(BigInteger)
     last_event_at: Mapped[datetime] = mapped_column()  # what a `latest` over several windows picks by
     computed_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class BillingPeriodClose(UUIDPrimaryKey, TenantOwned, Base):
+    """A billing period whose usage was closed (once `usage.late_days` had passed after its end): its overage fees
+    and, when they come to anything, the invoice that bills them."""
+
+    __tablename__ = "usage_period_closes"
+    __table_args__ = (
+        Index("uq_usage_period_closes_period", "organization_id", "period_start", unique=True),
+        CheckConstraint("period_end > period_start", name="period_forward"),
+    )
+
+    subscription_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("billing_subscriptions.id"))
+    plan_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("billing_plans.id"))
+    period_start: Mapped[datetime] = mapped_column()
+    period_end: Mapped[datetime] = mapped_column()
+    invoice_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("billing_invoices.id"))
+    closed_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class OverageFee(UUIDPrimaryKey, TenantOwned, Base):
+    """Usage of one metric beyond what the plan included in one period, priced: `amount = units × unit price`
+    (CHECK), billed as a usage line of the period's invoice."""
+
+    __tablename__ = "usage_overage_fees"
+    __table_args__ = (
+        Index("uq_usage_overage_fees_metric_period", "organization_id", "metric_code", "period_start", unique=True),
+        Index("ix_usage_overage_fees_org_period", "organization_id", "period_start"),
+        CheckConstraint("billable_units >= 1 AND unit_size >= 1 AND unit_price_minor >= 0", name="units_valid"),
+        CheckConstraint("amount_minor = billable_units * unit_price_minor", name="amount_adds_up"),
+        CheckConstraint("used > included", name="beyond_included"),
+        CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
+    )
+
+    close_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("usage_period_closes.id"))
+    metric_code: Mapped[str] = mapped_column(ForeignKey("usage_billable_metrics.code"))
+    period_start: Mapped[datetime] = mapped_column()
+    period_end: Mapped[datetime] = mapped_column()
+    included: Mapped[int] = mapped_column(BigInteger)
+    used: Mapped[Decimal] = mapped_column(QUANTITY)
+    unit_size: Mapped[int] = mapped_column(BigInteger)
+    billable_units: Mapped[int] = mapped_column(BigInteger)
+    unit_price_minor: Mapped[int] = mapped_column(BigInteger)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    invoice_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("billing_invoices.id"))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())

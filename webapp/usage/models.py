@@ -23,6 +23,7 @@ class CreditAccount(Base):
     __table_args__ = (
         CheckConstraint("balance >= 0", name="balance_nonnegative"),
         CheckConstraint("held >= 0 AND held <= balance", name="held_within_balance"),
+        CheckConstraint("expiring >= 0 AND expiring <= balance", name="expiring_within_balance"),
     )
 
     organization_id: Mapped[uuid.UUID] = mapped_column(
@@ -30,6 +31,9 @@ class CreditAccount(Base):
     )
     balance: Mapped[int] = mapped_column(BigInteger, server_default="0")
     held: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    # the part of the balance from grants that expire (spent first), and when they do
+    expiring: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    expiring_until: Mapped[datetime | None] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
@@ -88,5 +92,5 @@ class CreditEntry(UUIDPrimaryKey, TenantOwned, Base):
     reason: Mapped[str] = mapped_column(String(500))
     actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     hold_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("credit_holds.id", ondelete="RESTRICT"))
-    expires_at: Mapped[datetime | None] = mapped_column()  # a grant's expiry (expiring them: not built yet)
+    expires_at: Mapped[datetime | None] = mapped_column()  # a grant's expiry
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())

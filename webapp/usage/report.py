@@ -118,6 +118,11 @@ async def period_bounds(session: AsyncSession, org_id: uuid.UUID, which: str) ->
 async def usage_report(session: AsyncSession, org_id: uuid.UUID, which: str = "current") -> Report:
     """Every billable metric's use over the current (or previous) period, with the plan's allowances."""
     start, end, plan = await period_bounds(session, org_id, which)
+    return await usage_between(session, org_id, start, end, plan)
+
+
+async def usage_between(session: AsyncSession, org_id: uuid.UUID, start: datetime, end: datetime, plan: Plan) -> Report:
+    """Every billable metric's use from `start` to `end`, against what `plan` includes."""
     now = subscriptions.now()
     span = {"o": org_id, "start": _hour_floor(start), "end": _hour_floor(end)}
     totals = {row.code: row.total for row in await session.execute(_TOTALS, span)}

@@ -97,3 +97,22 @@ class UsageQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     period: Literal["current", "previous"] = Field("current", description="The current or the previous period")
+
+
+class OverageOut(BaseModel):
+    """Usage of one metric beyond the plan in a closed period, as billed: `amount_minor = billable_units ×
+    unit_price_minor`."""
+
+    id: uuid.UUID
+    metric_code: str
+    period_start: datetime
+    period_end: datetime
+    included: int
+    used: float
+    unit_size: int
+    billable_units: int
+    unit_price_minor: int
+    amount_minor: int
+    currency: str
+    invoice_id: uuid.UUID | None
+    created_at: datetime

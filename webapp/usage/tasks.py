@@ -1,8 +1,8 @@
-"""Task shells for usage: the rollup every minute, and the retention of raw events once a day."""
+"""Task shells for usage: the rollup every minute; plan credits and period closes hourly; retention daily."""
 
 from __future__ import annotations
 
-from webapp.usage import retention, rollup
+from webapp.usage import grants, overages, retention, rollup
 from workers.broker import broker
 from workers.uow import state, timed
 
@@ -17,3 +17,15 @@ async def roll_up() -> int:
 async def detach_old_events() -> int:
     """Daily: detach the monthly partitions of raw events older than `usage.retention_months`."""
     return await timed("usage.retention", lambda: retention.detach_old_events(state().sessionmaker))
+
+
+@broker.task(task_name="usage.renew_credits", schedule=[{"cron": "7 * * * *", "schedule_id": "usage-renew-credits"}])
+async def renew_credits() -> int:
+    """Hourly: grant each organization whose month turned its plan's credits (last month's leftovers expire)."""
+    return await timed("usage.renew_credits", lambda: grants.renew_due(state().sessionmaker))
+
+
+@broker.task(task_name="usage.close_periods", schedule=[{"cron": "13 * * * *", "schedule_id": "usage-close-periods"}])
+async def close_periods() -> int:
+    """Hourly: close the billing periods that ended `usage.late_days` ago into overage fees and invoices."""
+    return await timed("usage.close_periods", lambda: overages.close_due(state().sessionmaker))

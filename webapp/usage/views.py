@@ -10,7 +10,7 @@ from webapp.core.htmx import is_htmx, render
 from webapp.core.pagination import parse_limit
 from webapp.core.permissions import Perm, requires
 from webapp.core.transaction import db_session
-from webapp.usage import credits, queries, report
+from webapp.usage import credits, overages, queries, report
 from webapp.usage.charts import usage_chart
 
 bp = Blueprint("usage", __name__)
@@ -36,14 +36,17 @@ async def credit_ledger():
 async def usage_page():
     """The billing period's usage per metric: columns by day against the included line, the forecast and overage."""
     which = "previous" if request.args.get("period") == "previous" else "current"
-    found = await report.usage_report(db_session(), g.ctx.org_id, which)
+    session = db_session()
+    found = await report.usage_report(session, g.ctx.org_id, which)
     charts = {m.code: usage_chart(m) for m in found.metrics}
-    return await render("usage/usage.html", report=found, charts=charts, which=which)
+    fees = await overages.list_fees(session, g.ctx.org_id, limit=24)
+    names = {m.code: m.name for m in found.metrics}
+    return await render("usage/usage.html", report=found, charts=charts, which=which, fees=fees, names=names)
 
 
 @bp.get("/o/<org_slug>/usage.csv")
 @requires(Perm.BILLING_READ)
-async def usage_csv():
+async def export_csv():
     """The period's usage as CSV: one row per metric and UTC day, with what the plan includes."""
     which = "previous" if request.args.get("period") == "previous" else "current"
     found = await report.usage_report(db_session(), g.ctx.org_id, which)

@@ -38,7 +38,8 @@ from webapp.simulations.events import (
     run_payload,
 )
 from webapp.simulations.models import Product, SimulationLog, SimulationRun
-from webapp.usage import ingest
+from webapp.simulations.service.runs import hold_subject
+from webapp.usage import credits, ingest, pricing
 
 log = logging.getLogger(__name__)
 TICK_SECONDS = 0.2
@@ -155,7 +156,8 @@ async def _claim(session: AsyncSession, org_id, run_id, stale: timedelta) -> Sim
 async def _write(
     maker, org_id, run_id, attempt: int, values: dict, lines: list[str] = (), level: LogLevel = LogLevel.INFO
 ) -> SimulationRun | None:
-    """Update the run while we hold its attempt, with log lines, in one transaction; None when fenced out."""
+    """Update the run while we hold its attempt, with log lines, in one transaction; None when fenced out. A run
+    that ends here (cancelled or failed) gives its credit hold back in the same transaction."""
     async with unit_of_work(maker) as session:
         await scope_session(session, org_id=org_id)
         run = (
@@ -176,6 +178,8 @@ async def _write(
             await session.execute(
                 insert(SimulationLog), _log_rows(org_id, run_id, attempt, list(lines), level, run.progress_percent)
             )
+        if run is not None and run.status.is_final:
+            await credits.release(session, org_id, hold_subject(run_id))
         return run
 
 
@@ -311,6 +315,7 @@ async def _succeed(
             _log_rows(run.organization_id, run.id, attempt, _finish_lines(results), LogLevel.INFO, 100),
         )
         await _meter(session, done, results, cpu_seconds)
+        await credits.settle(session, run.organization_id, hold_subject(run.id), pricing.actual(cpu_seconds))
         return done
 
 
@@ -488,6 +493,7 @@ async def reap_stale_runs(
                 run.error = f"The worker running this simulation stopped responding {run.attempt} times."
                 run.error_constraint = "worker"
                 message = run.error
+                await credits.release(session, run.organization_id, hold_subject(run.id))
             else:
                 message = (
                     "The worker stopped responding; the run was queued again."

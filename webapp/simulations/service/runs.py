@@ -14,7 +14,7 @@ from webapp.billing.entitlements import Gate
 from webapp.catalog import queries as catalog
 from webapp.catalog.enums import PRODUCT_TYPES
 from webapp.core import audit
-from webapp.core.errors import Conflict, NotFound, ValidationError
+from webapp.core.errors import Conflict, NotFound, PaymentRequired, ValidationError
 from webapp.core.ids import new_id
 from webapp.core.pubsub import publish_json
 from webapp.core.tenancy import RequestContext
@@ -39,6 +39,7 @@ from webapp.simulations.events import (
 )
 from webapp.simulations.models import Product, SimulationRun
 from webapp.simulations.snapshot import make_snapshot
+from webapp.usage import credits, pricing
 
 CONFIG_KEYS = {"target", "time_horizon_days", "scenarios", "seed", "tau", "plan"}
 PLANS = ("throughput_optimization", "waste_minimization", "mass_balance")
@@ -174,6 +175,16 @@ async def start_run(
     )
     session.add(run)
     await session.flush()
+    # the estimate is held before anything is queued: too few credits is a 402 naming the shortfall, and the
+    # request's rollback takes the run with it
+    try:
+        await credits.hold(
+            session, ctx.org_id, pricing.estimate(config), subject=hold_subject(run.id),
+            description=f"Simulation run “{name}”", actor_id=ctx.user_id,
+        )  # fmt: skip
+    except PaymentRequired as exc:  # where more credits come from
+        exc.details["upgrade_url"] = entitlements.upgrade_url(ctx.org_slug)
+        raise
     await audit.record(
         session,
         ctx,
@@ -190,6 +201,11 @@ async def start_run(
     run_id, org_id = str(run.id), str(ctx.org_id)
     after_commit(session, lambda: enqueue(run_id, org_id))
     return run
+
+
+def hold_subject(run_id: uuid.UUID) -> str:
+    """What a run's credit hold is named by (one hold per run)."""
+    return f"simulation_run:{run_id}"
 
 
 async def _lock(session: AsyncSession, ctx: RequestContext, run_id: uuid.UUID) -> SimulationRun:
@@ -233,6 +249,7 @@ async def cancel_run(
     run.cancel_requested_at = now
     if run.status is RunStatus.QUEUED:
         run.status, run.finished_at, run.progress_message = RunStatus.CANCELLED, now, "Cancelled before it started."
+        await credits.release(session, ctx.org_id, hold_subject(run.id))
     else:
         run.progress_message = "Cancelling…"
         after_commit(session, lambda: publish_json(redis, cancel_channel(namespace, run.id), {"id": str(run.id)}))
