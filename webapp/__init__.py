@@ -248,6 +248,8 @@ def _register_pipeline(app: Quart, settings: Settings) -> None:
     @app.after_request
     async def _finish(response):
         await end_request_transaction(response.status_code)
+        if g.get("ctx") is not None and g.ctx.api_key_id is not None and g.ctx.org_id is not None:
+            await _count_api_call(g.ctx)
         set_csrf_cookie(response)
         apply_security_headers(response, hsts=settings.cookie_secure, csp=csp)
         if request.endpoint != "static":
@@ -277,6 +279,18 @@ def _register_pipeline(app: Quart, settings: Settings) -> None:
     async def _teardown(exc) -> None:
         # after_request normally ended the transaction; this catches a crash inside it
         await end_request_transaction(500)
+
+
+async def _count_api_call(ctx: RequestContext) -> None:
+    """Meter a request made with an API key (a Redis counter; usage's flush turns it into events). Redis being
+    away costs the count, never the answer."""
+    from webapp.usage.self_metering import count_api_call
+
+    extension = current_app.extensions["closedloop"]
+    try:
+        await count_api_call(extension["redis"], extension["settings"].redis_namespace, ctx.org_id, ctx.api_key_id)
+    except Exception:  # noqa: BLE001
+        log.warning("API call not counted", exc_info=True)
 
 
 def _is_public(endpoint: str | None) -> bool:

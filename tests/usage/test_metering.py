@@ -273,5 +273,5 @@ async def test_rollups_equal_a_direct_aggregate_after_random_late_arrivals(
             ),
             {"o": owner.org_id},
         )
-    assert await rollup.roll_up(maker) >= 1
+    await rollup.roll_up(maker)  # (or the live scheduler's rollup, serialised with it: the same totals either way)
     await _compare(owner_engine, owner.org_id)

@@ -59,8 +59,8 @@ async def test_a_closed_period_bills_what_went_past_the_plan_once(client, factor
         await _raw_event(conn, owner.org_id, "gb", "storage_gb", 20, during)  # within the 50 GB included
     await rollup.roll_up(maker)
 
-    assert await overages.close_due(maker) >= 1
-    await overages.close_due(maker)  # the scheduler's next pass: this period is closed already (counted below)
+    await overages.close_due(maker)  # (the live stack's scheduler may run the same pass: it closes once either way)
+    await overages.close_due(maker)  # the next pass: this period is closed already (counted below)
     auth = await token_headers(client, owner)
     fees = (await (await client.get("/api/v1/usage/overages", headers=auth)).get_json())["items"]
     billed = {

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import uuid
 
-from quart import Blueprint, g, request
+from quart import Blueprint, g
 from quart_schema import document_request
 
 from webapp.core.forms import parse_body, parse_query
 from webapp.core.openapi import Items, Page, PageQuery, query, raises, returns
-from webapp.core.pagination import parse_limit
 from webapp.core.permissions import Perm, require_bound_credential, requires
 from webapp.core.transaction import db_session
 from webapp.usage import credits, overages, queries, report, service
@@ -39,10 +38,8 @@ async def _credits() -> dict:
 
 
 async def _ledger() -> dict:
-    page = await queries.list_entries(
-        db_session(), g.ctx.org_id, cursor=request.args.get("cursor") or None,
-        limit=parse_limit(request.args.get("limit")),
-    )  # fmt: skip
+    args = parse_query(PageQuery)  # the documented parameters, strictly: an empty or repeated one is a 400
+    page = await queries.list_entries(db_session(), g.ctx.org_id, cursor=args.cursor or None, limit=args.limit)
     return {"items": [entry_out(e) for e in page.items], "next_cursor": page.next_cursor}
 
 

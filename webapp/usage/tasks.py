@@ -1,8 +1,9 @@
-"""Task shells for usage: the rollup every minute; plan credits and period closes hourly; retention daily."""
+"""Task shells for usage: rollup and API call counts every minute; plan credits and period closes hourly;
+storage, seats and retention daily."""
 
 from __future__ import annotations
 
-from webapp.usage import grants, overages, retention, rollup
+from webapp.usage import grants, overages, retention, rollup, self_metering
 from workers.broker import broker
 from workers.uow import state, timed
 
@@ -29,3 +30,19 @@ async def renew_credits() -> int:
 async def close_periods() -> int:
     """Hourly: close the billing periods that ended `usage.late_days` ago into overage fees and invoices."""
     return await timed("usage.close_periods", lambda: overages.close_due(state().sessionmaker))
+
+
+@broker.task(task_name="usage.flush_api_calls", schedule=[{"cron": "* * * * *", "schedule_id": "usage-api-calls"}])
+async def flush_api_calls() -> int:
+    """Every minute: the API call counters (Redis) become usage events."""
+    s = state()
+    return await timed(
+        "usage.flush_api_calls",
+        lambda: self_metering.flush_api_calls(s.sessionmaker, s.redis, s.settings.redis_namespace),
+    )
+
+
+@broker.task(task_name="usage.measure_daily", schedule=[{"cron": "30 0 * * *", "schedule_id": "usage-daily"}])
+async def measure_daily() -> int:
+    """Daily: each organization's stored gigabytes and its seats as usage events."""
+    return await timed("usage.measure_daily", lambda: self_metering.measure_daily(state().sessionmaker))
