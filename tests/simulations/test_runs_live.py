@@ -174,6 +174,10 @@ async def test_duplicate_delivery_gives_one_result(live_stack, factory, count_ro
         i=run_id,
     )
     assert products == distinct > 0  # every (recipe, product, day) of the plan once, however often it was delivered
+    hold = f"simulation_run:{run_id}"
+    assert await count_rows("credit_holds", "subject = :s AND status = 'settled'", s=hold) == 1  # charged once
+    assert await count_rows("tenant_credit_ledger", "hold_id IS NOT NULL AND reason LIKE '%charged' AND "
+                            "idempotency_key = :k", k=f"settle:{hold}") == 1  # fmt: skip
 
 
 async def test_cancel_stops_a_running_monte_carlo_and_writes_nothing(live_stack, factory, count_rows):
@@ -194,6 +198,10 @@ async def test_cancel_stops_a_running_monte_carlo_and_writes_nothing(live_stack,
         logs = [line["message"] for line in http.get(url + "/logs").json()["items"]]
     assert "Cancelled on request." in logs
     assert await count_rows("products", "simulation_run_id = :i", i=run["id"]) == 0
+    # its hold given back in the transaction that recorded the cancel, and nothing charged
+    assert (
+        await count_rows("credit_holds", "subject = :s AND status = 'released'", s=f"simulation_run:{run['id']}") == 1
+    )
 
 
 async def test_bad_requests_are_refused_and_change_nothing(live_stack, factory, count_rows):

@@ -65,6 +65,11 @@ async def test_worker_killed_mid_run_the_run_still_ends_once(private, factory, c
     assert await count_rows("usage_metered_usage", "transaction_id = :t AND quantity = 1", t=key) == 1
     assert await count_rows("usage_metered_usage", "transaction_id = :t AND quantity = 800", t=key + ":scenarios") == 1
     assert await count_rows("usage_metered_usage", "transaction_id = :t AND quantity > 0", t=key + ":cpu") == 1
+    # and charged once: the hold its start made is settled, by one entry, at no more than it held
+    assert (
+        await count_rows("credit_holds", "subject = :s AND status = 'settled' AND settled_amount <= amount", s=key) == 1
+    )
+    assert await count_rows("tenant_credit_ledger", "idempotency_key = :k AND kind = 'settle'", k=f"settle:{key}") == 1
 
 
 async def test_redis_restarted_during_a_run_the_page_shows_the_right_state_after_reconnect(private, factory):

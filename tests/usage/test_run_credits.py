@@ -5,6 +5,8 @@ expires when the next month's come (the worker kill test in tests/simulations pr
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import text
 
 from tests.helpers import token_headers
@@ -141,3 +143,40 @@ async def test_plan_credits_come_monthly_and_last_months_leftovers_expire(factor
             )
         ]
     assert kinds == [("grant", 1000), ("hold", 0), ("expire", -700), ("grant", 1000)]
+
+
+async def test_a_run_the_reaper_gives_up_on_releases_its_hold(app, client, factory, maker, owner_engine):
+    from webapp.core.tenancy import RequestContext
+    from webapp.simulations.service import runs
+    from webapp.simulations.service.execution import reap_stale_runs
+
+    owner = await factory.org_with_owner(plan="free")
+    auth = await token_headers(client, owner)
+    mission = await _mission(client, owner, auth)
+    ctx = RequestContext(user_id=owner.id, org_id=owner.org_id, org_slug=owner.org_slug)
+    async with unit_of_work(maker) as session:  # started, but never handed to a worker
+        await scope_session(session, org_id=owner.org_id, user_id=owner.id)
+        name, run_type, config = runs.parse_run_request({"name": "Lost run", "run_type": "waste_minimization"})
+        run = await runs.start_run(session, ctx, uuid.UUID(mission), name, run_type, config, lambda *_: None)
+    async with owner_engine.begin() as conn:  # its worker died on the last attempt allowed
+        await conn.execute(
+            text(
+                "UPDATE simulation_runs SET status = 'running', attempt = 3, heartbeat_at = now() - interval '1 hour' "
+                "WHERE id = :i"
+            ),
+            {"i": run.id},
+        )
+    state = app.extensions["closedloop"]
+    await reap_stale_runs(
+        maker, state["redis"], state["settings"].redis_namespace, lambda *_: None, stale_seconds=60, max_attempts=3
+    )
+    assert (await _hold_of(owner_engine, run.id))[1:] == ("released", None)
+    assert await _account(client, auth) == (1000, 0, 1000)
+
+
+async def test_a_plan_change_tops_the_month_up_to_the_new_plans_credits(client, factory):
+    owner = await factory.org_with_owner()  # started on Free (1,000), then put on Mission Control (1,000,000)
+    auth = await token_headers(client, owner)
+    assert await _account(client, auth) == (1_000_000, 0, 1_000_000)
+    ledger = await (await client.get("/api/v1/credits/ledger", headers=auth)).get_json()
+    assert [(e["kind"], e["amount"]) for e in ledger["items"]] == [("grant", 999_000), ("grant", 1000)]

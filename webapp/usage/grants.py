@@ -29,6 +29,8 @@ def _key_prefix(month_start: datetime) -> str:
 async def top_up(session: AsyncSession, org_id: uuid.UUID) -> CreditEntry | None:
     """Expire last month's leftovers and grant this month's plan credits (up to the plan's amount: a grant made
     under a smaller plan this month is topped up); the grant entry, or None when nothing was due."""
+    # a plan changed earlier in this transaction is not on the loaded relationship yet: read it afresh
+    await session.refresh(await subscriptions.get_subscription(session, org_id), ["plan"])
     state = await entitlements.standing(session, org_id)
     now = subscriptions.now()
     start, end = subscriptions.period_containing(state.subscription.current_period_start, Interval.MONTH, now)
