@@ -251,6 +251,9 @@ def main() -> None:
     try:
         orgs = asyncio.run(seed_orgs(20))
         ingest = ingestion(args, orgs[0])
+        (OUT / "usage-ingestion.json").write_text(json.dumps(ingest, indent=2))  # kept should the rest be stopped
+        print("ingestion (events/s): app", round(ingest["app"]["events_per_s"]), "twin",
+              round(ingest["twin"]["events_per_s"]), flush=True)  # fmt: skip
         seeded_s = asyncio.run(seed_raw(orgs, args.events))
         agg = asyncio.run(aggregation(orgs, args.late, args.repeats))
     finally:

@@ -72,7 +72,9 @@ async def test_worker_killed_mid_run_the_run_still_ends_once(private, factory, c
     assert await count_rows("tenant_credit_ledger", "idempotency_key = :k AND kind = 'settle'", k=f"settle:{key}") == 1
 
 
-async def test_redis_restarted_during_a_run_the_page_shows_the_right_state_after_reconnect(private, factory):
+async def test_redis_restarted_during_a_run_the_page_shows_the_right_state_after_reconnect(
+    private, factory, count_rows
+):
     member = await factory.org_with_owner()
     with api_client(private.url, member) as http:
         url = _start(http, new_mission(http, member))
@@ -106,3 +108,6 @@ async def test_redis_restarted_during_a_run_the_page_shows_the_right_state_after
         assert state["status"] in ("running", "succeeded") and state["progress"] <= now["progress_percent"]
         run = wait_for(http, url, final, timeout=240)
     assert run["status"] == "succeeded", run
+    key = f"simulation_run:{run['id']}"  # metered and charged once, Redis restart or not
+    assert await count_rows("usage_metered_usage", "transaction_id = :t", t=key) == 1
+    assert await count_rows("tenant_credit_ledger", "idempotency_key = :k AND kind = 'settle'", k=f"settle:{key}") == 1

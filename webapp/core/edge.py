@@ -103,6 +103,18 @@ def unstorable_fields(data: Any) -> dict[str, list[str]]:
     return problems
 
 
+def _check_depth(data: Any) -> dict:
+    """A 400 when `data` nests deeper than MAX_JSON_DEPTH (containers only: the cheap half of unstorable_fields)."""
+    stack = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        if items and depth >= MAX_JSON_DEPTH:  # its items sit deeper than allowed, whatever they are
+            raise BadRequest(f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep.")
+        stack.extend((item, depth + 1) for item in items if isinstance(item, (dict, list)))
+    return {}
+
+
 def _field_name(name: str) -> str:
     """A field name safe to echo in an error body."""
     return _UNSTORABLE.sub("\ufffd", name)
@@ -134,7 +146,9 @@ async def screen_request() -> None:
         if not raw:
             return
         data = decode_json(raw)
-        problems = unstorable_fields(data)
+        # a NUL or a lone surrogate can only reach a string through a \u escape (raw control characters are not
+        # JSON, and the bytes were strict UTF-8): without one, only the depth is left to check
+        problems = unstorable_fields(data) if b"\\u" in raw else _check_depth(data)
         if problems:
             raise ValidationError("Some fields contain characters that cannot be stored.", {"fields": problems})
         g.json_body = data

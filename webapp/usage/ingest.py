@@ -4,7 +4,6 @@ accepted and ignored, whatever month it names) and marks the hours whose rollups
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -13,6 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic import ValidationError as PydanticError
+from pydantic_core import to_json
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -138,7 +138,7 @@ async def record(session: AsyncSession, items: list[Any]) -> Outcome:
             "orgs": [e.organization_id for _, e in good], "txs": [e.transaction_id for _, e in good],
             "codes": [e.code for _, e in good], "qtys": [e.quantity for _, e in good],
             "tss": [e.timestamp for _, e in good], "idx": [i for i, _ in good],
-            "props": [json.dumps(e.properties, separators=(",", ":")) for _, e in good],
+            "props": [to_json(e.properties).decode() for _, e in good],
         }  # fmt: skip
         outcome.stored = int((await session.execute(_STORE, params)).one().stored)
         outcome.duplicates = len(good) - outcome.stored
