@@ -146,6 +146,7 @@ async def revise_plan(session: AsyncSession, ctx: RequestContext, plan_id: uuid.
         status=PlanStatus.CURRENT,
         is_default=was_default,
         currency=plan.currency,
+        monthly_credits=plan.monthly_credits,  # not on the staff form yet: a new version keeps the grant
         created_by=ctx.user_id,
         **{k: after[k] for k in (*DESCRIBED, *PRICED)},
         meters=[PlanMeter(metric=Metric(metric), **meter) for metric, meter in sorted(after["meters"].items())],
