@@ -18,7 +18,7 @@ from werkzeug.datastructures import Headers
 from webapp.billing import intake
 from webapp.billing.enums import Provider
 from webapp.billing.tasks import enqueue_event
-from webapp.core.edge import decode_json, is_json_type, peer_ip, unstorable_fields
+from webapp.core.edge import decode_json, is_json_type, json_problems, peer_ip
 from webapp.core.errors import DomainError, PayloadTooLarge, ValidationError
 from webapp.core.logging import request_id_of, request_id_var
 from webapp.core.security_headers import apply_security_headers
@@ -105,7 +105,7 @@ def _mimetype(headers: Headers) -> str:
 def _screened(raw: bytes) -> object:
     """The edge's rules for a JSON body: strict UTF-8 JSON, bounded depth, nothing PostgreSQL cannot store."""
     data = decode_json(raw)
-    problems = unstorable_fields(data)
+    problems = json_problems(raw, data)
     if problems:
         raise ValidationError("Some fields contain characters that cannot be stored.", {"fields": problems})
     return data

@@ -103,6 +103,13 @@ def unstorable_fields(data: Any) -> dict[str, list[str]]:
     return problems
 
 
+def json_problems(raw: bytes, data: Any) -> dict[str, list[str]]:
+    """unstorable_fields of a body parsed from `raw`, walking only its depth when it cannot hold a bad string: a
+    NUL or a lone surrogate reaches a string only through a \\u escape (raw control characters are not JSON, and
+    the bytes were strict UTF-8)."""
+    return unstorable_fields(data) if b"\\u" in raw else _check_depth(data)
+
+
 def _check_depth(data: Any) -> dict:
     """A 400 when `data` nests deeper than MAX_JSON_DEPTH (containers only: the cheap half of unstorable_fields)."""
     stack = [(data, 0)]
@@ -146,9 +153,7 @@ async def screen_request() -> None:
         if not raw:
             return
         data = decode_json(raw)
-        # a NUL or a lone surrogate can only reach a string through a \u escape (raw control characters are not
-        # JSON, and the bytes were strict UTF-8): without one, only the depth is left to check
-        problems = unstorable_fields(data) if b"\\u" in raw else _check_depth(data)
+        problems = json_problems(raw, data)
         if problems:
             raise ValidationError("Some fields contain characters that cannot be stored.", {"fields": problems})
         g.json_body = data

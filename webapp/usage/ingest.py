@@ -16,7 +16,7 @@ from pydantic_core import to_json
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from webapp.settings import queries as settings
+from webapp.settings.registry import REGISTRY
 
 MAX_BATCH = 1000
 FUTURE_SLACK = timedelta(minutes=5)  # clocks of the services that send events drift a little
@@ -86,11 +86,14 @@ def _validate(items: list[Any]) -> tuple[list[tuple[int, UsageEventIn]], list[Re
     return good, bad
 
 
+# what a batch is checked against, in one read (late_days: the platform's setting as text, NULL when unset)
 _FACTS = text("""
     SELECT (SELECT array_agg(code) FROM usage_billable_metrics) AS codes,
            (SELECT array_agg(id) FROM organizations WHERE id = ANY(CAST(:orgs AS uuid[]))) AS orgs,
+           (SELECT value #>> '{}' FROM settings WHERE key = 'usage.late_days' AND scope = 'system') AS late_days,
            now() AS now
 """)
+_LATE_DAYS = REGISTRY["usage.late_days"]
 
 # One statement: duplicates within the batch fold into the first; a key already claimed (in any month) stores
 # nothing; each stale hour is marked with DO UPDATE, which locks its row until commit — so a rollup that clears it
@@ -129,9 +132,9 @@ async def record(session: AsyncSession, items: list[Any]) -> Outcome:
     outcome = Outcome(received=len(items))
     good, outcome.rejected = _validate(items)
     if good:
-        orgs = sorted({str(event.organization_id) for _, event in good})
+        orgs = sorted(str(org) for org in {event.organization_id for _, event in good})
         facts = (await session.execute(_FACTS, {"orgs": orgs})).one()
-        late_days = int(await settings.value_of(session, "usage.late_days"))
+        late_days = int(_LATE_DAYS.default if facts.late_days is None else _LATE_DAYS.from_json(facts.late_days))
         good = _check_facts(good, outcome, set(facts.codes or ()), set(facts.orgs or ()), facts.now, late_days)
     if good:
         params = {
