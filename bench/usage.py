@@ -240,7 +240,7 @@ def _sql(statement) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--batches", type=int, default=400, help="batches made per run (each sent once)")
+    parser.add_argument("--batches", type=int, default=900, help="batches made per run (each sent once)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--late", type=int, default=10_000)
