@@ -70,6 +70,7 @@ async def test_staff_revise_a_plan_into_a_new_version_and_rename_in_place(app, c
     after = (await _offered(client))["mission-control"]
     assert after["version"] == before["version"] + 1 and after["monthly_price_minor"] == price
     assert after["id"] != before["id"] and after["meters"] == before["meters"]
+    assert after["monthly_credits"] == before["monthly_credits"] > 0  # a price change keeps the monthly grant
     old = await (await client.get(f"/api/v1/billing/plans/{before['id']}")).get_json()
     assert old["status"] == "superseded" and old["monthly_price_minor"] == before["monthly_price_minor"]
     assert (await client.get("/api/v1/billing/plans", headers={"If-None-Match": etag})).status_code == 200
@@ -89,6 +90,7 @@ async def test_staff_revise_a_plan_into_a_new_version_and_rename_in_place(app, c
         ({"monthly_price": "-1"}, "0 or more"),
         ({"included_seats": "30", "seat_limit": "20"}, "cannot be below the included seats"),
         ({"api_calls_unit": "0"}, "Number must be between 1 and"),
+        ({"monthly_credits": "-5"}, "Number must be between 0 and"),
     ):
         refused = await client.post(f"/admin/plans/{after['id']}", form=form | bad)
         assert refused.status_code == 422 and message in await refused.get_data(as_text=True), bad
@@ -96,6 +98,13 @@ async def test_staff_revise_a_plan_into_a_new_version_and_rename_in_place(app, c
     # the old version is not a form anyone can save any more
     stale = await client.post(f"/admin/plans/{before['id']}", form=form | {"monthly_price": "1.00"})
     assert stale.status_code == 409 and "replaced" in await stale.get_data(as_text=True)
+    # the credits a plan grants each month are part of what it gives: a new version, shown on the staff page
+    grant = before["monthly_credits"] + 5000
+    regranted = await client.post(f"/admin/plans/{after['id']}", form=form | {"monthly_credits": str(grant)})
+    assert regranted.status_code == 303
+    latest = (await _offered(client))["mission-control"]
+    assert latest["version"] == after["version"] + 1 and latest["monthly_credits"] == grant
+    assert f"{grant:,}" in await (await client.get("/admin/plans")).get_data(as_text=True)
 
     # nobody else sees the staff pages
     owner = await factory.org_with_owner()

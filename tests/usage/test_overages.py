@@ -71,9 +71,13 @@ async def test_a_closed_period_bills_what_went_past_the_plan_once(client, factor
     async with owner_engine.connect() as conn:
         closes = (
             await conn.execute(
-                text("SELECT count(*) FROM usage_period_closes WHERE organization_id = :o"), {"o": owner.org_id}
+                text(
+                    "SELECT count(*), count(DISTINCT period_start), count(invoice_id) FROM usage_period_closes "
+                    "WHERE organization_id = :o"
+                ),
+                {"o": owner.org_id},
             )
-        ).scalar_one()
+        ).one()
         invoice = (
             await conn.execute(
                 text(
@@ -84,7 +88,8 @@ async def test_a_closed_period_bills_what_went_past_the_plan_once(client, factor
                 {"i": fees[0]["invoice_id"]},
             )
         ).one()
-    assert closes == 1
+    # each period it lived through closed once (the two before had no usage: closed, nothing billed)
+    assert tuple(closes) == (3, 3, 1)
     assert tuple(invoice) == ("open", None, 200, 200, 1, 2)
     await login(client, owner.email, owner.password)
     page = await (await client.get(f"/o/{owner.org_slug}/usage")).get_data(as_text=True)
@@ -106,10 +111,10 @@ async def test_a_closed_period_bills_what_went_past_the_plan_once(client, factor
 
 async def test_a_period_still_open_to_late_events_is_not_closed(factory, maker, owner_engine):
     owner = await factory.org_with_owner(plan="crew")
-    async with owner_engine.begin() as conn:  # the last period ended a day ago: late events may still come
+    async with owner_engine.begin() as conn:  # its only past period ended a day ago: late events may still come
         await conn.execute(
             text(
-                "UPDATE billing_subscriptions SET created_at = created_at - interval '60 days', "
+                "UPDATE billing_subscriptions SET created_at = created_at - interval '20 days', "
                 "current_period_start = now() - interval '1 month 1 day', "
                 "current_period_end = now() - interval '1 day' WHERE organization_id = :o"
             ),
@@ -120,4 +125,49 @@ async def test_a_period_still_open_to_late_events_is_not_closed(factory, maker, 
 
     async with unit_of_work(maker) as session:
         await scope_session(session, org_id=owner.org_id)
-        assert await overages.close_last_period(session, owner.org_id) is None
+        assert await overages.close_due_periods(session, owner.org_id) == []
+
+
+async def test_periods_missed_while_the_scheduler_was_down_are_closed_oldest_first(factory, maker, owner_engine):
+    owner = await factory.org_with_owner(plan="crew")
+    async with owner_engine.begin() as conn:  # two periods ended, neither closed: the scheduler was down over both
+        await conn.execute(
+            text(
+                "UPDATE billing_subscriptions SET created_at = now() - interval '75 days', "
+                "current_period_start = now() - interval '70 days', "
+                "current_period_end = now() - interval '40 days' WHERE organization_id = :o"
+            ),
+            {"o": owner.org_id},
+        )
+        anchor = (
+            await conn.execute(
+                text("SELECT current_period_start FROM billing_subscriptions WHERE organization_id = :o"),
+                {"o": owner.org_id},
+            )
+        ).scalar_one()
+        await _raw_event(conn, owner.org_id, "older", "simulation_runs", 1003, anchor + timedelta(days=3))
+        await _raw_event(conn, owner.org_id, "newer", "simulation_runs", 1020, anchor + timedelta(days=40))
+    await rollup.roll_up(maker)
+
+    from webapp.core.tenancy import scope_session
+    from webapp.core.transaction import unit_of_work
+
+    async with unit_of_work(maker) as session:
+        await scope_session(session, org_id=owner.org_id)
+        closed = await overages.close_due_periods(session, owner.org_id)
+        again = await overages.close_due_periods(session, owner.org_id)
+    assert [c.period_start for c in closed] == sorted(c.period_start for c in closed)
+    assert again == []
+    async with owner_engine.connect() as conn:
+        billed = (
+            await conn.execute(
+                text(
+                    "SELECT f.period_start, f.billable_units, i.number FROM usage_overage_fees f "
+                    "JOIN billing_invoices i ON i.id = f.invoice_id WHERE f.organization_id = :o ORDER BY 1"
+                ),
+                {"o": owner.org_id},
+            )
+        ).all()
+    # the period that began at the anchor, then the one after it: 3 and 20 runs beyond the 1,000 included
+    assert [(units, number) for _, units, number in billed] == [(3, 1), (20, 2)]
+    assert billed[0].period_start == anchor

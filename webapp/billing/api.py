@@ -52,7 +52,7 @@ def plan_out(plan: Plan) -> dict:
         monthly_price_minor=plan.monthly_price_minor, yearly_price_minor=plan.yearly_price_minor,
         seat_price_minor=plan.seat_price_minor, included_seats=plan.included_seats, seat_limit=plan.seat_limit,
         mission_limit=plan.mission_limit, storage_limit_bytes=plan.storage_limit_bytes,
-        monthly_run_limit=plan.monthly_run_limit,
+        monthly_run_limit=plan.monthly_run_limit, monthly_credits=plan.monthly_credits,
         meters=[
             MeterOut(metric=m.metric, included=m.included, unit_size=m.unit_size,
                      overage_price_minor=m.overage_price_minor)

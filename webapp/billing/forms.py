@@ -59,6 +59,10 @@ class PlanForm(Form):
     mission_limit = IntegerField("Mission limit", validators=LIMIT)
     storage_limit_gb = IntegerField("Storage limit (GB)", validators=LIMIT)
     monthly_run_limit = IntegerField("Simulation runs a month", validators=LIMIT)
+    monthly_credits = IntegerField(
+        "Credits granted a month",
+        validators=[InputRequired(message="Give 0 or more."), NumberRange(min=0, max=10**12)],
+    )
 
 
 # one trio of fields per metric: included, unit size, overage price
@@ -84,6 +88,7 @@ def form_data(snapshot: dict) -> dict:
         "mission_limit": snapshot["mission_limit"],
         "storage_limit_gb": None if snapshot["storage_limit_bytes"] is None else snapshot["storage_limit_bytes"] // GIB,
         "monthly_run_limit": snapshot["monthly_run_limit"],
+        "monthly_credits": snapshot["monthly_credits"],
     }
     for metric, meter in snapshot["meters"].items():
         price = meter["overage_price_minor"]
@@ -109,6 +114,7 @@ def plan_values(form: PlanForm) -> dict:
         "mission_limit": form.mission_limit.data,
         "storage_limit_bytes": None if storage is None else storage * GIB,
         "monthly_run_limit": form.monthly_run_limit.data,
+        "monthly_credits": form.monthly_credits.data,
         "meters": {
             str(metric): {
                 "included": form[f"{metric}_included"].data,

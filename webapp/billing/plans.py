@@ -19,6 +19,7 @@ from webapp.core.ids import new_id
 from webapp.core.tenancy import RequestContext, enable_rls_bypass
 
 MAX_MINOR = 100_000_000  # a million dollars a month is not a plan, it is a typo
+MAX_CREDITS = 10**12  # credits granted a month (Mission Control grants a million)
 PRICED = (
     "monthly_price_minor",
     "yearly_price_minor",
@@ -28,6 +29,7 @@ PRICED = (
     "mission_limit",
     "storage_limit_bytes",
     "monthly_run_limit",
+    "monthly_credits",
 )
 DESCRIBED = ("name", "description")
 
@@ -81,6 +83,9 @@ def _check(values: dict) -> dict[str, list[str]]:
         value = values.get(name)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
             errors[name] = ["Leave empty for no limit, or give a whole number."]
+    credits = values.get("monthly_credits")
+    if not isinstance(credits, int) or isinstance(credits, bool) or not 0 <= credits <= MAX_CREDITS:
+        errors["monthly_credits"] = [f"Give a whole number of credits from 0 to {MAX_CREDITS:,}."]
     if "seat_limit" not in errors and "included_seats" not in errors and values.get("seat_limit") is not None:
         if values["seat_limit"] < seats:
             errors["seat_limit"] = ["The seat limit cannot be below the included seats."]
@@ -146,7 +151,6 @@ async def revise_plan(session: AsyncSession, ctx: RequestContext, plan_id: uuid.
         status=PlanStatus.CURRENT,
         is_default=was_default,
         currency=plan.currency,
-        monthly_credits=plan.monthly_credits,  # not on the staff form yet: a new version keeps the grant
         created_by=ctx.user_id,
         **{k: after[k] for k in (*DESCRIBED, *PRICED)},
         meters=[PlanMeter(metric=Metric(metric), **meter) for metric, meter in sorted(after["meters"].items())],

@@ -53,6 +53,7 @@ class PlanOut(BaseModel):
     mission_limit: int | None
     storage_limit_bytes: int | None
     monthly_run_limit: int | None
+    monthly_credits: int = Field(description="Credits granted at the start of each month, expiring at its end")
     meters: list[MeterOut]
     created_at: datetime
 

@@ -6,7 +6,7 @@ become an invoice ClosedLoop issues (usage lines; the invoice's CHECKs hold its 
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -26,24 +26,47 @@ def _money(minor: int, currency: str) -> str:
     return f"${minor / 100:,.2f}" if currency == "USD" else f"{minor / 100:,.2f} {currency}"
 
 
-async def close_last_period(session: AsyncSession, org_id: uuid.UUID) -> BillingPeriodClose | None:
-    """Close the period before the current one when it is due and not closed yet (None otherwise)."""
+BACKFILL_PERIODS = 12  # periods a pass looks back for one left unclosed (the scheduler was down over a period end)
+
+
+def _due_periods(sub: Subscription, now: datetime, late: timedelta) -> list[tuple[datetime, datetime]]:
+    """The whole periods before the current one that no late event can reach any more and the organization lived
+    through (part of), oldest first — each counted back from the current period's start in whole intervals."""
+    current, _ = subscriptions.period_containing(sub.current_period_start, sub.interval, now)
+    step = 12 if sub.interval == Interval.YEAR else 1
+    periods = []
+    for back in range(1, BACKFILL_PERIODS + 1):
+        end = subscriptions.add_months(current, -step * (back - 1))
+        if end <= sub.created_at:
+            break
+        if now >= end + late:
+            periods.append((subscriptions.add_months(current, -step * back), end))
+    return periods[::-1]
+
+
+async def close_due_periods(session: AsyncSession, org_id: uuid.UUID) -> list[BillingPeriodClose]:
+    """Close each period that is due and not closed yet, oldest first (so invoice numbers follow the periods);
+    what was closed."""
     sub = await subscriptions.get_subscription(session, org_id, lock=True)  # one close at a time; invoice numbers
-    now = subscriptions.now()
-    start, _ = subscriptions.period_containing(sub.current_period_start, sub.interval, now)
-    previous = subscriptions.add_months(start, -(12 if sub.interval == Interval.YEAR else 1))
     late = timedelta(days=int(await settings.value_of(session, "usage.late_days")))
-    if now < start + late or start <= sub.created_at:
-        return None  # still open to late events, or the organization did not exist during it
+    due = _due_periods(sub, subscriptions.now(), late)
+    if not due:
+        return []
     found = await session.execute(
-        select(BillingPeriodClose.id).where(
-            BillingPeriodClose.organization_id == org_id, BillingPeriodClose.period_start == previous
+        select(BillingPeriodClose.period_start).where(
+            BillingPeriodClose.organization_id == org_id,
+            BillingPeriodClose.period_start.in_([start for start, _ in due]),
         )
     )
-    if found.scalar_one_or_none() is not None:
-        return None
+    closed_before = set(found.scalars())
     plan = (await entitlements.standing(session, org_id)).plan
-    report = await usage_between(session, org_id, max(previous, sub.created_at), start, plan)
+    return [await _close(session, sub, plan, start, end) for start, end in due if start not in closed_before]
+
+
+async def _close(session: AsyncSession, sub: Subscription, plan, start: datetime, end: datetime) -> BillingPeriodClose:
+    """Bill one period's usage beyond `plan` (an invoice only when there is some) and record the close."""
+    org_id = sub.organization_id
+    report = await usage_between(session, org_id, max(start, sub.created_at), end, plan)
     over = [m for m in report.metrics if m.overage_units > 0]
     invoice_id = None
     if over:  # the invoice first: the close and its fees are written once, naming it
@@ -58,19 +81,19 @@ async def close_last_period(session: AsyncSession, org_id: uuid.UUID) -> Billing
             for m in over
         ]  # fmt: skip
         invoice = await invoices.issue_own(
-            session, sub, plan_id=plan.id, currency=report.currency, start=previous, end=start, lines=lines
+            session, sub, plan_id=plan.id, currency=report.currency, start=start, end=end, lines=lines
         )
         invoice_id = invoice.id
     closed = BillingPeriodClose(
-        id=new_id(), organization_id=org_id, subscription_id=sub.id, plan_id=plan.id, period_start=previous,
-        period_end=start, invoice_id=invoice_id,
+        id=new_id(), organization_id=org_id, subscription_id=sub.id, plan_id=plan.id, period_start=start,
+        period_end=end, invoice_id=invoice_id,
     )  # fmt: skip
     session.add(closed)
     await session.flush()
     fees = [
         OverageFee(
-            id=new_id(), organization_id=org_id, close_id=closed.id, metric_code=m.code, period_start=previous,
-            period_end=start, included=m.included, used=m.total, unit_size=m.unit_size,
+            id=new_id(), organization_id=org_id, close_id=closed.id, metric_code=m.code, period_start=start,
+            period_end=end, included=m.included, used=m.total, unit_size=m.unit_size,
             billable_units=m.overage_units, unit_price_minor=m.overage_price_minor, amount_minor=m.overage_minor,
             currency=report.currency, invoice_id=invoice_id,
         )
@@ -82,7 +105,7 @@ async def close_last_period(session: AsyncSession, org_id: uuid.UUID) -> Billing
 
 
 async def close_due(maker: async_sessionmaker) -> int:
-    """Close every organization's last period that is due (the scheduler, hourly); how many were closed."""
+    """Close every organization's periods that are due (the scheduler, hourly); how many were closed."""
     async with unit_of_work(maker) as session:
         await enable_rls_bypass(session, reason="usage: find the periods to close")
         orgs = list((await session.execute(select(Subscription.organization_id))).scalars())
@@ -90,7 +113,7 @@ async def close_due(maker: async_sessionmaker) -> int:
     for org_id in orgs:
         async with unit_of_work(maker) as session:
             await scope_session(session, org_id=org_id)
-            closed += await close_last_period(session, org_id) is not None
+            closed += len(await close_due_periods(session, org_id))
     return closed
 
 
