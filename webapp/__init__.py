@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import logging
 from types import MethodType
+from urllib.parse import urlencode
 
-from quart import Quart, Request, current_app, g, request
+from quart import Quart, Request, current_app, g, redirect, request, url_for
 from quart_auth import QuartAuth
 from quart_schema import QuartSchema
 
 from webapp.config import PROJECT_ROOT, Settings, load_settings
 from webapp.core.db import fetch_rows, make_engine, make_sessionmaker
 from webapp.core.edge import peer_ip, screen_request
-from webapp.core.errors import DomainError, Unauthorized, register_error_handlers
+from webapp.core.errors import DomainError, Forbidden, Unauthorized, register_error_handlers
 from webapp.core.forms import check_csrf, set_csrf_cookie
 from webapp.core.htmx import is_htmx
 from webapp.core.ids import OrgRefConverter
@@ -203,7 +204,7 @@ def _register_pipeline(app: Quart, settings: Settings) -> None:
             values["org_slug"] = ctx.org_slug
 
     @app.before_request
-    async def _begin() -> None:
+    async def _begin():
         g.stopwatch = Stopwatch()
         g.request_id = request_id_of(request.headers.get("X-Request-ID", ""))
         request_id_var.set(g.request_id)
@@ -231,6 +232,8 @@ def _register_pipeline(app: Quart, settings: Settings) -> None:
                 raise
             # a stale token must not stop someone from signing in or resetting a password: go on as a stranger
             g.ctx = RequestContext(request_id=g.request_id, ip=g.ctx.ip, user_agent=g.ctx.user_agent)
+        if g.ctx.consent_due and (prompt := _ask_for_consent_first()) is not None:
+            return prompt
         slug = g.get("org_slug")
         org_ref = (request.view_args or {}).get("org_id")
         if slug is not None:
@@ -291,6 +294,19 @@ async def _count_api_call(ctx: RequestContext) -> None:
         await count_api_call(extension["redis"], extension["settings"].redis_namespace, ctx.org_id, ctx.api_key_id)
     except Exception:  # noqa: BLE001
         log.warning("API call not counted", exc_info=True)
+
+
+def _ask_for_consent_first():
+    """A browser session that signed in while a changed document waits for the person's yes reaches only the
+    prompt, the privacy pages and signing out: a page goes to the prompt, anything else is a 403 saying so."""
+    from webapp.privacy.views import reachable_before_consent
+
+    if reachable_before_consent(request.endpoint) or _is_public(request.endpoint):
+        return None
+    prompt = url_for("privacy.consent_prompt")
+    if request.method == "GET" and not request.path.startswith("/api/") and not is_htmx():
+        return redirect(f"{prompt}?{urlencode({'next': request.full_path.rstrip('?')})}", 303)
+    raise Forbidden("Accept the updated terms first.", {"consent_required": True, "prompt": prompt})
 
 
 def _is_public(endpoint: str | None) -> bool:

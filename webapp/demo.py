@@ -15,6 +15,8 @@ from webapp.identity import service as identity
 from webapp.identity.queries import find_user_by_email
 from webapp.organizations import service as organizations
 from webapp.organizations.queries import find_membership
+from webapp.privacy import consents
+from webapp.privacy.enums import ConsentMethod
 
 DEMO_ORG_SLUG = "demo"
 DEMO_ORG_NAME = "Mars Settlement Alpha"
@@ -35,6 +37,8 @@ async def load_demo(maker: async_sessionmaker, password: str) -> list[str]:
                 user = await identity.create_user(
                     session, None, email=email, name=name, password=password, verified=True
                 )
+                await scope_session(session, user_id=user.id)  # they accepted the terms as sign-up asks
+                await consents.accept_due(session, None, user.id, ConsentMethod.SIGNUP)
                 created.append(f"user {email}")
             users[email] = user
         owner = users[DEMO_USERS[0][0]]

@@ -43,6 +43,8 @@ def register_blueprints(app: Quart) -> None:
     from webapp.organizations.api import bp as organizations_api
     from webapp.organizations.api import orgs_bp as orgs_api
     from webapp.organizations.views import bp as organizations_views
+    from webapp.privacy.api import bp as privacy_api
+    from webapp.privacy.views import bp as privacy_views
     from webapp.search.api import bp as search_api
     from webapp.search.api import org_bp as org_search_api
     from webapp.search.views import bp as search_views
@@ -71,6 +73,7 @@ def register_blueprints(app: Quart) -> None:
         mail_views,
         mfa_views,
         profile_views,
+        privacy_views,
         iam_views,
         apikeys_views,
         admin_views,
@@ -107,6 +110,7 @@ def register_blueprints(app: Quart) -> None:
         credits_api,
         org_credits_api,
         usage_internal,
+        privacy_api,
         usage_api,
         org_usage_api,
     ):

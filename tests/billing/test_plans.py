@@ -105,6 +105,14 @@ async def test_staff_revise_a_plan_into_a_new_version_and_rename_in_place(app, c
     latest = (await _offered(client))["mission-control"]
     assert latest["version"] == after["version"] + 1 and latest["monthly_credits"] == grant
     assert f"{grant:,}" in await (await client.get("/admin/plans")).get_data(as_text=True)
+    edit = await (await client.get(f"/admin/plans/{latest['id']}/edit")).get_data(as_text=True)
+    form = dict(re.findall(r'name="([a-z_]+)"[^>]*?value="([^"]*)"', edit))
+    form |= {"csrf_token": csrf_from(edit), "description": latest["description"]}
+    restored = await client.post(  # (other tests count on the seeded grant)
+        f"/admin/plans/{latest['id']}", form=form | {"monthly_credits": str(before["monthly_credits"])}
+    )
+    assert restored.status_code == 303
+    assert (await _offered(client))["mission-control"]["monthly_credits"] == before["monthly_credits"]
 
     # nobody else sees the staff pages
     owner = await factory.org_with_owner()

@@ -164,6 +164,8 @@ PUBLIC_PAGES = {
     "/verify-email?token=expired-or-made-up": 200,
     "/unlock?token=expired-or-made-up": 200,
     "/invitations/accept?token=expired-or-made-up": 404,
+    "/legal/terms": 200,
+    "/legal/privacy_notice/v1": 200,
     "/no-such-page": 404,
 }
 
@@ -178,6 +180,7 @@ async def test_signed_out_pages_error_pages_and_the_staff_list_are_accessible_an
     await report.walk(browser, live_stack, "visitor", None, list(PUBLIC_PAGES), expected=PUBLIC_PAGES)
     # staff belong to no organization: "/" says so, the staff list shows every organization
     staff_pages = ["/", "/admin/organizations", "/orgs", "/admin/plans", "/admin/billing/events"]
+    staff_pages.append("/admin/privacy/documents")
     staff_pages.append(f"/admin/billing/organizations/{hellas.org_id}/invoices")
     await report.walk(browser, live_stack, "staff", staff, staff_pages + ["/admin/billing/subscriptions"])
     assert report.statuses == [], "\n".join(report.statuses)

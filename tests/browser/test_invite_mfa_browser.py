@@ -48,6 +48,7 @@ async def test_invite_accept_enrol_mfa_and_sign_in_with_totp(browser, live_stack
     await page.get_by_label("Your name").fill("Noor Haddad")
     await page.get_by_label("Choose a password").fill(password)
     await page.get_by_label("Repeat the password").fill(password)
+    await page.get_by_label("I accept the terms of service").check()
     await page.get_by_role("button", name="Create account and join").click()
     await expect(page.get_by_role("heading", name="Valles Marineris Depot")).to_be_visible()
 

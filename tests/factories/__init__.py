@@ -11,6 +11,8 @@ from webapp.core.tenancy import scope_session
 from webapp.core.transaction import unit_of_work
 from webapp.identity import service as identity
 from webapp.organizations import service as organizations
+from webapp.privacy import consents
+from webapp.privacy.enums import ConsentMethod
 
 PASSWORD = "correct horse battery staple"
 
@@ -43,6 +45,7 @@ class Factory:
         async with unit_of_work(self.maker) as session:
             user = await identity.create_user(session, None, email=email, name=f"Owner of {slug}", password=PASSWORD)
             org = await organizations.create_organization(session, None, slug=slug, name=name, owner_id=user.id)
+            await consents.accept_due(session, None, user.id, ConsentMethod.SIGNUP)  # as sign-up does
             if plan != "free":
                 await subscriptions.comp_plan(session, org.id, plan)
             if role != SystemRole.OWNER:
@@ -62,6 +65,8 @@ class Factory:
         email = f"{owner.org_slug}-{secrets.token_hex(3)}@example.org"
         async with unit_of_work(self.maker) as session:
             user = await identity.create_user(session, None, email=email, name=name, password=PASSWORD)
+            await scope_session(session, user_id=user.id)
+            await consents.accept_due(session, None, user.id, ConsentMethod.SIGNUP)
             await scope_session(session, org_id=owner.org_id, user_id=owner.id)
             await organizations.add_member(session, None, org_id=owner.org_id, user_id=user.id, role=role)
         return Member(user.id, email, PASSWORD, owner.org_id, owner.org_slug, str(role))
@@ -80,4 +85,6 @@ class Factory:
             user = await identity.create_user(
                 session, None, email=email, name="Platform Staff", password=PASSWORD, is_platform_admin=True
             )
+            await scope_session(session, user_id=user.id)
+            await consents.accept_due(session, None, user.id, ConsentMethod.SIGNUP)
         return Member(user.id, email, PASSWORD, None, "", "platform_admin")

@@ -35,6 +35,7 @@ def _signup_form(token: str, **overrides) -> dict:
         "password": "regolith sintering at dawn",
         "org_name": "Shackleton Rim Base",
         "org_slug": f"rim-{suffix}",
+        "accept_terms": "y",
     }
     form.update(overrides)
     return form

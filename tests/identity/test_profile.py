@@ -189,6 +189,7 @@ async def test_invitation_accepted_email_follows_the_inviters_preference(
                 "name": "New Crew",
                 "password": "regolith bricks 7",
                 "confirm": "regolith bricks 7",
+                "accept_terms": "y",
             },
         )
         assert joined.status_code == 303

@@ -85,6 +85,7 @@ async def test_sign_ups_from_one_address_are_limited(app, settings, count_rows):
             "email": f"flood-{n}@example.org",
             "org_name": "Flood",
             "org_slug": f"flood-{n}-x",
+            "accept_terms": "y",
         }
         statuses.append((await client.post("/signup", form=form, **_from(ip))).status_code)
     assert statuses == [422] * settings.signups_per_ip_hour + [429]  # common password: refused, but counted

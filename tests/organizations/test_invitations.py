@@ -76,6 +76,7 @@ async def test_invite_a_new_person_who_creates_an_account_and_joins(
             "name": "Wen Li",
             "password": "password1",
             "confirm": "password1",
+            "accept_terms": "y",
         },
     )
     assert weak.status_code == 422 and "too common" in await weak.get_data(as_text=True)
@@ -89,6 +90,7 @@ async def test_invite_a_new_person_who_creates_an_account_and_joins(
             "name": "Wen Li",
             "password": "oxygen from regolith",
             "confirm": "oxygen from regolith",
+            "accept_terms": "y",
         },
     )
     assert joined.status_code == 303 and joined.headers["Location"] == f"/o/{owner.org_slug}/"

@@ -42,6 +42,7 @@ class RequestContext:
     ip: str | None = None
     user_agent: str | None = None
     mfa_enabled: bool = False
+    consent_due: bool = False  # a browser session asked to accept changed documents first (webapp.privacy)
     locale: str = "en"
     is_platform_admin: bool = False
     org_status: str | None = None

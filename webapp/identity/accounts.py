@@ -19,6 +19,8 @@ from webapp.identity.queries import find_user_by_email, get_user
 from webapp.identity.tokens import consume_token, issue_token
 from webapp.mail.service import queue_email
 from webapp.organizations import service as organizations
+from webapp.privacy import consents
+from webapp.privacy.enums import ConsentDecision, ConsentMethod, PolicyDocument
 from webapp.security.enums import SecurityEventType, Severity
 from webapp.security.service import record_event
 
@@ -42,8 +44,10 @@ async def sign_up(
     org_name: str,
     org_slug: str,
     base_url: str,
+    product_news: bool = False,
 ) -> SignUp:
-    """A new user owning a new organization; a verification email goes out after commit."""
+    """A new user owning a new organization, who accepted the documents that need consent (and, if they chose,
+    product news) — each decision recorded with its proof; a verification email goes out after commit."""
     email = email.strip()
     if await find_user_by_email(session, email) is not None:
         raise Conflict(
@@ -56,6 +60,10 @@ async def sign_up(
         org = await organizations.create_organization_for(session, ctx, slug=org_slug, name=org_name, owner_id=user.id)
     except Conflict as exc:  # the sign-up form calls the address field org_slug
         raise Conflict(exc.message, {"fields": {"org_slug": exc.details["fields"]["slug"]}}) from exc
+    await consents.accept_due(session, ctx, user.id, ConsentMethod.SIGNUP)
+    if product_news:
+        news = await consents.get_version(session, PolicyDocument.MARKETING_EMAIL)
+        await consents.decide(session, ctx, user.id, news, ConsentDecision.GRANTED, ConsentMethod.SIGNUP)
     await send_verification(session, ctx, user, base_url=base_url)
     return SignUp(user, org.id, org.slug)
 

@@ -52,6 +52,11 @@ class SignUpForm(Form):
     password = PasswordField("Password", validators=[DataRequired(), PASSWORD_LENGTH])
     org_name = StringField("Organization or mission name", validators=[DataRequired(), Length(max=120)])
     org_slug = StringField("Organization address", validators=[Optional(), Length(max=48), SLUG])
+    accept_terms = BooleanField(
+        "I accept the terms of service and have read the privacy notice",
+        validators=[DataRequired(message="Accept the terms and the privacy notice to create an account.")],
+    )
+    product_news = BooleanField("Email me product news now and then (optional; stop any time)")
 
 
 class ForgotPasswordForm(Form):

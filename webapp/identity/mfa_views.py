@@ -22,6 +22,7 @@ from webapp.identity.forms import (
     PasswordConfirmForm,
 )
 from webapp.identity.queries import get_user
+from webapp.privacy.views import after_sign_in
 
 bp = Blueprint("mfa", __name__)
 
@@ -94,13 +95,13 @@ async def challenge_submit():
         if isinstance(exc, RateLimited):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
-    token, _ = await service.start_session(
+    token, auth_session = await service.start_session(
         session, g.ctx, user, absolute=timedelta(hours=_settings().session_absolute_hours)
     )
     login_user(AuthUser(token))
     rotate_csrf()
     await flash(f"Welcome back, {user.name}.", "success")
-    response = redirect(safe_next(pending.get("n")) or url_for("identity.landing"), 303)
+    response = redirect(await after_sign_in(session, auth_session, safe_next(pending.get("n"))), 303)
     response.delete_cookie(PENDING_COOKIE, path="/login")
     return response
 

@@ -74,6 +74,9 @@ class AuthSession(UUIDPrimaryKey, Base):
     )
     # API sessions are minted for one organization; their tokens act only inside it
     organization_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    # set at sign-in when a document that needs consent has a version the person has not accepted: the browser is
+    # asked before anything else (webapp.privacy.consents); cleared once they accept
+    consent_due: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
 
 
 class AuthToken(UUIDPrimaryKey, Base):

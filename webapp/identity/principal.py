@@ -47,6 +47,7 @@ async def resolve_principal() -> None:
     ctx.mfa_enabled = principal.mfa_enabled
     ctx.locale, ctx.timezone = principal.locale, principal.timezone
     ctx.is_platform_admin = principal.is_platform_admin
+    ctx.consent_due = principal.consent_due
     await service.touch_session(session, principal)
     remember_scope(session, user_id=principal.user_id)  # already set by the lookup query
 

@@ -60,6 +60,7 @@ class SessionPrincipal:
     mfa_enabled: bool
     locale: str
     timezone: str
+    consent_due: bool
 
 
 # built once: this runs on every signed-in request, and building a statement costs more than running it
@@ -78,6 +79,7 @@ _PRINCIPAL = (
         User.mfa_enabled_at.is_not(None),
         effective("profile.locale", user_id=User.id),
         effective("profile.timezone", user_id=User.id),
+        AuthSession.consent_due,
     )
     .join(User, User.id == AuthSession.user_id)
     .where(AuthSession.token_hash == bindparam("token_hash"), User.deleted_at.is_(None))

@@ -35,6 +35,7 @@ from webapp.identity.tasks import ask_for_password_reset
 from webapp.identity.throttle import account_key
 from webapp.organizations import service as organizations
 from webapp.organizations.queries import list_memberships
+from webapp.privacy.views import after_sign_in
 
 bp = Blueprint("identity", __name__)
 
@@ -80,13 +81,13 @@ async def login_submit():
         return response
     if user.mfa_enabled_at is not None:  # the password was right; the session waits for the second factor
         return start_challenge(redirect(url_for("mfa.challenge"), 303), user.id, safe_next(form.next.data))
-    token, _ = await service.start_session(
+    token, auth_session = await service.start_session(
         session, g.ctx, user, absolute=timedelta(hours=settings.session_absolute_hours)
     )
     login_user(AuthUser(token))
     rotate_csrf()
     await flash(f"Welcome back, {user.name}.", "success")
-    return redirect(safe_next(form.next.data) or url_for("identity.landing"), 303)
+    return redirect(await after_sign_in(session, auth_session, safe_next(form.next.data)), 303)
 
 
 @bp.post("/logout")
@@ -140,6 +141,7 @@ async def signup_submit():
             org_name=form.org_name.data,
             org_slug=form.org_slug.data or organizations.suggest_slug(form.org_name.data),
             base_url=settings.base_url,
+            product_news=bool(form.product_news.data),
         )
     except DomainError as exc:
         show_errors(form, exc)

@@ -89,6 +89,11 @@ async def deliver_email(maker: async_sessionmaker, settings: Settings, email_id:
         email = (await session.execute(stmt.with_for_update(skip_locked=True))).scalar_one_or_none()
         if email is None:
             return None
+        from webapp.privacy.marketing import still_consents  # privacy sends through this module
+
+        if not await still_consents(session, email.template, email.user_id):
+            email.status, email.text_body, email.html_body = EmailStatus.WITHHELD, "(withheld)", "(withheld)"
+            return email.status
         email.attempts += 1
         if not settings.smtp_url:
             email.status = EmailStatus.KEPT  # no SMTP server: the dev outbox page shows it

@@ -39,6 +39,10 @@ class AcceptNewAccountForm(Form):
     confirm = PasswordField(
         "Repeat the password", validators=[DataRequired(), EqualTo("password", message="The two passwords differ.")]
     )
+    accept_terms = BooleanField(
+        "I accept the terms of service and have read the privacy notice",
+        validators=[DataRequired(message="Accept the terms and the privacy notice to create an account.")],
+    )
 
 
 class OrganizationForm(Form):

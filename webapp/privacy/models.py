@@ -1,16 +1,25 @@
-"""privacy_subject_requests: what a person asked us to do with their data, and when it is due."""
+"""Privacy: what a person asked us to do with their data and when it is due (privacy_subject_requests); the
+documents they are asked to accept, by version (privacy_policy_versions); and each decision they made about one,
+with what proves it (privacy_user_consents)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.dialects.postgresql import INET
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.core.db import Base, Timestamps, UUIDPrimaryKey, Versioned
 from webapp.core.enums import pg_enum
-from webapp.privacy.enums import SubjectRequestStatus, SubjectRequestType
+from webapp.privacy.enums import (
+    ConsentDecision,
+    ConsentMethod,
+    PolicyDocument,
+    SubjectRequestStatus,
+    SubjectRequestType,
+)
 
 
 class PrivacySubjectRequest(UUIDPrimaryKey, Timestamps, Versioned, Base):
@@ -38,3 +47,48 @@ class PrivacySubjectRequest(UUIDPrimaryKey, Timestamps, Versioned, Base):
     due_at: Mapped[datetime]  # GDPR Art. 12(3): one month
     processed_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     processed_at: Mapped[datetime | None]
+
+
+class PolicyVersion(UUIDPrimaryKey, Base):
+    """One published version of a document: its exact text (and that text's SHA-256), when it takes effect, and
+    whether people must accept it to use ClosedLoop. Never changed once published: a change is a new version."""
+
+    __tablename__ = "privacy_policy_versions"
+    __table_args__ = (
+        Index("uq_privacy_policy_versions_document_version", "document", "version", unique=True),
+        CheckConstraint("version >= 1", name="version_positive"),
+        CheckConstraint("text_hash ~ '^[0-9a-f]{64}$'", name="text_hash_is_sha256"),
+    )
+
+    document: Mapped[PolicyDocument] = mapped_column(pg_enum(PolicyDocument, "policy_document"))
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)  # Markdown
+    text_hash: Mapped[str] = mapped_column(String(64))
+    requires_consent: Mapped[bool] = mapped_column(Boolean)
+    effective_at: Mapped[datetime]
+    published_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+
+class UserConsent(UUIDPrimaryKey, Base):
+    """One decision of a person about one version of a document — append-only, so the history is the proof.
+    `proof_hash` is the SHA-256 of a canonical record of the decision and the version's text hash
+    (webapp.privacy.consents.proof_of): anyone holding the row and the text can recompute it."""
+
+    __tablename__ = "privacy_user_consents"
+    __table_args__ = (
+        Index("ix_privacy_user_consents_user_document", "user_id", "document", "decided_at"),
+        CheckConstraint("proof_hash ~ '^[0-9a-f]{64}$'", name="proof_hash_is_sha256"),
+    )
+
+    # SET NULL: proof of what was agreed outlives the account (erasure replaces the person, not the record)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    version_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("privacy_policy_versions.id"), index=True)
+    document: Mapped[PolicyDocument] = mapped_column(pg_enum(PolicyDocument, "policy_document"))
+    decision: Mapped[ConsentDecision] = mapped_column(pg_enum(ConsentDecision, "consent_decision"))
+    decided_at: Mapped[datetime]
+    method: Mapped[ConsentMethod] = mapped_column(pg_enum(ConsentMethod, "consent_method"))
+    ip: Mapped[str | None] = mapped_column(INET)
+    user_agent: Mapped[str | None] = mapped_column(String(400))
+    proof_hash: Mapped[str] = mapped_column(String(64))

@@ -40,6 +40,8 @@ from webapp.identity.queries import find_user_by_email, token_digest
 from webapp.mail.service import queue_email
 from webapp.organizations.models import Invitation, Membership, Organization
 from webapp.organizations.service.orgs import add_member
+from webapp.privacy import consents
+from webapp.privacy.enums import ConsentMethod
 
 INVITATION_LIFETIME = timedelta(days=7)
 MAX_SENDS = 5
@@ -272,6 +274,8 @@ async def accept_invitation(
         user = await identity.create_user(
             session, ctx, email=invitation.email, name=name, password=password or "", verified=True
         )
+        await scope_session(session, user_id=user.id)
+        await consents.accept_due(session, ctx, user.id, ConsentMethod.SIGNUP)  # the form's "I accept"
     elif user.email.lower() != invitation.email.lower():
         raise Forbidden(f"This invitation is for {invitation.email}. Sign in with that account to accept it.")
     await scope_session(session, org_id=invitation.organization_id, user_id=user.id)
