@@ -99,3 +99,18 @@ def render(text: str, members: list[Member]) -> Rendered:
         allowed_classes={"span": {"mention"}},
     )
     return Rendered(clean, list(env.get("mentioned", {}).values()))
+
+
+def render_document(text: str, top: int = 2) -> str:
+    """Markdown of a published document (the privacy notice, the terms) -> sanitized HTML, its headings starting
+    at level `top` so they follow the page's own."""
+    md = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+    level = {"h1": top, "h2": top}
+
+    def heading(tag_open: bool):
+        return lambda r, t, i, o, e: f"<{'' if tag_open else '/'}h{min(6, level.get(t[i].tag, top + 1))}>"
+
+    md.add_render_rule("heading_open", heading(True))
+    md.add_render_rule("heading_close", heading(False))
+    return nh3.clean(md.render(text), tags=TAGS | {"h2", "h5", "h6"}, attributes=ATTRIBUTES, url_schemes={"http", "https", "mailto"},
+                     link_rel="noopener noreferrer nofollow")  # fmt: skip

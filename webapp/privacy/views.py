@@ -40,8 +40,8 @@ async def after_sign_in(session, auth_session: AuthSession, next_url: str | None
     return next_url or url_for("identity.landing")
 
 
-def _html(version) -> str:
-    return markdown.render(version.body, []).html
+def _html(version, top: int = 2) -> str:
+    return markdown.render_document(version.body, top)
 
 
 @bp.get("/me/consent")
@@ -53,7 +53,7 @@ async def consent_prompt():
         return redirect(safe_next(request.args.get("next")) or url_for("identity.landing"))
     return await render(
         "privacy/consent_prompt.html",
-        due=[(v, consents.DOCUMENTS[v.document], _html(v)) for v in due],
+        due=[(v, consents.DOCUMENTS[v.document], _html(v, top=3)) for v in due],
         next=safe_next(request.args.get("next")) or "",
     )
 
