@@ -112,5 +112,7 @@ def render_document(text: str, top: int = 2) -> str:
 
     md.add_render_rule("heading_open", heading(True))
     md.add_render_rule("heading_close", heading(False))
-    return nh3.clean(md.render(text), tags=TAGS | {"h2", "h5", "h6"}, attributes=ATTRIBUTES, url_schemes={"http", "https", "mailto"},
-                     link_rel="noopener noreferrer nofollow")  # fmt: skip
+    return nh3.clean(
+        md.render(text), tags=TAGS | {"h2", "h5", "h6"}, attributes=ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer nofollow",
+    )  # fmt: skip
