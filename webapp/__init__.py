@@ -251,7 +251,10 @@ def _register_pipeline(app: Quart, settings: Settings) -> None:
     @app.after_request
     async def _finish(response):
         await end_request_transaction(response.status_code)
-        if g.get("ctx") is not None and g.ctx.api_key_id is not None and g.ctx.org_id is not None:
+        if (
+            response.status_code < 400  # a refused request is not usage (and bad input changes nothing)
+            and g.get("ctx") is not None and g.ctx.api_key_id is not None and g.ctx.org_id is not None
+        ):  # fmt: skip
             await _count_api_call(g.ctx)
         set_csrf_cookie(response)
         apply_security_headers(response, hsts=settings.cookie_secure, csp=csp)

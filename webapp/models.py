@@ -33,7 +33,12 @@ from webapp.mail.models import OutboxEmail  # noqa: F401
 from webapp.missions.models import Mission, MissionCrew  # noqa: F401
 from webapp.ops.models import SystemCheck  # noqa: F401
 from webapp.organizations.models import Invitation, Membership, Organization  # noqa: F401
-from webapp.privacy.models import PolicyVersion, PrivacySubjectRequest, UserConsent  # noqa: F401
+from webapp.privacy.models import (  # noqa: F401
+    PersonalDataEntry,
+    PolicyVersion,
+    PrivacySubjectRequest,
+    UserConsent,
+)
 from webapp.search import service as _search_maintenance  # noqa: F401,E402 - its flush hook keeps search_index current
 from webapp.search.models import ReindexJob, SearchIndex  # noqa: F401
 from webapp.security.models import SecurityEvent  # noqa: F401

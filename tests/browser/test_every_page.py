@@ -166,6 +166,7 @@ PUBLIC_PAGES = {
     "/invitations/accept?token=expired-or-made-up": 404,
     "/legal/terms": 200,
     "/legal/privacy_notice/v1": 200,
+    "/legal/records-of-processing": 200,
     "/no-such-page": 404,
 }
 

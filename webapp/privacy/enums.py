@@ -42,3 +42,35 @@ class ConsentMethod(StrEnum):
     PROMPT = "prompt"  # asked again at sign-in after a new version that needs consent
     SETTINGS = "settings"  # the privacy page
     API = "api"
+
+
+class DataCategory(StrEnum):
+    """What kind of personal data a column holds (the records of processing group by it)."""
+
+    IDENTITY = "identity"  # who someone is: name, role in a crew
+    CONTACT = "contact"  # how to reach them: email address
+    CREDENTIALS = "credentials"  # password hash, second-factor secret
+    NETWORK = "network"  # IP address, browser
+    CONTENT = "content"  # what they wrote or uploaded
+    ACTIVITY = "activity"  # what they did, and when
+    PREFERENCES = "preferences"  # settings they chose
+    FINANCIAL = "financial"  # payments and invoices
+    CONSENT = "consent"  # their decisions about documents
+
+
+class LawfulBasis(StrEnum):
+    """Why the processing is lawful (GDPR Art. 6(1))."""
+
+    CONTRACT = "contract"  # (b)
+    LEGAL_OBLIGATION = "legal_obligation"  # (c)
+    LEGITIMATE_INTERESTS = "legitimate_interests"  # (f)
+    CONSENT = "consent"  # (a)
+
+
+class ErasureAction(StrEnum):
+    """What erasure does to a column of the person's rows."""
+
+    DELETE = "delete"  # the rows go
+    ANONYMISE = "anonymise"  # the value is cleared
+    PSEUDONYMISE = "pseudonymise"  # the value becomes the person's stable pseudonym
+    KEEP = "keep"  # kept under the named legal reason (GDPR Art. 17(3))

@@ -16,6 +16,9 @@ from webapp.core.enums import pg_enum
 from webapp.privacy.enums import (
     ConsentDecision,
     ConsentMethod,
+    DataCategory,
+    ErasureAction,
+    LawfulBasis,
     PolicyDocument,
     SubjectRequestStatus,
     SubjectRequestType,
@@ -92,3 +95,29 @@ class UserConsent(UUIDPrimaryKey, Base):
     ip: Mapped[str | None] = mapped_column(INET)
     user_agent: Mapped[str | None] = mapped_column(String(400))
     proof_hash: Mapped[str] = mapped_column(String(64))
+
+
+class PersonalDataEntry(UUIDPrimaryKey, Base):
+    """One column that holds personal data: what it is, why it is kept, for how long, and what erasure does to it.
+    Export, erasure, retention and the records of processing all read this registry; a test fails when a column
+    that looks personal is missing from it (tests/privacy/test_registry.py)."""
+
+    __tablename__ = "personal_data_registry"
+    __table_args__ = (
+        Index("uq_personal_data_registry_column", "table_name", "column_name", unique=True),
+        CheckConstraint("erasure_action <> 'keep' OR keep_reason IS NOT NULL", name="keep_has_a_reason"),
+        CheckConstraint("(retention_days IS NULL) = (retention_from IS NULL)", name="retention_has_a_start"),
+        CheckConstraint("retention_days IS NULL OR retention_days > 0", name="retention_positive"),
+    )
+
+    table_name: Mapped[str] = mapped_column(String(63))
+    column_name: Mapped[str] = mapped_column(String(63))
+    # the column that ties a row to its person: a user id, or (invitations) the address itself
+    subject_column: Mapped[str] = mapped_column(String(63))
+    category: Mapped[DataCategory] = mapped_column(pg_enum(DataCategory, "personal_data_category"))
+    purpose: Mapped[str] = mapped_column(Text)
+    lawful_basis: Mapped[LawfulBasis] = mapped_column(pg_enum(LawfulBasis, "lawful_basis"))
+    retention_days: Mapped[int | None] = mapped_column(Integer)  # None: as long as the account exists
+    retention_from: Mapped[str | None] = mapped_column(String(63))  # the timestamp column it counts from
+    erasure_action: Mapped[ErasureAction] = mapped_column(pg_enum(ErasureAction, "erasure_action"))
+    keep_reason: Mapped[str | None] = mapped_column(Text)

@@ -8,6 +8,7 @@ from datetime import UTC
 from quart import Blueprint, flash, g, redirect, request, url_for
 
 from webapp.collaboration import markdown
+from webapp.core.csvio import csv_response
 from webapp.core.errors import Conflict, NotFound, ValidationError
 from webapp.core.forms import read_form
 from webapp.core.htmx import is_htmx, render, toast
@@ -15,7 +16,7 @@ from webapp.core.permissions import public, requires, staff_only
 from webapp.core.redirects import safe_next
 from webapp.core.transaction import db_session
 from webapp.identity.models import AuthSession
-from webapp.privacy import consents
+from webapp.privacy import consents, registry
 from webapp.privacy.enums import ConsentDecision, ConsentMethod, PolicyDocument
 from webapp.privacy.forms import PublishForm
 
@@ -163,3 +164,44 @@ async def admin_publish(document: str):
     )  # fmt: skip
     await flash(f"{version.title} version {version.version} published.", "success")
     return redirect(url_for("privacy.admin_documents"), 303)
+
+
+BASIS_LABELS = {
+    "contract": "Contract — Art. 6(1)(b)", "legal_obligation": "Legal obligation — Art. 6(1)(c)",
+    "legitimate_interests": "Legitimate interests — Art. 6(1)(f)", "consent": "Consent — Art. 6(1)(a)",
+}  # fmt: skip
+ERASURE_LABELS = {
+    "delete": "deleted", "anonymise": "cleared", "pseudonymise": "replaced by a pseudonym", "keep": "kept",
+}  # fmt: skip
+
+
+def _retention(entry) -> str:
+    if entry.retention_days is None:
+        return "while the account exists"
+    years, days = divmod(entry.retention_days, 365)
+    span = f"{years} year{'s' if years > 1 else ''}" if years and not days else f"{entry.retention_days} days"
+    return f"{span} after {entry.retention_from.replace('_', ' ')}"
+
+
+@bp.get("/legal/records-of-processing")
+@public
+async def records():
+    """The records of processing (GDPR Art. 30), generated from the personal-data registry."""
+    entries = await registry.entries(db_session())
+    return await render(
+        "privacy/records.html", entries=entries, basis=BASIS_LABELS, erasure=ERASURE_LABELS, retention=_retention
+    )
+
+
+@bp.get("/legal/records-of-processing.csv")
+@public
+async def records_csv():
+    """The same records as CSV, one row per column of personal data."""
+    entries = await registry.entries(db_session())
+    header = ["category", "table", "column", "purpose", "lawful_basis", "retention", "on_erasure", "kept_because"]
+    rows = [
+        (e.category.value, e.table_name, e.column_name, e.purpose, e.lawful_basis.value, _retention(e),
+         e.erasure_action.value, e.keep_reason or "")
+        for e in entries
+    ]  # fmt: skip
+    return csv_response("records-of-processing.csv", header, rows)
