@@ -132,6 +132,8 @@ async def seed(database_url_env: dict, rows: int, members: int = 25) -> dict:
     from webapp.ops.enums import CheckStatus
     from webapp.ops.models import SystemCheck
     from webapp.organizations.service import add_member, create_organization
+    from webapp.privacy import consents
+    from webapp.privacy.enums import ConsentMethod
 
     settings = load_settings()
     engine = make_engine(settings.database_url, settings.app_db_role, pool_size=2)
@@ -143,6 +145,8 @@ async def seed(database_url_env: dict, rows: int, members: int = 25) -> dict:
     async with unit_of_work(make_sessionmaker(engine)) as session:
         user = await create_user(session, None, email=email, name="Bench User", password=password)
         org = await create_organization(session, None, slug=slug, name="Bench Base", owner_id=user.id)
+        # the terms accepted as sign-up records them: the bench signs in through the form, which asks otherwise
+        await consents.accept_due(session, None, user.id, ConsentMethod.SIGNUP)
         await scope_session(session, org_id=org.id, user_id=user.id)
         await session.execute(
             insert(SystemCheck),

@@ -71,6 +71,8 @@ async def seed(missions: int, products: int) -> dict:
     from webapp.iam.catalog import system_role_permissions
     from webapp.identity.service import create_user
     from webapp.organizations.service import create_organization
+    from webapp.privacy import consents
+    from webapp.privacy.enums import ConsentMethod
 
     settings = load_settings()
     engine = make_engine(settings.database_url, settings.app_db_role, pool_size=2)
@@ -79,6 +81,7 @@ async def seed(missions: int, products: int) -> dict:
     async with unit_of_work(make_sessionmaker(engine)) as session:
         user = await create_user(session, None, email=email, name="Fleet Planner", password=password)
         org = await create_organization(session, None, slug=slug, name="Fleet Base", owner_id=user.id)
+        await consents.accept_due(session, None, user.id, ConsentMethod.SIGNUP)  # as sign-up does (we sign in)
         await scope_session(session, org_id=org.id, user_id=user.id)
         ctx = RequestContext(
             user_id=user.id, org_id=org.id, org_slug=slug, role="owner", permissions=system_role_permissions("owner")
