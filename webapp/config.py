@@ -93,6 +93,7 @@ class Settings:
     dodo_api_base: str = "https://live.dodopayments.com"
     dodo_products: str = ""
     internal_usage_tokens: str = ""  # who may call POST /internal/usage/record (comma-separated while rotating)
+    internal_privacy_tokens: str = ""  # who may call POST /internal/privacy/process/{id}
 
     def webhook_secrets(self, provider: str) -> list[str]:
         """The provider's webhook signing secrets (several during a rotation); the sandbox's derives from
@@ -186,6 +187,7 @@ def load_settings() -> Settings:
         dodo_api_base=os.environ.get("DODO_API_BASE", "").strip() or "https://live.dodopayments.com",
         dodo_products=os.environ.get("DODO_PRODUCTS", "").strip(),
         internal_usage_tokens=os.environ.get("INTERNAL_USAGE_TOKENS", "").strip(),
+        internal_privacy_tokens=os.environ.get("INTERNAL_PRIVACY_TOKENS", "").strip(),
     )
 
 

@@ -34,8 +34,10 @@ from webapp.missions.models import Mission, MissionCrew  # noqa: F401
 from webapp.ops.models import SystemCheck  # noqa: F401
 from webapp.organizations.models import Invitation, Membership, Organization  # noqa: F401
 from webapp.privacy.models import (  # noqa: F401
+    LegalHold,
     PersonalDataEntry,
     PolicyVersion,
+    PrivacyRequestEvent,
     PrivacySubjectRequest,
     UserConsent,
 )

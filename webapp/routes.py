@@ -44,6 +44,9 @@ def register_blueprints(app: Quart) -> None:
     from webapp.organizations.api import orgs_bp as orgs_api
     from webapp.organizations.views import bp as organizations_views
     from webapp.privacy.api import bp as privacy_api
+    from webapp.privacy.internal_api import bp as privacy_internal
+    from webapp.privacy.request_views import bp as privacy_request_views
+    from webapp.privacy.staff_views import bp as privacy_staff_views
     from webapp.privacy.views import bp as privacy_views
     from webapp.search.api import bp as search_api
     from webapp.search.api import org_bp as org_search_api
@@ -74,6 +77,8 @@ def register_blueprints(app: Quart) -> None:
         mfa_views,
         profile_views,
         privacy_views,
+        privacy_request_views,
+        privacy_staff_views,
         iam_views,
         apikeys_views,
         admin_views,
@@ -110,6 +115,7 @@ def register_blueprints(app: Quart) -> None:
         credits_api,
         org_credits_api,
         usage_internal,
+        privacy_internal,
         privacy_api,
         usage_api,
         org_usage_api,

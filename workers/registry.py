@@ -6,6 +6,7 @@ import webapp.identity.tasks  # noqa: F401
 import webapp.mail.tasks  # noqa: F401
 import webapp.models  # noqa: F401
 import webapp.ops.tasks  # noqa: F401
+import webapp.privacy.tasks  # noqa: F401
 import webapp.search.tasks  # noqa: F401
 import webapp.simulations.tasks  # noqa: F401
 import webapp.usage.tasks  # noqa: F401

@@ -29,6 +29,9 @@ NOT_PAGES = re.compile(
     r"\.(row|crew_row|blank_line|export_csv|index_events|runs_events|check_events|check_progress|progress|"
     r"results|subscribe|outbox_email|events|job_events|job_progress|suggest|download_file|invoice_pdf)$"
     r"|^(ops_platform|api_docs)\.|^openapi$"
+    # a request's emailed confirmation (needs its token: tests/browser/test_privacy_browser.py walks it) and its
+    # archive (a download)
+    r"|^privacy_requests\.(confirm_page|archive)$"
 )
 SHOTS = OUTPUT / "pages"
 CLIPPED_TABLES = """[...document.querySelectorAll('.table-wrap:not(.matrix-wrap)')]
@@ -172,16 +175,40 @@ PUBLIC_PAGES = {
 
 
 async def test_signed_out_pages_error_pages_and_the_staff_list_are_accessible_and_fit_a_phone(
-    browser, live_stack, factory
+    browser, live_stack, factory, maker
 ):
+    from webapp.core.transaction import unit_of_work
+    from webapp.privacy import holds
+    from webapp.privacy import requests as privacy_requests
+    from webapp.privacy.enums import SubjectRequestType
+
     hellas = await factory.org_with_owner(name="Hellas Depot")  # something for the staff lists to show
     staff = await factory.platform_admin()
+    async with unit_of_work(maker) as session:  # a request waiting for its emailed confirmation, and a hold
+        from webapp.core.tenancy import RequestContext, enable_rls_bypass
+
+        await enable_rls_bypass(session, reason="test data for the staff privacy pages")
+        request = await privacy_requests.submit(
+            session,
+            None,
+            user_id=hellas.id,
+            email=hellas.email,
+            request_type=SubjectRequestType.ACCESS,
+            reauthenticated=False,
+            send_confirmation=False,
+        )
+        ctx = RequestContext(user_id=staff.id, is_platform_admin=True)
+        await holds.place(
+            session, ctx, organization_id=hellas.org_id, reason="Preserve for an insurer's claim.", reference="CLAIM-88"
+        )
     SHOTS.mkdir(exist_ok=True)
     report = Report()
     await report.walk(browser, live_stack, "visitor", None, list(PUBLIC_PAGES), expected=PUBLIC_PAGES)
     # staff belong to no organization: "/" says so, the staff list shows every organization
     staff_pages = ["/", "/admin/organizations", "/orgs", "/admin/plans", "/admin/billing/events"]
     staff_pages.append("/admin/privacy/documents")
+    staff_pages += ["/admin/privacy/requests", "/admin/privacy/requests?all=1", "/admin/privacy/holds"]
+    staff_pages.append(f"/admin/privacy/requests/{request.id}")
     staff_pages.append(f"/admin/billing/organizations/{hellas.org_id}/invoices")
     await report.walk(browser, live_stack, "staff", staff, staff_pages + ["/admin/billing/subscriptions"])
     assert report.statuses == [], "\n".join(report.statuses)

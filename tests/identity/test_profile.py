@@ -246,7 +246,7 @@ async def test_deactivation_stops_the_account_and_records_a_deletion_request(
     assert (
         await count_rows(
             "privacy_subject_requests",
-            "user_id = :u AND request_type = 'deletion' AND status = 'pending' AND due_at > now() + interval '29 days'",
+            "user_id = :u AND request_type = 'deletion' AND due_at > now() + interval '27 days'",
             u=crew.id,
         )
         == 1

@@ -48,6 +48,7 @@ class User(UUIDPrimaryKey, Timestamps, SoftDelete, Versioned, Base):
     mfa_enabled_at: Mapped[datetime | None]
     mfa_last_step: Mapped[int | None] = mapped_column(BigInteger)  # last accepted TOTP step: no replay
     deactivated_at: Mapped[datetime | None]
+    erased_at: Mapped[datetime | None]  # erasure replaced the person by a pseudonym (webapp.privacy.erasure)
 
 
 class AuthSession(UUIDPrimaryKey, Base):

@@ -292,16 +292,29 @@ async def deactivate_account(
     current_password: str,
     reason: str | None = None,
 ):
-    """Re-authenticate; the account stops at once (sessions end, keys are deleted) and a deletion request is recorded.
+    """Re-authenticate, then stop the account and hand its deletion request to the privacy workers (stop_account).
 
     Refused while the user is the only owner of an organization: it would be left without anyone in charge.
     """
-    from webapp.apikeys import service as apikeys
-    from webapp.organizations.queries import list_memberships, sole_owner_orgs
+    from webapp.privacy import requests as privacy_requests
     from webapp.privacy.enums import SubjectRequestType
-    from webapp.privacy.service import record_subject_request
 
     await service.check_current_password(user, current_password, field="current_password")
+    await refuse_sole_owner(session, user)
+    request = await privacy_requests.open_request(session, user.id, SubjectRequestType.DELETION)
+    if request is None:
+        request = await privacy_requests.submit(
+            session, ctx, user_id=user.id, email=user.email, request_type=SubjectRequestType.DELETION, reason=reason,
+            reauthenticated=False, send_confirmation=False,
+        )  # fmt: skip
+    await stop_account(session, ctx, user, request, method="password")
+    return request
+
+
+async def refuse_sole_owner(session: AsyncSession, user: User) -> None:
+    """409 naming the organizations the user alone owns (leaving them would orphan them)."""
+    from webapp.organizations.queries import sole_owner_orgs
+
     orphaned = await sole_owner_orgs(session, user.id)
     if orphaned:
         names = ", ".join(m.name for m in orphaned)
@@ -309,6 +322,16 @@ async def deactivate_account(
             f"You are the only owner of {names}. Make someone else owner, or delete the organization, first.",
             {"organizations": [{"id": str(m.org_id), "slug": m.slug, "name": m.name} for m in orphaned]},
         )
+
+
+async def stop_account(session: AsyncSession, ctx: RequestContext, user: User, request, *, method: str = "email_link"):
+    """The account stops at once — sessions end, API keys are deleted — and its verified deletion request goes to
+    the privacy workers, who erase it (webapp.privacy.erasure). Refused (409) for an organization's only owner."""
+    from webapp.apikeys import service as apikeys
+    from webapp.organizations.queries import list_memberships
+    from webapp.privacy import requests as privacy_requests
+
+    await refuse_sole_owner(session, user)
     keys = 0
     for membership in await list_memberships(session, user.id):  # API keys are only visible inside their organization
         await scope_session(session, org_id=membership.org_id, user_id=user.id)
@@ -317,9 +340,7 @@ async def deactivate_account(
     user.status, user.deactivated_at = UserStatus.DEACTIVATED, datetime.now(UTC)
     await session.flush()
     ended = await service.revoke_user_sessions(session, ctx, user.id, reason="account_deactivated")
-    request = await record_subject_request(
-        session, ctx, user_id=user.id, email=user.email, request_type=SubjectRequestType.DELETION, reason=reason
-    )
+    await privacy_requests.verify(session, request, method=method, actor_id=user.id)
     await audit.record(
         session,
         ctx,

@@ -11,12 +11,30 @@ class SubjectRequestType(StrEnum):
 
 
 class SubjectRequestStatus(StrEnum):
-    """Where a request is in the privacy workflow."""
+    """Where a request is: received → identity_verified → in_progress → completed, or denied / failed / canceled."""
 
-    PENDING = "pending"
+    RECEIVED = "received"  # waiting for the person to prove it is them (an emailed link)
+    IDENTITY_VERIFIED = "identity_verified"  # re-authenticated or link followed; a worker takes it next
     IN_PROGRESS = "in_progress"
     COMPLETED = "completed"
-    REJECTED = "rejected"
+    DENIED = "denied"  # staff refused it, with the reason (for example a legal obligation to keep the data)
+    FAILED = "failed"  # the worker could not finish; staff can retry
+    CANCELED = "canceled"  # the person withdrew it before it started
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the request still needs an answer."""
+        return self in OPEN_STATUSES
+
+    @property
+    def label(self) -> str:
+        """How people read the state."""
+        return self.value.replace("_", " ").capitalize()
+
+
+OPEN_STATUSES = frozenset(
+    {SubjectRequestStatus.RECEIVED, SubjectRequestStatus.IDENTITY_VERIFIED, SubjectRequestStatus.IN_PROGRESS}
+)
 
 
 class PolicyDocument(StrEnum):

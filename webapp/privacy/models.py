@@ -7,8 +7,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, text
-from sqlalchemy.dialects.postgresql import INET
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.dialects.postgresql import INET, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.core.db import Base, Timestamps, UUIDPrimaryKey, Versioned
@@ -26,30 +26,86 @@ from webapp.privacy.enums import (
 
 
 class PrivacySubjectRequest(UUIDPrimaryKey, Timestamps, Versioned, Base):
-    """One access or deletion request of a user (account-wide: organization_id is NULL for those)."""
+    """One access or deletion request of a user: its state, who moved it and when (privacy_request_events holds
+    every step), its due date (one month, extendable once by two), and for access the archive it produced."""
 
     __tablename__ = "privacy_subject_requests"
     __table_args__ = (
         Index(
-            "ix_privacy_subject_requests_open", "due_at", postgresql_where=text("status IN ('pending', 'in_progress')")
+            "ix_privacy_subject_requests_open",
+            "due_at",
+            postgresql_where=text("status IN ('received', 'identity_verified', 'in_progress')"),
         ),
         Index("ix_privacy_subject_requests_user", "user_id"),
         CheckConstraint("due_at > requested_at", name="due_after_request"),
+        CheckConstraint("(extended_at IS NULL) = (extension_reason IS NULL)", name="extension_has_a_reason"),
+        CheckConstraint("status <> 'denied' OR status_reason IS NOT NULL", name="denial_has_a_reason"),
     )
 
-    # SET NULL: the request outlives the erased user row; subject_email says whose it was
+    # SET NULL: the request outlives the erased user row; subject_email (pseudonymised by erasure) says whose it was
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     organization_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     subject_email: Mapped[str] = mapped_column(String(254))
     request_type: Mapped[SubjectRequestType] = mapped_column(pg_enum(SubjectRequestType, "subject_request_type"))
     status: Mapped[SubjectRequestStatus] = mapped_column(
-        pg_enum(SubjectRequestStatus, "subject_request_status"), server_default=SubjectRequestStatus.PENDING.value
+        pg_enum(SubjectRequestStatus, "subject_request_state"), server_default=SubjectRequestStatus.RECEIVED.value
     )
     reason: Mapped[str | None] = mapped_column(Text)
     requested_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
-    due_at: Mapped[datetime]  # GDPR Art. 12(3): one month
+    due_at: Mapped[datetime]  # GDPR Art. 12(3): one month, once two more with a reason
+    verified_at: Mapped[datetime | None]
+    verification_method: Mapped[str | None] = mapped_column(String(20))  # password | email_link
+    started_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    status_reason: Mapped[str | None] = mapped_column(Text)  # why denied or failed
+    extended_at: Mapped[datetime | None]
+    extension_reason: Mapped[str | None] = mapped_column(Text)
+    archive_key: Mapped[str | None] = mapped_column(String(200))
+    archive_size: Mapped[int | None] = mapped_column(BigInteger)
+    archive_expires_at: Mapped[datetime | None]
     processed_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     processed_at: Mapped[datetime | None]
+
+
+class PrivacyRequestEvent(UUIDPrimaryKey, Base):
+    """One step of a request: the state it reached, who moved it (None: a worker), when, and what was done."""
+
+    __tablename__ = "privacy_request_events"
+    __table_args__ = (Index("ix_privacy_request_events_request", "request_id", "at"),)
+
+    request_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("privacy_subject_requests.id", ondelete="CASCADE"))
+    # the request's subject, so row-level security can show a person their own requests' steps
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    status: Mapped[SubjectRequestStatus] = mapped_column(pg_enum(SubjectRequestStatus, "subject_request_state"))
+    note: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+
+
+class LegalHold(UUIDPrimaryKey, Base):
+    """A hold staff place on a user's or an organization's data (GDPR Art. 17(3)(e), legal claims): while active,
+    neither retention nor erasure touches what it covers."""
+
+    __tablename__ = "privacy_legal_holds"
+    __table_args__ = (
+        CheckConstraint("num_nonnulls(user_id, organization_id) = 1", name="holds_one_subject"),
+        CheckConstraint("ends_at IS NULL OR ends_at > starts_at", name="ends_after_start"),
+        CheckConstraint("(lifted_at IS NULL) = (lift_reason IS NULL)", name="lift_has_a_reason"),
+        Index("ix_privacy_legal_holds_user", "user_id", postgresql_where=text("lifted_at IS NULL")),
+        Index("ix_privacy_legal_holds_organization", "organization_id", postgresql_where=text("lifted_at IS NULL")),
+    )
+
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organizations.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    reference: Mapped[str] = mapped_column(String(200))  # the case or matter number
+    starts_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    ends_at: Mapped[datetime | None]
+    placed_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    lifted_at: Mapped[datetime | None]
+    lifted_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    lift_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class PolicyVersion(UUIDPrimaryKey, Base):

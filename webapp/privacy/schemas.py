@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from webapp.privacy.enums import ConsentDecision, ConsentMethod, PolicyDocument
+from webapp.privacy.enums import (
+    ConsentDecision,
+    ConsentMethod,
+    PolicyDocument,
+    SubjectRequestStatus,
+    SubjectRequestType,
+)
 
 
 class VersionOut(BaseModel):
@@ -65,3 +72,46 @@ class ConsentIn(BaseModel):
     version: int | None = Field(
         default=None, ge=1, le=10_000, description="The version you read; 409 when it is no longer the one in effect"
     )
+
+
+class SubjectRequestIn(BaseModel):
+    """An access or deletion request; send `{}` or a reason."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(default=None, max_length=2000, description="Why (optional; staff read it)")
+
+
+class RequestStepOut(BaseModel):
+    """One step of a request."""
+
+    at: datetime
+    status: SubjectRequestStatus
+    note: str
+    by: Literal["you", "staff", "worker"]
+
+
+class SubjectRequestOut(BaseModel):
+    """One of your privacy requests, with every step it went through."""
+
+    id: uuid.UUID
+    type: SubjectRequestType
+    status: SubjectRequestStatus = Field(
+        description="received (confirm it by the emailed link) → identity_verified → in_progress → completed; or "
+        "denied, failed, canceled"
+    )
+    status_reason: str | None = Field(description="Why it was denied or failed, or what it waits for")
+    requested_at: datetime
+    due_at: datetime = Field(description="One month after receipt; once extendable by two months with a reason")
+    extension_reason: str | None
+    verified_at: datetime | None
+    completed_at: datetime | None
+    archive_url: str | None = Field(description="Access requests: where to download the export while it lasts")
+    archive_expires_at: datetime | None
+    steps: list[RequestStepOut]
+
+
+class SubjectRequestsOut(BaseModel):
+    """Your privacy requests, newest first."""
+
+    items: list[SubjectRequestOut]

@@ -25,7 +25,7 @@ bp = Blueprint("privacy", __name__)
 # what a browser session waiting for consent may still reach (webapp/__init__.py sends everything else to the
 # prompt): the prompt and the documents, signing out, and every privacy page and call — a person's rights over their
 # data never wait on accepting new terms
-CONSENT_FREE_BLUEPRINTS = ("privacy.", "privacy_api.")
+CONSENT_FREE_BLUEPRINTS = ("privacy.", "privacy_api.", "privacy_requests.")
 CONSENT_FREE_ENDPOINTS = frozenset({"identity.logout"})
 
 
@@ -73,10 +73,13 @@ async def consent_accept():
 @requires()
 async def privacy_page():
     """Your consents — each document, where you stand, one click to change — and their history with proofs."""
-    return await _page()
+    return await render_privacy_page()
 
 
-async def _page(status: int = 200, error: str | None = None):
+async def render_privacy_page(status: int = 200, error: str | None = None, **forms):
+    """The privacy page: consents, their history, and your requests with the forms to make one."""
+    from webapp.privacy.request_views import request_section
+
     session = db_session()
     return await render(
         "privacy/privacy.html",
@@ -84,6 +87,7 @@ async def _page(status: int = 200, error: str | None = None):
         history=await consents.history(session, g.ctx.user_id),
         status=status,
         error=error,
+        **await request_section(session, g.ctx.user_id, **forms),
     )
 
 
@@ -103,7 +107,7 @@ async def decide():
     except Conflict as exc:
         if is_htmx():
             raise
-        return await _page(status=409, error=exc.message)
+        return await render_privacy_page(status=409, error=exc.message)
     label = consents.DOCUMENTS[document].label
     message = f"{label}: {'on' if decision == ConsentDecision.GRANTED else 'off'} from now on."
     if is_htmx():

@@ -55,6 +55,9 @@ class ObjectStore(Protocol):
     async def inspect(self, key: str) -> Stored | None:
         """Re-read the object: its real size, SHA-256 and first bytes; None when nothing is there."""
 
+    async def put(self, key: str, source) -> None:
+        """Store a local file under `key` (server-made objects such as privacy exports; the file is consumed)."""
+
     async def exists(self, key: str) -> bool:
         """Whether the key holds an object."""
 

@@ -62,6 +62,10 @@ class LocalStore:
 
         await asyncio.to_thread(place)
 
+    async def put(self, key: str, source: Path) -> None:
+        """Store a file the server made (moved into place)."""
+        await self.write(key, Path(source))
+
     async def read(self, key: str) -> AsyncIterator[bytes]:
         """The file's bytes in chunks."""
         path = self.path_of(key)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 from collections.abc import AsyncIterator
 from contextlib import closing
 from urllib.parse import quote, urlsplit
@@ -93,6 +94,11 @@ class S3Store:
                 return False
             raise
         return True
+
+    async def put(self, key: str, source) -> None:
+        """Upload a file the server made (multipart for big ones, boto3's transfer manager), then remove it."""
+        await asyncio.to_thread(self.client.upload_file, str(source), self.bucket, key)
+        os.unlink(source)
 
     async def delete(self, key: str) -> None:
         """Remove the object (S3 answers 204 for a missing key too)."""
