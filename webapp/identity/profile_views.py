@@ -242,8 +242,8 @@ async def deactivate():
         return await _page(user, status=exc.status_code, deactivate_form=form, error=_unplaced(exc))
     logout_user()
     await flash(
-        "Your account is deactivated and you are signed out everywhere. We will delete your personal data by "
-        f"{request_row.due_at.strftime('%d %B %Y')}.",
+        "Your account is deactivated and you are signed out everywhere. Your personal data is being erased (at the "
+        f"latest by {request_row.due_at.strftime('%d %B %Y')}).",
         "info",
     )
     return redirect(url_for("identity.login"), 303)
