@@ -54,8 +54,8 @@ async def _nullable(session: AsyncSession, table: str) -> dict[str, bool]:
 async def erase_table(session: AsyncSession, table: registry.Table, user_id: uuid.UUID, email: str) -> tuple[str, int]:
     """Apply one table's registered actions to the person's rows: (what was done, rows affected)."""
     subject = registry.quoted(table.subject_column)
-    match = f"{subject} = :subject"
-    params: dict = {"subject": email if table.by_email else user_id}
+    match = f"lower({subject}) = :subject" if table.by_email else f"{subject} = :subject"
+    params: dict = {"subject": email.lower() if table.by_email else user_id}
     contacts = [e.column_name for e in table.entries if e.category == DataCategory.CONTACT and not table.by_email]
     if contacts:  # rows that reached the person by address before they had an account (or after an address change)
         match = "(" + " OR ".join([match] + [f"lower({registry.quoted(c)}) = :email" for c in contacts]) + ")"

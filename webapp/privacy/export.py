@@ -71,12 +71,10 @@ async def gather(session: AsyncSession, user_id: uuid.UUID, email: str) -> Archi
     for table in await registry.tables(session):
         if not table.about_people:
             continue
-        subject = email if table.by_email else user_id
+        column = f"t.{registry.quoted(table.subject_column)}"
+        subject, match = (email.lower(), f"lower({column})") if table.by_email else (user_id, column)
         rows = await session.execute(
-            text(
-                f"SELECT to_jsonb(t) AS row FROM {registry.quoted(table.name)} t "
-                f"WHERE t.{registry.quoted(table.subject_column)} = :subject ORDER BY 1"
-            ),  # fmt: skip
+            text(f"SELECT to_jsonb(t) AS row FROM {registry.quoted(table.name)} t WHERE {match} = :subject ORDER BY 1"),
             {"subject": subject},
         )
         secrets = {e.column_name for e in table.entries if e.category == DataCategory.CREDENTIALS}
