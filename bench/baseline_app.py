@@ -66,6 +66,41 @@ for rule in real.url_map.iter_rules():
         app.add_url_rule(rule.rule, endpoint=rule.endpoint, view_func=stub, methods=rule.methods)
 
 
+_TAKE_LINK = (
+    "INSERT INTO audit_chain_heads AS h (chain_key, seq, head_hash) VALUES ($1, 1, $2) "
+    "ON CONFLICT (chain_key) DO UPDATE SET seq = h.seq + 1 RETURNING seq, head_hash"
+)
+_CHAINED_AUDIT = (
+    "WITH moved AS (UPDATE audit_chain_heads SET head_hash = $15, updated_at = now() WHERE chain_key = $16) "
+    "INSERT INTO audit_logs (id, created_at, organization_id, actor_user_id, action, entity_type, entity_id, after, "
+    "metadata, ip, user_agent, break_glass, chain_seq, prev_hash, content_hash, row_hash) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, false, $12, $13, $14, $15)"
+)
+
+
+async def chained_audit(conn, *, organization_id, actor_user_id, action, entity_type, entity_id, after, metadata,
+                        ip, user_agent) -> None:  # fmt: skip
+    """An audit row as the app writes one: the next link of its chain (the head's row lock), both hashes (the
+    app's own hashing code), the row and the new head in one statement."""
+    from webapp.core import audit_chain
+    from webapp.core.ids import new_id
+
+    key = audit_chain.chain_key(organization_id)
+    seq, prev = await conn.fetchrow(_TAKE_LINK, key, audit_chain.GENESIS)
+    row_id, created = new_id(), datetime.now(UTC)
+    content = audit_chain.content_hash(before=None, after=after, metadata=metadata, ip=ip, user_agent=user_agent)
+    link = audit_chain.row_hash(
+        seq=seq, prev_hash=prev, id=row_id, created_at=created, organization_id=organization_id,
+        actor_user_id=actor_user_id, impersonator_user_id=None, action=action, entity_type=entity_type,
+        entity_id=entity_id, request_id=None, break_glass=False, content_hash=content,
+    )  # fmt: skip
+    await conn.execute(
+        _CHAINED_AUDIT, row_id, created, organization_id, actor_user_id, action, entity_type, entity_id,
+        None if after is None else json.dumps(after), json.dumps(metadata), ip, user_agent, seq, prev, content, link,
+        key,
+    )  # fmt: skip
+
+
 @app.url_defaults
 def _push_org(endpoint, values) -> None:
     ctx = g.get("ctx")
@@ -335,12 +370,10 @@ async def login_json():
             ],
         )
         # the records the real login keeps: an audit row and a security event
-        await conn.execute(
-            "INSERT INTO audit_logs (id, actor_user_id, action, entity_type, entity_id, metadata) "
-            "VALUES (gen_random_uuid(), $1, 'auth.login', 'auth_session', $2, '{\"kind\": \"api\"}')",
-            user["id"],
-            str(session_id),
-        )
+        await chained_audit(
+            conn, organization_id=None, actor_user_id=user["id"], action="auth.login", entity_type="auth_session",
+            entity_id=str(session_id), after=None, metadata={"kind": "api"}, ip=None, user_agent=None,
+        )  # fmt: skip
         await conn.execute(
             "INSERT INTO security_events (id, user_id, event_type, metadata) "
             "VALUES (gen_random_uuid(), $1, 'login.succeeded', '{}')",
@@ -579,11 +612,6 @@ _STORE = (
 _READY = (
     "UPDATE attachments SET status = 'ready', object_id = $2, content_type = $3, completed_at = now() WHERE id = $1"
 )
-_AUDIT = (
-    "INSERT INTO audit_logs (id, created_at, organization_id, actor_user_id, action, entity_type, entity_id, after, "
-    "metadata, request_id, ip, user_agent, break_glass) "
-    "VALUES ($1, now(), $2, $3, 'attachment.create', 'attachment', $4, $5, $6, $7, $8, $9, false)"
-)
 
 
 @app.post("/api/v1/attachments/complete", endpoint="comments_api.complete_upload")
@@ -613,9 +641,10 @@ async def complete_attachment():
             )
         await conn.execute(_READY, row["id"], stored["id"], stored["content_type"])
         after = {"filename": row["filename"], "size": row["size"], "type": stored["content_type"], "on": None}
-        await conn.execute(
-            _AUDIT, new_id(), org_id, key["user_id"], str(row["id"]), json.dumps(after),
-            json.dumps({"api_key_id": str(key["id"])}), None, request.remote_addr, request.headers.get("User-Agent"),
+        await chained_audit(
+            conn, organization_id=org_id, actor_user_id=key["user_id"], action="attachment.create",
+            entity_type="attachment", entity_id=str(row["id"]), after=after, metadata={"api_key_id": str(key["id"])},
+            ip=request.remote_addr, user_agent=request.headers.get("User-Agent"),
         )  # fmt: skip
     return {
         "id": str(row["id"]),

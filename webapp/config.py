@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import os
@@ -94,6 +95,7 @@ class Settings:
     dodo_products: str = ""
     internal_usage_tokens: str = ""  # who may call POST /internal/usage/record (comma-separated while rotating)
     internal_privacy_tokens: str = ""  # who may call POST /internal/privacy/process/{id}
+    audit_signing_key: str = ""  # base64 of a 32-byte Ed25519 seed: signs the daily audit checkpoints
 
     def webhook_secrets(self, provider: str) -> list[str]:
         """The provider's webhook signing secrets (several during a rotation); the sandbox's derives from
@@ -112,6 +114,18 @@ class Settings:
             digest = hmac.new(self.secret_key.encode(), f"internal:{scope}".encode(), hashlib.sha256).hexdigest()
             return [f"cl_int_{digest[:40]}"]
         return [part.strip() for part in raw.split(",") if len(part.strip()) >= 32]
+
+    def audit_signing_seed(self) -> bytes | None:
+        """The Ed25519 seed audit checkpoints are signed with; outside production an unset one derives from
+        SECRET_KEY, in production unset means no checkpoints (and a logged error each day)."""
+        if self.audit_signing_key:
+            seed = base64.b64decode(self.audit_signing_key)
+            if len(seed) != 32:
+                raise ValueError("AUDIT_SIGNING_KEY must be the base64 of 32 bytes")
+            return seed
+        if self.is_production:
+            return None
+        return hashlib.sha256(f"audit-checkpoint:{self.secret_key}".encode()).digest()
 
     @property
     def is_production(self) -> bool:
@@ -188,6 +202,7 @@ def load_settings() -> Settings:
         dodo_products=os.environ.get("DODO_PRODUCTS", "").strip(),
         internal_usage_tokens=os.environ.get("INTERNAL_USAGE_TOKENS", "").strip(),
         internal_privacy_tokens=os.environ.get("INTERNAL_PRIVACY_TOKENS", "").strip(),
+        audit_signing_key=os.environ.get("AUDIT_SIGNING_KEY", "").strip(),
     )
 
 

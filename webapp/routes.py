@@ -11,6 +11,7 @@ def register_blueprints(app: Quart) -> None:
     from webapp.admin.views import bp as admin_views
     from webapp.apikeys.api import bp as apikeys_api
     from webapp.apikeys.views import bp as apikeys_views
+    from webapp.audit.views import bp as audit_views
     from webapp.billing.api import bp as billing_api
     from webapp.billing.api import org_bp as org_billing_api
     from webapp.billing.api import webhooks_bp as webhooks_api
@@ -77,6 +78,7 @@ def register_blueprints(app: Quart) -> None:
         mfa_views,
         profile_views,
         privacy_views,
+        audit_views,
         privacy_request_views,
         privacy_staff_views,
         iam_views,

@@ -1,5 +1,6 @@
 """Imports every domain's tasks so workers and the scheduler know them (and every model, for foreign keys)."""
 
+import webapp.audit.tasks  # noqa: F401
 import webapp.billing.tasks  # noqa: F401
 import webapp.collaboration.tasks  # noqa: F401
 import webapp.identity.tasks  # noqa: F401

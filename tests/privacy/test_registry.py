@@ -50,6 +50,7 @@ NOT_PERSONAL = {
     "usage_aggregates.value": "a metric's total",
     "users.email_verified_at": "when the address was confirmed: erased with the account row's pseudonym",
     "personal_data_registry.keep_reason": "this registry itself",
+    "audit_logs.content_hash": "a SHA-256 of the row's content (docs/audit.md): reveals nothing of it",
     "personal_data_registry.column_name": "this registry itself",
 }
 

@@ -20,9 +20,13 @@ from sqlalchemy import text
 from tests.collaboration.test_storage_contract import PNG
 from tests.helpers import api_key_headers, login, token_headers
 from tests.missions.test_missions_api import MISSION
+from webapp.audit.verify import verify_chain
 from webapp.collaboration.storage import store_for
 from webapp.core.permissions import SystemRole
+from webapp.core.tenancy import enable_rls_bypass
+from webapp.core.transaction import unit_of_work
 from webapp.privacy import export, registry
+from webapp.privacy import requests as privacy_requests
 from webapp.privacy.erasure import pseudonym
 from webapp.privacy.processing import Processor
 
@@ -328,6 +332,13 @@ async def test_erasure_leaves_no_trace_of_the_person_while_others_data_and_forei
         "/api/v1/auth/login", json={"email": person.email, "password": person.password, "organization": owner.org_slug}
     )
     assert again.status_code == 401
+    # the audit trail still verifies: the rows that quoted the person were redacted, their links hold
+    maker = app.extensions["closedloop"]["sessionmaker"]
+    async with unit_of_work(maker) as session:
+        await enable_rls_bypass(session, reason="test: verify chains after erasure")
+        reports = [await verify_chain(session, org) for org in (owner.org_id, elsewhere.org_id, None)]
+    assert all(r.ok for r in reports), [r.broken for r in reports]
+    assert sum(r.redacted for r in reports) >= 1
     steps = await _rows(
         owner_engine,
         "SELECT status, details FROM privacy_request_events WHERE request_id = :r ORDER BY at",
@@ -470,7 +481,9 @@ async def test_staff_extend_once_with_a_reason_deny_with_one_and_see_overdue_req
     )
     assert sole.status_code == 409 and "only owner" in (await sole.get_json())["message"]
 
-    staff, token = await _staff_client(app, factory)
+    staff_member = await factory.platform_admin()
+    staff = app.test_client()
+    token = await login(staff, staff_member.email, staff_member.password)
     queue = await (await staff.get("/admin/privacy/requests")).get_data(as_text=True)
     assert person.email in queue
     short = await staff.post(f"/admin/privacy/requests/{access}/extend", form={"csrf_token": token, "reason": "x"})
@@ -508,6 +521,13 @@ async def test_staff_extend_once_with_a_reason_deny_with_one_and_see_overdue_req
         )
     queue = await (await staff.get("/admin/privacy/requests")).get_data(as_text=True)
     assert "overdue" in queue.lower()
+    # and every morning staff are emailed the list
+    async with unit_of_work(app.extensions["closedloop"]["sessionmaker"]) as session:
+        await enable_rls_bypass(session, reason="test: the overdue list")
+        assert await privacy_requests.flag_overdue(session, "http://closedloop.test") >= 1
+    await deliver()
+    listing = await mailbox.wait_for(staff_member.email, "overdue")
+    assert access in listing.text and "/admin/privacy/requests" in listing.text
     # a person can cancel an open request of their own, not someone else's
     browser = app.test_client()
     person_token = await login(browser, person.email, person.password)

@@ -8,11 +8,13 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text, func, insert, text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, Text, func, insert, text, update
 from sqlalchemy.dialects.postgresql import INET, JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from webapp.core import audit_chain
 from webapp.core.db import Base
 from webapp.core.ids import new_id
 from webapp.core.tenancy import RequestContext
@@ -26,6 +28,7 @@ class AuditLog(Base):
         Index("ix_audit_logs_org_created", "organization_id", "created_at"),
         Index("ix_audit_logs_entity", "entity_type", "entity_id"),
         Index("ix_audit_logs_metadata_gin", "metadata", postgresql_using="gin"),
+        Index("ix_audit_logs_chain", "organization_id", "chain_seq"),
         {"postgresql_partition_by": "RANGE (created_at)"},
     )
 
@@ -46,6 +49,24 @@ class AuditLog(Base):
     ip: Mapped[str | None] = mapped_column(INET)
     user_agent: Mapped[str | None] = mapped_column(Text)
     break_glass: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # the hash chain (webapp.core.audit_chain): NULL only on rows written behind the app's back, which verify flags
+    chain_seq: Mapped[int | None] = mapped_column(BigInteger)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    row_hash: Mapped[str | None] = mapped_column(String(64))
+    redacted_at: Mapped[datetime | None]  # erasure rewrote the content: the chain holds, the content check is off
+
+
+class AuditChainHead(Base):
+    """The last link of each chain: its sequence number and hash. The row lock of the upsert that hands out the
+    next number serialises writers to one chain; verification never trusts it (it recomputes from the rows)."""
+
+    __tablename__ = "audit_chain_heads"
+
+    chain_key: Mapped[uuid.UUID] = mapped_column(primary_key=True)  # the organization, or PLATFORM_CHAIN
+    seq: Mapped[int] = mapped_column(BigInteger)
+    head_hash: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
 def jsonable(value: Any) -> Any:
@@ -82,23 +103,48 @@ async def record(
         metadata["api_key_id"] = ctx.api_key_id
     if ctx and ctx.break_glass_id:
         metadata["break_glass_id"] = ctx.break_glass_id  # every action under break-glass is marked
-    await session.execute(
-        # Core insert with every key sent: no RETURNING, which would need SELECT rights on rows without an org
-        insert(AuditLog.__table__).values(
-            id=new_id(),
-            created_at=datetime.now(UTC),
-            organization_id=org,
-            actor_user_id=ctx.user_id if ctx else None,
-            impersonator_user_id=ctx.impersonator_id if ctx else None,
-            action=action,
-            entity_type=entity_type,
-            entity_id=str(entity_id) if entity_id is not None else None,
-            before=jsonable(before) if before is not None else None,
-            after=jsonable(after) if after is not None else None,
-            metadata=jsonable(metadata),
-            request_id=ctx.request_id if ctx else None,
-            ip=ctx.ip if ctx else None,
-            user_agent=ctx.user_agent if ctx else None,
-            break_glass=bool(ctx and ctx.break_glass_id),
-        )
+    values = dict(
+        id=new_id(),
+        created_at=datetime.now(UTC),
+        organization_id=org,
+        actor_user_id=ctx.user_id if ctx else None,
+        impersonator_user_id=ctx.impersonator_id if ctx else None,
+        action=action,
+        entity_type=entity_type,
+        entity_id=str(entity_id) if entity_id is not None else None,
+        before=jsonable(before) if before is not None else None,
+        after=jsonable(after) if after is not None else None,
+        metadata=jsonable(metadata),
+        request_id=ctx.request_id if ctx else None,
+        ip=ctx.ip if ctx else None,
+        user_agent=ctx.user_agent if ctx else None,
+        break_glass=bool(ctx and ctx.break_glass_id),
     )
+    await _chain(session, values)
+
+
+async def _chain(session: AsyncSession, values: dict) -> None:
+    """Take the next link of the row's chain (the head's row lock queues other writers until commit), hash the
+    row, and insert it together with the new head in one statement."""
+    key = audit_chain.chain_key(values["organization_id"])
+    heads = AuditChainHead.__table__
+    taken = pg_insert(heads).values(chain_key=key, seq=1, head_hash=audit_chain.GENESIS)
+    taken = taken.on_conflict_do_update(index_elements=[heads.c.chain_key], set_={"seq": heads.c.seq + 1})
+    seq, prev = (await session.execute(taken.returning(heads.c.seq, heads.c.head_hash))).one()
+    values["chain_seq"], values["prev_hash"] = seq, prev
+    values["content_hash"] = audit_chain.content_hash(
+        before=values["before"], after=values["after"], metadata=values["metadata"], ip=values["ip"],
+        user_agent=values["user_agent"],
+    )  # fmt: skip
+    values["row_hash"] = audit_chain.row_hash(
+        seq=seq, prev_hash=prev, id=values["id"], created_at=values["created_at"],
+        organization_id=values["organization_id"], actor_user_id=values["actor_user_id"],
+        impersonator_user_id=values["impersonator_user_id"], action=values["action"],
+        entity_type=values["entity_type"], entity_id=values["entity_id"], request_id=values["request_id"],
+        break_glass=values["break_glass"], content_hash=values["content_hash"],
+    )  # fmt: skip
+    moved = (
+        update(heads).where(heads.c.chain_key == key).values(head_hash=values["row_hash"], updated_at=func.now())
+    ).cte("moved_head")
+    # Core insert with every key sent: no RETURNING, which would need SELECT rights on rows without an org
+    await session.execute(insert(AuditLog.__table__).values(**values).add_cte(moved))

@@ -302,3 +302,37 @@ async def expire_archives(session: AsyncSession, store, now: datetime) -> int:
             .values(archive_key=None)
         )
     return len(expired)
+
+
+async def flag_overdue(session: AsyncSession, base_url: str, now: datetime | None = None) -> int:
+    """Email every staff member the open requests past their due date (daily); how many are overdue."""
+    from webapp.identity.enums import UserStatus
+    from webapp.identity.models import User
+    from webapp.mail.service import queue_email
+
+    now = now or datetime.now(UTC)
+    overdue = list(
+        (
+            await session.execute(
+                select(PrivacySubjectRequest)
+                .where(PrivacySubjectRequest.status.in_(OPEN_STATUSES | {S.FAILED}), PrivacySubjectRequest.due_at < now)
+                .order_by(PrivacySubjectRequest.due_at)
+            )
+        ).scalars()
+    )
+    if not overdue:
+        return 0
+    staff = await session.execute(
+        select(User.id, User.email).where(
+            User.is_platform_admin.is_(True), User.status == UserStatus.ACTIVE, User.deleted_at.is_(None)
+        )
+    )
+    listed = [
+        {"type": r.request_type.value, "id": str(r.id), "due": f"{r.due_at:%d %B %Y}", "status": r.status.label}
+        for r in overdue
+    ]
+    for member in staff:
+        await queue_email(
+            session, to=member.email, template="privacy_overdue", user_id=member.id, overdue=listed, base_url=base_url
+        )
+    return len(overdue)

@@ -1,11 +1,14 @@
 """Task shells for privacy: carrying out verified requests, the sweep that hands out any a lost message or a lifted
-hold left waiting, and the daily retention run."""
+hold left waiting, the daily retention run, and the morning list of overdue requests for staff."""
 
 from __future__ import annotations
 
 import uuid
 
 from webapp.collaboration.storage import store_for
+from webapp.core.tenancy import enable_rls_bypass
+from webapp.core.transaction import unit_of_work
+from webapp.privacy import requests as privacy_requests
 from webapp.privacy import retention
 from webapp.privacy.processing import Processor, pending_requests
 from workers.broker import broker
@@ -50,3 +53,16 @@ async def enforce_retention() -> dict:
 async def enqueue_processing(request_id: str) -> None:
     """Send the processing task (called once the request's verification is committed)."""
     await process_request.kiq(request_id)
+
+
+@broker.task(task_name="privacy.flag_overdue", schedule=[{"cron": "0 8 * * *", "schedule_id": "privacy-overdue"}])
+async def flag_overdue() -> int:
+    """Tell staff, every morning, which requests are past their due date."""
+    s = state()
+
+    async def body():
+        async with unit_of_work(s.sessionmaker) as session:
+            await enable_rls_bypass(session, reason="privacy: overdue requests to staff")
+            return await privacy_requests.flag_overdue(session, s.settings.base_url)
+
+    return await timed("privacy.flag_overdue", body)
