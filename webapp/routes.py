@@ -11,7 +11,11 @@ def register_blueprints(app: Quart) -> None:
     from webapp.admin.views import bp as admin_views
     from webapp.apikeys.api import bp as apikeys_api
     from webapp.apikeys.views import bp as apikeys_views
+    from webapp.audit.api import bp as audit_api
+    from webapp.audit.api import org_bp as org_audit_api
     from webapp.audit.views import bp as audit_views
+    from webapp.audit.views import org_bp as org_audit_views
+    from webapp.audit.views import staff_bp as staff_audit_views
     from webapp.billing.api import bp as billing_api
     from webapp.billing.api import org_bp as org_billing_api
     from webapp.billing.api import webhooks_bp as webhooks_api
@@ -79,6 +83,8 @@ def register_blueprints(app: Quart) -> None:
         profile_views,
         privacy_views,
         audit_views,
+        org_audit_views,
+        staff_audit_views,
         privacy_request_views,
         privacy_staff_views,
         iam_views,
@@ -119,6 +125,8 @@ def register_blueprints(app: Quart) -> None:
         usage_internal,
         privacy_internal,
         privacy_api,
+        org_audit_api,
+        audit_api,
         usage_api,
         org_usage_api,
     ):

@@ -31,7 +31,7 @@ NOT_PAGES = re.compile(
     r"|^(ops_platform|api_docs)\.|^openapi$"
     # a request's emailed confirmation (needs its token: tests/browser/test_privacy_browser.py walks it) and its
     # archive (a download)
-    r"|^privacy_requests\.(confirm_page|archive)$"
+    r"|^privacy_requests\.(confirm_page|archive)$|^org_audit\.org_export$"
 )
 SHOTS = OUTPUT / "pages"
 CLIPPED_TABLES = """[...document.querySelectorAll('.table-wrap:not(.matrix-wrap)')]
@@ -207,7 +207,7 @@ async def test_signed_out_pages_error_pages_and_the_staff_list_are_accessible_an
     # staff belong to no organization: "/" says so, the staff list shows every organization
     staff_pages = ["/", "/admin/organizations", "/orgs", "/admin/plans", "/admin/billing/events"]
     staff_pages.append("/admin/privacy/documents")
-    staff_pages += ["/admin/privacy/requests", "/admin/privacy/requests?all=1", "/admin/privacy/holds"]
+    staff_pages += ["/admin/privacy/requests", "/admin/privacy/requests?all=1", "/admin/privacy/holds", "/admin/audit"]
     staff_pages.append(f"/admin/privacy/requests/{request.id}")
     staff_pages.append(f"/admin/billing/organizations/{hellas.org_id}/invoices")
     await report.walk(browser, live_stack, "staff", staff, staff_pages + ["/admin/billing/subscriptions"])
