@@ -60,6 +60,7 @@ bench: $(STAMP) ## benchmarks against their raw-asyncpg twins (ratios; see docs/
 	$(BIN)/python -m bench.search $(BENCH_ARGS)
 	$(BIN)/python -m bench.webhooks $(BENCH_ARGS)
 	$(BIN)/python -m bench.usage
+	$(BIN)/python -m bench.audit
 	$(BIN)/python -m bench.db_path
 	$(BIN)/python -m bench.engine
 	$(BIN)/python -m bench.sse

@@ -66,38 +66,37 @@ for rule in real.url_map.iter_rules():
         app.add_url_rule(rule.rule, endpoint=rule.endpoint, view_func=stub, methods=rule.methods)
 
 
-_TAKE_LINK = (
-    "INSERT INTO audit_chain_heads AS h (chain_key, seq, head_hash) VALUES ($1, 1, $2) "
-    "ON CONFLICT (chain_key) DO UPDATE SET seq = h.seq + 1 RETURNING seq, head_hash"
-)
 _CHAINED_AUDIT = (
-    "WITH moved AS (UPDATE audit_chain_heads SET head_hash = $15, updated_at = now() WHERE chain_key = $16) "
+    "WITH link AS (INSERT INTO audit_chain_heads AS h (chain_key, seq, prev_hash, head_hash) VALUES ($1, 1, $2, $3) "
+    "ON CONFLICT (chain_key) DO UPDATE SET seq = h.seq + 1, prev_hash = h.head_hash, updated_at = now(), "
+    "head_hash = encode(sha256(convert_to(h.head_hash || ':' || (h.seq + 1)::text || ':' || $4, 'UTF8')), 'hex') "
+    "RETURNING seq, prev_hash, head_hash) "
     "INSERT INTO audit_logs (id, created_at, organization_id, actor_user_id, action, entity_type, entity_id, after, "
     "metadata, ip, user_agent, break_glass, chain_seq, prev_hash, content_hash, row_hash) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, false, $12, $13, $14, $15)"
+    "SELECT $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13::jsonb, $14::inet, $15, false, link.seq, link.prev_hash, "
+    "$16, link.head_hash FROM link"
 )
 
 
 async def chained_audit(conn, *, organization_id, actor_user_id, action, entity_type, entity_id, after, metadata,
                         ip, user_agent) -> None:  # fmt: skip
-    """An audit row as the app writes one: the next link of its chain (the head's row lock), both hashes (the
-    app's own hashing code), the row and the new head in one statement."""
+    """An audit row as the app writes one: both hashes by the app's own code, then one statement in which the
+    chain's head hands out the next link (its row lock queues other writers) and the row goes in."""
     from webapp.core import audit_chain
     from webapp.core.ids import new_id
 
-    key = audit_chain.chain_key(organization_id)
-    seq, prev = await conn.fetchrow(_TAKE_LINK, key, audit_chain.GENESIS)
     row_id, created = new_id(), datetime.now(UTC)
     content = audit_chain.content_hash(before=None, after=after, metadata=metadata, ip=ip, user_agent=user_agent)
-    link = audit_chain.row_hash(
-        seq=seq, prev_hash=prev, id=row_id, created_at=created, organization_id=organization_id,
-        actor_user_id=actor_user_id, impersonator_user_id=None, action=action, entity_type=entity_type,
-        entity_id=entity_id, request_id=None, break_glass=False, content_hash=content,
+    digest = audit_chain.row_digest(
+        id=row_id, created_at=created, organization_id=organization_id, actor_user_id=actor_user_id,
+        impersonator_user_id=None, action=action, entity_type=entity_type, entity_id=entity_id, request_id=None,
+        break_glass=False, content_hash=content,
     )  # fmt: skip
     await conn.execute(
-        _CHAINED_AUDIT, row_id, created, organization_id, actor_user_id, action, entity_type, entity_id,
-        None if after is None else json.dumps(after), json.dumps(metadata), ip, user_agent, seq, prev, content, link,
-        key,
+        _CHAINED_AUDIT, audit_chain.chain_key(organization_id), audit_chain.GENESIS,
+        audit_chain.link_hash(audit_chain.GENESIS, 1, digest), digest, row_id, created, organization_id,
+        actor_user_id, action, entity_type, entity_id, None if after is None else json.dumps(after),
+        json.dumps(metadata), ip, user_agent, content,
     )  # fmt: skip
 
 

@@ -25,6 +25,7 @@ def upgrade() -> None:
         "audit_chain_heads",
         sa.Column("chain_key", sa.UUID(), nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("prev_hash", sa.String(length=64), nullable=False),
         sa.Column("head_hash", sa.String(length=64), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.PrimaryKeyConstraint("chain_key", name=op.f("pk_audit_chain_heads")),
@@ -67,7 +68,7 @@ def _chain_existing_rows() -> None:
     heads: dict = {}
     for row in rows:
         key = audit_chain.chain_key(row["organization_id"])
-        seq, prev = heads.get(key, (0, audit_chain.GENESIS))
+        seq, prev, _ = heads.get(key, (0, audit_chain.GENESIS, None))
         content = audit_chain.content_hash(
             before=row["before"], after=row["after"], metadata=row["metadata"], ip=row["ip"],
             user_agent=row["user_agent"],
@@ -84,11 +85,11 @@ def _chain_existing_rows() -> None:
                     " WHERE id = :i AND created_at = :t"),
             {"s": seq + 1, "p": prev, "c": content, "h": digest, "i": row["id"], "t": row["created_at"]},
         )  # fmt: skip
-        heads[key] = (seq + 1, digest)
-    for key, (seq, digest) in heads.items():
+        heads[key] = (seq + 1, digest, prev)
+    for key, (seq, digest, prev) in heads.items():
         bind.execute(
-            sa.text("INSERT INTO audit_chain_heads (chain_key, seq, head_hash) VALUES (:k, :s, :h)"),
-            {"k": key, "s": seq, "h": digest},
+            sa.text("INSERT INTO audit_chain_heads (chain_key, seq, prev_hash, head_hash) VALUES (:k, :s, :p, :h)"),
+            {"k": key, "s": seq, "p": prev, "h": digest},
         )
 
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, Text, func, insert, text, update
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, Text, func, text
 from sqlalchemy.dialects.postgresql import INET, JSONB
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -65,6 +65,7 @@ class AuditChainHead(Base):
 
     chain_key: Mapped[uuid.UUID] = mapped_column(primary_key=True)  # the organization, or PLATFORM_CHAIN
     seq: Mapped[int] = mapped_column(BigInteger)
+    prev_hash: Mapped[str] = mapped_column(String(64))  # the hash before the head (what the last row links to)
     head_hash: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
@@ -123,28 +124,49 @@ async def record(
     await _chain(session, values)
 
 
+# One statement per row: the head hands out the next link (sequence, previous hash, and the new hash computed from
+# the row's digest, the same expression as audit_chain.link_hash) and the row goes in with it. The head's row lock
+# queues other writers to the chain until this transaction ends.
+_CHAINED_INSERT = text("""
+    WITH link AS (
+        INSERT INTO audit_chain_heads AS h (chain_key, seq, prev_hash, head_hash)
+        VALUES (:chain_key, 1, :genesis, :first_hash)
+        ON CONFLICT (chain_key) DO UPDATE SET
+            seq = h.seq + 1, prev_hash = h.head_hash, updated_at = now(),
+            head_hash = encode(sha256(convert_to(h.head_hash || ':' || (h.seq + 1)::text || ':' || :digest, 'UTF8')),
+                               'hex')
+        RETURNING seq, prev_hash, head_hash
+    )
+    INSERT INTO audit_logs (id, created_at, organization_id, actor_user_id, impersonator_user_id, action,
+                            entity_type, entity_id, before, after, metadata, request_id, ip, user_agent, break_glass,
+                            chain_seq, prev_hash, content_hash, row_hash)
+    SELECT CAST(:id AS uuid), CAST(:created_at AS timestamptz), CAST(:organization_id AS uuid),
+           CAST(:actor_user_id AS uuid), CAST(:impersonator_user_id AS uuid), :action, :entity_type, :entity_id,
+           CAST(:before AS jsonb), CAST(:after AS jsonb), CAST(:metadata AS jsonb), :request_id, CAST(:ip AS inet),
+           :user_agent, CAST(:break_glass AS boolean), link.seq, link.prev_hash, :content_hash, link.head_hash
+    FROM link
+""")
+
+
+def _json(value) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 async def _chain(session: AsyncSession, values: dict) -> None:
-    """Take the next link of the row's chain (the head's row lock queues other writers until commit), hash the
-    row, and insert it together with the new head in one statement."""
-    key = audit_chain.chain_key(values["organization_id"])
-    heads = AuditChainHead.__table__
-    taken = pg_insert(heads).values(chain_key=key, seq=1, head_hash=audit_chain.GENESIS)
-    taken = taken.on_conflict_do_update(index_elements=[heads.c.chain_key], set_={"seq": heads.c.seq + 1})
-    seq, prev = (await session.execute(taken.returning(heads.c.seq, heads.c.head_hash))).one()
-    values["chain_seq"], values["prev_hash"] = seq, prev
-    values["content_hash"] = audit_chain.content_hash(
+    """Hash the row's facts and content here, let the database link it into its chain, in one statement."""
+    content = audit_chain.content_hash(
         before=values["before"], after=values["after"], metadata=values["metadata"], ip=values["ip"],
         user_agent=values["user_agent"],
     )  # fmt: skip
-    values["row_hash"] = audit_chain.row_hash(
-        seq=seq, prev_hash=prev, id=values["id"], created_at=values["created_at"],
-        organization_id=values["organization_id"], actor_user_id=values["actor_user_id"],
-        impersonator_user_id=values["impersonator_user_id"], action=values["action"],
-        entity_type=values["entity_type"], entity_id=values["entity_id"], request_id=values["request_id"],
-        break_glass=values["break_glass"], content_hash=values["content_hash"],
+    digest = audit_chain.row_digest(
+        id=values["id"], created_at=values["created_at"], organization_id=values["organization_id"],
+        actor_user_id=values["actor_user_id"], impersonator_user_id=values["impersonator_user_id"],
+        action=values["action"], entity_type=values["entity_type"], entity_id=values["entity_id"],
+        request_id=values["request_id"], break_glass=values["break_glass"], content_hash=content,
     )  # fmt: skip
-    moved = (
-        update(heads).where(heads.c.chain_key == key).values(head_hash=values["row_hash"], updated_at=func.now())
-    ).cte("moved_head")
-    # Core insert with every key sent: no RETURNING, which would need SELECT rights on rows without an org
-    await session.execute(insert(AuditLog.__table__).values(**values).add_cte(moved))
+    await session.execute(_CHAINED_INSERT, values | {
+        "before": _json(values["before"]), "after": _json(values["after"]), "metadata": _json(values["metadata"]),
+        "chain_key": audit_chain.chain_key(values["organization_id"]), "genesis": audit_chain.GENESIS,
+        "first_hash": audit_chain.link_hash(audit_chain.GENESIS, 1, digest), "digest": digest,
+        "content_hash": content,
+    })  # fmt: skip
