@@ -51,7 +51,8 @@ async def test_admins_filter_page_and_export_exactly_the_rows_they_see(app, fact
     path = f"/api/v1/organizations/{owner.org_id}/audit-logs"
     everything = await _all_pages(api, path, auth)
     assert everything and all(r["organization_id"] == str(owner.org_id) for r in everything)
-    assert [r["created_at"] for r in everything] == sorted((r["created_at"] for r in everything), reverse=True)
+    moments = [datetime.fromisoformat(r["created_at"].replace("Z", "+00:00")) for r in everything]
+    assert moments == sorted(moments, reverse=True)
     missions = await _all_pages(api, path, auth, action="mission.")
     assert len(missions) >= 9 and all(r["action"].startswith("mission.") for r in missions)
     one = await _all_pages(api, path, auth, entity_type="mission", entity_id=first)

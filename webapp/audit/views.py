@@ -44,8 +44,8 @@ async def _viewer(listing, scope: dict, *, endpoint: str, export_endpoint: str, 
     session = db_session()
     filters = _filters(*extra)
     page = await listing.page(
-        session, scope, sort=None, filters=filters, cursor=request.args.get("cursor") or None,
-        limit=parse_limit(request.args.get("limit"), 50),
+        session, scope, sort=request.args.get("sort") or None, filters=filters,
+        cursor=request.args.get("cursor") or None, limit=parse_limit(request.args.get("limit"), 50),
     )  # fmt: skip
     shown = {k: v for k, v in filters.items() if v}
     context = {"page": page, "filters": shown, "endpoint": endpoint, "export_endpoint": export_endpoint,
