@@ -46,6 +46,7 @@ async def test_export_by_emailed_link_then_erasure_ends_the_account(
     await page.goto(live_stack + "/me/privacy")
     await expect(page.get_by_role("heading", name="Your data", exact=True)).to_be_visible()
     await expect(page.get_by_text("You have made no requests.")).to_be_visible()
+    assert (await page.title()).startswith("Privacy")  # the title is the page's name, nothing more
     await page.locator("#access-current-password").fill(person.password)
     await page.get_by_role("button", name="Request a copy").click()
     await expect(page.get_by_text("Export requested.")).to_be_visible()
