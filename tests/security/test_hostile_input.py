@@ -5,6 +5,7 @@ document, so a new route is covered the day it is added."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 from sqlalchemy import text
@@ -32,14 +33,18 @@ ENCODINGS = {
 }
 
 
-async def _settle_metering(app) -> None:
-    """Flush the API calls the setup made (counted in Redis) and roll them up now, as the live scheduler would do
-    any minute: what the snapshot sees must not move under it for reasons of its own."""
+async def _settle_background(app) -> None:
+    """Do now what the live scheduler would do in the next minutes, so the snapshot does not move under the test
+    for reasons of its own: flush the API calls the setup made (counted in Redis) and roll them up, and reap the
+    system checks earlier tests left queued without a message (the reaper fails them after ten minutes)."""
+    from webapp.ops import service as checks
     from webapp.usage import rollup, self_metering
 
     state = app.extensions["closedloop"]
-    await self_metering.flush_api_calls(state["sessionmaker"], state["redis"], state["settings"].redis_namespace)
-    await rollup.roll_up(state["sessionmaker"])
+    maker, redis, namespace = state["sessionmaker"], state["redis"], state["settings"].redis_namespace
+    await self_metering.flush_api_calls(maker, redis, namespace)
+    await rollup.roll_up(maker)
+    await checks.reap_abandoned_checks(maker, redis, namespace, now=datetime.now(UTC) + checks.STALE_QUEUED)
 
 
 async def _snapshot(owner_engine) -> dict:
@@ -92,7 +97,7 @@ async def test_every_json_write_refuses_hostile_bodies(app, client, factory, own
     owner, objects, key, token = await _setup(app, client, factory, owner_engine)
     document = await (await client.get("/api/v1/openapi.json")).get_json()
     base = {"org_slug": owner.org_slug, "org_id": str(owner.org_id), "target_id": str(owner.org_id)}
-    await _settle_metering(app)
+    await _settle_background(app)
     before = await _snapshot(owner_engine)
 
     sent, wrong = 0, []
@@ -149,7 +154,7 @@ async def test_every_json_write_refuses_hostile_bodies(app, client, factory, own
 async def test_every_form_refuses_nul_characters(app, client, factory, owner_engine):
     owner, objects, key, token = await _setup(app, client, factory, owner_engine)
     base = {"org_slug": owner.org_slug, "org_id": str(owner.org_id)}
-    await _settle_metering(app)
+    await _settle_background(app)
     before = await _snapshot(owner_engine)
     fields = ("name", "description", "notes", "email", "reason", "password", "q")
     checked, wrong = 0, []

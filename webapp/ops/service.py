@@ -153,9 +153,11 @@ async def _run_step(maker, redis, step: StepName, namespace: str, queue_name: st
     return await probes.probe_scheduler(redis, namespace)
 
 
-async def reap_abandoned_checks(maker: async_sessionmaker, redis, namespace: str) -> int:
+async def reap_abandoned_checks(
+    maker: async_sessionmaker, redis, namespace: str, *, now: datetime | None = None
+) -> int:
     """Fail checks whose worker died (stale heartbeat) or that never started; tell their subscribers."""
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)  # the clock is a parameter so a caller can settle what would go stale soon
     async with unit_of_work(maker) as session:
         # system maintenance across tenants: the bypass is explicit, and every reaped row is audited
         await enable_rls_bypass(session, reason="reap abandoned system checks")
