@@ -44,9 +44,16 @@ from webapp.privacy.models import (  # noqa: F401
 )
 from webapp.search import service as _search_maintenance  # noqa: F401,E402 - its flush hook keeps search_index current
 from webapp.search.models import ReindexJob, SearchIndex  # noqa: F401
-from webapp.security.models import SecurityEvent  # noqa: F401
+from webapp.security.models import (  # noqa: F401
+    IncidentActivity,
+    IncidentEvent,
+    IncidentOrganization,
+    SecurityEvent,
+    SecurityIncident,
+)
 from webapp.settings.models import Setting  # noqa: F401,E402
 from webapp.simulations.models import Product, SimulationLog, SimulationRun  # noqa: F401
+from webapp.support.models import ImpersonationSession, StaffBreakGlass, SupportAccessGrant  # noqa: F401,E402
 from webapp.usage.metered import (  # noqa: F401,E402
     BillableMetric,
     BillingPeriodClose,

@@ -56,6 +56,8 @@ def register_blueprints(app: Quart) -> None:
     from webapp.search.api import bp as search_api
     from webapp.search.api import org_bp as org_search_api
     from webapp.search.views import bp as search_views
+    from webapp.security.api import bp as security_api
+    from webapp.security.api import org_bp as org_security_api
     from webapp.settings.api import bp as setting_api
     from webapp.settings.api import org_bp as settings_api
     from webapp.settings.views import bp as settings_views
@@ -127,6 +129,8 @@ def register_blueprints(app: Quart) -> None:
         privacy_api,
         org_audit_api,
         audit_api,
+        security_api,
+        org_security_api,
         usage_api,
         org_usage_api,
     ):

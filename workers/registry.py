@@ -9,5 +9,6 @@ import webapp.models  # noqa: F401
 import webapp.ops.tasks  # noqa: F401
 import webapp.privacy.tasks  # noqa: F401
 import webapp.search.tasks  # noqa: F401
+import webapp.security.tasks  # noqa: F401
 import webapp.simulations.tasks  # noqa: F401
 import webapp.usage.tasks  # noqa: F401

@@ -52,6 +52,7 @@ NOT_PERSONAL = {
     "personal_data_registry.keep_reason": "this registry itself",
     "audit_logs.content_hash": "a SHA-256 of the row's content (docs/audit.md): reveals nothing of it",
     "personal_data_registry.column_name": "this registry itself",
+    "impersonation_sessions.end_reason": "a fixed code (exit, expired, access_revoked, ...)",
 }
 
 

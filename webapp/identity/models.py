@@ -78,6 +78,11 @@ class AuthSession(UUIDPrimaryKey, Base):
     # set at sign-in when a document that needs consent has a version the person has not accepted: the browser is
     # asked before anything else (webapp.privacy.consents); cleared once they accept
     consent_due: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # a session staff use to act as this user (webapp.support.impersonation): the staff member, and the record
+    impersonator_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    impersonation_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("impersonation_sessions.id", ondelete="CASCADE")
+    )
 
 
 class AuthToken(UUIDPrimaryKey, Base):

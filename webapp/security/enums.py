@@ -32,6 +32,10 @@ class SecurityEventType(StrEnum):
     BREAK_GLASS_ACTIVATED = "break_glass.activated"
     BREAK_GLASS_ENDED = "break_glass.ended"
     WEBHOOK_REJECTED = "webhook.rejected"
+    SUPPORT_ACCESS_GRANTED = "support_access.granted"
+    SUPPORT_ACCESS_REVOKED = "support_access.revoked"
+    IMPERSONATION_STARTED = "impersonation.started"
+    IMPERSONATION_ENDED = "impersonation.ended"
 
 
 class Severity(StrEnum):
@@ -40,3 +44,26 @@ class Severity(StrEnum):
     INFO = "info"
     WARNING = "warning"
     CRITICAL = "critical"
+
+
+class IncidentSeverity(StrEnum):
+    """SEV1 (worst: customers harmed now) to SEV4 (worth a look)."""
+
+    SEV1 = "sev1"
+    SEV2 = "sev2"
+    SEV3 = "sev3"
+    SEV4 = "sev4"
+
+
+class IncidentStatus(StrEnum):
+    """Where an incident stands (NIST SP 800-61: detect, analyse, contain, recover, close)."""
+
+    OPEN = "open"
+    INVESTIGATING = "investigating"
+    CONTAINED = "contained"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    FALSE_POSITIVE = "false_positive"
+
+
+ACTIVE_INCIDENT = (IncidentStatus.OPEN, IncidentStatus.INVESTIGATING, IncidentStatus.CONTAINED)

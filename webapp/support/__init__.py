@@ -1,0 +1,1 @@
+"""Support access: the window an organization grants staff, staff break-glass, and audited impersonation."""
