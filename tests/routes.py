@@ -34,6 +34,7 @@ async def objects_of(owner_engine, org_id) -> dict[str, str]:
         "checkout_id": "SELECT id FROM billing_checkouts WHERE organization_id = :o",
         "invoice_id": "SELECT id FROM billing_invoices WHERE organization_id = :o",
         "payment_id": "SELECT id FROM billing_payments WHERE organization_id = :o",
+        "grant_id": "SELECT id FROM support_access_grants WHERE organization_id = :o",
     }
     found = {}
     async with owner_engine.connect() as conn:
@@ -86,6 +87,13 @@ async def populate(owner_engine, org_id, owner_id) -> None:
                 "'2 x 1,000 simulation credits', 2, 1000, 2000, 'sandbox', 'pi_test_' || gen_random_uuid())"
             ),
             extra,
+        )
+        await conn.execute(  # support access the organization granted
+            text(
+                "INSERT INTO support_access_grants (id, organization_id, granted_by, expires_at) "
+                "VALUES (gen_random_uuid(), :o, :u, now() + interval '7 days')"
+            ),
+            params,
         )
         await conn.execute(  # credits: a grant, and a run's hold under way
             text(

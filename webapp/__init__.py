@@ -232,6 +232,10 @@ def _register_pipeline(app: Quart, settings: Settings) -> None:
                 raise
             # a stale token must not stop someone from signing in or resetting a password: go on as a stranger
             g.ctx = RequestContext(request_id=g.request_id, ip=g.ctx.ip, user_agent=g.ctx.user_agent)
+        if g.ctx.impersonator_id is not None:
+            from webapp.support.impersonation import refuse_forbidden_action
+
+            refuse_forbidden_action(g.ctx)
         if g.ctx.consent_due and (prompt := _ask_for_consent_first()) is not None:
             return prompt
         slug = g.get("org_slug")

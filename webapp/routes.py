@@ -65,6 +65,9 @@ def register_blueprints(app: Quart) -> None:
     from webapp.simulations.api import org_bp as org_products_api
     from webapp.simulations.run_views import bp as simulations_views
     from webapp.simulations.views import bp as products_views
+    from webapp.support.api import bp as support_api
+    from webapp.support.views import bp as support_views
+    from webapp.support.views import org_bp as org_security_views
     from webapp.usage.api import bp as credits_api
     from webapp.usage.api import org_bp as org_credits_api
     from webapp.usage.api import org_usage_bp as org_usage_api
@@ -131,6 +134,9 @@ def register_blueprints(app: Quart) -> None:
         audit_api,
         security_api,
         org_security_api,
+        support_api,
+        support_views,
+        org_security_views,
         usage_api,
         org_usage_api,
     ):

@@ -11,4 +11,5 @@ import webapp.privacy.tasks  # noqa: F401
 import webapp.search.tasks  # noqa: F401
 import webapp.security.tasks  # noqa: F401
 import webapp.simulations.tasks  # noqa: F401
+import webapp.support.tasks  # noqa: F401
 import webapp.usage.tasks  # noqa: F401

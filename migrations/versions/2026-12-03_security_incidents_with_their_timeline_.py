@@ -46,6 +46,7 @@ ENTRIES = (
     ("security_incident_activity.body", "actor_id", "content", SECURITY, "legitimate_interests", KEEP_SECURITY),
     ("staff_break_glass.reason", "user_id", "content", SUPPORT, "legitimate_interests", KEEP_SUPPORT),
     ("impersonation_sessions.reason", "staff_user_id", "content", SUPPORT, "legitimate_interests", KEEP_SUPPORT),
+    ("impersonation_sessions.staff_name", "staff_user_id", "identity", SUPPORT, "legitimate_interests", KEEP_SUPPORT),
     ("impersonation_sessions.ip", "staff_user_id", "network", SUPPORT, "legitimate_interests", KEEP_SUPPORT),
 )
 
@@ -176,6 +177,7 @@ def upgrade() -> None:
     op.create_table(
         "impersonation_sessions",
         sa.Column("staff_user_id", sa.UUID(), nullable=True),
+        sa.Column("staff_name", sa.String(length=200), nullable=False),
         sa.Column("user_id", sa.UUID(), nullable=True),
         sa.Column("grant_id", sa.UUID(), nullable=False),
         sa.Column("break_glass_id", sa.UUID(), nullable=True),

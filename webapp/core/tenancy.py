@@ -30,7 +30,9 @@ class RequestContext:
     org_name: str | None = None
     role: str | None = None
     permissions: frozenset[str] = field(default_factory=frozenset)
-    impersonator_id: uuid.UUID | None = None
+    impersonator_id: uuid.UUID | None = None  # staff acting as the user (webapp.support.impersonation)
+    impersonation_id: uuid.UUID | None = None
+    impersonation_until: object = None  # the impersonated session's hard end, for the banner
     # mission id -> permissions granted only for that mission (role assignments scoped to one mission)
     mission_permissions: dict[uuid.UUID, frozenset[str]] = field(default_factory=dict)
     break_glass_id: uuid.UUID | None = None

@@ -48,6 +48,8 @@ async def resolve_principal() -> None:
     ctx.locale, ctx.timezone = principal.locale, principal.timezone
     ctx.is_platform_admin = principal.is_platform_admin
     ctx.consent_due = principal.consent_due
+    ctx.impersonator_id, ctx.impersonation_id = principal.impersonator_id, principal.impersonation_id
+    ctx.impersonation_until = principal.expires_at if principal.impersonator_id else None
     await service.touch_session(session, principal)
     remember_scope(session, user_id=principal.user_id)  # already set by the lookup query
 

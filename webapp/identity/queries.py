@@ -61,6 +61,8 @@ class SessionPrincipal:
     locale: str
     timezone: str
     consent_due: bool
+    impersonator_id: object = None
+    impersonation_id: object = None
 
 
 # built once: this runs on every signed-in request, and building a statement costs more than running it
@@ -80,6 +82,8 @@ _PRINCIPAL = (
         effective("profile.locale", user_id=User.id),
         effective("profile.timezone", user_id=User.id),
         AuthSession.consent_due,
+        AuthSession.impersonator_id,
+        AuthSession.impersonation_id,
     )
     .join(User, User.id == AuthSession.user_id)
     .where(AuthSession.token_hash == bindparam("token_hash"), User.deleted_at.is_(None))

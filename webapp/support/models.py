@@ -75,6 +75,7 @@ class ImpersonationSession(UUIDPrimaryKey, TenantOwned, Base):
     )
 
     staff_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    staff_name: Mapped[str] = mapped_column(String(200))  # copied: the organization cannot read staff accounts
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     grant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("support_access_grants.id", ondelete="CASCADE"))
     break_glass_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_break_glass.id", ondelete="SET NULL"))
