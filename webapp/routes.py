@@ -58,6 +58,7 @@ def register_blueprints(app: Quart) -> None:
     from webapp.search.views import bp as search_views
     from webapp.security.api import bp as security_api
     from webapp.security.api import org_bp as org_security_api
+    from webapp.security.views import bp as security_staff_views
     from webapp.settings.api import bp as setting_api
     from webapp.settings.api import org_bp as settings_api
     from webapp.settings.views import bp as settings_views
@@ -136,6 +137,7 @@ def register_blueprints(app: Quart) -> None:
         org_security_api,
         support_api,
         support_views,
+        security_staff_views,
         org_security_views,
         usage_api,
         org_usage_api,

@@ -234,3 +234,32 @@ async def test_staff_api_reports_moves_and_refuses_illegal_transitions(app, fact
     other = await login(outsider, member.email, member.password)
     assert (await outsider.get("/api/v1/security/incidents")).status_code == 404
     assert (await outsider.patch(path, headers={"X-CSRF-Token": other}, json={"status": "closed"})).status_code == 404
+
+
+async def test_staff_pages_report_move_and_show_the_timeline(app, factory):
+    staff = await factory.platform_admin()
+    browser = app.test_client()
+    token = await login(browser, staff.email, staff.password)
+    listing = await browser.get("/admin/security/incidents")
+    assert listing.status_code == 200
+    opened = await browser.post(
+        "/admin/security/incidents",
+        form={"csrf_token": token, "title": "Phishing mail to crew", "severity": "sev3", "summary": "Reported by crew"},
+    )
+    assert opened.status_code == 303
+    page_path = opened.headers["Location"]
+    illegal = await browser.post(page_path, form={"csrf_token": token, "status": "closed", "note": "done"})
+    assert illegal.status_code == 409
+    assert "cannot become closed" in await illegal.get_data(as_text=True)
+    moved = await browser.post(page_path, form={"csrf_token": token, "status": "investigating", "note": "Looking"})
+    assert moved.status_code == 303
+    html = await (await browser.get(page_path)).get_data(as_text=True)
+    assert 'id="incident-status">investigating' in html and "Looking" in html
+    assert "Phishing mail to crew" in await (await browser.get("/admin/security/incidents")).get_data(as_text=True)
+    assert (await browser.get("/admin/security/events", query_string={"severity": "warning"})).status_code == 200
+
+    member = await factory.org_with_owner()
+    outsider = app.test_client()
+    await login(outsider, member.email, member.password)
+    assert (await outsider.get(page_path)).status_code == 404
+    assert (await outsider.get("/admin/security/events")).status_code == 404
