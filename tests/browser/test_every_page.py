@@ -181,6 +181,8 @@ async def test_signed_out_pages_error_pages_and_the_staff_list_are_accessible_an
     from webapp.privacy import holds
     from webapp.privacy import requests as privacy_requests
     from webapp.privacy.enums import SubjectRequestType
+    from webapp.security import incidents
+    from webapp.security.enums import IncidentSeverity
 
     hellas = await factory.org_with_owner(name="Hellas Depot")  # something for the staff lists to show
     staff = await factory.platform_admin()
@@ -201,6 +203,11 @@ async def test_signed_out_pages_error_pages_and_the_staff_list_are_accessible_an
         await holds.place(
             session, ctx, organization_id=hellas.org_id, reason="Preserve for an insurer's claim.", reference="CLAIM-88"
         )
+        incident = await incidents.report(  # with a breach clock, a linked organization and a long title
+            session, ctx, title="Credential stuffing against Hellas Depot sign-ins from one address range",
+            severity=IncidentSeverity.SEV2, summary="Many failed sign-ins.", organization_ids=[hellas.org_id],
+            personal_data_breach=True,
+        )  # fmt: skip
     SHOTS.mkdir(exist_ok=True)
     report = Report()
     await report.walk(browser, live_stack, "visitor", None, list(PUBLIC_PAGES), expected=PUBLIC_PAGES)
@@ -210,6 +217,8 @@ async def test_signed_out_pages_error_pages_and_the_staff_list_are_accessible_an
     staff_pages += ["/admin/privacy/requests", "/admin/privacy/requests?all=1", "/admin/privacy/holds", "/admin/audit"]
     staff_pages.append(f"/admin/privacy/requests/{request.id}")
     staff_pages.append(f"/admin/billing/organizations/{hellas.org_id}/invoices")
+    staff_pages += ["/admin/security/incidents", f"/admin/security/incidents/{incident.id}", "/admin/security/events"]
+    staff_pages.append("/admin/support")
     await report.walk(browser, live_stack, "staff", staff, staff_pages + ["/admin/billing/subscriptions"])
     assert report.statuses == [], "\n".join(report.statuses)
     assert report.visited == 2 * (len(PUBLIC_PAGES) + len(staff_pages) + 1)
