@@ -1,7 +1,7 @@
 """Imports every domain's models so Base.metadata (and Alembic) sees the whole schema."""
 
 from webapp.apikeys.models import ApiKey  # noqa: F401
-from webapp.audit.models import AuditCheckpoint  # noqa: F401
+from webapp.audit.models import AuditArchive, AuditChainAnchor, AuditCheckpoint, AuditVerification  # noqa: F401
 from webapp.billing.models import (  # noqa: F401
     Checkout,
     Invoice,

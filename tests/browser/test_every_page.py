@@ -31,7 +31,7 @@ NOT_PAGES = re.compile(
     r"|^(ops_platform|api_docs)\.|^openapi$"
     # a request's emailed confirmation (needs its token: tests/browser/test_privacy_browser.py walks it) and its
     # archive (a download)
-    r"|^privacy_requests\.(confirm_page|archive)$|^org_audit\.org_export$"
+    r"|^privacy_requests\.(confirm_page|archive)$|^org_audit\.(org_export|org_checkpoints)$"
 )
 SHOTS = OUTPUT / "pages"
 CLIPPED_TABLES = """[...document.querySelectorAll('.table-wrap:not(.matrix-wrap)')]
@@ -218,7 +218,7 @@ async def test_signed_out_pages_error_pages_and_the_staff_list_are_accessible_an
     staff_pages.append(f"/admin/privacy/requests/{request.id}")
     staff_pages.append(f"/admin/billing/organizations/{hellas.org_id}/invoices")
     staff_pages += ["/admin/security/incidents", f"/admin/security/incidents/{incident.id}", "/admin/security/events"]
-    staff_pages.append("/admin/support")
+    staff_pages += ["/admin/support", "/admin/audit/integrity"]
     await report.walk(browser, live_stack, "staff", staff, staff_pages + ["/admin/billing/subscriptions"])
     assert report.statuses == [], "\n".join(report.statuses)
     assert report.visited == 2 * (len(PUBLIC_PAGES) + len(staff_pages) + 1)

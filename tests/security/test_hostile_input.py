@@ -22,7 +22,7 @@ WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 # detection rules make of a burst of them (with those incidents' audit rows), and the chain heads that follow
 BOOKKEEPING = {"auth_sessions", "api_keys", "api_sessions", "security_events", "security_incidents",
                "security_incident_activity", "security_incident_events", "security_incident_organizations",
-               "audit_chain_heads"}  # fmt: skip
+               "audit_chain_heads", "audit_verifications"}  # fmt: skip
 
 ENCODINGS = {
     "latin-1 bytes": '{"name": "Caf\xe9"}'.encode("latin-1"),

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import uuid
 
-from quart import Blueprint, g, request
+from quart import Blueprint, current_app, g, request
 
-from webapp.audit import queries
-from webapp.audit.schemas import AuditRowOut
+from webapp.audit import offline, queries
+from webapp.audit.schemas import AuditRowOut, CheckpointBundleOut
 from webapp.core.listing import lists
 from webapp.core.openapi import Page, returns
 from webapp.core.pagination import parse_limit
@@ -43,6 +43,16 @@ async def list_org_logs(org_id: uuid.UUID | str):
     """The organization's audit rows, newest first: filters `entity_type`, `entity_id`, `actor_id`,
     `impersonator_id`, `action` (prefix), `since` / `until` (ISO 8601), `ip`; cursor pagination."""
     return await _page(queries.ORG_AUDIT, {"org_id": g.ctx.org_id})
+
+
+@org_bp.get("/checkpoints")
+@requires(Perm.AUDIT_READ)
+@returns(CheckpointBundleOut)
+async def org_checkpoints(org_id: uuid.UUID | str):
+    """The organization's signed checkpoints, its chain's anchor and the public key: with a JSON Lines export, what
+    the offline verifier (/audit/verify_audit_export.py) needs."""
+    seed = current_app.extensions["closedloop"]["settings"].audit_signing_seed()
+    return await offline.checkpoint_bundle(db_session(), g.ctx.org_id, seed)
 
 
 @bp.get("/logs")

@@ -12,6 +12,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.audit.models import AuditCheckpoint
@@ -63,7 +64,7 @@ async def sign_heads(session: AsyncSession, seed: bytes) -> int:
     latest = {
         c.chain_key: c.seq
         for c in (await session.execute(
-            select(AuditCheckpoint.chain_key, AuditCheckpoint.seq).distinct(AuditCheckpoint.chain_key)
+            select(AuditCheckpoint.chain_key, AuditCheckpoint.seq).ext(distinct_on(AuditCheckpoint.chain_key))
             .order_by(AuditCheckpoint.chain_key, AuditCheckpoint.seq.desc())
         )).all()
     }  # fmt: skip

@@ -28,5 +28,36 @@ class AuditRowOut(BaseModel):
     after: dict | list | None
     metadata: dict | list | None
     chain_seq: int | None = Field(description="Place in the organization's hash chain (docs/audit.md)")
+    prev_hash: str | None = Field(description="The previous row's row_hash (64 zeros for a chain's first row)")
+    content_hash: str | None = Field(description="SHA-256 of the canonical before/after/metadata/ip/user_agent")
     row_hash: str | None
     redacted_at: datetime | None = Field(description="When erasure replaced names and addresses in the content")
+
+
+class CheckpointOut(BaseModel):
+    """One signed chain head: the signature (Ed25519, hex) covers canonical JSON of chain, seq, head_hash and
+    signed_at."""
+
+    seq: int
+    head_hash: str
+    signed_at: str = Field(description="ISO 8601 in UTC with microseconds, exactly as signed")
+    key_id: str
+    signature: str
+
+
+class AnchorOut(BaseModel):
+    """Where the chain starts after retention archived its beginning."""
+
+    seq: int
+    row_hash: str
+
+
+class CheckpointBundleOut(BaseModel):
+    """Everything besides the rows that verifying the organization's chain offline needs (docs/audit.md)."""
+
+    chain: uuid.UUID
+    generated_at: str
+    public_key_pem: str | None = Field(description="The platform's Ed25519 public key; null when not signing")
+    key_id: str | None
+    anchor: AnchorOut | None
+    checkpoints: list[CheckpointOut]

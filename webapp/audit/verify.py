@@ -1,7 +1,8 @@
 """Verifying audit chains: recompute every link of a chain from its rows and name the first one that does not
 hold — a row changed after it was written, a row deleted (a gap, or a chain shorter than its head says), rows
 reordered, or a row written outside the chain. Rows erasure redacted keep their link; only their content check is
-skipped, and the report counts them."""
+skipped, and the report counts them. After retention archived a chain's beginning, verification starts at the
+chain's anchor (the last archived row's number and hash) instead of the genesis hash."""
 
 from __future__ import annotations
 
@@ -86,6 +87,8 @@ async def verify_chain(session: AsyncSession, organization_id: uuid.UUID | None,
     from webapp.audit import checkpoints as signed
 
     key = audit_chain.chain_key(organization_id)
+    anchor = await latest_anchor(session, key)
+    start, start_hash = (anchor.seq, anchor.row_hash) if anchor else (0, audit_chain.GENESIS)
     marks = {c.seq: c for c in await signed.checkpoints_of(session, key)} if public is not None else {}
     for mark in marks.values():
         if not signed.signature_holds(public, mark):
@@ -96,24 +99,33 @@ async def verify_chain(session: AsyncSession, organization_id: uuid.UUID | None,
     outside = await session.scalar(
         select(func.count()).select_from(AuditLog).where(_org_filter(organization_id), AuditLog.chain_seq.is_(None))
     )
+    for mark in marks.values():  # checkpoints of archived rows: only the one at the anchor can still be compared
+        if mark.seq == start and mark.head_hash != start_hash:
+            return Report(key, 0, 0, head_seq, Break(mark.seq, None, "the archive's anchor differs from the "
+                                                     f"checkpoint signed {mark.signed_at:%Y-%m-%d}"))  # fmt: skip
     rows = redacted = 0
-    expected, prev = 1, audit_chain.GENESIS
+    expected, prev = start + 1, start_hash
     broken: Break | None = None
     stream = await session.stream(
         # only the links the head had when we read it: writers may extend the chain meanwhile
-        select(AuditLog).where(_org_filter(organization_id), AuditLog.chain_seq.is_not(None),
+        select(AuditLog).where(_org_filter(organization_id), AuditLog.chain_seq > start,
                                AuditLog.chain_seq <= head_seq)
         .order_by(AuditLog.chain_seq, AuditLog.created_at).execution_options(yield_per=BATCH)
     )  # fmt: skip
-    async for row in stream.scalars():
-        rows += 1
-        redacted += row.redacted_at is not None
-        if broken is None and (problem := check_link(row, expected, prev)):
-            broken = Break(row.chain_seq, row.id, problem)
-        mark = marks.get(row.chain_seq)
-        if broken is None and mark is not None and mark.head_hash != row.row_hash:
-            broken = Break(row.chain_seq, row.id, f"it differs from the checkpoint signed {mark.signed_at:%Y-%m-%d}")
-        expected, prev = row.chain_seq + 1, row.row_hash
+    try:
+        async for row in stream.scalars():
+            rows += 1
+            redacted += row.redacted_at is not None
+            if broken is None and (problem := check_link(row, expected, prev)):
+                broken = Break(row.chain_seq, row.id, problem)
+            mark = marks.get(row.chain_seq)
+            if broken is None and mark is not None and mark.head_hash != row.row_hash:
+                broken = Break(
+                    row.chain_seq, row.id, f"it differs from the checkpoint signed {mark.signed_at:%Y-%m-%d}"
+                )
+            expected, prev = row.chain_seq + 1, row.row_hash
+    finally:
+        await stream.close()  # the server-side cursor: later statements in this transaction may drop partitions
     if broken is None and (expected - 1 != head_seq or prev != head_hash):
         broken = Break(expected - 1 or None, None, f"the chain ends at {expected - 1} but its head says {head_seq} "
                        "(rows at the end were deleted, or the head was changed)")  # fmt: skip
@@ -123,6 +135,16 @@ async def verify_chain(session: AsyncSession, organization_id: uuid.UUID | None,
     if broken is None and outside:
         broken = Break(None, None, f"{outside} row(s) were written outside the chain")
     return Report(key, rows, redacted, head_seq, broken)
+
+
+async def latest_anchor(session: AsyncSession, chain: uuid.UUID):
+    """Where the chain continues after retention archived its beginning (None: it starts at the genesis hash)."""
+    from webapp.audit.models import AuditChainAnchor
+
+    return (await session.execute(
+        select(AuditChainAnchor).where(AuditChainAnchor.chain_key == chain).order_by(AuditChainAnchor.seq.desc())
+        .limit(1)
+    )).scalar_one_or_none()  # fmt: skip
 
 
 async def chains(session: AsyncSession) -> list[uuid.UUID | None]:

@@ -79,7 +79,8 @@ def _burst_query(rule: Rule):
     """)  # noqa: S608 - every fragment is a constant of RULES
 
 
-async def _live_incident(session: AsyncSession, dedupe_key: str) -> SecurityIncident | None:
+async def live_incident(session: AsyncSession, dedupe_key: str) -> SecurityIncident | None:
+    """The open, investigating or contained incident a rule opened for this subject, if any."""
     from sqlalchemy import select
 
     return (
@@ -103,7 +104,7 @@ async def detect(session: AsyncSession, now: datetime | None = None) -> dict[str
         )
         for group in groups.all():
             dedupe_key = f"{rule.key}:{group.subject}"[:200]
-            live = await _live_incident(session, dedupe_key)
+            live = await live_incident(session, dedupe_key)
             if live is not None:
                 added = await incidents.link_events(session, live.id, group.ids)
                 if added:

@@ -215,3 +215,13 @@ define(
         places=0, unit="months",
     )
 )  # fmt: skip
+
+AUDIT = "Audit log"
+define(
+    Definition(
+        "audit.retention_months", "Audit log kept for",
+        "Each month of the audit log older than this is exported to object storage (gzip JSON Lines, verified "
+        "first), then its partition is dropped; its chains continue from an anchor, so verification still holds.",
+        AUDIT, "decimal", Decimal(84), (SYSTEM,), minimum=Decimal(3), maximum=Decimal(120), places=0, unit="months",
+    )
+)  # fmt: skip
