@@ -10,6 +10,9 @@ from quart import Quart, Request, current_app, g, redirect, request, url_for
 from quart_auth import QuartAuth
 from quart_schema import QuartSchema
 
+from webapp.apiedge import idempotency
+from webapp.apiedge.pipeline import guard as guard_api
+from webapp.apiedge.pipeline import stamp as stamp_api
 from webapp.config import PROJECT_ROOT, Settings, load_settings
 from webapp.core.db import fetch_rows, make_engine, make_sessionmaker
 from webapp.core.edge import peer_ip, screen_request
@@ -246,6 +249,7 @@ def _register_pipeline(app: Quart, settings: Settings) -> None:
             await load_org_context(slug=org_ref)
         elif org_ref is not None:
             await load_org_context(org_id=org_ref)
+        return await guard_api(g.ctx)
 
     from webapp.collaboration.storage import store_for
 
@@ -254,7 +258,10 @@ def _register_pipeline(app: Quart, settings: Settings) -> None:
 
     @app.after_request
     async def _finish(response):
+        await idempotency.finish(response)
         await end_request_transaction(response.status_code)
+        await idempotency.finish_failed()
+        stamp_api(response)
         if (
             response.status_code < 400  # a refused request is not usage (and bad input changes nothing)
             and g.get("ctx") is not None and g.ctx.api_key_id is not None and g.ctx.org_id is not None

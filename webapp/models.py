@@ -1,5 +1,6 @@
 """Imports every domain's models so Base.metadata (and Alembic) sees the whole schema."""
 
+from webapp.apiedge.models import IdempotencyKey  # noqa: F401
 from webapp.apikeys.models import ApiKey  # noqa: F401
 from webapp.audit.models import AuditArchive, AuditChainAnchor, AuditCheckpoint, AuditVerification  # noqa: F401
 from webapp.billing.models import (  # noqa: F401

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from quart import Blueprint, current_app, flash, g, redirect, request, url_for
 
+from webapp.apiedge.pipeline import current_use
 from webapp.apikeys import queries, service
 from webapp.apikeys.forms import PRESETS, ApiKeyForm, presets_of
 from webapp.core.errors import Conflict, ValidationError
@@ -32,9 +33,11 @@ def _form(formdata=None) -> ApiKeyForm:
 async def _page(form: ApiKeyForm | None = None, *, status: int = 200, created=None, raw: str | None = None):
     everyone = g.ctx.can(Perm.APIKEYS_ADMIN)
     keys = await queries.list_keys(db_session(), g.ctx.org_id, user_id=None if everyone else g.ctx.user_id)
+    use = await current_use(g.ctx, [k.id for k in keys])
     return await render(
         "apikeys/index.html",
         keys=keys,
+        use=use,
         form=form or _form(),
         created=created,
         raw=raw,

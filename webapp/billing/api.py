@@ -53,6 +53,7 @@ def plan_out(plan: Plan) -> dict:
         seat_price_minor=plan.seat_price_minor, included_seats=plan.included_seats, seat_limit=plan.seat_limit,
         mission_limit=plan.mission_limit, storage_limit_bytes=plan.storage_limit_bytes,
         monthly_run_limit=plan.monthly_run_limit, monthly_credits=plan.monthly_credits,
+        api_requests_per_minute=plan.api_requests_per_minute,
         meters=[
             MeterOut(metric=m.metric, included=m.included, unit_size=m.unit_size,
                      overage_price_minor=m.overage_price_minor)

@@ -59,6 +59,10 @@ class PlanForm(Form):
     mission_limit = IntegerField("Mission limit", validators=LIMIT)
     storage_limit_gb = IntegerField("Storage limit (GB)", validators=LIMIT)
     monthly_run_limit = IntegerField("Simulation runs a month", validators=LIMIT)
+    api_requests_per_minute = IntegerField(
+        "API requests a minute", validators=[Optional(), NumberRange(min=1, max=1_000_000)],
+        description="The organization's keys and members together; empty: the platform's setting",
+    )  # fmt: skip
     monthly_credits = IntegerField(
         "Credits granted a month",
         validators=[InputRequired(message="Give 0 or more."), NumberRange(min=0, max=10**12)],
@@ -88,6 +92,7 @@ def form_data(snapshot: dict) -> dict:
         "mission_limit": snapshot["mission_limit"],
         "storage_limit_gb": None if snapshot["storage_limit_bytes"] is None else snapshot["storage_limit_bytes"] // GIB,
         "monthly_run_limit": snapshot["monthly_run_limit"],
+        "api_requests_per_minute": snapshot.get("api_requests_per_minute"),
         "monthly_credits": snapshot["monthly_credits"],
     }
     for metric, meter in snapshot["meters"].items():
@@ -114,6 +119,7 @@ def plan_values(form: PlanForm) -> dict:
         "mission_limit": form.mission_limit.data,
         "storage_limit_bytes": None if storage is None else storage * GIB,
         "monthly_run_limit": form.monthly_run_limit.data,
+        "api_requests_per_minute": form.api_requests_per_minute.data,
         "monthly_credits": form.monthly_credits.data,
         "meters": {
             str(metric): {

@@ -54,6 +54,7 @@ class Plan(UUIDPrimaryKey, Timestamps, Base):
         ),
         CheckConstraint("NOT is_default OR (status = 'current' AND monthly_price_minor = 0)", name="default_is_free"),
         CheckConstraint("monthly_credits >= 0", name="monthly_credits_nonnegative"),
+        CheckConstraint("api_requests_per_minute IS NULL OR api_requests_per_minute >= 1", name="api_rate_positive"),
     )
 
     key: Mapped[str] = mapped_column(String(40))
@@ -73,6 +74,8 @@ class Plan(UUIDPrimaryKey, Timestamps, Base):
     mission_limit: Mapped[int | None] = mapped_column(Integer)
     storage_limit_bytes: Mapped[int | None] = mapped_column(BigInteger)
     monthly_run_limit: Mapped[int | None] = mapped_column(Integer)
+    # the organization's API requests a minute (all its keys and members together); None: the platform's setting
+    api_requests_per_minute: Mapped[int | None] = mapped_column(Integer)
     # simulation credits granted each month of the subscription, expiring at the month's end
     monthly_credits: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -30,6 +30,7 @@ PRICED = (
     "storage_limit_bytes",
     "monthly_run_limit",
     "monthly_credits",
+    "api_requests_per_minute",
 )
 DESCRIBED = ("name", "description")
 
@@ -83,6 +84,9 @@ def _check(values: dict) -> dict[str, list[str]]:
         value = values.get(name)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
             errors[name] = ["Leave empty for no limit, or give a whole number."]
+    rate = values.get("api_requests_per_minute")
+    if rate is not None and (not isinstance(rate, int) or isinstance(rate, bool) or not 1 <= rate <= 1_000_000):
+        errors["api_requests_per_minute"] = ["Leave empty for the platform's limit, or give 1 to 1,000,000."]
     credits = values.get("monthly_credits")
     if not isinstance(credits, int) or isinstance(credits, bool) or not 0 <= credits <= MAX_CREDITS:
         errors["monthly_credits"] = [f"Give a whole number of credits from 0 to {MAX_CREDITS:,}."]

@@ -54,6 +54,9 @@ class PlanOut(BaseModel):
     storage_limit_bytes: int | None
     monthly_run_limit: int | None
     monthly_credits: int = Field(description="Credits granted at the start of each month, expiring at its end")
+    api_requests_per_minute: int | None = Field(
+        description="API requests a minute for the whole organization; null: the platform's default"
+    )
     meters: list[MeterOut]
     created_at: datetime
 

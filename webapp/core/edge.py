@@ -24,6 +24,10 @@ FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-dat
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
+# API routes no rate limit counts: payment providers retry on their own schedule (never 429 them)
+UNLIMITED_ENDPOINTS = frozenset({"webhooks_api.receive_webhook"})
+
+
 def peer_ip(raw: str | None) -> str | None:
     """The peer address when it is an IP (test clients and Unix sockets report other things)."""
     try:

@@ -21,6 +21,7 @@ from quart_schema.validation import QUART_SCHEMA_REQUEST_ATTRIBUTE
 from werkzeug.routing import Rule
 from werkzeug.routing.converters import AnyConverter, UUIDConverter
 
+from webapp.core.edge import UNLIMITED_ENDPOINTS
 from webapp.core.listing import LISTING_ATTR, Filter
 from webapp.core.pagination import MAX_LIMIT
 from webapp.core.permissions import ACCESS_ATTR, require_bound_credential
@@ -196,6 +197,22 @@ def api_rules(url_map) -> list[Rule]:
     )
 
 
+RATE_LIMIT_HEADERS = {
+    "RateLimit-Limit": {"description": "Requests a minute in the tightest window that counts this request (API key, "
+                        "person, organization, or address)", "schema": {"type": "integer", "minimum": 1}},
+    "RateLimit-Remaining": {"description": "Requests left in that window", "schema": {"type": "integer", "minimum": 0}},
+    "RateLimit-Reset": {"description": "Seconds until that window has room again",
+                        "schema": {"type": "integer", "minimum": 1}},
+}  # fmt: skip
+IDEMPOTENCY_PARAMETER = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": "Makes a retry safe: for 24 hours the same key with the same request gets the first answer again "
+                   "(with `Idempotent-Replayed: true`); with a different request it is a 422, while the first still "
+                   "runs a 409.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7E]+$"},
+}  # fmt: skip
+
+
 class ApiDocument(OpenAPIProvider):
     """quart-schema's provider, replaced: the document describes exactly the /api/v1 JSON API."""
 
@@ -267,6 +284,9 @@ class ApiDocument(OpenAPIProvider):
             parameters += self._listing_parameters(listing[0], set(rule.arguments))
         if api.query is not None:
             parameters += self._model_parameters(api.query)
+        access = getattr(view, ACCESS_ATTR, ("requires", ()))
+        if method == "POST" and access[0] != "public":
+            parameters.append(IDEMPOTENCY_PARAMETER)
         if parameters:
             operation["parameters"] = parameters
         body = getattr(view, QUART_SCHEMA_REQUEST_ATTRIBUTE, None)
@@ -278,7 +298,6 @@ class ApiDocument(OpenAPIProvider):
         operation["responses"] = self._responses(
             rule, method, api, view, has_body=body is not None, has_query=listing is not None or api.query is not None
         )
-        access = getattr(view, ACCESS_ATTR, ("requires", ()))
         if access[0] == "public":
             operation["security"] = []
         elif require_bound_credential in self._app.before_request_funcs.get(rule.endpoint.rsplit(".", 1)[0], []):
@@ -330,6 +349,8 @@ class ApiDocument(OpenAPIProvider):
                 response["headers"] = {
                     "Location": {"description": "Where the created object can be read", "schema": {"type": "string"}}
                 }
+            if rule.endpoint not in UNLIMITED_ENDPOINTS:
+                response["headers"] = response.get("headers", {}) | RATE_LIMIT_HEADERS
             responses[str(status)] = response
         if not responses:
             raise RuntimeError(f"{rule.endpoint} documents no success answer (add @returns)")
@@ -346,13 +367,17 @@ class ApiDocument(OpenAPIProvider):
             errors |= {400, 413, 422}
         if has_query:
             errors.add(400)
+        if rule.endpoint not in UNLIMITED_ENDPOINTS:
+            errors.add(429)  # every window: key, person, organization, or address
+        if method == "POST" and access[0] != "public":
+            errors |= {400, 409, 422}  # a malformed Idempotency-Key; its request still running; reused differently
         error = self._model(ErrorBody, "serialization")
         for status in sorted(errors):
             response = {"description": REASONS[status], "content": {"application/json": {"schema": error}}}
             if status == 429:
                 response["headers"] = {
                     "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer", "minimum": 1}}
-                }
+                } | RATE_LIMIT_HEADERS
             responses[str(status)] = response
         return responses
 

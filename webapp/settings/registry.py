@@ -225,3 +225,36 @@ define(
         AUDIT, "decimal", Decimal(84), (SYSTEM,), minimum=Decimal(3), maximum=Decimal(120), places=0, unit="months",
     )
 )  # fmt: skip
+
+API = "JSON API"
+define(
+    Definition(
+        "api.rate_limit_key", "Requests a minute per API key",
+        "Each API key may make this many requests in any minute; more are answered 429 with Retry-After.", API,
+        "decimal", Decimal(600), (SYSTEM,), minimum=Decimal(1), maximum=Decimal(1_000_000), places=0,
+        unit="requests",
+    )
+)  # fmt: skip
+define(
+    Definition(
+        "api.rate_limit_user", "Requests a minute per person",
+        "Each person, over all their keys, tokens and browser sessions, may make this many API requests in any "
+        "minute.", API, "decimal", Decimal(1200), (SYSTEM,), minimum=Decimal(1), maximum=Decimal(1_000_000),
+        places=0, unit="requests",
+    )
+)  # fmt: skip
+define(
+    Definition(
+        "api.rate_limit_organization", "Requests a minute per organization",
+        "All of an organization's keys and members together, unless its plan sets its own number.", API, "decimal",
+        Decimal(3000), (SYSTEM,), minimum=Decimal(1), maximum=Decimal(1_000_000), places=0, unit="requests",
+    )
+)  # fmt: skip
+define(
+    Definition(
+        "api.rate_limit_address", "Requests a minute per address without credentials",
+        "API requests that carry no credential (signing in, public plans) count against their address. Sign-in "
+        "and sign-up keep their own, stricter throttles.", API, "decimal", Decimal(300), (SYSTEM,),
+        minimum=Decimal(1), maximum=Decimal(1_000_000), places=0, unit="requests",
+    )
+)  # fmt: skip
