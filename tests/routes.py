@@ -35,6 +35,8 @@ async def objects_of(owner_engine, org_id) -> dict[str, str]:
         "invoice_id": "SELECT id FROM billing_invoices WHERE organization_id = :o",
         "payment_id": "SELECT id FROM billing_payments WHERE organization_id = :o",
         "grant_id": "SELECT id FROM support_access_grants WHERE organization_id = :o",
+        "endpoint_id": "SELECT id FROM webhook_endpoints WHERE organization_id = :o",
+        "delivery_id": "SELECT id FROM webhook_deliveries WHERE organization_id = :o",
     }
     found = {}
     async with owner_engine.connect() as conn:
@@ -227,6 +229,34 @@ async def populate(owner_engine, org_id, owner_id) -> None:
                 "INSERT INTO search_reindex_jobs (id, organization_id, status) "
                 "VALUES (gen_random_uuid(), :o, 'succeeded')"
             ),
+            params,
+        )
+        # a webhook endpoint with one failed delivery and its attempt (failed: the live sweep leaves it alone)
+        await conn.execute(
+            text("""
+                WITH endpoint AS (
+                    INSERT INTO webhook_endpoints (id, organization_id, url, description, created_by_user_id)
+                    VALUES (gen_random_uuid(), :o, 'https://hooks.example.org/closedloop', 'Ops bridge', :u)
+                    RETURNING id
+                ), secret AS (
+                    INSERT INTO webhook_secrets (id, organization_id, endpoint_id, secret_encrypted, hint)
+                    SELECT gen_random_uuid(), :o, id, 'sealed', 'whsec_abcd…' FROM endpoint
+                ), message AS (
+                    INSERT INTO webhook_messages (id, organization_id, event_type, payload)
+                    VALUES (gen_random_uuid(), :o, 'mission.created',
+                            '{"type": "mission.created", "timestamp": "2031-01-01T00:00:00Z", "data": {}}')
+                    RETURNING id
+                ), delivery AS (
+                    INSERT INTO webhook_deliveries (id, organization_id, message_id, endpoint_id, status, attempts,
+                                                    last_status_code, finished_at)
+                    SELECT gen_random_uuid(), :o, message.id, endpoint.id, 'failed', 1, 500, now()
+                    FROM message, endpoint RETURNING id, endpoint_id
+                )
+                INSERT INTO webhook_attempts (id, organization_id, delivery_id, endpoint_id, attempt, trigger, url,
+                                              response_status, response_excerpt, succeeded, duration_ms)
+                SELECT gen_random_uuid(), :o, id, endpoint_id, 1, 'schedule', 'https://hooks.example.org/closedloop',
+                       500, 'Internal Server Error', false, 42 FROM delivery
+            """),
             params,
         )
 

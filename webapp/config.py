@@ -96,6 +96,7 @@ class Settings:
     internal_usage_tokens: str = ""  # who may call POST /internal/usage/record (comma-separated while rotating)
     internal_privacy_tokens: str = ""  # who may call POST /internal/privacy/process/{id}
     audit_signing_key: str = ""  # base64 of a 32-byte Ed25519 seed: signs the daily audit checkpoints
+    webhooks_allow_loopback: bool = False  # outside production only: tenants' webhooks may go to 127.0.0.1
 
     def webhook_secrets(self, provider: str) -> list[str]:
         """The provider's webhook signing secrets (several during a rotation); the sandbox's derives from
@@ -203,6 +204,7 @@ def load_settings() -> Settings:
         internal_usage_tokens=os.environ.get("INTERNAL_USAGE_TOKENS", "").strip(),
         internal_privacy_tokens=os.environ.get("INTERNAL_PRIVACY_TOKENS", "").strip(),
         audit_signing_key=os.environ.get("AUDIT_SIGNING_KEY", "").strip(),
+        webhooks_allow_loopback=_bool(os.environ.get("WEBHOOKS_ALLOW_LOOPBACK"), False),
     )
 
 

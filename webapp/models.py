@@ -31,6 +31,13 @@ from webapp.core.audit import AuditLog  # noqa: F401
 from webapp.core.db import Base  # noqa: F401
 from webapp.iam.models import BreakGlassActivation, Role, RoleAssignment  # noqa: F401
 from webapp.identity.models import AuthSession, AuthToken, EmailToken, User  # noqa: F401
+from webapp.integrations.models import (  # noqa: F401
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookMessage,
+    WebhookSecret,
+)
 from webapp.mail.models import OutboxEmail  # noqa: F401
 from webapp.missions.models import Mission, MissionCrew  # noqa: F401
 from webapp.ops.models import SystemCheck  # noqa: F401

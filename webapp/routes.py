@@ -36,6 +36,9 @@ def register_blueprints(app: Quart) -> None:
     from webapp.identity.mfa_views import bp as mfa_views
     from webapp.identity.profile_views import bp as profile_views
     from webapp.identity.views import bp as identity_views
+    from webapp.integrations.api import bp as webhooks_out_api
+    from webapp.integrations.api import types_bp as webhook_types_api
+    from webapp.integrations.views import bp as integrations_views
     from webapp.mail.views import bp as mail_views
     from webapp.missions import crew_views  # noqa: F401 - adds the crew routes to the missions blueprint
     from webapp.missions.api import bp as mission_api
@@ -141,5 +144,8 @@ def register_blueprints(app: Quart) -> None:
         org_security_views,
         usage_api,
         org_usage_api,
+        webhooks_out_api,
+        webhook_types_api,
+        integrations_views,
     ):
         app.register_blueprint(blueprint)

@@ -4,6 +4,7 @@ import webapp.audit.tasks  # noqa: F401
 import webapp.billing.tasks  # noqa: F401
 import webapp.collaboration.tasks  # noqa: F401
 import webapp.identity.tasks  # noqa: F401
+import webapp.integrations.tasks  # noqa: F401
 import webapp.mail.tasks  # noqa: F401
 import webapp.models  # noqa: F401
 import webapp.ops.tasks  # noqa: F401

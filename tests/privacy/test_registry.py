@@ -53,6 +53,11 @@ NOT_PERSONAL = {
     "audit_logs.content_hash": "a SHA-256 of the row's content (docs/audit.md): reveals nothing of it",
     "personal_data_registry.column_name": "this registry itself",
     "impersonation_sessions.end_reason": "a fixed code (exit, expired, access_revoked, ...)",
+    "webhook_endpoints.description": "the organization's label for its integration",
+    "webhook_endpoints.disabled_reason": "a fixed code (gone, failing, manual)",
+    "webhook_secrets.secret_encrypted": "the organization's signing secret (sealed), not a person's",
+    "webhook_attempts.address": "the receiving server's IP address, not a person's",
+    "webhook_messages.payload": "ids, numbers and the organization's object names; never a person's contact or text",
 }
 
 

@@ -34,6 +34,7 @@ BODIES = [
     {"kind": "note"},
     {"run_type": "mass_balance"},
     {"user_id": MISSING, "role": "pilot"},
+    {"since": "2026-01-01T00:00:00Z"},
 ]
 
 

@@ -80,6 +80,8 @@ async def record(session: AsyncSession, sub: Subscription, found: ProviderInvoic
             existing.status = found.status
             existing.paid_at = found.paid_at if found.status == InvoiceStatus.PAID else existing.paid_at
             await session.flush()
+            if existing.status == InvoiceStatus.PAID:
+                await _tell_endpoints(session, existing, "invoice.paid")
         return existing
     start = found.period_start or sub.current_period_start
     end = found.period_end if found.period_end and found.period_end > start else sub.current_period_end
@@ -125,7 +127,21 @@ async def _issue(
     await session.flush()
     await session.execute(_FINALIZE, {"id": invoice.id})
     await session.refresh(invoice, attribute_names=None)
+    await _tell_endpoints(session, invoice, "invoice.finalized")
+    if invoice.status == InvoiceStatus.PAID:
+        await _tell_endpoints(session, invoice, "invoice.paid")
     return invoice
+
+
+async def _tell_endpoints(session: AsyncSession, invoice: Invoice, event_type: str) -> None:
+    """The organization's webhook endpoints hear of a finalized or paid invoice."""
+    from webapp.integrations import outbox
+
+    await outbox.emit(session, invoice.organization_id, event_type, {
+        "id": invoice.id, "number": invoice.number, "kind": invoice.kind, "status": invoice.status,
+        "currency": invoice.currency, "total_amount": invoice.total_amount, "period_start": invoice.period_start,
+        "period_end": invoice.period_end, "paid_at": invoice.paid_at, "corrects_id": invoice.corrects_id,
+    })  # fmt: skip
 
 
 async def _plan_of(session: AsyncSession, found: ProviderInvoice, sub: Subscription) -> uuid.UUID:

@@ -4,6 +4,7 @@ stripe's own signer, POSTed by a worker job to /api/v1/webhooks/sandbox — the 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import secrets
@@ -32,6 +33,12 @@ WEBHOOK_PATH = "/api/v1/webhooks/sandbox"
 
 def _ref(prefix: str) -> str:
     return f"{prefix}_sandbox_{secrets.token_hex(12)}"
+
+
+def _stable_ref(prefix: str, *facts) -> str:
+    """The same reference for the same request: asked twice for one change, a provider bills it once."""
+    digest = hashlib.sha256("|".join(str(f) for f in facts).encode()).hexdigest()[:24]
+    return f"{prefix}_sandbox_{digest}"
 
 
 async def open_checkout(
@@ -149,7 +156,8 @@ def change_events(
         lines.append({"amount": -proration.credit, "quantity": sub.seats, "proration": True,
                       "description": "Unused time on the previous plan"})  # fmt: skip
     if lines:
-        invoice = {"id": _ref("in"), "object": "invoice", "status": "paid", "currency": plan.currency.lower(),
+        reference = _stable_ref("in", sub.provider_subscription_id, sub.version, plan.id, seats, interval.value)
+        invoice = {"id": reference, "object": "invoice", "status": "paid", "currency": plan.currency.lower(),
                    "customer": sub.provider_customer_id, "subscription": sub.provider_subscription_id,
                    "metadata": obj["metadata"], "period_start": int(subscriptions.now().timestamp()),
                    "period_end": int(end.timestamp()), "status_transitions": {"paid_at": created},

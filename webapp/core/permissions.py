@@ -46,6 +46,7 @@ class Perm(StrEnum):
     SEARCH_REINDEX = "search:reindex"
     BILLING_READ = "billing:read"
     BILLING_MANAGE = "billing:manage"
+    WEBHOOKS_MANAGE = "webhooks:manage"
 
 
 class SystemRole(StrEnum):

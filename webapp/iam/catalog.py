@@ -38,6 +38,7 @@ PERMISSION_DESCRIPTIONS: dict[Perm, str] = {
     Perm.SEARCH_REINDEX: "Rebuild the organization's search index",
     Perm.BILLING_READ: "See the plan, seats, usage, invoices and payments",
     Perm.BILLING_MANAGE: "Change the plan and seats, cancel or resume, buy credits",
+    Perm.WEBHOOKS_MANAGE: "Register webhook endpoints, read their delivery logs, replay and rotate their secrets",
 }
 
 ALL_PERMISSIONS: frozenset[str] = frozenset(p.value for p in Perm)

@@ -17,6 +17,7 @@ from webapp.core.errors import Conflict, NotFound, ValidationError
 from webapp.core.ids import new_id
 from webapp.core.tenancy import RequestContext
 from webapp.core.validation import Moment, Number, Tags, Text, choice, clean, partition
+from webapp.integrations import outbox
 from webapp.missions.enums import CrewRole, Destination, MissionStatus
 from webapp.missions.models import Mission, MissionCrew
 from webapp.settings import queries as settings_queries
@@ -65,6 +66,11 @@ CREW_RULES = (Text("specialization", "Specialization", max=120),)
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _event(mission: Mission) -> dict:
+    """A mission as webhook events carry it."""
+    return {"id": mission.id} | snapshot(mission)
 
 
 def snapshot(mission: Mission) -> dict:
@@ -117,6 +123,7 @@ async def create_mission(session: AsyncSession, ctx: RequestContext, values: dic
     await audit.record(
         session, ctx, "mission.create", entity_type="mission", entity_id=mission.id, after=snapshot(mission)
     )
+    await outbox.emit(session, ctx.org_id, "mission.created", _event(mission))
     return mission
 
 
@@ -160,6 +167,8 @@ async def update_mission(
         before=before,
         after=snapshot(mission),
     )
+    changed = sorted(k for k, v in snapshot(mission).items() if before.get(k) != v)
+    await outbox.emit(session, ctx.org_id, "mission.updated", _event(mission) | {"changed": changed})
     return mission
 
 
@@ -171,6 +180,7 @@ async def delete_mission(session: AsyncSession, ctx: RequestContext, mission_id:
     await audit.record(
         session, ctx, "mission.delete", entity_type="mission", entity_id=mission.id, before={"name": mission.name}
     )
+    await outbox.emit(session, ctx.org_id, "mission.deleted", {"id": mission.id, "name": mission.name})
     return mission
 
 

@@ -304,6 +304,10 @@ async def accept_invitation(
     await add_member(session, acting, org_id=invitation.organization_id, user_id=user.id, role=invitation.role_id)
     invitation.accepted_at, invitation.accepted_by = _now(), user.id
     await session.flush()
+    from webapp.integrations import outbox
+
+    await outbox.emit(session, invitation.organization_id, "member.added",
+                      {"user_id": user.id, "role_id": invitation.role_id, "invitation_id": invitation.id})  # fmt: skip
     await audit.record(
         session,
         acting,

@@ -108,5 +108,8 @@ async def remove_member(session: AsyncSession, ctx: RequestContext, user_id: uui
         before={"user_id": user_id, "role": role.key},
         metadata={"ended": ended},
     )
+    from webapp.integrations import outbox
+
+    await outbox.emit(session, ctx.org_id, "member.removed", {"user_id": user_id, "role": role.key})
     sync_seats_after_commit(session, ctx.org_id)  # the seat they held is released
     return membership

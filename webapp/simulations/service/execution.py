@@ -38,6 +38,7 @@ from webapp.simulations.events import (
     run_payload,
 )
 from webapp.simulations.models import Product, SimulationLog, SimulationRun
+from webapp.simulations.service import webhooks
 from webapp.simulations.service.runs import hold_subject
 from webapp.usage import credits, ingest, pricing
 
@@ -180,6 +181,7 @@ async def _write(
             )
         if run is not None and run.status.is_final:
             await credits.release(session, org_id, hold_subject(run_id))
+            await webhooks.run_finished(session, run)
         return run
 
 
@@ -316,6 +318,7 @@ async def _succeed(
         )
         await _meter(session, done, results, cpu_seconds)
         await credits.settle(session, run.organization_id, hold_subject(run.id), pricing.actual(cpu_seconds))
+        await webhooks.run_finished(session, done)
         return done
 
 
@@ -494,6 +497,7 @@ async def reap_stale_runs(
                 run.error_constraint = "worker"
                 message = run.error
                 await credits.release(session, run.organization_id, hold_subject(run.id))
+                await webhooks.run_finished(session, run)
             else:
                 message = (
                     "The worker stopped responding; the run was queued again."

@@ -99,6 +99,9 @@ async def record_product(session: AsyncSession, ctx: RequestContext, values: dic
     await audit.record(
         session, ctx, "product.create", entity_type="product", entity_id=product.id, after=snapshot(product)
     )
+    from webapp.simulations.service import webhooks  # it reads this module's snapshot
+
+    await webhooks.product_recorded(session, product)
     return product
 
 

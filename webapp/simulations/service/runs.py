@@ -38,6 +38,7 @@ from webapp.simulations.events import (
     run_payload,
 )
 from webapp.simulations.models import Product, SimulationRun
+from webapp.simulations.service import webhooks
 from webapp.simulations.snapshot import make_snapshot
 from webapp.usage import credits, pricing
 
@@ -198,6 +199,7 @@ async def start_run(
             "rerun_of": str(rerun_of) if rerun_of else None,
         },
     )
+    await webhooks.run_started(session, run)
     run_id, org_id = str(run.id), str(ctx.org_id)
     after_commit(session, lambda: enqueue(run_id, org_id))
     return run
@@ -264,6 +266,7 @@ async def cancel_run(
         before=before,
         after={"status": run.status.value},
     )
+    await webhooks.run_finished(session, run)  # a queued run ends here; a running one when its worker stops
     announce(session, redis, namespace, run)
     return run
 

@@ -1,0 +1,51 @@
+"""Task shells for outgoing webhooks: deliver one (and, when its next try is seconds away, that try too), and the
+minute sweep that sends every due retry and anything a lost task left behind."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+from webapp.integrations import delivery
+from workers.broker import broker
+from workers.uow import state, timed
+
+SHORT_WAIT_SECONDS = 10  # a retry this close is waited for here (the schedule's 5 s); later ones go to the sweep
+
+
+async def _deliver(org_id: uuid.UUID, delivery_id: uuid.UUID, trigger: str) -> str:
+    s = state()
+    outcome = await delivery.attempt(s.sessionmaker, s.settings, org_id, delivery_id, trigger=trigger)
+    while outcome.status == "retrying":
+        wait = (outcome.next_attempt_at - datetime.now(UTC)).total_seconds()
+        if wait > SHORT_WAIT_SECONDS:
+            break
+        await asyncio.sleep(max(0.0, wait))
+        outcome = await delivery.attempt(s.sessionmaker, s.settings, org_id, delivery_id)
+    return outcome.status
+
+
+@broker.task(task_name="webhooks.deliver")
+async def deliver(org_id: str, delivery_id: str, trigger: str = "schedule") -> str:
+    """Attempt one delivery now (idempotent: a delivery not due, or taken by another worker, is skipped)."""
+    return await timed("webhooks.deliver", lambda: _deliver(uuid.UUID(org_id), uuid.UUID(delivery_id), trigger))
+
+
+@broker.task(task_name="webhooks.deliver_due", schedule=[{"cron": "* * * * *", "schedule_id": "webhooks-due"}])
+async def deliver_due() -> int:
+    """Every minute: attempt each delivery whose retry is due, a few at a time."""
+    s = state()
+
+    async def body() -> int:
+        found = await delivery.due(s.sessionmaker)
+        gate = asyncio.Semaphore(8)  # one slow receiver must not hold up the rest
+
+        async def one(org_id, delivery_id):
+            async with gate:
+                await delivery.attempt(s.sessionmaker, s.settings, org_id, delivery_id)
+
+        await asyncio.gather(*(one(o, d) for o, d in found))
+        return len(found)
+
+    return await timed("webhooks.deliver_due", body)
