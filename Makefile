@@ -13,12 +13,12 @@ help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-11s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo "Variables: PYTEST_ARGS (make test), BENCH_ARGS (make bench), MESSAGE (make revision), EMAIL/ACTION (make staff)"
 
-$(STAMP): $(LOCK) pyproject.toml
+$(STAMP): $(LOCK) pyproject.toml clients/python/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip install --quiet --no-deps -e . -e clients/python
 	touch $(STAMP)
 
 dev: $(STAMP) ## run everything on embedded Postgres and Redis (Ctrl-C stops it all)
@@ -36,7 +36,7 @@ system-deps:
 test: $(STAMP) system-deps ## the whole suite (PYTEST_ARGS="-k missions" to narrow it); output in test-output/
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-CODE := webapp workers tests bench migrations
+CODE := webapp workers tests bench migrations clients
 
 lint: $(STAMP) ## ruff: the project's lint rules and formatting (pyproject.toml); CI runs it
 	$(BIN)/ruff check $(CODE)

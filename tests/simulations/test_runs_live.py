@@ -9,6 +9,7 @@ import time
 import httpx
 import pytest
 import redis
+from closedloop_client import Client
 
 from tests.conftest import csrf_from
 
@@ -54,6 +55,13 @@ def api_client(base_url: str, member) -> httpx.Client:
     return httpx.Client(base_url=base_url, timeout=20, headers=headers)
 
 
+def typed_client(base_url: str, member) -> Client:
+    """The published Python client (clients/python) with an API key of `member`'s."""
+    with httpx.Client(base_url=base_url, timeout=20) as signing_in:
+        key = login(signing_in, member)["Authorization"].removeprefix("Bearer ")
+    return Client(base_url, api_key=key)
+
+
 def new_mission(http: httpx.Client, member) -> str:
     created = http.post(f"/api/v1/organizations/{member.org_id}/missions", json=MISSION)
     assert created.status_code == 201, created.text
@@ -72,48 +80,33 @@ def wait_for(http: httpx.Client, url: str, done, timeout: float = 90) -> dict:
     raise AssertionError(f"gave up waiting: {brief}")
 
 
-def all_pages(http: httpx.Client, url: str) -> list[dict]:
-    """Every item of a cursor-paged list."""
-    items, cursor = [], None
-    while True:
-        body = http.get(url + (f"&cursor={cursor}" if cursor else "")).json()
-        items += body["items"]
-        cursor = body["next_cursor"]
-        if not cursor:
-            return items
-
-
 def final(body: dict) -> bool:
     return body["status"] in ("succeeded", "failed", "cancelled")
 
 
 async def test_run_is_queued_then_worked_to_results_and_products(live_stack, factory, count_rows):
     member = await factory.org_with_owner()
-    with api_client(live_stack, member) as http:
-        mission_id = new_mission(http, member)
-        created = http.post(
-            f"/api/v1/missions/{mission_id}/simulations",
-            json={
-                "name": "Optimize brick output",
-                "run_type": "throughput_optimization",
-                "config": {"target": "brick", "time_horizon_days": 30},
-            },
-        )
-        assert created.status_code == 201, created.text
-        assert created.json()["status"] == "queued"
-        url = created.headers["Location"]
-        run = wait_for(http, url, final)
+    with typed_client(live_stack, member) as api:  # the published client: document, client and server agree
+        mission = api.create_mission(str(member.org_id), MISSION)
+        created = api.start_run(
+            mission["id"], "throughput_optimization", {"target": "brick", "time_horizon_days": 30},
+            name="Optimize brick output",
+        )  # fmt: skip
+        assert created["status"] == "queued"
+        seen = []
+        run = api.wait_for_run(created["id"], seen.append)
         assert run["status"] == "succeeded", run
+        assert seen[-1]["finished"] and seen[-1]["progress"] == 100  # followed live over server-sent events
         assert run["progress_percent"] == 100 and run["attempt"] == 1
         results = run["results"]
         assert results["kpis"]["target_kg"] > 1000 and results["kpis"]["mass_balance_residual_kg"] < 1e-6
         assert len(results["inventory"]["food_packaging"]) == 30
         assert run["input_snapshot"]["mission"]["crew_size"] == 4 and run["engine_version"]
-        logs = http.get(url + "/logs").json()["items"]
+        logs = list(api.run_logs(run["id"]))
         assert logs[0]["message"].startswith("Attempt 1 on ") and logs[-1]["message"].startswith("Finished:")
-        listed = http.get(f"/api/v1/missions/{mission_id}/simulations").json()["items"]
+        listed = list(api.runs(mission["id"]))
         assert [r["id"] for r in listed] == [run["id"]] and listed[0]["summary"]["target_kg"] > 1000
-        products = all_pages(http, f"/api/v1/missions/{mission_id}/products?kind=planned&limit=100")
+        products = list(api.mission_products(mission["id"], kind="planned"))
 
         # a plan is planned, one row per recipe, product and day, dated the day it schedules
         bricks = sum(p["quantity_kg"] for p in products if p["product_type"] == "brick")
@@ -125,13 +118,12 @@ async def test_run_is_queued_then_worked_to_results_and_products(live_stack, fac
         days = sorted({p["produced_at"][:10] for p in products})
         assert days[0] == start and len(days) > 1 and days[-1] < "2100"
         assert not any(p["product_type"] in ("plastic_flakes", "hmc_tile") for p in products)  # consumed intermediates
-        assert http.get(f"/api/v1/missions/{mission_id}/products?kind=recorded").json()["items"] == []
+        assert list(api.mission_products(mission["id"], kind="recorded")) == []
 
         # running the plan again adds a second plan, never to what the crew made
-        again = http.post(f"/api/v1/simulation-runs/{run['id']}/rerun")
-        assert again.status_code == 201
-        second = wait_for(http, again.headers["Location"], final)
+        second = api.wait_for_run(api.rerun(run["id"])["id"])
         assert second["status"] == "succeeded"
+        mission_id = mission["id"]
         with httpx.Client(base_url=live_stack, timeout=20) as browser:
             token = csrf_from(browser.get("/login").text)
             browser.post("/login", data={"csrf_token": token, "email": member.email, "password": member.password})
