@@ -220,3 +220,33 @@ async def test_production_refuses_loopback_at_save_and_at_delivery(factory, make
             WebhookAttempt.delivery_id == delivery_id))).scalars().all()  # fmt: skip
     assert attempt.error.startswith("Refused:") and "loopback" in attempt.error and attempt.response_status is None
     assert made.endpoint.url.startswith("http://localhost:")
+
+
+async def test_the_log_keeps_30_days_and_never_what_is_still_to_send(factory, maker, settings, owner_engine):
+    from webapp.integrations import trim
+
+    owner = await factory.org_with_owner()
+    with Receiver([(200, {})]) as receiver:
+        await _endpoint(maker, settings, owner, receiver.url)
+        [sent] = await _event(maker, owner)
+        assert (await delivery.attempt(maker, settings, owner.org_id, sent, now=LATER)).status == "succeeded"
+        [waiting] = await _event(maker, owner, "mission.updated")  # pending: its next try is in 40 days
+        [recent] = await _event(maker, owner, "mission.deleted")
+        await delivery.attempt(maker, settings, owner.org_id, recent, now=LATER)
+    async with owner_engine.begin() as conn:  # the first two were made 31 days ago, the third 29
+        for delivery_id, age in ((sent, 31), (waiting, 31), (recent, 29)):
+            await conn.execute(
+                text("UPDATE webhook_messages SET created_at = now() - make_interval(days => :d) "
+                     "WHERE id = (SELECT message_id FROM webhook_deliveries WHERE id = :i)"),
+                {"d": age, "i": delivery_id},
+            )  # fmt: skip
+
+    assert await trim.trim_log(maker) >= 1  # other tests' rows are younger: only this one is old enough
+    for delivery_id, kept in ((sent, False), (waiting, True), (recent, True)):
+        assert (await _row(maker, owner, WebhookDelivery, delivery_id) is not None) == kept
+    async with owner_engine.connect() as conn:
+        attempts = await conn.execute(text("SELECT count(*) FROM webhook_attempts WHERE delivery_id = :i"), {"i": sent})
+        assert attempts.scalar_one() == 0  # the attempts went with their message
+    async with maker() as session, session.begin():  # and nobody may trim younger than 30 days
+        with pytest.raises(Exception, match="kept at least 30 days"):
+            await session.execute(text("SELECT webhooks_trim_log(now() - interval '1 day', 10)"))

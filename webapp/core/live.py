@@ -53,6 +53,27 @@ async def stream_channel(channel_name: str, frames: Callable[[dict], Awaitable[l
     return sse_response(relay(subscription, [b": subscribed\n\n"], on_message))
 
 
+class NewestState:
+    """The newest job state a stream has sent, by (attempt, progress), which only grow while a job runs. A message
+    published just before the stream read its first state arrives after it: it is older and dropped rather than
+    moving the bar backwards. A final state always goes through."""
+
+    def __init__(self, first: dict):
+        self.seen = self._order(first)
+
+    @staticmethod
+    def _order(payload: dict) -> tuple[int, int]:
+        return payload.get("attempt") or 0, payload.get("progress") or 0
+
+    def admits(self, payload: dict) -> bool:
+        """Whether `payload` is to be sent (and, if so, it becomes the newest)."""
+        order = self._order(payload)
+        if order < self.seen and not payload["finished"]:
+            return False
+        self.seen = max(self.seen, order)
+        return True
+
+
 async def stream_job(
     channel_name: str,
     read_state: Callable[[], Awaitable[dict]],
@@ -67,8 +88,11 @@ async def stream_job(
         await subscription.close()
         raise
     await end_request_transaction(200)  # no DB session is held while streaming
+    newest = NewestState(state)
 
     async def on_message(payload: dict) -> tuple[list[bytes], bool]:
+        if not newest.admits(payload):
+            return [], False
         return await frames(payload), payload["finished"]
 
     return sse_response(relay(subscription, await frames(state), on_message, finished=state["finished"]))

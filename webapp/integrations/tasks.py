@@ -1,5 +1,5 @@
 """Task shells for outgoing webhooks: deliver one (and, when its next try is seconds away, that try too), and the
-minute sweep that sends every due retry and anything a lost task left behind."""
+minute sweep that sends every due retry and anything a lost task left behind; daily, the log's old messages go."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import uuid
 from datetime import UTC, datetime
 
-from webapp.integrations import delivery
+from webapp.integrations import delivery, trim
 from workers.broker import broker
 from workers.uow import state, timed
 
@@ -49,3 +49,10 @@ async def deliver_due() -> int:
         return len(found)
 
     return await timed("webhooks.deliver_due", body)
+
+
+@broker.task(task_name="webhooks.trim_log", schedule=[{"cron": "50 3 * * *", "schedule_id": "webhooks-trim-log"}])
+async def trim_log() -> int:
+    """Daily: delete messages (with their deliveries and attempts) older than 30 days with nothing left to send."""
+    s = state()
+    return await timed("webhooks.trim_log", lambda: trim.trim_log(s.sessionmaker))

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from quart import current_app, g
 
-from webapp.core.live import stream_channel, subscribe
+from webapp.core.live import NewestState, stream_channel, subscribe
 from webapp.core.sse import format_event, relay, sse_response
 from webapp.core.transaction import db_session, end_request_transaction
 from webapp.simulations import queries
@@ -30,8 +30,11 @@ async def stream_run(run_id: uuid.UUID, frames: Callable[[dict], Awaitable[list[
         await subscription.close()
         raise
     await end_request_transaction(200)  # no DB session is held while streaming
+    newest = NewestState(state)
 
     async def on_message(payload: dict) -> tuple[list[bytes], bool]:
+        if not newest.admits(payload):
+            return [], False
         return await shared_frames(frames, payload), payload["finished"]
 
     return sse_response(relay(subscription, await frames(state), on_message, finished=state["finished"]))
