@@ -1,8 +1,10 @@
 """Baselines for the benchmarks: the same pages and JSON built on raw asyncpg with the same templates.
 
 Each route does the work its real counterpart needs — credential lookup by hash, membership, tenant-
-scoped reads inside a transaction with app.org_id set, the same template or JSON shape — without the
-ORM or our pipeline, so each ratio shows what the framework layers cost:
+scoped reads inside a transaction with app.org_id set, the same template or JSON shape; for API requests the
+same Redis work (the rate-limit windows counted in one round trip, the API call metered); on every answer the same
+headers (security headers, no-store, request id, rate-limit window) and the request metric — without the ORM or our
+pipeline, so each ratio shows what the framework layers cost:
 the system-check page, the members page, the API-key members list and the JSON login (argon2id);
 for bench/missions.py the missions list page (plain and searched) and the API-key products list.
 """
@@ -13,6 +15,7 @@ import asyncio
 import hashlib
 import json
 import secrets
+import time
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -21,11 +24,15 @@ from itsdangerous import URLSafeTimedSerializer
 from quart import Quart, Response, g, render_template, request
 
 from webapp import create_app
+from webapp.apiedge.ratelimit import binding
+from webapp.apiedge.ratelimit import headers as rate_headers
 from webapp.config import PROJECT_ROOT, load_settings
 from webapp.core.forms import choices
 from webapp.core.ids import OrgRefConverter
 from webapp.core.listing import Sort, prefix_query
+from webapp.core.logging import request_id_of
 from webapp.core.pagination import encode_cursor
+from webapp.core.security_headers import apply_security_headers
 from webapp.core.templating import install_template_helpers
 from webapp.core.tenancy import RequestContext
 from webapp.iam.catalog import role_permissions
@@ -34,6 +41,7 @@ from webapp.identity.passwords import verify_password
 from webapp.missions.enums import Destination, MissionStatus
 from webapp.ops.enums import CheckStatus
 from webapp.ops.forms import STEP_LABELS, CheckForm
+from webapp.ops.metrics import WebMetrics
 from webapp.organizations.forms import InviteForm
 from webapp.search.queries import HEADLINE, START, STOP, TITLE_HEADLINE, split_query
 
@@ -117,6 +125,29 @@ class Row(dict):
     """Attribute access for template rows."""
 
     __getattr__ = dict.__getitem__
+
+
+_metrics = WebMetrics()
+
+
+@app.before_request
+async def _start() -> None:
+    g.started = time.perf_counter()
+    g.request_id = request_id_of(request.headers.get("X-Request-ID", ""))
+
+
+@app.after_request
+async def _same_headers(response):
+    """What every answer of the app carries (security headers, no-store, request id, the rate-limit window) and the
+    request metric it records: part of the work, not of the framework."""
+    apply_security_headers(response, hsts=settings.cookie_secure, csp=real.extensions["closedloop"]["csp"])
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers["X-Request-ID"] = g.get("request_id", "")
+    if (window := g.get("rate_window")) is not None:
+        response.headers.update(rate_headers(window))
+    route = request.url_rule.rule if request.url_rule else "unmatched"
+    _metrics.observe(request.method, route, response.status_code, time.perf_counter() - g.started)
+    return response
 
 
 @app.before_serving
@@ -305,15 +336,42 @@ async def _key_scope(conn, org_id, permission: str):
     granted = role_permissions(role["key"], role["is_system"], role["permissions"]) & set(key["permissions"])
     if role["billing_locked"]:  # read-only until paid, as the app does
         granted = {p for p in granted if p.endswith(":read")}
-    return key if permission in granted else None
+    if permission not in granted:
+        return None
+    # the same Redis work as the app: the key's, person's and organization's windows in one round trip
+    windows = await _limiter().hit([("key", str(key["id"]), BENCH_API_LIMIT), ("user", str(key["user_id"]),
+                                    BENCH_API_LIMIT), ("organization", str(org_id), BENCH_API_LIMIT)])  # fmt: skip
+    g.rate_window = binding(windows)
+    if not g.rate_window.allowed:
+        return None
+    return key
+
+
+BENCH_API_LIMIT = 1_000_000  # bench seeds raise the app's limits to this, so neither side answers 429
+
+
+def _limiter():
+    from webapp.apiedge.ratelimit import ApiLimiter
+
+    if not hasattr(app, "limiter"):
+        app.limiter = ApiLimiter(settings.redis_url, settings.redis_namespace)
+    return app.limiter
+
+
+async def _meter(org_id, key) -> None:
+    """The API call counted for usage, as the app counts a successful API-key request."""
+    from webapp.usage.self_metering import count_api_call
+
+    await count_api_call(app.redis, settings.redis_namespace, org_id, key["id"])
 
 
 @app.get("/api/v1/organizations/<uuid:org_id>/members", endpoint="organizations_api.list_members")
 async def members_json(org_id):
     async with app.pool.acquire() as conn, conn.transaction():
-        if await _key_scope(conn, org_id, "members:read") is None:
+        if (key := await _key_scope(conn, org_id, "members:read")) is None:
             return {"error": "Forbidden"}, 403
         rows = await conn.fetch(_MEMBERS, org_id)
+    await _meter(org_id, key)
     return {
         "items": [
             {
@@ -423,13 +481,14 @@ async def check_page(org_slug: str):
 _MISSION_COLUMNS = (
     "id, name, description, status, destination, crew_size, launch_date, landing_date, "
     "recycle_target_kg_per_day, energy_budget_kwh_per_day, crew_time_h_per_day, "
-    "regolith_supply_kg_per_day, storage_volume_m3, wet_waste_cap_days, created_at, updated_at, version"
+    "regolith_supply_kg_per_day, storage_volume_m3, wet_waste_cap_days, created_at, updated_at, version, tags"
 )
 
 
 def _mission(row) -> Row:
     item = Row(row)
     item["status"], item["destination"] = MissionStatus(row["status"]), Destination(row["destination"])
+    item["tags"] = json.loads(row["tags"])  # a raw pool has no JSON codec: text, as the wire sends it
     return item
 
 
@@ -484,7 +543,7 @@ async def missions_page(org_slug: str):
 @app.get("/api/v1/organizations/<uuid:org_id>/products", endpoint="org_products_api.list_products")
 async def products_json(org_id):
     async with app.pool.acquire() as conn, conn.transaction():
-        if await _key_scope(conn, org_id, "products:read") is None:
+        if (key := await _key_scope(conn, org_id, "products:read")) is None:
             return {"error": "Forbidden"}, 403
         rows = await conn.fetch(
             "SELECT p.id, p.mission_id, p.product_type, p.quantity_kg, p.produced_at, p.recipe_id, p.kind, "
@@ -495,6 +554,7 @@ async def products_json(org_id):
             "ORDER BY p.produced_at DESC, p.id DESC LIMIT 26",
             org_id,
         )
+    await _meter(org_id, key)
     items = rows[:25]
     next_cursor = None
     if len(rows) > 25:

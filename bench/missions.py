@@ -25,6 +25,8 @@ from bench.http import (
     OUT,
     ensure_wrk,
     login_cookie,
+    paired,
+    raise_api_limits,
     run_wrk,
     session_cookie_name,
     start_services,
@@ -204,6 +206,7 @@ def main() -> None:
     procs = []
     try:
         seeded = asyncio.run(seed(args.missions, args.products))
+        asyncio.run(raise_api_limits())
         app_url, base_url = start_web_pair(procs)
         cookie_name = session_cookie_name()
         cookie = {"Cookie": login_cookie(app_url, seeded["email"], seeded["password"], cookie_name)}
@@ -216,13 +219,18 @@ def main() -> None:
             assert real_rows == httpx.get(base_url + path, headers=cookie).text.count('<tr id="mission-') > 0, path
         assert httpx.get(app_url + products, headers=key).json() == httpx.get(base_url + products, headers=key).json()
         run = lambda url, headers: run_wrk(wrk, url, args.seconds, args.connections, headers)  # noqa: E731
+        pids = {app_url: procs[0].pid, base_url: procs[1].pid}
+        measured = lambda url, headers: run_wrk(  # noqa: E731
+            wrk, url, args.seconds, args.connections, headers, pid=pids[url.split("/api/")[0]]
+        )
+        products_json = paired(measured, app_url + products, base_url + products, key)
         results = {
             "missions_page": run(app_url + missions_page, cookie),
             "missions_page_raw": run(base_url + missions_page, cookie),
             "missions_search": run(app_url + search, cookie),
             "missions_search_raw": run(base_url + search, cookie),
-            "products_json": run(app_url + products, key),
-            "products_json_raw": run(base_url + products, key),
+            "products_json": products_json[0],
+            "products_json_raw": products_json[1],
         }
     finally:
         for proc in procs:
@@ -253,6 +261,8 @@ def main() -> None:
     print()
     for name, value in ratios.items():
         print(f"ratio {name:<34} = {value:.2f}   (target >= 0.75; p99 target < 100 ms)")
+    ours, twin = (results[k]["cpu_ms_per_request"] for k in ("products_json", "products_json_raw"))
+    print(f"products JSON, server CPU per request: ours {ours:.3f} ms, twin {twin:.3f} ms, ratio {twin / ours:.2f}")
     (OUT / "missions.json").write_text(
         json.dumps(
             {

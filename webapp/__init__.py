@@ -208,86 +208,94 @@ def _register_pipeline(app: Quart, settings: Settings) -> None:
 
     @app.before_request
     async def _begin():
-        g.stopwatch = Stopwatch()
-        g.request_id = request_id_of(request.headers.get("X-Request-ID", ""))
-        request_id_var.set(g.request_id)
-        g.ctx = RequestContext(
-            request_id=g.request_id,
-            ip=peer_ip(request.remote_addr),
-            user_agent=(request.headers.get("User-Agent") or "")[:400] or None,
+        # g and request are context-variable proxies: this runs on every request, so each is looked up once
+        here, req = g._get_current_object(), request._get_current_object()
+        here.stopwatch = Stopwatch()
+        headers = req.headers
+        here.request_id = request_id_of(headers.get("X-Request-ID", ""))
+        request_id_var.set(here.request_id)
+        here.ctx = RequestContext(
+            request_id=here.request_id,
+            ip=peer_ip(req.remote_addr),
+            user_agent=(headers.get("User-Agent") or "")[:400] or None,
         )
-        if request.endpoint in ("static", "openapi") or (request.endpoint or "").startswith("ops_platform."):
+        endpoint = req.endpoint
+        if endpoint in ("static", "openapi") or (endpoint or "").startswith("ops_platform."):
             return  # files, the API's own description and probes answer anyone, credentials or not
         await screen_request()
         from webapp.identity.principal import resolve_principal
         from webapp.organizations.context import load_org_context
 
-        if request.endpoint is None:  # a 404 or 405 is coming: the error page still shows who is signed in
+        if endpoint is None:  # a 404 or 405 is coming: the error page still shows who is signed in
             await _know_who_asks(resolve_principal, load_org_context)
             return
         await check_csrf()
-        if is_internal_path(request.path):
+        if is_internal_path(req.path):
             return  # service-to-service: the route checks its own credential; sessions and API keys count for nothing
         try:
             await resolve_principal()
         except Unauthorized:
-            if not _is_public(request.endpoint):
+            if not _is_public(endpoint):
                 raise
             # a stale token must not stop someone from signing in or resetting a password: go on as a stranger
-            g.ctx = RequestContext(request_id=g.request_id, ip=g.ctx.ip, user_agent=g.ctx.user_agent)
-        if g.ctx.impersonator_id is not None:
+            here.ctx = RequestContext(request_id=here.request_id, ip=here.ctx.ip, user_agent=here.ctx.user_agent)
+        ctx = here.ctx
+        if ctx.impersonator_id is not None:
             from webapp.support.impersonation import refuse_forbidden_action
 
-            refuse_forbidden_action(g.ctx)
-        if g.ctx.consent_due and (prompt := _ask_for_consent_first()) is not None:
+            refuse_forbidden_action(ctx)
+        if ctx.consent_due and (prompt := _ask_for_consent_first()) is not None:
             return prompt
-        slug = g.get("org_slug")
-        org_ref = (request.view_args or {}).get("org_id")
+        slug = here.get("org_slug")
+        org_ref = (req.view_args or {}).get("org_id")
         if slug is not None:
             await load_org_context(slug=slug)
         elif isinstance(org_ref, str):  # the JSON API names organizations by id or by address
             await load_org_context(slug=org_ref)
         elif org_ref is not None:
             await load_org_context(org_id=org_ref)
-        return await guard_api(g.ctx)
+        return await guard_api(here.ctx)
 
     from webapp.collaboration.storage import store_for
 
     csp = content_security_policy(store_for(settings).connect_origins())
     app.extensions["closedloop"]["csp"] = csp
+    metrics = app.extensions["closedloop"]["metrics"]
 
     @app.after_request
     async def _finish(response):
+        here, req = g._get_current_object(), request._get_current_object()
         await idempotency.finish(response)
         await end_request_transaction(response.status_code)
         await idempotency.finish_failed()
         stamp_api(response)
+        ctx = here.get("ctx")
         if (
             response.status_code < 400  # a refused request is not usage (and bad input changes nothing)
-            and g.get("ctx") is not None and g.ctx.api_key_id is not None and g.ctx.org_id is not None
+            and ctx is not None and ctx.api_key_id is not None and ctx.org_id is not None
         ):  # fmt: skip
-            await _count_api_call(g.ctx)
+            await _count_api_call(ctx)
         set_csrf_cookie(response)
         apply_security_headers(response, hsts=settings.cookie_secure, csp=csp)
-        if request.endpoint != "static":
-            response.headers.setdefault("Cache-Control", "no-store")
-        response.headers["X-Request-ID"] = g.get("request_id", "")
-        stopwatch = g.get("stopwatch")
+        endpoint, headers = req.endpoint, response.headers
+        if endpoint != "static":
+            headers.setdefault("Cache-Control", "no-store")
+        headers["X-Request-ID"] = here.get("request_id", "")
+        stopwatch = here.get("stopwatch")
         if stopwatch is not None:
-            route = request.url_rule.rule if request.url_rule else "unmatched"
-            app.extensions["closedloop"]["metrics"].observe(
-                request.method, route, response.status_code, stopwatch.elapsed
-            )
-            if request.endpoint != "static":
+            route = req.url_rule.rule if req.url_rule else "unmatched"
+            elapsed = stopwatch.elapsed
+            metrics.observe(req.method, route, response.status_code, elapsed)
+            if endpoint != "static" and log.isEnabledFor(logging.INFO):
                 log.info(
                     "request",
                     extra={
-                        "method": request.method,
-                        "path": request.path,
+                        "method": req.method,
+                        "path": req.path,
                         "status": response.status_code,
-                        "duration_ms": round(stopwatch.elapsed * 1000, 2),
-                        "user_id": str(g.ctx.user_id) if g.ctx.user_id else None,
-                        "org": g.ctx.org_slug,
+                        "duration_ms": round(elapsed * 1000, 2),
+                        "user_id": str(ctx.user_id) if ctx and ctx.user_id else None,
+                        "org": ctx.org_slug if ctx else None,
                     },
                 )
         return response

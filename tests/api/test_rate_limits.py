@@ -1,6 +1,7 @@
 """API rate limits across two web processes sharing Redis: every API answer carries RateLimit-Limit / -Remaining /
 -Reset for its tightest window; past the organization's limit (its plan's number) either process answers 429 with
-Retry-After and the error body, and a plan without its own number falls back to the platform's setting."""
+Retry-After and the error body, and a plan without its own number falls back to the platform's setting. Also: the
+batched count agrees with the `limits` library's own reading, and revocation reaches every process at once."""
 
 from __future__ import annotations
 
@@ -81,3 +82,74 @@ async def test_two_processes_count_one_window_and_answer_429_with_the_headers(
         assert int(answer.headers["RateLimit-Limit"]) == 1200  # the person's window is tighter than 3,000
         anonymous = http.get(f"{second_web}/api/v1/billing/plans")
         assert anonymous.status_code == 200 and anonymous.headers["RateLimit-Limit"] == "300"  # the address's
+
+
+async def test_one_round_trip_counts_as_the_library_does(settings):
+    """ApiLimiter.hit pipelines the library's own scripts: what it reports is what the library itself reads."""
+    import uuid
+
+    from limits import RateLimitItemPerMinute
+
+    from webapp.apiedge.ratelimit import ApiLimiter
+
+    limiter = ApiLimiter(settings.redis_url, f"test-{uuid.uuid4().hex[:8]}")
+    windows = [("key", "k1", 3), ("user", "u1", 5)]
+    first = await limiter.hit(windows)
+    assert [(w.subject, w.limit, w.remaining, w.allowed) for w in first] == [("key", 3, 2, True), ("user", 5, 4, True)]
+    assert await limiter.strategy.hit(RateLimitItemPerMinute(3), "key", "k1")  # the library counts in the same window
+    for subject, ident, limit in windows:
+        stats = await limiter.strategy.get_window_stats(RateLimitItemPerMinute(limit), subject, ident)
+        assert stats.remaining == {"key": 1, "user": 4}[subject]
+    second = await limiter.hit(windows)
+    assert [(w.remaining, w.allowed) for w in second] == [(0, True), (3, True)]
+    third = await limiter.hit(windows)
+    assert [w.allowed for w in third] == [False, True] and 1 <= third[0].reset <= 60
+    assert (await limiter.current(windows))[1].remaining == 2  # the refused key window did not stop the user's count
+
+
+async def _key_for(maker, member, permissions: list[str]) -> str:
+    """An API key of `member`'s own, made through the service as the API keys page makes one."""
+    from webapp.apikeys.service import create_key
+    from webapp.core.tenancy import RequestContext, scope_session
+    from webapp.core.transaction import unit_of_work
+    from webapp.iam.catalog import system_role_permissions
+
+    async with unit_of_work(maker) as session:
+        await scope_session(session, org_id=member.org_id, user_id=member.id)
+        ctx = RequestContext(user_id=member.id, org_id=member.org_id, org_slug=member.org_slug, role=member.role,
+                             permissions=system_role_permissions(member.role))  # fmt: skip
+        _, raw = await create_key(session, ctx, name="poller", permissions=permissions, expires_at=None)
+    return raw
+
+
+async def test_a_revoked_key_or_a_removed_member_is_refused_at_once_by_every_process(
+    live_stack, second_web, factory, maker, owner_engine
+):
+    """The hot reads (products and members with an API key) decide on every request in the database: no process
+    keeps a key or a membership it has seen."""
+    owner = await factory.org_with_owner()
+    admin = await factory.member(owner, role="admin")
+    raw = await _key_for(maker, admin, ["products:read", "members:read"])
+    paths = [f"/api/v1/organizations/{owner.org_id}/products", f"/api/v1/organizations/{owner.org_id}/members"]
+
+    def statuses(http) -> set[int]:
+        return {http.get(base + path, headers={"Authorization": f"Bearer {raw}"}).status_code
+                for base in (live_stack, second_web) for path in paths}  # fmt: skip
+
+    async def change(sql: str) -> None:
+        async with owner_engine.begin() as conn:
+            await conn.execute(text(sql), {"u": admin.id, "o": owner.org_id})
+
+    with httpx.Client(timeout=30) as http:
+        for _ in range(2):  # the second round finds both processes warm (statements prepared, limits cached)
+            assert statuses(http) == {200}
+        await change("UPDATE api_keys SET enabled = false WHERE user_id = :u")
+        assert statuses(http) == {401}
+        await change("UPDATE api_keys SET enabled = true WHERE user_id = :u")
+        assert statuses(http) == {200}
+        await change("UPDATE memberships SET deleted_at = now() WHERE user_id = :u AND organization_id = :o")
+        assert statuses(http) == {401}
+        await change("UPDATE memberships SET deleted_at = NULL WHERE user_id = :u AND organization_id = :o")
+        assert statuses(http) == {200}
+        await change("UPDATE api_keys SET deleted_at = now() WHERE user_id = :u")
+        assert statuses(http) == {401}

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from limits import RateLimitItemPerMinute
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from redis.exceptions import NoScriptError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.core.tenancy import RequestContext
@@ -63,8 +64,11 @@ class ApiLimiter:
     """Counts API requests against their windows."""
 
     def __init__(self, redis_url: str, namespace: str) -> None:
-        storage = RedisStorage(_storage_uri(redis_url), implementation="redispy", key_prefix=f"{namespace}:apilimits")
-        self.strategy = SlidingWindowCounterRateLimiter(storage)
+        self.storage = RedisStorage(
+            _storage_uri(redis_url), implementation="redispy", key_prefix=f"{namespace}:apilimits"
+        )
+        self.bridge = self.storage.bridge
+        self.strategy = SlidingWindowCounterRateLimiter(self.storage)
         self.cache = _Cached()
 
     async def platform_limits(self, session: AsyncSession) -> dict:
@@ -106,17 +110,34 @@ class ApiLimiter:
         return limit
 
     async def hit(self, windows: list[tuple[str, str, int]]) -> list[Window]:
-        """Count this request in every window (concurrently: one Redis round trip each) and report them."""
+        """Count this request in every window and report them, in one Redis round trip: the `limits` library's own
+        sliding-window scripts (acquire, then read the window) for each window, pipelined."""
         items = [(subject, ident, RateLimitItemPerMinute(limit)) for subject, ident, limit in windows]
-        allowed = await asyncio.gather(*(self.strategy.hit(item, subject, ident) for subject, ident, item in items))
-        stats = await asyncio.gather(
-            *(self.strategy.get_window_stats(item, subject, ident) for subject, ident, item in items)
-        )
+        try:
+            replies = await self._pipelined(items)
+        except NoScriptError:  # Redis restarted or was flushed since the scripts were registered
+            for script in (self.bridge.lua_acquire_sliding_window, self.bridge.lua_sliding_window):
+                script.sha = await script.registered_client.script_load(script.script)
+            replies = await self._pipelined(items)
         now = time.time()
         return [
-            Window(subject, item.amount, max(0, stat.remaining), max(1, math.ceil(stat.reset_time - now)), ok)
-            for (subject, _, item), stat, ok in zip(items, stats, allowed, strict=True)
+            _window(subject, item, bool(acquired), _sliding(window), now)
+            for (subject, _, item), acquired, window in zip(items, replies[::2], replies[1::2], strict=True)
         ]
+
+    async def _pipelined(self, items) -> list:
+        acquire, read = self.bridge.lua_acquire_sliding_window, self.bridge.lua_sliding_window
+        async with self.bridge.get_connection().pipeline(transaction=False) as pipe:
+            for subject, ident, item in items:
+                key = item.key_for(subject, ident)
+                keys = (
+                    self.bridge.prefixed_key(self.storage._previous_window_key(key)),
+                    self.bridge.prefixed_key(self.storage._current_window_key(key)),
+                )
+                # evalsha straight away: a pipeline that knows its scripts asks SCRIPT EXISTS first, a second trip
+                pipe.evalsha(acquire.sha, 2, *keys, item.amount, item.get_expiry(), 1)
+                pipe.evalsha(read.sha, 2, *keys, item.get_expiry())
+            return await pipe.execute()
 
     async def current(self, windows: list[tuple[str, str, int]]) -> list[Window]:
         """The windows as they stand, without counting (the API page shows them)."""
@@ -129,6 +150,29 @@ class ApiLimiter:
             Window(subject, item.amount, max(0, stat.remaining), max(1, math.ceil(stat.reset_time - now)), True)
             for (subject, _, item), stat in zip(items, stats, strict=True)
         ]
+
+
+def _sliding(window) -> tuple[int, float, int, float]:
+    """The sliding-window script's answer as the library reads it: counts and seconds to expiry (as
+    RedispyBridge.get_sliding_window)."""
+    if not window:
+        return 0, 0.0, 0, 0.0
+    return (int(window[0] or 0), max(0, float(window[1] or 0)) / 1000,
+            int(window[2] or 0), max(0, float(window[3] or 0)) / 1000)  # fmt: skip
+
+
+def _window(subject: str, item, allowed: bool, sliding: tuple[int, float, int, float], now: float) -> Window:
+    """A counted window, with remaining and reset as SlidingWindowCounterRateLimiter.get_window_stats computes them."""
+    previous_count, previous_expires_in, current_count, current_expires_in = sliding
+    expiry = item.get_expiry()
+    weighted = previous_count * previous_expires_in / expiry + current_count
+    remaining = max(0, item.amount - math.floor(weighted))
+    reset_in = 0.0
+    if previous_count or current_count:
+        previous_reset_in = previous_expires_in % (expiry / previous_count) if previous_count else math.inf
+        current_reset_in = current_expires_in % expiry if current_count else math.inf
+        reset_in = min(previous_reset_in, current_reset_in)
+    return Window(subject, item.amount, remaining, max(1, math.ceil(reset_in)), allowed)
 
 
 def binding(windows: list[Window]) -> Window | None:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.apikeys.models import ApiKey
 from webapp.core import audit
-from webapp.core.db import fetch_rows
+from webapp.core.driver import Prepared, fetch_prepared
 from webapp.core.errors import Conflict, Forbidden, NotFound, ValidationError
 from webapp.core.ids import new_id
 from webapp.core.permissions import Perm
@@ -225,7 +225,7 @@ class KeyPrincipal:
 
 # built once: runs on every API-key request; sets app.org_id and app.user_id from the key row it finds and
 # brings the owner's profile along, so the request needs no second lookup of the user
-_BY_DIGEST = (
+_BY_DIGEST = Prepared(
     select(
         set_scope_column("org_id", ApiKey.organization_id),
         set_scope_column("user_id", ApiKey.user_id),
@@ -248,30 +248,55 @@ _BY_DIGEST = (
 )
 
 
+@dataclass(frozen=True)
+class FoundKey:
+    """A key row found by its digest, usable or not: the principal it would give and its state."""
+
+    principal: KeyPrincipal
+    enabled: bool
+    expires_at: datetime | None
+    last_used_at: datetime | None
+
+    def usable(self, now: datetime) -> bool:
+        """Enabled and not expired."""
+        return self.enabled and (self.expires_at is None or self.expires_at > now)
+
+
+async def lookup_key(session: AsyncSession, digest: bytes) -> FoundKey | None:
+    """The undeleted key whose SHA-256 is `digest` (the credential must be revealed to RLS first); sets app.org_id
+    and app.user_id to its organization and owner."""
+    rows = await fetch_prepared(session, _BY_DIGEST, {"digest": digest})
+    if not rows:
+        return None
+    _, _, key_id, org_id, user_id, permissions, enabled, expires_at, last_used_at, *owner = rows[0]
+    principal = KeyPrincipal(key_id, org_id, user_id, frozenset(permissions), *owner)
+    return FoundKey(principal, enabled, expires_at, last_used_at)
+
+
 async def authenticate_key(session: AsyncSession, ctx: RequestContext, raw: str) -> KeyPrincipal | None:
     """The live, enabled, unexpired key behind `raw`, or None; records use at most once a minute per key."""
     digest = token_digest(raw)
     await reveal_by_credential(session, digest)  # stays for the request: it only shows the key presented
-    row = (await fetch_rows(session, _BY_DIGEST, {"digest": digest})).one_or_none()
-    if row is None:
+    found = await lookup_key(session, digest)
+    if found is None:
         return None
-    _, _, key_id, org_id, user_id, permissions, enabled, expires_at, last_used_at, *owner = row
-    remember_scope(session, org_id=org_id, user_id=user_id)  # set in SQL by the lookup
+    key = found.principal
+    remember_scope(session, org_id=key.org_id, user_id=key.user_id)  # set in SQL by the lookup
     now = _now()
-    if not enabled or (expires_at is not None and expires_at <= now):
+    if not found.usable(now):
         await record_event(
             session,
             ctx,
             SecurityEventType.API_KEY_REFUSED,
-            user_id=user_id,
-            organization_id=org_id,
-            metadata={"api_key_id": key_id, "why": "disabled" if not enabled else "expired"},
+            user_id=key.user_id,
+            organization_id=key.org_id,
+            metadata={"api_key_id": key.id, "why": "disabled" if not found.enabled else "expired"},
         )
         return None
-    if last_used_at is None or now - last_used_at >= USE_RECORDED_EVERY:
+    if found.last_used_at is None or now - found.last_used_at >= USE_RECORDED_EVERY:
         await session.execute(
             update(ApiKey)
-            .where(ApiKey.id == key_id)
+            .where(ApiKey.id == key.id)
             .values(last_used_at=now, last_used_ip=ctx.ip)
             .execution_options(synchronize_session=False)
         )
@@ -279,8 +304,8 @@ async def authenticate_key(session: AsyncSession, ctx: RequestContext, raw: str)
             session,
             ctx,
             SecurityEventType.API_KEY_USED,
-            user_id=user_id,
-            organization_id=org_id,
-            metadata={"api_key_id": key_id},
+            user_id=key.user_id,
+            organization_id=key.org_id,
+            metadata={"api_key_id": key.id},
         )
-    return KeyPrincipal(key_id, org_id, user_id, frozenset(permissions), *owner)
+    return key

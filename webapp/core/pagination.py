@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Select, bindparam, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from webapp.core.db import fetch_rows
+from webapp.core.driver import Prepared, fetch_prepared
 from webapp.core.errors import BadRequest
 
 T = TypeVar("T")
@@ -141,8 +141,8 @@ class KeysetQuery:
         self.keys = keys
         limited = lambda s: _page_order(s, keys, descending).limit(bindparam("page_limit"))  # noqa: E731
         after = tuple(bindparam(f"after_{i}", type_=k.type) for i, k in enumerate(keys))
-        self.first = limited(stmt)
-        self.following = limited(stmt.where(_after(keys, after, descending)))
+        self.first = Prepared(limited(stmt))
+        self.following = Prepared(limited(stmt.where(_after(keys, after, descending))))
 
     async def page(self, session: AsyncSession, params: dict, *, cursor: str | None = None, limit: int = 25) -> Page:
         """One page for these filter values, after `cursor`."""
@@ -151,4 +151,4 @@ class KeysetQuery:
         if cursor:
             stmt = self.following
             params.update({f"after_{i}": v for i, v in enumerate(decode_cursor(cursor, len(self.keys)))})
-        return _page_of((await fetch_rows(session, stmt, params)).all(), self.keys, limit)
+        return _page_of(await fetch_prepared(session, stmt, params), self.keys, limit)

@@ -26,14 +26,21 @@ def content_security_policy(store_origins: list[str] | tuple[str, ...] = ()) -> 
 CSP = content_security_policy()
 
 
+_FIXED = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("X-Frame-Options", "DENY"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+)
+_HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+
+
 def apply_security_headers(response, *, hsts: bool, csp: str = CSP) -> None:
-    """Add the headers OWASP ASVS 3.4 asks for (HSTS only when served over TLS)."""
+    """Add the headers OWASP ASVS 3.4 asks for (HSTS only when served over TLS); a header the route set stays."""
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", csp)
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "same-origin")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    if hsts:
-        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    present = {name.lower() for name in headers.keys()}  # one pass, not one scan of the headers per name
+    wanted = (("Content-Security-Policy", csp), *_FIXED, *((_HSTS,) if hsts else ()))
+    for name, value in wanted:
+        if name.lower() not in present:
+            headers[name] = value

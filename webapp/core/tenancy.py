@@ -74,10 +74,28 @@ def _scope_params(info: dict) -> dict:
     }
 
 
+# the same statement for the driver connection (webapp.core.driver), positional
+SET_SCOPE_POSITIONAL = (
+    "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true), "
+    "set_config('app.bypass_rls', $3, true), set_config('app.credential', $4, true)"
+)
+SCOPE_BY_DRIVER = "_scope_by_driver"  # session.info flag: the driver applies the scope of the transaction it begins
+
+
+def scope_arguments(info: dict) -> tuple[str, str, str, str] | None:
+    """SET_SCOPE_POSITIONAL's arguments for a session's scope; None when there is none to set."""
+    if not any(info.get(key) for key in ("org_id", "user_id", "bypass_rls", "credential")):
+        return None
+    params = _scope_params(info)
+    return params["org"], params["user"], params["bypass"], params["credential"]
+
+
 @event.listens_for(AppSession, "after_begin")
 def _apply_scope_on_begin(session, transaction, connection) -> None:
     # set_config(..., true) is transaction-local, so every new transaction re-applies it;
     # a pooled connection never carries one tenant's setting into another's transaction.
+    if session.info.get(SCOPE_BY_DRIVER):
+        return  # the driver connection sends the same statement itself, without SQLAlchemy's execution around it
     if any(session.info.get(key) for key in ("org_id", "user_id", "bypass_rls", "credential")):
         connection.execute(_SET_SCOPE, _scope_params(session.info))
 

@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.core import audit
-from webapp.core.db import fetch_rows
+from webapp.core.driver import Prepared, fetch_prepared
 from webapp.core.errors import Unauthorized
 from webapp.core.ids import new_id
 from webapp.core.tenancy import RequestContext, set_scope_column
@@ -210,7 +210,7 @@ async def refresh(
 
 
 # built once: it runs on every bearer request
-_ACCESS = (
+_ACCESS = Prepared(
     select(
         set_scope_column("user_id", AuthSession.user_id),
         AuthSession.id,
@@ -243,5 +243,5 @@ async def find_access_principal(session: AsyncSession, raw: str) -> AccessPrinci
     """The principal of a live access token (also sets app.user_id), or None when it is not usable."""
     if not raw.startswith(ACCESS_PREFIX) or len(raw) > 100:
         return None
-    row = (await fetch_rows(session, _ACCESS, {"token_hash": token_digest(raw), "now": _now()})).one_or_none()
-    return AccessPrincipal(*row[1:]) if row else None
+    rows = await fetch_prepared(session, _ACCESS, {"token_hash": token_digest(raw), "now": _now()})
+    return AccessPrincipal(*rows[0][1:]) if rows else None

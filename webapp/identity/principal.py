@@ -104,14 +104,20 @@ async def _resolve_api_key(token: str) -> None:
         raise Unauthorized("This API key is not valid: it may be disabled, expired or deleted.")
     if not key.owner_active:
         raise Unauthorized("The owner of this API key can no longer sign in.")
+    membership = await enter_membership(session, user_id=key.user_id, org_id=key.org_id)
+    enter_key(ctx, key, membership)
+    remember_scope(session, org_id=key.org_id, user_id=key.user_id)
+
+
+def enter_key(ctx, key, membership) -> None:
+    """Fill the context from an API key and its owner's membership: the key never does more than its owner may
+    do today."""
+    if membership is None:  # its organization was deleted or its owner left it: the key is worth nothing
+        raise Unauthorized("This API key is not valid: its organization is gone or its owner left it.")
     ctx.user_id, ctx.user_email, ctx.user_name = key.user_id, key.email, key.name
     ctx.mfa_enabled, ctx.locale, ctx.timezone = key.mfa_enabled, key.locale, key.timezone
     ctx.api_key_id = key.id
-    membership = await enter_membership(session, user_id=key.user_id, org_id=key.org_id)
-    if membership is None:  # its organization was deleted or its owner left it: the key is worth nothing
-        raise Unauthorized("This API key is not valid: its organization is gone or its owner left it.")
     enter_org(ctx, membership)
-    ctx.permissions &= key.permissions  # a key never does more than its owner may do today
+    ctx.permissions &= key.permissions
     ctx.mission_permissions = {m: p & key.permissions for m, p in ctx.mission_permissions.items()}
     ctx.bound_org_id = key.org_id
-    remember_scope(session, org_id=key.org_id, user_id=key.user_id)

@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from webapp.core.db import fetch_rows
+from webapp.core.driver import Prepared, fetch_prepared
 from webapp.core.errors import NotFound
 from webapp.core.tenancy import set_scope_column
 from webapp.identity.enums import UserStatus
@@ -66,7 +66,7 @@ class SessionPrincipal:
 
 
 # built once: this runs on every signed-in request, and building a statement costs more than running it
-_PRINCIPAL = (
+_PRINCIPAL = Prepared(
     select(
         set_scope_column("user_id", AuthSession.user_id),
         AuthSession.id,
@@ -96,8 +96,8 @@ async def find_session_principal(session: AsyncSession, token: str) -> SessionPr
     Also sets app.user_id for the rest of the transaction in the same round trip; the caller
     resets it when the session turns out to be unusable.
     """
-    row = (await fetch_rows(session, _PRINCIPAL, {"token_hash": token_digest(token)})).one_or_none()
-    return SessionPrincipal(*row[1:]) if row else None
+    rows = await fetch_prepared(session, _PRINCIPAL, {"token_hash": token_digest(token)})
+    return SessionPrincipal(*rows[0][1:]) if rows else None
 
 
 async def list_live_sessions(session: AsyncSession, user_id) -> list[AuthSession]:

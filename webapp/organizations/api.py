@@ -126,6 +126,22 @@ def member_out(row: queries.MemberRow) -> MemberOut:
     )
 
 
+def member_json(row: queries.MemberRow) -> dict:
+    """MemberRow -> the JSON of member_out(row), built directly (a list builds one per member)."""
+    joined = row.joined_at.isoformat()
+    return {
+        "user_id": str(row.user_id),
+        "name": row.name,
+        "email": row.email,
+        "role_id": str(row.role_id),
+        "role": row.role,
+        "role_name": row.role_name,
+        "mfa_enabled": row.mfa_enabled,
+        "joined_at": joined[:-6] + "Z" if joined.endswith("+00:00") else joined,
+        "version": row.version,
+    }
+
+
 def invitation_out(row: dict) -> InvitationOut:
     """Invitation listing row -> response schema."""
     return InvitationOut(**row)
@@ -174,7 +190,7 @@ async def delete_organization(org_id: uuid.UUID | str):
 async def list_members(org_id: uuid.UUID | str):
     """Members by name."""
     rows = await queries.list_members(db_session(), g.ctx.org_id)
-    return {"items": [member_out(r).model_dump(mode="json") for r in rows]}
+    return {"items": [member_json(r) for r in rows]}
 
 
 @bp.get("/members/<uuid:user_id>")

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.billing.models import Subscription
 from webapp.core.db import fetch_rows
+from webapp.core.driver import Prepared, fetch_prepared
 from webapp.core.errors import NotFound
 from webapp.core.permissions import SystemRole
 from webapp.core.tenancy import set_scope_column
@@ -128,9 +129,11 @@ async def find_membership(
 
 # built once per lookup key: this runs on every organization page
 _ENTER_BY = {
-    key: _membership_select(with_grants=True)
-    .add_columns(set_scope_column("org_id", Organization.id))
-    .where(Membership.user_id == bindparam("user_id"), column == bindparam("key"))
+    key: Prepared(
+        _membership_select(with_grants=True)
+        .add_columns(set_scope_column("org_id", Organization.id))
+        .where(Membership.user_id == bindparam("user_id"), column == bindparam("key"))
+    )
     for key, column in (("slug", Organization.slug), ("org_id", Organization.id))
 }
 
@@ -144,10 +147,10 @@ async def enter_membership(
 ) -> OrgMembership | None:
     """find_membership that also sets app.org_id to the found organization in the same round trip."""
     stmt, key = (_ENTER_BY["slug"], slug) if slug is not None else (_ENTER_BY["org_id"], org_id)
-    row = (await fetch_rows(session, stmt, {"user_id": user_id, "key": key})).one_or_none()
-    if row is None:
+    rows = await fetch_prepared(session, stmt, {"user_id": user_id, "key": key})
+    if not rows:
         return None
-    *fields, grants, break_glass, _scope = row
+    *fields, grants, break_glass, _scope = rows[0]
     return OrgMembership(*fields, grants=tuple(grants or ()), break_glass=tuple(break_glass) if break_glass else None)
 
 
@@ -301,17 +304,17 @@ class MemberRow:
 
 def _members_select(org_id: uuid.UUID):
     return (
-        select(
-            User.id,
+        select(  # labelled as MemberRow's fields: list rows are read by those names without a copy
+            User.id.label("user_id"),
             User.name,
             User.email,
-            Role.key,
-            Membership.created_at,
-            Role.id,
-            Role.name,
+            Role.key.label("role"),
+            Membership.created_at.label("joined_at"),
+            Role.id.label("role_id"),
+            Role.name.label("role_name"),
             Membership.version,
-            User.mfa_enabled_at.is_not(None),
-            User.status == UserStatus.ACTIVE,
+            User.mfa_enabled_at.is_not(None).label("mfa_enabled"),
+            (User.status == UserStatus.ACTIVE).label("active"),
         )
         .join(Membership, Membership.user_id == User.id)
         .join(Role, Role.id == Membership.role_id)
@@ -320,12 +323,12 @@ def _members_select(org_id: uuid.UUID):
 
 
 # built once: the members page and the members JSON list run it on every request
-_LIST_MEMBERS = _members_select(bindparam("org_id")).order_by(User.name, User.id)
+_LIST_MEMBERS = Prepared(_members_select(bindparam("org_id")).order_by(User.name, User.id))
 
 
 async def list_members(session: AsyncSession, org_id: uuid.UUID) -> list[MemberRow]:
-    """Members of the current organization, by name."""
-    return [MemberRow(*row) for row in (await fetch_rows(session, _LIST_MEMBERS, {"org_id": org_id})).all()]
+    """Members of the current organization, by name (rows with MemberRow's fields, by name and in order)."""
+    return await fetch_prepared(session, _LIST_MEMBERS, {"org_id": org_id})
 
 
 async def get_member(session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID) -> MemberRow:

@@ -59,7 +59,8 @@ def product_out(row: queries.ProductRow) -> dict:
 
 
 async def _page(mission_id: uuid.UUID | None):
-    args = request.args
+    # a plain dict: a MultiDict's get() raises and catches an exception for each parameter not sent
+    args = request.args.to_dict() if request.args else {}
     page = await queries.list_products(
         db_session(),
         g.ctx.org_id,

@@ -202,8 +202,7 @@ async def list_products(
         limit=limit,
         filters={"mission_id": mission_id, "product_type": product_type, "kind": kind, "q": q, "tag": tag},
     )
-    page.items = [ProductRow(*row[: len(_COLUMNS)]) for row in page.items]
-    return page
+    return page  # its rows carry every ProductRow field by name (and the sort key): no copy needed
 
 
 async def get_product(session: AsyncSession, org_id: uuid.UUID, product_id: uuid.UUID) -> ProductRow:
