@@ -250,3 +250,37 @@ async def test_the_log_keeps_30_days_and_never_what_is_still_to_send(factory, ma
     async with maker() as session, session.begin():  # and nobody may trim younger than 30 days
         with pytest.raises(Exception, match="kept at least 30 days"):
             await session.execute(text("SELECT webhooks_trim_log(now() - interval '1 day', 10)"))
+
+
+async def test_a_receiver_that_trickles_its_answer_is_cut_off_by_the_total_limit():
+    """httpx's timeout is per operation: a byte every 0.2 s never trips it. The whole exchange has its own limit."""
+    import socket
+    import threading
+    import time
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 200\r\nContent-Type: text/plain\r\n\r\n")
+            for _ in range(200):  # 40 s for the whole body
+                if stop.is_set():
+                    return
+                try:
+                    connection.sendall(b".")
+                except OSError:  # the sender gave up and closed: what we expect
+                    return
+                time.sleep(0.2)
+
+    server = threading.Thread(target=trickle, daemon=True)
+    server.start()
+    try:
+        target = await egress.resolve(f"http://127.0.0.1:{listener.getsockname()[1]}/hook", allow_loopback=True)
+        answer = await egress.post(target, b"{}", {}, timeout=1)
+    finally:
+        stop.set()
+        listener.close()
+    assert answer.status is None and answer.error == "No answer within 1 s."

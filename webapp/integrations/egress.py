@@ -97,8 +97,10 @@ def _pinned_url(target: Target) -> str:
     return urlunsplit((target.scheme, f"{literal}:{target.port}", "", "", "")) + path
 
 
-async def post(target: Target, body: bytes, headers: dict[str, str]) -> Answer:
-    """POST to the pinned address; never follows a redirect; reads at most READ_LIMIT bytes of the answer."""
+async def post(target: Target, body: bytes, headers: dict[str, str], *, timeout: float = TIMEOUT_SECONDS) -> Answer:
+    """POST to the pinned address; never follows a redirect; reads at most READ_LIMIT bytes of the answer; the whole
+    exchange — connecting, sending, the answer's last byte — gets `timeout` seconds (httpx's own limit is per
+    operation: a receiver trickling a byte at a time would hold a worker for ever)."""
     default_port = 443 if target.scheme == "https" else 80
     host_header = target.host if target.port == default_port else f"{target.host}:{target.port}"
     if ":" in target.host:
@@ -108,7 +110,10 @@ async def post(target: Target, body: bytes, headers: dict[str, str]) -> Answer:
     extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
     started = time.monotonic()
     try:
-        async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS, follow_redirects=False, trust_env=False) as http:
+        async with (
+            asyncio.timeout(timeout),
+            httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False) as http,
+        ):
             request = http.build_request("POST", _pinned_url(target), content=body, headers=send_headers,
                                          extensions=extensions)  # fmt: skip
             response = await http.send(request, stream=True)
@@ -120,8 +125,8 @@ async def post(target: Target, body: bytes, headers: dict[str, str]) -> Answer:
                         break
             finally:
                 await response.aclose()
-    except httpx.TimeoutException:
-        return Answer(None, None, None, f"No answer within {TIMEOUT_SECONDS} s.", _ms(started))
+    except (httpx.TimeoutException, TimeoutError):
+        return Answer(None, None, None, f"No answer within {timeout:g} s.", _ms(started))
     except httpx.HTTPError as exc:
         return Answer(None, None, None, f"{type(exc).__name__}: {exc}"[:500] or "connection failed", _ms(started))
     excerpt = raw[:READ_LIMIT].decode("utf-8", errors="replace")[:EXCERPT_CHARS]
