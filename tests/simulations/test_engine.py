@@ -209,3 +209,31 @@ def test_the_fixed_policy_reports_broken_limits_instead_of_failing():
     result = simulate(snapshot, "mass_balance", {"time_horizon_days": 10})
     assert any("Feces exceeds its wet-waste cap" in w for w in result["warnings"])
     assert any("reformer is failed" in note.lower() for note in result["notes"])
+
+
+def test_strict_lexicographic_plans_keep_their_ranking():
+    """τ = 0 by default: the waste-minimising plan processes at least the waste the brick-maximising one does, and
+    the brick-maximising one makes at least its bricks (with τ = 2 % the review saw the first reversed at 365 days)."""
+    snapshot = reference_snapshot(crew_size=4)
+    config = {"target": "brick", "time_horizon_days": 365}  # where τ = 2 % reversed both rankings
+    bricks = simulate(snapshot, "throughput_optimization", config)["kpis"]
+    waste = simulate(snapshot, "waste_minimization", config)["kpis"]
+    assert waste["waste_processed_kg"] >= bricks["waste_processed_kg"] - 1e-6
+    assert bricks["target_kg"] >= waste["target_kg"] - 1e-6
+    # a tolerance is a choice: it may trade the first objective for the second, never more than τ of it
+    loose = simulate(snapshot, "throughput_optimization", config | {"tau": 0.1})["kpis"]
+    assert loose["target_kg"] >= 0.9 * bricks["target_kg"] - 1e-3  # (1 - τ) of the optimum, to the gram
+    assert loose["waste_processed_kg"] >= bricks["waste_processed_kg"] - 1e-6
+
+
+def test_the_tolerance_is_read_from_the_form_and_the_api_alike():
+    from webapp.core.errors import ValidationError
+    from webapp.simulations.service.runs import parse_run_request
+
+    for sent, kept in ((None, 0.0), ("", 0.0), ("0", 0.0), ("0.05", 0.05), (0.2, 0.2)):
+        config = {"tau": sent} if sent is not None else {}
+        assert parse_run_request({"run_type": "throughput_optimization", "config": config})[2]["tau"] == kept
+    for bad in ("-0.1", "0.6", True, "much"):
+        with pytest.raises(ValidationError) as refused:
+            parse_run_request({"run_type": "throughput_optimization", "config": {"tau": bad}})
+        assert "tau" in refused.value.details["fields"]

@@ -54,11 +54,13 @@ class RunForm(Form):
         ),
     )
     seed = StringField("Seed (optional)")
+    tau = StringField("Tolerance τ", default="0")
 
     def request_values(self) -> dict:
         """The shape parse_run_request reads (same as the JSON body)."""
         config = {
             "target": self.target.data,
+            "tau": self.tau.data or None,
             "time_horizon_days": self.time_horizon_days.raw_data[0] if self.time_horizon_days.raw_data else None,
             "seed": self.seed.data or None,
         }

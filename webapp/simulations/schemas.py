@@ -68,7 +68,10 @@ class RunConfig(Body):
     time_horizon_days: whole(1, 730) | None = Field(None, description="default 30")
     seed: whole(0, 2**31 - 1) | None = Field(None, description="default: random (kept on the run)")
     tau: float | None = Field(
-        None, ge=0, le=0.5, description="share of the optimum the second objective may give up; default 0.02"
+        None,
+        ge=0,
+        le=0.5,
+        description="share of the first objective's optimum the second may give up; default 0 (strict lexicographic)",
     )
     scenarios: whole(1, 5000) | None = Field(
         None, description="monte_carlo: failure scenarios; default 200 (scenarios × days at most 200,000)"

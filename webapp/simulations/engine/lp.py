@@ -23,7 +23,11 @@ from webapp.simulations.engine.model import Problem
 # tie-breakers, far below any kilogram that matters: prefer processing waste, then spending less energy
 EPS_WASTE = 1e-4
 EPS_ENERGY = 1e-5
-DEFAULT_TAU = 0.02
+# strict lexicographic by default: a 2 % tolerance let the second stage give up enough of the first objective to
+# reverse rankings (the waste-minimising plan processed less waste than the brick-maximising one at 365 days)
+DEFAULT_TAU = 0.0
+# what the second stage may lose to floating point when it keeps the first objective at its optimum (tau = 0)
+KEEP_SLACK = 1e-9
 DAILY_HEAD_DAYS = 7
 MAX_BLOCK_DAYS = 7
 EXCESS_PENALTY = 1e4
@@ -251,7 +255,7 @@ class PlanningLP:
             hours,
             crew,
             changed,
-            keep=(self._pad(primary), (1.0 - tau) * best),
+            keep=(self._pad(primary), (1.0 - tau) * best - KEEP_SLACK * max(1.0, abs(best))),
         )
         second.run()
         if self._outcome(second) != "optimal":  # numerically the first stage is always an answer

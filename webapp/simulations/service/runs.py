@@ -96,7 +96,9 @@ def parse_run_request(values: dict) -> tuple[str, RunType, dict]:
         config["plan"] = plan
         if config["scenarios"] * config["time_horizon_days"] > 200_000:
             errors["scenarios"] = ["Scenarios × days may be at most 200,000 (e.g. 1,000 scenarios of 200 days)."]
-    tau = raw_config.get("tau", DEFAULT_TAU)
+    tau = raw_config.get("tau")
+    if tau is None or tau == "":  # not given (or left empty on the form): strict lexicographic
+        tau = DEFAULT_TAU
     try:
         if isinstance(tau, bool):
             raise ValueError
@@ -105,7 +107,7 @@ def parse_run_request(values: dict) -> tuple[str, RunType, dict]:
             raise ValueError
         config["tau"] = tau
     except (TypeError, ValueError):
-        errors["tau"] = ["tau is the share of the optimum the second objective may give up: 0 to 0.5."]
+        errors["tau"] = ["τ is the share of the first objective's optimum the second may give up: 0 to 0.5."]
     if errors:
         raise ValidationError(details={"fields": errors})
     config["seed"] = seed if seed is not None else secrets.randbelow(MAX_SEED)
