@@ -343,10 +343,13 @@ COMPARED_SETTINGS = (
 COMPARED_KPIS = (
     ("target_kg", "Target product", 1, "kg"),
     ("recycling_rate", "Recycling rate", 100, "%"),
+    ("trash_recycling_rate", "Trash recycled (no feces or brine)", 100, "%"),
     ("useful_recovery_rate", "Useful recovery", 100, "%"),
     ("waste_derived_share", "Share of target from waste", 100, "%"),
     ("water_recovered_kg", "Water recovered", 1, "kg"),
     ("energy_kwh", "Energy", 1, "kWh"),
     ("kwh_per_kg", "Energy per kg of product", 1, "kWh/kg"),
+    ("kwh_per_kg_waste", "Energy per kg of waste processed", 1, "kWh/kg"),
+    ("kwh_per_kg_useful_from_waste", "Energy per kg made from waste", 1, "kWh/kg"),
     ("waste_stored_kg", "Waste stored at the end", 1, "kg"),
 )

@@ -10,6 +10,10 @@ import numpy as np
 from webapp.simulations.engine.errors import EngineError
 
 LOSS = "loss"
+# waste that is not trash: the crew's metabolic output and urine brine (a trash-only rate leaves them out)
+NOT_TRASH = frozenset({"metabolic", "brine"})
+# what the heat melt compactor makes: trash pressed and dried for storage, not turned into anything new
+COMPACTED = frozenset({"hmc_tile", "foam_block"})
 REGOLITH = "regolith"
 MAX_HORIZON_DAYS = 730
 # moisture at or above this share makes a waste "wet": it counts against the biosafety stock cap
@@ -30,6 +34,7 @@ class Item:
     generation_per_day: float = 0.0
     density_kg_m3: float | None = None
     wet: bool = False
+    category: str | None = None  # a waste material's catalog category (metabolic and brine are not trash)
 
 
 @dataclass
@@ -126,6 +131,7 @@ def build_problem(snapshot: dict, config: dict) -> Problem:
                 generation_per_day=crew * _number(m["generation_kg_per_cm_day"], f"Generation rate of {m['name']}"),
                 density_kg_m3=_number(m["density_kg_m3"], f"Density of {m['name']}", minimum=1e-9),
                 wet=bool(m.get("hazardous")) or moisture >= WET_MOISTURE,
+                category=m.get("category"),
             )
         )
         material_keys.add(m["key"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from webapp.simulations.engine.model import Problem
+from webapp.simulations.engine.model import COMPACTED, NOT_TRASH, Problem
 
 ROUND = 4
 
@@ -23,6 +23,12 @@ def flows(p: Problem, batches: np.ndarray) -> dict[str, np.ndarray]:
 
 def waste_shares(p: Problem, totals: np.ndarray) -> np.ndarray:
     """Share of each recipe's input mass that came from waste, following intermediates back to their sources."""
+    return _shares(p, totals)[0]
+
+
+def _shares(p: Problem, totals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(per recipe, per item) share of mass that came from waste; an item made by several recipes carries their
+    average, and what consumes it draws at that average."""
     item_share = p.mask("waste").astype(float)
     resource = p.mask("resource") | p.mask("loss")
     made = p.outputs * totals[:, None]  # (R, I) kg each recipe made of each item over the horizon
@@ -33,7 +39,7 @@ def waste_shares(p: Problem, totals: np.ndarray) -> np.ndarray:
         recipe_share = np.divide(p.inputs @ item_share, mass_in, out=np.zeros_like(mass_in), where=mass_in > 0)
         derived = np.divide(made.T @ recipe_share, made_total, out=np.zeros_like(made_total), where=made_total > 0)
         item_share = np.where(resource, derived, item_share)
-    return recipe_share
+    return recipe_share, item_share
 
 
 def kpis(p: Problem, batches: np.ndarray, f: dict[str, np.ndarray] | None = None) -> dict[str, float]:
@@ -59,6 +65,22 @@ def kpis(p: Problem, batches: np.ndarray, f: dict[str, np.ndarray] | None = None
     density = np.array([item.density_kg_m3 or np.inf for item in p.items])
     end = f["stock"][-1]
     water = p.item_index.get("water")
+    trash = waste & np.array([item.category not in NOT_TRASH for item in p.items])
+    trash_generated = float(p.generation[trash].sum() * T)
+    trash_processed = float(f["consumed"][:, trash].sum() - f["produced"][:, trash].sum())
+    _, item_share = _shares(p, totals)
+    from_waste = end * item_share  # kg of each item at the end that came from waste
+    compacted = np.array([item.key in COMPACTED for item in p.items])
+    converted = resources & ~compacted
+    # what recycling made, bricks' regolith left out: every product's waste-derived kilograms (tiles count: they
+    # shield and build; only their regolith-free mass is waste's doing)
+    useful_from_waste = float((np.maximum(net_products, 0) * item_share[resources]).sum())
+    fates = {
+        "converted": float(from_waste[converted].sum()),
+        "compacted": float(from_waste[compacted].sum()),
+        "vented": waste_loss,
+        "stored": float(end[waste].sum()),
+    }
     return {
         "target_kg": target_made,
         "target_from_waste_kg": min(target_from_waste, target_gross),
@@ -75,15 +97,28 @@ def kpis(p: Problem, batches: np.ndarray, f: dict[str, np.ndarray] | None = None
         "waste_stored_kg": float(end[waste].sum()),
         "waste_stored_m3": float((end[waste] / density[waste]).sum()),
         "recycling_target_met": bool(consumed_waste >= p.recycle_target_kg_per_day * T - 1e-9),
-        "mass_balance_residual_kg": mass_residual(p, f),
+        "trash_generated_kg": trash_generated,
+        "trash_processed_kg": trash_processed,
+        "trash_recycling_rate": trash_processed / trash_generated if trash_generated > 0 else 0.0,
+        **{f"waste_{fate}_share": (kg / generated if generated > 0 else 0.0) for fate, kg in fates.items()},
+        "kwh_per_kg_waste": energy / consumed_waste if consumed_waste > 1e-12 else 0.0,
+        "useful_from_waste_kg": useful_from_waste,
+        "kwh_per_kg_useful_from_waste": energy / useful_from_waste if useful_from_waste > 1e-12 else 0.0,
+        "mass_balance_residual_kg": replay(p, batches),
     }
 
 
-def mass_residual(p: Problem, f: dict[str, np.ndarray]) -> float:
-    """Largest daily gap between stock change and what arrived (recipes only move mass): should be ~0."""
-    totals = f["stock"].sum(axis=1)
-    change = np.diff(np.concatenate([[0.0], totals]))
-    return float(np.abs(change - p.generation.sum()).max())
+def replay(p: Problem, batches: np.ndarray) -> float:
+    """The plan checked apart from the planner (none of its inventory variables): each day's batches take their
+    inputs from the store and put their outputs back beside the day's generation. Returns the largest shortfall at
+    a day's end (a plan using what was never there), negative batch mass or daily closure gap, in kg — 0 for a
+    sound plan, whatever the optimiser believed."""
+    negative = float((np.maximum(-batches, 0.0) @ p.inputs.sum(axis=1)).max(initial=0.0))
+    moved = batches @ p.outputs - batches @ p.inputs  # (T, I)
+    stock = np.cumsum(p.generation[None, :] + moved, axis=0)
+    shortfall = float(max(0.0, -stock.min(initial=0.0)))
+    closure = float(np.abs(moved.sum(axis=1)).max(initial=0.0))  # recipes create and destroy nothing
+    return max(negative, shortfall, closure)
 
 
 def warnings(p: Problem, f: dict[str, np.ndarray]) -> list[str]:
