@@ -305,3 +305,28 @@ def test_the_independent_check_catches_a_corrupted_plan():
     negative = plan.copy()
     negative[3, 0] = -2.0
     assert replay(problem, negative) > 0.1
+
+
+def test_modules_wear_while_they_run_and_idle_ones_cost_no_repair_time():
+    from webapp.simulations.engine.failures import crew_after_repairs, planned_use, sample_downtime
+
+    problem = build_problem(reference_snapshot(crew_size=4), {"target": "brick", "time_horizon_days": 120})
+    assert not planned_use(problem, np.zeros((problem.days, len(problem.recipe_keys)))).any()
+    use = problem.hours.copy()  # every module runs all its hours...
+    idle = problem.module_keys.index("extruder")
+    use[idle] = 0.0  # ...except the extruder, which never runs
+    half = use.copy()
+    half[:, 60:] = 0.0  # the same modules, run only the first 60 days
+    rng = np.random.default_rng(11)
+    full_down = [sample_downtime(problem, rng, use) for _ in range(300)]
+    half_down = [sample_downtime(problem, rng, half) for _ in range(300)]
+    assert all(d[idle].sum() == 0 for d in full_down)  # no operating hours, no failures
+    # once the modules stop running they stop failing (a repair begun before may run on for hours, not ten days)
+    assert sum(d[:, 70:].sum() for d in half_down) == 0 < sum(d[:, 70:].sum() for d in full_down)
+    # repairs take crew time only for modules the plan needed that day
+    down = np.zeros_like(problem.hours)
+    down[idle, :] = 10.0
+    assert (crew_after_repairs(problem, down, use) == problem.crew_h_per_day).all()
+    press = problem.module_keys.index("press")
+    down[press, 0] = 2.0
+    assert crew_after_repairs(problem, down, use)[0] == pytest.approx(problem.crew_h_per_day - 1.0)

@@ -11,7 +11,7 @@ from webapp.simulations.engine.montecarlo import run_monte_carlo
 from webapp.simulations.engine.policy import run_policy
 from webapp.simulations.engine.report import build_report
 
-ENGINE_VERSION = "1.1.0"  # 1.1: strict lexicographic by default, trash-only rate, fates of waste, replayed mass check
+ENGINE_VERSION = "1.1.0"  # 1.1: strict lexicographic default, honest KPIs, replayed mass check, wear in operating hours
 RUN_TYPES = ("mass_balance", "throughput_optimization", "waste_minimization", "monte_carlo")
 MAX_SCENARIOS = 5000
 

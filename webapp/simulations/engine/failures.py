@@ -1,4 +1,10 @@
-"""Module failures and repairs (habitat.md §3.5): an alternating renewal process, reduced to hours per day."""
+"""Module failures and repairs (habitat.md §3.5): an alternating renewal process, reduced to hours per day.
+
+Time to failure is counted in operating hours, not calendar hours: a module wears while it runs. What it runs is
+the failure-free plan's use of it (hours per day), placed at the start of each day; a module that plan never uses
+never fails. A repair takes calendar time from the moment of failure. Repairs cost crew time only on days the plan
+needed the module — an idle spare waiting for a part takes nobody's hands.
+"""
 
 from __future__ import annotations
 
@@ -6,27 +12,59 @@ import numpy as np
 
 from webapp.simulations.engine.model import Problem
 
-# share of a repair's duration that needs a crew member's hands [E]
+# share of a repair's duration that needs a crew member's hands [E: no source found; habitat.md §3.5 asks for it to
+# be shown as an estimate]
 REPAIR_CREW_FRACTION = 0.5
 
 
-def sample_downtime(p: Problem, rng: np.random.Generator) -> np.ndarray:
-    """Hours each module is down on each day (K, T): exponential time to failure and to repair, from day 0 up."""
-    horizon = p.days * 24.0
+def planned_use(p: Problem, batches: np.ndarray) -> np.ndarray:
+    """Hours each module runs on each day (K, T) under a plan's batches."""
+    used = np.zeros_like(p.hours)
+    np.add.at(used, p.recipe_module, (batches * p.duration_h).T)
+    return used
+
+
+def sample_downtime(p: Problem, rng: np.random.Generator, use: np.ndarray | None = None) -> np.ndarray:
+    """Hours each module is down on each day (K, T): exponential time to failure in operating hours (`use`, the
+    plan's hours per day; all planned hours when not given) and exponential repair in calendar hours."""
+    use = p.hours if use is None else use
     down = np.zeros((len(p.module_keys), p.days))
     for k in range(len(p.module_keys)):
         mtbf, mttr = p.mtbf_h[k], p.mttr_h[k]
-        if not np.isfinite(mtbf) or mttr <= 0 or not p.hours[k].any():
+        if not np.isfinite(mtbf) or mttr <= 0 or not use[k].any():
             continue
-        clock = 0.0
+        # operating hours run from the start of each day: op(t) is how many the module has run by calendar hour t
+        run = np.minimum(use[k], 24.0)
+        before = np.concatenate([[0.0], np.cumsum(run)])  # operating hours before each day starts
+        clock = 0.0  # calendar hour from which the module next runs (after a repair)
         while True:
-            clock += rng.exponential(mtbf)
-            if clock >= horizon:
+            wear = rng.exponential(mtbf)
+            failed_at = _calendar_after(run, before, clock, wear)
+            if failed_at is None:
                 break
             repair = rng.exponential(mttr)
-            _add_interval(down[k], clock, min(clock + repair, horizon))
-            clock += repair
+            _add_interval(down[k], failed_at, min(failed_at + repair, p.days * 24.0))
+            clock = failed_at + repair
+            if clock >= p.days * 24.0:
+                break
     return down
+
+
+def _operating_by(run: np.ndarray, before: np.ndarray, t: float) -> float:
+    """Operating hours by calendar hour `t` when each day's running time starts at midnight."""
+    day = min(int(t // 24), run.size)
+    if day >= run.size:
+        return float(before[-1])
+    return float(before[day] + min(t - day * 24.0, run[day]))
+
+
+def _calendar_after(run: np.ndarray, before: np.ndarray, start: float, wear: float) -> float | None:
+    """The calendar hour at which `wear` more operating hours have run from `start`; None past the horizon."""
+    goal = _operating_by(run, before, start) + wear
+    if goal >= before[-1]:
+        return None
+    day = int(np.searchsorted(before, goal, side="right")) - 1  # the day during whose running the goal is reached
+    return day * 24.0 + (goal - before[day])
 
 
 def _add_interval(row: np.ndarray, start: float, end: float) -> None:
@@ -40,6 +78,8 @@ def available_hours(p: Problem, down: np.ndarray) -> np.ndarray:
     return p.hours * (24.0 - down) / 24.0
 
 
-def crew_after_repairs(p: Problem, down: np.ndarray) -> np.ndarray:
-    """Crew hours per day left for recipes once repairs took their share."""
-    return np.maximum(p.crew_h_per_day - REPAIR_CREW_FRACTION * down.sum(axis=0), 0.0)
+def crew_after_repairs(p: Problem, down: np.ndarray, use: np.ndarray | None = None) -> np.ndarray:
+    """Crew hours per day left for recipes once repairs took their share: only repairs of modules the plan needed
+    that day (`use` > 0; every planned module when not given)."""
+    needed = (p.hours if use is None else use) > 1e-9
+    return np.maximum(p.crew_h_per_day - REPAIR_CREW_FRACTION * (down * needed).sum(axis=0), 0.0)

@@ -18,6 +18,7 @@ import numpy as np
 from webapp.simulations.engine.failures import (
     available_hours,
     crew_after_repairs,
+    planned_use,
     sample_downtime,
 )
 from webapp.simulations.engine.model import Problem
@@ -86,13 +87,12 @@ def _plan_chunk(p: Problem, plan: str, tau: float, base: np.ndarray, downs: list
     )
 
     solve = planner(p, plan, tau, base=base)
-    used = np.zeros_like(p.hours)
-    np.add.at(used, p.recipe_module, (base * p.duration_h).T)
+    used = planned_use(p, base)
     base_crew = base @ p.crew_h
     target, waste = p.index(p.target), p.mask("waste")
     out = []
     for down in downs:
-        hours, crew = available_hours(p, down), crew_after_repairs(p, down)
+        hours, crew = available_hours(p, down), crew_after_repairs(p, down, used)
         # the failure-free plan still fits: it stays optimal (the feasible set only shrank), no solve needed
         fits = (used <= hours + 1e-9).all() and (base_crew <= crew + 1e-9).all()
         batches = base if fits else solve(hours, crew, elastic=True)
@@ -119,7 +119,8 @@ def run_monte_carlo(
 ) -> dict:
     """Sample, plan and summarise `scenarios` failure scenarios."""
     rng = np.random.default_rng(seed)
-    downs = [sample_downtime(p, rng) for _ in range(scenarios)]
+    use = planned_use(p, base)  # modules wear while the failure-free plan runs them
+    downs = [sample_downtime(p, rng, use) for _ in range(scenarios)]
     report = progress or (lambda fraction: None)
     done: dict[int, list[tuple]] = {}
     pool_cpu = 0.0  # CPU-seconds spent in the pool's processes (the calling thread's own is its caller's to count)
