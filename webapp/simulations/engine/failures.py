@@ -83,3 +83,47 @@ def crew_after_repairs(p: Problem, down: np.ndarray, use: np.ndarray | None = No
     that day (`use` > 0; every planned module when not given)."""
     needed = (p.hours if use is None else use) > 1e-9
     return np.maximum(p.crew_h_per_day - REPAIR_CREW_FRACTION * (down * needed).sum(axis=0), 0.0)
+
+
+def upstream_first(p: Problem) -> list[int]:
+    """Recipes ordered so that whatever makes an intermediate comes before what uses it (shred before extrude)."""
+    raw = p.mask("waste") | p.mask("regolith")
+    depth = np.zeros(len(p.recipe_keys), dtype=int)
+    for _ in range(len(p.recipe_keys)):
+        made_at = np.full(len(p.items), -1)
+        for r in range(len(p.recipe_keys)):
+            for i in np.flatnonzero(p.outputs[r]):
+                made_at[i] = max(made_at[i], depth[r])
+        new = np.array([1 + max((made_at[i] for i in np.flatnonzero(p.inputs[r]) if not raw[i]), default=-1)
+                        for r in range(len(p.recipe_keys))])  # fmt: skip
+        if np.array_equal(new, depth):
+            break
+        depth = new
+    return sorted(range(len(p.recipe_keys)), key=lambda r: (depth[r], p.priority[r]))
+
+
+def execute_without_foresight(p: Problem, plan: np.ndarray, hours: np.ndarray, crew: np.ndarray) -> np.ndarray:
+    """The failure-free plan carried out as failures come, with no re-planning: each day a module's recipes shrink
+    in proportion to the hours it lost, every recipe to the crew time repairs left, and a recipe to what is in
+    store (an upstream cut starves what follows). Never more than planned: the bound a crew without foresight
+    gets."""
+    batches = plan.copy()
+    used = planned_use(p, plan)
+    module_share = np.divide(hours, used, out=np.ones_like(used), where=used > 1e-12).clip(max=1.0)
+    batches *= module_share[p.recipe_module].T
+    crew_used = batches @ p.crew_h
+    batches *= np.divide(crew, crew_used, out=np.ones_like(crew_used), where=crew_used > crew + 1e-12)[:, None]
+    order = upstream_first(p)
+    stock = np.zeros(len(p.items))
+    for t in range(p.days):
+        stock += p.generation
+        for r in order:
+            n = batches[t, r]
+            if n <= 0:
+                continue
+            needs = np.flatnonzero(p.inputs[r])
+            n = min(n, float((stock[needs] / p.inputs[r, needs]).min())) if needs.size else n
+            n = max(n, 0.0)
+            batches[t, r] = n
+            stock += n * p.net[r]
+    return batches
