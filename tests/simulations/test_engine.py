@@ -233,6 +233,11 @@ def test_the_tolerance_is_read_from_the_form_and_the_api_alike():
     for sent, kept in ((None, 0.0), ("", 0.0), ("0", 0.0), ("0.05", 0.05), (0.2, 0.2)):
         config = {"tau": sent} if sent is not None else {}
         assert parse_run_request({"run_type": "throughput_optimization", "config": config})[2]["tau"] == kept
+    for sent, kept in (("on", True), (True, True), (False, None), ("", None)):
+        config = parse_run_request({"run_type": "waste_minimization", "config": {"whole_batches": sent}})[2]
+        assert config.get("whole_batches") is kept
+    with pytest.raises(ValidationError):
+        parse_run_request({"run_type": "waste_minimization", "config": {"whole_batches": "maybe"}})
     for bad in ("-0.1", "0.6", True, "much"):
         with pytest.raises(ValidationError) as refused:
             parse_run_request({"run_type": "throughput_optimization", "config": {"tau": bad}})
@@ -371,3 +376,23 @@ def test_monte_carlo_reports_the_forecast_without_foresight_beside_the_bound():
     bound, forecast = result["kpis"]["target_kg"], result["without_foresight"]["kpis"]["target_kg"]
     assert all(forecast[q] <= bound[q] + 1e-6 for q in ("p10", "p50", "p90", "mean"))
     assert forecast["p10"] < bound["p10"]  # and the failures cost it something
+
+
+@pytest.mark.parametrize("days", [7, 60])
+def test_whole_batches_have_no_fractions_and_say_how_they_were_made(days):
+    snapshot = reference_snapshot(crew_size=4)
+    config = {"target": "brick", "time_horizon_days": days}
+    result = simulate(snapshot, "throughput_optimization", config | {"whole_batches": True})
+    fractional = simulate(snapshot, "throughput_optimization", config)
+    batches = np.array([series for series in result["batches"].values()])
+    assert np.array_equal(batches, np.round(batches)) and batches.min() >= 0  # no fractional batch, none negative
+    integer = result["integer"]
+    assert integer["method"] == ("milp" if days <= 30 else "lp_rounded")
+    assert integer["value"] == pytest.approx(result["kpis"]["target_kg"], abs=1e-3)
+    # the fractional optimum bounds every whole-batch plan; the reported gap is honest about the distance
+    assert integer["value"] <= integer["lp_bound"] + 1e-6
+    assert integer["lp_bound"] == pytest.approx(fractional["kpis"]["target_kg"], rel=1e-6)
+    assert 0 <= integer["gap"] < 0.15
+    assert result["kpis"]["mass_balance_residual_kg"] <= 1e-6  # whole batches never use what is not in store
+    if integer["method"] == "milp":
+        assert not result["warnings"]  # the exact plan keeps every stock limit

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from wtforms import (
+    BooleanField,
     Form,
     HiddenField,
     IntegerField,
@@ -55,12 +56,14 @@ class RunForm(Form):
     )
     seed = StringField("Seed (optional)")
     tau = StringField("Tolerance τ", default="0")
+    whole_batches = BooleanField("Whole batches only")
 
     def request_values(self) -> dict:
         """The shape parse_run_request reads (same as the JSON body)."""
         config = {
             "target": self.target.data,
             "tau": self.tau.data or None,
+            "whole_batches": bool(self.whole_batches.data),
             "time_horizon_days": self.time_horizon_days.raw_data[0] if self.time_horizon_days.raw_data else None,
             "seed": self.seed.data or None,
         }

@@ -77,6 +77,11 @@ class RunConfig(Body):
         None, description="monte_carlo: failure scenarios; default 200 (scenarios × days at most 200,000)"
     )
     plan: Plan | None = Field(None, description="monte_carlo: what each scenario re-plans")
+    whole_batches: bool | None = Field(
+        None,
+        description="throughput_optimization and waste_minimization: plan whole batches (a MILP up to 30 days, "
+        "else the LP rounded and repaired; results.integer says which, with its gap); default false",
+    )
 
 
 class RunIn(Body):

@@ -57,7 +57,14 @@ def simulate(snapshot: dict, run_type: str, config: dict, progress: Progress | N
     plan = config.get("plan", "throughput_optimization") if run_type == "monte_carlo" else run_type
     if plan not in ("mass_balance", "throughput_optimization", "waste_minimization"):
         raise EngineError(f"Unknown plan {plan!r} for the Monte Carlo scenarios.", "plan")
-    base = planner(problem, plan, tau)()
+    integer = None
+    if config.get("whole_batches") and run_type != "monte_carlo" and plan != "mass_balance":
+        from webapp.simulations.engine.integer import whole_batches
+
+        progress(0.1, "Planning whole batches (a MILP for short horizons, else the LP rounded and repaired).")
+        base, integer = whole_batches(problem, plan, tau)
+    else:
+        base = planner(problem, plan, tau)()
     result = {
         "engine_version": ENGINE_VERSION,
         "run_type": run_type,
@@ -66,6 +73,8 @@ def simulate(snapshot: dict, run_type: str, config: dict, progress: Progress | N
         "start_date": problem.start.isoformat(),
         **build_report(problem, base, problem.hours),
     }
+    if integer is not None:
+        result["integer"] = integer
     if run_type != "monte_carlo":
         progress(1.0, "Plan complete.")
         return result

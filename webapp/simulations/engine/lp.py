@@ -179,7 +179,7 @@ class PlanningLP:
     def _pad(self, x_part: np.ndarray) -> np.ndarray:
         return np.concatenate([x_part, np.zeros(self.width - self.lay.n_x)])
 
-    def _new_solver(self, cost: np.ndarray, hours, crew, elastic: bool = False) -> highspy.Highs:
+    def _new_solver(self, cost: np.ndarray, hours, crew, elastic: bool = False, integer: bool = False) -> highspy.Highs:
         inf = highspy.kHighsInf
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = self.width, self.n_eq + self.n_ub
@@ -190,6 +190,9 @@ class PlanningLP:
         lp.row_upper_ = np.concatenate([self.b_eq, self._row_upper(hours, crew)])
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
         lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = self.A.indptr, self.A.indices, self.A.data
+        if integer:  # whole batches (engine/integer.py); stock and excess columns stay continuous
+            kinds = highspy.HighsVarType
+            lp.integrality_ = [kinds.kInteger] * self.lay.n_x + [kinds.kContinuous] * (self.width - self.lay.n_x)
         h = highspy.Highs()
         h.setOptionValue("output_flag", False)
         h.setOptionValue("threads", 1)

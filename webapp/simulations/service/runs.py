@@ -42,7 +42,7 @@ from webapp.simulations.service import webhooks
 from webapp.simulations.snapshot import make_snapshot
 from webapp.usage import credits, pricing
 
-CONFIG_KEYS = {"target", "time_horizon_days", "scenarios", "seed", "tau", "plan"}
+CONFIG_KEYS = {"target", "time_horizon_days", "scenarios", "seed", "tau", "plan", "whole_batches"}
 PLANS = ("throughput_optimization", "waste_minimization", "mass_balance")
 MAX_SEED = 2**31 - 1
 
@@ -108,6 +108,15 @@ def parse_run_request(values: dict) -> tuple[str, RunType, dict]:
         config["tau"] = tau
     except (TypeError, ValueError):
         errors["tau"] = ["τ is the share of the first objective's optimum the second may give up: 0 to 0.5."]
+    whole = raw_config.get("whole_batches", False)
+    if whole in ("on", "true", "1", 1):  # a checkbox sends "on"
+        whole = True
+    elif whole in (None, "", "false", "0", 0):
+        whole = False
+    if not isinstance(whole, bool):
+        errors["whole_batches"] = ["whole_batches is true or false."]
+    elif whole:
+        config["whole_batches"] = True
     if errors:
         raise ValidationError(details={"fields": errors})
     config["seed"] = seed if seed is not None else secrets.randbelow(MAX_SEED)
