@@ -83,6 +83,7 @@ class Resource(StrEnum):
     WATER = "water"
     METHANE = "methane"
     OXYGEN = "oxygen"
+    BRINE_RESIDUE = "brine_residue"  # what a brine processor leaves: stored waste, not a product
     LOSS = "loss"
 
     @property
@@ -92,8 +93,9 @@ class Resource(StrEnum):
 
     @property
     def is_product(self) -> bool:
-        """Whether a mission can record it as a product (regolith is feedstock, loss is not a thing)."""
-        return self not in (Resource.REGOLITH, Resource.LOSS)
+        """Whether a mission can record it as a product (regolith is feedstock, loss is not a thing, brine residue
+        is waste kept in storage)."""
+        return self not in (Resource.REGOLITH, Resource.LOSS, Resource.BRINE_RESIDUE)
 
 
 PRODUCT_TYPES = tuple(r for r in Resource if r.is_product)

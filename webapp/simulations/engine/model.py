@@ -14,10 +14,16 @@ LOSS = "loss"
 NOT_TRASH = frozenset({"metabolic", "brine"})
 # what the heat melt compactor makes: trash pressed and dried for storage, not turned into anything new
 COMPACTED = frozenset({"hmc_tile", "foam_block"})
+# what a recipe leaves that is kept as waste (the brine processor's residue): stored, neither product nor loss
+RESIDUES = frozenset({"brine_residue"})
 REGOLITH = "regolith"
 MAX_HORIZON_DAYS = 730
 # moisture at or above this share makes a waste "wet": it counts against the biosafety stock cap
 WET_MOISTURE = 0.3
+# wet but not a biosafety risk: urine is pretreated (acid and oxidiser) before the UPA concentrates it, so its
+# brine is stored in its own tanks as ISS stores it for the brine processor — the cap guards against organics
+# rotting (food, wipes, feces), not against brine waiting for its processor
+STABILISED = frozenset({"brine"})
 # a degraded module runs at BioSim's "medium malfunction" factor [E]
 DEGRADED_HOURS_FACTOR = 0.75
 AVAILABLE_STATUSES = {"operational": 1.0, "degraded": DEGRADED_HOURS_FACTOR}
@@ -30,7 +36,7 @@ class Item:
 
     key: str
     name: str
-    kind: str  # waste | regolith | resource | loss
+    kind: str  # waste | regolith | resource | residue | loss
     generation_per_day: float = 0.0
     density_kg_m3: float | None = None
     wet: bool = False
@@ -130,7 +136,7 @@ def build_problem(snapshot: dict, config: dict) -> Problem:
                 kind="waste",
                 generation_per_day=crew * _number(m["generation_kg_per_cm_day"], f"Generation rate of {m['name']}"),
                 density_kg_m3=_number(m["density_kg_m3"], f"Density of {m['name']}", minimum=1e-9),
-                wet=bool(m.get("hazardous")) or moisture >= WET_MOISTURE,
+                wet=(bool(m.get("hazardous")) or moisture >= WET_MOISTURE) and m.get("category") not in STABILISED,
                 category=m.get("category"),
             )
         )
@@ -144,7 +150,7 @@ def build_problem(snapshot: dict, config: dict) -> Problem:
         )
     supply = _number(mission.get("regolith_supply_kg_per_day", 0), "Regolith supply")
     for key in resources:
-        kind = "loss" if key == LOSS else "regolith" if key == REGOLITH else "resource"
+        kind = {LOSS: "loss", REGOLITH: "regolith"}.get(key, "residue" if key in RESIDUES else "resource")
         items.append(
             Item(
                 key=key,

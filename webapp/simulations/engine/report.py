@@ -30,7 +30,7 @@ def _shares(p: Problem, totals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(per recipe, per item) share of mass that came from waste; an item made by several recipes carries their
     average, and what consumes it draws at that average."""
     item_share = p.mask("waste").astype(float)
-    resource = p.mask("resource") | p.mask("loss")
+    resource = p.mask("resource") | p.mask("loss") | p.mask("residue")
     made = p.outputs * totals[:, None]  # (R, I) kg each recipe made of each item over the horizon
     made_total = made.sum(axis=0)
     recipe_share = np.zeros(len(p.recipe_keys))
@@ -79,7 +79,7 @@ def kpis(p: Problem, batches: np.ndarray, f: dict[str, np.ndarray] | None = None
         "converted": float(from_waste[converted].sum()),
         "compacted": float(from_waste[compacted].sum()),
         "vented": waste_loss,
-        "stored": float(end[waste].sum()),
+        "stored": float(end[waste].sum() + from_waste[p.mask("residue")].sum()),  # residues are kept as waste
     }
     return {
         "target_kg": target_made,
