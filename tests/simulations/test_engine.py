@@ -370,6 +370,9 @@ def test_monte_carlo_reports_the_forecast_without_foresight_beside_the_bound():
     # with the wet-waste cap, re-planning gives bricks up to keep it; carrying on regardless breaks it instead
     capped = simulate(reference_snapshot(crew_size=4), "monte_carlo", config)["monte_carlo"]
     assert capped["without_foresight"]["probability_limits_held"] < capped["probability_limits_held"]
+    held = capped["without_foresight"]["probability_held"]  # which limit broke: the cap, not storage
+    assert held["wet_waste_cap"] == capped["without_foresight"]["probability_limits_held"]
+    assert held["storage_volume"] == 1
     # without stock limits the only difference is foresight: the forecast never beats the bound
     free = _with(reference_snapshot(crew_size=4), wet_waste_cap_days=None, storage_volume_m3=None)
     result = simulate(free, "monte_carlo", config)["monte_carlo"]

@@ -23,7 +23,7 @@ from webapp.simulations.engine.failures import (
     sample_downtime,
 )
 from webapp.simulations.engine.model import Problem
-from webapp.simulations.engine.report import flows, kpis, warnings
+from webapp.simulations.engine.report import flows, kpis, limits_held
 
 PERCENTILES = (10, 50, 90)
 BAND_KPIS = (
@@ -101,14 +101,25 @@ def _plan_chunk(p: Problem, plan: str, tau: float, base: np.ndarray, downs: list
         carried = base if fits else execute_without_foresight(p, base, hours, crew)
         out.append(
             (
-                kpis(p, batches, f) | {"limits_held": not warnings(p, f)},
+                kpis(p, batches, f) | _held(p, f),
                 np.cumsum(f["produced"][:, target] - f["consumed"][:, target]),
                 f["stock"][:, waste].sum(axis=1),
                 not fits,
-                kpis(p, carried) | {"limits_held": not warnings(p, flows(p, carried))},
+                kpis(p, carried) | _held(p, flows(p, carried)),
             )
         )
     return out
+
+
+def _held(p: Problem, f: dict) -> dict:
+    """Each stock limit held (or not) in one scenario, and all of them together."""
+    held = limits_held(p, f)
+    return {"limits_held": all(held.values()), "held": held}
+
+
+def _probabilities(results: list[dict]) -> dict[str, float]:
+    """Per stock limit, the share of scenarios in which it held every day."""
+    return {name: round(float(np.mean([r["held"][name] for r in results])), 4) for name in results[0]["held"]}
 
 
 def _bands(results: list[dict]) -> dict:
@@ -183,9 +194,11 @@ def run_monte_carlo(
             "kpis": _bands(fixed),
             "probability_recycling_target": round(float(np.mean([r["recycling_target_met"] for r in fixed])), 4),
             "probability_limits_held": round(float(np.mean([r["limits_held"] for r in fixed])), 4),
+            "probability_held": _probabilities(fixed),
         },
         "probability_recycling_target": round(float(np.mean([r["recycling_target_met"] for r in results])), 4),
         "probability_limits_held": round(float(np.mean([r["limits_held"] for r in results])), 4),
+        "probability_held": _probabilities(results),
         "max_mass_balance_residual_kg": max(r["mass_balance_residual_kg"] for r in results),
         "bands": {
             "target_cumulative": {

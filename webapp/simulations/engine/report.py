@@ -121,6 +121,19 @@ def replay(p: Problem, batches: np.ndarray) -> float:
     return max(negative, shortfall, closure)
 
 
+def limits_held(p: Problem, f: dict[str, np.ndarray]) -> dict[str, bool]:
+    """Whether each stock limit held every day: the wet-waste cap (every capped item) and the storage volume."""
+    stock = f["stock"]
+    capped = np.isfinite(p.wet_cap_kg)
+    cap_ok = bool((stock[:, capped] <= p.wet_cap_kg[capped] + 1e-9).all())
+    storage_ok = True
+    if p.storage_m3 is not None:
+        waste = p.mask("waste")
+        density = np.array([item.density_kg_m3 or np.inf for item in p.items])
+        storage_ok = bool(((stock[:, waste] / density[waste]).sum(axis=1) <= p.storage_m3 + 1e-9).all())
+    return {"wet_waste_cap": cap_ok, "storage_volume": storage_ok}
+
+
 def warnings(p: Problem, f: dict[str, np.ndarray]) -> list[str]:
     """Limits a fixed policy broke (the optimiser never does): wet-waste caps and storage volume."""
     out = []
