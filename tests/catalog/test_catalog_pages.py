@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from sqlalchemy import text
 
 from tests.helpers import login
-from webapp.catalog.reference import reference_entry
+from webapp.catalog.reference import reference_catalog, reference_entry
 
 HX = {"HX-Request": "true"}
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -58,7 +58,8 @@ async def test_lists_search_filter_sort_load_more_and_export(client, factory, ow
     assert [r["key"] for r in records] == ["food_waste"] and records[0]["hazardous"] in ("yes", "no")
     assert "generation_kg_per_cm_day" in records[0]
     recipe_csv = await (await client.get(f"{base}/recipes/export.csv")).get_data(as_text=True)
-    assert "inputs" in recipe_csv.splitlines()[0] and len(recipe_csv.splitlines()) == 11
+    assert "inputs" in recipe_csv.splitlines()[0]
+    assert len(recipe_csv.splitlines()) == 1 + len(reference_catalog()["recipes"])  # header + every recipe
 
 
 async def test_modal_create_validates_everything_and_recipes_must_balance(client, factory, count_rows, owner_engine):
@@ -210,7 +211,12 @@ async def test_delete_is_refused_while_recipes_use_it_and_undo_brings_the_row_ba
         f"{base}/{used}/delete", form={"csrf_token": token}, headers=HX | {"HX-Target": f"item-{used}"}
     )
     assert refused.status_code == 409 and "Recipes still use Food waste" in await refused.get_data(as_text=True)
-    target = materials["urine_brine"]  # no reference recipe uses it
+    target = materials["urine_brine"]  # once its one recipe (R11, the brine processor's) is gone, nothing uses it
+    recipes = await _ids(owner_engine, "processing_recipes", owner.org_id)
+    brine_recipe = recipes["process_brine"]
+    gone = await client.post(f"/o/{owner.org_slug}/catalog/recipes/{brine_recipe}/delete", form={"csrf_token": token},
+                             headers=HX | {"HX-Target": f"item-{brine_recipe}"})  # fmt: skip
+    assert gone.status_code == 200
     deleted = await client.post(
         f"{base}/{target}/delete", form={"csrf_token": token}, headers=HX | {"HX-Target": f"item-{target}"}
     )

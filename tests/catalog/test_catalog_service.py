@@ -39,7 +39,14 @@ async def _by_key(session, model, key):
 
 def test_the_reference_file_matches_habitat_md():
     catalog = reference_catalog()
-    assert (len(catalog["materials"]), len(catalog["modules"]), len(catalog["recipes"])) == (10, 8, 10)
+    assert (len(catalog["materials"]), len(catalog["modules"]), len(catalog["recipes"])) == (10, 8, 11)
+    # §4.3's rule since 2026-12-02: a recipe's energy is its module's power × its duration
+    power = {m["key"]: m["power_kw"] for m in catalog["modules"]}
+    for recipe in catalog["recipes"]:
+        assert recipe["energy_kwh"] == power[recipe["module"]] * recipe["duration_h"], recipe["key"]
+    # every waste material has a route (urine brine had none before R11)
+    assert {m["key"] for m in catalog["materials"]} <= {x["material"] for r in catalog["recipes"]
+                                                         for x in r["inputs"] if "material" in x}  # fmt: skip
     # habitat.md §4.1: items 1-8 sum to 1.45 kg per crew-member-day
     assert sum(m["generation_kg_per_cm_day"] for m in catalog["materials"][:8]) == Decimal("1.45")
     for recipe in catalog["recipes"]:
@@ -56,9 +63,9 @@ async def test_a_new_organization_gets_the_reference_catalog(factory, count_rows
     where = "organization_id = :o AND deleted_at IS NULL AND reference_key IS NOT NULL"
     assert await count_rows("waste_materials", where, o=owner.org_id) == 10
     assert await count_rows("processing_modules", where, o=owner.org_id) == 8
-    assert await count_rows("processing_recipes", where, o=owner.org_id) == 10
+    assert await count_rows("processing_recipes", where, o=owner.org_id) == 11  # habitat.md §4.3, R11 the brine
     lines = sum(len(r["inputs"]) + len(r["outputs"]) for r in reference_catalog()["recipes"])
-    assert await count_rows("recipe_lines", "organization_id = :o", o=owner.org_id) == lines == 44
+    assert await count_rows("recipe_lines", "organization_id = :o", o=owner.org_id) == lines == 47
 
 
 async def test_editing_a_number_marks_it_hand_set_and_reset_puts_the_reference_back(factory, maker):
