@@ -238,6 +238,11 @@ def test_the_tolerance_is_read_from_the_form_and_the_api_alike():
         assert config.get("whole_batches") is kept
     with pytest.raises(ValidationError):
         parse_run_request({"run_type": "waste_minimization", "config": {"whole_batches": "maybe"}})
+    shaped = parse_run_request({"run_type": "monte_carlo", "config": {"failure_shape": "2.5"}})[2]
+    assert shaped["failure_shape"] == 2.5
+    assert "failure_shape" not in parse_run_request({"run_type": "monte_carlo", "config": {"failure_shape": "1"}})[2]
+    with pytest.raises(ValidationError):
+        parse_run_request({"run_type": "monte_carlo", "config": {"failure_shape": "9"}})
     for bad in ("-0.1", "0.6", True, "much"):
         with pytest.raises(ValidationError) as refused:
             parse_run_request({"run_type": "throughput_optimization", "config": {"tau": bad}})
@@ -418,3 +423,31 @@ def test_every_stream_has_a_route_and_brine_is_processed_or_stored_on_purpose():
     # the residue is stored waste, not a product: it counts in the stored share, never in product mass
     assert kpis["waste_stored_share"] * kpis["waste_generated_kg"] >= result["inventory"]["brine_residue"][-1] - 1e-6
     assert "brine_residue" not in result["production"]
+
+
+def test_weibull_failures_keep_the_mean_and_move_failures_later_in_life():
+    from webapp.simulations.engine.failures import sample_downtime
+
+    problem = build_problem(reference_snapshot(crew_size=4), {"target": "brick", "time_horizon_days": 730})
+    k = problem.module_keys.index("hmc")  # MTBF 2,000 h, MTTR 8 h
+    use = np.zeros_like(problem.hours)
+    use[k] = 24.0  # running around the clock: calendar and operating hours agree
+
+    def failures(shape: float, seed: int) -> tuple[float, int]:
+        rng, count, early = np.random.default_rng(seed), 0, 0
+        for _ in range(400):
+            down = sample_downtime(problem, rng, use, shape)[k]
+            starts = np.flatnonzero((down > 0) & (np.concatenate([[0.0], down[:-1]]) == 0))
+            count += starts.size
+            early += bool(starts.size) and starts[0] < 8  # the first failure within 192 operating hours
+        return count / 400, early
+
+    exponential, wear_out = failures(1.0, 1), failures(3.0, 2)
+    assert exponential[0] == pytest.approx(17520 / 2008, rel=0.1)  # one failure per MTBF + MTTR, about 8.7 a unit
+    assert wear_out[0] == pytest.approx(exponential[0], rel=0.15)  # the same mean time to failure
+    assert wear_out[1] * 10 < exponential[1]  # but hardly any in a new unit's first 192 hours (9 % vs 0.1 %)
+    result = simulate(reference_snapshot(crew_size=4), "monte_carlo",
+                      {"time_horizon_days": 30, "scenarios": 10, "seed": 1, "failure_shape": 2.0})  # fmt: skip
+    assert result["monte_carlo"]["failure_shape"] == 2.0
+    with pytest.raises(EngineError):
+        simulate(reference_snapshot(crew_size=4), "monte_carlo", {"time_horizon_days": 5, "failure_shape": 9})

@@ -57,6 +57,7 @@ class RunForm(Form):
     seed = StringField("Seed (optional)")
     tau = StringField("Tolerance τ", default="0")
     whole_batches = BooleanField("Whole batches only")
+    failure_shape = StringField("Failure shape (Weibull β)", default="1")
 
     def request_values(self) -> dict:
         """The shape parse_run_request reads (same as the JSON body)."""
@@ -71,5 +72,6 @@ class RunForm(Form):
             config |= {
                 "scenarios": self.scenarios.raw_data[0] if self.scenarios.raw_data else None,
                 "plan": self.plan.data,
+                "failure_shape": self.failure_shape.data or None,
             }
         return {"name": self.name.data, "run_type": self.run_type.data, "config": config}

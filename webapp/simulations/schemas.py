@@ -77,6 +77,13 @@ class RunConfig(Body):
         None, description="monte_carlo: failure scenarios; default 200 (scenarios × days at most 200,000)"
     )
     plan: Plan | None = Field(None, description="monte_carlo: what each scenario re-plans")
+    failure_shape: float | None = Field(
+        None,
+        ge=0.5,
+        le=5,
+        description="monte_carlo: Weibull shape β of the time to failure, same mean as the module's MTBF; default 1 "
+        "(exponential); above 1 wear-out, below 1 early failures",
+    )
     whole_batches: bool | None = Field(
         None,
         description="throughput_optimization and waste_minimization: plan whole batches (a MILP up to 30 days, "

@@ -87,7 +87,10 @@ def simulate(snapshot: dict, run_type: str, config: dict, progress: Progress | N
     def tick(done: float) -> None:  # every chunk of scenarios (and every poll while chunks are out)
         progress(0.1 + 0.9 * done, None)
 
-    result["monte_carlo"] = run_monte_carlo(problem, plan, tau, base, scenarios, int(seed), tick)
+    shape = float(config.get("failure_shape", 1.0))
+    if not 0.5 <= shape <= 5:
+        raise EngineError("The failure shape (Weibull β) must be from 0.5 to 5; 1 is exponential.", "failure_shape")
+    result["monte_carlo"] = run_monte_carlo(problem, plan, tau, base, scenarios, int(seed), tick, shape)
     result["monte_carlo"]["plan"] = plan
     progress(1.0, f"{scenarios} scenarios done ({result['monte_carlo']['replanned']} needed re-planning).")
     return result

@@ -8,6 +8,8 @@ needed the module — an idle spare waiting for a part takes nobody's hands.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from webapp.simulations.engine.model import Problem
@@ -24,10 +26,14 @@ def planned_use(p: Problem, batches: np.ndarray) -> np.ndarray:
     return used
 
 
-def sample_downtime(p: Problem, rng: np.random.Generator, use: np.ndarray | None = None) -> np.ndarray:
-    """Hours each module is down on each day (K, T): exponential time to failure in operating hours (`use`, the
-    plan's hours per day; all planned hours when not given) and exponential repair in calendar hours."""
+def sample_downtime(
+    p: Problem, rng: np.random.Generator, use: np.ndarray | None = None, shape: float = 1.0
+) -> np.ndarray:
+    """Hours each module is down on each day (K, T): time to failure in operating hours (`use`, the plan's hours per
+    day; all planned hours when not given) — exponential, or with `shape` ≠ 1 Weibull with the same mean (BioSim's
+    Weibull decider: above 1 wear-out, below 1 early failures) — and exponential repair in calendar hours."""
     use = p.hours if use is None else use
+    weibull_mean = math.gamma(1.0 + 1.0 / shape)
     down = np.zeros((len(p.module_keys), p.days))
     for k in range(len(p.module_keys)):
         mtbf, mttr = p.mtbf_h[k], p.mttr_h[k]
@@ -38,7 +44,8 @@ def sample_downtime(p: Problem, rng: np.random.Generator, use: np.ndarray | None
         before = np.concatenate([[0.0], np.cumsum(run)])  # operating hours before each day starts
         clock = 0.0  # calendar hour from which the module next runs (after a repair)
         while True:
-            wear = rng.exponential(mtbf)
+            # shape 1 keeps the exponential draw itself, so earlier runs' seeds give the same scenarios
+            wear = rng.exponential(mtbf) if shape == 1.0 else mtbf * rng.weibull(shape) / weibull_mean
             failed_at = _calendar_after(run, before, clock, wear)
             if failed_at is None:
                 break

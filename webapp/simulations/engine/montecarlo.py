@@ -140,11 +140,12 @@ def run_monte_carlo(
     scenarios: int,
     seed: int,
     progress: Callable[[float], None] | None = None,
+    failure_shape: float = 1.0,
 ) -> dict:
     """Sample, plan and summarise `scenarios` failure scenarios."""
     rng = np.random.default_rng(seed)
     use = planned_use(p, base)  # modules wear while the failure-free plan runs them
-    downs = [sample_downtime(p, rng, use) for _ in range(scenarios)]
+    downs = [sample_downtime(p, rng, use, failure_shape) for _ in range(scenarios)]
     report = progress or (lambda fraction: None)
     done: dict[int, list[tuple]] = {}
     pool_cpu = 0.0  # CPU-seconds spent in the pool's processes (the calling thread's own is its caller's to count)
@@ -185,6 +186,7 @@ def run_monte_carlo(
     return {
         "scenarios": scenarios,
         "seed": seed,
+        "failure_shape": failure_shape,
         "pool_cpu_seconds": round(pool_cpu, 3),
         "replanned": sum(1 for r in rows if r[3]),
         "kpis": summary,

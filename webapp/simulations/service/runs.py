@@ -42,7 +42,7 @@ from webapp.simulations.service import webhooks
 from webapp.simulations.snapshot import make_snapshot
 from webapp.usage import credits, pricing
 
-CONFIG_KEYS = {"target", "time_horizon_days", "scenarios", "seed", "tau", "plan", "whole_batches"}
+CONFIG_KEYS = {"target", "time_horizon_days", "scenarios", "seed", "tau", "plan", "whole_batches", "failure_shape"}
 PLANS = ("throughput_optimization", "waste_minimization", "mass_balance")
 MAX_SEED = 2**31 - 1
 
@@ -94,6 +94,18 @@ def parse_run_request(values: dict) -> tuple[str, RunType, dict]:
         if not isinstance(plan, str) or plan not in PLANS:
             errors["plan"] = [f"Choose one of {', '.join(PLANS)}."]
         config["plan"] = plan
+        shape = raw_config.get("failure_shape")
+        if shape not in (None, ""):
+            try:
+                if isinstance(shape, bool):
+                    raise ValueError
+                shape = float(shape)
+                if not 0.5 <= shape <= 5:
+                    raise ValueError
+                if shape != 1.0:
+                    config["failure_shape"] = shape
+            except (TypeError, ValueError):
+                errors["failure_shape"] = ["The failure shape (Weibull β) is a number from 0.5 to 5; 1 is exponential."]
         if config["scenarios"] * config["time_horizon_days"] > 200_000:
             errors["scenarios"] = ["Scenarios × days may be at most 200,000 (e.g. 1,000 scenarios of 200 days)."]
     tau = raw_config.get("tau")
