@@ -184,3 +184,42 @@ async def test_viewers_read_but_cannot_start_and_other_orgs_get_404(app, client,
     await login(third, stranger.email, stranger.password)
     foreign = run_url.replace(f"/o/{owner.org_slug}/", f"/o/{stranger.org_slug}/")
     assert (await third.get(foreign)).status_code == 404
+
+
+async def test_a_lunar_night_run_from_the_form(app, client, factory, maker, count_rows):
+    owner = await factory.org_with_owner()
+    token = await login(client, owner.email, owner.password)
+    slug = owner.org_slug
+    mission = await _mission(client, slug, token)
+    base = f"/o/{slug}/missions/{mission}/simulations"
+    modal = await (await client.get(f"{base}/new", headers=HX)).get_data(as_text=True)
+    assert 'name="power_profile"' in modal and 'class="grid-3 for-power-lunar"' in modal
+    form = {
+        "csrf_token": token,
+        "name": "Through the night",
+        "run_type": "throughput_optimization",
+        "target": "brick",
+        "time_horizon_days": "40",
+        "plan": "throughput_optimization",
+        "power_profile": "lunar",
+        "peak_kw": "3",
+        "battery_kwh": "-5",
+        "night_kw": "0",
+        "lunar_phase_h": "0",
+    }
+    bad = await client.post(base, headers=HX, form=form)
+    assert bad.status_code == 422 and "Storage is 0 to 1,000,000 kWh." in await bad.get_data(as_text=True)
+    refused = await client.post(base, headers=HX, form=form | {"battery_kwh": "200", "run_type": "mass_balance"})
+    assert refused.status_code == 422 and "needs an optimising plan" in await refused.get_data(as_text=True)
+    assert await count_rows("simulation_runs", "mission_id = :m", m=mission) == 0
+
+    started = await client.post(base, form=form | {"battery_kwh": "200"})
+    assert started.status_code == 303
+    run_url = started.headers["Location"]
+    run_id = run_url.rsplit("/", 1)[1]
+    assert await _work(app, maker, owner.org_id, run_id) == "succeeded"
+    page = await (await client.get(run_url)).get_data(as_text=True)
+    assert "Energy per day, in daylight and at night" in page and "At night" in page
+    assert "Storage at the end of each day" in page and "Capacity 200" in page
+    assert "Highest draw at any instant" in page and "Peak limit 3" in page
+    assert "lunar day and night (354 h each)" in page and "kWh used at night" in page

@@ -28,6 +28,7 @@ def line_chart(
     x_labels: list[str] | None = None,
     per: str = "by day",
     x_title: str = "Day of the plan",
+    limit_label: str = "Budget",
 ) -> dict:
     """Polylines (and an optional shaded band and limit line) scaled into one SVG viewBox. A series is
     (name, values) or (name, values, {"index": colour, "dashed": bool}); `x_labels` name the days (default 1, 2…).
@@ -88,6 +89,7 @@ def line_chart(
         "band": area,
         "limit_y": y(limit) if limit is not None else None,
         "limit": limit,
+        "limit_label": limit_label,
         "y_ticks": [(y(top * k / 4), top * k / 4) for k in range(5)],
         "x_ticks": [(x(i), x_labels[i] if x_labels else i + 1) for i in range(0, days, step)],
         "left": LEFT,
@@ -121,6 +123,8 @@ def result_charts(results: dict, snapshot: dict) -> list[dict]:
             limit=snapshot["mission"]["energy_budget_kwh_per_day"],
         ),
     ]
+    if results.get("power"):
+        charts[-1:] = _power_charts(results["power"], results["energy_kwh"], snapshot)
     mc = results.get("monte_carlo")
     if mc:
         band = mc["bands"]["target_cumulative"]
@@ -132,6 +136,53 @@ def result_charts(results: dict, snapshot: dict) -> list[dict]:
                 [("P50", band["p50"]), ("No failures", _cumulative(results, results["target"]))],
                 band=(band["p10"], band["p90"]),
             ),
+        )
+    return charts
+
+
+def _power_charts(power: dict, energy: list[float], snapshot: dict) -> list[dict]:
+    """Energy by light and dark (the budget is the limit), storage through the nights, the highest draw."""
+    charts = []
+    if power["profile"] == "lunar":
+        charts.append(
+            line_chart(
+                "Energy per day, in daylight and at night",
+                "kWh",
+                [
+                    ("In daylight", power["energy_light_kwh"]),
+                    ("At night", power["energy_dark_kwh"]),
+                ],
+                limit=snapshot["mission"]["energy_budget_kwh_per_day"],
+            )
+        )
+        if power["battery_kwh"]:
+            charts.append(
+                line_chart(
+                    "Storage at the end of each day",
+                    "kWh",
+                    [("Stored", power["battery_end_kwh"])],
+                    limit=power["battery_kwh"],
+                    limit_label="Capacity",
+                )
+            )
+    else:
+        charts.append(
+            line_chart(
+                "Energy per day",
+                "kWh",
+                [("Energy used", energy)],
+                limit=snapshot["mission"]["energy_budget_kwh_per_day"],
+            )
+        )
+    if power["peak_kw"] is not None:
+        charts.append(
+            line_chart(
+                "Highest draw at any instant",
+                "kW",
+                [("Peak draw", power["peak_kw_used"])],
+                limit=power["peak_kw"],
+                limit_label="Peak limit",
+            )
         )
     return charts
 

@@ -58,6 +58,19 @@ class RunForm(Form):
     tau = StringField("Tolerance τ", default="0")
     whole_batches = BooleanField("Whole batches only")
     failure_shape = StringField("Failure shape (Weibull β)", default="1")
+    power_profile = SelectField(
+        "Power",
+        choices=choices(
+            (
+                ("continuous", "Continuous (daily energy budget)"),
+                ("lunar", "Lunar day and night (354 h each)"),
+            )
+        ),
+    )
+    peak_kw = StringField("Peak limit (kW, optional)")
+    battery_kwh = StringField("Storage for the night (kWh)", default="150")
+    night_kw = StringField("Night power (kW)", default="0")
+    lunar_phase_h = StringField("Hours since sunrise at the start", default="0")
 
     def request_values(self) -> dict:
         """The shape parse_run_request reads (same as the JSON body)."""
@@ -67,7 +80,11 @@ class RunForm(Form):
             "whole_batches": bool(self.whole_batches.data),
             "time_horizon_days": self.time_horizon_days.raw_data[0] if self.time_horizon_days.raw_data else None,
             "seed": self.seed.data or None,
+            "power_profile": self.power_profile.data,
+            "peak_kw": self.peak_kw.data or None,
         }
+        if self.power_profile.data == "lunar":
+            config |= {key: getattr(self, key).data or None for key in ("battery_kwh", "night_kw", "lunar_phase_h")}
         if self.run_type.data == "monte_carlo":
             config |= {
                 "scenarios": self.scenarios.raw_data[0] if self.scenarios.raw_data else None,

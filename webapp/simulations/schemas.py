@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from webapp.catalog.enums import PRODUCT_TYPES
 from webapp.core.openapi import VERSION, Body, TagList, places, whole
 from webapp.core.pagination import MAX_LIMIT
+from webapp.simulations.engine.power import MAX_PHASE_H
 from webapp.simulations.enums import LogLevel, ProductKind, RunStatus, RunType
 
 ProductType = Literal[tuple(p.value for p in PRODUCT_TYPES)]  # type: ignore[valid-type]
@@ -83,6 +84,21 @@ class RunConfig(Body):
         le=5,
         description="monte_carlo: Weibull shape β of the time to failure, same mean as the module's MTBF; default 1 "
         "(exponential); above 1 wear-out, below 1 early failures",
+    )
+    power_profile: Literal["continuous", "lunar"] | None = Field(
+        None,
+        description="continuous (default): the daily energy budget only; lunar: the budget is generated while lit "
+        "(354 h of light, 354 h of dark), nights run on battery_kwh and night_kw; not with the mass_balance policy",
+    )
+    peak_kw: float | None = Field(
+        None, ge=0.01, le=100_000, description="what may run at once, summed from modules' power_kw; default none"
+    )
+    battery_kwh: float | None = Field(
+        None, ge=0, le=1_000_000, description="lunar: storage charged in daylight (90 % round trip), full at the start"
+    )
+    night_kw: float | None = Field(None, ge=0, le=100_000, description="lunar: continuous power at night; default 0")
+    lunar_phase_h: float | None = Field(
+        None, ge=0, le=MAX_PHASE_H, description="lunar: hours since sunrise when the run starts; default 0"
     )
     whole_batches: bool | None = Field(
         None,

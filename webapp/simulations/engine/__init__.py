@@ -9,9 +9,10 @@ from webapp.simulations.engine.lp import DEFAULT_TAU, PlanningLP
 from webapp.simulations.engine.model import Problem, build_problem
 from webapp.simulations.engine.montecarlo import run_monte_carlo
 from webapp.simulations.engine.policy import run_policy
+from webapp.simulations.engine.power import report as power_report
 from webapp.simulations.engine.report import build_report
 
-ENGINE_VERSION = "1.1.0"  # 1.1: strict lexicographic default, honest KPIs, replayed mass check, wear in operating hours
+ENGINE_VERSION = "1.2.0"  # 1.2: power and the lunar night; 1.1: strict lexicographic, honest KPIs, replayed mass check
 RUN_TYPES = ("mass_balance", "throughput_optimization", "waste_minimization", "monte_carlo")
 MAX_SCENARIOS = 5000
 
@@ -57,14 +58,23 @@ def simulate(snapshot: dict, run_type: str, config: dict, progress: Progress | N
     plan = config.get("plan", "throughput_optimization") if run_type == "monte_carlo" else run_type
     if plan not in ("mass_balance", "throughput_optimization", "waste_minimization"):
         raise EngineError(f"Unknown plan {plan!r} for the Monte Carlo scenarios.", "plan")
+    if problem.power is not None and plan == "mass_balance":
+        raise EngineError(
+            "A power profile or peak limit needs an optimising plan: the fixed policy of a mass balance does not "
+            "schedule around the night. Choose throughput or waste minimisation.",
+            "power_profile",
+        )
     integer = None
     if config.get("whole_batches") and run_type != "monte_carlo" and plan != "mass_balance":
         from webapp.simulations.engine.integer import whole_batches
 
         progress(0.1, "Planning whole batches (a MILP for short horizons, else the LP rounded and repaired).")
-        base, integer = whole_batches(problem, plan, tau)
+        base, integer, lp = whole_batches(problem, plan, tau)
+    elif plan == "mass_balance":
+        base, lp = run_policy(problem), None
     else:
-        base = planner(problem, plan, tau)()
+        lp = PlanningLP(problem)
+        base = lp.solve(plan, tau=tau)
     result = {
         "engine_version": ENGINE_VERSION,
         "run_type": run_type,
@@ -75,6 +85,8 @@ def simulate(snapshot: dict, run_type: str, config: dict, progress: Progress | N
     }
     if integer is not None:
         result["integer"] = integer
+    if problem.power is not None:
+        result["power"] = power_report(problem, base, lp.power_plan())
     if run_type != "monte_carlo":
         progress(1.0, "Plan complete.")
         return result

@@ -28,7 +28,8 @@ MILP_GAP = 1e-3  # HiGHS stops once within 0.1 % of its bound
 
 
 def whole_batches(problem: Problem, objective: str, tau: float, *, seconds: float = MILP_SECONDS) -> tuple:
-    """(batches (T, R) in whole numbers, what was done: method, primary value, bound, gap, seconds)."""
+    """(batches (T, R) in whole numbers, what was done: method, primary value, bound, gap, seconds; the LP whose
+    last solution holds the plan's power decisions)."""
     started = time.process_time()
     short = problem.days <= MILP_MAX_DAYS
     lp = PlanningLP(problem, daily=short)  # the MILP needs a column per day; rounding works from the blocked LP
@@ -40,11 +41,17 @@ def whole_batches(problem: Problem, objective: str, tau: float, *, seconds: floa
         found = _milp(lp, primary, secondary, seconds)
         if found is not None:
             batches, gap = found
-            return batches, _report("milp", batches, per_batch, bound, gap, started)
+            return batches, _report("milp", batches, per_batch, bound, gap, started), lp
+    if problem.power is not None:
+        raise EngineError(
+            f"Whole batches under a power profile or peak limit are planned exactly (a MILP) up to {MILP_MAX_DAYS} "
+            "days; shorten the horizon or allow fractional batches.",
+            "whole_batches",
+        )
     batches = _round_and_repair(problem, relaxed, per_batch, lp)
     value = float((batches * per_batch).sum())
     gap = (bound - value) / abs(bound) if abs(bound) > 1e-9 else 0.0
-    return batches, _report("lp_rounded", batches, per_batch, bound, max(gap, 0.0), started)
+    return batches, _report("lp_rounded", batches, per_batch, bound, max(gap, 0.0), started), lp
 
 
 def _report(method: str, batches, per_batch, bound: float, gap: float, started: float) -> dict:

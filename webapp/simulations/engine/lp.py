@@ -19,6 +19,7 @@ from scipy.sparse import coo_matrix, vstack
 
 from webapp.simulations.engine.errors import EngineError
 from webapp.simulations.engine.model import Problem
+from webapp.simulations.engine.power import PowerRows
 
 # tie-breakers, far below any kilogram that matters: prefer processing waste, then spending less energy
 EPS_WASTE = 1e-4
@@ -35,12 +36,18 @@ OBJECTIVES = ("throughput_optimization", "waste_minimization")
 
 
 def blocks(
-    hours: np.ndarray, crew: np.ndarray, head: int = DAILY_HEAD_DAYS, longest: int = MAX_BLOCK_DAYS
+    hours: np.ndarray,
+    crew: np.ndarray,
+    head: int = DAILY_HEAD_DAYS,
+    longest: int = MAX_BLOCK_DAYS,
+    light: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Start day of each planning block: single days first, then runs of identical budgets up to `longest` days."""
+    """Start day of each planning block: single days first, then runs of identical budgets (and lit hours) up to
+    `longest` days."""
+    light = np.zeros(hours.shape[1]) if light is None else light
     starts = [0]
     for t in range(1, hours.shape[1]):
-        same = np.array_equal(hours[:, t], hours[:, t - 1]) and crew[t] == crew[t - 1]
+        same = np.array_equal(hours[:, t], hours[:, t - 1]) and crew[t] == crew[t - 1] and light[t] == light[t - 1]
         if t < head or not same or t - starts[-1] >= longest:
             starts.append(t)
     return np.array(starts)
@@ -65,7 +72,8 @@ class PlanningLP:
         self.p = p = problem
         hours = p.hours if hours is None else hours
         crew = np.full(p.days, p.crew_h_per_day) if crew is None else crew
-        self.starts = np.arange(p.days) if daily else blocks(hours, crew)
+        light = p.power.light_h if p.power is not None else None
+        self.starts = np.arange(p.days) if daily else blocks(hours, crew, light=light)
         self.length = np.diff(np.append(self.starts, p.days)).astype(float)
         P, R, K = len(self.starts), len(p.recipe_keys), len(p.module_keys)
         consumed = p.inputs.sum(axis=0) > 0
@@ -76,7 +84,8 @@ class PlanningLP:
         n_x, n_inv = P * R, P * J
         n_excess = P * len(capped) + (P if has_volume else 0)
         self.lay = _Layout(n_x, n_inv, n_excess, tracked, capped)
-        self.width = width = n_x + n_inv + n_excess
+        self.power = PowerRows(p, self.starts, self.length, n_x + n_inv + n_excess) if p.power else None
+        self.width = width = n_x + n_inv + n_excess + (self.power.n_cols if self.power else 0)
         gen = p.generation
 
         # stock balance per block: I[b,j] - I[b-1,j] - sum_r net[r,j] x[b,r] = L_b * G[j]
@@ -127,6 +136,11 @@ class PlanningLP:
             fixed_rhs.append(np.tile(p.wet_cap_kg[tracked[capped]], P))
         if has_volume:
             fixed_rhs.append(self._volume_rows(parts, tracked, P, J, len(capped)))
+        if self.power:
+            power_ub, power_rhs, power_eq, power_eq_rhs = self.power.rows(width, p.energy_per_day)
+            parts.append(power_ub), fixed_rhs.append(power_rhs)
+            A_eq = vstack([A_eq, power_eq])
+            self.b_eq = np.concatenate([self.b_eq, power_eq_rhs])
         A_ub = vstack(parts)
         self._fixed_rhs = np.concatenate(fixed_rhs) if fixed_rhs else np.zeros(0)
         self.n_eq, self.n_ub = A_eq.shape[0], A_ub.shape[0]
@@ -174,7 +188,8 @@ class PlanningLP:
         module_hours = hours[:, self.starts][self.p.recipe_module].T
         x_upper = np.where(module_hours > 0, highspy.kHighsInf, 0.0).ravel()
         excess = np.full(self.lay.n_excess, highspy.kHighsInf if elastic else 0.0)
-        return np.concatenate([x_upper, np.full(self.lay.n_inv, highspy.kHighsInf), excess])
+        power = self.power.col_upper() if self.power else np.zeros(0)
+        return np.concatenate([x_upper, np.full(self.lay.n_inv, highspy.kHighsInf), excess, power])
 
     def _pad(self, x_part: np.ndarray) -> np.ndarray:
         return np.concatenate([x_part, np.zeros(self.width - self.lay.n_x)])
@@ -192,7 +207,11 @@ class PlanningLP:
         lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = self.A.indptr, self.A.indices, self.A.data
         if integer:  # whole batches (engine/integer.py); stock and excess columns stay continuous
             kinds = highspy.HighsVarType
-            lp.integrality_ = [kinds.kInteger] * self.lay.n_x + [kinds.kContinuous] * (self.width - self.lay.n_x)
+            integrality = [kinds.kInteger] * self.lay.n_x + [kinds.kContinuous] * (self.width - self.lay.n_x)
+            if self.power:  # batches run in the dark are whole too
+                for col in self.power.dark_columns():
+                    integrality[col] = kinds.kInteger
+            lp.integrality_ = integrality
         h = highspy.Highs()
         h.setOptionValue("output_flag", False)
         h.setOptionValue("threads", 1)
@@ -286,6 +305,7 @@ class PlanningLP:
 
     def _least_excess(self, value: np.ndarray, hours, crew) -> np.ndarray:
         cost = np.concatenate([-value, np.zeros(self.lay.n_inv), np.full(self.lay.n_excess, EXCESS_PENALTY)])
+        cost = np.concatenate([cost, np.zeros(self.width - cost.size)])
         h = self._new_solver(cost, hours, crew, elastic=True)
         h.run()
         if self._outcome(h) != "optimal":
@@ -296,7 +316,8 @@ class PlanningLP:
         """Cap excess (blocks × capped items) and volume excess (blocks) of a solution."""
         P, C = len(self.starts), len(self.lay.capped)
         start = self.lay.n_x + self.lay.n_inv
-        return solution[start : start + P * C].reshape(P, C), solution[start + P * C :]
+        end = start + self.lay.n_excess
+        return solution[start : start + P * C].reshape(P, C), solution[start + P * C : end]
 
     def _raise_for(self, solution: np.ndarray) -> None:
         p = self.p
@@ -307,19 +328,38 @@ class PlanningLP:
             raise EngineError(
                 f"The wet-waste cap cannot hold: {item.name} goes over its {p.wet_cap_kg[p.index(item.key)]:.2f} kg "
                 f"limit by day {int(self.starts[b] + self.length[b])} (by {cap[b].max():.2f} kg) even processing all "
-                "it can. Raise the cap, the energy or crew time, or bring its module back.",
+                "it can. Raise the cap, the energy or crew time, or bring its module back."
+                + (
+                    " Under the lunar profile, nights run on storage and night power only: raise them."
+                    if self._lunar
+                    else ""
+                ),
                 "wet_waste_cap",
             )
         if volume.size and volume.max() > 1e-9:
             b = int(np.argmax(volume > 1e-9))
             raise EngineError(
                 f"Storage volume of {p.storage_m3:g} m³ is exceeded by day {int(self.starts[b] + self.length[b])} "
-                f"(by {volume[b]:.3f} m³) even processing all it can.",
+                f"(by {volume[b]:.3f} m³) even processing all it can."
+                + (
+                    " Under the lunar profile, nights run on storage and night power only: raise them."
+                    if self._lunar
+                    else ""
+                ),
                 "storage_volume",
             )
         raise EngineError("The plan is infeasible.", "solver")
 
+    def power_plan(self) -> dict[str, np.ndarray] | None:
+        """The last solution's power decisions per day (engine/power.py); None without a power profile."""
+        return self.power.daily(self.last_solution) if self.power else None
+
+    @property
+    def _lunar(self) -> bool:
+        return self.p.power is not None and self.p.power.lunar
+
     def _daily(self, solution: np.ndarray) -> np.ndarray:
+        self.last_solution = solution
         per_block = solution[: self.lay.n_x].reshape(len(self.starts), len(self.p.recipe_keys))
         per_block = np.where(per_block > 1e-9, per_block, 0.0)
         return np.repeat(per_block / self.length[:, None], self.length.astype(int), axis=0)

@@ -8,6 +8,7 @@ from datetime import date
 import numpy as np
 
 from webapp.simulations.engine.errors import EngineError
+from webapp.simulations.engine.power import PowerProfile, build_power
 
 LOSS = "loss"
 # waste that is not trash: the crew's metabolic output and urine brine (a trash-only rate leaves them out)
@@ -72,6 +73,8 @@ class Problem:
     recycle_target_kg_per_day: float
     target: str
     notes: list[str] = field(default_factory=list)
+    power_kw: np.ndarray | None = None  # (K,) draw while running
+    power: PowerProfile | None = None  # None: the daily energy budget is the only power limit
 
     @property
     def net(self) -> np.ndarray:
@@ -168,6 +171,7 @@ def build_problem(snapshot: dict, config: dict) -> Problem:
     hours = np.zeros((len(modules), days))
     mtbf = np.full(len(modules), np.inf)
     mttr = np.zeros(len(modules))
+    power_kw = np.array([_number(m.get("power_kw") or 0, f"Power of {m['name']}") for m in modules])
     for k, m in enumerate(modules):
         factor = AVAILABLE_STATUSES.get(m["status"], 0.0)
         per_day = _number(m["hours_per_day"], f"Hours per day of {m['name']}")
@@ -238,6 +242,13 @@ def build_problem(snapshot: dict, config: dict) -> Problem:
                         f"No recipe processes {item.name}, so the wet-waste cap cannot apply to it; it is stored."
                     )
     storage = _number(mission.get("storage_volume_m3"), "Storage volume", minimum=1e-9, allow_none=True)
+    power = build_power(config, days)
+    if power is not None and power.peak_kw is not None:
+        for k, m in enumerate(modules):
+            if power_kw[k] > power.peak_kw and hours[k].any():
+                notes.append(
+                    f"{m['name']} draws {power_kw[k]:g} kW, above the {power.peak_kw:g} kW peak: it runs nothing."
+                )
 
     return Problem(
         days=days,
@@ -265,4 +276,6 @@ def build_problem(snapshot: dict, config: dict) -> Problem:
         recycle_target_kg_per_day=_number(mission.get("recycle_target_kg_per_day", 0), "Recycling target"),
         target=target,
         notes=notes,
+        power_kw=power_kw,
+        power=power,
     )

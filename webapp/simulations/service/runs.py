@@ -27,8 +27,11 @@ from webapp.simulations.engine import (
     EngineError,
     build_problem,
 )
+from webapp.simulations.engine.integer import MILP_MAX_DAYS
 from webapp.simulations.engine.lp import DEFAULT_TAU
 from webapp.simulations.engine.model import MAX_HORIZON_DAYS
+from webapp.simulations.engine.power import MAX_PHASE_H, POWER_KEYS
+from webapp.simulations.engine.power import PROFILES as POWER_PROFILES
 from webapp.simulations.enums import RunStatus, RunType
 from webapp.simulations.events import (
     cancel_channel,
@@ -42,8 +45,19 @@ from webapp.simulations.service import webhooks
 from webapp.simulations.snapshot import make_snapshot
 from webapp.usage import credits, pricing
 
-CONFIG_KEYS = {"target", "time_horizon_days", "scenarios", "seed", "tau", "plan", "whole_batches", "failure_shape"}
+CONFIG_KEYS = {
+    "target",
+    "time_horizon_days",
+    "scenarios",
+    "seed",
+    "tau",
+    "plan",
+    "whole_batches",
+    "failure_shape",
+    *POWER_KEYS,
+}
 PLANS = ("throughput_optimization", "waste_minimization", "mass_balance")
+NIGHT_KEYS = ("battery_kwh", "night_kw", "lunar_phase_h")
 MAX_SEED = 2**31 - 1
 
 
@@ -59,6 +73,50 @@ def _whole(raw, name: str, low: int, high: int, errors: dict) -> int | None:
         errors[name] = [f"Enter a whole number from {low} to {high}."]
         return None
     return value
+
+
+def _decimal(raw, name: str, low: float, high: float, errors: dict, message: str) -> float | None:
+    """A number from a form or JSON field in [low, high]; None when not given; the message when it is not one."""
+    if raw is None or raw == "":
+        return None
+    try:
+        if isinstance(raw, bool):
+            raise ValueError
+        value = float(raw)
+        if not low <= value <= high:  # NaN fails this too
+            raise ValueError
+        return value
+    except (TypeError, ValueError):
+        errors[name] = [message]
+        return None
+
+
+def _parse_power(raw_config: dict, config: dict, errors: dict) -> None:
+    """The power profile settings (engine/power.py) into config, only those that apply."""
+    profile = raw_config.get("power_profile") or "continuous"
+    if profile not in POWER_PROFILES:
+        errors["power_profile"] = [f"Choose one of {', '.join(POWER_PROFILES)}."]
+        return
+    peak = _decimal(
+        raw_config.get("peak_kw"), "peak_kw", 0.01, 100_000, errors, "The peak limit is 0.01 to 100,000 kW."
+    )
+    if peak is not None:
+        config["peak_kw"] = peak
+    if profile != "lunar":
+        given = [key for key in NIGHT_KEYS if raw_config.get(key) not in (None, "")]
+        if given:
+            errors[given[0]] = ["Storage, night power and the lunar phase apply to the lunar profile only."]
+        return
+    config["power_profile"] = "lunar"
+    limits = {
+        "battery_kwh": (1_000_000, "Storage is 0 to 1,000,000 kWh."),
+        "night_kw": (100_000, "Night power is 0 to 100,000 kW."),
+        "lunar_phase_h": (MAX_PHASE_H, f"Hours since sunrise at the start: 0 to {MAX_PHASE_H}."),
+    }
+    for key, (high, message) in limits.items():
+        value = _decimal(raw_config.get(key), key, 0, high, errors, message)
+        if value:
+            config[key] = value
 
 
 def parse_run_request(values: dict) -> tuple[str, RunType, dict]:
@@ -94,18 +152,16 @@ def parse_run_request(values: dict) -> tuple[str, RunType, dict]:
         if not isinstance(plan, str) or plan not in PLANS:
             errors["plan"] = [f"Choose one of {', '.join(PLANS)}."]
         config["plan"] = plan
-        shape = raw_config.get("failure_shape")
-        if shape not in (None, ""):
-            try:
-                if isinstance(shape, bool):
-                    raise ValueError
-                shape = float(shape)
-                if not 0.5 <= shape <= 5:
-                    raise ValueError
-                if shape != 1.0:
-                    config["failure_shape"] = shape
-            except (TypeError, ValueError):
-                errors["failure_shape"] = ["The failure shape (Weibull β) is a number from 0.5 to 5; 1 is exponential."]
+        shape = _decimal(
+            raw_config.get("failure_shape"),
+            "failure_shape",
+            0.5,
+            5,
+            errors,
+            "The failure shape (Weibull β) is a number from 0.5 to 5; 1 is exponential.",
+        )
+        if shape is not None and shape != 1.0:
+            config["failure_shape"] = shape
         if config["scenarios"] * config["time_horizon_days"] > 200_000:
             errors["scenarios"] = ["Scenarios × days may be at most 200,000 (e.g. 1,000 scenarios of 200 days)."]
     tau = raw_config.get("tau")
@@ -129,6 +185,12 @@ def parse_run_request(values: dict) -> tuple[str, RunType, dict]:
         errors["whole_batches"] = ["whole_batches is true or false."]
     elif whole:
         config["whole_batches"] = True
+    _parse_power(raw_config, config, errors)
+    powered = "peak_kw" in config or "power_profile" in config
+    if powered and (run_type is RunType.MASS_BALANCE or config.get("plan") == "mass_balance"):
+        errors["power_profile"] = ["A power profile or peak limit needs an optimising plan, not the fixed policy."]
+    if powered and config.get("whole_batches") and config["time_horizon_days"] > MILP_MAX_DAYS:
+        errors["whole_batches"] = [f"Whole batches under a power profile are planned up to {MILP_MAX_DAYS} days."]
     if errors:
         raise ValidationError(details={"fields": errors})
     config["seed"] = seed if seed is not None else secrets.randbelow(MAX_SEED)
