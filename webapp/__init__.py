@@ -157,7 +157,11 @@ def _register_lifecycle(app: Quart, settings: Settings) -> None:
         if not settings.database_url or not settings.redis_url:
             raise RuntimeError("DATABASE_URL and REDIS_URL must be set (make dev sets both for the embedded services)")
         engine = make_engine(
-            settings.database_url, settings.app_db_role, settings.db_pool_size, settings.db_max_overflow
+            settings.database_url,
+            settings.app_db_role,
+            settings.db_pool_size,
+            settings.db_max_overflow,
+            settings.db_idle_transaction_seconds,
         )
         state = app.extensions["closedloop"]
         state["engine"] = engine

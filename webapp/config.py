@@ -57,6 +57,7 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     db_pool_size: int = 10
     db_max_overflow: int = 0  # overflow connections are closed on return: under load, a new connection per request
+    db_idle_transaction_seconds: int = 60  # Postgres ends a transaction left idle this long (0: never)
     log_level: str = "INFO"
     log_json: bool = True
     demo_password: str = "moonbase-alpha-2031"
@@ -166,6 +167,7 @@ def load_settings() -> Settings:
         max_body_bytes=_int("MAX_BODY_BYTES", 1024 * 1024),
         db_pool_size=_int("DB_POOL_SIZE", 10),
         db_max_overflow=_int("DB_MAX_OVERFLOW", 0),
+        db_idle_transaction_seconds=_int("DB_IDLE_TRANSACTION_SECONDS", 60),
         log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
         log_json=_bool(os.environ.get("LOG_JSON"), True),
         demo_password=os.environ.get("CLOSEDLOOP_DEMO_PASSWORD", "moonbase-alpha-2031"),

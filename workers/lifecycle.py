@@ -32,7 +32,13 @@ async def startup(state: TaskiqState) -> None:
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_json)
     state.settings = settings
-    state.engine = make_engine(settings.database_url, settings.app_db_role, pool_size=5, max_overflow=5)
+    state.engine = make_engine(
+        settings.database_url,
+        settings.app_db_role,
+        pool_size=5,
+        max_overflow=5,
+        idle_transaction_seconds=settings.db_idle_transaction_seconds,
+    )
     state.sessionmaker = make_sessionmaker(state.engine)
     state.redis = make_redis(settings.redis_url)
     state.heartbeat = asyncio.create_task(_heartbeat_loop(state))

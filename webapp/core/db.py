@@ -89,13 +89,26 @@ class TenantOwned:
         return mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True, nullable=False)
 
 
+IDLE_TRANSACTION_SECONDS = 60  # no request or task of ours waits this long inside a transaction
+
+
 class AppSession(Session):
     """Sync session class behind every AsyncSession; the RLS hook listens on it."""
 
 
-def make_engine(database_url: str, app_role: str | None, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
+def make_engine(
+    database_url: str,
+    app_role: str | None,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    idle_transaction_seconds: int = IDLE_TRANSACTION_SECONDS,
+) -> AsyncEngine:
     """Create the async engine; every connection switches to the non-privileged app role."""
     server_settings = {"application_name": "closedloop"}
+    if idle_transaction_seconds:
+        # the server's safety net: a transaction left open and idle (a task that lost its connection) is ended, and
+        # its locks with it, instead of holding an audit chain's head for ever
+        server_settings["idle_in_transaction_session_timeout"] = str(idle_transaction_seconds * 1000)
     if app_role:
         server_settings["role"] = app_role
     return create_async_engine(

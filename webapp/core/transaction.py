@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -58,9 +60,39 @@ async def end_request_transaction(status_code: int) -> None:
     keep = status_code < 400
     hooks = session.info.pop("after_commit", [])
     # commit (or roll back) and close in one trip into SQLAlchemy's sync world: this runs on every request
-    await session.run_sync(_end, keep)
+    await finish_despite_cancel(_end_or_discard(session, keep))
     if keep:  # only once the commit went through
         await _run_hooks(hooks)
+
+
+async def _end_or_discard(session: AsyncSession, keep: bool) -> None:
+    try:
+        await session.run_sync(_end, keep)
+    except BaseException:
+        await discard(session)
+        raise
+
+
+async def discard(session: AsyncSession) -> None:
+    """Close the session's connection instead of returning it (a rollback that failed, or a query cut off midway
+    left it unusable): the server ends its transaction, and its locks, when the connection closes."""
+    with contextlib.suppress(Exception):
+        await session.invalidate()
+
+
+async def finish_despite_cancel(work: Awaitable[None]) -> None:
+    """Run a transaction's ending to completion even if our task is cancelled meanwhile: Quart cancels a request's
+    task when its client goes away, and an ending cut off there leaves the connection checked out and idle in
+    transaction — holding its row locks (an audit chain's head: every later writer to that chain waits for
+    ever). The caller still sees the cancellation; the ending finishes in its own task."""
+    task = asyncio.ensure_future(work)
+    task.add_done_callback(_log_failure)
+    await asyncio.shield(task)
+
+
+def _log_failure(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("ending a transaction failed", exc_info=task.exception())
 
 
 def _end(session: Session, keep: bool) -> None:
@@ -81,7 +113,16 @@ async def unit_of_work(maker: async_sessionmaker) -> AsyncIterator[AsyncSession]
         yield session
         await commit(session)
     except BaseException:
-        await rollback(session)
+        await finish_despite_cancel(_rollback_and_close(session))
         raise
-    finally:
+    else:
+        await finish_despite_cancel(session.close())
+
+
+async def _rollback_and_close(session: AsyncSession) -> None:
+    try:
+        await rollback(session)
         await session.close()
+    except BaseException:
+        await discard(session)
+        raise
