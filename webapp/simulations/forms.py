@@ -58,6 +58,15 @@ class RunForm(Form):
     tau = StringField("Tolerance τ", default="0")
     whole_batches = BooleanField("Whole batches only")
     failure_shape = StringField("Failure shape (Weibull β)", default="1")
+    policy = SelectField(
+        "Re-planning",
+        choices=choices(
+            (
+                ("perfect_information", "Knowing each scenario's failures (upper bound)"),
+                ("rolling_horizon", "Rolling horizon: only on what has been seen (forecast)"),
+            )
+        ),
+    )
     power_profile = SelectField(
         "Power",
         choices=choices(
@@ -90,5 +99,6 @@ class RunForm(Form):
                 "scenarios": self.scenarios.raw_data[0] if self.scenarios.raw_data else None,
                 "plan": self.plan.data,
                 "failure_shape": self.failure_shape.data or None,
+                "policy": self.policy.data,
             }
         return {"name": self.name.data, "run_type": self.run_type.data, "config": config}

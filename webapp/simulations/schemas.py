@@ -75,9 +75,16 @@ class RunConfig(Body):
         description="share of the first objective's optimum the second may give up; default 0 (strict lexicographic)",
     )
     scenarios: whole(1, 5000) | None = Field(
-        None, description="monte_carlo: failure scenarios; default 200 (scenarios × days at most 200,000)"
+        None,
+        description="monte_carlo: failure scenarios; default 200 (scenarios × days at most 200,000, 365,000 rolling)",
     )
     plan: Plan | None = Field(None, description="monte_carlo: what each scenario re-plans")
+    policy: Literal["perfect_information", "rolling_horizon"] | None = Field(
+        None,
+        description="monte_carlo: perfect_information (default; each scenario re-planned knowing its failures, an "
+        "upper bound; scenarios × days ≤ 200,000) or rolling_horizon (re-planned only on what has been seen, a "
+        "forecast; ≤ 365,000); either way results also carry the failure-free plan carried on without re-planning",
+    )
     failure_shape: float | None = Field(
         None,
         ge=0.5,

@@ -102,7 +102,8 @@ def simulate(snapshot: dict, run_type: str, config: dict, progress: Progress | N
     shape = float(config.get("failure_shape", 1.0))
     if not 0.5 <= shape <= 5:
         raise EngineError("The failure shape (Weibull β) must be from 0.5 to 5; 1 is exponential.", "failure_shape")
-    result["monte_carlo"] = run_monte_carlo(problem, plan, tau, base, scenarios, int(seed), tick, shape)
+    policy = config.get("policy") or "perfect_information"
+    result["monte_carlo"] = run_monte_carlo(problem, plan, tau, base, scenarios, int(seed), tick, shape, policy)
     result["monte_carlo"]["plan"] = plan
     progress(1.0, f"{scenarios} scenarios done ({result['monte_carlo']['replanned']} needed re-planning).")
     return result

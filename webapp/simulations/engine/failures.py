@@ -27,11 +27,16 @@ def planned_use(p: Problem, batches: np.ndarray) -> np.ndarray:
 
 
 def sample_downtime(
-    p: Problem, rng: np.random.Generator, use: np.ndarray | None = None, shape: float = 1.0
+    p: Problem,
+    rng: np.random.Generator,
+    use: np.ndarray | None = None,
+    shape: float = 1.0,
+    repairs: list | None = None,
 ) -> np.ndarray:
     """Hours each module is down on each day (K, T): time to failure in operating hours (`use`, the plan's hours per
     day; all planned hours when not given) — exponential, or with `shape` ≠ 1 Weibull with the same mean (BioSim's
-    Weibull decider: above 1 wear-out, below 1 early failures) — and exponential repair in calendar hours."""
+    Weibull decider: above 1 wear-out, below 1 early failures) — and exponential repair in calendar hours.
+    `repairs`, when given, receives each failure as (module, failed at, back at) in calendar hours."""
     use = p.hours if use is None else use
     weibull_mean = math.gamma(1.0 + 1.0 / shape)
     down = np.zeros((len(p.module_keys), p.days))
@@ -51,6 +56,8 @@ def sample_downtime(
                 break
             repair = rng.exponential(mttr)
             _add_interval(down[k], failed_at, min(failed_at + repair, p.days * 24.0))
+            if repairs is not None:
+                repairs.append((k, failed_at, failed_at + repair))
             clock = failed_at + repair
             if clock >= p.days * 24.0:
                 break

@@ -67,13 +67,20 @@ class PlanningLP:
     between solves (Monte Carlo scenarios) while HiGHS keeps its basis."""
 
     def __init__(
-        self, problem: Problem, hours: np.ndarray | None = None, crew: np.ndarray | None = None, daily: bool = False
+        self,
+        problem: Problem,
+        hours: np.ndarray | None = None,
+        crew: np.ndarray | None = None,
+        daily: bool = False,
+        starts: np.ndarray | None = None,
     ):
         self.p = p = problem
         hours = p.hours if hours is None else hours
         crew = np.full(p.days, p.crew_h_per_day) if crew is None else crew
         light = p.power.light_h if p.power is not None else None
-        self.starts = np.arange(p.days) if daily else blocks(hours, crew, light=light)
+        if starts is None:
+            starts = np.arange(p.days) if daily else blocks(hours, crew, light=light)
+        self.starts = starts
         self.length = np.diff(np.append(self.starts, p.days)).astype(float)
         P, R, K = len(self.starts), len(p.recipe_keys), len(p.module_keys)
         consumed = p.inputs.sum(axis=0) > 0
@@ -84,6 +91,7 @@ class PlanningLP:
         n_x, n_inv = P * R, P * J
         n_excess = P * len(capped) + (P if has_volume else 0)
         self.lay = _Layout(n_x, n_inv, n_excess, tracked, capped)
+        self._volume_per_day: float | None = None
         self.power = PowerRows(p, self.starts, self.length, n_x + n_inv + n_excess) if p.power else None
         self.width = width = n_x + n_inv + n_excess + (self.power.n_cols if self.power else 0)
         gen = p.generation
@@ -152,6 +160,7 @@ class PlanningLP:
         self.energy_x = np.tile(p.energy_kwh, P)
         self._hours, self._crew = hours, crew
         self._solvers: dict[tuple[str, int], highspy.Highs] = {}
+        self._eq_changed = False
 
     def _volume_rows(self, parts: list, tracked: np.ndarray, P: int, J: int, n_capped: int) -> np.ndarray:
         """Stored waste volume at each block's end ≤ storage; waste no recipe touches is a known, growing stock."""
@@ -161,6 +170,7 @@ class PlanningLP:
         density = np.array([item.density_kg_m3 or np.inf for item in p.items])
         untracked = np.setdiff1d(np.flatnonzero(waste), tracked)
         per_day = (gen[untracked] / density[untracked]).sum()
+        self._volume_per_day = per_day
         fixed = (self.starts + self.length) * per_day
         if fixed[-1] > p.storage_m3:
             raise EngineError(
@@ -225,6 +235,24 @@ class PlanningLP:
         )
         cols = np.arange(self.width, dtype=np.int32)
         h.changeColsBounds(cols.size, cols, np.zeros(self.width), self._col_upper(hours))
+        if self._eq_changed:  # a rolling window moved: its opening stock and the days left changed
+            eq_rows = np.arange(self.n_eq, dtype=np.int32)
+            h.changeRowsBounds(eq_rows.size, eq_rows, self.b_eq, self.b_eq)
+
+    def move_window(self, opening_stock: np.ndarray, days_left: np.ndarray, first_day: int) -> None:
+        """Re-aim the LP at a window of a longer horizon (engine/rolling.py): the stock it opens with, how many of
+        each block's days are still inside the horizon (generation stops past it) and the day it starts on (the
+        storage volume counts the waste no recipe touches since day 1). Takes effect at the next solve."""
+        p, lay = self.p, self.lay
+        gen = p.generation[lay.tracked]
+        b_eq = np.outer(days_left, gen)
+        b_eq[0] += opening_stock[lay.tracked]
+        self.b_eq = np.concatenate([b_eq.ravel(), self.b_eq[b_eq.size :]])
+        if self._volume_per_day is not None:
+            P, C = len(self.starts), len(lay.capped)
+            fixed = (first_day + np.cumsum(days_left)) * self._volume_per_day
+            self._fixed_rhs[P * C : P * C + P] = p.storage_m3 - fixed
+        self._eq_changed = True
 
     @staticmethod
     def _outcome(h: highspy.Highs) -> str:

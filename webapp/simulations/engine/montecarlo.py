@@ -15,6 +15,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
+from webapp.simulations.engine.errors import EngineError
 from webapp.simulations.engine.failures import (
     available_hours,
     crew_after_repairs,
@@ -24,6 +25,11 @@ from webapp.simulations.engine.failures import (
 )
 from webapp.simulations.engine.model import Problem
 from webapp.simulations.engine.report import flows, kpis, limits_held
+from webapp.simulations.engine.rolling import RollingHorizon
+
+PERFECT = "perfect_information"  # each scenario re-planned knowing its failures in advance: an upper bound
+ROLLING = "rolling_horizon"  # re-planned only on what has been seen (engine/rolling.py): a forecast
+POLICIES = (PERFECT, ROLLING)
 
 PERCENTILES = (10, 50, 90)
 BAND_KPIS = (
@@ -74,29 +80,38 @@ def _chunk_size(scenarios: int) -> int:
     return max(INLINE_CHUNK, min(MAX_CHUNK, scenarios // (_workers() * 8)))
 
 
-def _timed_chunk(p: Problem, plan: str, tau: float, base: np.ndarray, downs: list) -> tuple[list[tuple], float]:
+def _timed_chunk(
+    p: Problem, plan: str, tau: float, base: np.ndarray, downs: list, policy: str = PERFECT
+) -> tuple[list[tuple], float]:
     """_plan_chunk in a pool process, with the CPU-seconds it took there (metered as engine time)."""
     start = time.process_time()
-    rows = _plan_chunk(p, plan, tau, base, downs)
+    rows = _plan_chunk(p, plan, tau, base, downs, policy)
     return rows, time.process_time() - start
 
 
-def _plan_chunk(p: Problem, plan: str, tau: float, base: np.ndarray, downs: list[np.ndarray]) -> list[tuple]:
-    """Plan a list of scenarios; returns (kpis, cumulative target per day, stored waste per day, replanned)."""
+def _plan_chunk(
+    p: Problem, plan: str, tau: float, base: np.ndarray, downs: list[tuple], policy: str = PERFECT
+) -> list[tuple]:
+    """Plan a list of scenarios (downtime, repairs); returns per scenario (kpis, cumulative target per day, stored
+    waste per day, whether failures changed the plan, kpis of the plan carried on without re-planning)."""
     from webapp.simulations.engine import (
         planner,  # the pool's processes import the engine lazily
     )
 
-    solve = planner(p, plan, tau, base=base)
+    rolling = RollingHorizon(p, plan, tau) if policy == ROLLING else None
+    solve = planner(p, plan, tau, base=base) if rolling is None else None
     used = planned_use(p, base)
     base_crew = base @ p.crew_h
     target, waste = p.index(p.target), p.mask("waste")
     out = []
-    for down in downs:
+    for down, repairs in downs:
         hours, crew = available_hours(p, down), crew_after_repairs(p, down, used)
         # the failure-free plan still fits: it stays optimal (the feasible set only shrank), no solve needed
         fits = (used <= hours + 1e-9).all() and (base_crew <= crew + 1e-9).all()
-        batches = base if fits else solve(hours, crew, elastic=True)
+        if rolling is not None:  # a crew without foresight re-plans on what it has seen, failures or not
+            batches = rolling.run(hours, crew, repairs)
+        else:
+            batches = base if fits else solve(hours, crew, elastic=True)
         f = flows(p, batches)
         carried = base if fits else execute_without_foresight(p, base, hours, crew)
         out.append(
@@ -141,24 +156,32 @@ def run_monte_carlo(
     seed: int,
     progress: Callable[[float], None] | None = None,
     failure_shape: float = 1.0,
+    policy: str = PERFECT,
 ) -> dict:
-    """Sample, plan and summarise `scenarios` failure scenarios."""
+    """Sample, plan and summarise `scenarios` failure scenarios under a re-planning policy."""
+    if policy not in POLICIES:
+        raise EngineError(f"The Monte Carlo policy is one of {', '.join(POLICIES)}.", "policy")
+    if policy == ROLLING:
+        RollingHorizon(p, plan, tau)  # refuses what it cannot plan before any scenario is sampled
     rng = np.random.default_rng(seed)
     use = planned_use(p, base)  # modules wear while the failure-free plan runs them
-    downs = [sample_downtime(p, rng, use, failure_shape) for _ in range(scenarios)]
+    downs = []
+    for _ in range(scenarios):
+        repairs: list | None = [] if policy == ROLLING else None
+        downs.append((sample_downtime(p, rng, use, failure_shape, repairs), repairs))
     report = progress or (lambda fraction: None)
     done: dict[int, list[tuple]] = {}
     pool_cpu = 0.0  # CPU-seconds spent in the pool's processes (the calling thread's own is its caller's to count)
     if scenarios < PARALLEL_FROM:
         chunks = [downs[i : i + INLINE_CHUNK] for i in range(0, scenarios, INLINE_CHUNK)]
         for i, chunk in enumerate(chunks):
-            done[i] = _plan_chunk(p, plan, tau, base, chunk)
+            done[i] = _plan_chunk(p, plan, tau, base, chunk, policy)
             report(sum(map(len, done.values())) / scenarios)
     else:
         size = _chunk_size(scenarios)
         chunks = [downs[i : i + size] for i in range(0, scenarios, size)]
         pool = _executor()
-        futures = {pool.submit(_timed_chunk, p, plan, tau, base, chunk): i for i, chunk in enumerate(chunks)}
+        futures = {pool.submit(_timed_chunk, p, plan, tau, base, chunk, policy): i for i, chunk in enumerate(chunks)}
         pending = set(futures)
         try:
             while pending:
@@ -181,12 +204,13 @@ def run_monte_carlo(
     results = [r[0] for r in rows]
     cumulative_target = np.array([r[1] for r in rows])
     stored_waste = np.array([r[2] for r in rows])
-    lost_hours = sum((p.hours - available_hours(p, d)).sum(axis=1) for d in downs)
+    lost_hours = sum((p.hours - available_hours(p, d)).sum(axis=1) for d, _ in downs)
     summary, fixed = _bands(results), [r[4] for r in rows]
     return {
         "scenarios": scenarios,
         "seed": seed,
         "failure_shape": failure_shape,
+        "policy": policy,
         "pool_cpu_seconds": round(pool_cpu, 3),
         "replanned": sum(1 for r in rows if r[3]),
         "kpis": summary,

@@ -54,10 +54,15 @@ CONFIG_KEYS = {
     "plan",
     "whole_batches",
     "failure_shape",
+    "policy",
     *POWER_KEYS,
 }
 PLANS = ("throughput_optimization", "waste_minimization", "mass_balance")
 NIGHT_KEYS = ("battery_kwh", "night_kw", "lunar_phase_h")
+MC_POLICIES = ("perfect_information", "rolling_horizon")
+# engine time bounds how much one run may ask for: a rolling-horizon scenario costs about a thirtieth of a re-plan
+# of the whole horizon, so a year of 1,000 scenarios fits
+SCENARIO_DAYS = {"perfect_information": 200_000, "rolling_horizon": 365_000}
 MAX_SEED = 2**31 - 1
 
 
@@ -162,8 +167,19 @@ def parse_run_request(values: dict) -> tuple[str, RunType, dict]:
         )
         if shape is not None and shape != 1.0:
             config["failure_shape"] = shape
-        if config["scenarios"] * config["time_horizon_days"] > 200_000:
-            errors["scenarios"] = ["Scenarios × days may be at most 200,000 (e.g. 1,000 scenarios of 200 days)."]
+        policy = raw_config.get("policy") or "perfect_information"
+        if policy not in MC_POLICIES:
+            errors["policy"] = [f"Choose one of {', '.join(MC_POLICIES)}."]
+        elif policy != "perfect_information":
+            config["policy"] = policy
+            if plan == "mass_balance":
+                errors["policy"] = ["The rolling horizon re-plans an optimising plan, not the fixed policy."]
+        limit = SCENARIO_DAYS.get(policy, SCENARIO_DAYS["perfect_information"])
+        if config["scenarios"] * config["time_horizon_days"] > limit:
+            errors["scenarios"] = [
+                f"Scenarios × days may be at most {limit:,} under this policy "
+                f"(e.g. 1,000 scenarios of {limit // 1000} days)."
+            ]
     tau = raw_config.get("tau")
     if tau is None or tau == "":  # not given (or left empty on the form): strict lexicographic
         tau = DEFAULT_TAU

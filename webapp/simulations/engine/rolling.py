@@ -1,0 +1,115 @@
+"""Rolling horizon (habitat.md §3.5, policy 2): a crew that re-plans only on what it has seen.
+
+Each re-plan solves a 28-day window from the day's actual stock: today with today's actual module hours and crew
+time, later days with what the crew can expect — modules in service at their availability 1 − MTTR/(MTBF + MTTR),
+a module under repair back after its mean repair time (repairs are memoryless). The crew then carries out the plan
+day by day and re-plans when something fails or comes back, when a day's plan no longer fits what is available,
+and at least weekly. The window is seven single days then three week blocks, one LP kept warm across re-plans and
+scenarios (only bounds change). At daily resolution a failure is known from the start of the day it happens, so
+each window plans a day of generation below every wet-waste cap.
+
+Re-planning when nothing changed would give the same days back (the window's optimum, carried on), so the
+weekly re-plan only moves the window's end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from webapp.simulations.engine.errors import EngineError
+from webapp.simulations.engine.lp import OBJECTIVES, PlanningLP
+from webapp.simulations.engine.model import Problem
+
+DAILY_DAYS = 7
+WEEK_BLOCKS = 3
+WINDOW_DAYS = DAILY_DAYS + 7 * WEEK_BLOCKS  # 28 days of look-ahead
+REPLAN_DAYS = DAILY_DAYS  # the window's single days run out after a week
+FIT_SLACK = 1e-7
+BUFFER_DAYS = 1.0
+
+
+class RollingHorizon:
+    """The rolling-horizon policy of one problem; `run` plays one scenario."""
+
+    def __init__(self, p: Problem, objective: str, tau: float):
+        if objective not in OBJECTIVES:
+            raise EngineError("The rolling-horizon policy re-plans an optimising plan, not the fixed policy.", "plan")
+        if p.power is not None:
+            raise EngineError(
+                "The rolling-horizon policy does not plan a power profile or peak limit yet; use the "
+                "perfect-information policy for those runs.",
+                "policy",
+            )
+        self.p, self.objective, self.tau = p, objective, tau
+        self.starts = np.concatenate([np.arange(DAILY_DAYS), DAILY_DAYS + 7 * np.arange(WEEK_BLOCKS)])
+        self.length = np.diff(np.append(self.starts, WINDOW_DAYS)).astype(float)
+        # a crew that learns of a failure only on its day keeps a day of generation below each wet-waste cap
+        buffer = np.where(np.isfinite(p.wet_cap_kg), np.minimum(p.generation * BUFFER_DAYS, p.wet_cap_kg / 2), 0.0)
+        window = dataclasses.replace(
+            p,
+            days=WINDOW_DAYS,
+            hours=np.repeat(p.hours[:, :1], WINDOW_DAYS, axis=1),
+            wet_cap_kg=p.wet_cap_kg - buffer,
+        )
+        self.lp = PlanningLP(window, starts=self.starts)
+        # expected share of calendar time a module in service is up (habitat.md §3.5)
+        finite = np.isfinite(p.mtbf_h) & (p.mttr_h > 0)
+        self.availability = np.where(finite, 1.0 - p.mttr_h / np.where(finite, p.mtbf_h + p.mttr_h, 1.0), 1.0)
+
+    def run(self, hours: np.ndarray, crew: np.ndarray, repairs: list[tuple[int, float, float]]) -> np.ndarray:
+        """Batches (T, R) the policy carries out when the modules have `hours` (K, T) and the crew `crew` (T,),
+        the failures being `repairs` as (module, failed at, back at) in calendar hours."""
+        p = self.p
+        T, R = p.days, len(p.recipe_keys)
+        changed_on = np.zeros(T, dtype=bool)
+        for _, failed_at, back_at in repairs:
+            for moment in (failed_at, back_at):
+                if moment < T * 24.0:
+                    changed_on[int(moment // 24)] = True
+        batches = np.zeros((T, R))
+        stock = np.zeros(len(p.items))
+        plan, planned_on = None, -REPLAN_DAYS
+        for t in range(T):
+            i = t - planned_on
+            stale = plan is None or changed_on[t] or i >= REPLAN_DAYS
+            if stale or not self._fits(plan[i], hours[:, t], crew[t]):
+                plan, planned_on, i = self._plan(t, stock, hours[:, t], crew[t], repairs), t, 0
+            day = plan[i]
+            batches[t] = day
+            stock += p.generation + day @ p.net
+            np.maximum(stock, 0.0, out=stock)  # floating point only: the plan never takes what is not there
+        return batches
+
+    def _fits(self, day: np.ndarray, hours: np.ndarray, crew: float) -> bool:
+        p = self.p
+        used = np.zeros(len(p.module_keys))
+        np.add.at(used, p.recipe_module, day * p.duration_h)
+        return bool((used <= hours + FIT_SLACK).all() and day @ p.crew_h <= crew + FIT_SLACK)
+
+    def _plan(self, t: int, stock: np.ndarray, today: np.ndarray, crew_today: float, repairs) -> np.ndarray:
+        """The window's daily plan from day t, on what is known at day t."""
+        p = self.p
+        days = np.arange(t, t + WINDOW_DAYS)
+        inside = days < p.days
+        expected = p.hours[:, np.minimum(days, p.days - 1)] * self.availability[:, None] * inside[None, :]
+        midnight = (t + 1) * 24.0
+        for k, failed_at, back_at in repairs:  # under repair at the end of today: back after the mean repair time
+            if failed_at < midnight < back_at:
+                back = midnight + p.mttr_h[k]
+                expected[k] *= np.clip((days * 24.0 + 24.0 - back) / 24.0, 0.0, 1.0)
+        expected[:, 0] = today
+        crew = np.where(inside, p.crew_h_per_day, 0.0)
+        crew[0] = crew_today
+        # each block plans with its days' mean budget: the LP reads a block's first day and multiplies by its length
+        block = np.repeat(np.arange(len(self.starts)), self.length.astype(int))
+        hours_mean = np.stack([np.bincount(block, weights=row) / self.length for row in expected])
+        crew_mean = np.bincount(block, weights=crew) / self.length
+        hours_in = np.zeros_like(expected)
+        crew_in = np.zeros(WINDOW_DAYS)
+        hours_in[:, self.starts] = hours_mean
+        crew_in[self.starts] = crew_mean
+        days_left = np.bincount(block, weights=inside.astype(float))
+        self.lp.move_window(stock, days_left, t)
+        return self.lp.solve(self.objective, tau=self.tau, elastic=True, hours=hours_in, crew=crew_in)
