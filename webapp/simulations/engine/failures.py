@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from webapp.simulations.engine.model import Problem
+from webapp.simulations.engine.model import Problem, upstream_first
 
 # share of a repair's duration that needs a crew member's hands [E: no source found; habitat.md §3.5 asks for it to
 # be shown as an estimate]
@@ -97,23 +97,6 @@ def crew_after_repairs(p: Problem, down: np.ndarray, use: np.ndarray | None = No
     that day (`use` > 0; every planned module when not given)."""
     needed = (p.hours if use is None else use) > 1e-9
     return np.maximum(p.crew_h_per_day - REPAIR_CREW_FRACTION * (down * needed).sum(axis=0), 0.0)
-
-
-def upstream_first(p: Problem) -> list[int]:
-    """Recipes ordered so that whatever makes an intermediate comes before what uses it (shred before extrude)."""
-    raw = p.mask("waste") | p.mask("regolith")
-    depth = np.zeros(len(p.recipe_keys), dtype=int)
-    for _ in range(len(p.recipe_keys)):
-        made_at = np.full(len(p.items), -1)
-        for r in range(len(p.recipe_keys)):
-            for i in np.flatnonzero(p.outputs[r]):
-                made_at[i] = max(made_at[i], depth[r])
-        new = np.array([1 + max((made_at[i] for i in np.flatnonzero(p.inputs[r]) if not raw[i]), default=-1)
-                        for r in range(len(p.recipe_keys))])  # fmt: skip
-        if np.array_equal(new, depth):
-            break
-        depth = new
-    return sorted(range(len(p.recipe_keys)), key=lambda r: (depth[r], p.priority[r]))
 
 
 def execute_without_foresight(p: Problem, plan: np.ndarray, hours: np.ndarray, crew: np.ndarray) -> np.ndarray:

@@ -18,9 +18,8 @@ import highspy
 import numpy as np
 
 from webapp.simulations.engine.errors import EngineError
-from webapp.simulations.engine.failures import upstream_first
-from webapp.simulations.engine.lp import EPS_ENERGY, EPS_WASTE, PlanningLP
-from webapp.simulations.engine.model import Problem
+from webapp.simulations.engine.lp import PlanningLP
+from webapp.simulations.engine.model import Problem, upstream_first
 
 MILP_MAX_DAYS = 30  # beyond this the MILP rarely closes its gap in the time allowed on two cores
 MILP_SECONDS = 10.0
@@ -34,7 +33,7 @@ def whole_batches(problem: Problem, objective: str, tau: float, *, seconds: floa
     short = problem.days <= MILP_MAX_DAYS
     lp = PlanningLP(problem, daily=short)  # the MILP needs a column per day; rounding works from the blocked LP
     relaxed = lp.solve(objective, tau=tau)
-    primary, secondary = lp._objectives(objective)
+    primary, secondary = lp.objectives(objective)
     per_batch = primary[: len(problem.recipe_keys)]
     bound = float((relaxed * per_batch).sum())
     if short:
@@ -61,8 +60,7 @@ def _report(method: str, batches, per_batch, bound: float, gap: float, started: 
 
 def _milp(lp: PlanningLP, primary: np.ndarray, secondary: np.ndarray, seconds: float):
     """The daily model with integer batch columns; (batches, HiGHS's gap), or None when no whole plan was found."""
-    cost = lp._pad(-(primary + EPS_WASTE * secondary - EPS_ENERGY * lp.energy_x))
-    h = lp._new_solver(cost, lp._hours, lp._crew, integer=True)
+    h = lp.integer_solver(primary, secondary)
     h.setOptionValue("time_limit", float(seconds))
     h.setOptionValue("mip_rel_gap", MILP_GAP)
     h.run()
@@ -77,7 +75,7 @@ def _milp(lp: PlanningLP, primary: np.ndarray, secondary: np.ndarray, seconds: f
     if info.primal_solution_status != 2:  # no feasible whole-batch plan within the time: round the LP instead
         return None
     solution = np.array(h.getSolution().col_value)
-    batches = np.round(lp._daily(solution))
+    batches = np.round(lp.daily_batches(solution))
     return batches, max(float(info.mip_gap), 0.0) if math.isfinite(info.mip_gap) else 1.0
 
 
@@ -93,9 +91,10 @@ def _round_and_repair(p: Problem, relaxed: np.ndarray, per_batch: np.ndarray, lp
     batches = np.zeros_like(relaxed)
     waiting = np.zeros(len(p.recipe_keys))
     stock = np.zeros(len(p.items))
+    hours, crew = lp.budgets
     for t in range(p.days):
         stock += p.generation
-        day = _Day(p, lp._hours[:, t], float(lp._crew[t]), stock)
+        day = _Day(p, hours[:, t], float(crew[t]), stock)
         waiting += due[t]
         for r in order:
             ran = day.run(r, int(waiting[r]))

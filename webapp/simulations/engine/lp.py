@@ -263,7 +263,8 @@ class PlanningLP:
             return "infeasible"
         raise EngineError(f"The optimiser stopped: {h.modelStatusToString(status)}", "solver")
 
-    def _objectives(self, objective: str) -> tuple[np.ndarray, np.ndarray]:
+    def objectives(self, objective: str) -> tuple[np.ndarray, np.ndarray]:
+        """(primary, secondary) value per batch column for an objective's two lexicographic stages."""
         if objective == "throughput_optimization":
             return self.target_x, self.waste_x
         if objective == "waste_minimization":
@@ -285,7 +286,7 @@ class PlanningLP:
         changed = hours is not None or crew is not None
         hours = self._hours if hours is None else hours
         crew = self._crew if crew is None else crew
-        primary, secondary = self._objectives(objective)
+        primary, secondary = self.objectives(objective)
         tie = EPS_WASTE * secondary - EPS_ENERGY * self.energy_x
         first = self._stage(objective, 1, self._pad(-(primary + tie)), hours, crew, changed)
         first.run()
@@ -377,6 +378,21 @@ class PlanningLP:
                 "storage_volume",
             )
         raise EngineError("The plan is infeasible.", "solver")
+
+    @property
+    def budgets(self) -> tuple[np.ndarray, np.ndarray]:
+        """(module hours (K, T), crew hours (T,)) the LP was built with."""
+        return self._hours, self._crew
+
+    def integer_solver(self, primary: np.ndarray, secondary: np.ndarray) -> highspy.Highs:
+        """A HiGHS MILP of this model with whole batch columns (and dark batches), the secondary objective and
+        energy as tie-breakers (engine/integer.py)."""
+        cost = self._pad(-(primary + EPS_WASTE * secondary - EPS_ENERGY * self.energy_x))
+        return self._new_solver(cost, self._hours, self._crew, integer=True)
+
+    def daily_batches(self, solution: np.ndarray) -> np.ndarray:
+        """Batches per day (T, R) of a solution vector, blocks spread evenly over their days."""
+        return self._daily(solution)
 
     def power_plan(self) -> dict[str, np.ndarray] | None:
         """The last solution's power decisions per day (engine/power.py); None without a power profile."""

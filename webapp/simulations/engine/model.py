@@ -279,3 +279,20 @@ def build_problem(snapshot: dict, config: dict) -> Problem:
         power_kw=power_kw,
         power=power,
     )
+
+
+def upstream_first(p: Problem) -> list[int]:
+    """Recipes ordered so that whatever makes an intermediate comes before what uses it (shred before extrude)."""
+    raw = p.mask("waste") | p.mask("regolith")
+    depth = np.zeros(len(p.recipe_keys), dtype=int)
+    for _ in range(len(p.recipe_keys)):
+        made_at = np.full(len(p.items), -1)
+        for r in range(len(p.recipe_keys)):
+            for i in np.flatnonzero(p.outputs[r]):
+                made_at[i] = max(made_at[i], depth[r])
+        new = np.array([1 + max((made_at[i] for i in np.flatnonzero(p.inputs[r]) if not raw[i]), default=-1)
+                        for r in range(len(p.recipe_keys))])  # fmt: skip
+        if np.array_equal(new, depth):
+            break
+        depth = new
+    return sorted(range(len(p.recipe_keys)), key=lambda r: (depth[r], p.priority[r]))
