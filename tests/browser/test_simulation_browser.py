@@ -72,8 +72,9 @@ async def test_start_a_run_watch_it_finish_and_read_the_charts(browser, live_sta
     results = page.locator("#results")
     await expect(results.get_by_role("heading", name="Results")).to_be_visible(timeout=30_000)
     await expect(results.locator(".kpi").first).to_contain_text("Brick P50")
-    await expect(results.locator("figure.line-chart")).to_have_count(4)
-    await expect(results.locator("polygon.band")).to_have_count(1)
+    await expect(results.locator("figure.line-chart")).to_have_count(5)
+    await expect(results.locator("polygon.band")).to_have_count(2)  # the scenarios' spread and the sensitivity
+    await expect(results.locator("figure.line-chart").last).to_contain_text("against repair crew time")
     await expect(page.locator("#log-tail")).to_contain_text("Finished:")
     await page.screenshot(path=str(OUTPUT / "simulation-run.png"), full_page=True)
 

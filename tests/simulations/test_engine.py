@@ -451,3 +451,17 @@ def test_weibull_failures_keep_the_mean_and_move_failures_later_in_life():
     assert result["monte_carlo"]["failure_shape"] == 2.0
     with pytest.raises(EngineError):
         simulate(reference_snapshot(crew_size=4), "monte_carlo", {"time_horizon_days": 5, "failure_shape": 9})
+
+
+def test_the_repair_crew_fraction_sensitivity_moves_the_right_way():
+    snapshot = reference_snapshot(crew_size=4)
+    result = simulate(snapshot, "monte_carlo", {"time_horizon_days": 60, "scenarios": 40, "seed": 5})
+    sensitivity = result["monte_carlo"]["crew_fraction_sensitivity"]
+    points = sensitivity["points"]
+    assert [point["fraction"] for point in points] == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert sensitivity["scenarios"] == 5 and sensitivity["estimate"] == 0.5
+    # re-planned knowing each failure, more crew time left can only help: every percentile falls as repairs take more
+    for quantile in ("p10", "p50", "p90"):
+        values = [point[quantile] for point in points]
+        assert all(a >= b - 1e-6 for a, b in zip(values, values[1:], strict=False)), quantile
+    assert points[0]["p10"] > points[-1]["p10"]  # and the estimate matters: the chart has something to show

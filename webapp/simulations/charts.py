@@ -137,6 +137,22 @@ def result_charts(results: dict, snapshot: dict) -> list[dict]:
                 band=(band["p10"], band["p90"]),
             ),
         )
+        sensitivity = mc.get("crew_fraction_sensitivity")
+        if sensitivity:
+            points = sensitivity["points"]
+            charts.append(
+                line_chart(
+                    f"{results['target'].capitalize()} against repair crew time "
+                    f"({sensitivity['scenarios']} scenarios each)",
+                    "kg",
+                    [("P50", [point["p50"] for point in points])],
+                    band=([point["p10"] for point in points], [point["p90"] for point in points]),
+                    x_labels=[f"{point['fraction']:.0%}" for point in points],
+                    x_title="Share of a repair's hours that takes a crew member (estimate: "
+                    f"{sensitivity['estimate']:.0%})",
+                    per="P50, P10–P90 band",
+                )
+            )
     return charts
 
 

@@ -92,11 +92,13 @@ def available_hours(p: Problem, down: np.ndarray) -> np.ndarray:
     return p.hours * (24.0 - down) / 24.0
 
 
-def crew_after_repairs(p: Problem, down: np.ndarray, use: np.ndarray | None = None) -> np.ndarray:
+def crew_after_repairs(
+    p: Problem, down: np.ndarray, use: np.ndarray | None = None, fraction: float = REPAIR_CREW_FRACTION
+) -> np.ndarray:
     """Crew hours per day left for recipes once repairs took their share: only repairs of modules the plan needed
-    that day (`use` > 0; every planned module when not given)."""
+    that day (`use` > 0; every planned module when not given), each taking `fraction` of its hours in crew time."""
     needed = (p.hours if use is None else use) > 1e-9
-    return np.maximum(p.crew_h_per_day - REPAIR_CREW_FRACTION * (down * needed).sum(axis=0), 0.0)
+    return np.maximum(p.crew_h_per_day - fraction * (down * needed).sum(axis=0), 0.0)
 
 
 def execute_without_foresight(p: Problem, plan: np.ndarray, hours: np.ndarray, crew: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ import numpy as np
 
 from webapp.simulations.engine.errors import EngineError
 from webapp.simulations.engine.failures import (
+    REPAIR_CREW_FRACTION,
     available_hours,
     crew_after_repairs,
     execute_without_foresight,
@@ -30,6 +31,9 @@ from webapp.simulations.engine.rolling import RollingHorizon
 PERFECT = "perfect_information"  # each scenario re-planned knowing its failures in advance: an upper bound
 ROLLING = "rolling_horizon"  # re-planned only on what has been seen (engine/rolling.py): a forecast
 POLICIES = (PERFECT, ROLLING)
+SENSITIVITY_FRACTIONS = (0.0, 0.25, 0.75, 1.0)  # beside the estimate (failures.REPAIR_CREW_FRACTION)
+SENSITIVITY_SHARE = 20  # the sensitivity re-runs one scenario in 20 per fraction: a fifth more work in all
+SENSITIVITY_MIN = 5
 
 PERCENTILES = (10, 50, 90)
 BAND_KPIS = (
@@ -81,16 +85,28 @@ def _chunk_size(scenarios: int) -> int:
 
 
 def _timed_chunk(
-    p: Problem, plan: str, tau: float, base: np.ndarray, downs: list, policy: str = PERFECT
+    p: Problem,
+    plan: str,
+    tau: float,
+    base: np.ndarray,
+    downs: list,
+    policy: str = PERFECT,
+    crew_fraction: float = REPAIR_CREW_FRACTION,
 ) -> tuple[list[tuple], float]:
     """_plan_chunk in a pool process, with the CPU-seconds it took there (metered as engine time)."""
     start = time.process_time()
-    rows = _plan_chunk(p, plan, tau, base, downs, policy)
+    rows = _plan_chunk(p, plan, tau, base, downs, policy, crew_fraction)
     return rows, time.process_time() - start
 
 
 def _plan_chunk(
-    p: Problem, plan: str, tau: float, base: np.ndarray, downs: list[tuple], policy: str = PERFECT
+    p: Problem,
+    plan: str,
+    tau: float,
+    base: np.ndarray,
+    downs: list[tuple],
+    policy: str = PERFECT,
+    crew_fraction: float = REPAIR_CREW_FRACTION,
 ) -> list[tuple]:
     """Plan a list of scenarios (downtime, repairs); returns per scenario (kpis, cumulative target per day, stored
     waste per day, whether failures changed the plan, kpis of the plan carried on without re-planning)."""
@@ -105,7 +121,7 @@ def _plan_chunk(
     target, waste = p.index(p.target), p.mask("waste")
     out = []
     for down, repairs in downs:
-        hours, crew = available_hours(p, down), crew_after_repairs(p, down, used)
+        hours, crew = available_hours(p, down), crew_after_repairs(p, down, used, crew_fraction)
         # the failure-free plan still fits: it stays optimal (the feasible set only shrank), no solve needed
         fits = (used <= hours + 1e-9).all() and (base_crew <= crew + 1e-9).all()
         if rolling is not None:  # a crew without foresight re-plans on what it has seen, failures or not
@@ -170,18 +186,27 @@ def run_monte_carlo(
         repairs: list | None = [] if policy == ROLLING else None
         downs.append((sample_downtime(p, rng, use, failure_shape, repairs), repairs))
     report = progress or (lambda fraction: None)
+    size = INLINE_CHUNK if scenarios < PARALLEL_FROM else _chunk_size(scenarios)
+    # the main scenarios, then the crew-fraction sensitivity: the first few of the same draws again with repairs
+    # taking none, a quarter, three quarters or all of their hours in crew time (the fraction is an estimate)
+    sample = downs[: min(scenarios, max(SENSITIVITY_MIN, scenarios // SENSITIVITY_SHARE))]
+    jobs = [(downs[i : i + size], REPAIR_CREW_FRACTION) for i in range(0, scenarios, size)]
+    main_jobs = len(jobs)
+    for fraction in SENSITIVITY_FRACTIONS:
+        jobs += [(sample[i : i + size], fraction) for i in range(0, len(sample), size)]
+    total = scenarios + len(sample) * len(SENSITIVITY_FRACTIONS)
     done: dict[int, list[tuple]] = {}
     pool_cpu = 0.0  # CPU-seconds spent in the pool's processes (the calling thread's own is its caller's to count)
     if scenarios < PARALLEL_FROM:
-        chunks = [downs[i : i + INLINE_CHUNK] for i in range(0, scenarios, INLINE_CHUNK)]
-        for i, chunk in enumerate(chunks):
-            done[i] = _plan_chunk(p, plan, tau, base, chunk, policy)
-            report(sum(map(len, done.values())) / scenarios)
+        for i, (chunk, fraction) in enumerate(jobs):
+            done[i] = _plan_chunk(p, plan, tau, base, chunk, policy, fraction)
+            report(sum(map(len, done.values())) / total)
     else:
-        size = _chunk_size(scenarios)
-        chunks = [downs[i : i + size] for i in range(0, scenarios, size)]
         pool = _executor()
-        futures = {pool.submit(_timed_chunk, p, plan, tau, base, chunk, policy): i for i, chunk in enumerate(chunks)}
+        futures = {
+            pool.submit(_timed_chunk, p, plan, tau, base, chunk, policy, fraction): i
+            for i, (chunk, fraction) in enumerate(jobs)
+        }
         pending = set(futures)
         try:
             while pending:
@@ -190,7 +215,7 @@ def run_monte_carlo(
                     done[futures[future]], cpu = future.result()
                     pool_cpu += cpu
                 # every poll, not only when a chunk lands: the callback is where a cancel is noticed
-                report(sum(map(len, done.values())) / scenarios)
+                report(sum(map(len, done.values())) / total)
         except BrokenProcessPool:
             _reset_pool()  # a pool that lost a process stays broken: the next run starts a new one
             raise
@@ -200,7 +225,10 @@ def run_monte_carlo(
         finally:
             for future in futures:
                 future.cancel()
-    rows = [row for i in range(len(chunks)) for row in done[i]]
+    rows = [row for i in range(main_jobs) for row in done[i]]
+    by_fraction = {REPAIR_CREW_FRACTION: [r[0] for r in rows[: len(sample)]]}
+    for i in range(main_jobs, len(jobs)):
+        by_fraction.setdefault(jobs[i][1], []).extend(r[0] for r in done[i])
     results = [r[0] for r in rows]
     cumulative_target = np.array([r[1] for r in rows])
     stored_waste = np.array([r[2] for r in rows])
@@ -225,6 +253,20 @@ def run_monte_carlo(
         "probability_recycling_target": round(float(np.mean([r["recycling_target_met"] for r in results])), 4),
         "probability_limits_held": round(float(np.mean([r["limits_held"] for r in results])), 4),
         "probability_held": _probabilities(results),
+        "crew_fraction_sensitivity": {
+            "scenarios": len(sample),
+            "estimate": REPAIR_CREW_FRACTION,
+            "points": [
+                {
+                    "fraction": fraction,
+                    **{
+                        f"p{q}": round(float(np.percentile([r["target_kg"] for r in found], q)), 4) for q in PERCENTILES
+                    },
+                    "probability_limits_held": round(float(np.mean([r["limits_held"] for r in found])), 4),
+                }
+                for fraction, found in sorted(by_fraction.items())
+            ],
+        },
         "max_mass_balance_residual_kg": max(r["mass_balance_residual_kg"] for r in results),
         "bands": {
             "target_cumulative": {
