@@ -36,11 +36,11 @@ def test_it_never_beats_the_perfect_information_bound_on_the_same_failures():
     rng = np.random.default_rng(7)
     use = planned_use(p, base)
     downs = []
-    for _ in range(12):
+    for number in range(12):
         repairs: list = []
-        downs.append((sample_downtime(p, rng, use, 1.0, repairs), repairs))
+        downs.append((sample_downtime(p, rng, use, 1.0, repairs), repairs, number))
     rolled = _plan_chunk(p, "throughput_optimization", 0.0, base, downs, ROLLING)
-    bound = _plan_chunk(p, "throughput_optimization", 0.0, base, [(d, None) for d, _ in downs], PERFECT)
+    bound = _plan_chunk(p, "throughput_optimization", 0.0, base, [(d, None, n) for d, _, n in downs], PERFECT)
     compared = 0
     for ours, best in zip(rolled, bound, strict=True):
         assert ours[0]["mass_balance_residual_kg"] <= 1e-6
@@ -48,7 +48,7 @@ def test_it_never_beats_the_perfect_information_bound_on_the_same_failures():
             assert ours[0]["target_kg"] <= best[0]["target_kg"] + 1e-6
             compared += 1
     assert compared >= 6
-    assert sum(len(r) for _, r in downs) > 12  # the scenarios do have failures
+    assert sum(len(r) for _, r, _ in downs) > 12  # the scenarios do have failures
 
 
 def test_it_re_plans_when_a_module_fails_and_works_around_it():
@@ -109,3 +109,31 @@ def test_refusals():
     with pytest.raises(ValidationError) as unknown:
         parse_run_request({"run_type": "monte_carlo", "config": {"policy": "clairvoyant"}})
     assert "policy" in unknown.value.details["fields"]
+
+
+def test_waste_that_varies_day_by_day_is_planned_and_accounted_for():
+    from webapp.simulations.engine.generation import sample_arrivals
+
+    p = _problem(60)
+    arrivals = sample_arrivals(p, 0.3, seed=4, scenario=0)
+    waste = p.mask("waste")
+    assert arrivals.shape == (60, len(p.items)) and (arrivals >= 0).all()
+    assert not np.allclose(arrivals[:, waste], p.generation[waste])  # it varies...
+    assert np.allclose(arrivals[:, ~waste], p.generation[~waste])  # ...only the waste (regolith comes as planned)
+    many = np.mean([sample_arrivals(p, 0.3, 4, n)[:, waste].sum() for n in range(40)])
+    assert many == pytest.approx(p.generation[waste].sum() * 60, rel=0.02)  # ...around the same mean
+    assert sample_arrivals(p, 0.0, 4, 0) is None
+
+    snapshot = reference_snapshot(crew_size=4)
+    config = {"time_horizon_days": 60, "scenarios": 10, "seed": 4}
+    steady = simulate(snapshot, "monte_carlo", config)["monte_carlo"]
+    assert simulate(snapshot, "monte_carlo", {**config, "generation_cv": 0.0})["monte_carlo"]["kpis"] == steady["kpis"]
+    for policy in ("perfect_information", "rolling_horizon"):
+        varied = simulate(snapshot, "monte_carlo", {**config, "generation_cv": 0.3, "policy": policy})["monte_carlo"]
+        assert varied["generation_cv"] == 0.3
+        assert varied["max_mass_balance_residual_kg"] <= 1e-6  # every scenario replayed against its own arrivals
+        processed = varied["kpis"]["waste_processed_kg"]
+        assert (
+            processed["p90"] - processed["p10"]
+            > steady["kpis"]["waste_processed_kg"]["p90"] - steady["kpis"]["waste_processed_kg"]["p10"]
+        )

@@ -58,6 +58,7 @@ class RunForm(Form):
     tau = StringField("Tolerance τ", default="0")
     whole_batches = BooleanField("Whole batches only")
     failure_shape = StringField("Failure shape (Weibull β)", default="1")
+    generation_cv = StringField("Day-to-day variation of waste", default="0")
     policy = SelectField(
         "Re-planning",
         choices=choices(
@@ -100,5 +101,6 @@ class RunForm(Form):
                 "plan": self.plan.data,
                 "failure_shape": self.failure_shape.data or None,
                 "policy": self.policy.data,
+                "generation_cv": self.generation_cv.data or None,
             }
         return {"name": self.name.data, "run_type": self.run_type.data, "config": config}

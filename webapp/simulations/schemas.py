@@ -85,6 +85,13 @@ class RunConfig(Body):
         "upper bound; scenarios × days ≤ 200,000) or rolling_horizon (re-planned only on what has been seen, a "
         "forecast; ≤ 365,000); either way results also carry the failure-free plan carried on without re-planning",
     )
+    generation_cv: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="monte_carlo: coefficient of variation of each waste stream's daily amount (gamma, same mean); "
+        "default 0 (every day the mean)",
+    )
     failure_shape: float | None = Field(
         None,
         ge=0.5,

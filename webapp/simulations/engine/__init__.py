@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from webapp.simulations.engine.errors import Cancelled, EngineError
+from webapp.simulations.engine.generation import MAX_CV
 from webapp.simulations.engine.lp import DEFAULT_TAU, PlanningLP
 from webapp.simulations.engine.model import Problem, build_problem
 from webapp.simulations.engine.montecarlo import run_monte_carlo
@@ -32,11 +33,13 @@ def planner(problem: Problem, plan: str, tau: float, base: object = None):
     lp = PlanningLP(problem) if base is None else None
     scenario_lp: list[PlanningLP] = []  # built by the first scenario that needs it, then warm-started
 
-    def solve(hours=None, crew=None, elastic=False):
+    def solve(hours=None, crew=None, elastic=False, arrivals=None):
         if hours is None and crew is None:
             return lp.solve(plan, tau=tau, elastic=elastic)
         if not scenario_lp:
             scenario_lp.append(PlanningLP(problem, hours, crew, daily=True))
+        if arrivals is not None:  # a scenario whose waste varies day by day (engine/generation.py)
+            scenario_lp[0].set_arrivals(arrivals)
         return scenario_lp[0].solve(plan, tau=tau, elastic=elastic, hours=hours, crew=crew)
 
     return solve
@@ -103,7 +106,12 @@ def simulate(snapshot: dict, run_type: str, config: dict, progress: Progress | N
     if not 0.5 <= shape <= 5:
         raise EngineError("The failure shape (Weibull β) must be from 0.5 to 5; 1 is exponential.", "failure_shape")
     policy = config.get("policy") or "perfect_information"
-    result["monte_carlo"] = run_monte_carlo(problem, plan, tau, base, scenarios, int(seed), tick, shape, policy)
+    cv = float(config.get("generation_cv", 0.0))
+    if not 0 <= cv <= MAX_CV:
+        raise EngineError(f"The variation of daily waste must be from 0 to {MAX_CV:g}.", "generation_cv")
+    result["monte_carlo"] = run_monte_carlo(
+        problem, plan, tau, base, scenarios, int(seed), tick, shape, policy, generation_cv=cv
+    )
     result["monte_carlo"]["plan"] = plan
     progress(1.0, f"{scenarios} scenarios done ({result['monte_carlo']['replanned']} needed re-planning).")
     return result

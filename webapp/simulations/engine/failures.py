@@ -114,8 +114,9 @@ def execute_without_foresight(p: Problem, plan: np.ndarray, hours: np.ndarray, c
     batches *= np.divide(crew, crew_used, out=np.ones_like(crew_used), where=crew_used > crew + 1e-12)[:, None]
     order = upstream_first(p)
     stock = np.zeros(len(p.items))
+    arrivals = p.arrivals_by_day()
     for t in range(p.days):
-        stock += p.generation
+        stock += arrivals[t]
         for r in order:
             n = batches[t, r]
             if n <= 0:

@@ -94,9 +94,7 @@ class PlanningLP:
         self._volume_per_day: float | None = None
         self.power = PowerRows(p, self.starts, self.length, n_x + n_inv + n_excess) if p.power else None
         self.width = width = n_x + n_inv + n_excess + (self.power.n_cols if self.power else 0)
-        gen = p.generation
-
-        # stock balance per block: I[b,j] - I[b-1,j] - sum_r net[r,j] x[b,r] = L_b * G[j]
+        # stock balance per block: I[b,j] - I[b-1,j] - sum_r net[r,j] x[b,r] = what arrives in the block (L_b * G[j])
         rows, cols, vals = [], [], []
         b_idx, j_idx = np.meshgrid(np.arange(P), np.arange(J), indexing="ij")
         row = (b_idx * J + j_idx).ravel()
@@ -109,7 +107,7 @@ class PlanningLP:
         cols.append((np.arange(P)[:, None] * R + r_nz).ravel())
         vals.append(np.tile(-net[r_nz, j_nz], P))
         A_eq = coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(P * J, width))
-        self.b_eq = np.outer(self.length, gen[tracked]).ravel()
+        self.b_eq = self._arriving(p.arrivals_by_day())
 
         # per block: module hours, energy, crew time (a block's budget is its days' budgets summed)
         per_batch = np.zeros((K + 2, R))
@@ -171,7 +169,8 @@ class PlanningLP:
         untracked = np.setdiff1d(np.flatnonzero(waste), tracked)
         per_day = (gen[untracked] / density[untracked]).sum()
         self._volume_per_day = per_day
-        fixed = (self.starts + self.length) * per_day
+        self._untracked_m3 = 1.0 / density[untracked], untracked
+        fixed = self._untracked_volume(p.arrivals_by_day())
         if fixed[-1] > p.storage_m3:
             raise EngineError(
                 f"Storage volume of {p.storage_m3:g} m³ is full by day {int(np.ceil(p.storage_m3 / per_day))} "
@@ -239,13 +238,37 @@ class PlanningLP:
             eq_rows = np.arange(self.n_eq, dtype=np.int32)
             h.changeRowsBounds(eq_rows.size, eq_rows, self.b_eq, self.b_eq)
 
-    def move_window(self, opening_stock: np.ndarray, days_left: np.ndarray, first_day: int) -> None:
+    def _arriving(self, arrivals: np.ndarray) -> np.ndarray:
+        """Right-hand side of the stock balance rows: each block's arrivals of each tracked item."""
+        return np.add.reduceat(arrivals[:, self.lay.tracked], self.starts, axis=0).ravel()
+
+    def _untracked_volume(self, arrivals: np.ndarray) -> np.ndarray:
+        """Volume of the waste no recipe touches, stored by the end of each block."""
+        per_m3, untracked = self._untracked_m3
+        by_day = np.cumsum(arrivals[:, untracked] @ per_m3)
+        return by_day[(self.starts + self.length).astype(int) - 1]
+
+    def set_arrivals(self, arrivals: np.ndarray) -> None:
+        """A scenario's own daily arrivals (T, I) instead of the mean (Monte Carlo with varying generation); takes
+        effect at the next solve."""
+        n = len(self.starts) * self.lay.tracked.size
+        self.b_eq = np.concatenate([self._arriving(arrivals), self.b_eq[n:]])
+        if self._volume_per_day is not None:
+            P, C = len(self.starts), len(self.lay.capped)
+            self._fixed_rhs[P * C : P * C + P] = self.p.storage_m3 - self._untracked_volume(arrivals)
+        self._eq_changed = True
+
+    def move_window(
+        self, opening_stock: np.ndarray, days_left: np.ndarray, first_day: int, today: np.ndarray | None = None
+    ) -> None:
         """Re-aim the LP at a window of a longer horizon (engine/rolling.py): the stock it opens with, how many of
         each block's days are still inside the horizon (generation stops past it) and the day it starts on (the
         storage volume counts the waste no recipe touches since day 1). Takes effect at the next solve."""
         p, lay = self.p, self.lay
         gen = p.generation[lay.tracked]
         b_eq = np.outer(days_left, gen)
+        if today is not None:  # what arrived today is known; later days are expected at the mean
+            b_eq[0] = today[lay.tracked] * days_left[0]
         b_eq[0] += opening_stock[lay.tracked]
         self.b_eq = np.concatenate([b_eq.ravel(), self.b_eq[b_eq.size :]])
         if self._volume_per_day is not None:

@@ -75,6 +75,7 @@ class Problem:
     notes: list[str] = field(default_factory=list)
     power_kw: np.ndarray | None = None  # (K,) draw while running
     power: PowerProfile | None = None  # None: the daily energy budget is the only power limit
+    arrivals: np.ndarray | None = None  # (T, I) what arrives each day when it varies (a Monte Carlo scenario)
 
     @property
     def net(self) -> np.ndarray:
@@ -85,6 +86,12 @@ class Problem:
     def generation(self) -> np.ndarray:
         """(I,) kg per day arriving without a recipe (crew waste, regolith supply)."""
         return np.array([item.generation_per_day for item in self.items])
+
+    def arrivals_by_day(self) -> np.ndarray:
+        """(T, I) kg arriving each day: the scenario's own when it varies, else the daily mean every day."""
+        if self.arrivals is not None:
+            return self.arrivals
+        return np.broadcast_to(self.generation, (self.days, len(self.items)))
 
     def index(self, key: str) -> int:
         """Position of an item key."""

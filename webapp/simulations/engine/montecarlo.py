@@ -6,6 +6,7 @@ planned in chunks, on a small process pool when there are enough of them to pay 
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import time
@@ -24,6 +25,7 @@ from webapp.simulations.engine.failures import (
     planned_use,
     sample_downtime,
 )
+from webapp.simulations.engine.generation import sample_arrivals
 from webapp.simulations.engine.model import Problem
 from webapp.simulations.engine.report import flows, kpis, limits_held
 from webapp.simulations.engine.rolling import RollingHorizon
@@ -92,10 +94,11 @@ def _timed_chunk(
     downs: list,
     policy: str = PERFECT,
     crew_fraction: float = REPAIR_CREW_FRACTION,
+    noise: tuple[float, int] = (0.0, 0),
 ) -> tuple[list[tuple], float]:
     """_plan_chunk in a pool process, with the CPU-seconds it took there (metered as engine time)."""
     start = time.process_time()
-    rows = _plan_chunk(p, plan, tau, base, downs, policy, crew_fraction)
+    rows = _plan_chunk(p, plan, tau, base, downs, policy, crew_fraction, noise)
     return rows, time.process_time() - start
 
 
@@ -107,8 +110,10 @@ def _plan_chunk(
     downs: list[tuple],
     policy: str = PERFECT,
     crew_fraction: float = REPAIR_CREW_FRACTION,
+    noise: tuple[float, int] = (0.0, 0),
 ) -> list[tuple]:
-    """Plan a list of scenarios (downtime, repairs); returns per scenario (kpis, cumulative target per day, stored
+    """Plan a list of scenarios (downtime, repairs, number; `noise` = (coefficient of variation of daily waste,
+    seed) varies what arrives, engine/generation.py); returns per scenario (kpis, cumulative target per day, stored
     waste per day, whether failures changed the plan, kpis of the plan carried on without re-planning)."""
     from webapp.simulations.engine import (
         planner,  # the pool's processes import the engine lazily
@@ -120,23 +125,26 @@ def _plan_chunk(
     base_crew = base @ p.crew_h
     target, waste = p.index(p.target), p.mask("waste")
     out = []
-    for down, repairs in downs:
+    for down, repairs, number in downs:
         hours, crew = available_hours(p, down), crew_after_repairs(p, down, used, crew_fraction)
-        # the failure-free plan still fits: it stays optimal (the feasible set only shrank), no solve needed
-        fits = (used <= hours + 1e-9).all() and (base_crew <= crew + 1e-9).all()
+        arrivals = sample_arrivals(p, noise[0], noise[1], number)
+        scenario = p if arrivals is None else dataclasses.replace(p, arrivals=arrivals)
+        # the failure-free plan still fits and the waste came as planned: it stays optimal (the feasible set only
+        # shrank), no solve needed
+        fits = arrivals is None and (used <= hours + 1e-9).all() and (base_crew <= crew + 1e-9).all()
         if rolling is not None:  # a crew without foresight re-plans on what it has seen, failures or not
-            batches = rolling.run(hours, crew, repairs)
+            batches = rolling.run(hours, crew, repairs, arrivals)
         else:
-            batches = base if fits else solve(hours, crew, elastic=True)
-        f = flows(p, batches)
-        carried = base if fits else execute_without_foresight(p, base, hours, crew)
+            batches = base if fits else solve(hours, crew, elastic=True, arrivals=arrivals)
+        f = flows(scenario, batches)
+        carried = base if fits else execute_without_foresight(scenario, base, hours, crew)
         out.append(
             (
-                kpis(p, batches, f) | _held(p, f),
+                kpis(scenario, batches, f) | _held(scenario, f),
                 np.cumsum(f["produced"][:, target] - f["consumed"][:, target]),
                 f["stock"][:, waste].sum(axis=1),
                 not fits,
-                kpis(p, carried) | _held(p, flows(p, carried)),
+                kpis(scenario, carried) | _held(scenario, flows(scenario, carried)),
             )
         )
     return out
@@ -173,6 +181,7 @@ def run_monte_carlo(
     progress: Callable[[float], None] | None = None,
     failure_shape: float = 1.0,
     policy: str = PERFECT,
+    generation_cv: float = 0.0,
 ) -> dict:
     """Sample, plan and summarise `scenarios` failure scenarios under a re-planning policy."""
     if policy not in POLICIES:
@@ -182,9 +191,10 @@ def run_monte_carlo(
     rng = np.random.default_rng(seed)
     use = planned_use(p, base)  # modules wear while the failure-free plan runs them
     downs = []
-    for _ in range(scenarios):
+    for number in range(scenarios):
         repairs: list | None = [] if policy == ROLLING else None
-        downs.append((sample_downtime(p, rng, use, failure_shape, repairs), repairs))
+        downs.append((sample_downtime(p, rng, use, failure_shape, repairs), repairs, number))
+    noise = (generation_cv, seed)
     report = progress or (lambda fraction: None)
     size = INLINE_CHUNK if scenarios < PARALLEL_FROM else _chunk_size(scenarios)
     # the main scenarios, then the crew-fraction sensitivity: the first few of the same draws again with repairs
@@ -199,12 +209,12 @@ def run_monte_carlo(
     pool_cpu = 0.0  # CPU-seconds spent in the pool's processes (the calling thread's own is its caller's to count)
     if scenarios < PARALLEL_FROM:
         for i, (chunk, fraction) in enumerate(jobs):
-            done[i] = _plan_chunk(p, plan, tau, base, chunk, policy, fraction)
+            done[i] = _plan_chunk(p, plan, tau, base, chunk, policy, fraction, noise)
             report(sum(map(len, done.values())) / total)
     else:
         pool = _executor()
         futures = {
-            pool.submit(_timed_chunk, p, plan, tau, base, chunk, policy, fraction): i
+            pool.submit(_timed_chunk, p, plan, tau, base, chunk, policy, fraction, noise): i
             for i, (chunk, fraction) in enumerate(jobs)
         }
         pending = set(futures)
@@ -232,13 +242,14 @@ def run_monte_carlo(
     results = [r[0] for r in rows]
     cumulative_target = np.array([r[1] for r in rows])
     stored_waste = np.array([r[2] for r in rows])
-    lost_hours = sum((p.hours - available_hours(p, d)).sum(axis=1) for d, _ in downs)
+    lost_hours = sum((p.hours - available_hours(p, d)).sum(axis=1) for d, _, _ in downs)
     summary, fixed = _bands(results), [r[4] for r in rows]
     return {
         "scenarios": scenarios,
         "seed": seed,
         "failure_shape": failure_shape,
         "policy": policy,
+        "generation_cv": generation_cv,
         "pool_cpu_seconds": round(pool_cpu, 3),
         "replanned": sum(1 for r in rows if r[3]),
         "kpis": summary,

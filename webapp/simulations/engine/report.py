@@ -17,7 +17,7 @@ def flows(p: Problem, batches: np.ndarray) -> dict[str, np.ndarray]:
     """Daily consumption, production and end-of-day stock per item (T, I), loss included."""
     consumed = batches @ p.inputs
     produced = batches @ p.outputs
-    stock = np.cumsum(p.generation[None, :] + produced - consumed, axis=0)
+    stock = np.cumsum(p.arrivals_by_day() + produced - consumed, axis=0)
     return {"consumed": consumed, "produced": produced, "stock": stock}
 
 
@@ -49,7 +49,8 @@ def kpis(p: Problem, batches: np.ndarray, f: dict[str, np.ndarray] | None = None
     waste = p.mask("waste")
     totals = batches.sum(axis=0)
     target = p.index(p.target)
-    generated = float(p.generation[waste].sum() * T)
+    arrived = p.arrivals_by_day().sum(axis=0)
+    generated = float(arrived[waste].sum())
     consumed_waste = float(f["consumed"][:, waste].sum() - f["produced"][:, waste].sum())
     share = waste_shares(p, totals)
     loss = p.index("loss")
@@ -66,7 +67,7 @@ def kpis(p: Problem, batches: np.ndarray, f: dict[str, np.ndarray] | None = None
     end = f["stock"][-1]
     water = p.item_index.get("water")
     trash = waste & np.array([item.category not in NOT_TRASH for item in p.items])
-    trash_generated = float(p.generation[trash].sum() * T)
+    trash_generated = float(arrived[trash].sum())
     trash_processed = float(f["consumed"][:, trash].sum() - f["produced"][:, trash].sum())
     _, item_share = _shares(p, totals)
     from_waste = end * item_share  # kg of each item at the end that came from waste
@@ -115,7 +116,7 @@ def replay(p: Problem, batches: np.ndarray) -> float:
     sound plan, whatever the optimiser believed."""
     negative = float((np.maximum(-batches, 0.0) @ p.inputs.sum(axis=1)).max(initial=0.0))
     moved = batches @ p.outputs - batches @ p.inputs  # (T, I)
-    stock = np.cumsum(p.generation[None, :] + moved, axis=0)
+    stock = np.cumsum(p.arrivals_by_day() + moved, axis=0)
     shortfall = float(max(0.0, -stock.min(initial=0.0)))
     closure = float(np.abs(moved.sum(axis=1)).max(initial=0.0))  # recipes create and destroy nothing
     return max(negative, shortfall, closure)

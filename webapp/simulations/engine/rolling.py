@@ -58,10 +58,18 @@ class RollingHorizon:
         finite = np.isfinite(p.mtbf_h) & (p.mttr_h > 0)
         self.availability = np.where(finite, 1.0 - p.mttr_h / np.where(finite, p.mtbf_h + p.mttr_h, 1.0), 1.0)
 
-    def run(self, hours: np.ndarray, crew: np.ndarray, repairs: list[tuple[int, float, float]]) -> np.ndarray:
+    def run(
+        self,
+        hours: np.ndarray,
+        crew: np.ndarray,
+        repairs: list[tuple[int, float, float]],
+        arrivals: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Batches (T, R) the policy carries out when the modules have `hours` (K, T) and the crew `crew` (T,),
-        the failures being `repairs` as (module, failed at, back at) in calendar hours."""
+        the failures being `repairs` as (module, failed at, back at) in calendar hours, and the waste arriving
+        `arrivals` (T, I; the daily mean when not given: later days are always planned at the mean)."""
         p = self.p
+        arriving = p.arrivals_by_day() if arrivals is None else arrivals
         T, R = p.days, len(p.recipe_keys)
         changed_on = np.zeros(T, dtype=bool)
         for _, failed_at, back_at in repairs:
@@ -74,21 +82,27 @@ class RollingHorizon:
         for t in range(T):
             i = t - planned_on
             stale = plan is None or changed_on[t] or i >= REPLAN_DAYS
-            if stale or not self._fits(plan[i], hours[:, t], crew[t]):
-                plan, planned_on, i = self._plan(t, stock, hours[:, t], crew[t], repairs), t, 0
+            if stale or not self._fits(plan[i], hours[:, t], crew[t], stock + arriving[t]):
+                plan, planned_on, i = self._plan(t, stock, hours[:, t], crew[t], repairs, arriving[t]), t, 0
             day = plan[i]
             batches[t] = day
-            stock += p.generation + day @ p.net
+            stock += arriving[t] + day @ p.net
             np.maximum(stock, 0.0, out=stock)  # floating point only: the plan never takes what is not there
         return batches
 
-    def _fits(self, day: np.ndarray, hours: np.ndarray, crew: float) -> bool:
+    def _fits(self, day: np.ndarray, hours: np.ndarray, crew: float, store: np.ndarray) -> bool:
+        """Whether a day of an earlier plan can still run: module hours, crew time, and (when waste arrives other
+        than expected) the store it leaves at the day's end."""
         p = self.p
         used = np.zeros(len(p.module_keys))
         np.add.at(used, p.recipe_module, day * p.duration_h)
-        return bool((used <= hours + FIT_SLACK).all() and day @ p.crew_h <= crew + FIT_SLACK)
+        if not ((used <= hours + FIT_SLACK).all() and day @ p.crew_h <= crew + FIT_SLACK):
+            return False
+        return bool((store + day @ p.net >= -FIT_SLACK).all())  # the day's end, as the plan and the replay count
 
-    def _plan(self, t: int, stock: np.ndarray, today: np.ndarray, crew_today: float, repairs) -> np.ndarray:
+    def _plan(
+        self, t: int, stock: np.ndarray, today: np.ndarray, crew_today: float, repairs, arrived: np.ndarray
+    ) -> np.ndarray:
         """The window's daily plan from day t, on what is known at day t."""
         p = self.p
         days = np.arange(t, t + WINDOW_DAYS)
@@ -111,5 +125,5 @@ class RollingHorizon:
         hours_in[:, self.starts] = hours_mean
         crew_in[self.starts] = crew_mean
         days_left = np.bincount(block, weights=inside.astype(float))
-        self.lp.move_window(stock, days_left, t)
+        self.lp.move_window(stock, days_left, t, arrived)
         return self.lp.solve(self.objective, tau=self.tau, elastic=True, hours=hours_in, crew=crew_in)

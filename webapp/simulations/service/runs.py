@@ -55,6 +55,7 @@ CONFIG_KEYS = {
     "whole_batches",
     "failure_shape",
     "policy",
+    "generation_cv",
     *POWER_KEYS,
 }
 PLANS = ("throughput_optimization", "waste_minimization", "mass_balance")
@@ -167,6 +168,16 @@ def parse_run_request(values: dict) -> tuple[str, RunType, dict]:
         )
         if shape is not None and shape != 1.0:
             config["failure_shape"] = shape
+        cv = _decimal(
+            raw_config.get("generation_cv"),
+            "generation_cv",
+            0,
+            1,
+            errors,
+            "The day-to-day variation of waste is a share from 0 (every day the mean) to 1.",
+        )
+        if cv:
+            config["generation_cv"] = cv
         policy = raw_config.get("policy") or "perfect_information"
         if policy not in MC_POLICIES:
             errors["policy"] = [f"Choose one of {', '.join(MC_POLICIES)}."]
