@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 
 import pytest
 from sqlalchemy import text
@@ -100,5 +101,34 @@ async def test_postgres_ends_a_transaction_left_idle_and_frees_its_locks(setting
         with pytest.raises(DBAPIError):  # the server closed it
             await abandoned.execute(text("SELECT 1"))
         await abandoned.invalidate()
+    finally:
+        await engine.dispose()
+
+
+async def test_a_pooled_connection_left_inside_a_transaction_is_rolled_back_before_its_next_use(settings, owner_engine):
+    """What a BEGIN cut off by a cancel leaves: the server in a transaction that SQLAlchemy's adapter never recorded.
+    Unchecked, the next user's BEGIN becomes a SAVEPOINT and its commit a RELEASE — its writes are never committed
+    (a sign-in that shows "Welcome back" and then the sign-in page) and its locks are never released."""
+    from webapp.core.db import make_engine, make_sessionmaker
+
+    engine = make_engine(settings.database_url, None, pool_size=1, max_overflow=0)
+    marker = f"stray-{uuid.uuid4()}"
+    try:
+        async with engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            # as if the adapter's BEGIN had been cut off after asyncpg sent it: asyncpg holds the transaction, the
+            # adapter (and so the pool's reset) knows nothing of it
+            await raw.driver_connection.transaction().start()
+            assert raw.driver_connection.is_in_transaction() and raw.dbapi_connection._transaction is None
+        maker = make_sessionmaker(engine)
+        async with maker() as session:  # the same pooled connection (pool of one)
+            await session.execute(text("SET LOCAL lock_timeout = '5s'"))
+            await audit.record(session, None, "test.stray", entity_type="test", entity_id=marker, organization_id=None)
+            await session.commit()
+        async with owner_engine.connect() as other:
+            seen = (
+                await other.execute(text("SELECT count(*) FROM audit_logs WHERE entity_id = :m"), {"m": marker})
+            ).scalar_one()
+        assert seen == 1  # committed for real, not released into a transaction nobody ends
     finally:
         await engine.dispose()

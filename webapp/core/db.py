@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, MetaData, Result, func, text
+from sqlalchemy import DateTime, ForeignKey, Integer, MetaData, Result, event, func, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -89,6 +91,7 @@ class TenantOwned:
         return mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True, nullable=False)
 
 
+log = logging.getLogger(__name__)
 IDLE_TRANSACTION_SECONDS = 60  # no request or task of ours waits this long inside a transaction
 
 
@@ -111,13 +114,40 @@ def make_engine(
         server_settings["idle_in_transaction_session_timeout"] = str(idle_transaction_seconds * 1000)
     if app_role:
         server_settings["role"] = app_role
-    return create_async_engine(
+    engine = create_async_engine(
         database_url,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=False,
         connect_args={"server_settings": server_settings},
     )
+    event.listen(engine.sync_engine, "reset", _close_if_stray_transaction)
+    event.listen(engine.sync_engine, "checkout", _refuse_unusable)
+    return engine
+
+
+def _stray_transaction(dbapi_connection) -> bool:
+    """The server has a transaction open that SQLAlchemy's asyncpg adapter does not know of. A task cancelled while
+    its BEGIN was under way (Quart cancels a request whose client went away) leaves exactly that: the adapter records
+    a transaction only once BEGIN returns, so the pool's reset sends no ROLLBACK, and asyncpg, still holding the
+    half-started transaction, turns every later BEGIN on that connection into a SAVEPOINT — nothing on it ever
+    commits, and the locks it takes (an audit chain's head) are never released."""
+    driver = dbapi_connection.driver_connection
+    return dbapi_connection._transaction is None and not driver.is_closed() and driver.is_in_transaction()
+
+
+def _close_if_stray_transaction(dbapi_connection, *_) -> None:
+    """On return to the pool: close such a connection at once (the server ends its transaction and locks)."""
+    if _stray_transaction(dbapi_connection):
+        log.warning("closing a pooled connection left inside a transaction")
+        dbapi_connection.driver_connection.terminate()
+
+
+def _refuse_unusable(dbapi_connection, *_) -> None:
+    """On checkout: a closed connection, or one inside a stray transaction, is replaced by a new one (the pool's
+    documented way: DisconnectionError makes it discard the connection and connect again)."""
+    if dbapi_connection.driver_connection.is_closed() or _stray_transaction(dbapi_connection):
+        raise DisconnectionError("pooled connection unusable: closed or inside a stray transaction")
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
