@@ -5,6 +5,8 @@ web, worker and scheduler, with no console error and no Content-Security-Policy 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.async_api import expect
 
@@ -74,7 +76,9 @@ async def test_start_a_run_watch_it_finish_and_read_the_charts(browser, live_sta
     await expect(results.locator(".kpi").first).to_contain_text("Brick P50")
     await expect(results.locator("figure.line-chart")).to_have_count(5)
     await expect(results.locator("polygon.band")).to_have_count(2)  # the scenarios' spread and the sensitivity
-    await expect(results.locator("figure.line-chart").last).to_contain_text("against repair crew time")
+    sensitivity = results.locator("figure.line-chart").last
+    await expect(sensitivity).to_contain_text("against repair crew time")
+    await expect(sensitivity.locator(".chart-plot")).to_have_attribute("aria-label", re.compile("point by point"))
     await expect(page.locator("#log-tail")).to_contain_text("Finished:")
     await page.screenshot(path=str(OUTPUT / "simulation-run.png"), full_page=True)
 

@@ -29,6 +29,7 @@ def line_chart(
     per: str = "by day",
     x_title: str = "Day of the plan",
     limit_label: str = "Budget",
+    reading: str = "day by day",
 ) -> dict:
     """Polylines (and an optional shaded band and limit line) scaled into one SVG viewBox. A series is
     (name, values) or (name, values, {"index": colour, "dashed": bool}); `x_labels` name the days (default 1, 2…).
@@ -90,6 +91,7 @@ def line_chart(
         "limit_y": y(limit) if limit is not None else None,
         "limit": limit,
         "limit_label": limit_label,
+        "reading": reading,
         "y_ticks": [(y(top * k / 4), top * k / 4) for k in range(5)],
         "x_ticks": [(x(i), x_labels[i] if x_labels else i + 1) for i in range(0, days, step)],
         "left": LEFT,
@@ -151,6 +153,7 @@ def result_charts(results: dict, snapshot: dict) -> list[dict]:
                     x_title="Share of a repair's hours that takes a crew member (estimate: "
                     f"{sensitivity['estimate']:.0%})",
                     per="P50, P10–P90 band",
+                    reading="point by point",
                 )
             )
     return charts
