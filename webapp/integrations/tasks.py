@@ -12,6 +12,9 @@ from workers.broker import broker
 from workers.uow import state, timed
 
 SHORT_WAIT_SECONDS = 10  # a retry this close is waited for here (the schedule's 5 s); later ones go to the sweep
+# the event loop's monotonic clock may wake us a hair before the wall clock reaches the retry time; the attempt
+# would then find the delivery not yet due, skip it, and leave the retry to the next minute's sweep
+CLOCK_MARGIN_SECONDS = 0.05
 
 
 async def _deliver(org_id: uuid.UUID, delivery_id: uuid.UUID, trigger: str) -> str:
@@ -21,7 +24,7 @@ async def _deliver(org_id: uuid.UUID, delivery_id: uuid.UUID, trigger: str) -> s
         wait = (outcome.next_attempt_at - datetime.now(UTC)).total_seconds()
         if wait > SHORT_WAIT_SECONDS:
             break
-        await asyncio.sleep(max(0.0, wait))
+        await asyncio.sleep(max(0.0, wait) + CLOCK_MARGIN_SECONDS)
         outcome = await delivery.attempt(s.sessionmaker, s.settings, org_id, delivery_id)
     return outcome.status
 
