@@ -126,7 +126,7 @@ def result_charts(results: dict, snapshot: dict) -> list[dict]:
         ),
     ]
     if results.get("power"):
-        charts[-1:] = _power_charts(results["power"], results["energy_kwh"], snapshot)
+        charts += _power_charts(results["power"], snapshot, charts)
     mc = results.get("monte_carlo")
     if mc:
         band = mc["bands"]["target_cumulative"]
@@ -159,23 +159,19 @@ def result_charts(results: dict, snapshot: dict) -> list[dict]:
     return charts
 
 
-def _power_charts(power: dict, energy: list[float], snapshot: dict) -> list[dict]:
-    """Energy by light and dark (the budget is the limit), storage through the nights, the highest draw."""
-    charts = []
+def _power_charts(power: dict, snapshot: dict, charts: list[dict]) -> list[dict]:
+    """Under the lunar profile the energy chart splits light from dark (it replaces the plain one in `charts`);
+    storage through the nights and the highest draw are added."""
+    added = []
     if power["profile"] == "lunar":
-        charts.append(
-            line_chart(
-                "Energy per day, in daylight and at night",
-                "kWh",
-                [
-                    ("In daylight", power["energy_light_kwh"]),
-                    ("At night", power["energy_dark_kwh"]),
-                ],
-                limit=snapshot["mission"]["energy_budget_kwh_per_day"],
-            )
+        charts[-1] = line_chart(
+            "Energy per day, in daylight and at night",
+            "kWh",
+            [("In daylight", power["energy_light_kwh"]), ("At night", power["energy_dark_kwh"])],
+            limit=snapshot["mission"]["energy_budget_kwh_per_day"],
         )
         if power["battery_kwh"]:
-            charts.append(
+            added.append(
                 line_chart(
                     "Storage at the end of each day",
                     "kWh",
@@ -184,17 +180,8 @@ def _power_charts(power: dict, energy: list[float], snapshot: dict) -> list[dict
                     limit_label="Capacity",
                 )
             )
-    else:
-        charts.append(
-            line_chart(
-                "Energy per day",
-                "kWh",
-                [("Energy used", energy)],
-                limit=snapshot["mission"]["energy_budget_kwh_per_day"],
-            )
-        )
     if power["peak_kw"] is not None:
-        charts.append(
+        added.append(
             line_chart(
                 "Highest draw at any instant",
                 "kW",
@@ -203,7 +190,7 @@ def _power_charts(power: dict, energy: list[float], snapshot: dict) -> list[dict
                 limit_label="Peak limit",
             )
         )
-    return charts
+    return added
 
 
 def _cumulative(results: dict, key: str) -> list[float]:
