@@ -336,7 +336,7 @@
     var rows = "";
     chart.series.forEach(function (series) {
       var value = series.values[index];
-      if (value === undefined) { return; }
+      if (value === undefined || value === null) { return; }  // a study point the engine refused
       if (series.index >= 0) {
         var dot = document.createElementNS(SVG, "circle");
         dot.setAttribute("class", "hover-dot series-" + series.index);

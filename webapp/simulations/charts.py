@@ -30,14 +30,18 @@ def line_chart(
     x_title: str = "Day of the plan",
     limit_label: str = "Budget",
     reading: str = "day by day",
+    legend_at: str = "on the last day",
 ) -> dict:
     """Polylines (and an optional shaded band and limit line) scaled into one SVG viewBox. A series is
     (name, values) or (name, values, {"index": colour, "dashed": bool}); `x_labels` name the days (default 1, 2…).
-    `data` carries the values for the tooltips static/app.js draws (every series' value on the hovered day)."""
+    `data` carries the values for the tooltips static/app.js draws (every series' value on the hovered day). A None
+    value (a study point the engine refused) leaves a gap in its line and no tooltip row."""
     series = [(item[0], item[1], item[2] if len(item) > 2 else {}) for item in series]
     days = max((len(values) for _, values, _ in series), default=0)
     peak = max(
-        [max(values, default=0) for _, values, _ in series] + [limit or 0] + [max(band[1], default=0) if band else 0]
+        [max((v for v in values if v is not None), default=0) for _, values, _ in series]
+        + [limit or 0]
+        + [max(band[1], default=0) if band else 0]
     )
     top = _nice_max(peak)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
@@ -53,8 +57,8 @@ def line_chart(
             "name": name,
             "index": style.get("index", n) % 8,
             "dashed": style.get("dashed", False),
-            "last": values[-1] if values else 0,
-            "points": " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values)),
+            "last": next((v for v in reversed(values) if v is not None), 0),
+            "points": " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values) if v is not None),
         }
         for n, (name, values, style) in enumerate(series)
     ]
@@ -73,7 +77,11 @@ def line_chart(
         "top": top,
         "geometry": [LEFT, WIDTH - RIGHT, TOP, HEIGHT - BOTTOM, WIDTH, HEIGHT],
         "series": [
-            {"name": line["name"], "index": line["index"], "values": [round(float(v), 3) for v in values]}
+            {
+                "name": line["name"],
+                "index": line["index"],
+                "values": [None if v is None else round(float(v), 3) for v in values],
+            }
             for line, (_, values, _) in zip(lines, series, strict=True)
         ],
     }
@@ -92,6 +100,7 @@ def line_chart(
         "limit": limit,
         "limit_label": limit_label,
         "reading": reading,
+        "legend_at": legend_at,
         "y_ticks": [(y(top * k / 4), top * k / 4) for k in range(5)],
         "x_ticks": [(x(i), x_labels[i] if x_labels else i + 1) for i in range(0, days, step)],
         "left": LEFT,
@@ -154,9 +163,80 @@ def result_charts(results: dict, snapshot: dict) -> list[dict]:
                     f"{sensitivity['estimate']:.0%})",
                     per="P50, P10–P90 band",
                     reading="point by point",
+                    legend_at=f"at {points[-1]['fraction']:.0%}",
                 )
             )
+    if results.get("trade_study"):
+        charts = trade_study_charts(results["trade_study"], results["target"]) + charts
+    if results.get("pareto"):
+        charts.insert(0, pareto_chart(results["pareto"], results["target"]))
     return charts
+
+
+# what a study chart plots of each point: (KPI key, title, unit, scale)
+STUDY_CHARTS = (
+    ("target_kg", "{target}", "kg", 1),
+    ("recycling_rate", "Recycling rate", "%", 100),
+    ("energy_kwh", "Energy used", "kWh", 1),
+    ("waste_stored_kg", "Waste stored at the end", "kg", 1),
+)
+
+
+def _tick(value: float, unit: str) -> str:
+    return f"{value:g}" if unit == "units" else f"{value:,.4g}"
+
+
+def trade_study_charts(study: dict, target: str) -> list[dict]:
+    """One chart per KPI over the first swept parameter; a second parameter draws one line per value."""
+    axes, points = study["axes"], study["points"]
+    first = axes[0]
+    labels = [_tick(v, first["unit"]) for v in first["values"]]
+    charts = []
+    for key, title, unit, scale in STUDY_CHARTS:
+
+        def value(point, key=key, scale=scale):
+            return None if "kpis" not in point else round(point["kpis"][key] * scale, 4)
+
+        if len(axes) == 1:
+            series = [("Plan", [value(point) for point in points])]
+        else:
+            second, width = axes[1], len(axes[1]["values"])
+            series = [
+                (f"{second['label']} {_tick(v, second['unit'])} {second['unit']}",
+                 [value(points[i * width + j]) for i in range(len(first["values"]))])
+                for j, v in enumerate(second["values"])
+            ]  # fmt: skip
+        charts.append(
+            line_chart(
+                f"{title.format(target=target.capitalize())} against {first['label'].lower()}",
+                unit,
+                series,
+                x_labels=labels,
+                x_title=f"{first['label']} ({first['unit']})",
+                per="per plan",
+                reading="value by value",
+                legend_at=f"at {labels[-1]} {first['unit']}",
+            )
+        )
+    return charts
+
+
+def pareto_chart(sweep: dict, target: str) -> dict:
+    """The target against waste processed or energy, point by point along the trade-off."""
+    key = sweep["x_key"]
+    unit, what = ("kg", "waste processed") if key == "waste_processed_kg" else ("kWh", "energy spent")
+    points = sweep["points"]
+    labels = [f"{point['kpis'][key]:,.0f}" for point in points]
+    return line_chart(
+        f"{target.capitalize()} against {what}: the trade-off",
+        "kg",
+        [(target.capitalize(), [point["kpis"]["target_kg"] for point in points])],
+        x_labels=labels,
+        x_title=f"{what.capitalize()} over the plan ({unit})",
+        per="per plan on the trade-off",
+        reading="point by point",
+        legend_at=f"at {labels[-1]} {unit}" if labels else "",
+    )
 
 
 def _power_charts(power: dict, snapshot: dict, charts: list[dict]) -> list[dict]:

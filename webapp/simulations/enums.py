@@ -22,6 +22,8 @@ class RunType(StrEnum):
     THROUGHPUT_OPTIMIZATION = "throughput_optimization"
     WASTE_MINIMIZATION = "waste_minimization"
     MONTE_CARLO = "monte_carlo"
+    TRADE_STUDY = "trade_study"
+    PARETO_SWEEP = "pareto_sweep"
 
     @property
     def label(self) -> str:
@@ -31,6 +33,8 @@ class RunType(StrEnum):
             "throughput_optimization": "Maximise a product",
             "waste_minimization": "Minimise stored waste",
             "monte_carlo": "Monte Carlo failures",
+            "trade_study": "Trade study (sweep parameters)",
+            "pareto_sweep": "Pareto sweep (trade-off)",
         }[self.value]
 
 

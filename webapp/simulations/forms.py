@@ -14,7 +14,35 @@ from wtforms import (
 
 from webapp.catalog.enums import PRODUCT_TYPES
 from webapp.core.forms import choices
+from webapp.simulations.engine.study import MODULE_PREFIX, PARAMETERS
 from webapp.simulations.enums import RunType
+
+PLAN_CHOICES = (
+    ("throughput_optimization", "Maximise the product"),
+    ("waste_minimization", "Minimise stored waste"),
+    ("mass_balance", "Follow the fixed policy"),
+)
+
+
+def sweep_choices(modules: list[dict], optional: bool = False) -> list:
+    """What a trade study may sweep: the mission's settings, then each module's units."""
+    pairs = [("", "Nothing else")] if optional else []
+    pairs += [(key, f"{spec.label} ({spec.unit})") for key, spec in PARAMETERS.items()]
+    pairs += [(f"{MODULE_PREFIX}{m['key']}", f"Units of {m['name']}") for m in modules]
+    return choices(pairs)
+
+
+def _number(part: str) -> float | str:
+    try:
+        return float(part)
+    except ValueError:
+        return part  # goes on as text for the service to refuse by name
+
+
+def _numbers(text: str | None) -> list | None:
+    """'10, 20, 30' (commas, semicolons or spaces) as numbers."""
+    parts = [part for part in (text or "").replace(";", ",").replace(" ", ",").split(",") if part]
+    return [_number(part) for part in parts] or None
 
 
 class ProductForm(Form):
@@ -44,16 +72,17 @@ class RunForm(Form):
     )
     time_horizon_days = IntegerField("Horizon (days)", default=30)
     scenarios = IntegerField("Scenarios (Monte Carlo)", default=200)
-    plan = SelectField(
-        "Each scenario re-plans to",
-        choices=choices(
-            (
-                ("throughput_optimization", "Maximise the product"),
-                ("waste_minimization", "Minimise stored waste"),
-                ("mass_balance", "Follow the fixed policy"),
-            )
-        ),
+    plan = SelectField("Each scenario re-plans to", choices=choices(PLAN_CHOICES))
+    study_plan = SelectField("Each combination plans to", choices=choices(PLAN_CHOICES))
+    sweep_parameter_1 = SelectField("Sweep", validate_choice=False)
+    sweep_values_1 = StringField("Values", default="20, 40, 60, 80")
+    sweep_parameter_2 = SelectField("And sweep", validate_choice=False)
+    sweep_values_2 = StringField("Values")
+    against = SelectField(
+        "Against",
+        choices=choices((("waste_processed", "Waste processed (kg)"), ("energy", "Energy spent (kWh)"))),
     )
+    points = IntegerField("Points on the trade-off", default=11)
     seed = StringField("Seed (optional)")
     tau = StringField("Tolerance τ", default="0")
     whole_batches = BooleanField("Whole batches only")
@@ -82,6 +111,33 @@ class RunForm(Form):
     night_kw = StringField("Night power (kW)", default="0")
     lunar_phase_h = StringField("Hours since sunrise at the start", default="0")
 
+    def offer_modules(self, modules: list[dict]) -> None:
+        """The sweep choices for this mission's catalog."""
+        self.sweep_parameter_1.choices = sweep_choices(modules)
+        self.sweep_parameter_2.choices = sweep_choices(modules, optional=True)
+        if self.sweep_parameter_1.data in (None, "None"):
+            self.sweep_parameter_1.data = "energy_budget_kwh_per_day"
+
+    def show_sweep_errors(self, fields: dict) -> None:
+        """A refused sweep is shown under the values it came from (the service names it `sweep`)."""
+        for name in ("sweep", "against", "points", "plan"):
+            if name in fields:
+                target = {"sweep": self.sweep_values_1, "plan": self.study_plan}.get(name) or self[name]
+                if name != "plan" or self.run_type.data == "trade_study":
+                    target.errors = list(fields[name])
+
+    @classmethod
+    def from_run(cls, run) -> RunForm:
+        """The form filled from an earlier run (its sweep into the sweep fields)."""
+        config = dict(run.config)
+        data = {"name": run.name, "run_type": run.run_type.value, **config}
+        if run.run_type == RunType.TRADE_STUDY:
+            data["study_plan"] = config.get("plan")
+            for n, axis in enumerate(config.get("sweep") or [], start=1):
+                data[f"sweep_parameter_{n}"] = axis["parameter"]
+                data[f"sweep_values_{n}"] = ", ".join(f"{v:g}" for v in axis["values"])
+        return cls(data=data)
+
     def request_values(self) -> dict:
         """The shape parse_run_request reads (same as the JSON body)."""
         config = {
@@ -102,5 +158,15 @@ class RunForm(Form):
                 "failure_shape": self.failure_shape.data or None,
                 "policy": self.policy.data,
                 "generation_cv": self.generation_cv.data or None,
+            }
+        if self.run_type.data == "trade_study":
+            sweep = [{"parameter": self.sweep_parameter_1.data, "values": _numbers(self.sweep_values_1.data)}]
+            if self.sweep_parameter_2.data:
+                sweep.append({"parameter": self.sweep_parameter_2.data, "values": _numbers(self.sweep_values_2.data)})
+            config |= {"plan": self.study_plan.data, "sweep": sweep}
+        if self.run_type.data == "pareto_sweep":
+            config |= {
+                "against": self.against.data,
+                "points": self.points.raw_data[0] if self.points.raw_data else None,
             }
         return {"name": self.name.data, "run_type": self.run_type.data, "config": config}

@@ -7,6 +7,7 @@ import uuid
 from quart import Blueprint, current_app, flash, g, redirect, request, url_for
 from werkzeug.datastructures import MultiDict
 
+from webapp.catalog.queries import planning_catalog
 from webapp.collaboration.file_views import files_context
 from webapp.collaboration.views import thread_context
 from webapp.core.errors import Conflict, ValidationError
@@ -126,8 +127,8 @@ async def new(mission_id: uuid.UUID):
     form = RunForm()
     source = parse_id(request.args.get("from", ""))
     if source:
-        run = await queries.get_run(db_session(), g.ctx.org_id, source)
-        form = RunForm(data={"name": run.name, "run_type": run.run_type.value, **run.config})
+        form = RunForm.from_run(await queries.get_run(db_session(), g.ctx.org_id, source))
+    form.offer_modules(await _modules(mission))
     return await render(
         "simulations/new.html", "simulations/_form.html", form=form, mission=mission,
         credits=await credits.balance_of(db_session(), g.ctx.org_id),
@@ -141,11 +142,13 @@ async def create(mission_id: uuid.UUID):
     session = db_session()
     mission = await get_mission(session, g.ctx.org_id, mission_id)
     form = RunForm(formdata=MultiDict(await request.form))
+    form.offer_modules(await _modules(mission))
     try:
         name, run_type, config = run_service.parse_run_request(form.request_values())
         run = await run_service.start_run(session, g.ctx, mission_id, name, run_type, config, enqueue_run)
     except ValidationError as exc:
         show_errors(form, exc)
+        form.show_sweep_errors(exc.details.get("fields", {}))
         return await render(
             "simulations/new.html",
             "simulations/_form.html",
@@ -157,6 +160,12 @@ async def create(mission_id: uuid.UUID):
         )
     target = url_for("simulations.show", run_id=run.id)
     return ("", 204, {"HX-Redirect": target}) if is_htmx() else redirect(target, 303)
+
+
+async def _modules(mission) -> list[dict]:
+    """The modules a run of this mission plans with (a trade study may sweep their units)."""
+    catalog = await planning_catalog(db_session(), g.ctx.org_id, str(mission.destination))
+    return catalog["modules"]
 
 
 async def _run_context(run) -> dict:

@@ -62,6 +62,18 @@ class ProductOut(BaseModel):
     version: int
 
 
+class SweepAxis(Body):
+    """One parameter a trade study sweeps, and its values."""
+
+    parameter: str = Field(
+        pattern=r"^(crew_size|energy_budget_kwh_per_day|crew_time_h_per_day|regolith_supply_kg_per_day|"
+        r"storage_volume_m3|wet_waste_cap_days|module:[a-z][a-z0-9_]{1,47})$",
+        description="a mission setting, or module:<key> for that module's units side by side (0 leaves it out, "
+        "up to 4)",
+    )
+    values: list[float] = Field(min_length=2, max_length=12, description="distinct values in the setting's range")
+
+
 class RunConfig(Body):
     """What the engine plans (habitat.md §3.4–3.5); every field has a default."""
 
@@ -78,7 +90,9 @@ class RunConfig(Body):
         None,
         description="monte_carlo: failure scenarios; default 200 (scenarios × days at most 200,000, 365,000 rolling)",
     )
-    plan: Plan | None = Field(None, description="monte_carlo: what each scenario re-plans")
+    plan: Plan | None = Field(
+        None, description="monte_carlo: what each scenario re-plans; trade_study: what each combination plans"
+    )
     policy: Literal["perfect_information", "rolling_horizon"] | None = Field(
         None,
         description="monte_carlo: perfect_information (default; each scenario re-planned knowing its failures, an "
@@ -114,6 +128,17 @@ class RunConfig(Body):
     lunar_phase_h: float | None = Field(
         None, ge=0, le=MAX_PHASE_H, description="lunar: hours since sunrise when the run starts; default 0"
     )
+    sweep: list[SweepAxis] | None = Field(
+        None,
+        min_length=1,
+        max_length=2,
+        description="trade_study: one or two parameters to sweep; every combination (at most 60) is planned with "
+        "`plan` and its KPIs recorded",
+    )
+    against: Literal["waste_processed", "energy"] | None = Field(
+        None, description="pareto_sweep: what the target is traded against; default waste_processed"
+    )
+    points: whole(3, 25) | None = Field(None, description="pareto_sweep: points on the trade-off; default 11")
     whole_batches: bool | None = Field(
         None,
         description="throughput_optimization and waste_minimization: plan whole batches (a MILP up to 30 days, "

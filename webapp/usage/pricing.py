@@ -13,8 +13,15 @@ CEILING_CPU_SECONDS_PER_SCENARIO_DAY = Decimal("0.02")  # measured ~0.011 (habit
 
 
 def scenario_days(config: dict) -> int:
-    """Days simulated times scenarios (a plan is one scenario)."""
-    return int(config.get("time_horizon_days", 30)) * max(1, int(config.get("scenarios") or 1))
+    """Days simulated times scenarios (a plan is one scenario; a trade study plans the mission once more for each
+    combination, a Pareto sweep twice for each point: both stages of the ε-constraint)."""
+    plans = max(1, int(config.get("scenarios") or 1))
+    sweep = config.get("sweep")
+    if isinstance(sweep, list) and sweep:
+        plans = 1 + math.prod(len(axis.get("values") or ()) for axis in sweep if isinstance(axis, dict))
+    elif config.get("against"):
+        plans = 1 + 2 * int(config.get("points") or 11)
+    return int(config.get("time_horizon_days", 30)) * plans
 
 
 def estimate(config: dict) -> int:

@@ -13,11 +13,22 @@ from webapp.simulations.engine.policy import run_policy
 from webapp.simulations.engine.power import report as power_report
 from webapp.simulations.engine.report import build_report
 
-ENGINE_VERSION = "1.2.0"  # 1.2: power and the lunar night; 1.1: strict lexicographic, honest KPIs, replayed mass check
-RUN_TYPES = ("mass_balance", "throughput_optimization", "waste_minimization", "monte_carlo")
+# 1.3: trade studies and Pareto sweeps; 1.2: power and the lunar night; 1.1: strict lexicographic, honest KPIs,
+# replayed mass check
+ENGINE_VERSION = "1.3.0"
+RUN_TYPES = (
+    "mass_balance",
+    "throughput_optimization",
+    "waste_minimization",
+    "monte_carlo",
+    "trade_study",
+    "pareto_sweep",
+)
+# run types that study the plan rather than make one: they schedule no products
+STUDIES = ("monte_carlo", "trade_study", "pareto_sweep")
 MAX_SCENARIOS = 5000
 
-__all__ = ["Cancelled", "EngineError", "ENGINE_VERSION", "RUN_TYPES", "simulate", "Problem", "build_problem"]
+__all__ = ["Cancelled", "EngineError", "ENGINE_VERSION", "RUN_TYPES", "STUDIES", "simulate", "Problem", "build_problem"]
 
 Progress = Callable[[float, str | None], None]
 
@@ -53,14 +64,23 @@ def simulate(snapshot: dict, run_type: str, config: dict, progress: Progress | N
     tau = float(config.get("tau", DEFAULT_TAU))
     if not 0 <= tau < 1:
         raise EngineError("tau (the share of the optimum given up for the second objective) must be in [0, 1).", "tau")
+    if run_type == "trade_study":  # a bad sweep is named before any planning
+        from webapp.simulations.engine.study import validate_study
+
+        validate_study(config, snapshot)
     problem = build_problem(snapshot, config)
     progress(0.05, f"Planning {problem.days} days for {problem.crew} crew, target {problem.target}.")
     for note in problem.notes:
         progress(0.05, note)
 
-    plan = config.get("plan", "throughput_optimization") if run_type == "monte_carlo" else run_type
+    if run_type == "pareto_sweep":
+        plan = "throughput_optimization"  # the sweep's first end: the most target
+    elif run_type in STUDIES:
+        plan = config.get("plan", "throughput_optimization")
+    else:
+        plan = run_type
     if plan not in ("mass_balance", "throughput_optimization", "waste_minimization"):
-        raise EngineError(f"Unknown plan {plan!r} for the Monte Carlo scenarios.", "plan")
+        raise EngineError(f"Unknown plan {plan!r} for the scenarios or study points.", "plan")
     if problem.power is not None and plan == "mass_balance":
         raise EngineError(
             "A power profile or peak limit needs an optimising plan: the fixed policy of a mass balance does not "
@@ -68,7 +88,7 @@ def simulate(snapshot: dict, run_type: str, config: dict, progress: Progress | N
             "power_profile",
         )
     integer = None
-    if config.get("whole_batches") and run_type != "monte_carlo" and plan != "mass_balance":
+    if config.get("whole_batches") and run_type not in STUDIES and plan != "mass_balance":
         from webapp.simulations.engine.integer import whole_batches
 
         progress(0.1, "Planning whole batches (a MILP for short horizons, else the LP rounded and repaired).")
@@ -90,6 +110,8 @@ def simulate(snapshot: dict, run_type: str, config: dict, progress: Progress | N
         result["integer"] = integer
     if problem.power is not None:
         result["power"] = power_report(problem, base, lp.power_plan())
+    if run_type in ("trade_study", "pareto_sweep"):
+        return _study(run_type, snapshot, config, problem, plan, tau, result, progress)
     if run_type != "monte_carlo":
         progress(1.0, "Plan complete.")
         return result
@@ -114,4 +136,25 @@ def simulate(snapshot: dict, run_type: str, config: dict, progress: Progress | N
     )
     result["monte_carlo"]["plan"] = plan
     progress(1.0, f"{scenarios} scenarios done ({result['monte_carlo']['replanned']} needed re-planning).")
+    return result
+
+
+def _study(run_type: str, snapshot: dict, config: dict, problem: Problem, plan: str, tau: float, result, progress):
+    """A trade study or Pareto sweep beside the mission's own plan (already in `result`)."""
+
+    def tick(done: float) -> None:
+        progress(0.1 + 0.9 * done, None)
+
+    if run_type == "trade_study":
+        from webapp.simulations.engine.study import run_trade_study
+
+        progress(0.1, "Mission plan done; planning each combination of the study.")
+        result["trade_study"] = study = run_trade_study(snapshot, config, plan, tau, tick)
+        progress(1.0, f"{len(study['points'])} plans done.")
+    else:
+        from webapp.simulations.engine.study import run_pareto
+
+        progress(0.1, "Tracing the trade-off.")
+        result["pareto"] = sweep = run_pareto(problem, config, tick)
+        progress(1.0, f"{len(sweep['points'])} points of the trade-off planned.")
     return result

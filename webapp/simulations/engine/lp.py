@@ -336,6 +336,44 @@ class PlanningLP:
             return self._daily(x1)
         return self._daily(np.array(second.getSolution().col_value))
 
+    def bounded_solve(self, name: str, primary: np.ndarray, secondary: np.ndarray, floor: float) -> np.ndarray | None:
+        """Daily batches maximising `primary` while `secondary` stays at or above `floor`, then `secondary` with
+        `primary` kept at that optimum: one efficient point of the trade-off between them (a Pareto sweep,
+        engine/study.py). None when no plan reaches the floor. Solvers are kept under `name`, so the next floor
+        restarts from this basis."""
+        inf = highspy.kHighsInf
+        floor_row, keep_row = self.n_eq + self.n_ub, self.n_eq + self.n_ub + 1
+        first = self._solvers.get((name, 1))
+        if first is None:
+            first = self._new_solver(self._pad(-(primary - EPS_ENERGY * self.energy_x)), self._hours, self._crew)
+            nz = np.flatnonzero(secondary)
+            first.addRow(floor, inf, nz.size, nz.astype(np.int32), secondary[nz])
+            self._solvers[(name, 1)] = first
+        else:
+            first.setOptionValue("presolve", "off")
+            first.changeRowBounds(floor_row, floor, inf)
+        first.run()
+        if self._outcome(first) == "infeasible":
+            return None
+        x1 = np.array(first.getSolution().col_value)
+        best = float(primary @ x1[: self.lay.n_x])
+        keep = best - KEEP_SLACK * max(1.0, abs(best))
+        second = self._solvers.get((name, 2))
+        if second is None:
+            second = self._new_solver(self._pad(-(secondary - EPS_ENERGY * self.energy_x)), self._hours, self._crew)
+            for vector, low in ((secondary, floor), (primary, keep)):
+                nz = np.flatnonzero(vector)
+                second.addRow(low, inf, nz.size, nz.astype(np.int32), vector[nz])
+            self._solvers[(name, 2)] = second
+        else:
+            second.setOptionValue("presolve", "off")
+            second.changeRowBounds(floor_row, floor, inf)
+            second.changeRowBounds(keep_row, keep, inf)
+        second.run()
+        if self._outcome(second) != "optimal":  # numerically the first stage is always an answer
+            return self._daily(x1)
+        return self._daily(np.array(second.getSolution().col_value))
+
     def _stage(
         self, objective: str, stage: int, cost: np.ndarray, hours, crew, changed: bool, keep: tuple | None = None
     ) -> highspy.Highs:

@@ -121,8 +121,9 @@ def _number(raw, what: str, *, minimum: float = 0.0, allow_none: bool = False) -
     return value
 
 
-def build_problem(snapshot: dict, config: dict) -> Problem:
-    """Validate a run's snapshot and config into arrays; every refusal names what to fix."""
+def build_problem(snapshot: dict, config: dict, *, target_required: bool = True) -> Problem:
+    """Validate a run's snapshot and config into arrays; every refusal names what to fix. A trade study point may
+    leave the target's module out (`target_required` False): its plan then makes none."""
     mission = snapshot["mission"]
     days = config.get("time_horizon_days", 30)
     if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_HORIZON_DAYS:
@@ -182,7 +183,12 @@ def build_problem(snapshot: dict, config: dict) -> Problem:
     for k, m in enumerate(modules):
         factor = AVAILABLE_STATUSES.get(m["status"], 0.0)
         per_day = _number(m["hours_per_day"], f"Hours per day of {m['name']}")
-        hours[k, :] = min(per_day, 24.0) * factor
+        units = m.get("units", 1)  # a trade study's count of identical units, run side by side
+        hours[k, :] = min(per_day, 24.0) * factor * units
+        if units == 0:
+            notes.append(f"{m['name']} is left out of this plan.")
+        elif units > 1:
+            notes.append(f"{m['name']}: {units} units side by side ({units} × its hours a day).")
         if factor == 0.0:
             notes.append(f"{m['name']} is {m['status']}: it runs no recipes in this plan.")
         elif factor < 1.0:
@@ -224,7 +230,7 @@ def build_problem(snapshot: dict, config: dict) -> Problem:
     if target not in index or items[index[target]].kind in ("waste", "loss", "regolith"):
         raise EngineError(f"{target!r} is not a product any recipe makes.", "target")
     makers = [r for r in range(len(recipes)) if outputs[r, index[target]] > 0]
-    if not any(hours[recipe_module[r]].any() for r in makers):
+    if target_required and not any(hours[recipe_module[r]].any() for r in makers):
         raise EngineError(
             f"No available module can make {target}: "
             + ", ".join(

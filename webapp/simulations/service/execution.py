@@ -28,7 +28,7 @@ from webapp.core.ids import new_id
 from webapp.core.pubsub import publish_json
 from webapp.core.tenancy import enable_rls_bypass, scope_session
 from webapp.core.transaction import after_commit, unit_of_work
-from webapp.simulations.engine import Cancelled, EngineError, simulate
+from webapp.simulations.engine import STUDIES, Cancelled, EngineError, simulate
 from webapp.simulations.enums import LogLevel, ProductKind, RunStatus
 from webapp.simulations.events import (
     cancel_channel,
@@ -301,7 +301,7 @@ async def _succeed(
         ).scalar_one_or_none()
         if done is None:
             return None
-        if results["run_type"] != "monte_carlo":
+        if results["run_type"] not in STUDIES:  # studies and risk runs plan no products
             rows = _products(done, results, run.organization_id)
             if rows:
                 # the unique (run, recipe, product, day) index makes a second writer a no-op, whatever happens above

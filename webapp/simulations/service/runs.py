@@ -32,6 +32,7 @@ from webapp.simulations.engine.lp import DEFAULT_TAU
 from webapp.simulations.engine.model import MAX_HORIZON_DAYS
 from webapp.simulations.engine.power import MAX_PHASE_H, POWER_KEYS
 from webapp.simulations.engine.power import PROFILES as POWER_PROFILES
+from webapp.simulations.engine.study import AGAINST, DEFAULT_PARETO_POINTS, PARETO_POINTS, validate_study
 from webapp.simulations.enums import RunStatus, RunType
 from webapp.simulations.events import (
     cancel_channel,
@@ -56,6 +57,9 @@ CONFIG_KEYS = {
     "failure_shape",
     "policy",
     "generation_cv",
+    "sweep",
+    "against",
+    "points",
     *POWER_KEYS,
 }
 PLANS = ("throughput_optimization", "waste_minimization", "mass_balance")
@@ -191,6 +195,10 @@ def parse_run_request(values: dict) -> tuple[str, RunType, dict]:
                 f"Scenarios × days may be at most {limit:,} under this policy "
                 f"(e.g. 1,000 scenarios of {limit // 1000} days)."
             ]
+    if run_type is RunType.TRADE_STUDY:
+        _parse_trade_study(raw_config, config, errors)
+    elif run_type is RunType.PARETO_SWEEP:
+        _parse_pareto(raw_config, config, errors)
     tau = raw_config.get("tau")
     if tau is None or tau == "":  # not given (or left empty on the form): strict lexicographic
         tau = DEFAULT_TAU
@@ -210,6 +218,8 @@ def parse_run_request(values: dict) -> tuple[str, RunType, dict]:
         whole = False
     if not isinstance(whole, bool):
         errors["whole_batches"] = ["whole_batches is true or false."]
+    elif whole and run_type in (RunType.TRADE_STUDY, RunType.PARETO_SWEEP):
+        errors["whole_batches"] = ["Studies compare fractional plans; plan whole batches in a single run."]
     elif whole:
         config["whole_batches"] = True
     _parse_power(raw_config, config, errors)
@@ -222,6 +232,30 @@ def parse_run_request(values: dict) -> tuple[str, RunType, dict]:
         raise ValidationError(details={"fields": errors})
     config["seed"] = seed if seed is not None else secrets.randbelow(MAX_SEED)
     return name, run_type, config
+
+
+def _parse_trade_study(raw_config: dict, config: dict, errors: dict) -> None:
+    """What each point plans and the swept parameters' shape (their values are checked against the mission's
+    catalog when the run starts: engine/study.validate_sweep)."""
+    plan = raw_config.get("plan") or "throughput_optimization"
+    if not isinstance(plan, str) or plan not in PLANS:
+        errors["plan"] = [f"Choose one of {', '.join(PLANS)}."]
+    config["plan"] = plan
+    sweep = raw_config.get("sweep")
+    if not isinstance(sweep, list) or not sweep:
+        errors["sweep"] = ["Sweep one or two parameters: [{parameter, values}]."]
+        return
+    config["sweep"] = sweep
+
+
+def _parse_pareto(raw_config: dict, config: dict, errors: dict) -> None:
+    """Which objective the target is traded against, and how many points."""
+    against = raw_config.get("against") or "waste_processed"
+    if against not in AGAINST:
+        errors["against"] = [f"Choose one of {', '.join(AGAINST)}."]
+    config["against"] = against
+    low, high = PARETO_POINTS
+    config["points"] = _whole(raw_config.get("points"), "points", low, high, errors) or DEFAULT_PARETO_POINTS
 
 
 async def capture_snapshot(session: AsyncSession, ctx: RequestContext, mission_id: uuid.UUID) -> dict:
@@ -265,6 +299,9 @@ async def start_run(
     await entitlements.require(session, ctx.org_id, Gate.RUN, org_slug=ctx.org_slug)
     snapshot = snapshot or await capture_snapshot(session, ctx, mission_id)
     try:
+        if run_type is RunType.TRADE_STUDY:
+            axes = validate_study(config, snapshot)
+            config["sweep"] = [{"parameter": a["parameter"], "values": a["values"]} for a in axes]
         build_problem(snapshot, config)  # refuse at the door what would only fail in the worker
     except EngineError as exc:
         raise ValidationError(exc.message, details={"fields": {exc.constraint: [exc.message]}}) from None
