@@ -51,8 +51,9 @@ def _page_rules(app):
             yield rule
 
 
-async def _finished_run(live_stack, member) -> str:
-    """A small plan, run by the live worker to the end (its page shows results and charts)."""
+async def _finished_runs(live_stack, member) -> list[str]:
+    """A small plan, a trade study and a Pareto sweep, run by the live worker to the end (their pages show results
+    and charts)."""
     with httpx.Client(base_url=live_stack, timeout=30) as http:
         token = csrf_from(http.get("/login").text)
         http.post("/login", data={"csrf_token": token, "email": member.email, "password": member.password})
@@ -68,15 +69,23 @@ async def _finished_run(live_stack, member) -> str:
             json={"name": "pages", "permissions": ["simulations:run", "simulations:read"]},
         ).json()["key"]
     with httpx.Client(base_url=live_stack, timeout=30, headers={"Authorization": f"Bearer {key}"}) as api:
-        run = api.post(
-            f"/api/v1/missions/{mission}/simulations",
-            json={"run_type": "throughput_optimization", "config": {"time_horizon_days": 14}},
-        ).json()
+        runs = [
+            api.post(f"/api/v1/missions/{mission}/simulations", json={"run_type": run_type, "config": config}).json()
+            for run_type, config in (
+                ("throughput_optimization", {"time_horizon_days": 14}),
+                # the studies' pages: charts with a line per value of a second setting, tables of every plan
+                ("trade_study", {"time_horizon_days": 14, "sweep": [
+                    {"parameter": "energy_budget_kwh_per_day", "values": [10, 40, 80]},
+                    {"parameter": "crew_size", "values": [2, 6]}]}),
+                ("pareto_sweep", {"time_horizon_days": 14, "points": 5}),
+            )
+        ]  # fmt: skip
         deadline = time.monotonic() + 120
-        while api.get(f"/api/v1/simulation-runs/{run['id']}").json()["status"] not in ("succeeded", "failed"):
-            assert time.monotonic() < deadline, "the run did not finish"
-            time.sleep(0.5)
-    return run["id"]
+        for run in runs:
+            while api.get(f"/api/v1/simulation-runs/{run['id']}").json()["status"] not in ("succeeded", "failed"):
+                assert time.monotonic() < deadline, "the run did not finish"
+                time.sleep(0.5)
+    return [run["id"] for run in runs]
 
 
 class Report:
@@ -140,11 +149,12 @@ async def test_every_page_is_accessible_fits_a_phone_and_is_photographed(
     owner = await factory.org_with_owner(name="Shackleton Works")
     await populate(owner_engine, owner.org_id, owner.id)
     crew = await factory.member(owner, role=SystemRole.CREW_MEMBER)
-    run_id = await _finished_run(live_stack, owner)
+    run_id, *studies = await _finished_runs(live_stack, owner)
     objects = await objects_of(owner_engine, owner.org_id) | {"run_id": run_id}
     base = {"org_slug": owner.org_slug, "org_id": str(owner.org_id)}
     paths = sorted({path_for(rule, base, objects) for rule in _page_rules(app)})
     paths.append(f"/o/{owner.org_slug}/simulation-runs/compare?a={objects['run_id']}&b={run_id}")
+    paths += [f"/o/{owner.org_slug}/simulation-runs/{study}" for study in studies]
     only = os.environ.get("PAGES")  # a regular expression: while working on some pages, visit only those
     paths = [p for p in paths if re.search(only, p)] if only else paths
     SHOTS.mkdir(exist_ok=True)

@@ -202,7 +202,7 @@ def trade_study_charts(study: dict, target: str) -> list[dict]:
         else:
             second, width = axes[1], len(axes[1]["values"])
             series = [
-                (f"{second['label']} {_tick(v, second['unit'])} {second['unit']}",
+                (f"{second['label']}: {_tick(v, second['unit'])} {second['unit']}",
                  [value(points[i * width + j]) for i in range(len(first["values"]))])
                 for j, v in enumerate(second["values"])
             ]  # fmt: skip
