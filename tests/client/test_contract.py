@@ -59,3 +59,10 @@ async def test_every_answer_type_has_the_fields_of_its_component(document, typed
     component = document["components"]["schemas"][SCHEMAS[typed]]
     assert set(typed.__annotations__) == set(component["properties"]), typed.__name__
     assert set(typed.__required_keys__) == set(component.get("required", [])), typed.__name__
+
+
+async def test_the_clients_run_types_are_the_documents(document):
+    from closedloop_client.types import RUN_TYPES
+
+    run_in = _resolve(document, document["components"]["schemas"]["RunIn"])
+    assert set(_resolve(document, run_in["properties"]["run_type"])["enum"]) == set(RUN_TYPES)

@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 import redis
-from closedloop_client import Client
+from closedloop_client import ApiError, Client
 
 from tests.conftest import csrf_from
 
@@ -135,6 +135,25 @@ async def test_run_is_queued_then_worked_to_results_and_products(live_stack, fac
         assert float(cells[2].replace(",", "")) == pytest.approx(bricks, abs=0.01)  # the latest plan, not twice
         assert 'id="products-chart"' in dashboard and "Brick planned" in dashboard
     assert await count_rows("audit_logs", "action = 'simulation_run.start' AND entity_id = :i", i=run["id"]) == 1
+
+
+async def test_a_trade_study_through_the_published_client(live_stack, factory):
+    member = await factory.org_with_owner()
+    with typed_client(live_stack, member) as api:
+        mission = api.create_mission(str(member.org_id), MISSION)
+        with pytest.raises(ApiError) as refused:  # a module the catalog does not have: 422 naming the sweep
+            api.start_run(mission["id"], "trade_study", {"sweep": [{"parameter": "module:warp", "values": [0, 1]}]})
+        assert refused.value.status == 422 and "sweep" in refused.value.details["fields"]
+        sweep = [{"parameter": "crew_size", "values": [2, 4, 6]}]
+        run = api.wait_for_run(
+            api.start_run(mission["id"], "trade_study", {"time_horizon_days": 14, "sweep": sweep})["id"]
+        )
+        assert run["status"] == "succeeded", run
+        study = run["results"]["trade_study"]
+        assert [p["values"] for p in study["points"]] == [[2], [4], [6]] and study["axes"][0]["label"] == "Crew"
+        # the mission's own crew (4) is the mission's own plan
+        assert study["points"][1]["kpis"]["target_kg"] == pytest.approx(run["results"]["kpis"]["target_kg"], abs=1e-3)
+        assert list(api.mission_products(mission["id"], kind="planned")) == []  # a study schedules nothing
 
 
 async def test_duplicate_delivery_gives_one_result(live_stack, factory, count_rows):

@@ -6,7 +6,9 @@ from typing import Any, Generic, Literal, NotRequired, TypedDict, TypeVar, get_a
 
 T = TypeVar("T")
 
-RunType = Literal["mass_balance", "throughput_optimization", "waste_minimization", "monte_carlo"]
+RunType = Literal[
+    "mass_balance", "throughput_optimization", "waste_minimization", "monte_carlo", "trade_study", "pareto_sweep"
+]
 RUN_TYPES = get_args(RunType)
 RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 FINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
