@@ -25,6 +25,13 @@ async def _mission(client, slug, token) -> str:
     return created.headers["Location"].rsplit("/", 1)[1]
 
 
+async def _owner_with_mission(client, factory):
+    """A signed-in owner of a new organization with one mission: (owner, CSRF token, mission id)."""
+    owner = await factory.org_with_owner()
+    token = await login(client, owner.email, owner.password)
+    return owner, token, await _mission(client, owner.org_slug, token)
+
+
 async def _work(app, maker, org_id, run_id) -> str:
     """Do what a worker does for this run (a live worker of the same test session may get there first)."""
     from webapp.core.tenancy import scope_session
@@ -52,10 +59,8 @@ async def _brick_cells(client, slug, mission) -> list[str]:
 
 
 async def test_start_watch_and_read_a_run(app, client, factory, maker, count_rows):
-    owner = await factory.org_with_owner()
-    token = await login(client, owner.email, owner.password)
+    owner, token, mission = await _owner_with_mission(client, factory)
     slug = owner.org_slug
-    mission = await _mission(client, slug, token)
     dashboard = await (await client.get(f"/o/{slug}/missions/{mission}")).get_data(as_text=True)
     assert "Simulation runs" in dashboard and "No simulation runs yet" in dashboard
     base = f"/o/{slug}/missions/{mission}/simulations"
@@ -157,9 +162,7 @@ async def test_start_watch_and_read_a_run(app, client, factory, maker, count_row
 async def test_viewers_read_but_cannot_start_and_other_orgs_get_404(app, client, factory, maker):
     from webapp.core.permissions import SystemRole
 
-    owner = await factory.org_with_owner()
-    token = await login(client, owner.email, owner.password)
-    mission = await _mission(client, owner.org_slug, token)
+    owner, token, mission = await _owner_with_mission(client, factory)
     started = await client.post(
         f"/o/{owner.org_slug}/missions/{mission}/simulations",
         form={
@@ -187,10 +190,8 @@ async def test_viewers_read_but_cannot_start_and_other_orgs_get_404(app, client,
 
 
 async def test_a_lunar_night_run_from_the_form(app, client, factory, maker, count_rows):
-    owner = await factory.org_with_owner()
-    token = await login(client, owner.email, owner.password)
+    owner, token, mission = await _owner_with_mission(client, factory)
     slug = owner.org_slug
-    mission = await _mission(client, slug, token)
     base = f"/o/{slug}/missions/{mission}/simulations"
     modal = await (await client.get(f"{base}/new", headers=HX)).get_data(as_text=True)
     assert 'name="power_profile"' in modal and 'class="grid-3 for-power-lunar"' in modal

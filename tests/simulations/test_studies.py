@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import login
-from tests.simulations.test_run_pages import HX, _mission, _work
+from tests.simulations.test_run_pages import HX, _owner_with_mission, _work
 from webapp.simulations.engine import EngineError, simulate
 from webapp.simulations.engine.study import validate_sweep
 from webapp.simulations.snapshot import reference_snapshot
@@ -140,10 +139,8 @@ def test_a_study_holds_credits_for_every_plan_it_makes():
 
 
 async def test_a_trade_study_and_a_pareto_sweep_from_the_form(app, client, factory, maker, count_rows):
-    owner = await factory.org_with_owner()
-    token = await login(client, owner.email, owner.password)
+    owner, token, mission = await _owner_with_mission(client, factory)
     slug = owner.org_slug
-    mission = await _mission(client, slug, token)
     base = f"/o/{slug}/missions/{mission}/simulations"
     modal = await (await client.get(f"{base}/new", headers=HX)).get_data(as_text=True)
     assert 'name="sweep_parameter_1"' in modal and 'value="module:sinter"' in modal and 'name="against"' in modal

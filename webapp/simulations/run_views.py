@@ -142,13 +142,13 @@ async def create(mission_id: uuid.UUID):
     session = db_session()
     mission = await get_mission(session, g.ctx.org_id, mission_id)
     form = RunForm(formdata=MultiDict(await request.form))
-    form.offer_modules(await _modules(mission))
     try:
         name, run_type, config = run_service.parse_run_request(form.request_values())
         run = await run_service.start_run(session, g.ctx, mission_id, name, run_type, config, enqueue_run)
     except ValidationError as exc:
         show_errors(form, exc)
         form.show_sweep_errors(exc.details.get("fields", {}))
+        form.offer_modules(await _modules(mission))  # only to show the form again: a started run reads the catalog once
         return await render(
             "simulations/new.html",
             "simulations/_form.html",

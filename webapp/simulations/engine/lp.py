@@ -329,7 +329,7 @@ class PlanningLP:
             hours,
             crew,
             changed,
-            keep=(self._pad(primary), (1.0 - tau) * best - KEEP_SLACK * max(1.0, abs(best))),
+            rows=((self._pad(primary), (1.0 - tau) * best - KEEP_SLACK * max(1.0, abs(best))),),
         )
         second.run()
         if self._outcome(second) != "optimal":  # numerically the first stage is always an answer
@@ -341,56 +341,41 @@ class PlanningLP:
         `primary` kept at that optimum: one efficient point of the trade-off between them (a Pareto sweep,
         engine/study.py). None when no plan reaches the floor. Solvers are kept under `name`, so the next floor
         restarts from this basis."""
-        inf = highspy.kHighsInf
-        floor_row, keep_row = self.n_eq + self.n_ub, self.n_eq + self.n_ub + 1
-        first = self._solvers.get((name, 1))
-        if first is None:
-            first = self._new_solver(self._pad(-(primary - EPS_ENERGY * self.energy_x)), self._hours, self._crew)
-            nz = np.flatnonzero(secondary)
-            first.addRow(floor, inf, nz.size, nz.astype(np.int32), secondary[nz])
-            self._solvers[(name, 1)] = first
-        else:
-            first.setOptionValue("presolve", "off")
-            first.changeRowBounds(floor_row, floor, inf)
+        hours, crew, at_floor = self._hours, self._crew, (self._pad(secondary), floor)
+        cost = self._pad(-(primary - EPS_ENERGY * self.energy_x))
+        first = self._stage(name, 1, cost, hours, crew, False, (at_floor,))
         first.run()
         if self._outcome(first) == "infeasible":
             return None
         x1 = np.array(first.getSolution().col_value)
         best = float(primary @ x1[: self.lay.n_x])
-        keep = best - KEEP_SLACK * max(1.0, abs(best))
-        second = self._solvers.get((name, 2))
-        if second is None:
-            second = self._new_solver(self._pad(-(secondary - EPS_ENERGY * self.energy_x)), self._hours, self._crew)
-            for vector, low in ((secondary, floor), (primary, keep)):
-                nz = np.flatnonzero(vector)
-                second.addRow(low, inf, nz.size, nz.astype(np.int32), vector[nz])
-            self._solvers[(name, 2)] = second
-        else:
-            second.setOptionValue("presolve", "off")
-            second.changeRowBounds(floor_row, floor, inf)
-            second.changeRowBounds(keep_row, keep, inf)
+        kept = (self._pad(primary), best - KEEP_SLACK * max(1.0, abs(best)))
+        cost = self._pad(-(secondary - EPS_ENERGY * self.energy_x))
+        second = self._stage(name, 2, cost, hours, crew, False, (at_floor, kept))
         second.run()
         if self._outcome(second) != "optimal":  # numerically the first stage is always an answer
             return self._daily(x1)
         return self._daily(np.array(second.getSolution().col_value))
 
     def _stage(
-        self, objective: str, stage: int, cost: np.ndarray, hours, crew, changed: bool, keep: tuple | None = None
+        self, key: str, stage: int, cost: np.ndarray, hours, crew, changed: bool, rows: tuple = ()
     ) -> highspy.Highs:
-        h = self._solvers.get((objective, stage))
+        """The solver kept for (key, stage), built on first use with `rows` — (vector, lower bound) pairs added below
+        the model's own rows — and afterwards warm: only the bounds of those rows (and changed budgets) move."""
+        h = self._solvers.get((key, stage))
         if h is None:
             h = self._new_solver(cost, hours, crew)
-            if keep is not None:
-                nz = np.flatnonzero(keep[0])
-                h.addRow(keep[1], highspy.kHighsInf, nz.size, nz.astype(np.int32), keep[0][nz])
-            self._solvers[(objective, stage)] = h
+            for vector, low in rows:
+                nz = np.flatnonzero(vector)
+                h.addRow(low, highspy.kHighsInf, nz.size, nz.astype(np.int32), vector[nz])
+            self._solvers[(key, stage)] = h
             return h
         # presolve rebuilds the model and drops the basis: after the first (cold) solve, restart from the basis
         h.setOptionValue("presolve", "off")
         if changed:
             self._update(h, hours, crew)
-        if keep is not None:
-            h.changeRowBounds(self.n_eq + self.n_ub, keep[1], highspy.kHighsInf)
+        for n, (_, low) in enumerate(rows):
+            h.changeRowBounds(self.n_eq + self.n_ub + n, low, highspy.kHighsInf)
         return h
 
     def _least_excess(self, value: np.ndarray, hours, crew) -> np.ndarray:
