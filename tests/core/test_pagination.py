@@ -75,3 +75,27 @@ async def test_bad_cursor_and_limit_are_400_with_a_message(client, factory):
         response = await client.get(f"{base}?{query}", headers={"Accept": "application/json"})
         assert response.status_code == 400, query
         assert (await response.get_json())["message"] == message
+
+
+async def test_a_list_statement_gets_a_generic_plan_instead_of_being_planned_every_time(maker, factory):
+    """PostgreSQL plans a prepared statement afresh while its generic plan looks costlier than a custom one: with
+    `LIMIT $n` the generic plan expects a tenth of the table, so every page was planned again (planning cost several
+    times the 25-row query). The page size is part of the statement, so the sixth page on a connection runs the
+    generic plan."""
+    from webapp.core.driver import driver_connection
+    from webapp.core.tenancy import scope_session
+    from webapp.simulations.queries import PRODUCTS
+
+    owner = await factory.org_with_owner()
+    async with maker() as session:
+        await scope_session(session, org_id=owner.org_id, user_id=owner.id)
+        for _ in range(8):
+            await PRODUCTS.page(session, {"org_id": owner.org_id}, sort=None, filters={}, cursor=None, limit=25)
+        driver = await driver_connection(session)
+        plans = await driver.fetch(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE 'SELECT products.id%' AND statement LIKE '%LIMIT 26' "
+            "AND custom_plans + generic_plans > 0"
+        )
+        await session.rollback()
+    assert len(plans) == 1 and plans[0]["generic_plans"] >= 3, plans

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, bindparam, tuple_
+from sqlalchemy import Select, bindparam, literal_column, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.core.driver import Prepared, fetch_prepared
@@ -130,25 +130,36 @@ async def paginate(
 
 
 class KeysetQuery:
-    """A fixed-shape list built once, with bound parameters for its filters, cursor and page size.
+    """A fixed-shape list built once, with bound parameters for its filters and cursor.
 
     Hot list pages use it instead of paginate(): building and cache-keying a statement costs
     more than running it (bench/http.py). Filters are bindparam()s named in `params`; rows are
-    column rows (select columns, not entities).
+    column rows (select columns, not entities). The page size is written into the statement, one
+    statement per size asked for: with `LIMIT $n` PostgreSQL estimates a tenth of the table for the
+    generic plan, so it plans the statement afresh on every execution — for a 25-row page that
+    planning cost several times the query itself.
     """
 
     def __init__(self, stmt: Select, *, keys: list, descending: bool = True) -> None:
         self.keys = keys
-        limited = lambda s: _page_order(s, keys, descending).limit(bindparam("page_limit"))  # noqa: E731
         after = tuple(bindparam(f"after_{i}", type_=k.type) for i, k in enumerate(keys))
-        self.first = Prepared(limited(stmt))
-        self.following = Prepared(limited(stmt.where(_after(keys, after, descending))))
+        self._ordered = (
+            _page_order(stmt, keys, descending),
+            _page_order(stmt.where(_after(keys, after, descending)), keys, descending),
+        )
+        self._sized: dict[tuple[bool, int], Prepared] = {}
+
+    def _statement(self, following: bool, rows: int) -> Prepared:
+        found = self._sized.get((following, rows))
+        if found is None:  # a handful of sizes in practice (1 to MAX_LIMIT + 1 rows), two shapes each
+            found = Prepared(self._ordered[following].limit(literal_column(str(int(rows)))))
+            self._sized[(following, rows)] = found
+        return found
 
     async def page(self, session: AsyncSession, params: dict, *, cursor: str | None = None, limit: int = 25) -> Page:
         """One page for these filter values, after `cursor`."""
-        params = dict(params, page_limit=limit + 1)
-        stmt = self.first
+        stmt = self._statement(bool(cursor), limit + 1)
         if cursor:
-            stmt = self.following
+            params = dict(params)
             params.update({f"after_{i}": v for i, v in enumerate(decode_cursor(cursor, len(self.keys)))})
         return _page_of(await fetch_prepared(session, stmt, params), self.keys, limit)

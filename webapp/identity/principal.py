@@ -115,7 +115,7 @@ def enter_key(ctx, key, membership) -> None:
     if membership is None:  # its organization was deleted or its owner left it: the key is worth nothing
         raise Unauthorized("This API key is not valid: its organization is gone or its owner left it.")
     ctx.user_id, ctx.user_email, ctx.user_name = key.user_id, key.email, key.name
-    ctx.mfa_enabled, ctx.locale, ctx.timezone = key.mfa_enabled, key.locale, key.timezone
+    ctx.mfa_enabled = key.mfa_enabled  # locale and time zone stay the defaults: a key's answers are JSON
     ctx.api_key_id = key.id
     enter_org(ctx, membership)
     ctx.permissions &= key.permissions
