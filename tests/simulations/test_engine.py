@@ -465,3 +465,59 @@ def test_the_repair_crew_fraction_sensitivity_moves_the_right_way():
         values = [point[quantile] for point in points]
         assert all(a >= b - 1e-6 for a, b in zip(values, values[1:], strict=False)), quantile
     assert points[0]["p10"] > points[-1]["p10"]  # and the estimate matters: the chart has something to show
+
+
+def test_malfunctions_slow_a_module_by_biosims_factors_and_their_repairs_still_take_crew_time():
+    from webapp.simulations.engine.failures import (
+        MALFUNCTION_FACTORS,
+        available_hours,
+        crew_after_repairs,
+        sample_downtime,
+    )
+
+    problem = build_problem(reference_snapshot(crew_size=4), {"target": "brick", "time_horizon_days": 365})
+    use = problem.hours.copy()
+    # no malfunctions asked for: the very scenarios of earlier runs, draw for draw
+    plain = [sample_downtime(problem, np.random.default_rng(3), use) for _ in range(2)]
+    same = sample_downtime(problem, np.random.default_rng(3), use, 1.0, None, 0.0)
+    assert (plain[0] == same).all()
+
+    rng = np.random.default_rng(4)
+    repairs: list = []
+    repairing = np.zeros_like(problem.hours)
+    down = sample_downtime(problem, rng, use, 1.0, repairs, 1.0, repairing)  # every failure a malfunction
+    assert repairs and all(factor in MALFUNCTION_FACTORS for *_, factor in repairs)
+    assert {factor for *_, factor in repairs} == set(MALFUNCTION_FACTORS)  # all three intensities occur in a year
+    # the hours lost are the slowed share of each repair, by hand from the repair records
+    expected = np.zeros_like(down)
+    for k, start, end, factor in repairs:
+        end = min(end, problem.days * 24.0)
+        for day in range(int(start // 24), int(min(end, problem.days * 24 - 1e-9) // 24) + 1):
+            overlap = min(end, (day + 1) * 24.0) - max(start, day * 24.0)
+            expected[k, day] += (1.0 - factor) * overlap
+            assert repairing[k, day] >= overlap - 1e-9
+    assert np.allclose(down, expected)
+    # a slowed module is never stopped: at least half its hours stay on every day
+    assert (available_hours(problem, down) >= 0.5 * problem.hours - 1e-9).all()
+    # the repair takes the crew time of a whole repair, not of the hours lost
+    assert (crew_after_repairs(problem, repairing, use) <= crew_after_repairs(problem, down, use) + 1e-9).all()
+    assert crew_after_repairs(problem, repairing, use).sum() < crew_after_repairs(problem, down, use).sum()
+
+
+def test_a_monte_carlo_with_malfunctions_loses_fewer_hours_and_says_how_its_failures_went():
+    snapshot = reference_snapshot(crew_size=4)
+    config = {"time_horizon_days": 120, "scenarios": 60, "seed": 9}
+    outages = simulate(snapshot, "monte_carlo", config)["monte_carlo"]
+    mixed = simulate(snapshot, "monte_carlo", config | {"degraded_share": 1.0})["monte_carlo"]
+    assert outages["degraded_share"] == 0.0 and outages["failures_per_scenario"]["malfunctions"] == 0
+    assert mixed["degraded_share"] == 1.0 and mixed["failures_per_scenario"]["outages"] == 0
+    assert mixed["failures_per_scenario"]["malfunctions"] > 0
+    # a malfunction takes at most half of its repair's hours: far fewer hours are lost over 60 scenarios
+    assert sum(mixed["mean_hours_lost"].values()) < 0.6 * sum(outages["mean_hours_lost"].values())
+    rolled = simulate(snapshot, "monte_carlo", config | {"degraded_share": 0.5, "policy": "rolling_horizon",
+                                                          "scenarios": 10})["monte_carlo"]  # fmt: skip
+    assert rolled["max_mass_balance_residual_kg"] <= 1e-6
+    assert rolled["failures_per_scenario"]["malfunctions"] > 0 and rolled["failures_per_scenario"]["outages"] > 0
+    with pytest.raises(EngineError) as refused:
+        simulate(snapshot, "monte_carlo", {"time_horizon_days": 5, "degraded_share": 1.5})
+    assert refused.value.constraint == "degraded_share"

@@ -109,6 +109,13 @@ def test_refusals():
     with pytest.raises(ValidationError) as unknown:
         parse_run_request({"run_type": "monte_carlo", "config": {"policy": "clairvoyant"}})
     assert "policy" in unknown.value.details["fields"]
+    mixed = parse_run_request({"run_type": "monte_carlo", "config": {"degraded_share": "0.4"}})[2]
+    assert mixed["degraded_share"] == 0.4  # as the form sends it
+    assert "degraded_share" not in parse_run_request({"run_type": "monte_carlo", "config": {"degraded_share": 0}})[2]
+    for wrong in (1.5, -0.1, "half", True):
+        with pytest.raises(ValidationError) as refused:
+            parse_run_request({"run_type": "monte_carlo", "config": {"degraded_share": wrong}})
+        assert "degraded_share" in refused.value.details["fields"], wrong
 
 
 def test_waste_that_varies_day_by_day_is_planned_and_accounted_for():

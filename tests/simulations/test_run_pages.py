@@ -224,3 +224,33 @@ async def test_a_lunar_night_run_from_the_form(app, client, factory, maker, coun
     assert "Storage at the end of each day" in page and "Capacity 200" in page
     assert "Highest draw at any instant" in page and "Peak limit 3" in page
     assert "lunar day and night (354 h each)" in page and "kWh used at night" in page
+
+
+async def test_a_monte_carlo_with_malfunctions_from_the_form(app, client, factory, maker, count_rows):
+    owner, token, mission = await _owner_with_mission(client, factory)
+    base = f"/o/{owner.org_slug}/missions/{mission}/simulations"
+    form = {
+        "csrf_token": token,
+        "name": "Half the failures only slow",
+        "run_type": "monte_carlo",
+        "target": "brick",
+        "time_horizon_days": "30",
+        "scenarios": "20",
+        "plan": "throughput_optimization",
+        "seed": "3",
+        "policy": "perfect_information",
+        "degraded_share": "2",
+    }
+    bad = await client.post(base, headers=HX, form=form)
+    assert bad.status_code == 422 and "from 0 (every failure stops the module) to 1" in await bad.get_data(as_text=True)
+    assert await count_rows("simulation_runs", "mission_id = :m", m=mission) == 0
+
+    started = await client.post(base, form=form | {"degraded_share": "0.5"})
+    assert started.status_code == 303
+    run_url = started.headers["Location"]
+    run_id = run_url.rsplit("/", 1)[1]
+    assert await _work(app, maker, owner.org_id, run_id) == "succeeded"
+    page = await (await client.get(run_url)).get_data(as_text=True)
+    assert "Failures per scenario" in page and "only slowed one (malfunctions, 50 % of failures)" in page
+    again = await (await client.get(f"{base}/new?from={run_id}", headers=HX)).get_data(as_text=True)
+    assert 'name="degraded_share"' in again and 'value="0.5"' in again.split('name="degraded_share"')[1][:200]

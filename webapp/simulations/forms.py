@@ -88,6 +88,7 @@ class RunForm(Form):
     whole_batches = BooleanField("Whole batches only")
     failure_shape = StringField("Failure shape (Weibull β)", default="1")
     generation_cv = StringField("Day-to-day variation of waste", default="0")
+    degraded_share = StringField("Share of failures that only slow a module", default="0")
     policy = SelectField(
         "Re-planning",
         choices=choices(
@@ -158,6 +159,7 @@ class RunForm(Form):
                 "failure_shape": self.failure_shape.data or None,
                 "policy": self.policy.data,
                 "generation_cv": self.generation_cv.data or None,
+                "degraded_share": self.degraded_share.data or None,
             }
         if self.run_type.data == "trade_study":
             sweep = [{"parameter": self.sweep_parameter_1.data, "values": _numbers(self.sweep_values_1.data)}]

@@ -106,6 +106,13 @@ class RunConfig(Body):
         description="monte_carlo: coefficient of variation of each waste stream's daily amount (gamma, same mean); "
         "default 0 (every day the mean)",
     )
+    degraded_share: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="monte_carlo: share of failures that are malfunctions rather than outages — the module runs on "
+        "at 0.9, 0.75 or 0.5 of its rate (BioSim's low, medium and severe) until repaired; default 0",
+    )
     failure_shape: float | None = Field(
         None,
         ge=0.5,

@@ -15,7 +15,7 @@ from webapp.simulations.engine.report import build_report
 
 # 1.3: trade studies and Pareto sweeps; 1.2: power and the lunar night; 1.1: strict lexicographic, honest KPIs,
 # replayed mass check
-ENGINE_VERSION = "1.3.0"
+ENGINE_VERSION = "1.4.0"
 RUN_TYPES = (
     "mass_balance",
     "throughput_optimization",
@@ -131,8 +131,11 @@ def simulate(snapshot: dict, run_type: str, config: dict, progress: Progress | N
     cv = float(config.get("generation_cv", 0.0))
     if not 0 <= cv <= MAX_CV:
         raise EngineError(f"The variation of daily waste must be from 0 to {MAX_CV:g}.", "generation_cv")
+    degraded = float(config.get("degraded_share", 0.0))
+    if not 0 <= degraded <= 1:
+        raise EngineError("The share of failures that are malfunctions must be from 0 to 1.", "degraded_share")
     result["monte_carlo"] = run_monte_carlo(
-        problem, plan, tau, base, scenarios, int(seed), tick, shape, policy, generation_cv=cv
+        problem, plan, tau, base, scenarios, int(seed), tick, shape, policy, generation_cv=cv, degraded_share=degraded
     )
     result["monte_carlo"]["plan"] = plan
     progress(1.0, f"{scenarios} scenarios done ({result['monte_carlo']['replanned']} needed re-planning).")

@@ -4,6 +4,11 @@ Time to failure is counted in operating hours, not calendar hours: a module wear
 the failure-free plan's use of it (hours per day), placed at the start of each day; a module that plan never uses
 never fails. A repair takes calendar time from the moment of failure. Repairs cost crew time only on days the plan
 needed the module — an idle spare waiting for a part takes nobody's hands.
+
+Not every failure stops a module. A share of them (`degraded_share`, a run setting) are malfunctions in BioSim's
+sense: the module keeps running at a reduced rate — × 0.9, 0.75 or 0.5 for a low, medium or severe malfunction,
+each equally likely — until the repair is done. Its lost hours are the reduced share of the repair's duration; the
+repair still takes the crew time of a whole repair.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from webapp.simulations.engine.model import Problem, upstream_first
 # share of a repair's duration that needs a crew member's hands [E: no source found; habitat.md §3.5 asks for it to
 # be shown as an estimate]
 REPAIR_CREW_FRACTION = 0.5
+# production factor of a malfunctioning module, by intensity: low, medium, severe [BioSim-repo, habitat.md §3.5]
+MALFUNCTION_FACTORS = (0.9, 0.75, 0.5)
 
 
 def planned_use(p: Problem, batches: np.ndarray) -> np.ndarray:
@@ -32,11 +39,16 @@ def sample_downtime(
     use: np.ndarray | None = None,
     shape: float = 1.0,
     repairs: list | None = None,
+    degraded_share: float = 0.0,
+    repairing: np.ndarray | None = None,
 ) -> np.ndarray:
     """Hours each module is down on each day (K, T): time to failure in operating hours (`use`, the plan's hours per
     day; all planned hours when not given) — exponential, or with `shape` ≠ 1 Weibull with the same mean (BioSim's
     Weibull decider: above 1 wear-out, below 1 early failures) — and exponential repair in calendar hours.
-    `repairs`, when given, receives each failure as (module, failed at, back at) in calendar hours."""
+    With `degraded_share` > 0 that share of failures are malfunctions: the module runs on at one of
+    MALFUNCTION_FACTORS until repaired, so only the rest of those hours are down.
+    `repairs`, when given, receives each failure as (module, failed at, back at, factor it ran at meanwhile: 0 when
+    stopped) in calendar hours; `repairing` (K, T), when given, receives the hours each module was under repair."""
     use = p.hours if use is None else use
     weibull_mean = math.gamma(1.0 + 1.0 / shape)
     down = np.zeros((len(p.module_keys), p.days))
@@ -55,9 +67,16 @@ def sample_downtime(
             if failed_at is None:
                 break
             repair = rng.exponential(mttr)
-            _add_interval(down[k], failed_at, min(failed_at + repair, p.days * 24.0))
+            factor = 0.0
+            # drawn only when asked for: runs without malfunctions keep their earlier scenarios seed for seed
+            if degraded_share > 0.0 and rng.random() < degraded_share:
+                factor = MALFUNCTION_FACTORS[int(rng.integers(len(MALFUNCTION_FACTORS)))]
+            back = min(failed_at + repair, p.days * 24.0)
+            _add_interval(down[k], failed_at, back, 1.0 - factor)
+            if repairing is not None:
+                _add_interval(repairing[k], failed_at, back)
             if repairs is not None:
-                repairs.append((k, failed_at, failed_at + repair))
+                repairs.append((k, failed_at, failed_at + repair, factor))
             clock = failed_at + repair
             if clock >= p.days * 24.0:
                 break
@@ -81,10 +100,10 @@ def _calendar_after(run: np.ndarray, before: np.ndarray, start: float, wear: flo
     return day * 24.0 + (goal - before[day])
 
 
-def _add_interval(row: np.ndarray, start: float, end: float) -> None:
+def _add_interval(row: np.ndarray, start: float, end: float, weight: float = 1.0) -> None:
     first, last = int(start // 24), int(min(end, row.size * 24 - 1e-9) // 24)
     for day in range(first, last + 1):
-        row[day] += min(end, (day + 1) * 24.0) - max(start, day * 24.0)
+        row[day] += weight * (min(end, (day + 1) * 24.0) - max(start, day * 24.0))
 
 
 def available_hours(p: Problem, down: np.ndarray) -> np.ndarray:
@@ -96,7 +115,8 @@ def crew_after_repairs(
     p: Problem, down: np.ndarray, use: np.ndarray | None = None, fraction: float = REPAIR_CREW_FRACTION
 ) -> np.ndarray:
     """Crew hours per day left for recipes once repairs took their share: only repairs of modules the plan needed
-    that day (`use` > 0; every planned module when not given), each taking `fraction` of its hours in crew time."""
+    that day (`use` > 0; every planned module when not given), each taking `fraction` of its hours in crew time.
+    `down` is the hours under repair (sample_downtime's `repairing` when some failures were malfunctions)."""
     needed = (p.hours if use is None else use) > 1e-9
     return np.maximum(p.crew_h_per_day - fraction * (down * needed).sum(axis=0), 0.0)
 

@@ -112,8 +112,9 @@ def _plan_chunk(
     crew_fraction: float = REPAIR_CREW_FRACTION,
     noise: tuple[float, int] = (0.0, 0),
 ) -> list[tuple]:
-    """Plan a list of scenarios (downtime, repairs, number; `noise` = (coefficient of variation of daily waste,
-    seed) varies what arrives, engine/generation.py); returns per scenario (kpis, cumulative target per day, stored
+    """Plan a list of scenarios (downtime, repairs, number[, hours under repair when some failures were
+    malfunctions]; `noise` = (coefficient of variation of daily waste, seed) varies what arrives,
+    engine/generation.py); returns per scenario (kpis, cumulative target per day, stored
     waste per day, whether failures changed the plan, kpis of the plan carried on without re-planning)."""
     from webapp.simulations.engine import (
         planner,  # the pool's processes import the engine lazily
@@ -125,8 +126,9 @@ def _plan_chunk(
     base_crew = base @ p.crew_h
     target, waste = p.index(p.target), p.mask("waste")
     out = []
-    for down, repairs, number in downs:
-        hours, crew = available_hours(p, down), crew_after_repairs(p, down, used, crew_fraction)
+    for down, repairs, number, *repairing in downs:
+        hours = available_hours(p, down)
+        crew = crew_after_repairs(p, repairing[0] if repairing else down, used, crew_fraction)
         arrivals = sample_arrivals(p, noise[0], noise[1], number)
         scenario = p if arrivals is None else dataclasses.replace(p, arrivals=arrivals)
         # the failure-free plan still fits and the waste came as planned: it stays optimal (the feasible set only
@@ -182,8 +184,10 @@ def run_monte_carlo(
     failure_shape: float = 1.0,
     policy: str = PERFECT,
     generation_cv: float = 0.0,
+    degraded_share: float = 0.0,
 ) -> dict:
-    """Sample, plan and summarise `scenarios` failure scenarios under a re-planning policy."""
+    """Sample, plan and summarise `scenarios` failure scenarios under a re-planning policy; `degraded_share` of the
+    failures are malfunctions (the module runs on at a reduced rate until repaired, engine/failures.py)."""
     if policy not in POLICIES:
         raise EngineError(f"The Monte Carlo policy is one of {', '.join(POLICIES)}.", "policy")
     if policy == ROLLING:
@@ -191,9 +195,19 @@ def run_monte_carlo(
     rng = np.random.default_rng(seed)
     use = planned_use(p, base)  # modules wear while the failure-free plan runs them
     downs = []
+    events = {"outages": 0, "malfunctions": 0}
     for number in range(scenarios):
-        repairs: list | None = [] if policy == ROLLING else None
-        downs.append((sample_downtime(p, rng, use, failure_shape, repairs), repairs, number))
+        repairs: list = []
+        if degraded_share > 0.0:
+            repairing = np.zeros((len(p.module_keys), p.days))
+            down = sample_downtime(p, rng, use, failure_shape, repairs, degraded_share, repairing)
+            downs.append((down, repairs if policy == ROLLING else None, number, repairing))
+        else:
+            down = sample_downtime(p, rng, use, failure_shape, repairs)
+            downs.append((down, repairs if policy == ROLLING else None, number))
+        malfunctions = sum(1 for *_, factor in repairs if factor > 0.0)
+        events["malfunctions"] += malfunctions
+        events["outages"] += len(repairs) - malfunctions
     noise = (generation_cv, seed)
     report = progress or (lambda fraction: None)
     size = INLINE_CHUNK if scenarios < PARALLEL_FROM else _chunk_size(scenarios)
@@ -242,7 +256,7 @@ def run_monte_carlo(
     results = [r[0] for r in rows]
     cumulative_target = np.array([r[1] for r in rows])
     stored_waste = np.array([r[2] for r in rows])
-    lost_hours = sum((p.hours - available_hours(p, d)).sum(axis=1) for d, _, _ in downs)
+    lost_hours = sum((p.hours - available_hours(p, d)).sum(axis=1) for d, *_ in downs)
     summary, fixed = _bands(results), [r[4] for r in rows]
     return {
         "scenarios": scenarios,
@@ -250,6 +264,9 @@ def run_monte_carlo(
         "failure_shape": failure_shape,
         "policy": policy,
         "generation_cv": generation_cv,
+        "degraded_share": degraded_share,
+        # failures per scenario on average: outages stop a module, malfunctions slow it until repaired
+        "failures_per_scenario": {name: round(n / scenarios, 3) for name, n in events.items()},
         "pool_cpu_seconds": round(pool_cpu, 3),
         "replanned": sum(1 for r in rows if r[3]),
         "kpis": summary,

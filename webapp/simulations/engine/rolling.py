@@ -62,17 +62,18 @@ class RollingHorizon:
         self,
         hours: np.ndarray,
         crew: np.ndarray,
-        repairs: list[tuple[int, float, float]],
+        repairs: list[tuple],
         arrivals: np.ndarray | None = None,
     ) -> np.ndarray:
         """Batches (T, R) the policy carries out when the modules have `hours` (K, T) and the crew `crew` (T,),
-        the failures being `repairs` as (module, failed at, back at) in calendar hours, and the waste arriving
-        `arrivals` (T, I; the daily mean when not given: later days are always planned at the mean)."""
+        the failures being `repairs` as (module, failed at, back at[, factor run at meanwhile]) in calendar hours,
+        and the waste arriving `arrivals` (T, I; the daily mean when not given: later days are always planned at
+        the mean)."""
         p = self.p
         arriving = p.arrivals_by_day() if arrivals is None else arrivals
         T, R = p.days, len(p.recipe_keys)
         changed_on = np.zeros(T, dtype=bool)
-        for _, failed_at, back_at in repairs:
+        for _, failed_at, back_at, *_ in repairs:
             for moment in (failed_at, back_at):
                 if moment < T * 24.0:
                     changed_on[int(moment // 24)] = True
@@ -109,10 +110,11 @@ class RollingHorizon:
         inside = days < p.days
         expected = p.hours[:, np.minimum(days, p.days - 1)] * self.availability[:, None] * inside[None, :]
         midnight = (t + 1) * 24.0
-        for k, failed_at, back_at in repairs:  # under repair at the end of today: back after the mean repair time
-            if failed_at < midnight < back_at:
+        for k, failed_at, back_at, *running in repairs:  # under repair at the end of today: back after the mean
+            if failed_at < midnight < back_at:  # repair time, running meanwhile at its malfunction's factor (or not)
                 back = midnight + p.mttr_h[k]
-                expected[k] *= np.clip((days * 24.0 + 24.0 - back) / 24.0, 0.0, 1.0)
+                factor = running[0] if running else 0.0
+                expected[k] *= factor + (1.0 - factor) * np.clip((days * 24.0 + 24.0 - back) / 24.0, 0.0, 1.0)
         expected[:, 0] = today
         crew = np.where(inside, p.crew_h_per_day, 0.0)
         crew[0] = crew_today

@@ -57,6 +57,7 @@ CONFIG_KEYS = {
     "failure_shape",
     "policy",
     "generation_cv",
+    "degraded_share",
     "sweep",
     "against",
     "points",
@@ -182,6 +183,16 @@ def parse_run_request(values: dict) -> tuple[str, RunType, dict]:
         )
         if cv:
             config["generation_cv"] = cv
+        degraded = _decimal(
+            raw_config.get("degraded_share"),
+            "degraded_share",
+            0,
+            1,
+            errors,
+            "The share of failures that are malfunctions is from 0 (every failure stops the module) to 1.",
+        )
+        if degraded:
+            config["degraded_share"] = degraded
         policy = raw_config.get("policy") or "perfect_information"
         if policy not in MC_POLICIES:
             errors["policy"] = [f"Choose one of {', '.join(MC_POLICIES)}."]
