@@ -308,43 +308,75 @@ async def members_page(org_slug: str):
     return Response(body, content_type="text/html; charset=utf-8")
 
 
+class _Statement:
+    """One of the app's own fixed statements (webapp/core/driver.Prepared), its SQL text compiled once, to run on
+    raw asyncpg: the twin sends the very statements the app sends, without the session around them."""
+
+    def __init__(self, prepared) -> None:
+        from sqlalchemy.dialects.postgresql.asyncpg import dialect
+
+        prepared._compile(dialect())
+        self.prepared, self.sql = prepared, prepared._sql
+
+    def arguments(self, **params) -> list:
+        return self.prepared.arguments(params)
+
+
+def _app_statements() -> tuple[_Statement, _Statement]:
+    from webapp.apikeys.service import _BY_DIGEST
+    from webapp.organizations.queries import _ENTER_BY
+
+    return _Statement(_BY_DIGEST), _Statement(_ENTER_BY["org_id"])
+
+
+_KEY_LOOKUP, _ENTER_ORG = _app_statements()
+
+
 async def _key_scope(conn, org_id, permission: str):
-    """API key -> owner's role in the organization (None: the key's own, for routes without one in the path), with
-    RLS settings; None when not allowed."""
+    """API key -> owner's permissions in the organization (None: the key's own, for routes without one in the path),
+    with RLS settings; None when not allowed. The same statements and checks as the app: the key by its digest
+    (usable, its owner able to sign in), the membership with its organization's state, the MFA requirement, the
+    owner's extra role assignments and break-glass elevation, a billing lock — the key never doing more than its
+    owner may."""
+    from webapp.core.errors import DomainError
+    from webapp.organizations.context import enter_org
+    from webapp.organizations.queries import OrgMembership
+
     raw = request.headers["Authorization"].split(" ", 1)[1]
     digest = hashlib.sha256(raw.encode()).digest()
-    await conn.execute("SELECT set_config('app.credential', $1, true)", digest.hex())
-    key = await conn.fetchrow(
-        "SELECT id, organization_id, user_id, permissions FROM api_keys WHERE key_hash = $1 "
-        "AND enabled AND deleted_at IS NULL AND (expires_at IS NULL OR expires_at > now())",
-        digest,
-    )
-    if key is None or key["organization_id"] != (org_id or key["organization_id"]):
-        return None
-    org_id = key["organization_id"]
     await conn.execute(
-        "SELECT set_config('app.user_id', $1, true), set_config('app.org_id', $2, true)",
-        str(key["user_id"]),
-        str(org_id),
+        "SELECT set_config('app.org_id', '', true), set_config('app.user_id', '', true), "
+        "set_config('app.bypass_rls', '', true), set_config('app.credential', $1, true)",
+        digest.hex(),
     )
-    role = await conn.fetchrow(
-        "SELECT r.key, r.is_system, r.permissions, " + _BILLING_LOCKED + " AS billing_locked FROM memberships m "
-        "JOIN roles r ON r.id = m.role_id WHERE m.organization_id = $1 AND m.user_id = $2 AND m.deleted_at IS NULL",
-        org_id,
-        key["user_id"],
+    key = await conn.fetchrow(_KEY_LOOKUP.sql, *_KEY_LOOKUP.arguments(digest=digest))
+    if key is None:
+        return None
+    _, _, key_id, key_org, user_id, key_permissions, enabled, expires_at, _, _, _, mfa_enabled, owner_active = key
+    usable = enabled and (expires_at is None or expires_at > datetime.now(UTC))
+    if not usable or not owner_active or key_org != (org_id or key_org):
+        return None
+    row = await conn.fetchrow(_ENTER_ORG.sql, *_ENTER_ORG.arguments(user_id=user_id, key=key_org))
+    if row is None:
+        return None
+    *fields, grants, break_glass, _ = row
+    membership = OrgMembership(
+        *fields, grants=tuple(json.loads(grants)), break_glass=tuple(json.loads(break_glass)) if break_glass else None
     )
-    granted = role_permissions(role["key"], role["is_system"], role["permissions"]) & set(key["permissions"])
-    if role["billing_locked"]:  # read-only until paid, as the app does
-        granted = {p for p in granted if p.endswith(":read")}
-    if permission not in granted:
+    ctx = RequestContext(user_id=user_id, mfa_enabled=mfa_enabled)
+    try:
+        enter_org(ctx, membership)
+    except DomainError:  # suspended, or MFA required of an owner without it
+        return None
+    if permission not in ctx.permissions & set(key_permissions):
         return None
     # the same Redis work as the app: the key's, person's and organization's windows in one round trip
-    windows = await _limiter().hit([("key", str(key["id"]), BENCH_API_LIMIT), ("user", str(key["user_id"]),
-                                    BENCH_API_LIMIT), ("organization", str(org_id), BENCH_API_LIMIT)])  # fmt: skip
+    windows = await _limiter().hit([("key", str(key_id), BENCH_API_LIMIT), ("user", str(user_id), BENCH_API_LIMIT),
+                                    ("organization", str(key_org), BENCH_API_LIMIT)])  # fmt: skip
     g.rate_window = binding(windows)
     if not g.rate_window.allowed:
         return None
-    return key
+    return {"id": key_id, "organization_id": key_org, "user_id": user_id}
 
 
 BENCH_API_LIMIT = 1_000_000  # bench seeds raise the app's limits to this, so neither side answers 429
