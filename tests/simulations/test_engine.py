@@ -521,3 +521,64 @@ def test_a_monte_carlo_with_malfunctions_loses_fewer_hours_and_says_how_its_fail
     with pytest.raises(EngineError) as refused:
         simulate(snapshot, "monte_carlo", {"time_horizon_days": 5, "degraded_share": 1.5})
     assert refused.value.constraint == "degraded_share"
+
+
+def test_cargo_waste_arrives_with_each_resupply_and_the_plan_copes_with_the_pulses():
+    from webapp.simulations.engine.lp import PlanningLP
+    from webapp.simulations.engine.report import flows, kpis, limits_held, replay
+
+    snapshot = reference_snapshot(crew_size=4)
+    steady = build_problem(snapshot, {"time_horizon_days": 100})
+    pulsed = build_problem(snapshot, {"time_horizon_days": 100, "resupply_every_days": 30})
+    foam = steady.index("foam")
+    arrived = pulsed.arrivals_by_day()
+    # packing foam: 30 days' worth on days 1, 31, 61 and 91 (the last only the 10 days left), nothing between
+    assert np.flatnonzero(arrived[:, foam]).tolist() == [0, 30, 60, 90]
+    assert arrived[0, foam] == pytest.approx(30 * steady.generation[foam])
+    assert arrived[90, foam] == pytest.approx(10 * steady.generation[foam])
+    # the same mass over the horizon, and every other stream still day by day
+    assert np.allclose(arrived.sum(axis=0), steady.arrivals_by_day().sum(axis=0))
+    others = np.arange(len(steady.items)) != foam
+    assert np.allclose(arrived[:, others], steady.arrivals_by_day()[:, others])
+    assert "Packaging foam: 30 days' worth arrives with each resupply, every 30 days from day 1." in pulsed.notes
+
+    for p in (steady, pulsed):
+        batches = PlanningLP(p).solve("throughput_optimization")
+        assert replay(p, batches) <= 1e-6  # the independent replay: nothing used before it arrived
+        assert kpis(p, batches)["mass_balance_residual_kg"] <= 1e-6
+    # the foam piles up after each resupply: the store's peak is higher than with a little every day
+    foam_stock = flows(pulsed, PlanningLP(pulsed).solve("throughput_optimization"))["stock"][:, foam]
+    steady_stock = flows(steady, PlanningLP(steady).solve("throughput_optimization"))["stock"][:, foam]
+    assert foam_stock.max() > steady_stock.max() + 1.0
+    # a store sized for daily foam overflows when it comes 90 days at a time (79 kg at 30 kg/m³: 2.6 m³)
+    tight = copy.deepcopy(snapshot)
+    tight["mission"]["storage_volume_m3"] = 1.0  # the daily plan peaks near 0.5 m³
+    held = build_problem(tight, {"time_horizon_days": 100})
+    assert all(limits_held(held, flows(held, PlanningLP(held).solve("throughput_optimization"))).values())
+    quarterly = build_problem(tight, {"time_horizon_days": 100, "resupply_every_days": 90})
+    with pytest.raises(EngineError) as full:
+        PlanningLP(quarterly).solve("throughput_optimization")
+    assert full.value.constraint == "storage_volume"
+    for policy in ("mass_balance", "throughput_optimization"):  # the fixed policy and whole batches take it too
+        result = simulate(snapshot, policy, {"time_horizon_days": 60, "resupply_every_days": 30, "whole_batches":
+                                             policy != "mass_balance"})  # fmt: skip
+        assert result["kpis"]["mass_balance_residual_kg"] <= 1e-6
+    for wrong in (0, 400, 2.5, True):
+        with pytest.raises(EngineError) as refused:
+            build_problem(snapshot, {"time_horizon_days": 30, "resupply_every_days": wrong})
+        assert refused.value.constraint == "resupply_every_days"
+
+
+def test_a_monte_carlo_keeps_the_resupply_pulses_under_daily_variation_and_either_policy():
+    snapshot = reference_snapshot(crew_size=4)
+    for policy in ("perfect_information", "rolling_horizon"):
+        config = {"time_horizon_days": 60, "scenarios": 8, "seed": 2, "resupply_every_days": 20, "policy": policy}
+        for cv in (0.0, 0.3):
+            mc = simulate(snapshot, "monte_carlo", config | {"generation_cv": cv})["monte_carlo"]
+            assert mc["max_mass_balance_residual_kg"] <= 1e-6, (policy, cv)
+    from webapp.simulations.engine.generation import sample_arrivals
+
+    p = build_problem(snapshot, {"time_horizon_days": 60, "resupply_every_days": 20})
+    varied = sample_arrivals(p, 0.3, seed=2, scenario=0)
+    foam = p.index("foam")
+    assert np.flatnonzero(varied[:, foam]).tolist() == [0, 20, 40]  # the pulses stay pulses

@@ -116,6 +116,13 @@ def test_refusals():
         with pytest.raises(ValidationError) as refused:
             parse_run_request({"run_type": "monte_carlo", "config": {"degraded_share": wrong}})
         assert "degraded_share" in refused.value.details["fields"], wrong
+    pulsed = parse_run_request({"run_type": "throughput_optimization", "config": {"resupply_every_days": "45"}})[2]
+    assert pulsed["resupply_every_days"] == 45
+    assert "resupply_every_days" not in parse_run_request({"run_type": "mass_balance", "config": {}})[2]
+    for wrong in (0, 366, 2.5, "monthly", True):
+        with pytest.raises(ValidationError) as refused:
+            parse_run_request({"run_type": "mass_balance", "config": {"resupply_every_days": wrong}})
+        assert "resupply_every_days" in refused.value.details["fields"], wrong
 
 
 def test_waste_that_varies_day_by_day_is_planned_and_accounted_for():

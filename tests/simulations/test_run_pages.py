@@ -226,7 +226,7 @@ async def test_a_lunar_night_run_from_the_form(app, client, factory, maker, coun
     assert "lunar day and night (354 h each)" in page and "kWh used at night" in page
 
 
-async def test_a_monte_carlo_with_malfunctions_from_the_form(app, client, factory, maker, count_rows):
+async def test_a_monte_carlo_with_malfunctions_and_resupply_from_the_form(app, client, factory, maker, count_rows):
     owner, token, mission = await _owner_with_mission(client, factory)
     base = f"/o/{owner.org_slug}/missions/{mission}/simulations"
     form = {
@@ -240,6 +240,7 @@ async def test_a_monte_carlo_with_malfunctions_from_the_form(app, client, factor
         "seed": "3",
         "policy": "perfect_information",
         "degraded_share": "2",
+        "resupply_every_days": "20",
     }
     bad = await client.post(base, headers=HX, form=form)
     assert bad.status_code == 422 and "from 0 (every failure stops the module) to 1" in await bad.get_data(as_text=True)
@@ -252,5 +253,7 @@ async def test_a_monte_carlo_with_malfunctions_from_the_form(app, client, factor
     assert await _work(app, maker, owner.org_id, run_id) == "succeeded"
     page = await (await client.get(run_url)).get_data(as_text=True)
     assert "Failures per scenario" in page and "only slowed one (malfunctions, 50 % of failures)" in page
+    assert "Packaging foam: 20 days&#39; worth arrives with each resupply, every 20 days from day 1." in page
     again = await (await client.get(f"{base}/new?from={run_id}", headers=HX)).get_data(as_text=True)
     assert 'name="degraded_share"' in again and 'value="0.5"' in again.split('name="degraded_share"')[1][:200]
+    assert 'value="20"' in again.split('name="resupply_every_days"')[1][:200]

@@ -71,6 +71,7 @@ class RunForm(Form):
         "Product to maximise", choices=choices((p.value, p.label) for p in PRODUCT_TYPES), default="brick"
     )
     time_horizon_days = IntegerField("Horizon (days)", default=30)
+    resupply_every_days = StringField("Resupply every (days)")
     scenarios = IntegerField("Scenarios (Monte Carlo)", default=200)
     plan = SelectField("Each scenario re-plans to", choices=choices(PLAN_CHOICES))
     study_plan = SelectField("Each combination plans to", choices=choices(PLAN_CHOICES))
@@ -146,6 +147,7 @@ class RunForm(Form):
             "tau": self.tau.data or None,
             "whole_batches": bool(self.whole_batches.data),
             "time_horizon_days": self.time_horizon_days.raw_data[0] if self.time_horizon_days.raw_data else None,
+            "resupply_every_days": self.resupply_every_days.data or None,
             "seed": self.seed.data or None,
             "power_profile": self.power_profile.data,
             "peak_kw": self.peak_kw.data or None,

@@ -80,6 +80,11 @@ class RunConfig(Body):
     target: ProductType | None = Field(None, description="the product to maximise; default brick")
     time_horizon_days: whole(1, 730) | None = Field(None, description="default 30")
     seed: whole(0, 2**31 - 1) | None = Field(None, description="default: random (kept on the run)")
+    resupply_every_days: whole(1, 365) | None = Field(
+        None,
+        description="cargo waste (packing foam and bubble wrap) arrives with each resupply, on day 1 and every this "
+        "many days, that many days' worth at a time (same mean); default: day by day",
+    )
     tau: float | None = Field(
         None,
         ge=0,

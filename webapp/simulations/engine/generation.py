@@ -23,7 +23,7 @@ def sample_arrivals(p: Problem, cv: float, seed: int, scenario: int) -> np.ndarr
     rng = np.random.default_rng([seed, STREAM, scenario])
     shape = 1.0 / cv**2
     factor = rng.gamma(shape, 1.0 / shape, size=(p.days, len(p.items)))
-    arrivals = np.tile(p.generation, (p.days, 1))
+    arrivals = np.array(p.arrivals_by_day())  # the mean day by day (resupply pulses included)
     waste = p.mask("waste")
     arrivals[:, waste] *= factor[:, waste]
     return arrivals

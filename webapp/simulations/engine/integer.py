@@ -92,8 +92,9 @@ def _round_and_repair(p: Problem, relaxed: np.ndarray, per_batch: np.ndarray, lp
     waiting = np.zeros(len(p.recipe_keys))
     stock = np.zeros(len(p.items))
     hours, crew = lp.budgets
+    arrivals = p.arrivals_by_day()
     for t in range(p.days):
-        stock += p.generation
+        stock += arrivals[t]
         day = _Day(p, hours[:, t], float(crew[t]), stock)
         waiting += due[t]
         for r in order:

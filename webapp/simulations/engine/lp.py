@@ -41,13 +41,15 @@ def blocks(
     head: int = DAILY_HEAD_DAYS,
     longest: int = MAX_BLOCK_DAYS,
     light: np.ndarray | None = None,
+    arrivals: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Start day of each planning block: single days first, then runs of identical budgets (and lit hours) up to
-    `longest` days."""
+    """Start day of each planning block: single days first, then runs of identical budgets (and lit hours, and
+    arrivals: a resupply day is a block of its own) up to `longest` days."""
     light = np.zeros(hours.shape[1]) if light is None else light
     starts = [0]
     for t in range(1, hours.shape[1]):
         same = np.array_equal(hours[:, t], hours[:, t - 1]) and crew[t] == crew[t - 1] and light[t] == light[t - 1]
+        same = same and (arrivals is None or np.array_equal(arrivals[t], arrivals[t - 1]))
         if t < head or not same or t - starts[-1] >= longest:
             starts.append(t)
     return np.array(starts)
@@ -79,7 +81,7 @@ class PlanningLP:
         crew = np.full(p.days, p.crew_h_per_day) if crew is None else crew
         light = p.power.light_h if p.power is not None else None
         if starts is None:
-            starts = np.arange(p.days) if daily else blocks(hours, crew, light=light)
+            starts = np.arange(p.days) if daily else blocks(hours, crew, light=light, arrivals=p.arrivals)
         self.starts = starts
         self.length = np.diff(np.append(self.starts, p.days)).astype(float)
         P, R, K = len(self.starts), len(p.recipe_keys), len(p.module_keys)

@@ -27,6 +27,10 @@ WET_MOISTURE = 0.3
 STABILISED = frozenset({"brine"})
 # a degraded module runs at BioSim's "medium malfunction" factor [E]
 DEGRADED_HOURS_FACTOR = 0.75
+# waste that comes with the cargo rather than from the crew's day: packing foam and bubble wrap (habitat.md §4.1,
+# item 7) are unpacked when a resupply arrives
+CARGO_CATEGORIES = frozenset({"foam"})
+MAX_RESUPPLY_DAYS = 365
 AVAILABLE_STATUSES = {"operational": 1.0, "degraded": DEGRADED_HOURS_FACTOR}
 CLOSURE_TOLERANCE_KG = 1e-9
 
@@ -75,7 +79,8 @@ class Problem:
     notes: list[str] = field(default_factory=list)
     power_kw: np.ndarray | None = None  # (K,) draw while running
     power: PowerProfile | None = None  # None: the daily energy budget is the only power limit
-    arrivals: np.ndarray | None = None  # (T, I) what arrives each day when it varies (a Monte Carlo scenario)
+    arrivals: np.ndarray | None = None  # (T, I) what arrives each day when it varies (resupply, a Monte Carlo scenario)
+    resupply_every_days: int | None = None  # cargo waste arrives in pulses this far apart (None: every day)
 
     @property
     def net(self) -> np.ndarray:
@@ -263,35 +268,63 @@ def build_problem(snapshot: dict, config: dict, *, target_required: bool = True)
                     f"{m['name']} draws {power_kw[k]:g} kW, above the {power.peak_kw:g} kW peak: it runs nothing."
                 )
 
-    return Problem(
-        days=days,
-        start=start,
-        crew=crew,
-        items=items,
-        recipe_keys=[r["key"] for r in recipes],
-        recipe_names=[r["name"] for r in recipes],
-        recipe_module=recipe_module,
-        inputs=inputs,
-        outputs=outputs,
-        duration_h=np.array([_number(r["duration_h"], f"Duration of {r['name']}", minimum=1e-9) for r in recipes]),
-        energy_kwh=np.array([_number(r["energy_kwh"], f"Energy of {r['name']}") for r in recipes]),
-        crew_h=np.array([_number(r["crew_h"], f"Crew time of {r['name']}") for r in recipes]),
-        priority=np.array([r.get("priority", 100) for r in recipes]),
-        module_keys=[m["key"] for m in modules],
-        module_names=[m["name"] for m in modules],
-        hours=hours,
-        mtbf_h=mtbf,
-        mttr_h=mttr,
-        energy_per_day=_number(mission["energy_budget_kwh_per_day"], "Energy budget"),
-        crew_h_per_day=_number(mission["crew_time_h_per_day"], "Crew time"),
-        storage_m3=storage,
-        wet_cap_kg=wet_cap,
-        recycle_target_kg_per_day=_number(mission.get("recycle_target_kg_per_day", 0), "Recycling target"),
-        target=target,
-        notes=notes,
-        power_kw=power_kw,
-        power=power,
+    resupply = config.get("resupply_every_days")
+    if resupply is not None and (
+        not isinstance(resupply, int) or isinstance(resupply, bool) or not 1 <= resupply <= MAX_RESUPPLY_DAYS
+    ):
+        raise EngineError(
+            f"Resupply comes every 1 to {MAX_RESUPPLY_DAYS} days (a whole number), or leave it empty.",
+            "resupply_every_days",
+        )
+
+    return _with_resupply(
+        Problem(
+            days=days,
+            start=start,
+            crew=crew,
+            items=items,
+            recipe_keys=[r["key"] for r in recipes],
+            recipe_names=[r["name"] for r in recipes],
+            recipe_module=recipe_module,
+            inputs=inputs,
+            outputs=outputs,
+            duration_h=np.array([_number(r["duration_h"], f"Duration of {r['name']}", minimum=1e-9) for r in recipes]),
+            energy_kwh=np.array([_number(r["energy_kwh"], f"Energy of {r['name']}") for r in recipes]),
+            crew_h=np.array([_number(r["crew_h"], f"Crew time of {r['name']}") for r in recipes]),
+            priority=np.array([r.get("priority", 100) for r in recipes]),
+            module_keys=[m["key"] for m in modules],
+            module_names=[m["name"] for m in modules],
+            hours=hours,
+            mtbf_h=mtbf,
+            mttr_h=mttr,
+            energy_per_day=_number(mission["energy_budget_kwh_per_day"], "Energy budget"),
+            crew_h_per_day=_number(mission["crew_time_h_per_day"], "Crew time"),
+            storage_m3=storage,
+            wet_cap_kg=wet_cap,
+            recycle_target_kg_per_day=_number(mission.get("recycle_target_kg_per_day", 0), "Recycling target"),
+            target=target,
+            notes=notes,
+            power_kw=power_kw,
+            power=power,
+        ),
+        resupply,
     )
+
+
+def _with_resupply(p: Problem, every: int | None) -> Problem:
+    """Cargo waste (CARGO_CATEGORIES) arriving with each resupply instead of day by day: on day 1 and every `every`
+    days after, what those days would have brought (the last pulse only the days left); the mean is unchanged."""
+    cargo = np.array([item.kind == "waste" and item.category in CARGO_CATEGORIES for item in p.items])
+    if not every or every == 1 or not cargo.any():
+        return p
+    arrivals = np.tile(p.generation, (p.days, 1))
+    arrivals[:, cargo] = 0.0
+    for day in range(0, p.days, every):
+        arrivals[day, cargo] = p.generation[cargo] * min(every, p.days - day)
+    names = ", ".join(item.name for item, c in zip(p.items, cargo, strict=True) if c)
+    p.notes.append(f"{names}: {every} days' worth arrives with each resupply, every {every} days from day 1.")
+    p.arrivals, p.resupply_every_days = arrivals, every
+    return p
 
 
 def upstream_first(p: Problem) -> list[int]:

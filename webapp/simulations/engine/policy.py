@@ -15,9 +15,9 @@ def run_policy(p: Problem, hours: np.ndarray | None = None, crew_per_day: np.nda
     T, R = p.days, len(p.recipe_keys)
     batches = np.zeros((T, R))
     stock = np.zeros(len(p.items))
-    gen = p.generation
+    arrivals = p.arrivals_by_day()
     for t in range(T):
-        stock += gen
+        stock += arrivals[t]
         left_hours = hours[:, t].copy()
         energy = p.energy_per_day
         crew = p.crew_h_per_day if crew_per_day is None else float(crew_per_day[t])

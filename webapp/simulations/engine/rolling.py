@@ -52,6 +52,7 @@ class RollingHorizon:
             days=WINDOW_DAYS,
             hours=np.repeat(p.hours[:, :1], WINDOW_DAYS, axis=1),
             wet_cap_kg=p.wet_cap_kg - buffer,
+            arrivals=None,  # the window expects each day's mean; what really arrives (a resupply) comes into its stock
         )
         self.lp = PlanningLP(window, starts=self.starts)
         # expected share of calendar time a module in service is up (habitat.md §3.5)

@@ -29,7 +29,7 @@ from webapp.simulations.engine import (
 )
 from webapp.simulations.engine.integer import MILP_MAX_DAYS
 from webapp.simulations.engine.lp import DEFAULT_TAU
-from webapp.simulations.engine.model import MAX_HORIZON_DAYS
+from webapp.simulations.engine.model import MAX_HORIZON_DAYS, MAX_RESUPPLY_DAYS
 from webapp.simulations.engine.power import MAX_PHASE_H, POWER_KEYS
 from webapp.simulations.engine.power import PROFILES as POWER_PROFILES
 from webapp.simulations.engine.study import AGAINST, DEFAULT_PARETO_POINTS, PARETO_POINTS, validate_study
@@ -58,6 +58,7 @@ CONFIG_KEYS = {
     "policy",
     "generation_cv",
     "degraded_share",
+    "resupply_every_days",
     "sweep",
     "against",
     "points",
@@ -157,6 +158,9 @@ def parse_run_request(values: dict) -> tuple[str, RunType, dict]:
         _whole(raw_config.get("time_horizon_days", 30), "time_horizon_days", 1, MAX_HORIZON_DAYS, errors) or 30
     )
     seed = _whole(raw_config.get("seed"), "seed", 0, MAX_SEED, errors)
+    resupply = _whole(raw_config.get("resupply_every_days"), "resupply_every_days", 1, MAX_RESUPPLY_DAYS, errors)
+    if resupply and resupply > 1:  # every day is how waste arrives without it
+        config["resupply_every_days"] = resupply
     if run_type is RunType.MONTE_CARLO:
         config["scenarios"] = _whole(raw_config.get("scenarios", 200), "scenarios", 1, MAX_SCENARIOS, errors) or 200
         plan = raw_config.get("plan") or "throughput_optimization"
