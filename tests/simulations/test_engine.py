@@ -582,3 +582,43 @@ def test_a_monte_carlo_keeps_the_resupply_pulses_under_daily_variation_and_eithe
     varied = sample_arrivals(p, 0.3, seed=2, scenario=0)
     foam = p.index("foam")
     assert np.flatnonzero(varied[:, foam]).tolist() == [0, 20, 40]  # the pulses stay pulses
+
+
+def test_eva_days_add_their_hygiene_waste_and_the_plan_processes_it_under_the_wet_cap():
+    from webapp.simulations.engine.lp import PlanningLP
+    from webapp.simulations.engine.report import flows, kpis, limits_held, replay
+
+    snapshot = reference_snapshot(crew_size=4)
+    steady = build_problem(snapshot, {"time_horizon_days": 28})
+    twice = build_problem(snapshot, {"time_horizon_days": 28, "eva_per_week": 2, "eva_waste_kg": 1.5})
+    wipes = steady.index("hygiene_wipes")
+    extra = twice.arrivals_by_day() - steady.arrivals_by_day()
+    # two EVA days a week, spread evenly (days 1 and 4 of each week), 1.5 kg each, nothing else changed
+    assert np.flatnonzero(extra[:, wipes]).tolist() == [0, 3, 7, 10, 14, 17, 21, 24]
+    assert np.allclose(extra[extra[:, wipes] > 0, wipes], 1.5) and twice.eva_days == 8
+    assert np.count_nonzero(extra) == 8
+    assert any("EVA days: 2 a week (8 in 28 days), each leaving 1.5 kg of hygiene wipes" in n for n in twice.notes)
+    # wipes go only into recipes that take them with other waste in fixed ratios, so the plan can take on about a
+    # kilogram more a week: 3 kg of EVA wipes a week pile up past the wet-waste cap, and the refusal says so
+    with pytest.raises(EngineError) as over:
+        PlanningLP(twice).solve("throughput_optimization")
+    assert over.value.constraint == "wet_waste_cap" and "Hygiene wipes" in over.value.message
+    weekly = build_problem(snapshot, {"time_horizon_days": 28, "eva_per_week": 1, "eva_waste_kg": 0.5})
+    batches = PlanningLP(weekly).solve("throughput_optimization")
+    f = flows(weekly, batches)
+    assert replay(weekly, batches) <= 1e-6 and all(limits_held(weekly, f).values())  # under the wet cap
+    assert kpis(weekly, batches)["waste_generated_kg"] == pytest.approx(kpis(steady, batches)["waste_generated_kg"] + 2)
+    # the extra wipes are processed, not stored: more hygiene waste goes through the recipes that take it
+    processed = f["consumed"][:, wipes].sum()
+    assert processed > flows(steady, PlanningLP(steady).solve("throughput_optimization"))["consumed"][:, wipes].sum()
+    # with resupply and EVAs together, both apply
+    both = build_problem(snapshot, {"time_horizon_days": 28, "resupply_every_days": 14, "eva_per_week": 1,
+                                    "eva_waste_kg": 1.0})  # fmt: skip
+    assert np.flatnonzero(both.arrivals_by_day()[:, both.index("foam")]).tolist() == [0, 14]
+    assert both.eva_days == 4
+    for config, field in (({"eva_per_week": 8, "eva_waste_kg": 1}, "eva_per_week"),
+                          ({"eva_per_week": 2}, "eva_waste_kg"), ({"eva_per_week": 2, "eva_waste_kg": 50},
+                          "eva_waste_kg"), ({"eva_per_week": 1.5, "eva_waste_kg": 1}, "eva_per_week")):  # fmt: skip
+        with pytest.raises(EngineError) as refused:
+            build_problem(snapshot, {"time_horizon_days": 14, **config})
+        assert refused.value.constraint == field, config

@@ -123,6 +123,14 @@ def test_refusals():
         with pytest.raises(ValidationError) as refused:
             parse_run_request({"run_type": "mass_balance", "config": {"resupply_every_days": wrong}})
         assert "resupply_every_days" in refused.value.details["fields"], wrong
+    evas = parse_run_request({"run_type": "mass_balance", "config": {"eva_per_week": "2", "eva_waste_kg": "1.5"}})[2]
+    assert (evas["eva_per_week"], evas["eva_waste_kg"]) == (2, 1.5)
+    for config, field in (({"eva_per_week": 2}, "eva_waste_kg"), ({"eva_waste_kg": 1}, "eva_per_week"),
+                          ({"eva_per_week": 9, "eva_waste_kg": 1}, "eva_per_week"),
+                          ({"eva_per_week": 1, "eva_waste_kg": "lots"}, "eva_waste_kg")):  # fmt: skip
+        with pytest.raises(ValidationError) as refused:
+            parse_run_request({"run_type": "mass_balance", "config": config})
+        assert field in refused.value.details["fields"], config
 
 
 def test_waste_that_varies_day_by_day_is_planned_and_accounted_for():

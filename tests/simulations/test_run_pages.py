@@ -241,11 +241,17 @@ async def test_a_monte_carlo_with_malfunctions_and_resupply_from_the_form(app, c
         "policy": "perfect_information",
         "degraded_share": "2",
         "resupply_every_days": "20",
+        "eva_per_week": "1",
+        "eva_waste_kg": "0.5",
     }
     bad = await client.post(base, headers=HX, form=form)
     assert bad.status_code == 422 and "from 0 (every failure stops the module) to 1" in await bad.get_data(as_text=True)
     assert await count_rows("simulation_runs", "mission_id = :m", m=mission) == 0
 
+    half_eva = await client.post(base, headers=HX, form=form | {"degraded_share": "0.5", "eva_waste_kg": ""})
+    assert half_eva.status_code == 422 and "both how many a week and the waste each leaves" in await half_eva.get_data(
+        as_text=True
+    )
     started = await client.post(base, form=form | {"degraded_share": "0.5"})
     assert started.status_code == 303
     run_url = started.headers["Location"]
@@ -254,6 +260,8 @@ async def test_a_monte_carlo_with_malfunctions_and_resupply_from_the_form(app, c
     page = await (await client.get(run_url)).get_data(as_text=True)
     assert "Failures per scenario" in page and "only slowed one (malfunctions, 50 % of failures)" in page
     assert "Packaging foam: 20 days&#39; worth arrives with each resupply, every 20 days from day 1." in page
+    assert "EVA days: 1 a week (5 in 30 days), each leaving 0.5 kg of hygiene wipes" in page
     again = await (await client.get(f"{base}/new?from={run_id}", headers=HX)).get_data(as_text=True)
     assert 'name="degraded_share"' in again and 'value="0.5"' in again.split('name="degraded_share"')[1][:200]
     assert 'value="20"' in again.split('name="resupply_every_days"')[1][:200]
+    assert 'value="0.5"' in again.split('name="eva_waste_kg"')[1][:200]

@@ -72,6 +72,8 @@ class RunForm(Form):
     )
     time_horizon_days = IntegerField("Horizon (days)", default=30)
     resupply_every_days = StringField("Resupply every (days)")
+    eva_per_week = StringField("EVA days a week")
+    eva_waste_kg = StringField("Waste per EVA (kg)")
     scenarios = IntegerField("Scenarios (Monte Carlo)", default=200)
     plan = SelectField("Each scenario re-plans to", choices=choices(PLAN_CHOICES))
     study_plan = SelectField("Each combination plans to", choices=choices(PLAN_CHOICES))
@@ -148,6 +150,8 @@ class RunForm(Form):
             "whole_batches": bool(self.whole_batches.data),
             "time_horizon_days": self.time_horizon_days.raw_data[0] if self.time_horizon_days.raw_data else None,
             "resupply_every_days": self.resupply_every_days.data or None,
+            "eva_per_week": self.eva_per_week.data or None,
+            "eva_waste_kg": self.eva_waste_kg.data or None,
             "seed": self.seed.data or None,
             "power_profile": self.power_profile.data,
             "peak_kw": self.peak_kw.data or None,

@@ -85,6 +85,12 @@ class RunConfig(Body):
         description="cargo waste (packing foam and bubble wrap) arrives with each resupply, on day 1 and every this "
         "many days, that many days' worth at a time (same mean); default: day by day",
     )
+    eva_per_week: whole(0, 7) | None = Field(
+        None, description="EVA days a week, spread evenly; each adds eva_waste_kg of hygiene waste (give both)"
+    )
+    eva_waste_kg: float | None = Field(
+        None, ge=0, le=20, description="kg of hygiene waste one EVA leaves (absorbent garments, wipes): an estimate"
+    )
     tau: float | None = Field(
         None,
         ge=0,

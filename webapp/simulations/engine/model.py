@@ -31,6 +31,10 @@ DEGRADED_HOURS_FACTOR = 0.75
 # item 7) are unpacked when a resupply arrives
 CARGO_CATEGORIES = frozenset({"foam"})
 MAX_RESUPPLY_DAYS = 365
+# an EVA's absorbent garments (MAGs) and wipes are hygiene waste: the STS trash data count MAGs in the hygiene share
+# (habitat.md §1); how much one EVA leaves is a figure the run supplies — no source gives it [E]
+EVA_CATEGORY = "hygiene"
+MAX_EVA_KG = 20.0
 AVAILABLE_STATUSES = {"operational": 1.0, "degraded": DEGRADED_HOURS_FACTOR}
 CLOSURE_TOLERANCE_KG = 1e-9
 
@@ -81,6 +85,7 @@ class Problem:
     power: PowerProfile | None = None  # None: the daily energy budget is the only power limit
     arrivals: np.ndarray | None = None  # (T, I) what arrives each day when it varies (resupply, a Monte Carlo scenario)
     resupply_every_days: int | None = None  # cargo waste arrives in pulses this far apart (None: every day)
+    eva_days: int = 0  # EVA days in the horizon, each bringing its hygiene waste
 
     @property
     def net(self) -> np.ndarray:
@@ -277,38 +282,75 @@ def build_problem(snapshot: dict, config: dict, *, target_required: bool = True)
             "resupply_every_days",
         )
 
-    return _with_resupply(
-        Problem(
-            days=days,
-            start=start,
-            crew=crew,
-            items=items,
-            recipe_keys=[r["key"] for r in recipes],
-            recipe_names=[r["name"] for r in recipes],
-            recipe_module=recipe_module,
-            inputs=inputs,
-            outputs=outputs,
-            duration_h=np.array([_number(r["duration_h"], f"Duration of {r['name']}", minimum=1e-9) for r in recipes]),
-            energy_kwh=np.array([_number(r["energy_kwh"], f"Energy of {r['name']}") for r in recipes]),
-            crew_h=np.array([_number(r["crew_h"], f"Crew time of {r['name']}") for r in recipes]),
-            priority=np.array([r.get("priority", 100) for r in recipes]),
-            module_keys=[m["key"] for m in modules],
-            module_names=[m["name"] for m in modules],
-            hours=hours,
-            mtbf_h=mtbf,
-            mttr_h=mttr,
-            energy_per_day=_number(mission["energy_budget_kwh_per_day"], "Energy budget"),
-            crew_h_per_day=_number(mission["crew_time_h_per_day"], "Crew time"),
-            storage_m3=storage,
-            wet_cap_kg=wet_cap,
-            recycle_target_kg_per_day=_number(mission.get("recycle_target_kg_per_day", 0), "Recycling target"),
-            target=target,
-            notes=notes,
-            power_kw=power_kw,
-            power=power,
+    eva = _eva_settings(config)
+
+    return _with_eva(
+        _with_resupply(
+            Problem(
+                days=days,
+                start=start,
+                crew=crew,
+                items=items,
+                recipe_keys=[r["key"] for r in recipes],
+                recipe_names=[r["name"] for r in recipes],
+                recipe_module=recipe_module,
+                inputs=inputs,
+                outputs=outputs,
+                duration_h=np.array(
+                    [_number(r["duration_h"], f"Duration of {r['name']}", minimum=1e-9) for r in recipes]
+                ),
+                energy_kwh=np.array([_number(r["energy_kwh"], f"Energy of {r['name']}") for r in recipes]),
+                crew_h=np.array([_number(r["crew_h"], f"Crew time of {r['name']}") for r in recipes]),
+                priority=np.array([r.get("priority", 100) for r in recipes]),
+                module_keys=[m["key"] for m in modules],
+                module_names=[m["name"] for m in modules],
+                hours=hours,
+                mtbf_h=mtbf,
+                mttr_h=mttr,
+                energy_per_day=_number(mission["energy_budget_kwh_per_day"], "Energy budget"),
+                crew_h_per_day=_number(mission["crew_time_h_per_day"], "Crew time"),
+                storage_m3=storage,
+                wet_cap_kg=wet_cap,
+                recycle_target_kg_per_day=_number(mission.get("recycle_target_kg_per_day", 0), "Recycling target"),
+                target=target,
+                notes=notes,
+                power_kw=power_kw,
+                power=power,
+            ),
+            resupply,
         ),
-        resupply,
+        *eva,
     )
+
+
+def _eva_settings(config: dict) -> tuple[int, float]:
+    """(EVAs a week, kg of hygiene waste each) from a run's config; (0, 0) without EVAs."""
+    per_week, kg = config.get("eva_per_week"), config.get("eva_waste_kg")
+    if per_week is None and kg is None:
+        return 0, 0.0
+    if not isinstance(per_week, int) or isinstance(per_week, bool) or not 0 <= per_week <= 7:
+        raise EngineError("EVAs a week is a whole number from 0 to 7.", "eva_per_week")
+    if isinstance(kg, bool) or not isinstance(kg, int | float) or not 0 <= kg <= MAX_EVA_KG:
+        raise EngineError(f"The waste one EVA leaves is 0 to {MAX_EVA_KG:g} kg.", "eva_waste_kg")
+    return per_week, float(kg)
+
+
+def _with_eva(p: Problem, per_week: int, kg: float) -> Problem:
+    """EVA days spread evenly through each week, each bringing `kg` of hygiene waste on top of the daily mean."""
+    if not per_week or not kg:
+        return p
+    hygiene = [i for i, item in enumerate(p.items) if item.kind == "waste" and item.category == EVA_CATEGORY]
+    if not hygiene:
+        raise EngineError("EVA waste is hygiene waste, and this catalog has no hygiene material.", "eva_waste_kg")
+    days = [d for week in range(0, p.days, 7) for j in range(per_week) if (d := week + j * 7 // per_week) < p.days]
+    arrivals = np.array(p.arrivals_by_day())
+    arrivals[days, hygiene[0]] += kg
+    p.notes.append(
+        f"EVA days: {per_week} a week ({len(days)} in {p.days} days), each leaving {kg:g} kg of "
+        f"{p.items[hygiene[0]].name.lower()} (absorbent garments and wipes; the run's figure, an estimate)."
+    )
+    p.arrivals, p.eva_days = arrivals, len(days)
+    return p
 
 
 def _with_resupply(p: Problem, every: int | None) -> Problem:

@@ -29,7 +29,7 @@ from webapp.simulations.engine import (
 )
 from webapp.simulations.engine.integer import MILP_MAX_DAYS
 from webapp.simulations.engine.lp import DEFAULT_TAU
-from webapp.simulations.engine.model import MAX_HORIZON_DAYS, MAX_RESUPPLY_DAYS
+from webapp.simulations.engine.model import MAX_EVA_KG, MAX_HORIZON_DAYS, MAX_RESUPPLY_DAYS
 from webapp.simulations.engine.power import MAX_PHASE_H, POWER_KEYS
 from webapp.simulations.engine.power import PROFILES as POWER_PROFILES
 from webapp.simulations.engine.study import AGAINST, DEFAULT_PARETO_POINTS, PARETO_POINTS, validate_study
@@ -59,6 +59,8 @@ CONFIG_KEYS = {
     "generation_cv",
     "degraded_share",
     "resupply_every_days",
+    "eva_per_week",
+    "eva_waste_kg",
     "sweep",
     "against",
     "points",
@@ -161,6 +163,15 @@ def parse_run_request(values: dict) -> tuple[str, RunType, dict]:
     resupply = _whole(raw_config.get("resupply_every_days"), "resupply_every_days", 1, MAX_RESUPPLY_DAYS, errors)
     if resupply and resupply > 1:  # every day is how waste arrives without it
         config["resupply_every_days"] = resupply
+    eva_week = _whole(raw_config.get("eva_per_week"), "eva_per_week", 0, 7, errors)
+    eva_kg = _decimal(raw_config.get("eva_waste_kg"), "eva_waste_kg", 0, MAX_EVA_KG, errors,
+                      f"The waste one EVA leaves is a number of kg from 0 to {MAX_EVA_KG:g}.")  # fmt: skip
+    if eva_week and eva_kg:
+        config["eva_per_week"], config["eva_waste_kg"] = eva_week, eva_kg
+    elif eva_week or eva_kg:
+        errors["eva_per_week" if not eva_week else "eva_waste_kg"] = [
+            "EVA days need both how many a week and the waste each leaves (or neither)."
+        ]
     if run_type is RunType.MONTE_CARLO:
         config["scenarios"] = _whole(raw_config.get("scenarios", 200), "scenarios", 1, MAX_SCENARIOS, errors) or 200
         plan = raw_config.get("plan") or "throughput_optimization"
