@@ -16,6 +16,7 @@ import time
 import httpx
 import pytest
 from axe_playwright_python.async_playwright import Axe
+from sqlalchemy import text
 
 from tests.conftest import OUTPUT, csrf_from
 from tests.routes import objects_of, path_for, populate
@@ -155,6 +156,15 @@ async def test_every_page_is_accessible_fits_a_phone_and_is_photographed(
     paths = sorted({path_for(rule, base, objects) for rule in _page_rules(app)})
     paths.append(f"/o/{owner.org_slug}/simulation-runs/compare?a={objects['run_id']}&b={run_id}")
     paths += [f"/o/{owner.org_slug}/simulation-runs/{study}" for study in studies]
+    # the catalog's rules take materials for their kind: a recipe's page and form too (its lines and blend)
+    async with owner_engine.connect() as conn:
+        tile = (
+            await conn.execute(
+                text("SELECT id FROM processing_recipes WHERE organization_id = :o AND key = 'hmc_trash_tile'"),
+                {"o": owner.org_id},
+            )
+        ).scalar_one()
+    paths += [f"/o/{owner.org_slug}/catalog/recipes/{tile}", f"/o/{owner.org_slug}/catalog/recipes/{tile}/edit"]
     only = os.environ.get("PAGES")  # a regular expression: while working on some pages, visit only those
     paths = [p for p in paths if re.search(only, p)] if only else paths
     SHOTS.mkdir(exist_ok=True)

@@ -118,6 +118,27 @@ async def test_materials_modules_and_recipes_over_json(app, client, factory):
     assert reset["energy_kwh"] == 6.0 and [x["kg"] for x in reset["lines"]] == [4.0, 3.9, 0.1]
     assert reset["provenance"]["energy_kwh"]["basis"] == "derived"
 
+    # blends: the trash tile takes any mix with at least 20 % of its marked plastics
+    tile = (await (await api.get(f"{org}/recipes?q=hmc_trash", headers=auth)).get_json())["items"][0]
+    assert tile["blend_min_share"] == 0.2 and reset["blend_min_share"] is None
+    assert [x["material_key"] for x in tile["lines"] if x["blend_group"]] == ["food_packaging", "misc_plastics"]
+    tile_url = f"/api/v1/processing-recipes/{tile['id']}"
+    inputs = [x for x in tile["lines"] if x["direction"] == "input"]
+    outputs = [
+        {"direction": "output", "resource": x["resource"], "kg": x["kg"]} for x in tile["lines"] if x["resource"]
+    ]
+    unmarked = [{"direction": "input", "material_id": x["material_id"], "kg": x["kg"], "blend_group": False}
+                for x in inputs]  # fmt: skip
+    refused = await api.patch(tile_url, headers=auth, json={"lines": unmarked + outputs})
+    assert refused.status_code == 422 and "blend_min_share" in (await refused.get_json())["details"]["fields"]
+    on_output = [dict(outputs[0], blend_group=True)] + outputs[1:]
+    refused = await api.patch(tile_url, headers=auth, json={"lines": unmarked + on_output, "blend_min_share": 0})
+    assert refused.status_code == 422 and "only an input" in str((await refused.get_json())["details"])
+    anything = await api.patch(tile_url, headers=auth, json={"lines": unmarked + outputs, "blend_min_share": 0})
+    assert anything.status_code == 200 and (await anything.get_json())["blend_min_share"] == 0.0
+    fixed = await api.patch(tile_url, headers=auth, json={"blend_min_share": None})
+    assert fixed.status_code == 200 and (await fixed.get_json())["blend_min_share"] is None
+
     other = await factory.org_with_owner()
     other_auth = await _key(app.test_client(), other, PERMS)
     assert (await api.get(f"/api/v1/processing-recipes/{sinter['id']}", headers=other_auth)).status_code == 404

@@ -266,3 +266,43 @@ async def test_another_organizations_items_are_not_found(client, factory, owner_
     assert (await client.post(base, form={"csrf_token": token, "version": "1", "power_kw": "9"})).status_code == 404
     assert (await client.post(f"{base}/delete", form={"csrf_token": token})).status_code == 404
     assert (await client.post(f"{base}/maintenance", form={"csrf_token": token, "kind": "note"})).status_code == 404
+
+
+async def test_a_recipe_blend_is_shown_edited_and_refused_without_a_marked_input(client, factory, owner_engine):
+    owner = await factory.org_with_owner()
+    token = await login(client, owner.email, owner.password)
+    recipe = (await _ids(owner_engine, "processing_recipes", owner.org_id))["hmc_trash_tile"]
+    materials = await _ids(owner_engine, "waste_materials", owner.org_id)
+    url = f"/o/{owner.org_slug}/catalog/recipes/{recipe}"
+    shown = await (await client.get(url)).get_data(as_text=True)
+    assert "marked “share” (Food packaging, Miscellaneous plastics) make up at least 20 % of it" in shown
+    editing = await (await client.get(f"{url}/edit", headers=HX)).get_data(as_text=True)
+    assert 'name="blend_min_share"' in editing and 'value="0.2"' in editing
+    assert editing.count('<option value="1" selected>Counts</option>') == 2  # the two plastics
+
+    def body(share: str, marks: dict, version: str = "1") -> str:
+        lines = [
+            ("input", f"m:{materials['paper']}", "1.2", marks.get("paper", "")),
+            ("input", f"m:{materials['misc_plastics']}", "0.8", marks.get("misc_plastics", "")),
+            ("output", "r:hmc_tile", "1.6", ""),
+            ("output", "r:loss", "0.4", ""),
+        ]
+        pairs = [("csrf_token", token), ("version", version), ("blend_min_share", share)]
+        names = ("line_direction", "line_item", "line_kg", "line_blend")
+        return urlencode(pairs + [(n, v) for line in lines for n, v in zip(names, line, strict=True)])
+
+    unmarked = await client.post(url, data=body("0.5", {}), headers=HX | FORM)
+    assert unmarked.status_code == 422
+    assert "Mark the inputs that count toward the blend" in await unmarked.get_data(as_text=True)
+    saved = await client.post(url, data=body("0.3", {"misc_plastics": "1"}), headers=HX | FORM)
+    assert saved.status_code in (200, 204, 303)
+    shown = await (await client.get(url)).get_data(as_text=True)
+    assert "marked “share” (Miscellaneous plastics) make up at least 30 % of it" in shown
+    async with owner_engine.connect() as conn:
+        share = (
+            await conn.execute(text(f"SELECT blend_min_share FROM processing_recipes WHERE id = '{recipe}'"))
+        ).scalar()
+    assert float(share) == 0.3
+    fixed = await client.post(url, data=body("", {"misc_plastics": "1"}, version="2"), headers=HX | FORM)
+    assert fixed.status_code in (200, 204, 303)
+    assert "may be mixed" not in await (await client.get(url)).get_data(as_text=True)

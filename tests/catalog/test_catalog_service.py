@@ -266,3 +266,33 @@ async def test_a_moon_mission_neither_lists_nor_plans_with_mars_only_equipment(f
         assert "o2_isru" not in listed and len(listed) == 7
         listed = {m.key for m in await catalog_queries.module_summaries(session, owner.org_id, "mars")}
         assert "o2_isru" in listed
+
+
+async def test_a_new_catalog_plans_its_reference_blends_and_edited_lines_keep_them(factory, maker):
+    owner = await factory.org_with_owner()
+    ctx = _ctx(owner)
+    async with unit_of_work(maker) as session:
+        await scope_session(session, org_id=owner.org_id, user_id=owner.id)
+
+        async def blends() -> dict:
+            planned = await catalog_queries.planning_catalog(session, owner.org_id, "moon")
+            return {r["key"]: r["blend"] for r in planned["recipes"]}
+
+        found = await blends()
+        assert found["hmc_trash_tile"] == {"min_share": Decimal("0.2"), "of": ["food_packaging", "misc_plastics"]}
+        assert found["shred_plastics"] == {"min_share": 0, "of": []} and found["sinter_brick"] is None
+        # new amounts for the tile (its lines written again): the plastics still count toward its share
+        tile = await _by_key(session, Recipe, "hmc_trash_tile")
+        keys = {m.key: m.id for m in (await session.execute(select(WasteMaterial))).scalars()}
+        lines = [
+            {"direction": "input", "material_id": str(keys["food_packaging"]), "kg": "1.0"},
+            {"direction": "input", "material_id": str(keys["paper"]), "kg": "0.6"},
+            {"direction": "input", "material_id": str(keys["misc_plastics"]), "kg": "0.4"},
+            {"direction": "output", "resource": "hmc_tile", "kg": "1.6"},
+            {"direction": "output", "resource": "loss", "kg": "0.4"},
+        ]
+        await recipes.update_recipe(session, ctx, tile.id, {"lines": lines}, version=tile.version)
+        assert (await blends())["hmc_trash_tile"] == found["hmc_trash_tile"]
+        await recipes.reset_recipe(session, ctx, tile.id)
+        assert (await blends())["hmc_trash_tile"] == found["hmc_trash_tile"]
+        assert tile.blend_min_share == Decimal("0.2")

@@ -92,10 +92,12 @@ async def test_a_list_statement_gets_a_generic_plan_instead_of_being_planned_eve
         for _ in range(8):
             await PRODUCTS.page(session, {"org_id": owner.org_id}, sort=None, filters={}, cursor=None, limit=25)
         driver = await driver_connection(session)
+        sql = PRODUCTS._query(PRODUCTS.parse_sort(None), ())._statement(False, 26)._sql
+        assert sql.rstrip().endswith("LIMIT 26")
         plans = await driver.fetch(
             "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
-            "WHERE statement LIKE 'SELECT products.id%' AND statement LIKE '%LIMIT 26' "
-            "AND custom_plans + generic_plans > 0"
+            "WHERE statement = $1 AND custom_plans + generic_plans > 0",
+            sql,
         )
         await session.rollback()
     assert len(plans) == 1 and plans[0]["generic_plans"] >= 3, plans

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from decimal import Decimal
 
 import pytest
 from alembic import command
@@ -166,3 +167,80 @@ async def test_simulation_products_of_0007_become_a_plan_by_day(scratch_db):
         folded = (await conn.execute(text("SELECT source::text, quantity_kg FROM products ORDER BY source"))).all()
     await engine.dispose()
     assert [(s, float(q)) for s, q in folded] == [("manual", 1.5), ("simulation", 8.75)]
+
+
+async def test_0034_gives_existing_reference_recipes_their_blends(scratch_db):
+    """0034: an organization's reference trash tile takes any mix with at least 20 % of its plastics (those lines
+    marked), its plastics shredding any mix; a trash tile edited to take none of those plastics keeps its fixed mix,
+    and a recipe of the organization's own is left alone."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    config = _config(scratch_db)
+    await _run(command.upgrade, config, "0033")
+    engine = create_async_engine(scratch_db)
+    org, edited_org = "0190f0f0-0000-7000-8000-000000000001", "0190f0f0-0000-7000-8000-000000000002"
+    statements = []
+    for o, suffix in ((org, "1"), (edited_org, "2")):
+        statements += [
+            f"INSERT INTO organizations (id, slug, name) VALUES ('{o}', 'o{suffix}', 'O{suffix}')",
+            "INSERT INTO processing_modules (id, organization_id, key, reference_key, name, module_type, "
+            f"throughput_kg_h, power_kw, hours_per_day) VALUES ('0190f0f0-0000-7000-8000-0000000000b{suffix}', '{o}', "
+            "'hmc', 'hmc', 'HMC', 'hmc', 1, 1, 8)",
+        ]
+        for n, key in enumerate(("food_packaging", "misc_plastics", "paper", "textiles")):
+            statements.append(
+                "INSERT INTO waste_materials (id, organization_id, key, reference_key, name, category, density_kg_m3, "
+                f"generation_kg_per_cm_day) VALUES ('0190f0f0-0000-7000-8000-00000000{suffix}0{n}0', '{o}', '{key}', "
+                f"'{key}', '{key}', 'paper', 100, 0.1)"
+            )
+        for r, (key, ref) in enumerate(
+            (("hmc_trash_tile", "hmc_trash_tile"), ("own_mix", None), ("shred", "shred_plastics"))
+        ):
+            statements.append(
+                "INSERT INTO processing_recipes (id, organization_id, key, reference_key, name, module_id, duration_h, "
+                f"energy_kwh, crew_h) VALUES ('0190f0f0-0000-7000-8000-00000000{suffix}{r}00', '{o}', '{key}', "
+                f"{'NULL' if ref is None else repr(ref)}, '{key}', "
+                f"'0190f0f0-0000-7000-8000-0000000000b{suffix}', 1, 1, 0)"
+            )
+    # the first organization's trash tile takes packaging, plastic parts and paper; the second's only paper and textiles
+    lines = {org: ("0", "1", "2"), edited_org: ("2", "3")}
+    for o, suffix in ((org, "1"), (edited_org, "2")):
+        for recipe in ("0", "1"):
+            for i, material in enumerate(lines[o]):
+                statements.append(
+                    "INSERT INTO recipe_lines (id, organization_id, recipe_id, direction, material_id, kg, position) "
+                    f"VALUES (gen_random_uuid(), '{o}', '0190f0f0-0000-7000-8000-00000000{suffix}{recipe}00', 'input', "
+                    f"'0190f0f0-0000-7000-8000-00000000{suffix}0{material}0', 1, {i})"
+                )
+            statements.append(  # mass closes (a deferred check)
+                "INSERT INTO recipe_lines (id, organization_id, recipe_id, direction, resource, kg, position) "
+                f"VALUES (gen_random_uuid(), '{o}', '0190f0f0-0000-7000-8000-00000000{suffix}{recipe}00', 'output', "
+                f"'loss', {len(lines[o])}, 9)"
+            )
+    async with engine.begin() as conn:
+        for statement in statements:
+            await conn.execute(text(statement))
+    await _run(command.upgrade, config, "head")
+    async with engine.connect() as conn:
+        shares = dict(
+            (
+                await conn.execute(
+                    text("SELECT organization_id::text || ':' || key, blend_min_share FROM processing_recipes")
+                )
+            ).all()
+        )
+        grouped = {
+            row[0]
+            for row in await conn.execute(
+                text(
+                    "SELECT r.organization_id::text || ':' || r.key || ':' || m.key FROM recipe_lines l "
+                    "JOIN processing_recipes r ON r.id = l.recipe_id JOIN waste_materials m ON m.id = l.material_id "
+                    "WHERE l.blend_group"
+                )
+            )
+        }
+    await engine.dispose()
+    assert shares[f"{org}:hmc_trash_tile"] == Decimal("0.2") and shares[f"{org}:shred"] == 0
+    assert grouped == {f"{org}:hmc_trash_tile:food_packaging", f"{org}:hmc_trash_tile:misc_plastics"}
+    assert shares[f"{edited_org}:hmc_trash_tile"] is None  # no plastics left in it: its fixed mix stands
+    assert shares[f"{org}:own_mix"] is None and shares[f"{edited_org}:own_mix"] is None

@@ -30,8 +30,10 @@ def test_mass_closes_every_day_and_budgets_hold(run_type):
     arrived = problem.generation.sum()
     loss_per_day = np.array([sum(r["outputs"].get("loss", 0) for r in result["recipes"])])  # totals only
     changes = _stock_changes(result).sum(axis=0)
-    batches = np.array([result["batches"][key] for key in problem.recipe_keys])  # (R, T)
-    lost = problem.outputs[:, problem.index("loss")] @ batches
+    # the results speak per catalog recipe (a blend's mixes summed; they share their outputs per batch)
+    parents = list(dict.fromkeys(problem.recipe_parents))
+    batches = np.array([result["batches"][key] for key in parents])  # (recipes, T)
+    lost = problem.outputs[[problem.recipe_parents.index(k) for k in parents], problem.index("loss")] @ batches
     assert np.allclose(changes + lost, arrived, atol=1e-3)  # series are rounded to 4 places
     assert loss_per_day.sum() == pytest.approx(lost.sum(), abs=1e-2)
     assert max(result["energy_kwh"]) <= problem.energy_per_day + 1e-6
@@ -145,7 +147,7 @@ def test_monte_carlo_with_failures_is_seeded_and_never_beats_perfect_uptime():
     other = simulate(snapshot, "monte_carlo", config | {"seed": 4})["monte_carlo"]
     assert first == again
     assert first["kpis"] != other["kpis"]
-    assert first["kpis"]["target_kg"]["p90"] <= deterministic + 1e-6
+    assert first["kpis"]["target_kg"]["p90"] <= deterministic + 1e-4  # bands are rounded to 4 places
     assert first["kpis"]["target_kg"]["p10"] < deterministic  # failures cost bricks
     assert first["max_mass_balance_residual_kg"] <= 1e-6
     assert 0 <= first["probability_recycling_target"] <= 1
@@ -168,8 +170,13 @@ def test_infeasible_or_inconsistent_inputs_name_the_constraint():
         simulate(reformer_down, "throughput_optimization", {"time_horizon_days": 10})
     assert wet.value.constraint == "wet_waste_cap" and "Feces" in wet.value.message
 
+    # with the shredder down, the plastics it takes can only go into trash tiles at their share: they pile up
+    no_shredder = _with(snapshot, storage_volume_m3=0.05)
+    for module in no_shredder["modules"]:
+        if module["key"] == "shredder":
+            module["status"] = "failed"
     with pytest.raises(EngineError) as storage:
-        simulate(_with(snapshot, storage_volume_m3=0.05), "waste_minimization", {"time_horizon_days": 30})
+        simulate(no_shredder, "waste_minimization", {"time_horizon_days": 30})
     assert storage.value.constraint == "storage_volume" and "0.05 m³" in storage.value.message
 
     no_press = copy.deepcopy(snapshot)
@@ -547,12 +554,13 @@ def test_cargo_waste_arrives_with_each_resupply_and_the_plan_copes_with_the_puls
         assert replay(p, batches) <= 1e-6  # the independent replay: nothing used before it arrived
         assert kpis(p, batches)["mass_balance_residual_kg"] <= 1e-6
     # the foam piles up after each resupply: the store's peak is higher than with a little every day
-    foam_stock = flows(pulsed, PlanningLP(pulsed).solve("throughput_optimization"))["stock"][:, foam]
-    steady_stock = flows(steady, PlanningLP(steady).solve("throughput_optimization"))["stock"][:, foam]
-    assert foam_stock.max() > steady_stock.max() + 1.0
+    # (under the waste-minimising plan: the brick plan leaves foam stored either way)
+    foam_stock = flows(pulsed, PlanningLP(pulsed).solve("waste_minimization"))["stock"][:, foam]
+    steady_stock = flows(steady, PlanningLP(steady).solve("waste_minimization"))["stock"][:, foam]
+    assert foam_stock.max() > steady_stock.max() + 10.0
     # a store sized for daily foam overflows when it comes 90 days at a time (79 kg at 30 kg/m³: 2.6 m³)
     tight = copy.deepcopy(snapshot)
-    tight["mission"]["storage_volume_m3"] = 1.0  # the daily plan peaks near 0.5 m³
+    tight["mission"]["storage_volume_m3"] = 1.0  # the daily foam fits in it
     held = build_problem(tight, {"time_horizon_days": 100})
     assert all(limits_held(held, flows(held, PlanningLP(held).solve("throughput_optimization"))).values())
     quarterly = build_problem(tight, {"time_horizon_days": 100, "resupply_every_days": 90})
@@ -598,10 +606,12 @@ def test_eva_days_add_their_hygiene_waste_and_the_plan_processes_it_under_the_we
     assert np.allclose(extra[extra[:, wipes] > 0, wipes], 1.5) and twice.eva_days == 8
     assert np.count_nonzero(extra) == 8
     assert any("EVA days: 2 a week (8 in 28 days), each leaving 1.5 kg of hygiene wipes" in n for n in twice.notes)
-    # wipes go only into recipes that take them with other waste in fixed ratios, so the plan can take on about a
-    # kilogram more a week: 3 kg of EVA wipes a week pile up past the wet-waste cap, and the refusal says so
+    # the trash tile takes wipes in any mix with at least 20 % plastic, so two 1.5 kg EVAs a week are processed
+    # under the wet cap; 6 kg every day is more wipes than the plastic to go with them, and the refusal says so
+    assert all(limits_held(twice, flows(twice, PlanningLP(twice).solve("throughput_optimization"))).values())
+    daily = build_problem(snapshot, {"time_horizon_days": 28, "eva_per_week": 7, "eva_waste_kg": 6})
     with pytest.raises(EngineError) as over:
-        PlanningLP(twice).solve("throughput_optimization")
+        PlanningLP(daily).solve("throughput_optimization")
     assert over.value.constraint == "wet_waste_cap" and "Hygiene wipes" in over.value.message
     weekly = build_problem(snapshot, {"time_horizon_days": 28, "eva_per_week": 1, "eva_waste_kg": 0.5})
     batches = PlanningLP(weekly).solve("throughput_optimization")
@@ -622,3 +632,41 @@ def test_eva_days_add_their_hygiene_waste_and_the_plan_processes_it_under_the_we
         with pytest.raises(EngineError) as refused:
             build_problem(snapshot, {"time_horizon_days": 14, **config})
         assert refused.value.constraint == field, config
+
+
+def test_a_blend_takes_any_mix_its_share_allows_and_frees_the_streams_fixed_ratios_stranded():
+    from webapp.simulations.engine.model import blend_variants
+
+    snapshot = reference_snapshot(crew_size=4)
+    tile = next(r for r in snapshot["recipes"] if r["key"] == "hmc_trash_tile")
+    assert tile["blend"] == {"min_share": 0.2, "of": ["food_packaging", "misc_plastics"]}
+    corners = blend_variants(tile)
+    # the plastics alone (2), and each plastic at exactly 20 % with each of the 3 other inputs (6)
+    assert len(corners) == 8 and {c["parent"] for c in corners} == {"hmc_trash_tile"}
+    for corner in corners:
+        assert sum(corner["inputs"].values()) == pytest.approx(2.0)  # the batch's input mass, as listed
+        plastic = sum(kg for key, kg in corner["inputs"].items() if key in ("food_packaging", "misc_plastics"))
+        assert plastic >= 0.2 * 2.0 - 1e-12
+        assert corner["outputs"] == tile["outputs"] and corner["energy_kwh"] == tile["energy_kwh"]
+    assert len(blend_variants(next(r for r in snapshot["recipes"] if r["key"] == "shred_plastics"))) == 3
+
+    fixed = copy.deepcopy(snapshot)
+    for recipe in fixed["recipes"]:
+        recipe["blend"] = None
+    for plan in ("throughput_optimization", "waste_minimization"):
+        mixed, listed = (simulate(s, plan, {"time_horizon_days": 365}) for s in (snapshot, fixed))
+        assert mixed["kpis"]["mass_balance_residual_kg"] <= 1e-6
+        # drink pouches: 0.1 kg a crew-day only shredded with packaging and parts in a fixed ratio before
+        assert mixed["inventory"]["drink_pouches"][-1] == pytest.approx(0.0, abs=1e-6)
+        assert listed["inventory"]["drink_pouches"][-1] > 100
+        # the results speak of the catalog's recipes, with the mix each took
+        recipes = {r["key"]: r for r in mixed["recipes"]}
+        assert set(recipes) == {r["key"] for r in snapshot["recipes"]} and set(mixed["batches"]) == set(recipes)
+        taken = recipes["hmc_trash_tile"]["inputs"]
+        if sum(taken.values()) > 0:
+            share = (taken.get("food_packaging", 0) + taken.get("misc_plastics", 0)) / sum(taken.values())
+            assert share >= 0.2 - 1e-6
+    waste_first = simulate(snapshot, "waste_minimization", {"time_horizon_days": 365})["kpis"]
+    listed_first = simulate(fixed, "waste_minimization", {"time_horizon_days": 365})["kpis"]
+    # the review's cap: fixed ratios kept trash recycling near 0.92 whatever the equipment; mixing reaches all of it
+    assert listed_first["trash_recycling_rate"] < 0.95 < 0.99 <= waste_first["trash_recycling_rate"]

@@ -74,6 +74,7 @@ def item_out(row, lines: list | None = None) -> dict:
                 "material_key": x.material_key,
                 "resource": _plain(x.resource),
                 "kg": float(x.kg),
+                "blend_group": x.blend_group,
             }
             for x in lines
         ]

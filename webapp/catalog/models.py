@@ -163,6 +163,7 @@ class Recipe(CatalogItem, Base):
         CheckConstraint("energy_kwh >= 0", name="energy_nonnegative"),
         CheckConstraint("crew_h >= 0", name="crew_time_nonnegative"),
         CheckConstraint("priority BETWEEN 0 AND 1000", name="priority_range"),
+        CheckConstraint("blend_min_share BETWEEN 0 AND 1", name="blend_share_range"),
     )
 
     module_id: Mapped[uuid.UUID] = mapped_column()
@@ -170,6 +171,9 @@ class Recipe(CatalogItem, Base):
     energy_kwh: Mapped[Decimal] = mapped_column(Numeric(10, 3))
     crew_h: Mapped[Decimal] = mapped_column(Numeric(8, 3))
     priority: Mapped[int] = mapped_column(Integer, server_default=text("100"))
+    # inputs that may be mixed (habitat.md §4.3): None keeps the lines' fixed ratio; a share lets the input lines be
+    # mixed in any proportion as long as those marked `blend_group` make up at least this share of a batch
+    blend_min_share: Mapped[Decimal | None] = mapped_column(Numeric(5, 4))
 
 
 class RecipeLine(UUIDPrimaryKey, TenantOwned, Base):
@@ -206,6 +210,7 @@ class RecipeLine(UUIDPrimaryKey, TenantOwned, Base):
         CheckConstraint("(material_id IS NULL) <> (resource IS NULL)", name="material_or_resource"),
         CheckConstraint("kg > 0", name="kg_positive"),
         CheckConstraint("resource IS DISTINCT FROM 'loss' OR direction = 'output'", name="loss_is_output"),
+        CheckConstraint("NOT blend_group OR direction = 'input'", name="blend_group_is_input"),
     )
 
     recipe_id: Mapped[uuid.UUID] = mapped_column()
@@ -214,6 +219,7 @@ class RecipeLine(UUIDPrimaryKey, TenantOwned, Base):
     resource: Mapped[Resource | None] = mapped_column(pg_enum(Resource, "resource"))
     kg: Mapped[Decimal] = mapped_column(Numeric(12, 4))
     position: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    blend_group: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))  # counts toward the blend's share
 
 
 def _item_documents(model, *extra):

@@ -215,6 +215,7 @@ class LineRow:
     material_name: str | None
     resource: str | None
     kg: Decimal
+    blend_group: bool = False
 
 
 async def lines_of(session: AsyncSession, recipe_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[LineRow]]:
@@ -230,6 +231,7 @@ async def lines_of(session: AsyncSession, recipe_ids: list[uuid.UUID]) -> dict[u
             WasteMaterial.name,
             RecipeLine.resource,
             RecipeLine.kg,
+            RecipeLine.blend_group,
         )
         .outerjoin(WasteMaterial, WasteMaterial.id == RecipeLine.material_id)
         .where(RecipeLine.recipe_id.in_(recipe_ids))
@@ -347,6 +349,7 @@ async def planning_catalog(
                     Recipe.duration_h,
                     Recipe.energy_kwh,
                     Recipe.crew_h,
+                    Recipe.blend_min_share,
                 )
                 .where(Recipe.organization_id == org_id, Recipe.deleted_at.is_(None))
                 .order_by(Recipe.key),
@@ -360,6 +363,7 @@ async def planning_catalog(
         "duration_h",
         "energy_kwh",
         "crew_h",
+        "blend_min_share",
     )
     lines = await lines_of(session, [r["id"] for r in recipes])
     for recipe in recipes:
@@ -370,6 +374,15 @@ async def planning_catalog(
         recipe["outputs"] = {
             (ln.material_key or str(ln.resource)): ln.kg for ln in lines[recipe["id"]] if ln.direction == "output"
         }
+        share = recipe.pop("blend_min_share")
+        recipe["blend"] = (
+            None
+            if share is None
+            else {
+                "min_share": share,
+                "of": [ln.material_key or str(ln.resource) for ln in lines[recipe["id"]] if ln.blend_group],
+            }
+        )
     # a recipe whose module was deleted (or cannot work here) cannot run: leave it out rather than fail the plan
     recipes = [r for r in recipes if r["module"] is not None]
     for row in materials + modules + recipes:

@@ -70,6 +70,12 @@ def reference_catalog() -> dict:
                 raise ReferenceCatalogError(f"recipe {r['key']} names unknown material {line['material']}")
             if "resource" in line:
                 Resource(line["resource"])
+        blend = r.get("blend")
+        if blend is not None:
+            Basis(blend["basis"])
+            inputs = {line.get("material") for line in r["inputs"]}
+            if not 0 <= blend["min_share"] <= 1 or not set(blend.get("of", ())) <= inputs:
+                raise ReferenceCatalogError(f"recipe {r['key']}'s blend needs a share in [0, 1] of its own inputs")
         kg_in, kg_out = sum(x["kg"] for x in r["inputs"]), sum(x["kg"] for x in r["outputs"])
         if kg_in != kg_out:
             raise ReferenceCatalogError(f"recipe {r['key']} does not balance: {kg_in} kg in, {kg_out} kg out")

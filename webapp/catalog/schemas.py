@@ -134,6 +134,9 @@ class MaterialLine(Body):
     direction: LineDirection
     material_id: uuid.UUID
     kg: float = Field(gt=0, le=100_000, json_schema_extra=places(4))
+    blend_group: bool | None = Field(
+        None, description="an input that counts toward the recipe's blend_min_share; left out: as it was"
+    )
 
 
 class ResourceLine(Body):
@@ -142,6 +145,9 @@ class ResourceLine(Body):
     direction: LineDirection
     resource: Resource
     kg: float = Field(gt=0, le=100_000, json_schema_extra=places(4))
+    blend_group: bool | None = Field(
+        None, description="an input that counts toward the recipe's blend_min_share; left out: as it was"
+    )
 
 
 Line = MaterialLine | ResourceLine
@@ -165,6 +171,14 @@ class RecipeIn(ItemFields):
     energy_kwh: float = Field(ge=0, le=100_000, json_schema_extra=places(3))
     crew_h: float = Field(ge=0, le=10_000, json_schema_extra=places(3))
     priority: whole(0, 1000) | None = Field(None, description="lower runs first; default 100")
+    blend_min_share: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        json_schema_extra=places(4),
+        description="null: the inputs keep the listed ratio; a share: they may be mixed in any proportion (same total "
+        "per batch) as long as the lines marked blend_group make up at least this share (0: any mix)",
+    )
     lines: list[Line] = Field(min_length=1, max_length=20)
     provenance: RecipeProvenance | None = None
 
@@ -179,6 +193,14 @@ class RecipePatch(ItemFields):
     energy_kwh: float | None = Field(None, ge=0, le=100_000, json_schema_extra=places(3))
     crew_h: float | None = Field(None, ge=0, le=10_000, json_schema_extra=places(3))
     priority: whole(0, 1000) | None = Field(None)
+    blend_min_share: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        json_schema_extra=places(4),
+        description="null: the inputs keep the listed ratio; a share: they may be mixed in any proportion (same total "
+        "per batch) as long as the lines marked blend_group make up at least this share (0: any mix)",
+    )
     lines: list[Line] | None = Field(None, min_length=1, max_length=20)
     provenance: RecipeProvenance | None = None
 
@@ -238,6 +260,7 @@ class LineOut(BaseModel):
     material_key: str | None
     resource: Resource | None
     kg: float
+    blend_group: bool
 
 
 class RecipeOut(ItemOut):
@@ -248,6 +271,7 @@ class RecipeOut(ItemOut):
     energy_kwh: float
     crew_h: float
     priority: int
+    blend_min_share: float | None
     lines: list[LineOut]
 
 

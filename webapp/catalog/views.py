@@ -187,12 +187,17 @@ async def _form_context(spec: CatalogPage, form, item=None, **extra) -> dict:
                     "direction": x.direction.value,
                     "item": _line_item(x.material_id, x.resource),
                     "kg": f"{x.kg.normalize():f}",
+                    "blend": x.blend_group,
                 }
                 for x in saved
             ]
         context["lines"] = (
-            context["lines"] + [{"direction": d, "item": "", "kg": ""} for d in ("input", "output")][:BLANK_LINES]
+            context["lines"]
+            + [{"direction": d, "item": "", "kg": "", "blend": False} for d in ("input", "output")][:BLANK_LINES]
         )
+        if "blend_share" not in context:
+            share = item.blend_min_share if item is not None else None
+            context["blend_share"] = "" if share is None else f"{share.normalize():f}"
     return context
 
 
@@ -211,13 +216,14 @@ def _line_choices(materials: dict) -> list[tuple[str, list[tuple[str, str]]]]:
 def _posted_lines(form: MultiDict) -> tuple[list[dict], list[dict]]:
     """(lines for the service, lines as typed for re-rendering) from the line editor's parallel inputs."""
     typed, lines = [], []
-    for direction, item, kg in zip(
-        form.getlist("line_direction"), form.getlist("line_item"), form.getlist("line_kg"), strict=False
-    ):
+    blends = form.getlist("line_blend")
+    rows = zip(form.getlist("line_direction"), form.getlist("line_item"), form.getlist("line_kg"), strict=False)
+    for n, (direction, item, kg) in enumerate(rows):
         if not item and not kg.strip():
             continue  # an empty spare row
-        typed.append({"direction": direction, "item": item, "kg": kg})
-        line = {"direction": direction or None, "kg": kg}
+        grouped = n < len(blends) and blends[n] == "1"
+        typed.append({"direction": direction, "item": item, "kg": kg, "blend": grouped})
+        line = {"direction": direction or None, "kg": kg, "blend_group": grouped}
         if item.startswith("m:"):
             line["material_id"] = item[2:]
         elif item.startswith("r:"):
@@ -246,6 +252,7 @@ async def create(kind: str):
     if kind == "recipes":
         values["lines"], extra["lines"] = _posted_lines(posted)
         values["module_id"] = extra["module_choice"] = posted.get("module_id", "")
+        values["blend_min_share"] = extra["blend_share"] = posted.get("blend_min_share", "").strip()
     try:
         if kind == "recipes":
             item = await recipes.create_recipe(db_session(), g.ctx, values)
@@ -362,6 +369,8 @@ async def update(kind: str, item_id: uuid.UUID):
         values["lines"], extra["lines"] = _posted_lines(posted)
     if kind == "recipes" and "module_id" in posted:
         values["module_id"] = extra["module_choice"] = posted["module_id"]
+    if kind == "recipes" and "blend_min_share" in posted:
+        values["blend_min_share"] = extra["blend_share"] = posted["blend_min_share"].strip()
     version = int(form.version.data) if (form.version.data or "").isdigit() else None
     try:
         await _save(spec, item_id, values, version)
@@ -455,5 +464,7 @@ async def blank_line():
         raise BadRequest("direction must be input or output.")
     materials = await queries.name_map(db_session(), g.ctx.org_id, "materials")
     return await render(
-        "catalog/_line.html", line={"direction": direction, "item": "", "kg": ""}, line_choices=_line_choices(materials)
+        "catalog/_line.html",
+        line={"direction": direction, "item": "", "kg": "", "blend": False},
+        line_choices=_line_choices(materials),
     )

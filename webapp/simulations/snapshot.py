@@ -26,6 +26,12 @@ def _plain(value):
     return value
 
 
+def _blend(blend: dict | None) -> dict | None:
+    if not blend:
+        return None
+    return {"min_share": float(blend["min_share"]), "of": list(blend.get("of") or [])}
+
+
 def make_snapshot(
     mission: dict, materials: list[dict], modules: list[dict], recipes: list[dict], start_date: date
 ) -> dict:
@@ -74,6 +80,8 @@ def make_snapshot(
                 },
                 "inputs": {key: float(kg) for key, kg in r["inputs"].items()},
                 "outputs": {key: float(kg) for key, kg in r["outputs"].items()},
+                # inputs that may be mixed: the `of` inputs at least `min_share` of each batch (engine/model.py)
+                "blend": _blend(r.get("blend")),
             }
             for r in recipes
         ],

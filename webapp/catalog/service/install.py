@@ -15,7 +15,7 @@ from webapp.catalog.reference import (
     RECIPE_NUMBERS,
     reference_catalog,
 )
-from webapp.catalog.service.recipes import reference_lines
+from webapp.catalog.service.recipes import reference_blend_share, reference_lines
 from webapp.core import audit
 from webapp.core.ids import new_id
 from webapp.core.tenancy import RequestContext
@@ -51,6 +51,7 @@ async def install_reference_catalog(session: AsyncSession, ctx: RequestContext |
         recipe = _row(org_id, entry, RECIPE_NUMBERS) | {
             "module_id": module_ids[entry["module"]],
             "priority": entry["priority"],
+            "blend_min_share": reference_blend_share(entry),
         }
         recipes.append(recipe)
         lines += [

@@ -46,6 +46,7 @@ RECIPES = Kind(
     extra_provenance=("lines",),
 )
 KG = Number("kg", "Mass", "kg per batch", min_exclusive=True, max=100000, places=4)
+BLEND_SHARE = Number("blend_min_share", "Blend share", "of a batch", max=1, places=4)
 MODULE_ID = Text("module_id", "Module", max=36, min=1)
 MAX_LINES = 20
 
@@ -76,6 +77,15 @@ def _parse_lines(raw) -> tuple[list[dict], list[str]]:
             errors.append(f"{where}: {problem}")
             continue
         parsed = {"direction": direction, "kg": kg, "material_id": None, "resource": None}
+        grouped = line.get("blend_group")
+        if grouped is not None:  # absent: an input keeps the mark it had (an edit of amounts only)
+            if not isinstance(grouped, bool):
+                errors.append(f"{where}: blend_group is true or false.")
+                continue
+            if grouped and direction != LineDirection.INPUT:
+                errors.append(f"{where}: only an input counts toward a blend's share.")
+                continue
+            parsed["blend_group"] = grouped
         if material is not None:
             try:
                 parsed["material_id"] = material if isinstance(material, uuid.UUID) else uuid.UUID(str(material))
@@ -170,22 +180,76 @@ async def load_lines(session: AsyncSession, recipe_id: uuid.UUID) -> list[dict]:
     rows = (
         await session.execute(select(RecipeLine).where(RecipeLine.recipe_id == recipe_id).order_by(RecipeLine.position))
     ).scalars()
-    return [{"direction": r.direction, "material_id": r.material_id, "resource": r.resource, "kg": r.kg} for r in rows]
+    return [
+        {"direction": r.direction, "material_id": r.material_id, "resource": r.resource, "kg": r.kg}
+        | ({"blend_group": True} if r.blend_group else {})
+        for r in rows
+    ]
 
 
 def _line_key(line: dict) -> tuple:
-    return (line["direction"], str(line["material_id"] or line["resource"]), Decimal(str(line["kg"])).normalize())
+    ident = str(line["material_id"] or line["resource"])
+    return (line["direction"], ident, Decimal(str(line["kg"])).normalize(), line.get("blend_group"))
 
 
 async def snapshot(session: AsyncSession, recipe: Recipe) -> dict:
     """Editable fields and lines, for audit rows and conflict answers."""
     return item_snapshot(RECIPES, recipe) | {
         "module_id": recipe.module_id,
+        "blend_min_share": recipe.blend_min_share,
         "lines": await load_lines(session, recipe.id),
     }
 
 
+def _clean_blend(values: dict, errors: dict) -> tuple[bool, Decimal | None]:
+    """(whether `blend_min_share` was sent, its value): a share from 0 to 1, or null for a fixed mix."""
+    if "blend_min_share" not in values:
+        return False, None
+    raw = values["blend_min_share"]
+    if raw is None or raw == "":
+        return True, None
+    value, problem = BLEND_SHARE.check(raw)
+    if problem:
+        errors["blend_min_share"] = [problem]
+    return True, value
+
+
+async def _check_blend(session: AsyncSession, recipe: Recipe) -> None:
+    """A share above 0 needs at least one input that counts toward it (the lines as now written)."""
+    if not recipe.blend_min_share:
+        return
+    await session.flush()
+    marked = await session.scalar(
+        select(RecipeLine.id).where(RecipeLine.recipe_id == recipe.id, RecipeLine.blend_group).limit(1)
+    )
+    if marked is None:
+        raise ValidationError(
+            details={
+                "fields": {
+                    "blend_min_share": [
+                        "Mark the inputs that count toward the blend's share (at least one), or give a share of 0 "
+                        "for any mix of the inputs."
+                    ]
+                }
+            }
+        )
+
+
 async def _write_lines(session: AsyncSession, recipe: Recipe, lines: list[dict]) -> None:
+    # an input that counted toward the recipe's blend share still does when the lines are written again
+    grouped = set(
+        (
+            await session.execute(
+                select(RecipeLine.material_id).where(RecipeLine.recipe_id == recipe.id, RecipeLine.blend_group)
+            )
+        ).scalars()
+    )
+    lines = [
+        line
+        if "blend_group" in line
+        else line | {"blend_group": line["direction"] == LineDirection.INPUT and line["material_id"] in grouped}
+        for line in lines
+    ]
     await session.execute(delete(RecipeLine).where(RecipeLine.recipe_id == recipe.id))
     session.add_all(
         [
@@ -204,15 +268,18 @@ async def create_recipe(session: AsyncSession, ctx: RequestContext, values: dict
         errors |= exc.details["fields"]
         recipe = None
     lines = await _clean_lines(session, ctx.org_id, values.get("module_id"), values.get("lines"), errors)
+    _, blend = _clean_blend(values, errors)
     if "module_id" not in values or values.get("module_id") in (None, ""):
         errors["module_id"] = ["Choose the module that runs this recipe."]
     if errors:
         raise ValidationError(details={"fields": errors})
     recipe.module_id = uuid.UUID(str(values["module_id"]))
+    recipe.blend_min_share = blend
     recipe.provenance.setdefault("lines", dict(HAND_SET))
     session.add(recipe)
     await flush_unique_key(session, RECIPES.what)
     await _write_lines(session, recipe, lines)
+    await _check_blend(session, recipe)
     await session.flush()
     await audit.record(
         session,
@@ -242,6 +309,7 @@ async def update_recipe(
     if "lines" in values or "module_id" in values:
         raw = values["lines"] if "lines" in values else before["lines"]
         lines = await _clean_lines(session, ctx.org_id, values.get("module_id", recipe.module_id), raw, errors)
+    blend_given, blend = _clean_blend(values, errors)
     if errors:
         raise ValidationError(details={"fields": errors})
     given_lines = data.get("provenance", {}).get("lines")
@@ -251,6 +319,9 @@ async def update_recipe(
     if lines is not None and sorted(map(_line_key, lines)) != sorted(map(_line_key, before["lines"])):
         await _write_lines(session, recipe, lines)
         recipe.provenance = recipe.provenance | {"lines": given_lines or dict(HAND_SET)}
+    if blend_given:
+        recipe.blend_min_share = blend
+    await _check_blend(session, recipe)
     after = await snapshot(session, recipe)
     if after == before:
         return recipe
@@ -279,6 +350,7 @@ async def restore_recipe(session: AsyncSession, ctx: RequestContext, recipe_id: 
 def reference_lines(entry: dict, materials_by_key: dict[str, uuid.UUID]) -> list[dict]:
     """A reference recipe's lines with the organization's material ids."""
     lines = []
+    group = set((entry.get("blend") or {}).get("of") or ())
     for direction, side in ((LineDirection.INPUT, "inputs"), (LineDirection.OUTPUT, "outputs")):
         for line in entry[side]:
             material = line.get("material")
@@ -288,9 +360,16 @@ def reference_lines(entry: dict, materials_by_key: dict[str, uuid.UUID]) -> list
                     "kg": line["kg"],
                     "material_id": materials_by_key[material] if material else None,
                     "resource": Resource(line["resource"]) if "resource" in line else None,
+                    "blend_group": direction == LineDirection.INPUT and material in group,
                 }
             )
     return lines
+
+
+def reference_blend_share(entry: dict) -> Decimal | None:
+    """The reference recipe's blend share (None: its inputs keep their fixed ratio)."""
+    blend = entry.get("blend")
+    return None if blend is None else Decimal(str(blend["min_share"]))
 
 
 async def reset_recipe(session: AsyncSession, ctx: RequestContext, recipe_id: uuid.UUID) -> Recipe:
@@ -333,6 +412,7 @@ async def reset_recipe(session: AsyncSession, ctx: RequestContext, recipe_id: uu
     for name in ("name", "description", "priority") + RECIPE_NUMBERS:
         setattr(recipe, name, entry[name])
     recipe.provenance = dict(entry["provenance"])
+    recipe.blend_min_share = reference_blend_share(entry)
     recipe.module_id = module
     await _write_lines(session, recipe, reference_lines(entry, materials))
     await session.flush()

@@ -86,6 +86,7 @@ class Problem:
     arrivals: np.ndarray | None = None  # (T, I) what arrives each day when it varies (resupply, a Monte Carlo scenario)
     resupply_every_days: int | None = None  # cargo waste arrives in pulses this far apart (None: every day)
     eva_days: int = 0  # EVA days in the horizon, each bringing its hygiene waste
+    recipe_parents: list[str] | None = None  # (R,) the catalog recipe each row plans (a blend's mixes share one)
 
     @property
     def net(self) -> np.ndarray:
@@ -214,6 +215,7 @@ def build_problem(snapshot: dict, config: dict, *, target_required: bool = True)
             mttr[k] = _number(m.get("mttr_h") or 0, f"MTTR of {m['name']}")
 
     recipes = sorted(snapshot["recipes"], key=lambda r: (r.get("priority", 100), r["key"]))
+    recipes = [variant for recipe in recipes for variant in blend_variants(recipe)]
     if not recipes:
         raise EngineError("The catalog has no recipes, so nothing can be processed.", "recipes")
     n_items = len(items)
@@ -292,6 +294,7 @@ def build_problem(snapshot: dict, config: dict, *, target_required: bool = True)
                 crew=crew,
                 items=items,
                 recipe_keys=[r["key"] for r in recipes],
+                recipe_parents=[r.get("parent", r["key"]) for r in recipes],
                 recipe_names=[r["name"] for r in recipes],
                 recipe_module=recipe_module,
                 inputs=inputs,
@@ -321,6 +324,34 @@ def build_problem(snapshot: dict, config: dict, *, target_required: bool = True)
         ),
         *eva,
     )
+
+
+def blend_variants(recipe: dict) -> list[dict]:
+    """A recipe whose inputs may be mixed (habitat.md §4.3: R1 takes any trash mix with at least 20 % plastic) as the
+    corners of its mixes, each a fixed-ratio recipe with the same outputs, time, energy and crew time per batch. The
+    mixes a blend allows — inputs ≥ 0 adding up to the batch's input mass, the `of` group at least `min_share` of
+    it — are a polytope; its corners are the group's inputs alone and each group input at exactly `min_share` with
+    one other input. Batches of the corners add up to any allowed mix, so the LP chooses the mix exactly."""
+    blend = recipe.get("blend")
+    if not blend:
+        return [recipe]
+    total = sum(float(kg) for kg in recipe["inputs"].values())
+    share = float(blend.get("min_share") or 0.0)
+    if not 0.0 <= share <= 1.0:
+        raise EngineError(f"The blend of {recipe['name']} needs a share from 0 to 1.", "recipes")
+    group = [key for key in recipe["inputs"] if key in set(blend.get("of") or ())]
+    rest = [key for key in recipe["inputs"] if key not in group]
+    if share == 0.0 or not rest:  # any mix of the inputs
+        mixes = [{key: total} for key in recipe["inputs"]]
+    elif not group:  # none of the inputs its share counts is left (the lines were edited): the listed mix stands
+        return [recipe]
+    else:
+        mixes = [{key: total} for key in group]
+        if share < 1.0:
+            mixes += [{key: share * total, other: (1.0 - share) * total} for key in group for other in rest]
+    return [
+        recipe | {"key": f"{recipe['key']}~{n}", "inputs": mix, "parent": recipe["key"]} for n, mix in enumerate(mixes)
+    ]
 
 
 def _eva_settings(config: dict) -> tuple[int, float]:

@@ -162,6 +162,12 @@ def build_report(p: Problem, batches: np.ndarray, hours: np.ndarray) -> dict:
     keep = [i for i, item in enumerate(p.items) if item.kind != "loss"]
     resources = [i for i, item in enumerate(p.items) if item.kind == "resource"]
     totals = batches.sum(axis=0)
+    # a blend plans each of its mixes as a row of its own: the results speak of the catalog's recipes, with the mix
+    # each one took
+    parents = list(dict.fromkeys(p.recipe_parents or p.recipe_keys))
+    members = [[r for r, parent in enumerate(p.recipe_parents or p.recipe_keys) if parent == key] for key in parents]
+    by_recipe = np.stack([batches[:, rows].sum(axis=1) for rows in members], axis=1)
+    used_in = np.stack([(p.inputs[rows] * totals[rows, None]).sum(axis=0) for rows in members])
     return {
         "kpis": kpis(p, batches, f),
         "warnings": warnings(p, f),
@@ -169,7 +175,7 @@ def build_report(p: Problem, batches: np.ndarray, hours: np.ndarray) -> dict:
         "items": [{"key": p.items[i].key, "name": p.items[i].name, "kind": p.items[i].kind} for i in keep],
         "inventory": {p.items[i].key: _series(f["stock"][:, i]) for i in keep},
         "production": {p.items[i].key: _series(f["produced"][:, i]) for i in resources},
-        "batches": {key: _series(batches[:, r]) for r, key in enumerate(p.recipe_keys)},
+        "batches": {key: _series(by_recipe[:, n]) for n, key in enumerate(parents)},
         "module_hours_used": {key: _series(used[k]) for k, key in enumerate(p.module_keys)},
         "module_hours_available": {key: _series(hours[k]) for k, key in enumerate(p.module_keys)},
         "energy_kwh": _series(batches @ p.energy_kwh),
@@ -177,14 +183,17 @@ def build_report(p: Problem, batches: np.ndarray, hours: np.ndarray) -> dict:
         "recipes": [
             {
                 "key": key,
-                "name": p.recipe_names[r],
-                "batches": round(float(totals[r]), ROUND),
+                "name": p.recipe_names[rows[0]],
+                "batches": round(float(totals[rows].sum()), ROUND),
+                "inputs": {
+                    p.items[i].key: round(float(used_in[n, i]), ROUND) for i in np.flatnonzero(used_in[n] > 1e-12)
+                },
                 "outputs": {
-                    p.items[i].key: round(float(p.outputs[r, i] * totals[r]), ROUND)
-                    for i in np.flatnonzero(p.outputs[r])
+                    p.items[i].key: round(float((p.outputs[rows, i] * totals[rows]).sum()), ROUND)
+                    for i in np.flatnonzero(p.outputs[rows].sum(axis=0))
                 },
             }
-            for r, key in enumerate(p.recipe_keys)
+            for n, (key, rows) in enumerate(zip(parents, members, strict=True))
         ],
         "totals": {p.items[i].key: round(float(f["produced"][:, i].sum()), ROUND) for i in resources},
     }
