@@ -286,44 +286,37 @@ def build_problem(snapshot: dict, config: dict, *, target_required: bool = True)
 
     eva = _eva_settings(config)
 
-    return _with_eva(
-        _with_resupply(
-            Problem(
-                days=days,
-                start=start,
-                crew=crew,
-                items=items,
-                recipe_keys=[r["key"] for r in recipes],
-                recipe_parents=[r.get("parent", r["key"]) for r in recipes],
-                recipe_names=[r["name"] for r in recipes],
-                recipe_module=recipe_module,
-                inputs=inputs,
-                outputs=outputs,
-                duration_h=np.array(
-                    [_number(r["duration_h"], f"Duration of {r['name']}", minimum=1e-9) for r in recipes]
-                ),
-                energy_kwh=np.array([_number(r["energy_kwh"], f"Energy of {r['name']}") for r in recipes]),
-                crew_h=np.array([_number(r["crew_h"], f"Crew time of {r['name']}") for r in recipes]),
-                priority=np.array([r.get("priority", 100) for r in recipes]),
-                module_keys=[m["key"] for m in modules],
-                module_names=[m["name"] for m in modules],
-                hours=hours,
-                mtbf_h=mtbf,
-                mttr_h=mttr,
-                energy_per_day=_number(mission["energy_budget_kwh_per_day"], "Energy budget"),
-                crew_h_per_day=_number(mission["crew_time_h_per_day"], "Crew time"),
-                storage_m3=storage,
-                wet_cap_kg=wet_cap,
-                recycle_target_kg_per_day=_number(mission.get("recycle_target_kg_per_day", 0), "Recycling target"),
-                target=target,
-                notes=notes,
-                power_kw=power_kw,
-                power=power,
-            ),
-            resupply,
-        ),
-        *eva,
+    problem = Problem(
+        days=days,
+        start=start,
+        crew=crew,
+        items=items,
+        recipe_keys=[r["key"] for r in recipes],
+        recipe_parents=[r.get("parent", r["key"]) for r in recipes],
+        recipe_names=[r["name"] for r in recipes],
+        recipe_module=recipe_module,
+        inputs=inputs,
+        outputs=outputs,
+        duration_h=np.array([_number(r["duration_h"], f"Duration of {r['name']}", minimum=1e-9) for r in recipes]),
+        energy_kwh=np.array([_number(r["energy_kwh"], f"Energy of {r['name']}") for r in recipes]),
+        crew_h=np.array([_number(r["crew_h"], f"Crew time of {r['name']}") for r in recipes]),
+        priority=np.array([r.get("priority", 100) for r in recipes]),
+        module_keys=[m["key"] for m in modules],
+        module_names=[m["name"] for m in modules],
+        hours=hours,
+        mtbf_h=mtbf,
+        mttr_h=mttr,
+        energy_per_day=_number(mission["energy_budget_kwh_per_day"], "Energy budget"),
+        crew_h_per_day=_number(mission["crew_time_h_per_day"], "Crew time"),
+        storage_m3=storage,
+        wet_cap_kg=wet_cap,
+        recycle_target_kg_per_day=_number(mission.get("recycle_target_kg_per_day", 0), "Recycling target"),
+        target=target,
+        notes=notes,
+        power_kw=power_kw,
+        power=power,
     )
+    return _with_eva(_with_resupply(problem, resupply), *eva)
 
 
 def blend_variants(recipe: dict) -> list[dict]:
