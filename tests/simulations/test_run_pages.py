@@ -116,6 +116,8 @@ async def test_start_watch_and_read_a_run(app, client, factory, maker, count_row
     assert "sse-connect" not in page and "Results" in page and "Recycling rate" in page
     assert page.count("<polyline") >= 3 and "Energy per day" in page and "Budget 60" in page
     assert "Products this plan schedules" in page and "Brick" in page and "Re-run with the same inputs" in page
+    # each recipe says what it took: the shredder's mix of plastics includes the drink pouches
+    assert '<th scope="col">Takes</th>' in page and " kg drink pouches" in page
     assert "Attempt 1 on " in page and "Finished:" in page
     final_poll = await client.get(f"{run_url}/progress", headers=HX)
     assert final_poll.status_code == 286  # htmx stops polling
