@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
@@ -128,15 +129,29 @@ class ModulePatch(ItemFields):
     provenance: ModuleProvenance | None = None
 
 
+# a recipe's blend (habitat.md §4.3), the same on a create and an edit
+BlendShare = Annotated[
+    float | None,
+    Field(
+        ge=0,
+        le=1,
+        json_schema_extra=places(4),
+        description="null: the inputs keep the listed ratio; a share: they may be mixed in any proportion (same total "
+        "per batch) as long as the lines marked blend_group make up at least this share (0: any mix)",
+    ),
+]
+BlendGroup = Annotated[
+    bool | None, Field(description="an input that counts toward the recipe's blend_min_share; left out: as it was")
+]
+
+
 class MaterialLine(Body):
     """A recipe line on one of the organization's waste materials, kg per batch."""
 
     direction: LineDirection
     material_id: uuid.UUID
     kg: float = Field(gt=0, le=100_000, json_schema_extra=places(4))
-    blend_group: bool | None = Field(
-        None, description="an input that counts toward the recipe's blend_min_share; left out: as it was"
-    )
+    blend_group: BlendGroup = None
 
 
 class ResourceLine(Body):
@@ -145,9 +160,7 @@ class ResourceLine(Body):
     direction: LineDirection
     resource: Resource
     kg: float = Field(gt=0, le=100_000, json_schema_extra=places(4))
-    blend_group: bool | None = Field(
-        None, description="an input that counts toward the recipe's blend_min_share; left out: as it was"
-    )
+    blend_group: BlendGroup = None
 
 
 Line = MaterialLine | ResourceLine
@@ -171,14 +184,7 @@ class RecipeIn(ItemFields):
     energy_kwh: float = Field(ge=0, le=100_000, json_schema_extra=places(3))
     crew_h: float = Field(ge=0, le=10_000, json_schema_extra=places(3))
     priority: whole(0, 1000) | None = Field(None, description="lower runs first; default 100")
-    blend_min_share: float | None = Field(
-        None,
-        ge=0,
-        le=1,
-        json_schema_extra=places(4),
-        description="null: the inputs keep the listed ratio; a share: they may be mixed in any proportion (same total "
-        "per batch) as long as the lines marked blend_group make up at least this share (0: any mix)",
-    )
+    blend_min_share: BlendShare = None
     lines: list[Line] = Field(min_length=1, max_length=20)
     provenance: RecipeProvenance | None = None
 
@@ -193,14 +199,7 @@ class RecipePatch(ItemFields):
     energy_kwh: float | None = Field(None, ge=0, le=100_000, json_schema_extra=places(3))
     crew_h: float | None = Field(None, ge=0, le=10_000, json_schema_extra=places(3))
     priority: whole(0, 1000) | None = Field(None)
-    blend_min_share: float | None = Field(
-        None,
-        ge=0,
-        le=1,
-        json_schema_extra=places(4),
-        description="null: the inputs keep the listed ratio; a share: they may be mixed in any proportion (same total "
-        "per batch) as long as the lines marked blend_group make up at least this share (0: any mix)",
-    )
+    blend_min_share: BlendShare = None
     lines: list[Line] | None = Field(None, min_length=1, max_length=20)
     provenance: RecipeProvenance | None = None
 
