@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy import bindparam, func, select, text
 
 from webapp.core.db import fetch_rows
-from webapp.core.driver import Prepared, fetch_prepared
+from webapp.core.driver import Prepared, driver_connection, fetch_prepared
 from webapp.core.tenancy import scope_session
 from webapp.missions.models import Mission
 
@@ -68,3 +68,52 @@ def test_a_statement_with_expanding_parameters_is_refused():
 
     with pytest.raises(TypeError):
         Prepared(select(Mission.id).where(Mission.id.in_([uuid.uuid4()])))._compile(_DIALECT)
+
+
+async def test_a_driver_first_transaction_is_the_one_the_orm_joins_and_ends(maker, factory):
+    """A read through the driver begins the transaction itself (no ORM transaction around it); whatever the session
+    does next runs inside that same transaction, a scope set meanwhile reaches it, and commit, rollback and close
+    end it and give the connection back."""
+    owner = await factory.org_with_owner()
+    pool = maker.kw["bind"].sync_engine.pool
+    before = pool.checkedout()
+    txid = Prepared(select(func.txid_current().label("id")))
+    async with maker() as session:
+        first = (await fetch_prepared(session, txid))[0].id
+        assert not session.in_transaction() and pool.checkedout() == before + 1
+        # a scope set after the driver began reaches the driver's transaction at once
+        await scope_session(session, org_id=owner.org_id, user_id=owner.id)
+        probe = Prepared(select(func.current_setting("app.org_id", True).label("org")))
+        assert (await fetch_prepared(session, probe))[0].org == str(owner.org_id)
+        # the ORM joins it: same transaction, same connection
+        assert (await session.execute(text("SELECT txid_current()"))).scalar() == first
+        assert pool.checkedout() == before + 1
+        await session.commit()
+        second = (await fetch_prepared(session, txid))[0].id
+        assert second != first
+        assert (await fetch_prepared(session, probe))[0].org == str(owner.org_id)  # re-applied to the new one
+        await session.commit()  # the ORM never joined this one: the driver's transaction is what commits
+        third = (await fetch_prepared(session, txid))[0].id
+        await session.rollback()
+        driver = await driver_connection(session)
+        found = [await driver.fetchval("SELECT pg_xact_status($1::xid8)::text", x) for x in (first, second, third)]
+        assert found == ["committed", "committed", "aborted"]
+    assert pool.checkedout() == before
+
+
+async def test_a_request_that_only_read_through_the_driver_commits_or_rolls_back_by_its_status(app):
+    from webapp.core.transaction import db_session, end_request_transaction
+
+    engine = app.extensions["closedloop"]["engine"]
+    ended = {}
+    for status_code in (200, 500):
+        async with app.test_request_context("/"):
+            driver = await driver_connection(db_session())
+            ended[status_code] = await driver.fetchval("SELECT txid_current()")
+            await end_request_transaction(status_code)
+        assert engine.pool.checkedout() == 0
+    async with app.test_request_context("/"):
+        driver = await driver_connection(db_session())
+        found = [await driver.fetchval("SELECT pg_xact_status($1::xid8)::text", ended[c]) for c in (200, 500)]
+        await end_request_transaction(200)
+    assert found == ["committed", "aborted"]

@@ -95,8 +95,68 @@ log = logging.getLogger(__name__)
 IDLE_TRANSACTION_SECONDS = 60  # no request or task of ours waits this long inside a transaction
 
 
+HELD = "_held_connection"  # session.info: the connection a driver-first transaction checked out (webapp.core.driver)
+
+
 class AppSession(Session):
-    """Sync session class behind every AsyncSession; the RLS hook listens on it."""
+    """Sync session class behind every AsyncSession; the RLS hook listens on it.
+
+    A request that only reads through the driver (webapp.core.driver) never begins an ORM transaction: the driver
+    checks a connection out of the pool and begins its transaction itself, and the session holds that connection
+    under info[HELD]. Anything the session does afterwards runs on the same connection, inside the same
+    transaction — get_bind hands it out — and commit, rollback, close and invalidate end it as they end their own.
+    """
+
+    def get_bind(self, *args, **kwargs):
+        """The held connection when there is one (one transaction per request, whoever began it)."""
+        held = self.info.get(HELD)
+        return held if held is not None else super().get_bind(*args, **kwargs)
+
+    def commit(self) -> None:
+        """Commit the ORM transaction, or the driver's own when the ORM never joined it."""
+        if self._transaction is None and driver_transaction_open(self.info):
+            _end_driver_transaction(self.info[HELD], keep=True)
+            return
+        super().commit()
+
+    def rollback(self) -> None:
+        """Roll back the ORM transaction and the driver's own."""
+        super().rollback()
+        if driver_transaction_open(self.info):
+            _end_driver_transaction(self.info[HELD], keep=False)
+
+    def close(self) -> None:
+        """Close as a Session does, then give the held connection back (the pool rolls back what is left)."""
+        try:
+            super().close()
+        finally:
+            held = self.info.pop(HELD, None)
+            if held is not None:
+                held.close()
+
+    def invalidate(self) -> None:
+        """Invalidate as a Session does, and the held connection with it (the server ends its transaction)."""
+        try:
+            super().invalidate()
+        finally:
+            held = self.info.pop(HELD, None)
+            if held is not None:
+                held.invalidate()
+                held.close()
+
+
+def driver_transaction_open(info: dict) -> bool:
+    """Whether the connection a session holds is inside a transaction the driver began."""
+    held = info.get(HELD)
+    return held is not None and not held.closed and held.connection.dbapi_connection._transaction is not None
+
+
+def _end_driver_transaction(held, keep: bool) -> None:
+    adapted = held.connection.dbapi_connection  # SQLAlchemy's asyncpg adapter: its commit/rollback are sync
+    if keep:
+        adapted.commit()
+    else:
+        adapted.rollback()
 
 
 def make_engine(

@@ -20,9 +20,11 @@ from typing import Any
 
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.util import await_
+from sqlalchemy.orm import Session
+from sqlalchemy.util import await_, greenlet_spawn
 
-from webapp.core.tenancy import SCOPE_BY_DRIVER, SET_SCOPE_POSITIONAL, scope_arguments
+from webapp.core.db import HELD
+from webapp.core.tenancy import SET_SCOPE_POSITIONAL, scope_arguments
 
 # the engine's dialect with its defaults (make_engine sets none): compiled SQL and type conversions are the same
 _DIALECT = asyncpg_dialect()
@@ -74,35 +76,51 @@ class Prepared:
         ]
 
 
-def _begun_driver(sync_session, scope: tuple | None):
-    """In one trip into SQLAlchemy's sync world: the session's connection (autobegun), BEGIN sent, the scope set."""
+def _joined_driver(sync_session):
+    """The asyncpg connection under the session's ORM transaction, BEGIN sent if SQLAlchemy has not sent it yet."""
     pooled = sync_session.connection().connection  # the pool's proxy of the DBAPI connection
     adapted = pooled.dbapi_connection
     # SQLAlchemy's asyncpg adapter sends BEGIN lazily, before its first statement: ours must not run outside it
     if adapted._transaction is None:
         await_(adapted._start_transaction())
-    driver = pooled.driver_connection
-    if scope is not None:
-        await_(driver.execute(SET_SCOPE_POSITIONAL, *scope))
-    return driver
+    return pooled.driver_connection
+
+
+def _check_out(sync_session):
+    """A connection from the session's engine, held by the session until it closes (AppSession)."""
+    held = Session.get_bind(sync_session).connect()
+    sync_session.info[HELD] = held
+    return held
 
 
 async def driver_connection(session: AsyncSession):
-    """The asyncpg connection under `session`'s current transaction (begun here if need be, with the session's RLS
-    scope set, as the begin hook would); kept on the session for the rest of that transaction."""
+    """The asyncpg connection for `session`'s current transaction, with the session's RLS scope set.
+
+    Inside an ORM transaction, that transaction's connection. Otherwise the driver begins the transaction itself,
+    on a connection the session holds from then on (webapp.core.db.AppSession): a request that only reads
+    through the driver never pays for the ORM's transaction, and whatever the session does later joins this one.
+    """
     sync_session = session.sync_session
+    info = sync_session.info
     transaction = sync_session.get_transaction()
-    cached = session.info.get("_driver")
-    if cached is not None and transaction is not None and cached[0] is transaction:
-        return cached[1]
-    beginning = transaction is None
-    if beginning:  # the begin hook leaves the RLS scope to us: one statement on the driver, in the same hop
-        session.info[SCOPE_BY_DRIVER] = True
-    try:
-        driver = await session.run_sync(_begun_driver, scope_arguments(session.info) if beginning else None)
-    finally:
-        session.info.pop(SCOPE_BY_DRIVER, None)
-    session.info["_driver"] = (sync_session.get_transaction(), driver)
+    if transaction is not None:
+        cached = info.get("_driver")
+        if cached is not None and cached[0] is transaction:
+            return cached[1]
+        driver = await session.run_sync(_joined_driver)
+        info["_driver"] = (transaction, driver)
+        return driver
+    held = info.get(HELD)
+    if held is None or held.closed:
+        held = await greenlet_spawn(_check_out, sync_session)
+    pooled = held.connection
+    adapted = pooled.dbapi_connection
+    driver = pooled.driver_connection
+    if adapted._transaction is None:
+        await adapted._start_transaction()
+        scope = scope_arguments(info)
+        if scope is not None:
+            await driver.execute(SET_SCOPE_POSITIONAL, *scope)
     return driver
 
 

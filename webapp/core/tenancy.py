@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from webapp.core.db import AppSession
+from webapp.core.db import HELD, AppSession, driver_transaction_open
 
 _SET_SCOPE = text(
     "SELECT set_config('app.org_id', :org, true), "
@@ -79,7 +79,6 @@ SET_SCOPE_POSITIONAL = (
     "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true), "
     "set_config('app.bypass_rls', $3, true), set_config('app.credential', $4, true)"
 )
-SCOPE_BY_DRIVER = "_scope_by_driver"  # session.info flag: the driver applies the scope of the transaction it begins
 
 
 def scope_arguments(info: dict) -> tuple[str, str, str, str] | None:
@@ -94,10 +93,22 @@ def scope_arguments(info: dict) -> tuple[str, str, str, str] | None:
 def _apply_scope_on_begin(session, transaction, connection) -> None:
     # set_config(..., true) is transaction-local, so every new transaction re-applies it;
     # a pooled connection never carries one tenant's setting into another's transaction.
-    if session.info.get(SCOPE_BY_DRIVER):
-        return  # the driver connection sends the same statement itself, without SQLAlchemy's execution around it
+    if connection.connection.dbapi_connection._transaction is not None:
+        return  # the ORM joins a transaction the driver began: the driver set its scope and keeps it current
     if any(session.info.get(key) for key in ("org_id", "user_id", "bypass_rls", "credential")):
         connection.execute(_SET_SCOPE, _scope_params(session.info))
+
+
+async def _apply_scope_now(session: AsyncSession) -> None:
+    """Send the session's scope to the transaction under way, whether the ORM or the driver began it (set_config is
+    transaction-local: a later transaction gets it from the begin hook or the driver)."""
+    if session.in_transaction():
+        await session.execute(_SET_SCOPE, _scope_params(session.info))
+    elif driver_transaction_open(session.info):
+        params = _scope_params(session.info)
+        driver = session.info[HELD].connection.driver_connection
+        await driver.execute(SET_SCOPE_POSITIONAL, params["org"], params["user"], params["bypass"],
+                             params["credential"])  # fmt: skip
 
 
 async def scope_session(
@@ -109,8 +120,7 @@ async def scope_session(
     """Set the tenant (and user) that RLS policies see, now and for later transactions."""
     session.info["org_id"] = org_id
     session.info["user_id"] = user_id
-    if session.in_transaction():
-        await session.execute(_SET_SCOPE, _scope_params(session.info))
+    await _apply_scope_now(session)
 
 
 def remember_scope(session: AsyncSession, *, org_id: uuid.UUID | None = None, user_id: uuid.UUID | None = None) -> None:
@@ -137,8 +147,7 @@ async def enable_rls_bypass(session: AsyncSession, *, reason: str) -> None:
         raise ValueError("an RLS bypass needs a reason")
     session.info["bypass_rls"] = True
     session.info["bypass_reason"] = reason
-    if session.in_transaction():
-        await session.execute(_SET_SCOPE, _scope_params(session.info))
+    await _apply_scope_now(session)
 
 
 async def reveal_by_credential(session: AsyncSession, digest: bytes | None) -> None:
@@ -148,5 +157,4 @@ async def reveal_by_credential(session: AsyncSession, digest: bytes | None) -> N
     only the row whose secret the caller presented.
     """
     session.info["credential"] = digest.hex() if digest else None
-    if session.in_transaction():
-        await session.execute(_SET_SCOPE, _scope_params(session.info))
+    await _apply_scope_now(session)

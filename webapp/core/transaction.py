@@ -11,6 +11,9 @@ from contextlib import asynccontextmanager
 from quart import current_app, g
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
+from sqlalchemy.util import greenlet_spawn
+
+from webapp.core.db import HELD
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +70,27 @@ async def end_request_transaction(status_code: int) -> None:
 
 async def _end_or_discard(session: AsyncSession, keep: bool) -> None:
     try:
-        await session.run_sync(_end, keep)
+        if not await _end_driver_only(session, keep):
+            await session.run_sync(_end, keep)
     except BaseException:
         await discard(session)
         raise
+
+
+async def _end_driver_only(session: AsyncSession, keep: bool) -> bool:
+    """A request that only read through the driver (most API reads): end its transaction on the driver and give the
+    connection back, without the ORM's ending around it. False when the ORM took part (its ending is needed)."""
+    sync_session = session.sync_session
+    held = sync_session.info.get(HELD)
+    if held is None or sync_session.get_transaction() is not None or sync_session.identity_map:
+        return False
+    adapted = held.connection.dbapi_connection  # SQLAlchemy's asyncpg adapter
+    transaction = adapted._transaction
+    if transaction is not None:
+        await adapted._call_and_discard(transaction.commit if keep else transaction.rollback)
+    await greenlet_spawn(held.close)  # the pool's check-in may close or terminate a connection: SQLAlchemy's world
+    del sync_session.info[HELD]
+    return True
 
 
 async def discard(session: AsyncSession) -> None:
