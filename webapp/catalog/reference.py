@@ -18,6 +18,7 @@ PATH = Path(__file__).with_name("reference_catalog.json")
 MATERIAL_NUMBERS = ("generation_kg_per_cm_day", "moisture_fraction", "density_kg_m3")
 MODULE_NUMBERS = ("throughput_kg_h", "power_kw", "hours_per_day", "mtbf_h", "mttr_h")
 RECIPE_NUMBERS = ("duration_h", "energy_kwh", "crew_h")
+RESOURCE_NUMBERS = ("density_kg_m3",)
 
 
 class ReferenceCatalogError(ValueError):
@@ -79,7 +80,19 @@ def reference_catalog() -> dict:
         kg_in, kg_out = sum(x["kg"] for x in r["inputs"]), sum(x["kg"] for x in r["outputs"])
         if kg_in != kg_out:
             raise ReferenceCatalogError(f"recipe {r['key']} does not balance: {kg_in} kg in, {kg_out} kg out")
-    return {"materials": materials, "modules": modules, "recipes": recipes, "references": raw["references"]}
+    resources = [_split(r, RESOURCE_NUMBERS) for r in raw["resources"]]
+    for r in resources:
+        Resource(r["key"])
+        if not r["density_kg_m3"] or r["density_kg_m3"] <= 0:
+            raise ReferenceCatalogError(f"resource {r['key']} needs a density above 0")
+    return {"materials": materials, "modules": modules, "recipes": recipes, "resources": resources,
+            "references": raw["references"]}  # fmt: skip
+
+
+def resource_densities() -> dict[str, float]:
+    """kg/m³ as stored of each resource a recipe makes (products, intermediates, residue, regolith): the same for
+    every organization, so a run's storage volumes and volume reduction compare across organizations."""
+    return {r["key"]: float(r["density_kg_m3"]) for r in reference_catalog()["resources"]}
 
 
 def reference_entry(kind: str, key: str) -> dict | None:

@@ -26,7 +26,11 @@ class MissionSettings(Body):
     crew_time_h_per_day: float | None = Field(None, ge=0, le=2400, json_schema_extra=places(3))
     regolith_supply_kg_per_day: float | None = Field(None, ge=0, le=1_000_000, json_schema_extra=places(3))
     storage_volume_m3: float | None = Field(
-        None, gt=0, le=1_000_000, description="null: no limit", json_schema_extra=places(3)
+        None,
+        gt=0,
+        le=1_000_000,
+        description="room for waste, compacted tiles and residue; null: no limit",
+        json_schema_extra=places(3),
     )
     wet_waste_cap_days: float | None = Field(
         None, gt=0, le=3650, description="null: no cap", json_schema_extra=places(2)

@@ -361,4 +361,6 @@ COMPARED_KPIS = (
     ("kwh_per_kg_waste", "Energy per kg of waste processed", 1, "kWh/kg"),
     ("kwh_per_kg_useful_from_waste", "Energy per kg made from waste", 1, "kWh/kg"),
     ("waste_stored_kg", "Waste stored at the end", 1, "kg"),
+    ("volume_reduction", "Storage volume saved", 100, "%"),
+    ("products_stored_m3", "Products in storage", 1, "m³"),
 )

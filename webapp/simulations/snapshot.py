@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 from webapp.catalog.enums import Resource
+from webapp.catalog.reference import resource_densities
 
 MISSION_SETTINGS = (
     "recycle_target_kg_per_day",
@@ -86,6 +87,7 @@ def make_snapshot(
             for r in recipes
         ],
         "resource_names": [r.value for r in Resource],
+        "resource_densities": resource_densities(),
     }
 
 

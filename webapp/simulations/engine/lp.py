@@ -86,10 +86,13 @@ class PlanningLP:
         self.length = np.diff(np.append(self.starts, p.days)).astype(float)
         P, R, K = len(self.starts), len(p.recipe_keys), len(p.module_keys)
         consumed = p.inputs.sum(axis=0) > 0
-        tracked = np.flatnonzero(consumed | ((p.outputs.sum(axis=0) > 0) & p.mask("waste")))
+        has_volume = p.storage_m3 is not None
+        # stock variables for what is consumed, for waste, and — under a storage limit — for whatever takes room in
+        # storage (tiles and blocks nothing consumes, residue): a made-only product needs none otherwise
+        kept = p.stored() if has_volume else p.mask("waste")
+        tracked = np.flatnonzero(consumed | ((p.outputs.sum(axis=0) > 0) & kept))
         J = tracked.size
         capped = [j for j, i in enumerate(tracked) if np.isfinite(p.wet_cap_kg[i])]
-        has_volume = p.storage_m3 is not None
         n_x, n_inv = P * R, P * J
         n_excess = P * len(capped) + (P if has_volume else 0)
         self.lay = _Layout(n_x, n_inv, n_excess, tracked, capped)
@@ -163,11 +166,12 @@ class PlanningLP:
         self._eq_changed = False
 
     def _volume_rows(self, parts: list, tracked: np.ndarray, P: int, J: int, n_capped: int) -> np.ndarray:
-        """Stored waste volume at each block's end ≤ storage; waste no recipe touches is a known, growing stock."""
+        """Stored volume at each block's end ≤ storage — waste, compacted tiles and blocks, residue (Problem.stored);
+        waste no recipe touches is a known, growing stock."""
         p, n_x, n_inv = self.p, self.lay.n_x, self.lay.n_inv
         gen = p.generation
         waste = p.mask("waste")
-        density = np.array([item.density_kg_m3 or np.inf for item in p.items])
+        density = p.densities()
         untracked = np.setdiff1d(np.flatnonzero(waste), tracked)
         per_day = (gen[untracked] / density[untracked]).sum()
         self._volume_per_day = per_day
@@ -179,7 +183,8 @@ class PlanningLP:
                 f"with waste no recipe processes ({', '.join(p.items[i].name for i in untracked)}).",
                 "storage_volume",
             )
-        tw = np.array([j for j, i in enumerate(tracked) if waste[i]], dtype=int)
+        kept = p.stored()
+        tw = np.array([j for j, i in enumerate(tracked) if kept[i]], dtype=int)
         rows = np.concatenate([np.repeat(np.arange(P), tw.size), np.arange(P)])
         cols = np.concatenate(
             [n_x + (np.arange(P)[:, None] * J + tw[None, :]).ravel(), n_x + n_inv + P * n_capped + np.arange(P)]

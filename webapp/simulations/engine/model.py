@@ -117,6 +117,14 @@ class Problem:
         """(I,) booleans for items of one kind."""
         return np.array([item.kind == kind for item in self.items])
 
+    def stored(self) -> np.ndarray:
+        """(I,) what the storage volume holds: waste, compacted tiles and blocks, and residue (products leave it)."""
+        return self.mask("waste") | self.mask("residue") | np.array([item.key in COMPACTED for item in self.items])
+
+    def densities(self) -> np.ndarray:
+        """(I,) kg/m³ as stored; infinite (taking no room) where none is known, as in runs snapshotted before."""
+        return np.array([item.density_kg_m3 or np.inf for item in self.items])
+
 
 def _number(raw, what: str, *, minimum: float = 0.0, allow_none: bool = False) -> float | None:
     if raw is None:
@@ -171,6 +179,7 @@ def build_problem(snapshot: dict, config: dict, *, target_required: bool = True)
             f"Waste material key {clash[0]!r} is also the name of a resource; rename the material.", "catalog"
         )
     supply = _number(mission.get("regolith_supply_kg_per_day", 0), "Regolith supply")
+    densities = snapshot.get("resource_densities") or {}  # runs snapshotted before densities had none
     for key in resources:
         kind = {LOSS: "loss", REGOLITH: "regolith"}.get(key, "residue" if key in RESIDUES else "resource")
         items.append(
@@ -179,6 +188,7 @@ def build_problem(snapshot: dict, config: dict, *, target_required: bool = True)
                 name=key.replace("_", " ").capitalize() if key != "hmc_tile" else "HMC tile",
                 kind=kind,
                 generation_per_day=supply if kind == "regolith" else 0.0,
+                density_kg_m3=densities.get(key),
             )
         )
     if not any(i.kind == "loss" for i in items):

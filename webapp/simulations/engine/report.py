@@ -63,7 +63,7 @@ def kpis(p: Problem, batches: np.ndarray, f: dict[str, np.ndarray] | None = None
     resources = p.mask("resource")
     net_products = f["produced"][:, resources].sum(axis=0) - f["consumed"][:, resources].sum(axis=0)
     product_mass = float(net_products[net_products > 0].sum())
-    density = np.array([item.density_kg_m3 or np.inf for item in p.items])
+    density = p.densities()
     end = f["stock"][-1]
     water = p.item_index.get("water")
     trash = waste & np.array([item.category not in NOT_TRASH for item in p.items])
@@ -76,6 +76,12 @@ def kpis(p: Problem, batches: np.ndarray, f: dict[str, np.ndarray] | None = None
     # what recycling made, bricks' regolith left out: every product's waste-derived kilograms (tiles count: they
     # shield and build; only their regolith-free mass is waste's doing)
     useful_from_waste = float((np.maximum(net_products, 0) * item_share[resources]).sum())
+    # storage volume: the waste as it arrived, against what is kept of it at the end — waste left, compacted tiles
+    # and blocks, residue (the heat melt compactor's main benefit: habitat.md §1, "less than one-eighth")
+    kept = p.stored()
+    arrived_m3 = float((arrived[waste] / density[waste]).sum())
+    kept_m3 = float((np.maximum(end[kept], 0.0) / density[kept]).sum())
+    products = converted & ~p.mask("regolith")
     fates = {
         "converted": float(from_waste[converted].sum()),
         "compacted": float(from_waste[compacted].sum()),
@@ -97,6 +103,11 @@ def kpis(p: Problem, batches: np.ndarray, f: dict[str, np.ndarray] | None = None
         "product_kg": product_mass,
         "waste_stored_kg": float(end[waste].sum()),
         "waste_stored_m3": float((end[waste] / density[waste]).sum()),
+        "waste_arrived_m3": arrived_m3,
+        "waste_kept_m3": kept_m3,
+        "volume_reduction": 1.0 - kept_m3 / arrived_m3 if arrived_m3 > 1e-12 else 0.0,
+        "products_stored_kg": float(np.maximum(end[products], 0.0).sum()),
+        "products_stored_m3": float((np.maximum(end[products], 0.0) / density[products]).sum()),
         "recycling_target_met": bool(consumed_waste >= p.recycle_target_kg_per_day * T - 1e-9),
         "trash_generated_kg": trash_generated,
         "trash_processed_kg": trash_processed,
@@ -129,9 +140,8 @@ def limits_held(p: Problem, f: dict[str, np.ndarray]) -> dict[str, bool]:
     cap_ok = bool((stock[:, capped] <= p.wet_cap_kg[capped] + 1e-9).all())
     storage_ok = True
     if p.storage_m3 is not None:
-        waste = p.mask("waste")
-        density = np.array([item.density_kg_m3 or np.inf for item in p.items])
-        storage_ok = bool(((stock[:, waste] / density[waste]).sum(axis=1) <= p.storage_m3 + 1e-9).all())
+        kept = p.stored()
+        storage_ok = bool(((stock[:, kept] / p.densities()[kept]).sum(axis=1) <= p.storage_m3 + 1e-9).all())
     return {"wet_waste_cap": cap_ok, "storage_volume": storage_ok}
 
 
@@ -145,12 +155,11 @@ def warnings(p: Problem, f: dict[str, np.ndarray]) -> list[str]:
             day = int(np.argmax(stock[:, i] > cap + 1e-9)) + 1
             out.append(f"{item.name} exceeds its wet-waste cap of {cap:.2f} kg from day {day}.")
     if p.storage_m3 is not None:
-        waste = p.mask("waste")
-        density = np.array([item.density_kg_m3 or np.inf for item in p.items])
-        volume = (stock[:, waste] / density[waste]).sum(axis=1)
+        kept = p.stored()
+        volume = (stock[:, kept] / p.densities()[kept]).sum(axis=1)
         if (volume > p.storage_m3 + 1e-9).any():
             day = int(np.argmax(volume > p.storage_m3 + 1e-9)) + 1
-            out.append(f"Stored waste exceeds the {p.storage_m3:g} m³ storage volume from day {day}.")
+            out.append(f"Stored waste, tiles and residue exceed the {p.storage_m3:g} m³ storage volume from day {day}.")
     return out
 
 
