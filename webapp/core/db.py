@@ -130,19 +130,21 @@ class AppSession(Session):
         try:
             super().close()
         finally:
-            held = self.info.pop(HELD, None)
-            if held is not None:
-                held.close()
+            self._release_held(invalidate=False)
 
     def invalidate(self) -> None:
         """Invalidate as a Session does, and the held connection with it (the server ends its transaction)."""
         try:
             super().invalidate()
         finally:
-            held = self.info.pop(HELD, None)
-            if held is not None:
+            self._release_held(invalidate=True)
+
+    def _release_held(self, invalidate: bool) -> None:
+        held = self.info.pop(HELD, None)
+        if held is not None:
+            if invalidate:
                 held.invalidate()
-                held.close()
+            held.close()
 
 
 def driver_transaction_open(info: dict) -> bool:
