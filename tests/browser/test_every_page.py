@@ -164,7 +164,14 @@ async def test_every_page_is_accessible_fits_a_phone_and_is_photographed(
                 {"o": owner.org_id},
             )
         ).scalar_one()
+        hmc = (
+            await conn.execute(
+                text("SELECT id FROM processing_modules WHERE organization_id = :o AND key = 'hmc'"),
+                {"o": owner.org_id},
+            )
+        ).scalar_one()
     paths += [f"/o/{owner.org_slug}/catalog/recipes/{tile}", f"/o/{owner.org_slug}/catalog/recipes/{tile}/edit"]
+    paths.append(f"/o/{owner.org_slug}/catalog/modules/{hmc}")  # its maintenance log and logistics figures
     only = os.environ.get("PAGES")  # a regular expression: while working on some pages, visit only those
     paths = [p for p in paths if re.search(only, p)] if only else paths
     SHOTS.mkdir(exist_ok=True)

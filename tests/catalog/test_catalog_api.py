@@ -53,6 +53,23 @@ async def test_materials_modules_and_recipes_over_json(app, client, factory):
         m["key"]: m for m in (await (await api.get(f"{org}/modules?limit=100", headers=auth)).get_json())["items"]
     }
     press = modules["press"]
+    # logistics mass: the reference estimates, labelled so, and an edit that must be a non-negative number
+    assert press["spares_kg_per_repair"] == 3.0 and press["consumables_kg_per_h"] == 0.005
+    assert press["provenance"]["spares_kg_per_repair"]["basis"] == "estimate"
+    negative = await api.patch(
+        f"/api/v1/processing-modules/{press['id']}",
+        headers=auth,
+        json={"version": press["version"], "spares_kg_per_repair": -1},
+    )
+    assert negative.status_code == 422
+    spares = await api.patch(
+        f"/api/v1/processing-modules/{press['id']}",
+        headers=auth,
+        json={"version": press["version"], "spares_kg_per_repair": 4.5, "consumables_kg_per_h": None},
+    )
+    assert spares.status_code == 200
+    press = await spares.get_json()
+    assert press["spares_kg_per_repair"] == 4.5 and press["consumables_kg_per_h"] is None
     failed = await api.patch(
         f"/api/v1/processing-modules/{press['id']}",
         headers=auth,

@@ -244,3 +244,51 @@ async def test_0034_gives_existing_reference_recipes_their_blends(scratch_db):
     assert grouped == {f"{org}:hmc_trash_tile:food_packaging", f"{org}:hmc_trash_tile:misc_plastics"}
     assert shares[f"{edited_org}:hmc_trash_tile"] is None  # no plastics left in it: its fixed mix stands
     assert shares[f"{org}:own_mix"] is None and shares[f"{edited_org}:own_mix"] is None
+
+
+async def test_0035_gives_existing_reference_modules_the_catalogs_spares_and_consumables(scratch_db):
+    """0035: an organization's reference modules get the reference catalog's spares and consumables, labelled as
+    estimates beside the provenance they had; a module of the organization's own is left blank (none known)."""
+    import importlib
+
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from webapp.catalog.reference import reference_catalog
+
+    migration = importlib.import_module("migrations.versions.2026-12-06_module_spares_and_consumables")
+    catalog = {m["key"]: m for m in reference_catalog()["modules"]}
+    # the migration's copy of the estimates is the catalog's, so new and existing organizations start alike
+    assert {
+        key: (float(m["spares_kg_per_repair"]), float(m["consumables_kg_per_h"])) for key, m in catalog.items()
+    } == migration.REFERENCE
+    config = _config(scratch_db)
+    await _run(command.upgrade, config, "0034")
+    engine = create_async_engine(scratch_db)
+    org = "0190f0f0-0000-7000-8000-000000000003"
+    async with engine.begin() as conn:
+        await conn.execute(text(f"INSERT INTO organizations (id, slug, name) VALUES ('{org}', 'o3', 'O3')"))
+        for n, (key, reference) in enumerate((("hmc", "hmc"), ("own_press", None))):
+            await conn.execute(
+                text(
+                    "INSERT INTO processing_modules (id, organization_id, key, reference_key, name, module_type, "
+                    "throughput_kg_h, power_kw, hours_per_day, provenance) VALUES "
+                    f"('0190f0f0-0000-7000-8000-0000000000c{n}', '{org}', :key, :reference, :key, 'hmc', 1, 1, 8, "
+                    """'{"power_kw": {"basis": "sourced", "ref": "HMC-Gen2"}}')"""
+                ),
+                {"key": key, "reference": reference},
+            )
+    await _run(command.upgrade, config, "head")
+    async with engine.connect() as conn:
+        rows = {
+            row.key: row
+            for row in await conn.execute(
+                text("SELECT key, spares_kg_per_repair, consumables_kg_per_h, provenance FROM processing_modules")
+            )
+        }
+    await engine.dispose()
+    hmc, own = rows["hmc"], rows["own_press"]
+    assert (hmc.spares_kg_per_repair, hmc.consumables_kg_per_h) == (Decimal("2.000"), Decimal("0.0100"))
+    assert hmc.provenance["spares_kg_per_repair"]["basis"] == "estimate"
+    assert hmc.provenance["power_kw"] == {"basis": "sourced", "ref": "HMC-Gen2"}  # kept
+    assert own.spares_kg_per_repair is None and own.consumables_kg_per_h is None
+    assert "spares_kg_per_repair" not in own.provenance

@@ -709,3 +709,44 @@ def test_a_blend_takes_any_mix_its_share_allows_and_frees_the_streams_fixed_rati
     listed_first = simulate(fixed, "waste_minimization", {"time_horizon_days": 365})["kpis"]
     # the review's cap: fixed ratios kept trash recycling near 0.92 whatever the equipment; mixing reaches all of it
     assert listed_first["trash_recycling_rate"] < 0.95 < 0.99 <= waste_first["trash_recycling_rate"]
+
+
+def test_spares_go_by_repairs_and_consumables_by_operating_hours():
+    """Logistics mass: consumables per operating hour; spares per repair — the expected number (operating hours /
+    MTBF) in a plan, each scenario's own repairs in a Monte Carlo."""
+    from webapp.simulations.engine.failures import planned_use
+    from webapp.simulations.engine.montecarlo import PERFECT, _plan_chunk
+    from webapp.simulations.engine.report import kpis as figures
+
+    snapshot = _fates_snapshot()
+    hmc, reformer = snapshot["modules"]
+    hmc |= {"mtbf_h": 100, "mttr_h": 2, "spares_kg_per_repair": 2, "consumables_kg_per_h": 0.01}
+    reformer |= {"spares_kg_per_repair": 5, "consumables_kg_per_h": 0.1}  # no MTBF: it never fails
+    config = {"target": "water", "time_horizon_days": 1}
+    kpis = simulate(snapshot, "mass_balance", config)["kpis"]
+    # one day: 2 tile batches (2 h of the compactor), 1 reform batch (1 h of the reformer)
+    assert kpis["consumables_kg"] == pytest.approx(2 * 0.01 + 1 * 0.1)
+    assert kpis["spares_kg"] == pytest.approx(2 / 100 * 2)  # 0.02 repairs expected, 2 kg each
+    assert kpis["logistics_kg"] == pytest.approx(0.12 + 0.04)
+    assert kpis["net_useful_kg"] == pytest.approx(2.3 - 0.16)
+    # a scenario with three repairs of the compactor uses three sets of spares, whatever the expectation says
+    problem = build_problem(snapshot, config)
+    from webapp.simulations.engine.policy import run_policy
+
+    base = run_policy(problem)
+    assert figures(problem, base, repairs=np.array([3, 0]))["spares_kg"] == pytest.approx(6.0)
+    repairs = [(0, 20.0, 20.5, 0.0), (0, 21.0, 21.5, 0.0), (0, 22.0, 22.5, 0.0)]  # three short outages
+    down = np.zeros_like(problem.hours)
+    down[0, 0] = 1.5
+    ((scenario, *_, carried),) = _plan_chunk(problem, "throughput_optimization", 0.0, base, [(down, repairs, 0)])
+    assert scenario["spares_kg"] == pytest.approx(6.0) and carried["spares_kg"] == pytest.approx(6.0)
+    ((unknown, *_),) = _plan_chunk(problem, "throughput_optimization", 0.0, base, [(down, None, 0)], PERFECT)
+    used = planned_use(problem, run_policy(problem)).sum(axis=1)
+    assert unknown["spares_kg"] == pytest.approx(used[0] / 100 * 2)
+    # more operating hours cost more: a longer mission, and the reference plant's own estimates
+    longer = simulate(snapshot, "mass_balance", config | {"time_horizon_days": 10})["kpis"]
+    assert longer["logistics_kg"] == pytest.approx(10 * kpis["logistics_kg"])
+    reference = simulate(
+        reference_snapshot(crew_size=4), "throughput_optimization", {"target": "brick", "time_horizon_days": 30}
+    )
+    assert reference["kpis"]["consumables_kg"] > 0 and reference["kpis"]["spares_kg"] > 0

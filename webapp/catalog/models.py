@@ -108,6 +108,8 @@ class ProcessingModule(CatalogItem, Base):
         CheckConstraint("hours_per_day > 0 AND hours_per_day <= 24", name="hours_per_day_range"),
         CheckConstraint("mtbf_h IS NULL OR mtbf_h > 0", name="mtbf_positive"),
         CheckConstraint("mttr_h IS NULL OR mttr_h >= 0", name="mttr_nonnegative"),
+        CheckConstraint("spares_kg_per_repair IS NULL OR spares_kg_per_repair >= 0", name="spares_nonnegative"),
+        CheckConstraint("consumables_kg_per_h IS NULL OR consumables_kg_per_h >= 0", name="consumables_nonnegative"),
         Index(
             "ix_processing_modules_org_status", "organization_id", "status", postgresql_where=text("deleted_at IS NULL")
         ),
@@ -122,6 +124,9 @@ class ProcessingModule(CatalogItem, Base):
     )
     mtbf_h: Mapped[Decimal | None] = mapped_column(Numeric(10, 1))
     mttr_h: Mapped[Decimal | None] = mapped_column(Numeric(10, 1))
+    # logistics: spare parts one repair uses, and consumables (filters, liners, catalyst) per operating hour
+    spares_kg_per_repair: Mapped[Decimal | None] = mapped_column(Numeric(10, 3))
+    consumables_kg_per_h: Mapped[Decimal | None] = mapped_column(Numeric(10, 4))
     next_maintenance_due: Mapped[date | None] = mapped_column(Date)
 
 

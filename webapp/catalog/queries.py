@@ -315,6 +315,8 @@ async def planning_catalog(
                     ProcessingModule.power_kw,
                     ProcessingModule.mtbf_h,
                     ProcessingModule.mttr_h,
+                    ProcessingModule.spares_kg_per_repair,
+                    ProcessingModule.consumables_kg_per_h,
                     ProcessingModule.next_maintenance_due,
                 )
                 .where(
@@ -333,6 +335,8 @@ async def planning_catalog(
         "power_kw",
         "mtbf_h",
         "mttr_h",
+        "spares_kg_per_repair",
+        "consumables_kg_per_h",
         "next_maintenance_due",
     )
     module_keys = {m["id"]: m["key"] for m in modules}

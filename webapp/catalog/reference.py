@@ -16,7 +16,15 @@ from webapp.catalog.enums import Basis, MaterialCategory, ModuleType, Resource
 PATH = Path(__file__).with_name("reference_catalog.json")
 
 MATERIAL_NUMBERS = ("generation_kg_per_cm_day", "moisture_fraction", "density_kg_m3")
-MODULE_NUMBERS = ("throughput_kg_h", "power_kw", "hours_per_day", "mtbf_h", "mttr_h")
+MODULE_NUMBERS = (
+    "throughput_kg_h",
+    "power_kw",
+    "hours_per_day",
+    "mtbf_h",
+    "mttr_h",
+    "spares_kg_per_repair",
+    "consumables_kg_per_h",
+)
 RECIPE_NUMBERS = ("duration_h", "energy_kwh", "crew_h")
 RESOURCE_NUMBERS = ("density_kg_m3",)
 

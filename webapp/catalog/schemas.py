@@ -92,6 +92,8 @@ class ModuleProvenance(Body):
     hours_per_day: Provenance | None = None
     mtbf_h: Provenance | None = None
     mttr_h: Provenance | None = None
+    spares_kg_per_repair: Provenance | None = None
+    consumables_kg_per_h: Provenance | None = None
 
 
 class ModuleIn(ItemFields):
@@ -108,6 +110,16 @@ class ModuleIn(ItemFields):
         None, gt=0, le=10**8, description="mean time between failures", json_schema_extra=places(1)
     )
     mttr_h: float | None = Field(None, ge=0, le=10**6, description="mean time to repair", json_schema_extra=places(1))
+    spares_kg_per_repair: float | None = Field(
+        None, ge=0, le=100_000, description="kg of spare parts one repair uses", json_schema_extra=places(3)
+    )
+    consumables_kg_per_h: float | None = Field(
+        None,
+        ge=0,
+        le=1_000,
+        description="kg of consumables (filters, liners, catalyst) used per operating hour",
+        json_schema_extra=places(4),
+    )
     next_maintenance_due: date | None = None
     provenance: ModuleProvenance | None = None
 
@@ -125,6 +137,8 @@ class ModulePatch(ItemFields):
     hours_per_day: float | None = Field(None, gt=0, le=24, json_schema_extra=places(2))
     mtbf_h: float | None = Field(None, gt=0, le=10**8, json_schema_extra=places(1))
     mttr_h: float | None = Field(None, ge=0, le=10**6, json_schema_extra=places(1))
+    spares_kg_per_repair: float | None = Field(None, ge=0, le=100_000, json_schema_extra=places(3))
+    consumables_kg_per_h: float | None = Field(None, ge=0, le=1_000, json_schema_extra=places(4))
     next_maintenance_due: date | None = None
     provenance: ModuleProvenance | None = None
 
@@ -248,6 +262,8 @@ class ModuleOut(ItemOut):
     hours_per_day: float
     mtbf_h: float | None
     mttr_h: float | None
+    spares_kg_per_repair: float | None
+    consumables_kg_per_h: float | None
     next_maintenance_due: date | None
 
 

@@ -363,4 +363,6 @@ COMPARED_KPIS = (
     ("waste_stored_kg", "Waste stored at the end", 1, "kg"),
     ("volume_reduction", "Storage volume saved", 100, "%"),
     ("products_stored_m3", "Products in storage", 1, "m³"),
+    ("logistics_kg", "Spares and consumables", 1, "kg"),
+    ("net_useful_kg", "Made from waste, net of spares and consumables", 1, "kg"),
 )

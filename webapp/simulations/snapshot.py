@@ -68,6 +68,8 @@ def make_snapshot(
                     "power_kw",
                     "mtbf_h",
                     "mttr_h",
+                    "spares_kg_per_repair",
+                    "consumables_kg_per_h",
                     "next_maintenance_due",
                 )
             }

@@ -38,6 +38,8 @@ MODULES = Kind(
         Number("hours_per_day", "Hours per day", "h", min_exclusive=True, max=24, places=2),
         Number("mtbf_h", "Mean time between failures", "h", min_exclusive=True, max=10**8, required=False, places=1),
         Number("mttr_h", "Mean time to repair", "h", max=10**6, required=False, places=1),
+        Number("spares_kg_per_repair", "Spare parts per repair", "kg", max=100000, required=False, places=3),
+        Number("consumables_kg_per_h", "Consumables per operating hour", "kg/h", max=1000, required=False, places=4),
     ),
     choices={"module_type": (ModuleType, "a module type"), "status": (ModuleStatus, "a status")},
     plain=(Day("next_maintenance_due", "Next maintenance due"),),

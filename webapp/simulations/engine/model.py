@@ -87,6 +87,8 @@ class Problem:
     resupply_every_days: int | None = None  # cargo waste arrives in pulses this far apart (None: every day)
     eva_days: int = 0  # EVA days in the horizon, each bringing its hygiene waste
     recipe_parents: list[str] | None = None  # (R,) the catalog recipe each row plans (a blend's mixes share one)
+    spares_kg: np.ndarray | None = None  # (K,) spare parts one repair uses; None: none known
+    consumables_kg_h: np.ndarray | None = None  # (K,) consumables per operating hour; None: none known
 
     @property
     def net(self) -> np.ndarray:
@@ -201,6 +203,11 @@ def build_problem(snapshot: dict, config: dict, *, target_required: bool = True)
     mtbf = np.full(len(modules), np.inf)
     mttr = np.zeros(len(modules))
     power_kw = np.array([_number(m.get("power_kw") or 0, f"Power of {m['name']}") for m in modules])
+    # logistics mass: blank (and snapshots taken before modules had these numbers) counts as none
+    spares = np.array([_number(m.get("spares_kg_per_repair") or 0, f"Spares of {m['name']}") for m in modules])
+    consumables = np.array(
+        [_number(m.get("consumables_kg_per_h") or 0, f"Consumables of {m['name']}") for m in modules]
+    )
     for k, m in enumerate(modules):
         factor = AVAILABLE_STATUSES.get(m["status"], 0.0)
         per_day = _number(m["hours_per_day"], f"Hours per day of {m['name']}")
@@ -325,6 +332,8 @@ def build_problem(snapshot: dict, config: dict, *, target_required: bool = True)
         notes=notes,
         power_kw=power_kw,
         power=power,
+        spares_kg=spares,
+        consumables_kg_h=consumables,
     )
     return _with_eva(_with_resupply(problem, resupply), *eva)
 

@@ -48,6 +48,7 @@ BAND_KPIS = (
     "useful_recovery_rate",
     "waste_derived_share",
     "kwh_per_kg",
+    "logistics_kg",
 )
 MAX_CHUNK = 25
 INLINE_CHUNK = 5  # inline scenarios report progress (and notice a cancel) every few re-plans
@@ -112,10 +113,10 @@ def _plan_chunk(
     crew_fraction: float = REPAIR_CREW_FRACTION,
     noise: tuple[float, int] = (0.0, 0),
 ) -> list[tuple]:
-    """Plan a list of scenarios (downtime, repairs, number[, hours under repair when some failures were
-    malfunctions]; `noise` = (coefficient of variation of daily waste, seed) varies what arrives,
-    engine/generation.py); returns per scenario (kpis, cumulative target per day, stored
-    waste per day, whether failures changed the plan, kpis of the plan carried on without re-planning)."""
+    """Plan a list of scenarios (downtime, repairs as sample_downtime lists them or None, number[, hours under
+    repair when some failures were malfunctions]; `noise` = (coefficient of variation of daily waste, seed) varies
+    what arrives, engine/generation.py); returns per scenario (kpis, cumulative target per day, stored waste per
+    day, whether failures changed the plan, kpis of the plan carried on without re-planning)."""
     from webapp.simulations.engine import (
         planner,  # the pool's processes import the engine lazily
     )
@@ -127,6 +128,8 @@ def _plan_chunk(
     target, waste = p.index(p.target), p.mask("waste")
     out = []
     for down, repairs, number, *repairing in downs:
+        # spares go by the scenario's own repairs (outages and malfunctions alike); unknown, by the expected number
+        fixes = None if repairs is None else np.bincount([r[0] for r in repairs], minlength=len(p.module_keys))
         hours = available_hours(p, down)
         crew = crew_after_repairs(p, repairing[0] if repairing else down, used, crew_fraction)
         arrivals = sample_arrivals(p, noise[0], noise[1], number)
@@ -142,11 +145,11 @@ def _plan_chunk(
         carried = base if fits else execute_without_foresight(scenario, base, hours, crew)
         out.append(
             (
-                kpis(scenario, batches, f) | _held(scenario, f),
+                kpis(scenario, batches, f, fixes) | _held(scenario, f),
                 np.cumsum(f["produced"][:, target] - f["consumed"][:, target]),
                 f["stock"][:, waste].sum(axis=1),
                 not fits,
-                kpis(scenario, carried) | _held(scenario, flows(scenario, carried)),
+                kpis(scenario, carried, repairs=fixes) | _held(scenario, flows(scenario, carried)),
             )
         )
     return out
@@ -201,10 +204,10 @@ def run_monte_carlo(
         if degraded_share > 0.0:
             repairing = np.zeros((len(p.module_keys), p.days))
             down = sample_downtime(p, rng, use, failure_shape, repairs, degraded_share, repairing)
-            downs.append((down, repairs if policy == ROLLING else None, number, repairing))
+            downs.append((down, repairs, number, repairing))
         else:
             down = sample_downtime(p, rng, use, failure_shape, repairs)
-            downs.append((down, repairs if policy == ROLLING else None, number))
+            downs.append((down, repairs, number))
         malfunctions = sum(1 for *_, factor in repairs if factor > 0.0)
         events["malfunctions"] += malfunctions
         events["outages"] += len(repairs) - malfunctions

@@ -42,8 +42,25 @@ def _shares(p: Problem, totals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return recipe_share, item_share
 
 
-def kpis(p: Problem, batches: np.ndarray, f: dict[str, np.ndarray] | None = None) -> dict[str, float]:
-    """The run's key figures; rates are fractions (0..1)."""
+def logistics(p: Problem, batches: np.ndarray, repairs: np.ndarray | None = None) -> dict[str, float]:
+    """Logistics mass the plan costs (kg): consumables by operating hour, and spares by repair — `repairs` (K,) when
+    a scenario's failures are known, else the expected number, operating hours / MTBF (failures come per operating
+    hour, engine/failures.py)."""
+    K = len(p.module_keys)
+    run_h = np.bincount(p.recipe_module, weights=batches.sum(axis=0) * p.duration_h, minlength=K)
+    if repairs is None:
+        finite = np.isfinite(p.mtbf_h)
+        repairs = np.where(finite, run_h / np.where(finite, p.mtbf_h, 1.0), 0.0)
+    spares = float(repairs @ p.spares_kg) if p.spares_kg is not None else 0.0
+    consumables = float(run_h @ p.consumables_kg_h) if p.consumables_kg_h is not None else 0.0
+    return {"spares_kg": spares, "consumables_kg": consumables, "logistics_kg": spares + consumables}
+
+
+def kpis(
+    p: Problem, batches: np.ndarray, f: dict[str, np.ndarray] | None = None, repairs: np.ndarray | None = None
+) -> dict[str, float]:
+    """The run's key figures; rates are fractions (0..1). `repairs` (K,): a scenario's repairs per module, for the
+    spares it used (the expected number when not given)."""
     f = f or flows(p, batches)
     T = p.days
     waste = p.mask("waste")
@@ -82,6 +99,7 @@ def kpis(p: Problem, batches: np.ndarray, f: dict[str, np.ndarray] | None = None
     arrived_m3 = float((arrived[waste] / density[waste]).sum())
     kept_m3 = float((np.maximum(end[kept], 0.0) / density[kept]).sum())
     products = converted & ~p.mask("regolith")
+    cost = logistics(p, batches, repairs)
     fates = {
         "converted": float(from_waste[converted].sum()),
         "compacted": float(from_waste[compacted].sum()),
@@ -116,6 +134,9 @@ def kpis(p: Problem, batches: np.ndarray, f: dict[str, np.ndarray] | None = None
         "kwh_per_kg_waste": energy / consumed_waste if consumed_waste > 1e-12 else 0.0,
         "useful_from_waste_kg": useful_from_waste,
         "kwh_per_kg_useful_from_waste": energy / useful_from_waste if useful_from_waste > 1e-12 else 0.0,
+        **cost,
+        # what recycling gives beyond the spares and consumables brought up to run it
+        "net_useful_kg": useful_from_waste - cost["logistics_kg"],
         "mass_balance_residual_kg": replay(p, batches),
     }
 

@@ -58,6 +58,7 @@ STUDY_KPIS = (
     "crew_h",
     "waste_stored_kg",
     "kwh_per_kg_waste",
+    "logistics_kg",
 )
 
 Progress = Callable[[float], None]
