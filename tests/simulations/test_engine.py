@@ -388,9 +388,58 @@ def test_modules_wear_while_they_run_and_idle_ones_cost_no_repair_time():
     assert crew_after_repairs(problem, down, use)[0] == pytest.approx(problem.crew_h_per_day - 1.0)
 
 
+def test_failures_come_at_the_operating_hours_each_policy_reaches():
+    """One stream of times to failure per module and scenario: whatever runs the module meets the same draws, each
+    once its operating hours reach it — later for a policy that runs it less, never for one that does not run it."""
+    from webapp.simulations.engine.failures import FailureClock, module_streams
+
+    problem = build_problem(reference_snapshot(crew_size=4), {"target": "brick", "time_horizon_days": 200})
+    K = len(problem.module_keys)
+    press = problem.module_keys.index("press")
+
+    def met(use: np.ndarray, number: int) -> FailureClock:
+        return FailureClock(problem, module_streams(1, number, K)).follow(use)
+
+    full, half = problem.hours.copy(), problem.hours / 2
+    later = 0
+    for number in range(20):
+        at_full, at_half = met(full, number), met(half, number)
+        first_full = {k: [r[1] for r in at_full.repairs if r[0] == k] for k in range(K)}
+        first_half = {k: [r[1] for r in at_half.repairs if r[0] == k] for k in range(K)}
+        for k in range(K):
+            if first_half[k]:
+                assert first_full[k] and first_full[k][0] <= first_half[k][0]
+                later += first_full[k][0] < first_half[k][0]
+        # the first failure comes exactly when the module's operating hours, from each day's start, reach its draw
+        wear = module_streams(1, number, K)[press].exponential(problem.mtbf_h[press])
+        run = full[press, 0]
+        if wear < run * problem.days:
+            assert first_full[press][0] == pytest.approx(wear // run * 24 + wear % run)
+    assert later > 10
+    idle = met(np.zeros_like(full), 0)
+    assert idle.repairs == [] and not idle.down.any()  # a module never run never fails
+    # the plan carried on without re-planning runs less than planned once failures starve it: its modules meet
+    # their failures no earlier than the failure-free plan's running would, module by module
+    from webapp.simulations.engine.failures import execute_without_foresight, planned_use
+    from webapp.simulations.engine.lp import PlanningLP
+
+    base = PlanningLP(problem).solve("throughput_optimization")
+    use = planned_use(problem, base)
+    fewer = 0
+    for number in range(20):
+        planned, carried = met(use, number), FailureClock(problem, module_streams(1, number, K), needed=use)
+        ran = planned_use(problem, execute_without_foresight(problem, base, carried))
+        assert (ran <= use + 1e-9).all()
+        for k in range(K):
+            assert sum(r[0] == k for r in carried.repairs) <= sum(r[0] == k for r in planned.repairs)
+        fewer += len(carried.repairs) < len(planned.repairs)
+    assert fewer > 0
+
+
 def test_carrying_the_plan_out_without_foresight_never_beats_replanning_on_the_same_failures():
     from webapp.simulations.engine import planner
     from webapp.simulations.engine.failures import (
+        KnownFailures,
         available_hours,
         crew_after_repairs,
         execute_without_foresight,
@@ -407,7 +456,7 @@ def test_carrying_the_plan_out_without_foresight_never_beats_replanning_on_the_s
     for _ in range(25):
         down = sample_downtime(problem, rng, use)
         hours, crew = available_hours(problem, down), crew_after_repairs(problem, down, use)
-        carried = execute_without_foresight(problem, base, hours, crew)
+        carried = execute_without_foresight(problem, base, KnownFailures(problem, hours, crew))
         replanned = solve(hours, crew, elastic=True)
         assert (carried <= base + 1e-9).all() and replay(problem, carried) <= 1e-6  # feasible, never more than planned
         assert (planned_use(problem, carried) <= hours + 1e-6).all() and (carried @ problem.crew_h <= crew + 1e-6).all()
@@ -714,7 +763,7 @@ def test_a_blend_takes_any_mix_its_share_allows_and_frees_the_streams_fixed_rati
 def test_spares_go_by_repairs_and_consumables_by_operating_hours():
     """Logistics mass: consumables per operating hour; spares per repair — the expected number (operating hours /
     MTBF) in a plan, each scenario's own repairs in a Monte Carlo."""
-    from webapp.simulations.engine.failures import planned_use
+    from webapp.simulations.engine.failures import module_streams, planned_use
     from webapp.simulations.engine.montecarlo import PERFECT, _plan_chunk
     from webapp.simulations.engine.report import kpis as figures
 
@@ -731,18 +780,22 @@ def test_spares_go_by_repairs_and_consumables_by_operating_hours():
     assert kpis["net_useful_kg"] == pytest.approx(2.3 - 0.16)
     # a scenario with three repairs of the compactor uses three sets of spares, whatever the expectation says
     problem = build_problem(snapshot, config)
+    from webapp.simulations.engine.failures import FailureClock
     from webapp.simulations.engine.policy import run_policy
 
     base = run_policy(problem)
     assert figures(problem, base, repairs=np.array([3, 0]))["spares_kg"] == pytest.approx(6.0)
-    repairs = [(0, 20.0, 20.5, 0.0), (0, 21.0, 21.5, 0.0), (0, 22.0, 22.5, 0.0)]  # three short outages
-    down = np.zeros_like(problem.hours)
-    down[0, 0] = 1.5
-    ((scenario, *_, carried),) = _plan_chunk(problem, "throughput_optimization", 0.0, base, [(down, repairs, 0)])
-    assert scenario["spares_kg"] == pytest.approx(6.0) and carried["spares_kg"] == pytest.approx(6.0)
-    ((unknown, *_),) = _plan_chunk(problem, "throughput_optimization", 0.0, base, [(down, None, 0)], PERFECT)
-    used = planned_use(problem, run_policy(problem)).sum(axis=1)
-    assert unknown["spares_kg"] == pytest.approx(used[0] / 100 * 2)
+    # in a Monte Carlo, the spares of the repairs each scenario met: a compactor failing every few minutes
+    fragile = copy.deepcopy(snapshot)
+    fragile["modules"][0] |= {"mtbf_h": 0.2, "mttr_h": 0.01}
+    problem = build_problem(fragile, config)
+    rows = _plan_chunk(problem, "throughput_optimization", 0.0, base, [0, 1, 2], PERFECT, draws=(3, 1.0, 0.0))
+    use = planned_use(problem, base)
+    for number, (scenario, *_, carried, _failures) in enumerate(rows):
+        met = FailureClock(problem, module_streams(3, number, 2), needed=use).follow(use)
+        assert len(met.repairs) > 3
+        assert scenario["spares_kg"] == pytest.approx(2.0 * len(met.repairs))
+        assert carried["spares_kg"] <= scenario["spares_kg"] + 1e-9  # carried on, it ran no more than planned
     # more operating hours cost more: a longer mission, and the reference plant's own estimates
     longer = simulate(snapshot, "mass_balance", config | {"time_horizon_days": 10})["kpis"]
     assert longer["logistics_kg"] == pytest.approx(10 * kpis["logistics_kg"])

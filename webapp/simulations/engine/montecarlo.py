@@ -1,7 +1,9 @@
-"""Monte Carlo (habitat.md §3.5): N failure scenarios, each re-planned with perfect information, as percentile bands.
+"""Monte Carlo (habitat.md §3.5): N failure scenarios under a re-planning policy, as percentile bands.
 
-Scenarios are sampled up front from one seeded generator (so results do not depend on how the work is split) and
-planned in chunks, on a small process pool when there are enough of them to pay for it.
+Each scenario's failures come from its own streams (the run's seed, the scenario, each module: engine/failures.py),
+so results do not depend on how the work is split, and every policy meets the same failures at the operating hours
+it reaches them. Scenarios are planned in chunks, on a small process pool when there are enough of them to pay for
+it.
 """
 
 from __future__ import annotations
@@ -19,11 +21,10 @@ import numpy as np
 from webapp.simulations.engine.errors import EngineError
 from webapp.simulations.engine.failures import (
     REPAIR_CREW_FRACTION,
-    available_hours,
-    crew_after_repairs,
+    FailureClock,
     execute_without_foresight,
+    module_streams,
     planned_use,
-    sample_downtime,
 )
 from webapp.simulations.engine.generation import sample_arrivals
 from webapp.simulations.engine.model import Problem
@@ -92,14 +93,15 @@ def _timed_chunk(
     plan: str,
     tau: float,
     base: np.ndarray,
-    downs: list,
+    numbers: list[int],
     policy: str = PERFECT,
     crew_fraction: float = REPAIR_CREW_FRACTION,
     noise: tuple[float, int] = (0.0, 0),
+    draws: tuple[int, float, float] = (0, 1.0, 0.0),
 ) -> tuple[list[tuple], float]:
     """_plan_chunk in a pool process, with the CPU-seconds it took there (metered as engine time)."""
     start = time.process_time()
-    rows = _plan_chunk(p, plan, tau, base, downs, policy, crew_fraction, noise)
+    rows = _plan_chunk(p, plan, tau, base, numbers, policy, crew_fraction, noise, draws)
     return rows, time.process_time() - start
 
 
@@ -108,51 +110,68 @@ def _plan_chunk(
     plan: str,
     tau: float,
     base: np.ndarray,
-    downs: list[tuple],
+    numbers: list[int],
     policy: str = PERFECT,
     crew_fraction: float = REPAIR_CREW_FRACTION,
     noise: tuple[float, int] = (0.0, 0),
+    draws: tuple[int, float, float] = (0, 1.0, 0.0),
 ) -> list[tuple]:
-    """Plan a list of scenarios (downtime, repairs as sample_downtime lists them or None, number[, hours under
-    repair when some failures were malfunctions]; `noise` = (coefficient of variation of daily waste, seed) varies
-    what arrives, engine/generation.py); returns per scenario (kpis, cumulative target per day, stored waste per
-    day, whether failures changed the plan, kpis of the plan carried on without re-planning)."""
+    """Plan the scenarios `numbers`: each module's failures from its own stream (`draws` = (seed, Weibull shape,
+    share of failures that are malfunctions), engine/failures.py), met at the hours each policy runs; `noise` =
+    (coefficient of variation of daily waste, seed) varies what arrives (engine/generation.py). Returns per
+    scenario (kpis, cumulative target per day, stored waste per day, whether failures changed the plan, kpis of
+    the plan carried on without re-planning, (outages, malfunctions, hours lost per module))."""
     from webapp.simulations.engine import (
         planner,  # the pool's processes import the engine lazily
     )
 
+    seed, shape, degraded = draws
     rolling = RollingHorizon(p, plan, tau) if policy == ROLLING else None
     solve = planner(p, plan, tau, base=base) if rolling is None else None
     used = planned_use(p, base)
     base_crew = base @ p.crew_h
     target, waste = p.index(p.target), p.mask("waste")
+    K = len(p.module_keys)
+
+    def clock(scenario: Problem, number: int) -> FailureClock:
+        streams = module_streams(seed, number, K)  # the same failures for every policy, each at its own hours
+        return FailureClock(scenario, streams, shape, degraded, used, crew_fraction)
+
     out = []
-    for down, repairs, number, *repairing in downs:
-        # spares go by the scenario's own repairs (outages and malfunctions alike); unknown, by the expected number
-        fixes = None if repairs is None else np.bincount([r[0] for r in repairs], minlength=len(p.module_keys))
-        hours = available_hours(p, down)
-        crew = crew_after_repairs(p, repairing[0] if repairing else down, used, crew_fraction)
+    for number in numbers:
         arrivals = sample_arrivals(p, noise[0], noise[1], number)
         scenario = p if arrivals is None else dataclasses.replace(p, arrivals=arrivals)
-        # the failure-free plan still fits and the waste came as planned: it stays optimal (the feasible set only
-        # shrank), no solve needed
-        fits = arrivals is None and (used <= hours + 1e-9).all() and (base_crew <= crew + 1e-9).all()
+        met = clock(scenario, number)
         if rolling is not None:  # a crew without foresight re-plans on what it has seen, failures or not
-            batches = rolling.run(hours, crew, repairs, arrivals)
-        else:
+            batches = rolling.run(met, arrivals)
+        else:  # perfect information: the failures the failure-free plan's running meets, known in advance
+            met.follow(used)
+        hours, crew = met.available()
+        # the failure-free plan still fits and the waste came as planned: it stays optimal (the feasible set only
+        # shrank), no solve needed — and carried on, it runs as planned and meets the very same failures
+        fits = arrivals is None and (used <= hours + 1e-9).all() and (base_crew <= crew + 1e-9).all()
+        if rolling is None:
             batches = base if fits else solve(hours, crew, elastic=True, arrivals=arrivals)
+        carried_clock = met if fits and rolling is None else clock(scenario, number)
+        carried = base if carried_clock is met else execute_without_foresight(scenario, base, carried_clock)
         f = flows(scenario, batches)
-        carried = base if fits else execute_without_foresight(scenario, base, hours, crew)
+        malfunctions = sum(1 for *_, factor in met.repairs if factor > 0.0)
         out.append(
             (
-                kpis(scenario, batches, f, fixes) | _held(scenario, f),
+                kpis(scenario, batches, f, _fixes(met, K)) | _held(scenario, f),
                 np.cumsum(f["produced"][:, target] - f["consumed"][:, target]),
                 f["stock"][:, waste].sum(axis=1),
                 not fits,
-                kpis(scenario, carried, repairs=fixes) | _held(scenario, flows(scenario, carried)),
+                kpis(scenario, carried, repairs=_fixes(carried_clock, K)) | _held(scenario, flows(scenario, carried)),
+                (len(met.repairs) - malfunctions, malfunctions, (p.hours - hours).sum(axis=1)),
             )
         )
     return out
+
+
+def _fixes(failures: FailureClock, modules: int) -> np.ndarray:
+    """Repairs per module in one scenario: the spares it used (outages and malfunctions alike)."""
+    return np.bincount([r[0] for r in failures.repairs], minlength=modules)
 
 
 def _held(p: Problem, f: dict) -> dict:
@@ -195,29 +214,15 @@ def run_monte_carlo(
         raise EngineError(f"The Monte Carlo policy is one of {', '.join(POLICIES)}.", "policy")
     if policy == ROLLING:
         RollingHorizon(p, plan, tau)  # refuses what it cannot plan before any scenario is sampled
-    rng = np.random.default_rng(seed)
-    use = planned_use(p, base)  # modules wear while the failure-free plan runs them
-    downs = []
-    events = {"outages": 0, "malfunctions": 0}
-    for number in range(scenarios):
-        repairs: list = []
-        if degraded_share > 0.0:
-            repairing = np.zeros((len(p.module_keys), p.days))
-            down = sample_downtime(p, rng, use, failure_shape, repairs, degraded_share, repairing)
-            downs.append((down, repairs, number, repairing))
-        else:
-            down = sample_downtime(p, rng, use, failure_shape, repairs)
-            downs.append((down, repairs, number))
-        malfunctions = sum(1 for *_, factor in repairs if factor > 0.0)
-        events["malfunctions"] += malfunctions
-        events["outages"] += len(repairs) - malfunctions
     noise = (generation_cv, seed)
     report = progress or (lambda fraction: None)
     size = INLINE_CHUNK if scenarios < PARALLEL_FROM else _chunk_size(scenarios)
     # the main scenarios, then the crew-fraction sensitivity: the first few of the same draws again with repairs
     # taking none, a quarter, three quarters or all of their hours in crew time (the fraction is an estimate)
-    sample = downs[: min(scenarios, max(SENSITIVITY_MIN, scenarios // SENSITIVITY_SHARE))]
-    jobs = [(downs[i : i + size], REPAIR_CREW_FRACTION) for i in range(0, scenarios, size)]
+    draws = (seed, failure_shape, degraded_share)
+    numbers = list(range(scenarios))
+    sample = numbers[: min(scenarios, max(SENSITIVITY_MIN, scenarios // SENSITIVITY_SHARE))]
+    jobs = [(numbers[i : i + size], REPAIR_CREW_FRACTION) for i in range(0, scenarios, size)]
     main_jobs = len(jobs)
     for fraction in SENSITIVITY_FRACTIONS:
         jobs += [(sample[i : i + size], fraction) for i in range(0, len(sample), size)]
@@ -226,12 +231,12 @@ def run_monte_carlo(
     pool_cpu = 0.0  # CPU-seconds spent in the pool's processes (the calling thread's own is its caller's to count)
     if scenarios < PARALLEL_FROM:
         for i, (chunk, fraction) in enumerate(jobs):
-            done[i] = _plan_chunk(p, plan, tau, base, chunk, policy, fraction, noise)
+            done[i] = _plan_chunk(p, plan, tau, base, chunk, policy, fraction, noise, draws)
             report(sum(map(len, done.values())) / total)
     else:
         pool = _executor()
         futures = {
-            pool.submit(_timed_chunk, p, plan, tau, base, chunk, policy, fraction, noise): i
+            pool.submit(_timed_chunk, p, plan, tau, base, chunk, policy, fraction, noise, draws): i
             for i, (chunk, fraction) in enumerate(jobs)
         }
         pending = set(futures)
@@ -259,7 +264,8 @@ def run_monte_carlo(
     results = [r[0] for r in rows]
     cumulative_target = np.array([r[1] for r in rows])
     stored_waste = np.array([r[2] for r in rows])
-    lost_hours = sum((p.hours - available_hours(p, d)).sum(axis=1) for d, *_ in downs)
+    lost_hours = sum(r[5][2] for r in rows)
+    events = {"outages": sum(r[5][0] for r in rows), "malfunctions": sum(r[5][1] for r in rows)}
     summary, fixed = _bands(results), [r[4] for r in rows]
     return {
         "scenarios": scenarios,

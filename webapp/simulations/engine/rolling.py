@@ -6,7 +6,8 @@ a module under repair back after its mean repair time (repairs are memoryless). 
 day by day and re-plans when something fails or comes back, when a day's plan no longer fits what is available,
 and at least weekly. The window is seven single days then three week blocks, one LP kept warm across re-plans and
 scenarios (only bounds change). At daily resolution a failure is known from the start of the day it happens, so
-each window plans a day of generation below every wet-waste cap.
+each window plans a day of generation below every wet-waste cap. Its modules wear by the hours it runs them
+(engine/failures.py's FailureClock), not by the failure-free plan's.
 
 Re-planning when nothing changed would give the same days back (the window's optimum, carried on), so the
 weekly re-plan only moves the window's end.
@@ -19,6 +20,7 @@ import dataclasses
 import numpy as np
 
 from webapp.simulations.engine.errors import EngineError
+from webapp.simulations.engine.failures import FailureClock, KnownFailures, day_use
 from webapp.simulations.engine.lp import OBJECTIVES, PlanningLP
 from webapp.simulations.engine.model import Problem
 
@@ -59,37 +61,31 @@ class RollingHorizon:
         finite = np.isfinite(p.mtbf_h) & (p.mttr_h > 0)
         self.availability = np.where(finite, 1.0 - p.mttr_h / np.where(finite, p.mtbf_h + p.mttr_h, 1.0), 1.0)
 
-    def run(
-        self,
-        hours: np.ndarray,
-        crew: np.ndarray,
-        repairs: list[tuple],
-        arrivals: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """Batches (T, R) the policy carries out when the modules have `hours` (K, T) and the crew `crew` (T,),
-        the failures being `repairs` as (module, failed at, back at[, factor run at meanwhile]) in calendar hours,
-        and the waste arriving `arrivals` (T, I; the daily mean when not given: later days are always planned at
-        the mean)."""
+    def run(self, failures: FailureClock | KnownFailures, arrivals: np.ndarray | None = None) -> np.ndarray:
+        """Batches (T, R) the policy carries out as `failures` come (engine/failures.py: drawn from the hours it
+        runs, or given in advance), the waste arriving `arrivals` (T, I; the daily mean when not given: later days
+        are always planned at the mean)."""
         p = self.p
         arriving = p.arrivals_by_day() if arrivals is None else arrivals
         T, R = p.days, len(p.recipe_keys)
-        changed_on = np.zeros(T, dtype=bool)
-        for _, failed_at, back_at, *_ in repairs:
-            for moment in (failed_at, back_at):
-                if moment < T * 24.0:
-                    changed_on[int(moment // 24)] = True
         batches = np.zeros((T, R))
         stock = np.zeros(len(p.items))
         plan, planned_on = None, -REPLAN_DAYS
         for t in range(T):
             i = t - planned_on
-            stale = plan is None or changed_on[t] or i >= REPLAN_DAYS
-            if stale or not self._fits(plan[i], hours[:, t], crew[t], stock + arriving[t]):
-                plan, planned_on, i = self._plan(t, stock, hours[:, t], crew[t], repairs, arriving[t]), t, 0
+            stale = plan is None or i >= REPLAN_DAYS
+            if stale:  # weekly, on what is known before the day's running
+                plan, planned_on, i = self._plan(t, stock, failures, arriving[t]), t, 0
+            # the day's failures come as its plan runs: something failed or came back, or the day no longer fits
+            changed = failures.meet(t, day_use(p, plan[i])) and not (stale and failures.foreknown)
+            store = stock + arriving[t]
+            if changed or (not stale and not self._fits(plan[i], failures.hours(t), failures.crew(t), store)):
+                plan, planned_on, i = self._plan(t, stock, failures, arriving[t]), t, 0
             day = plan[i]
             batches[t] = day
             stock += arriving[t] + day @ p.net
             np.maximum(stock, 0.0, out=stock)  # floating point only: the plan never takes what is not there
+            failures.ran(t, day_use(p, day))
         return batches
 
     def _fits(self, day: np.ndarray, hours: np.ndarray, crew: float, store: np.ndarray) -> bool:
@@ -102,11 +98,10 @@ class RollingHorizon:
             return False
         return bool((store + day @ p.net >= -FIT_SLACK).all())  # the day's end, as the plan and the replay count
 
-    def _plan(
-        self, t: int, stock: np.ndarray, today: np.ndarray, crew_today: float, repairs, arrived: np.ndarray
-    ) -> np.ndarray:
+    def _plan(self, t: int, stock: np.ndarray, failures: FailureClock | KnownFailures, arrived: np.ndarray):
         """The window's daily plan from day t, on what is known at day t."""
         p = self.p
+        today, crew_today, repairs = failures.hours(t), failures.crew(t), failures.repairs
         days = np.arange(t, t + WINDOW_DAYS)
         inside = days < p.days
         expected = p.hours[:, np.minimum(days, p.days - 1)] * self.availability[:, None] * inside[None, :]
