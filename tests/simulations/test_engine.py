@@ -803,3 +803,42 @@ def test_spares_go_by_repairs_and_consumables_by_operating_hours():
         reference_snapshot(crew_size=4), "throughput_optimization", {"target": "brick", "time_horizon_days": 30}
     )
     assert reference["kpis"]["consumables_kg"] > 0 and reference["kpis"]["spares_kg"] > 0
+
+
+def test_eva_days_may_fall_at_random_in_each_week_of_a_scenario():
+    """Random EVA days keep each week's count and mass, differ between scenarios, repeat with the seed, and every
+    policy is replayed against the days each scenario drew."""
+    from webapp.core.errors import ValidationError
+    from webapp.simulations.engine.generation import sample_arrivals
+    from webapp.simulations.service.runs import parse_run_request
+
+    config = {"target": "brick", "time_horizon_days": 60, "eva_per_week": 2, "eva_waste_kg": 3.0}
+    problem = build_problem(reference_snapshot(crew_size=4), config)
+    _, hygiene, kg = problem.eva_schedule
+    planned = problem.arrivals_by_day()[:, hygiene]
+    base = planned.min()  # the daily hygiene waste without an EVA
+    drawn = [sample_arrivals(problem, 0.0, 9, n, eva_random=True)[:, hygiene] for n in range(6)]
+    for days in drawn:
+        assert days.sum() == pytest.approx(planned.sum())
+        for week in range(0, 60, 7):  # as many EVAs a week, on days of that week
+            assert (
+                np.isclose(days[week : week + 7] - base, kg).sum()
+                == np.isclose(planned[week : week + 7] - base, kg).sum()
+            )
+    assert len({tuple(np.flatnonzero(np.isclose(d - base, kg))) for d in drawn}) > 3  # different days
+    assert np.array_equal(drawn[0], sample_arrivals(problem, 0.0, 9, 0, eva_random=True)[:, hygiene])
+    assert sample_arrivals(problem, 0.0, 9, 0) is None  # not asked for: every scenario as scheduled
+    for policy in ("perfect_information", "rolling_horizon"):
+        mc = simulate(
+            reference_snapshot(crew_size=4),
+            "monte_carlo",
+            config | {"scenarios": 6, "seed": 9, "eva_random": True, "policy": policy},
+        )["monte_carlo"]
+        assert mc["eva_random"] and mc["max_mass_balance_residual_kg"] <= 1e-6
+    accepted = parse_run_request({"run_type": "monte_carlo", "config": config | {"eva_random": "on"}})[2]
+    assert accepted["eva_random"] is True
+    for wrong, with_evas in ((True, False), ("sometimes", True), (2.5, True)):
+        body = (config if with_evas else {}) | {"eva_random": wrong}
+        with pytest.raises(ValidationError) as refused:
+            parse_run_request({"run_type": "monte_carlo", "config": body})
+        assert "eva_random" in refused.value.details["fields"], wrong

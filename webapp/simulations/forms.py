@@ -92,6 +92,7 @@ class RunForm(Form):
     failure_shape = StringField("Failure shape (Weibull β)", default="1")
     generation_cv = StringField("Day-to-day variation of waste", default="0")
     degraded_share = StringField("Share of failures that only slow a module", default="0")
+    eva_random = BooleanField("EVA days fall at random in each week")
     policy = SelectField(
         "Re-planning",
         choices=choices(
@@ -166,6 +167,7 @@ class RunForm(Form):
                 "policy": self.policy.data,
                 "generation_cv": self.generation_cv.data or None,
                 "degraded_share": self.degraded_share.data or None,
+                "eva_random": bool(self.eva_random.data),
             }
         if self.run_type.data == "trade_study":
             sweep = [{"parameter": self.sweep_parameter_1.data, "values": _numbers(self.sweep_values_1.data)}]

@@ -91,6 +91,11 @@ class RunConfig(Body):
     eva_waste_kg: float | None = Field(
         None, ge=0, le=20, description="kg of hygiene waste one EVA leaves (absorbent garments, wipes): an estimate"
     )
+    eva_random: bool | None = Field(
+        None,
+        description="monte_carlo with EVA days: each scenario draws the week's EVA days at random (as many a week); "
+        "default false (spread evenly)",
+    )
     tau: float | None = Field(
         None,
         ge=0,

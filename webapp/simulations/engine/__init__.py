@@ -136,8 +136,24 @@ def simulate(snapshot: dict, run_type: str, config: dict, progress: Progress | N
     degraded = float(config.get("degraded_share", 0.0))
     if not 0 <= degraded <= 1:
         raise EngineError("The share of failures that are malfunctions must be from 0 to 1.", "degraded_share")
+    eva_random = config.get("eva_random", False)
+    if not isinstance(eva_random, bool):
+        raise EngineError("Whether EVA days fall at random is true or false.", "eva_random")
+    if eva_random and problem.eva_schedule:
+        problem.notes.append("Each scenario puts the week's EVA days on days of that week drawn at random.")
     result["monte_carlo"] = run_monte_carlo(
-        problem, plan, tau, base, scenarios, int(seed), tick, shape, policy, generation_cv=cv, degraded_share=degraded
+        problem,
+        plan,
+        tau,
+        base,
+        scenarios,
+        int(seed),
+        tick,
+        shape,
+        policy,
+        generation_cv=cv,
+        degraded_share=degraded,
+        eva_random=eva_random,
     )
     result["monte_carlo"]["plan"] = plan
     progress(1.0, f"{scenarios} scenarios done ({result['monte_carlo']['replanned']} needed re-planning).")

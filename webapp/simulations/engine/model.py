@@ -86,6 +86,7 @@ class Problem:
     arrivals: np.ndarray | None = None  # (T, I) what arrives each day when it varies (resupply, a Monte Carlo scenario)
     resupply_every_days: int | None = None  # cargo waste arrives in pulses this far apart (None: every day)
     eva_days: int = 0  # EVA days in the horizon, each bringing its hygiene waste
+    eva_schedule: tuple[int, int, float] | None = None  # (EVAs a week, hygiene item, kg each) when there are EVAs
     recipe_parents: list[str] | None = None  # (R,) the catalog recipe each row plans (a blend's mixes share one)
     spares_kg: np.ndarray | None = None  # (K,) spare parts one repair uses; None: none known
     consumables_kg_h: np.ndarray | None = None  # (K,) consumables per operating hour; None: none known
@@ -392,7 +393,7 @@ def _with_eva(p: Problem, per_week: int, kg: float) -> Problem:
         f"EVA days: {per_week} a week ({len(days)} in {p.days} days), each leaving {kg:g} kg of "
         f"{p.items[hygiene[0]].name.lower()} (absorbent garments and wipes; the run's figure, an estimate)."
     )
-    p.arrivals, p.eva_days = arrivals, len(days)
+    p.arrivals, p.eva_days, p.eva_schedule = arrivals, len(days), (per_week, hygiene[0], kg)
     return p
 
 

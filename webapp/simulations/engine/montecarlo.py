@@ -96,7 +96,7 @@ def _timed_chunk(
     numbers: list[int],
     policy: str = PERFECT,
     crew_fraction: float = REPAIR_CREW_FRACTION,
-    noise: tuple[float, int] = (0.0, 0),
+    noise: tuple[float, int, bool] = (0.0, 0, False),
     draws: tuple[int, float, float] = (0, 1.0, 0.0),
 ) -> tuple[list[tuple], float]:
     """_plan_chunk in a pool process, with the CPU-seconds it took there (metered as engine time)."""
@@ -113,12 +113,13 @@ def _plan_chunk(
     numbers: list[int],
     policy: str = PERFECT,
     crew_fraction: float = REPAIR_CREW_FRACTION,
-    noise: tuple[float, int] = (0.0, 0),
+    noise: tuple[float, int, bool] = (0.0, 0, False),
     draws: tuple[int, float, float] = (0, 1.0, 0.0),
 ) -> list[tuple]:
     """Plan the scenarios `numbers`: each module's failures from its own stream (`draws` = (seed, Weibull shape,
     share of failures that are malfunctions), engine/failures.py), met at the hours each policy runs; `noise` =
-    (coefficient of variation of daily waste, seed) varies what arrives (engine/generation.py). Returns per
+    (coefficient of variation of daily waste, seed, EVA days at random) varies what arrives
+    (engine/generation.py). Returns per
     scenario (kpis, cumulative target per day, stored waste per day, whether failures changed the plan, kpis of
     the plan carried on without re-planning, (outages, malfunctions, hours lost per module))."""
     from webapp.simulations.engine import (
@@ -139,7 +140,7 @@ def _plan_chunk(
 
     out = []
     for number in numbers:
-        arrivals = sample_arrivals(p, noise[0], noise[1], number)
+        arrivals = sample_arrivals(p, *noise[:2], number, *noise[2:])
         scenario = p if arrivals is None else dataclasses.replace(p, arrivals=arrivals)
         met = clock(scenario, number)
         if rolling is not None:  # a crew without foresight re-plans on what it has seen, failures or not
@@ -207,6 +208,7 @@ def run_monte_carlo(
     policy: str = PERFECT,
     generation_cv: float = 0.0,
     degraded_share: float = 0.0,
+    eva_random: bool = False,
 ) -> dict:
     """Sample, plan and summarise `scenarios` failure scenarios under a re-planning policy; `degraded_share` of the
     failures are malfunctions (the module runs on at a reduced rate until repaired, engine/failures.py)."""
@@ -214,7 +216,7 @@ def run_monte_carlo(
         raise EngineError(f"The Monte Carlo policy is one of {', '.join(POLICIES)}.", "policy")
     if policy == ROLLING:
         RollingHorizon(p, plan, tau)  # refuses what it cannot plan before any scenario is sampled
-    noise = (generation_cv, seed)
+    noise = (generation_cv, seed, eva_random)
     report = progress or (lambda fraction: None)
     size = INLINE_CHUNK if scenarios < PARALLEL_FROM else _chunk_size(scenarios)
     # the main scenarios, then the crew-fraction sensitivity: the first few of the same draws again with repairs
@@ -274,6 +276,7 @@ def run_monte_carlo(
         "policy": policy,
         "generation_cv": generation_cv,
         "degraded_share": degraded_share,
+        "eva_random": bool(eva_random and p.eva_schedule),
         # failures per scenario on average: outages stop a module, malfunctions slow it until repaired
         "failures_per_scenario": {name: round(n / scenarios, 3) for name, n in events.items()},
         "pool_cpu_seconds": round(pool_cpu, 3),

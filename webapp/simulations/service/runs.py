@@ -61,6 +61,7 @@ CONFIG_KEYS = {
     "resupply_every_days",
     "eva_per_week",
     "eva_waste_kg",
+    "eva_random",
     "sweep",
     "against",
     "points",
@@ -73,6 +74,15 @@ MC_POLICIES = ("perfect_information", "rolling_horizon")
 # of the whole horizon, so a year of 1,000 scenarios fits
 SCENARIO_DAYS = {"perfect_information": 200_000, "rolling_horizon": 365_000}
 MAX_SEED = 2**31 - 1
+
+
+def _flag(raw) -> bool | None:
+    """A yes/no setting as JSON or a checkbox sends it (None when it is neither)."""
+    if raw in ("on", "true", "1", 1):  # a checkbox sends "on"; true == 1 in Python
+        return True
+    if raw in (None, "", "false", "0", 0):
+        return False
+    return None
 
 
 def _whole(raw, name: str, low: int, high: int, errors: dict) -> int | None:
@@ -208,6 +218,13 @@ def parse_run_request(values: dict) -> tuple[str, RunType, dict]:
         )
         if degraded:
             config["degraded_share"] = degraded
+        eva_random = _flag(raw_config.get("eva_random"))
+        if eva_random is None:
+            errors["eva_random"] = ["eva_random is true or false."]
+        elif eva_random and not config.get("eva_per_week"):
+            errors["eva_random"] = ["EVA days fall at random only when there are EVA days: set how many a week."]
+        elif eva_random:
+            config["eva_random"] = True
         policy = raw_config.get("policy") or "perfect_information"
         if policy not in MC_POLICIES:
             errors["policy"] = [f"Choose one of {', '.join(MC_POLICIES)}."]
@@ -237,12 +254,8 @@ def parse_run_request(values: dict) -> tuple[str, RunType, dict]:
         config["tau"] = tau
     except (TypeError, ValueError):
         errors["tau"] = ["τ is the share of the first objective's optimum the second may give up: 0 to 0.5."]
-    whole = raw_config.get("whole_batches", False)
-    if whole in ("on", "true", "1", 1):  # a checkbox sends "on"
-        whole = True
-    elif whole in (None, "", "false", "0", 0):
-        whole = False
-    if not isinstance(whole, bool):
+    whole = _flag(raw_config.get("whole_batches", False))
+    if whole is None:
         errors["whole_batches"] = ["whole_batches is true or false."]
     elif whole and run_type in (RunType.TRADE_STUDY, RunType.PARETO_SWEEP):
         errors["whole_batches"] = ["Studies compare fractional plans; plan whole batches in a single run."]
