@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from webapp.simulations.engine.model import Problem
+from webapp.simulations.engine.model import Problem, eva_days_of_week
 
 STREAM = 0x6E6F6973  # keeps these draws apart from the failure draws of the same seed
 EVA_STREAM = 0x65766173
@@ -42,6 +42,6 @@ def _move_eva_days(p: Problem, arrivals: np.ndarray, rng: np.random.Generator) -
     per_week, item, kg = p.eva_schedule
     for week in range(0, p.days, 7):
         days = np.arange(week, min(week + 7, p.days))
-        scheduled = [d for j in range(per_week) if (d := week + j * 7 // per_week) < p.days]  # model._with_eva's
+        scheduled = eva_days_of_week(week, per_week, p.days)
         arrivals[scheduled, item] -= kg
         arrivals[rng.choice(days, size=len(scheduled), replace=False), item] += kg

@@ -379,6 +379,11 @@ def _eva_settings(config: dict) -> tuple[int, float]:
     return per_week, float(kg)
 
 
+def eva_days_of_week(week: int, per_week: int, days: int) -> list[int]:
+    """The scheduled EVA days of the week starting on day `week`: spread evenly, inside the horizon."""
+    return [d for j in range(per_week) if (d := week + j * 7 // per_week) < days]
+
+
 def _with_eva(p: Problem, per_week: int, kg: float) -> Problem:
     """EVA days spread evenly through each week, each bringing `kg` of hygiene waste on top of the daily mean."""
     if not per_week or not kg:
@@ -386,7 +391,7 @@ def _with_eva(p: Problem, per_week: int, kg: float) -> Problem:
     hygiene = [i for i, item in enumerate(p.items) if item.kind == "waste" and item.category == EVA_CATEGORY]
     if not hygiene:
         raise EngineError("EVA waste is hygiene waste, and this catalog has no hygiene material.", "eva_waste_kg")
-    days = [d for week in range(0, p.days, 7) for j in range(per_week) if (d := week + j * 7 // per_week) < p.days]
+    days = [d for week in range(0, p.days, 7) for d in eva_days_of_week(week, per_week, p.days)]
     arrivals = np.array(p.arrivals_by_day())
     arrivals[days, hygiene[0]] += kg
     p.notes.append(

@@ -119,9 +119,9 @@ def _plan_chunk(
     """Plan the scenarios `numbers`: each module's failures from its own stream (`draws` = (seed, Weibull shape,
     share of failures that are malfunctions), engine/failures.py), met at the hours each policy runs; `noise` =
     (coefficient of variation of daily waste, seed, EVA days at random) varies what arrives
-    (engine/generation.py). Returns per
-    scenario (kpis, cumulative target per day, stored waste per day, whether failures changed the plan, kpis of
-    the plan carried on without re-planning, (outages, malfunctions, hours lost per module))."""
+    (engine/generation.py). Returns per scenario (kpis, cumulative target per day, stored waste per day, whether
+    failures changed the plan, kpis of the plan carried on without re-planning, (outages, malfunctions, hours lost
+    per module))."""
     from webapp.simulations.engine import (
         planner,  # the pool's processes import the engine lazily
     )

@@ -49,8 +49,8 @@ def logistics(p: Problem, batches: np.ndarray, repairs: np.ndarray | None = None
     K = len(p.module_keys)
     run_h = np.bincount(p.recipe_module, weights=batches.sum(axis=0) * p.duration_h, minlength=K)
     if repairs is None:
-        finite = np.isfinite(p.mtbf_h)
-        repairs = np.where(finite, run_h / np.where(finite, p.mtbf_h, 1.0), 0.0)
+        fails = np.isfinite(p.mtbf_h) & (p.mttr_h > 0)  # as engine/failures.py draws them
+        repairs = np.where(fails, run_h / np.where(fails, p.mtbf_h, 1.0), 0.0)
     spares = float(repairs @ p.spares_kg) if p.spares_kg is not None else 0.0
     consumables = float(run_h @ p.consumables_kg_h) if p.consumables_kg_h is not None else 0.0
     return {"spares_kg": spares, "consumables_kg": consumables, "logistics_kg": spares + consumables}
