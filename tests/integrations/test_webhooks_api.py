@@ -1,7 +1,8 @@
 """Webhook endpoints over the API with live workers: a mission created through the API reaches the receiver signed
 (verified by the `standardwebhooks` library), a failed first attempt is retried after 5 s, the delivery log shows
-every attempt, a test event and a replay go through the same path, recovery resends failures; only members who may
-manage webhooks see endpoints, and never another organization's."""
+every attempt, a test event and a replay go through the same path, recovery resends failures; a delivery the minute
+sweep attempts first gets its 5 s retry from the sweep too; only members who may manage webhooks see endpoints, and
+never another organization's."""
 
 from __future__ import annotations
 
@@ -10,11 +11,15 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from sqlalchemy import select, update
 from standardwebhooks import Webhook
 
 from tests.helpers import api_key_headers
 from tests.integrations.receiver import Receiver
 from webapp.core.permissions import SystemRole
+from webapp.core.tenancy import scope_session
+from webapp.integrations import outbox
+from webapp.integrations.models import WebhookDelivery
 
 pytestmark = pytest.mark.live
 
@@ -27,6 +32,14 @@ def _wait(http, url, headers, done, timeout=60):
         if done(answer.json()) or time.monotonic() > deadline:
             return answer.json()
         time.sleep(0.3)
+
+
+def _attempts(receiver, count, http, log_url, headers, timeout=60):
+    """The receiver's first `count` requests; when they do not come, the delivery log says why."""
+    try:
+        return receiver.wait_for(count, timeout)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\ndelivery log: {http.get(log_url, headers=headers).text}") from None
 
 
 async def test_events_reach_the_receiver_signed_retried_logged_replayed(live_stack, app, factory):
@@ -47,7 +60,8 @@ async def test_events_reach_the_receiver_signed_retried_logged_replayed(live_sta
         mission = http.post(f"{live_stack}/api/v1/organizations/{owner.org_id}/missions", headers=auth,
                             json={"name": "Hooked Base", "destination": "mars", "crew_size": 4})  # fmt: skip
         assert mission.status_code == 201
-        first, second = receiver.wait_for(2)  # 500, then the schedule's 5 s later a 200
+        log_url = f"{base}/{endpoint['id']}/deliveries"
+        first, second = _attempts(receiver, 2, http, log_url, auth)  # 500, then the schedule's 5 s later a 200
         assert first["headers"]["webhook-id"] == second["headers"]["webhook-id"]
         event = Webhook(endpoint["secret"]).verify(second["body"], second["headers"])
         assert event["type"] == "mission.created" and event["data"]["id"] == mission.json()["id"]
@@ -55,7 +69,6 @@ async def test_events_reach_the_receiver_signed_retried_logged_replayed(live_sta
         gap = int(second["headers"]["webhook-timestamp"]) - int(first["headers"]["webhook-timestamp"])
         assert 4 <= gap <= 15
 
-        log_url = f"{base}/{endpoint['id']}/deliveries"
         log = _wait(http, log_url, auth, lambda page: page["items"] and page["items"][0]["status"] == "succeeded")
         [delivered] = log["items"]
         assert delivered["attempts"] == 2 and delivered["event_type"] == "mission.created"
@@ -90,6 +103,28 @@ async def test_events_reach_the_receiver_signed_retried_logged_replayed(live_sta
         assert refused.status_code == 422 and "link-local" in refused.json()["details"]["fields"]["url"][0]
         unknown = http.post(base, headers=auth, json={"url": receiver.url, "event_types": ["mission.exploded"]})
         assert unknown.status_code == 422
+
+
+async def test_a_delivery_the_minute_sweep_attempts_first_is_retried_5_s_later(live_stack, app, factory, maker):
+    owner = await factory.org_with_owner()
+    auth = await api_key_headers(app.test_client(), owner, ["webhooks:manage"])
+    base = f"{live_stack}/api/v1/organizations/{owner.org_id}/webhook-endpoints"
+    with Receiver([(503, {}), (200, {})]) as receiver, httpx.Client(timeout=30) as http:
+        endpoint = http.post(base, headers=auth, json={"url": receiver.url, "event_types": ["mission.created"]}).json()
+        async with maker() as session, session.begin():  # emitted and due, with no task queued: only the sweep sends
+            await scope_session(session, org_id=owner.org_id)
+            message = await outbox.emit(session, owner.org_id, "mission.created", {"name": "Swept Base"})
+            await session.execute(update(WebhookDelivery).where(WebhookDelivery.message_id == message)
+                                  .values(next_attempt_at=datetime.now(UTC)))  # fmt: skip
+            [delivery_id] = (await session.execute(
+                select(WebhookDelivery.id).where(WebhookDelivery.message_id == message))).scalars()  # fmt: skip
+        log_url = f"{base}/{endpoint['id']}/deliveries"
+        first, second = _attempts(receiver, 2, http, log_url, auth, timeout=90)  # the sweep runs each minute
+        gap = int(second["headers"]["webhook-timestamp"]) - int(first["headers"]["webhook-timestamp"])
+        assert 4 <= gap <= 15  # the schedule's 5 s, not the next minute's sweep
+        assert Webhook(endpoint["secret"]).verify(second["body"], second["headers"])["data"]["name"] == "Swept Base"
+        done = _wait(http, f"{log_url}/{delivery_id}", auth, lambda d: d["status"] == "succeeded")
+        assert done["attempts"] == 2 and [a["response_status"] for a in done["attempt_log"]] == [503, 200]
 
 
 async def test_only_webhook_managers_of_the_organization_see_endpoints(live_stack, app, factory):

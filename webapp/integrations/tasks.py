@@ -1,5 +1,6 @@
 """Task shells for outgoing webhooks: deliver one (and, when its next try is seconds away, that try too), and the
-minute sweep that sends every due retry and anything a lost task left behind; daily, the log's old messages go."""
+minute sweep that sends every due retry and anything a lost task left behind (following its short retries the same
+way); daily, the log's old messages go."""
 
 from __future__ import annotations
 
@@ -17,15 +18,23 @@ SHORT_WAIT_SECONDS = 10  # a retry this close is waited for here (the schedule's
 CLOCK_MARGIN_SECONDS = 0.05
 
 
-async def _deliver(org_id: uuid.UUID, delivery_id: uuid.UUID, trigger: str) -> str:
+async def _deliver(
+    org_id: uuid.UUID, delivery_id: uuid.UUID, trigger: str, gate: asyncio.Semaphore | None = None
+) -> str:
+    """Attempt, then wait for and make each retry that falls within seconds. Whoever wins the first attempt — the
+    queued task or a sweep that found the delivery due at the same moment (the loser skips) — owns its short retries,
+    so a sweep-won attempt is not left for the next minute. The gate bounds attempts in flight, not the waits."""
     s = state()
-    outcome = await delivery.attempt(s.sessionmaker, s.settings, org_id, delivery_id, trigger=trigger)
+    gate = gate or asyncio.Semaphore(1)
+    async with gate:
+        outcome = await delivery.attempt(s.sessionmaker, s.settings, org_id, delivery_id, trigger=trigger)
     while outcome.status == "retrying":
         wait = (outcome.next_attempt_at - datetime.now(UTC)).total_seconds()
         if wait > SHORT_WAIT_SECONDS:
             break
         await asyncio.sleep(max(0.0, wait) + CLOCK_MARGIN_SECONDS)
-        outcome = await delivery.attempt(s.sessionmaker, s.settings, org_id, delivery_id)
+        async with gate:
+            outcome = await delivery.attempt(s.sessionmaker, s.settings, org_id, delivery_id)
     return outcome.status
 
 
@@ -42,13 +51,8 @@ async def deliver_due() -> int:
 
     async def body() -> int:
         found = await delivery.due(s.sessionmaker)
-        gate = asyncio.Semaphore(8)  # one slow receiver must not hold up the rest
-
-        async def one(org_id, delivery_id):
-            async with gate:
-                await delivery.attempt(s.sessionmaker, s.settings, org_id, delivery_id)
-
-        await asyncio.gather(*(one(o, d) for o, d in found))
+        gate = asyncio.Semaphore(8)  # a few attempts at a time; one slow receiver must not hold up the rest
+        await asyncio.gather(*(_deliver(o, d, "schedule", gate) for o, d in found))
         return len(found)
 
     return await timed("webhooks.deliver_due", body)
