@@ -62,7 +62,16 @@ async def _finished_runs(live_stack, member) -> list[str]:
         mission = http.post(
             f"/api/v1/organizations/{member.org_id}/missions",
             headers={"X-CSRF-Token": token},
-            json={"name": "Shackleton Crew 2", "destination": "moon", "crew_size": 4},
+            json={
+                "name": "Shackleton Crew 2",
+                "destination": "moon",
+                "crew_size": 4,
+                "settings": {
+                    "water_recovery_capacity_kg": 6,
+                    "water_recovery_drain_kg_per_day": 1.5,
+                    "propellant_capacity_kg": 50,
+                },
+            },  # the results show the named sinks' cards and charts
         ).json()["id"]
         key = http.post(
             f"/api/v1/organizations/{member.org_id}/api-keys",

@@ -155,3 +155,38 @@ async def test_organizations_are_named_by_id_or_address_in_json_paths(app, clien
     nobody = await api.get("/api/v1/organizations/no-such-org/missions", headers=auth)
     assert theirs.status_code == nobody.status_code == 404
     assert await theirs.get_json() == await nobody.get_json()
+
+
+async def test_named_sinks_are_mission_settings_that_reach_a_runs_snapshot(app, client, factory, maker):
+    from webapp.core.tenancy import RequestContext, scope_session
+    from webapp.simulations.engine.model import build_problem
+    from webapp.simulations.service.runs import capture_snapshot
+
+    owner = await factory.org_with_owner()
+    auth = await _key(client, owner, ["missions:read", "missions:write"])
+    api = app.test_client()
+    base = f"/api/v1/organizations/{owner.org_id}/missions"
+    sinks = {"water_recovery_capacity_kg": 40, "water_recovery_drain_kg_per_day": 6.5, "propellant_capacity_kg": 120}
+    wrong = {"water_recovery_capacity_kg": 0, "air_system_drain_kg_per_day": -1}
+    bad = await api.post(base, headers=auth, json=MISSION | {"settings": wrong})
+    assert bad.status_code == 422
+    assert set((await bad.get_json())["details"]["fields"]) == {
+        "settings.water_recovery_capacity_kg", "settings.air_system_drain_kg_per_day"}  # fmt: skip
+    created = await api.post(base, headers=auth, json=MISSION | {"settings": sinks})
+    mission = await created.get_json()
+    assert created.status_code == 201
+    assert {k: mission["settings"][k] for k in sinks} == {k: float(v) for k, v in sinks.items()}
+    assert mission["settings"]["air_system_capacity_kg"] is None  # unlimited unless set
+    cleared = {"version": mission["version"], "settings": {"propellant_capacity_kg": None}}
+    changed = await api.patch(created.headers["Location"], headers=auth, json=cleared)
+    assert changed.status_code == 200 and (await changed.get_json())["settings"]["propellant_capacity_kg"] is None
+
+    async with maker() as session, session.begin():
+        await scope_session(session, org_id=owner.org_id, user_id=owner.id)
+        ctx = RequestContext(org_id=owner.org_id, user_id=owner.id)
+        snapshot = await capture_snapshot(session, ctx, mission["id"])
+    assert snapshot["mission"]["water_recovery_capacity_kg"] == 40.0
+    problem = build_problem(snapshot, {"time_horizon_days": 10})
+    water = {s.key: s for s in problem.sinks}["water_recovery"]
+    assert (water.capacity_kg, water.drain_kg_per_day) == (40.0, 6.5)
+    assert {s.key: s.capacity_kg for s in problem.sinks}["propellant"] is None

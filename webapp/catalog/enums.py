@@ -85,6 +85,8 @@ class Resource(StrEnum):
     OXYGEN = "oxygen"
     BRINE_RESIDUE = "brine_residue"  # what a brine processor leaves: stored waste, not a product
     LOSS = "loss"
+    CARBON_DIOXIDE = "carbon_dioxide"
+    HYDROGEN = "hydrogen"
 
     @property
     def label(self) -> str:
@@ -99,6 +101,37 @@ class Resource(StrEnum):
 
 
 PRODUCT_TYPES = tuple(r for r in Resource if r.is_product)
+
+
+class Sink(StrEnum):
+    """Where the water, gases and propellant recipes make go (engine/sinks.py): each with the mission's capacity and
+    drain a day (`<sink>_capacity_kg`, `<sink>_drain_kg_per_day`; propellant storage only fills)."""
+
+    WATER_RECOVERY = "water_recovery"
+    AIR_SYSTEM = "air_system"
+    PROPELLANT = "propellant"
+
+    @property
+    def label(self) -> str:
+        """Human name."""
+        return {"water_recovery": "Water recovery", "air_system": "Air system", "propellant": "Propellant storage"}[
+            self.value
+        ]
+
+    @property
+    def resources(self) -> tuple[Resource, ...]:
+        """What it takes: recovered water goes to the water processor, oxygen and CO₂ to air revitalisation, methane
+        and hydrogen to the propellant tanks."""
+        return {
+            "water_recovery": (Resource.WATER,),
+            "air_system": (Resource.OXYGEN, Resource.CARBON_DIOXIDE),
+            "propellant": (Resource.METHANE, Resource.HYDROGEN),
+        }[self.value]
+
+    @property
+    def drains(self) -> bool:
+        """Whether it passes anything on day by day (propellant storage only fills)."""
+        return self is not Sink.PROPELLANT
 
 
 class LineDirection(StrEnum):

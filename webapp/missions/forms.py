@@ -26,6 +26,11 @@ class MissionForm(Form):
     regolith_supply_kg_per_day = StringField("Regolith supply (kg/day)", default="60")
     storage_volume_m3 = StringField("Storage volume (m³)")
     wet_waste_cap_days = StringField("Wet-waste cap (days of generation)", default="3")
+    water_recovery_capacity_kg = StringField("Water recovery: capacity (kg)")
+    water_recovery_drain_kg_per_day = StringField("Water recovery: intake (kg/day)")
+    air_system_capacity_kg = StringField("Air system: capacity (kg)")
+    air_system_drain_kg_per_day = StringField("Air system: uptake (kg/day)")
+    propellant_capacity_kg = StringField("Propellant storage: capacity (kg)")
     tags = StringField("Tags")
 
     def values(self) -> dict:

@@ -79,6 +79,16 @@ class Mission(UUIDPrimaryKey, TenantOwned, Timestamps, SoftDelete, Versioned, Ta
         CheckConstraint("regolith_supply_kg_per_day >= 0", name="regolith_supply_nonnegative"),
         CheckConstraint("storage_volume_m3 IS NULL OR storage_volume_m3 > 0", name="storage_volume_positive"),
         CheckConstraint("wet_waste_cap_days IS NULL OR wet_waste_cap_days > 0", name="wet_waste_cap_positive"),
+        *(
+            CheckConstraint(f"{sink}_capacity_kg IS NULL OR {sink}_capacity_kg > 0", name=f"{sink}_capacity_positive")
+            for sink in ("water_recovery", "air_system", "propellant")
+        ),
+        *(
+            CheckConstraint(
+                f"{sink}_drain_kg_per_day IS NULL OR {sink}_drain_kg_per_day >= 0", name=f"{sink}_drain_nonnegative"
+            )
+            for sink in ("water_recovery", "air_system")
+        ),
     )
 
     name: Mapped[str] = mapped_column(String(120))
@@ -96,6 +106,12 @@ class Mission(UUIDPrimaryKey, TenantOwned, Timestamps, SoftDelete, Versioned, Ta
     regolith_supply_kg_per_day: Mapped[Decimal] = mapped_column(Numeric(10, 3), server_default=text("0"))
     storage_volume_m3: Mapped[Decimal | None] = mapped_column(Numeric(10, 3))
     wet_waste_cap_days: Mapped[Decimal | None] = mapped_column(Numeric(6, 2))
+    # named sinks (engine/sinks.py): capacity in kg and what each passes on a day; NULL is unlimited / nothing
+    water_recovery_capacity_kg: Mapped[Decimal | None] = mapped_column(Numeric(10, 3))
+    water_recovery_drain_kg_per_day: Mapped[Decimal | None] = mapped_column(Numeric(10, 3))
+    air_system_capacity_kg: Mapped[Decimal | None] = mapped_column(Numeric(10, 3))
+    air_system_drain_kg_per_day: Mapped[Decimal | None] = mapped_column(Numeric(10, 3))
+    propellant_capacity_kg: Mapped[Decimal | None] = mapped_column(Numeric(10, 3))
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     search_vector: Mapped[str] = mapped_column(TSVECTOR, Computed(SEARCH_DOCUMENT, persisted=True))
 

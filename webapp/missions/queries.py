@@ -37,6 +37,11 @@ class MissionRow:
     regolith_supply_kg_per_day: Decimal
     storage_volume_m3: Decimal | None
     wet_waste_cap_days: Decimal | None
+    water_recovery_capacity_kg: Decimal | None
+    water_recovery_drain_kg_per_day: Decimal | None
+    air_system_capacity_kg: Decimal | None
+    air_system_drain_kg_per_day: Decimal | None
+    propellant_capacity_kg: Decimal | None
     created_at: datetime
     updated_at: datetime
     version: int

@@ -35,6 +35,24 @@ class MissionSettings(Body):
     wet_waste_cap_days: float | None = Field(
         None, gt=0, le=3650, description="null: no cap", json_schema_extra=places(2)
     )
+    water_recovery_capacity_kg: float | None = Field(
+        None, gt=0, le=1_000_000, description="what the water recovery system holds of the water recipes make; "
+        "null: no limit", json_schema_extra=places(3),
+    )  # fmt: skip
+    water_recovery_drain_kg_per_day: float | None = Field(
+        None, ge=0, le=1_000_000, description="what it takes in a day; null: nothing", json_schema_extra=places(3)
+    )
+    air_system_capacity_kg: float | None = Field(
+        None, gt=0, le=1_000_000, description="what the air system holds of the oxygen and carbon dioxide recipes "
+        "make; null: no limit", json_schema_extra=places(3),
+    )  # fmt: skip
+    air_system_drain_kg_per_day: float | None = Field(
+        None, ge=0, le=1_000_000, description="what it takes up in a day; null: nothing", json_schema_extra=places(3)
+    )
+    propellant_capacity_kg: float | None = Field(
+        None, gt=0, le=1_000_000, description="what propellant storage holds of the methane and hydrogen recipes "
+        "make (it only fills); null: no limit", json_schema_extra=places(3),
+    )  # fmt: skip
 
 
 class MissionIn(Body):
@@ -121,6 +139,11 @@ class MissionSettingsOut(BaseModel):
     regolith_supply_kg_per_day: float | None
     storage_volume_m3: float | None
     wet_waste_cap_days: float | None
+    water_recovery_capacity_kg: float | None
+    water_recovery_drain_kg_per_day: float | None
+    air_system_capacity_kg: float | None
+    air_system_drain_kg_per_day: float | None
+    propellant_capacity_kg: float | None
 
 
 class MissionOut(BaseModel):

@@ -29,6 +29,11 @@ SETTINGS = (
     "regolith_supply_kg_per_day",
     "storage_volume_m3",
     "wet_waste_cap_days",
+    "water_recovery_capacity_kg",
+    "water_recovery_drain_kg_per_day",
+    "air_system_capacity_kg",
+    "air_system_drain_kg_per_day",
+    "propellant_capacity_kg",
 )
 RULES = (
     Text("name", "Name", max=120, min=1),
@@ -42,6 +47,30 @@ RULES = (
     Number("regolith_supply_kg_per_day", "Regolith supply", "kg/day", max=1000000, places=3),
     Number("storage_volume_m3", "Storage volume", "m³", min_exclusive=True, max=1000000, required=False, places=3),
     Number("wet_waste_cap_days", "Wet-waste cap", "days", min_exclusive=True, max=3650, required=False, places=2),
+    # named sinks (engine/sinks.py): empty is unlimited, or passes nothing on
+    Number(
+        "water_recovery_capacity_kg",
+        "Water recovery capacity",
+        "kg",
+        min_exclusive=True,
+        max=1000000,
+        required=False,
+        places=3,
+    ),
+    Number("water_recovery_drain_kg_per_day", "Water recovery intake", "kg/day", max=1000000, required=False, places=3),
+    Number(
+        "air_system_capacity_kg", "Air system capacity", "kg", min_exclusive=True, max=1000000, required=False, places=3
+    ),
+    Number("air_system_drain_kg_per_day", "Air system uptake", "kg/day", max=1000000, required=False, places=3),
+    Number(
+        "propellant_capacity_kg",
+        "Propellant storage capacity",
+        "kg",
+        min_exclusive=True,
+        max=1000000,
+        required=False,
+        places=3,
+    ),
     Tags(),
 )
 FIELDS = ("name", "description", "status", "destination", "crew_size", "launch_date", "landing_date", "tags") + SETTINGS

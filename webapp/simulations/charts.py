@@ -113,7 +113,8 @@ def line_chart(
 
 
 def result_charts(results: dict, snapshot: dict) -> list[dict]:
-    """The charts of one run: stored waste by material, production per day, energy per day, Monte Carlo band."""
+    """The charts of one run: stored waste by material, production per day, energy per day, each limited sink's
+    level, Monte Carlo band."""
     names = {item["key"]: item["name"] for item in results["items"]}
     waste = [key for key, item in ((i["key"], i) for i in results["items"]) if item["kind"] == "waste"]
     charts = [
@@ -133,6 +134,17 @@ def result_charts(results: dict, snapshot: dict) -> list[dict]:
             [("Energy used", results["energy_kwh"])],
             limit=snapshot["mission"]["energy_budget_kwh_per_day"],
         ),
+    ]
+    charts += [
+        line_chart(
+            f"{sink['name']}: what it holds at each day's end",
+            "kg",
+            [("Held", sink["level"])],
+            limit=sink["capacity_kg"],
+            limit_label="Capacity",
+        )
+        for sink in results.get("sinks") or ()
+        if sink["capacity_kg"] is not None
     ]
     if results.get("power"):
         charts += _power_charts(results["power"], snapshot, charts)

@@ -67,7 +67,8 @@ class SweepAxis(Body):
 
     parameter: str = Field(
         pattern=r"^(crew_size|energy_budget_kwh_per_day|crew_time_h_per_day|regolith_supply_kg_per_day|"
-        r"storage_volume_m3|wet_waste_cap_days|module:[a-z][a-z0-9_]{1,47})$",
+        r"storage_volume_m3|wet_waste_cap_days|water_recovery_capacity_kg|air_system_capacity_kg|"
+        r"propellant_capacity_kg|module:[a-z][a-z0-9_]{1,47})$",
         description="a mission setting, or module:<key> for that module's units side by side (0 leaves it out, "
         "up to 4)",
     )

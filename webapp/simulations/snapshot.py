@@ -5,9 +5,13 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from webapp.catalog.enums import Resource
+from webapp.catalog.enums import Resource, Sink
 from webapp.catalog.reference import resource_densities
 
+# each named sink's capacity and drain a day (propellant storage only fills): NULL is unlimited
+SINK_SETTINGS = tuple(
+    name for sink in Sink for name in (f"{sink}_capacity_kg", *([f"{sink}_drain_kg_per_day"] if sink.drains else []))
+)
 MISSION_SETTINGS = (
     "recycle_target_kg_per_day",
     "energy_budget_kwh_per_day",
@@ -15,6 +19,7 @@ MISSION_SETTINGS = (
     "regolith_supply_kg_per_day",
     "storage_volume_m3",
     "wet_waste_cap_days",
+    *SINK_SETTINGS,
 )
 
 
@@ -90,6 +95,10 @@ def make_snapshot(
         ],
         "resource_names": [r.value for r in Resource],
         "resource_densities": resource_densities(),
+        # what each named sink takes; its capacity and drain are the mission's settings (<key>_capacity_kg, ...)
+        "sinks": [
+            {"key": sink.value, "name": sink.label, "resources": [r.value for r in sink.resources]} for sink in Sink
+        ],
     }
 
 

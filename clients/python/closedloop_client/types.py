@@ -48,6 +48,11 @@ class MissionSettings(TypedDict):
     regolith_supply_kg_per_day: float | None
     storage_volume_m3: float | None
     wet_waste_cap_days: float | None
+    water_recovery_capacity_kg: float | None
+    water_recovery_drain_kg_per_day: float | None
+    air_system_capacity_kg: float | None
+    air_system_drain_kg_per_day: float | None
+    propellant_capacity_kg: float | None
 
 
 class Mission(TypedDict):

@@ -17,7 +17,7 @@ from webapp.simulations.engine.report import build_report
 # consumables (logistics mass); 1.5: storage volume (resource densities, volume reduction, products
 # in storage); 1.4: blends, malfunctions, resupply and EVA days; 1.3: trade studies and Pareto sweeps; 1.2: power and
 # the lunar night; 1.1: strict lexicographic, honest KPIs, replayed mass check
-ENGINE_VERSION = "1.7.0"
+ENGINE_VERSION = "1.8.0"
 RUN_TYPES = (
     "mass_balance",
     "throughput_optimization",

@@ -3,7 +3,7 @@
 Short horizons are solved as a MILP (HiGHS, the same model with integer batch columns) within a time limit; the
 answer reports HiGHS's optimality gap. Longer ones take the LP's plan rounded down, repaired day by day (a cut
 upstream starves what follows) and filled greedily with whole batches while hours, energy, crew time and stock
-allow; the answer reports the gap to the LP's bound. Either way `integer` says which was used.
+allow (and the sinks have room); the answer reports the gap to the LP's bound. Either way `integer` says which was used.
 
 Integer plans weigh the second objective by the LP's tie-breakers instead of a second solve (a second MILP would
 double the time); the first objective is what the gap measures.
@@ -20,6 +20,7 @@ import numpy as np
 from webapp.simulations.engine.errors import EngineError
 from webapp.simulations.engine.lp import PlanningLP
 from webapp.simulations.engine.model import Problem, upstream_first
+from webapp.simulations.engine.sinks import Room
 
 MILP_MAX_DAYS = 30  # beyond this the MILP rarely closes its gap in the time allowed on two cores
 MILP_SECONDS = 10.0
@@ -93,9 +94,10 @@ def _round_and_repair(p: Problem, relaxed: np.ndarray, per_batch: np.ndarray, lp
     stock = np.zeros(len(p.items))
     hours, crew = lp.budgets
     arrivals = p.arrivals_by_day()
+    room = Room(p.sinks, p.net)
     for t in range(p.days):
         stock += arrivals[t]
-        day = _Day(p, hours[:, t], float(crew[t]), stock)
+        day = _Day(p, hours[:, t], float(crew[t]), stock, room)
         waiting += due[t]
         for r in order:
             ran = day.run(r, int(waiting[r]))
@@ -103,14 +105,16 @@ def _round_and_repair(p: Problem, relaxed: np.ndarray, per_batch: np.ndarray, lp
             waiting[r] -= ran
         for r in by_value:
             batches[t, r] += day.run(r, 1_000_000)
+        room.end_day()
     return batches
 
 
 class _Day:
-    """What is left of one day's hours, energy and crew time, and the store, as whole batches run."""
+    """What is left of one day's hours, energy and crew time, the store and the sinks' room, as whole batches run."""
 
-    def __init__(self, p: Problem, hours: np.ndarray, crew: float, stock: np.ndarray) -> None:
+    def __init__(self, p: Problem, hours: np.ndarray, crew: float, stock: np.ndarray, room: Room) -> None:
         self.p, self.hours, self.energy, self.crew, self.stock = p, hours.copy(), p.energy_per_day, crew, stock
+        self.room = room
 
     def run(self, r: int, wanted: int) -> int:
         """Run up to `wanted` whole batches of recipe r; how many ran."""
@@ -125,8 +129,10 @@ class _Day:
         needs = np.flatnonzero(p.inputs[r])
         if needs.size:
             limits.append(float((self.stock[needs] / p.inputs[r, needs]).min()))
+        limits.append(self.room.most(r))
         n = max(0, math.floor(min(limits) + 1e-9))
         if n:
+            self.room.add(r, n)
             self.stock += n * p.net[r]
             self.hours[p.recipe_module[r]] -= n * p.duration_h[r]
             self.energy -= n * p.energy_kwh[r]

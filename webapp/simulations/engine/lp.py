@@ -20,6 +20,7 @@ from scipy.sparse import coo_matrix, vstack
 from webapp.simulations.engine.errors import EngineError
 from webapp.simulations.engine.model import Problem
 from webapp.simulations.engine.power import PowerRows
+from webapp.simulations.engine.sinks import inflow
 
 # tie-breakers, far below any kilogram that matters: prefer processing waste, then spending less energy
 EPS_WASTE = 1e-4
@@ -98,7 +99,13 @@ class PlanningLP:
         self.lay = _Layout(n_x, n_inv, n_excess, tracked, capped)
         self._volume_per_day: float | None = None
         self.power = PowerRows(p, self.starts, self.length, n_x + n_inv + n_excess) if p.power else None
-        self.width = width = n_x + n_inv + n_excess + (self.power.n_cols if self.power else 0)
+        # named sinks with a capacity that some recipe feeds: a level and a drain column per block each
+        limited = [s for s in p.sinks if s.limited]
+        into = inflow(limited, p.net)
+        feeds = np.abs(into).sum(axis=0) > 0
+        self.sinks, self._sink_into = [s for s, f in zip(limited, feeds, strict=True) if f], into[:, feeds]
+        self._sink_col = n_x + n_inv + n_excess + (self.power.n_cols if self.power else 0)
+        self.width = width = self._sink_col + 2 * P * len(self.sinks)
         # stock balance per block: I[b,j] - I[b-1,j] - sum_r net[r,j] x[b,r] = what arrives in the block (L_b * G[j])
         rows, cols, vals = [], [], []
         b_idx, j_idx = np.meshgrid(np.arange(P), np.arange(J), indexing="ij")
@@ -152,6 +159,10 @@ class PlanningLP:
             parts.append(power_ub), fixed_rhs.append(power_rhs)
             A_eq = vstack([A_eq, power_eq])
             self.b_eq = np.concatenate([self.b_eq, power_eq_rhs])
+        self._sink_row = A_eq.shape[0]
+        if self.sinks:
+            A_eq = vstack([A_eq, self._sink_balance(P, R)])
+            self.b_eq = np.concatenate([self.b_eq, np.zeros(P * len(self.sinks))])
         A_ub = vstack(parts)
         self._fixed_rhs = np.concatenate(fixed_rhs) if fixed_rhs else np.zeros(0)
         self.n_eq, self.n_ub = A_eq.shape[0], A_ub.shape[0]
@@ -164,6 +175,33 @@ class PlanningLP:
         self._hours, self._crew = hours, crew
         self._solvers: dict[tuple[str, int], highspy.Highs] = {}
         self._eq_changed = False
+
+    def _sink_balance(self, P: int, R: int):
+        """Each limited sink's level per block: level[b] - level[b-1] + drain[b] - what its recipes put in = 0 (the
+        opening level on the first block's right-hand side); levels bounded by capacity, drains by rate × days."""
+        S, into = len(self.sinks), self._sink_into
+        level = self._sink_col + np.arange(P * S)
+        row = np.arange(P * S)
+        rows, cols = [row, row, row[S:]], [level, level + P * S, level[:-S]]  # level, drain, the level before
+        vals = [np.ones(P * S), np.ones(P * S), -np.ones(P * S - S)]
+        r_nz, s_nz = np.nonzero(into)
+        rows.append((np.arange(P)[:, None] * S + s_nz).ravel())
+        cols.append((np.arange(P)[:, None] * R + r_nz).ravel())
+        vals.append(np.tile(-into[r_nz, s_nz], P))
+        return coo_matrix(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(P * S, self.width)
+        )
+
+    def _sink_upper(self) -> np.ndarray:
+        """Upper bounds of the sink columns: levels at capacity, drains at rate × the block's days."""
+        capacity = np.array([s.capacity_kg for s in self.sinks])
+        drain = np.array([s.drain_kg_per_day for s in self.sinks])
+        return np.concatenate([np.tile(capacity, len(self.starts)), np.outer(self.length, drain).ravel()])
+
+    def sink_levels(self, solution: np.ndarray) -> np.ndarray:
+        """(blocks, limited sinks) levels at each block's end in a solution."""
+        P, S = len(self.starts), len(self.sinks)
+        return solution[self._sink_col : self._sink_col + P * S].reshape(P, S)
 
     def _volume_rows(self, parts: list, tracked: np.ndarray, P: int, J: int, n_capped: int) -> np.ndarray:
         """Stored volume at each block's end ≤ storage — waste, compacted tiles and blocks, residue (Problem.stored);
@@ -205,7 +243,8 @@ class PlanningLP:
         x_upper = np.where(module_hours > 0, highspy.kHighsInf, 0.0).ravel()
         excess = np.full(self.lay.n_excess, highspy.kHighsInf if elastic else 0.0)
         power = self.power.col_upper() if self.power else np.zeros(0)
-        return np.concatenate([x_upper, np.full(self.lay.n_inv, highspy.kHighsInf), excess, power])
+        sinks = self._sink_upper() if self.sinks else np.zeros(0)
+        return np.concatenate([x_upper, np.full(self.lay.n_inv, highspy.kHighsInf), excess, power, sinks])
 
     def _pad(self, x_part: np.ndarray) -> np.ndarray:
         return np.concatenate([x_part, np.zeros(self.width - self.lay.n_x)])
@@ -266,11 +305,17 @@ class PlanningLP:
         self._eq_changed = True
 
     def move_window(
-        self, opening_stock: np.ndarray, days_left: np.ndarray, first_day: int, today: np.ndarray | None = None
+        self,
+        opening_stock: np.ndarray,
+        days_left: np.ndarray,
+        first_day: int,
+        today: np.ndarray | None = None,
+        sink_levels: np.ndarray | None = None,
     ) -> None:
         """Re-aim the LP at a window of a longer horizon (engine/rolling.py): the stock it opens with, how many of
-        each block's days are still inside the horizon (generation stops past it) and the day it starts on (the
-        storage volume counts the waste no recipe touches since day 1). Takes effect at the next solve."""
+        each block's days are still inside the horizon (generation stops past it), the day it starts on (the
+        storage volume counts the waste no recipe touches since day 1) and the level each limited sink opens at
+        (`sink_levels`, in the order of `self.sinks`). Takes effect at the next solve."""
         p, lay = self.p, self.lay
         gen = p.generation[lay.tracked]
         b_eq = np.outer(days_left, gen)
@@ -278,6 +323,9 @@ class PlanningLP:
             b_eq[0] = today[lay.tracked] * days_left[0]
         b_eq[0] += opening_stock[lay.tracked]
         self.b_eq = np.concatenate([b_eq.ravel(), self.b_eq[b_eq.size :]])
+        if self.sinks and sink_levels is not None:
+            capacity = np.array([s.capacity_kg for s in self.sinks])  # greedy draining keeps it there; bar rounding
+            self.b_eq[self._sink_row : self._sink_row + len(self.sinks)] = np.minimum(sink_levels, capacity)
         if self._volume_per_day is not None:
             P, C = len(self.starts), len(lay.capped)
             fixed = (first_day + np.cumsum(days_left)) * self._volume_per_day
@@ -411,6 +459,7 @@ class PlanningLP:
                 f"The wet-waste cap cannot hold: {item.name} goes over its {p.wet_cap_kg[p.index(item.key)]:.2f} kg "
                 f"limit by day {int(self.starts[b] + self.length[b])} (by {cap[b].max():.2f} kg) even processing all "
                 "it can. Raise the cap, the energy or crew time, or bring its module back."
+                + self._full_sinks(solution)
                 + (
                     " Under the lunar profile, nights run on storage and night power only: raise them."
                     if self._lunar
@@ -423,6 +472,7 @@ class PlanningLP:
             raise EngineError(
                 f"Storage volume of {p.storage_m3:g} m³ is exceeded by day {int(self.starts[b] + self.length[b])} "
                 f"(by {volume[b]:.3f} m³) even processing all it can."
+                + self._full_sinks(solution)
                 + (
                     " Under the lunar profile, nights run on storage and night power only: raise them."
                     if self._lunar
@@ -431,6 +481,20 @@ class PlanningLP:
                 "storage_volume",
             )
         raise EngineError("The plan is infeasible.", "solver")
+
+    def _full_sinks(self, solution: np.ndarray) -> str:
+        """A hint naming the sinks a solution fills to capacity: a full sink stops the recipes that feed it."""
+        if not self.sinks:
+            return ""
+        top = self.sink_levels(solution).max(axis=0)
+        full = [s.name for s, level in zip(self.sinks, top, strict=True) if level >= s.capacity_kg * (1 - 1e-6)]
+        if not full:
+            return ""
+        one = len(full) == 1
+        return (
+            f" {' and '.join(full)} {'is' if one else 'are'} full, which stops the recipes that feed "
+            f"{'it' if one else 'them'}: give {'it' if one else 'them'} more room or intake."
+        )
 
     @property
     def budgets(self) -> tuple[np.ndarray, np.ndarray]:

@@ -9,6 +9,7 @@ import numpy as np
 
 from webapp.simulations.engine.errors import EngineError
 from webapp.simulations.engine.power import PowerProfile, build_power
+from webapp.simulations.engine.sinks import Sink
 
 LOSS = "loss"
 # waste that is not trash: the crew's metabolic output and urine brine (a trash-only rate leaves them out)
@@ -90,6 +91,7 @@ class Problem:
     recipe_parents: list[str] | None = None  # (R,) the catalog recipe each row plans (a blend's mixes share one)
     spares_kg: np.ndarray | None = None  # (K,) spare parts one repair uses; None: none known
     consumables_kg_h: np.ndarray | None = None  # (K,) consumables per operating hour; None: none known
+    sinks: list[Sink] = field(default_factory=list)  # named sinks the recipes' water, gases and propellant go to
 
     @property
     def net(self) -> np.ndarray:
@@ -303,6 +305,7 @@ def build_problem(snapshot: dict, config: dict, *, target_required: bool = True)
         )
 
     eva = _eva_settings(config)
+    sinks = _sinks(snapshot, mission, items, notes)
 
     problem = Problem(
         days=days,
@@ -335,8 +338,28 @@ def build_problem(snapshot: dict, config: dict, *, target_required: bool = True)
         power=power,
         spares_kg=spares,
         consumables_kg_h=consumables,
+        sinks=sinks,
     )
     return _with_eva(_with_resupply(problem, resupply), *eva)
+
+
+def _sinks(snapshot: dict, mission: dict, items: list[Item], notes: list[str]) -> list[Sink]:
+    """The named sinks that take something a recipe here makes (engine/sinks.py), with the mission's capacity and
+    drain for each (`<key>_capacity_kg`, `<key>_drain_kg_per_day`); none in runs snapshotted before sinks."""
+    out = []
+    for raw in snapshot.get("sinks") or ():
+        takes = np.array([1.0 if item.key in raw["resources"] else 0.0 for item in items])
+        if not takes.any():
+            continue
+        name = raw["name"]
+        capacity = _number(mission.get(f"{raw['key']}_capacity_kg"), f"Capacity of {name}", allow_none=True)
+        drain = _number(mission.get(f"{raw['key']}_drain_kg_per_day") or 0, f"What {name} passes on")
+        out.append(Sink(raw["key"], name, takes, capacity, drain))
+        what = ", ".join(item.name.lower() for item, t in zip(items, takes, strict=True) if t)
+        if capacity is not None:
+            passes = f", passing on {drain:g} kg a day" if drain else ", passing nothing on (it only fills)"
+            notes.append(f"{name} takes the {what}: it holds {capacity:g} kg{passes}.")
+    return out
 
 
 def blend_variants(recipe: dict) -> list[dict]:

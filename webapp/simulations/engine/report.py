@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from webapp.simulations.engine import sinks
 from webapp.simulations.engine.model import COMPACTED, NOT_TRASH, Problem
 
 ROUND = 4
+SINK_SLACK_KG = 1e-6  # what the policies' slack and floating point may leave above a sink's capacity
 
 
 def _series(values: np.ndarray) -> list[float]:
@@ -14,11 +16,13 @@ def _series(values: np.ndarray) -> list[float]:
 
 
 def flows(p: Problem, batches: np.ndarray) -> dict[str, np.ndarray]:
-    """Daily consumption, production and end-of-day stock per item (T, I), loss included."""
+    """Daily consumption, production and end-of-day stock per item (T, I), loss included; each named sink's level
+    and what it passed on (T, S)."""
     consumed = batches @ p.inputs
     produced = batches @ p.outputs
     stock = np.cumsum(p.arrivals_by_day() + produced - consumed, axis=0)
-    return {"consumed": consumed, "produced": produced, "stock": stock}
+    level, passed = sinks.levels(p.sinks, p.net, batches)
+    return {"consumed": consumed, "produced": produced, "stock": stock, "sink_level": level, "sink_passed": passed}
 
 
 def waste_shares(p: Problem, totals: np.ndarray) -> np.ndarray:
@@ -155,7 +159,8 @@ def replay(p: Problem, batches: np.ndarray) -> float:
 
 
 def limits_held(p: Problem, f: dict[str, np.ndarray]) -> dict[str, bool]:
-    """Whether each stock limit held every day: the wet-waste cap (every capped item) and the storage volume."""
+    """Whether each stock limit held every day: the wet-waste cap (every capped item), the storage volume, and each
+    named sink with a capacity (by its key)."""
     stock = f["stock"]
     capped = np.isfinite(p.wet_cap_kg)
     cap_ok = bool((stock[:, capped] <= p.wet_cap_kg[capped] + 1e-9).all())
@@ -163,7 +168,11 @@ def limits_held(p: Problem, f: dict[str, np.ndarray]) -> dict[str, bool]:
     if p.storage_m3 is not None:
         kept = p.stored()
         storage_ok = bool(((stock[:, kept] / p.densities()[kept]).sum(axis=1) <= p.storage_m3 + 1e-9).all())
-    return {"wet_waste_cap": cap_ok, "storage_volume": storage_ok}
+    held = {"wet_waste_cap": cap_ok, "storage_volume": storage_ok}
+    for n, sink in enumerate(p.sinks):
+        if sink.limited:
+            held[sink.key] = bool((f["sink_level"][:, n] <= sink.capacity_kg + SINK_SLACK_KG).all())
+    return held
 
 
 def warnings(p: Problem, f: dict[str, np.ndarray]) -> list[str]:
@@ -181,7 +190,29 @@ def warnings(p: Problem, f: dict[str, np.ndarray]) -> list[str]:
         if (volume > p.storage_m3 + 1e-9).any():
             day = int(np.argmax(volume > p.storage_m3 + 1e-9)) + 1
             out.append(f"Stored waste, tiles and residue exceed the {p.storage_m3:g} m³ storage volume from day {day}.")
+    for n, sink in enumerate(p.sinks):
+        over = f["sink_level"][:, n] > (sink.capacity_kg if sink.limited else np.inf) + SINK_SLACK_KG
+        if over.any():
+            out.append(f"{sink.name} holds more than its {sink.capacity_kg:g} kg from day {int(np.argmax(over)) + 1}.")
     return out
+
+
+def sink_report(p: Problem, f: dict[str, np.ndarray]) -> list[dict]:
+    """Each named sink: its limits, level at each day's end, and what it received, passed on and held at most."""
+    received = np.maximum(f["produced"] - f["consumed"], 0.0).sum(axis=0)
+    return [
+        {
+            "key": sink.key,
+            "name": sink.name,
+            "capacity_kg": sink.capacity_kg,
+            "drain_kg_per_day": sink.drain_kg_per_day,
+            "level": _series(f["sink_level"][:, n]),
+            "received_kg": round(float(received @ sink.takes), ROUND),
+            "passed_on_kg": round(float(f["sink_passed"][:, n].sum()), ROUND),
+            "peak_kg": round(float(f["sink_level"][:, n].max(initial=0.0)), ROUND),
+        }
+        for n, sink in enumerate(p.sinks)
+    ]
 
 
 def build_report(p: Problem, batches: np.ndarray, hours: np.ndarray) -> dict:
@@ -201,6 +232,7 @@ def build_report(p: Problem, batches: np.ndarray, hours: np.ndarray) -> dict:
     return {
         "kpis": kpis(p, batches, f),
         "warnings": warnings(p, f),
+        "sinks": sink_report(p, f),
         "days": p.days,
         "items": [{"key": p.items[i].key, "name": p.items[i].name, "kind": p.items[i].kind} for i in keep],
         "inventory": {p.items[i].key: _series(f["stock"][:, i]) for i in keep},

@@ -23,6 +23,7 @@ from webapp.simulations.engine.errors import EngineError
 from webapp.simulations.engine.failures import FailureClock, KnownFailures, day_use
 from webapp.simulations.engine.lp import OBJECTIVES, PlanningLP
 from webapp.simulations.engine.model import Problem
+from webapp.simulations.engine.sinks import Room
 
 DAILY_DAYS = 7
 WEEK_BLOCKS = 3
@@ -57,6 +58,8 @@ class RollingHorizon:
             arrivals=None,  # the window expects each day's mean; what really arrives (a resupply) comes into its stock
         )
         self.lp = PlanningLP(window, starts=self.starts)
+        planned = {s.key for s in self.lp.sinks}  # the limited sinks a window plans, in the LP's order
+        self._sinks_planned = [n for n, s in enumerate(p.sinks) if s.key in planned]
         # expected share of calendar time a module in service is up (habitat.md §3.5)
         finite = np.isfinite(p.mtbf_h) & (p.mttr_h > 0)
         self.availability = np.where(finite, 1.0 - p.mttr_h / np.where(finite, p.mtbf_h + p.mttr_h, 1.0), 1.0)
@@ -70,35 +73,37 @@ class RollingHorizon:
         T, R = p.days, len(p.recipe_keys)
         batches = np.zeros((T, R))
         stock = np.zeros(len(p.items))
+        room = Room(p.sinks, p.net)  # the sinks' levels, drained greedily day by day
         plan, planned_on = None, -REPLAN_DAYS
         for t in range(T):
             i = t - planned_on
             stale = plan is None or i >= REPLAN_DAYS
             if stale:  # weekly, on what is known before the day's running
-                plan, planned_on, i = self._plan(t, stock, failures, arriving[t]), t, 0
+                plan, planned_on, i = self._plan(t, stock, failures, arriving[t], room), t, 0
             # the day's failures come as its plan runs: something failed or came back, or the day no longer fits
             changed = failures.meet(t, day_use(p, plan[i])) and not (stale and failures.foreknown)
             store = stock + arriving[t]
-            if changed or (not stale and not self._fits(plan[i], failures.hours(t), failures.crew(t), store)):
-                plan, planned_on, i = self._plan(t, stock, failures, arriving[t]), t, 0
+            if changed or (not stale and not self._fits(plan[i], failures.hours(t), failures.crew(t), store, room)):
+                plan, planned_on, i = self._plan(t, stock, failures, arriving[t], room), t, 0
             day = plan[i]
             batches[t] = day
             stock += arriving[t] + day @ p.net
             np.maximum(stock, 0.0, out=stock)  # floating point only: the plan never takes what is not there
+            room.run_day(day)
             failures.ran(t, day_use(p, day))
         return batches
 
-    def _fits(self, day: np.ndarray, hours: np.ndarray, crew: float, store: np.ndarray) -> bool:
-        """Whether a day of an earlier plan can still run: module hours, crew time, and (when waste arrives other
-        than expected) the store it leaves at the day's end."""
+    def _fits(self, day: np.ndarray, hours: np.ndarray, crew: float, store: np.ndarray, room: Room) -> bool:
+        """Whether a day of an earlier plan can still run: module hours, crew time, the sinks' room, and (when waste
+        arrives other than expected) the store it leaves at the day's end."""
         p = self.p
         used = np.zeros(len(p.module_keys))
         np.add.at(used, p.recipe_module, day * p.duration_h)
-        if not ((used <= hours + FIT_SLACK).all() and day @ p.crew_h <= crew + FIT_SLACK):
+        if not ((used <= hours + FIT_SLACK).all() and day @ p.crew_h <= crew + FIT_SLACK and room.fits(day)):
             return False
         return bool((store + day @ p.net >= -FIT_SLACK).all())  # the day's end, as the plan and the replay count
 
-    def _plan(self, t: int, stock: np.ndarray, failures: FailureClock | KnownFailures, arrived: np.ndarray):
+    def _plan(self, t: int, stock: np.ndarray, failures: FailureClock | KnownFailures, arrived: np.ndarray, room: Room):
         """The window's daily plan from day t, on what is known at day t."""
         p = self.p
         today, crew_today, repairs = failures.hours(t), failures.crew(t), failures.repairs
@@ -123,5 +128,5 @@ class RollingHorizon:
         hours_in[:, self.starts] = hours_mean
         crew_in[self.starts] = crew_mean
         days_left = np.bincount(block, weights=inside.astype(float))
-        self.lp.move_window(stock, days_left, t, arrived)
+        self.lp.move_window(stock, days_left, t, arrived, room.level[self._sinks_planned])
         return self.lp.solve(self.objective, tau=self.tau, elastic=True, hours=hours_in, crew=crew_in)

@@ -47,6 +47,9 @@ PARAMETERS = {
     "regolith_supply_kg_per_day": Parameter("Regolith supply", "kg/day", 0, 100_000),
     "storage_volume_m3": Parameter("Storage volume", "m³", 0.001, 1_000_000),
     "wet_waste_cap_days": Parameter("Wet-waste cap", "days", 0.1, 365),
+    "water_recovery_capacity_kg": Parameter("Water recovery capacity", "kg", 0.001, 1_000_000),
+    "air_system_capacity_kg": Parameter("Air system capacity", "kg", 0.001, 1_000_000),
+    "propellant_capacity_kg": Parameter("Propellant storage capacity", "kg", 0.001, 1_000_000),
 }
 # the KPIs every point records (report.kpis keys); rates are fractions
 STUDY_KPIS = (

@@ -43,7 +43,7 @@ from webapp.simulations.events import (
 )
 from webapp.simulations.models import Product, SimulationRun
 from webapp.simulations.service import webhooks
-from webapp.simulations.snapshot import make_snapshot
+from webapp.simulations.snapshot import MISSION_SETTINGS, make_snapshot
 from webapp.usage import credits, pricing
 
 CONFIG_KEYS = {
@@ -300,20 +300,7 @@ def _parse_pareto(raw_config: dict, config: dict, errors: dict) -> None:
 async def capture_snapshot(session: AsyncSession, ctx: RequestContext, mission_id: uuid.UUID) -> dict:
     """The mission's planning settings and the organization's live catalog, as plain JSON."""
     mission = await missions.get_mission(session, ctx.org_id, mission_id)
-    row = {
-        k: getattr(mission, k)
-        for k in (
-            "name",
-            "destination",
-            "crew_size",
-            "recycle_target_kg_per_day",
-            "energy_budget_kwh_per_day",
-            "crew_time_h_per_day",
-            "regolith_supply_kg_per_day",
-            "storage_volume_m3",
-            "wet_waste_cap_days",
-        )
-    }
+    row = {k: getattr(mission, k) for k in ("name", "destination", "crew_size", *MISSION_SETTINGS)}
     row["id"], row["destination"] = str(mission.id), str(mission.destination)
     items = await catalog.planning_catalog(session, ctx.org_id, row["destination"])
     start = max(date.today(), mission.landing_date.date()) if mission.landing_date else date.today()
