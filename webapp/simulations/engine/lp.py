@@ -156,6 +156,8 @@ class PlanningLP:
             fixed_rhs.append(self._volume_rows(parts, tracked, P, J, len(capped)))
         if self.power:
             power_ub, power_rhs, power_eq, power_eq_rhs = self.power.rows(width, p.energy_per_day)
+            # where the power rows' bounds sit, so a moved window (light, storage) can rewrite them
+            self._power_ub_at, self._power_eq_at = sum(part.size for part in fixed_rhs), A_eq.shape[0]
             parts.append(power_ub), fixed_rhs.append(power_rhs)
             A_eq = vstack([A_eq, power_eq])
             self.b_eq = np.concatenate([self.b_eq, power_eq_rhs])
@@ -311,11 +313,14 @@ class PlanningLP:
         first_day: int,
         today: np.ndarray | None = None,
         sink_levels: np.ndarray | None = None,
+        light_by_day: np.ndarray | None = None,
+        battery_kwh: float | None = None,
     ) -> None:
         """Re-aim the LP at a window of a longer horizon (engine/rolling.py): the stock it opens with, how many of
         each block's days are still inside the horizon (generation stops past it), the day it starts on (the
-        storage volume counts the waste no recipe touches since day 1) and the level each limited sink opens at
-        (`sink_levels`, in the order of `self.sinks`). Takes effect at the next solve."""
+        storage volume counts the waste no recipe touches since day 1), the level each limited sink opens at
+        (`sink_levels`, in the order of `self.sinks`) and, under a power profile, the window's lit hours by day and
+        the storage it opens with. Takes effect at the next solve."""
         p, lay = self.p, self.lay
         gen = p.generation[lay.tracked]
         b_eq = np.outer(days_left, gen)
@@ -323,6 +328,11 @@ class PlanningLP:
             b_eq[0] = today[lay.tracked] * days_left[0]
         b_eq[0] += opening_stock[lay.tracked]
         self.b_eq = np.concatenate([b_eq.ravel(), self.b_eq[b_eq.size :]])
+        if self.power and light_by_day is not None:
+            self.power.set_window(light_by_day, self.p.power.battery_kwh if battery_kwh is None else battery_kwh)
+            ub, eq = self.power.rhs(self.p.energy_per_day)
+            self._fixed_rhs[self._power_ub_at : self._power_ub_at + ub.size] = ub
+            self.b_eq[self._power_eq_at : self._power_eq_at + eq.size] = eq
         if self.sinks and sink_levels is not None:
             capacity = np.array([s.capacity_kg for s in self.sinks])  # greedy draining keeps it there; bar rounding
             self.b_eq[self._sink_row : self._sink_row + len(self.sinks)] = np.minimum(sink_levels, capacity)

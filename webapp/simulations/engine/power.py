@@ -142,6 +142,34 @@ class PowerRows:
         self.n_cols = len(starts) * self.per_block
         light = pw.light_h[starts]
         self.light, self.dark = light * length, (24.0 - light) * length  # hours in a block
+        self.opening_kwh = pw.battery_kwh  # storage starts full (a rolling window opens where the last one left it)
+        self._ub_kinds: list[tuple] = []  # what each row's bound is made of, so a moved window can recompute them
+        self._eq_kinds: list[int] = []
+
+    def set_window(self, light_by_day: np.ndarray, opening_kwh: float) -> None:
+        """Re-aim at a window of a longer horizon (engine/rolling.py): each of its days' lit hours (a block gets
+        its days' sum) and the storage it opens with. `rhs` then gives the new bounds."""
+        light = np.add.reduceat(light_by_day, self.starts)
+        self.light, self.dark = light, 24.0 * self.length - light
+        self.opening_kwh = min(max(opening_kwh, 0.0), self.pw.battery_kwh)
+
+    def rhs(self, energy_per_day: float) -> tuple[np.ndarray, np.ndarray]:
+        """(upper bounds of the power rows, right-hand side of its equalities) for the current light and storage."""
+        pw = self.pw
+
+        def value(kind: tuple) -> float:
+            name, b, part = kind
+            if name == "hours":
+                return (self.dark[b] if part else self.light[b]) if pw.lunar else 24.0 * self.length[b]
+            if name == "light_energy":
+                return energy_per_day * self.light[b] / 24.0
+            if name == "dark_energy":
+                return pw.night_kw * self.dark[b]
+            return 0.0
+
+        ub = np.array([value(kind) for kind in self._ub_kinds])
+        eq = np.array([self.opening_kwh if b == 0 else 0.0 for b in self._eq_kinds])
+        return ub, eq
 
     def col(self, b: int, local: int) -> int:
         """Column index of a block's local power column."""
@@ -169,7 +197,8 @@ class PowerRows:
         """(A_ub, its upper bounds, A_eq, its right-hand side) for every block."""
         p, pw = self.p, self.pw
         R = len(p.recipe_keys)
-        ub, rhs, eq, eq_rhs = [], [], [], []  # ub/eq: lists of {column: value} rows
+        ub, kinds, eq = [], self._ub_kinds, []  # ub/eq: lists of {column: value} rows; kinds: what bounds each
+        kinds.clear(), self._eq_kinds.clear()
 
         def module_terms(b: int, k: int, dark: bool) -> dict[int, float]:
             row: dict[int, float] = {}
@@ -181,10 +210,7 @@ class PowerRows:
             return row
 
         for b in range(len(self.starts)):
-            parts = [(False, self.light[b] if pw.lunar else 24.0 * self.length[b])]
-            if pw.lunar:
-                parts.append((True, self.dark[b]))
-            for part, (dark, hours) in enumerate(parts):
+            for part, dark in enumerate((False, True) if pw.lunar else (False,)):
                 for k in self.powered:
                     if not pw.lunar and not self.sets:
                         continue
@@ -192,13 +218,14 @@ class PowerRows:
                     for s, members in enumerate(self.sets):
                         if k in members:
                             row[self._set_col(b, s, part)] = -1.0
-                    ub.append(row), rhs.append(0.0 if self.sets else hours)
+                    ub.append(row), kinds.append(("zero", b, part) if self.sets else ("hours", b, part))
                 if self.sets:
-                    ub.append({self._set_col(b, s, part): 1.0 for s in range(self.n_sets)}), rhs.append(hours)
+                    ub.append({self._set_col(b, s, part): 1.0 for s in range(self.n_sets)})
+                    kinds.append(("hours", b, part))
             if not pw.lunar:
                 continue
             for r in range(R):  # the dark share of a recipe's batches is part of them
-                ub.append({self.col(b, r): 1.0, b * R + r: -1.0}), rhs.append(0.0)
+                ub.append({self.col(b, r): 1.0, b * R + r: -1.0}), kinds.append(("zero", b, 0))
             light_energy = {b * R + r: p.energy_kwh[r] for r in range(R)}
             light_energy |= {self.col(b, r): -p.energy_kwh[r] for r in range(R)}
             dark_energy = {self.col(b, r): p.energy_kwh[r] for r in range(R)}
@@ -212,11 +239,12 @@ class PowerRows:
                 }
                 if b:
                     balance[self._battery_col(b - 1, 2)] = -1.0
-                eq.append(balance), eq_rhs.append(pw.battery_kwh if b == 0 else 0.0)  # storage starts full
+                eq.append(balance), self._eq_kinds.append(b)  # the first block opens at the storage's opening level
             # the allocation is generated only while lit: the daily budget per 24 lit hours
-            ub.append(light_energy), rhs.append(energy_per_day * self.light[b] / 24.0)
-            ub.append(dark_energy), rhs.append(pw.night_kw * self.dark[b])
-        return _matrix(ub, width), np.array(rhs), _matrix(eq, width), np.array(eq_rhs)
+            ub.append(light_energy), kinds.append(("light_energy", b, 0))
+            ub.append(dark_energy), kinds.append(("dark_energy", b, 1))
+        rhs, eq_rhs = self.rhs(energy_per_day)
+        return _matrix(ub, width), rhs, _matrix(eq, width), eq_rhs
 
     def daily(self, solution: np.ndarray) -> dict[str, np.ndarray]:
         """Per day: batches run in the dark (T, R), configuration hours (T, parts, sets), storage at the day's end."""
@@ -230,7 +258,7 @@ class PowerRows:
         sets = np.clip(sets, 0.0, None).reshape(len(self.starts), self.parts, self.n_sets)[block_of]
         battery = np.zeros(T)
         if self.battery:
-            state = self.pw.battery_kwh
+            state = self.opening_kwh
             for t in range(T):  # a block's storage moves by the same amount each of its days
                 b = block_of[t]
                 state += per_day[b, self.n_split + self.parts * self.n_sets] * self.pw.efficiency

@@ -11,6 +11,10 @@ each window plans a day of generation below every wet-waste cap. Its modules wea
 
 Re-planning when nothing changed would give the same days back (the window's optimum, carried on), so the
 weekly re-plan only moves the window's end.
+
+Under a power profile each window plans its own days' light (the lunar day and night move through the window) and
+opens with the storage the days before left; the crew runs each day's batches in the light and the dark as its
+plan split them, so the storage it carries on is the plan's (`power` keeps each day's dark batches and storage).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from webapp.simulations.engine.errors import EngineError
 from webapp.simulations.engine.failures import FailureClock, KnownFailures, day_use
 from webapp.simulations.engine.lp import OBJECTIVES, PlanningLP
 from webapp.simulations.engine.model import Problem
+from webapp.simulations.engine.power import light_hours
 from webapp.simulations.engine.sinks import Room
 
 DAILY_DAYS = 7
@@ -39,12 +44,6 @@ class RollingHorizon:
     def __init__(self, p: Problem, objective: str, tau: float):
         if objective not in OBJECTIVES:
             raise EngineError("The rolling-horizon policy re-plans an optimising plan, not the fixed policy.", "plan")
-        if p.power is not None:
-            raise EngineError(
-                "The rolling-horizon policy does not plan a power profile or peak limit yet; use the "
-                "perfect-information policy for those runs.",
-                "policy",
-            )
         self.p, self.objective, self.tau = p, objective, tau
         self.starts = np.concatenate([np.arange(DAILY_DAYS), DAILY_DAYS + 7 * np.arange(WEEK_BLOCKS)])
         self.length = np.diff(np.append(self.starts, WINDOW_DAYS)).astype(float)
@@ -56,6 +55,7 @@ class RollingHorizon:
             hours=np.repeat(p.hours[:, :1], WINDOW_DAYS, axis=1),
             wet_cap_kg=p.wet_cap_kg - buffer,
             arrivals=None,  # the window expects each day's mean; what really arrives (a resupply) comes into its stock
+            power=p.power and dataclasses.replace(p.power, light_h=self._light(0)),
         )
         self.lp = PlanningLP(window, starts=self.starts)
         planned = {s.key for s in self.lp.sinks}  # the limited sinks a window plans, in the LP's order
@@ -63,6 +63,13 @@ class RollingHorizon:
         # expected share of calendar time a module in service is up (habitat.md §3.5)
         finite = np.isfinite(p.mtbf_h) & (p.mttr_h > 0)
         self.availability = np.where(finite, 1.0 - p.mttr_h / np.where(finite, p.mtbf_h + p.mttr_h, 1.0), 1.0)
+
+    def _light(self, t: int) -> np.ndarray:
+        """Lit hours of each day of the window from day t (24 a day without the lunar profile)."""
+        pw = self.p.power
+        if pw is None or not pw.lunar:
+            return np.full(WINDOW_DAYS, 24.0)
+        return light_hours(t + WINDOW_DAYS, pw.phase_h)[t:]
 
     def run(self, failures: FailureClock | KnownFailures, arrivals: np.ndarray | None = None) -> np.ndarray:
         """Batches (T, R) the policy carries out as `failures` come (engine/failures.py: drawn from the hours it
@@ -74,19 +81,28 @@ class RollingHorizon:
         batches = np.zeros((T, R))
         stock = np.zeros(len(p.items))
         room = Room(p.sinks, p.net)  # the sinks' levels, drained greedily day by day
+        # what it ran in the dark, its configurations' hours and storage by day (power.schedule lays them out)
+        self.power = {"dark": np.zeros((T, R)), "sets": None, "battery": np.zeros(T)} if p.power else None
+        battery = p.power.battery_kwh if p.power else 0.0  # storage starts full
         plan, planned_on = None, -REPLAN_DAYS
         for t in range(T):
             i = t - planned_on
             stale = plan is None or i >= REPLAN_DAYS
             if stale:  # weekly, on what is known before the day's running
-                plan, planned_on, i = self._plan(t, stock, failures, arriving[t], room), t, 0
+                (plan, split), planned_on, i = self._plan(t, stock, failures, arriving[t], room, battery), t, 0
             # the day's failures come as its plan runs: something failed or came back, or the day no longer fits
             changed = failures.meet(t, day_use(p, plan[i])) and not (stale and failures.foreknown)
             store = stock + arriving[t]
             if changed or (not stale and not self._fits(plan[i], failures.hours(t), failures.crew(t), store, room)):
-                plan, planned_on, i = self._plan(t, stock, failures, arriving[t], room), t, 0
+                (plan, split), planned_on, i = self._plan(t, stock, failures, arriving[t], room, battery), t, 0
             day = plan[i]
             batches[t] = day
+            if split is not None:  # run in the light and the dark as planned: the storage the plan expected
+                if self.power["sets"] is None:
+                    self.power["sets"] = np.zeros((T, *split["sets"].shape[1:]))
+                self.power["dark"][t], self.power["sets"][t] = split["dark"][i], split["sets"][i]
+                battery = float(split["battery"][i])
+                self.power["battery"][t] = battery
             stock += arriving[t] + day @ p.net
             np.maximum(stock, 0.0, out=stock)  # floating point only: the plan never takes what is not there
             room.run_day(day)
@@ -103,8 +119,17 @@ class RollingHorizon:
             return False
         return bool((store + day @ p.net >= -FIT_SLACK).all())  # the day's end, as the plan and the replay count
 
-    def _plan(self, t: int, stock: np.ndarray, failures: FailureClock | KnownFailures, arrived: np.ndarray, room: Room):
-        """The window's daily plan from day t, on what is known at day t."""
+    def _plan(
+        self,
+        t: int,
+        stock: np.ndarray,
+        failures: FailureClock | KnownFailures,
+        arrived: np.ndarray,
+        room: Room,
+        battery: float,
+    ) -> tuple[np.ndarray, dict | None]:
+        """The window's daily plan from day t, on what is known at day t, and its power decisions by day (dark
+        batches, storage at each day's end; None without a power profile)."""
         p = self.p
         today, crew_today, repairs = failures.hours(t), failures.crew(t), failures.repairs
         days = np.arange(t, t + WINDOW_DAYS)
@@ -128,5 +153,7 @@ class RollingHorizon:
         hours_in[:, self.starts] = hours_mean
         crew_in[self.starts] = crew_mean
         days_left = np.bincount(block, weights=inside.astype(float))
-        self.lp.move_window(stock, days_left, t, arrived, room.level[self._sinks_planned])
-        return self.lp.solve(self.objective, tau=self.tau, elastic=True, hours=hours_in, crew=crew_in)
+        light = self._light(t) if p.power else None
+        self.lp.move_window(stock, days_left, t, arrived, room.level[self._sinks_planned], light, battery)
+        plan = self.lp.solve(self.objective, tau=self.tau, elastic=True, hours=hours_in, crew=crew_in)
+        return plan, self.lp.power_plan()
