@@ -9,7 +9,7 @@ import argparse
 import statistics
 import time
 
-from webapp.simulations.engine import EngineError, simulate
+from webapp.simulations.engine import EngineError, simulate, study
 from webapp.simulations.engine.lp import PlanningLP
 from webapp.simulations.engine.model import build_problem
 from webapp.simulations.engine.report import kpis
@@ -108,6 +108,30 @@ def main() -> None:
             f"365-day plan ({plan_cpu * 1000:.0f} ms)",
         )
     )
+    # engine 1.8: the forecast under the lunar night with the named sinks limited (a tenth of the scenarios), CPU
+    # per scenario against the plan of the same year under the same settings
+    lunar = {"target": "brick", "time_horizon_days": 365, "power_profile": "lunar", "battery_kwh": 200.0,
+             "peak_kw": 3.0}  # fmt: skip
+    tanks = reference_snapshot(crew_size=4, water_recovery_capacity_kg=20.0, water_recovery_drain_kg_per_day=3.0,
+                               propellant_capacity_kg=100.0)  # fmt: skip
+    count = max(args.scenarios // 10, 20)
+    config = dict(lunar, scenarios=count, seed=1, policy="rolling_horizon")
+    started_cpu = time.process_time()
+    seconds, result = _time(lambda: simulate(tanks, "monte_carlo", config), 1)
+    mc = result["monte_carlo"]
+    cpu = time.process_time() - started_cpu + mc["pool_cpu_seconds"]
+    plan_cpu, _ = _time(lambda: simulate(tanks, "throughput_optimization", lunar), 3)
+    rows.append(
+        (
+            f"{count} x 365-day rolling horizon, lunar night + sinks",
+            seconds,
+            None,
+            f"P50 {mc['kpis']['target_kg']['p50']:.0f} kg, sinks held "
+            f"{min(mc['probability_held'][k] for k in ('water_recovery', 'propellant')):.0%}",
+            f"CPU {cpu / count * 1000:.0f} ms per scenario = {cpu / count / plan_cpu:.2f}x the same plan "
+            f"({plan_cpu * 1000:.0f} ms)",
+        )
+    )
     # a 25-point trade study of 30-day plans (energy × crew), against 25 single plans made one by one in this run
     sweep = [{"parameter": "energy_budget_kwh_per_day", "values": [20, 40, 60, 80, 100]},
              {"parameter": "crew_size", "values": [2, 4, 6, 8, 10]}]  # fmt: skip
@@ -135,6 +159,27 @@ def main() -> None:
             f"{len(points)} plans, limits held in {held}; brick {min(p['kpis']['target_kg'] for p in points):.0f}–"
             f"{max(p['kpis']['target_kg'] for p in points):.0f} kg",
             f"25 single runs {one_by_one:.3f} s, ratio {seconds / one_by_one:.2f}",
+        )
+    )
+    # a study large enough for the process pool (12 × 365-day plans), against the same points planned inline
+    sweep = [{"parameter": "energy_budget_kwh_per_day", "values": list(range(10, 121, 10))}]
+    config = {"target": "brick", "time_horizon_days": 365, "sweep": sweep}
+    seconds, result = _time(lambda: simulate(snapshot, "trade_study", config), 1)
+    axes = result["trade_study"]["axes"]
+    inline, points = _time(
+        lambda: study.plan_points(
+            snapshot, config, "throughput_optimization", 0.0, axes, [(v,) for v in sweep[0]["values"]]
+        ),
+        1,
+    )
+    assert points == result["trade_study"]["points"]
+    rows.append(
+        (
+            "12-point trade study, 365-day plans, on the pool",
+            seconds,
+            None,
+            f"pool CPU {result['trade_study']['pool_cpu_seconds']:.2f} s",
+            f"inline {inline:.2f} s, ratio {seconds / inline:.2f}",
         )
     )
     for against in ("waste_processed", "energy"):

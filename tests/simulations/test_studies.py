@@ -176,3 +176,19 @@ async def test_a_trade_study_and_a_pareto_sweep_from_the_form(app, client, facto
     assert await _work(app, maker, owner.org_id, pareto.headers["Location"].rsplit("/", 1)[1]) == "succeeded"
     page = await (await client.get(pareto.headers["Location"])).get_data(as_text=True)
     assert "Brick against energy spent: the trade-off" in page and "The trade-off, point by point" in page
+
+
+def test_a_large_study_is_planned_on_the_process_pool_with_the_same_points_as_inline(monkeypatch):
+    from webapp.simulations.engine import study as study_module
+
+    sweep = [{"parameter": "energy_budget_kwh_per_day", "values": [5, 15, 25, 35, 45, 55, 65, 75, 85, 95]}]
+    config = {"time_horizon_days": 365, "sweep": sweep, "plan": "throughput_optimization"}
+    assert 10 * 365 >= study_module.PARALLEL_POINT_DAYS  # this one goes to the pool
+    seen: list[float] = []
+    pooled = study_module.run_trade_study(reference_snapshot(), config, "throughput_optimization", 0.0, seen.append)
+    monkeypatch.setattr(study_module, "PARALLEL_POINT_DAYS", 10**9)
+    inline = study_module.run_trade_study(reference_snapshot(), config, "throughput_optimization", 0.0, lambda f: None)
+    assert pooled["points"] == inline["points"]  # same plans, in the order of the combinations
+    assert [p["values"] for p in pooled["points"]] == [[v] for v in sweep[0]["values"]]
+    assert pooled["pool_cpu_seconds"] > 0 and inline["pool_cpu_seconds"] == 0
+    assert seen[-1] == 1.0 and seen == sorted(seen)  # progress only moves forward, to the end

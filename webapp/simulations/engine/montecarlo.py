@@ -9,15 +9,11 @@ it.
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
-import os
-import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
+from webapp.simulations.engine import pool
 from webapp.simulations.engine.errors import EngineError
 from webapp.simulations.engine.failures import (
     REPAIR_CREW_FRACTION,
@@ -54,55 +50,11 @@ BAND_KPIS = (
 MAX_CHUNK = 25
 INLINE_CHUNK = 5  # inline scenarios report progress (and notice a cancel) every few re-plans
 PARALLEL_FROM = 100  # fewer scenarios than this run inline: a pool's start-up would cost more than it saves
-POLL_SECONDS = 0.25  # how often the pool path checks for a cancel while chunks are out
-_pool: ProcessPoolExecutor | None = None
-
-
-def _workers() -> int:
-    """Pool size: ENGINE_PROCESSES, else one per core (at most 8)."""
-    return max(1, min(int(os.environ.get("ENGINE_PROCESSES", "0")) or (os.cpu_count() or 1), 8))
-
-
-def _executor() -> ProcessPoolExecutor:
-    """One pool per process, started on first use (spawned: the caller may run threads)."""
-    global _pool
-    if _pool is None:
-        _pool = ProcessPoolExecutor(max_workers=_workers(), mp_context=multiprocessing.get_context("spawn"))
-    return _pool
-
-
-def _reset_pool(*, kill: bool = False) -> None:
-    """Drop the pool; with `kill`, end its processes now (a cancelled run must not keep both cores busy)."""
-    global _pool
-    if _pool is not None:
-        if kill:
-            # ProcessPoolExecutor cannot interrupt a running task; its processes can be ended (private map)
-            for process in list(getattr(_pool, "_processes", {}).values()):
-                process.terminate()
-        _pool.shutdown(wait=False, cancel_futures=True)
-    _pool = None
 
 
 def _chunk_size(scenarios: int) -> int:
     """About eight chunks per pool process, so progress moves in small steps, bounded to 5..25 scenarios."""
-    return max(INLINE_CHUNK, min(MAX_CHUNK, scenarios // (_workers() * 8)))
-
-
-def _timed_chunk(
-    p: Problem,
-    plan: str,
-    tau: float,
-    base: np.ndarray,
-    numbers: list[int],
-    policy: str = PERFECT,
-    crew_fraction: float = REPAIR_CREW_FRACTION,
-    noise: tuple[float, int, bool] = (0.0, 0, False),
-    draws: tuple[int, float, float] = (0, 1.0, 0.0),
-) -> tuple[list[tuple], float]:
-    """_plan_chunk in a pool process, with the CPU-seconds it took there (metered as engine time)."""
-    start = time.process_time()
-    rows = _plan_chunk(p, plan, tau, base, numbers, policy, crew_fraction, noise, draws)
-    return rows, time.process_time() - start
+    return max(INLINE_CHUNK, min(MAX_CHUNK, scenarios // (pool.workers() * 8)))
 
 
 def _plan_chunk(
@@ -236,29 +188,8 @@ def run_monte_carlo(
             done[i] = _plan_chunk(p, plan, tau, base, chunk, policy, fraction, noise, draws)
             report(sum(map(len, done.values())) / total)
     else:
-        pool = _executor()
-        futures = {
-            pool.submit(_timed_chunk, p, plan, tau, base, chunk, policy, fraction, noise, draws): i
-            for i, (chunk, fraction) in enumerate(jobs)
-        }
-        pending = set(futures)
-        try:
-            while pending:
-                finished, pending = wait(pending, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    done[futures[future]], cpu = future.result()
-                    pool_cpu += cpu
-                # every poll, not only when a chunk lands: the callback is where a cancel is noticed
-                report(sum(map(len, done.values())) / total)
-        except BrokenProcessPool:
-            _reset_pool()  # a pool that lost a process stays broken: the next run starts a new one
-            raise
-        except BaseException:
-            _reset_pool(kill=bool(pending))  # cancelled (or failing): stop the chunks still being planned
-            raise
-        finally:
-            for future in futures:
-                future.cancel()
+        calls = [(_plan_chunk, (p, plan, tau, base, chunk, policy, fraction, noise, draws)) for chunk, fraction in jobs]
+        done, pool_cpu = pool.run_pooled(calls, lambda landed: report(sum(map(len, landed.values())) / total))
     rows = [row for i in range(main_jobs) for row in done[i]]
     by_fraction = {REPAIR_CREW_FRACTION: [r[0] for r in rows[: len(sample)]]}
     for i in range(main_jobs, len(jobs)):

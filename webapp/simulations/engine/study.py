@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from webapp.simulations.engine import pool
 from webapp.simulations.engine.errors import EngineError
 from webapp.simulations.engine.lp import PlanningLP
 from webapp.simulations.engine.model import Problem, build_problem
@@ -51,6 +52,8 @@ PARAMETERS = {
     "air_system_capacity_kg": Parameter("Air system capacity", "kg", 0.001, 1_000_000),
     "propellant_capacity_kg": Parameter("Propellant storage capacity", "kg", 0.001, 1_000_000),
 }
+# a study of fewer plan-days than this (combinations × horizon) is planned inline: the pool would cost more to start
+PARALLEL_POINT_DAYS = 3_000
 # the KPIs every point records (report.kpis keys); rates are fractions
 STUDY_KPIS = (
     "target_kg",
@@ -159,13 +162,11 @@ def _kpis(problem: Problem, batches: np.ndarray) -> tuple[dict, list[str]]:
     return {key: round(float(figures[key]), 4) for key in STUDY_KPIS}, warnings(problem, f)
 
 
-def run_trade_study(snapshot: dict, config: dict, plan: str, tau: float, progress: Progress) -> dict:
-    """Every combination of the swept values planned as the run's plan, with its KPIs (a combination the engine
-    refuses carries the reason instead)."""
-    axes = validate_study(config, snapshot)
-    combinations = list(itertools.product(*(a["values"] for a in axes)))
+def plan_points(snapshot: dict, config: dict, plan: str, tau: float, axes: list[dict], combinations: list) -> list:
+    """Plan some combinations of the study (inline or in a pool process), each point with its KPIs or the reason
+    the engine refused it."""
     points = []
-    for n, combination in enumerate(combinations):
+    for combination in combinations:
         point: dict = {"values": list(combination)}
         try:
             problem = build_problem(_apply(snapshot, axes, combination), config, target_required=False)
@@ -177,8 +178,28 @@ def run_trade_study(snapshot: dict, config: dict, plan: str, tau: float, progres
         except EngineError as exc:
             point["error"] = exc.message
         points.append(point)
-        progress((n + 1) / len(combinations))
-    return {"axes": axes, "plan": plan, "kpis": list(STUDY_KPIS), "points": points}
+    return points
+
+
+def run_trade_study(snapshot: dict, config: dict, plan: str, tau: float, progress: Progress) -> dict:
+    """Every combination of the swept values planned as the run's plan, with its KPIs (a combination the engine
+    refuses carries the reason instead); a large study is planned on the engine's process pool, a point per call
+    in order, and records the CPU-seconds it took there (`pool_cpu_seconds`)."""
+    axes = validate_study(config, snapshot)
+    combinations = list(itertools.product(*(a["values"] for a in axes)))
+    args = (snapshot, config, plan, tau, axes)
+    pool_cpu = 0.0
+    if len(combinations) * config.get("time_horizon_days", 30) < PARALLEL_POINT_DAYS:
+        points = []
+        for n, combination in enumerate(combinations):
+            points += plan_points(*args, [combination])
+            progress((n + 1) / len(combinations))
+    else:
+        calls = [(plan_points, (*args, [combination])) for combination in combinations]
+        done, pool_cpu = pool.run_pooled(calls, lambda landed: progress(len(landed) / len(combinations)))
+        points = [point for n in range(len(calls)) for point in done[n]]
+    return {"axes": axes, "plan": plan, "kpis": list(STUDY_KPIS), "points": points,
+            "pool_cpu_seconds": round(pool_cpu, 3)}  # fmt: skip
 
 
 def run_pareto(problem: Problem, config: dict, progress: Progress) -> dict:

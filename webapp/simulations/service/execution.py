@@ -240,10 +240,11 @@ def _finish_lines(results: dict) -> list[str]:
 
 
 def _simulate_timed(snapshot: dict, run_type: str, config: dict, progress) -> tuple[dict, float]:
-    """The engine on this thread, with the CPU-seconds it spent (this thread's and its Monte Carlo pool's)."""
+    """The engine on this thread, with the CPU-seconds it spent (this thread's and its process pool's: a Monte
+    Carlo's chunks, a large trade study's points)."""
     start = time.thread_time()
     results = simulate(snapshot, run_type, config, progress)
-    pool = (results.get("monte_carlo") or {}).get("pool_cpu_seconds", 0.0)
+    pool = sum((results.get(part) or {}).get("pool_cpu_seconds", 0.0) for part in ("monte_carlo", "trade_study"))
     return results, time.thread_time() - start + pool
 
 
