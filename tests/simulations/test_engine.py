@@ -789,7 +789,7 @@ def test_spares_go_by_repairs_and_consumables_by_operating_hours():
     fragile = copy.deepcopy(snapshot)
     fragile["modules"][0] |= {"mtbf_h": 0.2, "mttr_h": 0.01}
     problem = build_problem(fragile, config)
-    rows = _plan_chunk(problem, "throughput_optimization", 0.0, base, [0, 1, 2], PERFECT, draws=(3, 1.0, 0.0))
+    rows = _plan_chunk(problem, "throughput_optimization", 0.0, base, [0, 1, 2], PERFECT, draws=(3, 1.0, 0.0, None))
     use = planned_use(problem, base)
     for number, (scenario, *_, carried, _failures) in enumerate(rows):
         met = FailureClock(problem, module_streams(3, number, 2), needed=use).follow(use)
@@ -842,3 +842,46 @@ def test_eva_days_may_fall_at_random_in_each_week_of_a_scenario():
         with pytest.raises(ValidationError) as refused:
             parse_run_request({"run_type": "monte_carlo", "config": body})
         assert "eva_random" in refused.value.details["fields"], wrong
+
+
+def test_spares_run_out_and_a_module_failing_without_one_stays_down():
+    from webapp.simulations.engine.failures import FailureClock, module_streams
+
+    problem = build_problem(reference_snapshot(crew_size=4), {"target": "brick", "time_horizon_days": 365})
+    use = problem.hours.copy()  # every module runs all its hours: plenty of failures in a year
+    fails = np.isfinite(problem.mtbf_h) & (problem.mttr_h > 0)
+    for number in range(5):
+        plenty = FailureClock(problem, module_streams(3, number, len(problem.module_keys))).follow(use)
+        two = FailureClock(problem, module_streams(3, number, len(problem.module_keys)), spares=2).follow(use)
+        by_module = np.bincount([r[0] for r in plenty.repairs], minlength=len(problem.module_keys))
+        kept = np.bincount([r[0] for r in two.repairs], minlength=len(problem.module_keys))
+        # the same draws: the first two repairs of each module happen as with plenty of spares, then none
+        assert (kept == np.minimum(by_module, 2)).all()
+        assert {k for k, *_ in two.stranded} == set(np.flatnonzero(by_module > 2))
+        for k, failed_at, factor in two.stranded:
+            assert factor == 0.0 and fails[k]
+            day = int(failed_at // 24)
+            assert (two.hours(day + 1) if day + 1 < problem.days else [0])[k] == 0  # down for good after it
+            assert two.repairing[k, day + 1 :].sum() == 0  # and nobody's hands spent on it
+            third = [r for r in plenty.repairs if r[0] == k][2]
+            assert failed_at == pytest.approx(third[1])  # stranded at what would have been its third repair
+
+
+def test_a_monte_carlo_with_few_spares_forecasts_less_and_says_how_often_they_lasted():
+    snapshot = reference_snapshot(crew_size=4)
+    config = {"target": "brick", "time_horizon_days": 120, "scenarios": 8, "seed": 4, "policy": "rolling_horizon"}
+    plenty = simulate(snapshot, "monte_carlo", config)["monte_carlo"]
+    assert "probability_spares_lasted" not in plenty and "stranded" not in plenty["failures_per_scenario"]
+    outcomes = {}
+    for spares in (0, 1, 50):
+        mc = simulate(snapshot, "monte_carlo", config | {"spares_per_module": spares})["monte_carlo"]
+        outcomes[spares] = mc
+        assert mc["spares_per_module"] == spares
+    assert outcomes[0]["probability_spares_lasted"] < 1.0 and outcomes[0]["failures_per_scenario"]["outages"] == 0
+    assert outcomes[50]["probability_spares_lasted"] == 1.0
+    assert outcomes[50]["kpis"]["target_kg"] == plenty["kpis"]["target_kg"]  # never ran out: the same scenarios
+    p50 = [outcomes[n]["kpis"]["target_kg"]["p50"] for n in (0, 1, 50)]
+    assert p50[0] < p50[1] <= p50[2]
+    with pytest.raises(EngineError) as refused:
+        simulate(snapshot, "monte_carlo", config | {"spares_per_module": 51})
+    assert refused.value.constraint == "spares_per_module"

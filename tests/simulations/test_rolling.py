@@ -120,6 +120,15 @@ def test_refusals():
         with pytest.raises(ValidationError) as refused:
             parse_run_request({"run_type": "monte_carlo", "config": {"degraded_share": wrong}})
         assert "degraded_share" in refused.value.details["fields"], wrong
+    carried = parse_run_request({"run_type": "monte_carlo", "config": {"spares_per_module": "2"}})[2]
+    assert carried["spares_per_module"] == 2  # as the form sends it
+    none = parse_run_request({"run_type": "monte_carlo", "config": {"spares_per_module": 0}})[2]
+    assert none["spares_per_module"] == 0  # no spares at all is a setting, not a blank
+    assert "spares_per_module" not in parse_run_request({"run_type": "monte_carlo", "config": {}})[2]
+    for wrong in (51, -1, 1.5, "two"):
+        with pytest.raises(ValidationError) as refused:
+            parse_run_request({"run_type": "monte_carlo", "config": {"spares_per_module": wrong}})
+        assert "spares_per_module" in refused.value.details["fields"], wrong
     pulsed = parse_run_request({"run_type": "throughput_optimization", "config": {"resupply_every_days": "45"}})[2]
     assert pulsed["resupply_every_days"] == 45
     assert "resupply_every_days" not in parse_run_request({"run_type": "mass_balance", "config": {}})[2]

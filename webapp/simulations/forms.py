@@ -93,6 +93,7 @@ class RunForm(Form):
     generation_cv = StringField("Day-to-day variation of waste", default="0")
     degraded_share = StringField("Share of failures that only slow a module", default="0")
     eva_random = BooleanField("EVA days fall at random in each week")
+    spares_per_module = StringField("Spares carried per module (repairs)")
     policy = SelectField(
         "Re-planning",
         choices=choices(
@@ -168,6 +169,7 @@ class RunForm(Form):
                 "generation_cv": self.generation_cv.data or None,
                 "degraded_share": self.degraded_share.data or None,
                 "eva_random": bool(self.eva_random.data),
+                "spares_per_module": self.spares_per_module.data or None,
             }
         if self.run_type.data == "trade_study":
             sweep = [{"parameter": self.sweep_parameter_1.data, "values": _numbers(self.sweep_values_1.data)}]

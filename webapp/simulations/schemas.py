@@ -130,6 +130,11 @@ class RunConfig(Body):
         description="monte_carlo: share of failures that are malfunctions rather than outages — the module runs on "
         "at 0.9, 0.75 or 0.5 of its rate (BioSim's low, medium and severe) until repaired; default 0",
     )
+    spares_per_module: whole(0, 50) | None = Field(
+        None,
+        description="monte_carlo: repairs' worth of spare parts carried per module; a module that fails with none "
+        "left stays down (or slowed) for the rest of the horizon. Default: as many as needed",
+    )
     failure_shape: float | None = Field(
         None,
         ge=0.5,

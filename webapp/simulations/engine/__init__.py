@@ -29,8 +29,19 @@ RUN_TYPES = (
 # run types that study the plan rather than make one: they schedule no products
 STUDIES = ("monte_carlo", "trade_study", "pareto_sweep")
 MAX_SCENARIOS = 5000
+MAX_SPARES = 50  # repairs' worth of spares a Monte Carlo may carry per module
 
-__all__ = ["Cancelled", "EngineError", "ENGINE_VERSION", "RUN_TYPES", "STUDIES", "simulate", "Problem", "build_problem"]
+__all__ = [
+    "Cancelled",
+    "EngineError",
+    "ENGINE_VERSION",
+    "MAX_SPARES",
+    "RUN_TYPES",
+    "STUDIES",
+    "simulate",
+    "Problem",
+    "build_problem",
+]
 
 Progress = Callable[[float, str | None], None]
 
@@ -136,6 +147,17 @@ def simulate(snapshot: dict, run_type: str, config: dict, progress: Progress | N
     degraded = float(config.get("degraded_share", 0.0))
     if not 0 <= degraded <= 1:
         raise EngineError("The share of failures that are malfunctions must be from 0 to 1.", "degraded_share")
+    spares = config.get("spares_per_module")
+    if spares is not None and (
+        not isinstance(spares, int) or isinstance(spares, bool) or not 0 <= spares <= MAX_SPARES
+    ):
+        raise EngineError(f"Spares carried per module are a whole number of repairs from 0 to {MAX_SPARES}.",
+                          "spares_per_module")  # fmt: skip
+    if spares is not None:
+        problem.notes.append(
+            f"Each module carries spares for {spares} repair{'s' if spares != 1 else ''}; a module that fails with "
+            "none left stays down (or slowed) for the rest of the horizon."
+        )
     eva_random = config.get("eva_random", False)
     if not isinstance(eva_random, bool):
         raise EngineError("Whether EVA days fall at random is true or false.", "eva_random")
@@ -154,6 +176,7 @@ def simulate(snapshot: dict, run_type: str, config: dict, progress: Progress | N
         generation_cv=cv,
         degraded_share=degraded,
         eva_random=eva_random,
+        spares=spares,
     )
     result["monte_carlo"]["plan"] = plan
     progress(1.0, f"{scenarios} scenarios done ({result['monte_carlo']['replanned']} needed re-planning).")

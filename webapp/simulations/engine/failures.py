@@ -16,6 +16,10 @@ repair still takes the crew time of a whole repair.
 
 At daily resolution a policy learns of a day's failures at the start of that day: they are drawn on the hours it
 meant to run (`meet`), and its wear on the hours it then did run (`ran`).
+
+Spares on hand (`spares`, a Monte Carlo setting: repairs' worth carried per module) run out: each repair takes one,
+and a module that fails with none left is not repaired — it is stranded for the rest of the horizon (stopped, or a
+malfunction running on at its reduced rate), and takes no crew time, as there is nothing to repair it with.
 """
 
 from __future__ import annotations
@@ -68,6 +72,7 @@ class FailureClock:
         degraded_share: float = 0.0,
         needed: np.ndarray | None = None,
         fraction: float = REPAIR_CREW_FRACTION,
+        spares: int | None = None,
     ):
         K, T = len(p.module_keys), p.days
         self.p, self.shape, self.degraded_share, self.fraction = p, shape, degraded_share, fraction
@@ -79,6 +84,8 @@ class FailureClock:
         self.repairs: list[tuple] = []  # (module, failed at, back at, factor run at meanwhile: 0 when stopped)
         self.free = np.zeros(K)  # calendar hour from which each module runs again (the end of its last repair)
         self.back_on = np.zeros(T, dtype=bool)  # days on which a repair ends
+        self.spares = np.full(K, np.inf if spares is None else float(spares))  # repairs' worth left per module
+        self.stranded: list[tuple] = []  # (module, failed at, factor it runs at for good) when no spare was left
         fails = np.isfinite(p.mtbf_h) & (p.mttr_h > 0)
         self.wear = np.array([self._wear(k) if fails[k] else np.inf for k in range(K)])  # hours to the next failure
 
@@ -107,6 +114,12 @@ class FailureClock:
                 # drawn only when asked for: runs without malfunctions draw nothing more
                 if self.degraded_share > 0.0 and rng.random() < self.degraded_share:
                     factor = MALFUNCTION_FACTORS[int(rng.integers(len(MALFUNCTION_FACTORS)))]
+                if self.spares[k] < 1.0:  # nothing to repair it with: down (or slowed) for good, no crew time
+                    _add_interval(self.down[k], failed, horizon, 1.0 - factor)
+                    self.stranded.append((k, failed, factor))
+                    self.wear[k], self.free[k] = np.inf, np.inf if factor == 0.0 else failed
+                    break
+                self.spares[k] -= 1.0
                 _add_interval(self.down[k], failed, min(back, horizon), 1.0 - factor)
                 _add_interval(self.repairing[k], failed, min(back, horizon))
                 self.repairs.append((k, failed, back, factor))
@@ -146,13 +159,20 @@ class FailureClock:
 
 
 class KnownFailures:
-    """Failures given in advance (hours (K, T), crew (T,) and the repairs): what a policy meets whatever it runs."""
+    """Failures given in advance (hours (K, T), crew (T,), the repairs and the modules stranded without spares):
+    what a policy meets whatever it runs."""
 
     foreknown = True  # the day's hours already hold the day's failures
 
-    def __init__(self, p: Problem, hours: np.ndarray, crew: np.ndarray, repairs: list[tuple] = ()):
+    def __init__(
+        self, p: Problem, hours: np.ndarray, crew: np.ndarray, repairs: list[tuple] = (), stranded: list[tuple] = ()
+    ):
         self.p, self._hours, self._crew, self.repairs = p, hours, crew, list(repairs)
+        self.stranded = list(stranded)
         self.changed_on = np.zeros(p.days, dtype=bool)
+        for _, failed_at, *_ in self.stranded:
+            if failed_at < p.days * 24.0:
+                self.changed_on[int(failed_at // 24)] = True
         for _, failed_at, back_at, *_ in self.repairs:
             for moment in (failed_at, back_at):
                 if moment < p.days * 24.0:

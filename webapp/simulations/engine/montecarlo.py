@@ -66,19 +66,20 @@ def _plan_chunk(
     policy: str = PERFECT,
     crew_fraction: float = REPAIR_CREW_FRACTION,
     noise: tuple[float, int, bool] = (0.0, 0, False),
-    draws: tuple[int, float, float] = (0, 1.0, 0.0),
+    draws: tuple[int, float, float, int | None] = (0, 1.0, 0.0, None),
 ) -> list[tuple]:
     """Plan the scenarios `numbers`: each module's failures from its own stream (`draws` = (seed, Weibull shape,
-    share of failures that are malfunctions), engine/failures.py), met at the hours each policy runs; `noise` =
+    share of failures that are malfunctions, spares carried per module), engine/failures.py), met at the hours each
+    policy runs; `noise` =
     (coefficient of variation of daily waste, seed, EVA days at random) varies what arrives
     (engine/generation.py). Returns per scenario (kpis, cumulative target per day, stored waste per day, whether
     failures changed the plan, kpis of the plan carried on without re-planning, (outages, malfunctions, hours lost
-    per module))."""
+    per module, modules stranded without a spare))."""
     from webapp.simulations.engine import (
         planner,  # the pool's processes import the engine lazily
     )
 
-    seed, shape, degraded = draws
+    seed, shape, degraded, spares = draws
     rolling = RollingHorizon(p, plan, tau) if policy == ROLLING else None
     solve = planner(p, plan, tau, base=base) if rolling is None else None
     used = planned_use(p, base)
@@ -88,7 +89,7 @@ def _plan_chunk(
 
     def clock(scenario: Problem, number: int) -> FailureClock:
         streams = module_streams(seed, number, K)  # the same failures for every policy, each at its own hours
-        return FailureClock(scenario, streams, shape, degraded, used, crew_fraction)
+        return FailureClock(scenario, streams, shape, degraded, used, crew_fraction, spares)
 
     out = []
     for number in numbers:
@@ -116,7 +117,7 @@ def _plan_chunk(
                 f["stock"][:, waste].sum(axis=1),
                 not fits,
                 kpis(scenario, carried, repairs=_fixes(carried_clock, K)) | _held(scenario, flows(scenario, carried)),
-                (len(met.repairs) - malfunctions, malfunctions, (p.hours - hours).sum(axis=1)),
+                (len(met.repairs) - malfunctions, malfunctions, (p.hours - hours).sum(axis=1), len(met.stranded)),
             )
         )
     return out
@@ -161,9 +162,11 @@ def run_monte_carlo(
     generation_cv: float = 0.0,
     degraded_share: float = 0.0,
     eva_random: bool = False,
+    spares: int | None = None,
 ) -> dict:
     """Sample, plan and summarise `scenarios` failure scenarios under a re-planning policy; `degraded_share` of the
-    failures are malfunctions (the module runs on at a reduced rate until repaired, engine/failures.py)."""
+    failures are malfunctions (the module runs on at a reduced rate until repaired, engine/failures.py); `spares`
+    repairs' worth of spare parts are carried per module (None: as many as needed)."""
     if policy not in POLICIES:
         raise EngineError(f"The Monte Carlo policy is one of {', '.join(POLICIES)}.", "policy")
     if policy == ROLLING:
@@ -173,7 +176,7 @@ def run_monte_carlo(
     size = INLINE_CHUNK if scenarios < PARALLEL_FROM else _chunk_size(scenarios)
     # the main scenarios, then the crew-fraction sensitivity: the first few of the same draws again with repairs
     # taking none, a quarter, three quarters or all of their hours in crew time (the fraction is an estimate)
-    draws = (seed, failure_shape, degraded_share)
+    draws = (seed, failure_shape, degraded_share, spares)
     numbers = list(range(scenarios))
     sample = numbers[: min(scenarios, max(SENSITIVITY_MIN, scenarios // SENSITIVITY_SHARE))]
     jobs = [(numbers[i : i + size], REPAIR_CREW_FRACTION) for i in range(0, scenarios, size)]
@@ -199,6 +202,8 @@ def run_monte_carlo(
     stored_waste = np.array([r[2] for r in rows])
     lost_hours = sum(r[5][2] for r in rows)
     events = {"outages": sum(r[5][0] for r in rows), "malfunctions": sum(r[5][1] for r in rows)}
+    if spares is not None:  # a failure with no spare left strands its module for the rest of the horizon
+        events["stranded"] = sum(r[5][3] for r in rows)
     summary, fixed = _bands(results), [r[4] for r in rows]
     return {
         "scenarios": scenarios,
@@ -208,6 +213,14 @@ def run_monte_carlo(
         "generation_cv": generation_cv,
         "degraded_share": degraded_share,
         "eva_random": bool(eva_random and p.eva_schedule),
+        **(
+            {
+                "spares_per_module": spares,
+                "probability_spares_lasted": round(float(np.mean([not r[5][3] for r in rows])), 4),
+            }
+            if spares is not None
+            else {}
+        ),
         # failures per scenario on average: outages stop a module, malfunctions slow it until repaired
         "failures_per_scenario": {name: round(n / scenarios, 3) for name, n in events.items()},
         "pool_cpu_seconds": round(pool_cpu, 3),

@@ -141,6 +141,9 @@ class RollingHorizon:
                 back = midnight + p.mttr_h[k]
                 factor = running[0] if running else 0.0
                 expected[k] *= factor + (1.0 - factor) * np.clip((days * 24.0 + 24.0 - back) / 24.0, 0.0, 1.0)
+        for k, failed_at, factor in failures.stranded:  # failed with no spare left: at its factor (or 0) for good
+            if failed_at < midnight:
+                expected[k] *= factor
         expected[:, 0] = today
         crew = np.where(inside, p.crew_h_per_day, 0.0)
         crew[0] = crew_today

@@ -24,6 +24,7 @@ from webapp.missions import queries as missions
 from webapp.simulations.engine import (
     ENGINE_VERSION,
     MAX_SCENARIOS,
+    MAX_SPARES,
     EngineError,
     build_problem,
 )
@@ -62,6 +63,7 @@ CONFIG_KEYS = {
     "eva_per_week",
     "eva_waste_kg",
     "eva_random",
+    "spares_per_module",
     "sweep",
     "against",
     "points",
@@ -218,6 +220,9 @@ def parse_run_request(values: dict) -> tuple[str, RunType, dict]:
         )
         if degraded:
             config["degraded_share"] = degraded
+        spares = _whole(raw_config.get("spares_per_module"), "spares_per_module", 0, MAX_SPARES, errors)
+        if spares is not None:  # 0 is a setting too: no spares at all
+            config["spares_per_module"] = spares
         eva_random = _flag(raw_config.get("eva_random"))
         if eva_random is None:
             errors["eva_random"] = ["eva_random is true or false."]
