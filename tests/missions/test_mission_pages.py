@@ -38,7 +38,11 @@ async def test_create_validate_and_open_the_dashboard(client, factory, count_row
     assert bad.status_code == 422
     assert "Must be at least 1" in page and "Must be at least 0" in page
     assert await count_rows("missions", "organization_id = :o", o=owner.org_id) == 0
-    created = await _create(client, owner.org_slug, token, launch_date="2031-07-10", landing_date="2031-12-10")
+    tank = await _create(client, owner.org_slug, token, water_recovery_capacity_kg="-3", propellant_capacity_kg="0")
+    assert tank.status_code == 422  # a sink's capacity is above 0 (or empty: no limit)
+    assert await count_rows("missions", "organization_id = :o", o=owner.org_id) == 0
+    created = await _create(client, owner.org_slug, token, launch_date="2031-07-10", landing_date="2031-12-10",
+                            water_recovery_capacity_kg="40", water_recovery_drain_kg_per_day="6.5")  # fmt: skip
     assert created.status_code == 303
     dashboard = await client.get(created.headers["Location"])
     html = await dashboard.get_data(as_text=True)
@@ -46,6 +50,8 @@ async def test_create_validate_and_open_the_dashboard(client, factory, count_row
     # 4 crew x 1.829 kg per crew-member-day (all ten reference materials)
     assert "Daily waste: 7.32 kg/day" in html and '<svg role="img"' in html
     assert "Crew: 0 of 4 seats" in html and "60 kWh/day" in html
+    assert "<dt>Water recovery</dt><dd>40 kg · takes 6.5 kg/day</dd>" in html
+    assert "<dt>Propellant storage</dt><dd>no limit</dd>" in html
 
 
 async def test_search_filter_sort_and_load_more(client, factory):

@@ -245,6 +245,7 @@ async def test_a_monte_carlo_with_malfunctions_and_resupply_from_the_form(app, c
         "resupply_every_days": "20",
         "eva_per_week": "1",
         "eva_waste_kg": "0.5",
+        "spares_per_module": "1",
     }
     bad = await client.post(base, headers=HX, form=form)
     assert bad.status_code == 422 and "from 0 (every failure stops the module) to 1" in await bad.get_data(as_text=True)
@@ -263,7 +264,10 @@ async def test_a_monte_carlo_with_malfunctions_and_resupply_from_the_form(app, c
     assert "Failures per scenario" in page and "only slowed one (malfunctions, 50 % of failures)" in page
     assert "Packaging foam: 20 days&#39; worth arrives with each resupply, every 20 days from day 1." in page
     assert "EVA days: 1 a week (5 in 30 days), each leaving 0.5 kg of hygiene wipes" in page
+    assert "Spares lasted" in page and "of scenarios, with 1 repairs&#39; worth a module" in page
+    assert "Each module carries spares for 1 repair; a module that fails with none left stays down" in page
     again = await (await client.get(f"{base}/new?from={run_id}", headers=HX)).get_data(as_text=True)
     assert 'name="degraded_share"' in again and 'value="0.5"' in again.split('name="degraded_share"')[1][:200]
     assert 'value="20"' in again.split('name="resupply_every_days"')[1][:200]
     assert 'value="0.5"' in again.split('name="eva_waste_kg"')[1][:200]
+    assert 'value="1"' in again.split('name="spares_per_module"')[1][:200]
