@@ -41,17 +41,21 @@ def inflow(sinks: list[Sink], net: np.ndarray) -> np.ndarray:
     return net @ np.stack([s.takes for s in sinks], axis=1)
 
 
+def close_day(level: np.ndarray, into: np.ndarray, drain: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(level at the day's end, what was passed on) of sinks that held `level` and took in `into` that day."""
+    before = np.maximum(level + into, 0.0)
+    passed = np.minimum(before, drain)
+    return before - passed, passed
+
+
 def levels(sinks: list[Sink], net: np.ndarray, batches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(level at each day's end (T, S), passed on each day (T, S)) under greedy draining."""
     into = batches @ inflow(sinks, net)
     drain = np.array([s.drain_kg_per_day for s in sinks])
-    level = np.zeros_like(into)
-    passed = np.zeros_like(into)
+    level, passed = np.zeros_like(into), np.zeros_like(into)
     held = np.zeros(len(sinks))
     for t in range(into.shape[0]):
-        before = np.maximum(held + into[t], 0.0)
-        passed[t] = np.minimum(before, drain)
-        held = before - passed[t]
+        held, passed[t] = close_day(held, into[t], drain)
         level[t] = held
     return level, passed
 
@@ -92,6 +96,5 @@ class Room:
 
     def end_day(self) -> None:
         """Close the day: what came in, less what was passed on."""
-        before = np.maximum(self.level + self.today, 0.0)
-        self.level = before - np.minimum(before, self.drain)
+        self.level, _ = close_day(self.level, self.today, self.drain)
         self.today[:] = 0.0
